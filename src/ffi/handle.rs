@@ -1,0 +1,108 @@
+//! Opaque C handles: boxed Rust objects that are poisoned after a panic.
+//!
+//! Each C handle type is a plain Rust struct (opaque to cbindgen because it is
+//! not `repr(C)`) holding the Rust object and a `poisoned` flag:
+//!
+//! ```ignore
+//! pub struct rtm_thing { thing: Thing, poisoned: bool }
+//! impl Poison for rtm_thing { fn poisoned(&mut self) -> &mut bool { &mut self.poisoned } }
+//! ```
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::rtm_status;
+
+/// A C handle that remembers whether a call on it panicked: after a panic the
+/// object may be half-updated, so every later call fails with `RTM_ERR_PANIC`.
+pub(crate) trait Poison {
+    fn poisoned(&mut self) -> &mut bool;
+}
+
+/// Boxes `handle` and gives its ownership to C.
+pub(crate) fn into_raw<T>(handle: T) -> *mut T {
+    Box::into_raw(Box::new(handle))
+}
+
+/// Runs `body` on the handle behind `ptr`: NULL gives `RTM_ERR_NULL_POINTER`,
+/// a poisoned handle `RTM_ERR_PANIC`, and a panic in `body` poisons it.
+///
+/// # Safety
+/// `ptr` is NULL or came from [`into_raw`], was not freed, and no other thread
+/// uses it during the call.
+pub(crate) unsafe fn with<T: Poison>(
+    ptr: *mut T,
+    body: impl FnOnce(&mut T) -> Result<(), rtm_status>,
+) -> rtm_status {
+    let Some(handle) = ptr.as_mut() else {
+        return rtm_status::RTM_ERR_NULL_POINTER;
+    };
+    if *handle.poisoned() {
+        return rtm_status::RTM_ERR_PANIC;
+    }
+    match catch_unwind(AssertUnwindSafe(|| body(&mut *handle))) {
+        Ok(Ok(())) => rtm_status::RTM_OK,
+        Ok(Err(status)) => status,
+        Err(_) => {
+            *handle.poisoned() = true;
+            rtm_status::RTM_ERR_PANIC
+        }
+    }
+}
+
+/// Drops the handle; NULL is a no-op. A panic in a destructor is swallowed.
+///
+/// # Safety
+/// As for [`with`]; `ptr` is not used again.
+pub(crate) unsafe fn free<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(ptr))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Probe {
+        calls: u32,
+        poisoned: bool,
+    }
+
+    impl Poison for Probe {
+        fn poisoned(&mut self) -> &mut bool {
+            &mut self.poisoned
+        }
+    }
+
+    #[test]
+    fn panic_poisons_the_handle() {
+        let ptr = into_raw(Probe {
+            calls: 0,
+            poisoned: false,
+        });
+        unsafe {
+            assert_eq!(
+                with(ptr, |p| {
+                    p.calls += 1;
+                    Ok(())
+                }),
+                rtm_status::RTM_OK
+            );
+            assert_eq!(with(ptr, |_| panic!("injected")), rtm_status::RTM_ERR_PANIC);
+            assert_eq!(
+                with(ptr, |p| {
+                    p.calls += 1;
+                    Ok(())
+                }),
+                rtm_status::RTM_ERR_PANIC
+            );
+            assert_eq!((*ptr).calls, 1);
+            assert_eq!(
+                with(core::ptr::null_mut::<Probe>(), |_| Ok(())),
+                rtm_status::RTM_ERR_NULL_POINTER
+            );
+            free(ptr);
+            free(core::ptr::null_mut::<Probe>());
+        }
+    }
+}

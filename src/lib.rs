@@ -1,0 +1,11 @@
+//! rtmedia: the media core of a conferencing server, with a stable C ABI.
+//!
+//! Sans-IO and zero-copy: no sockets, timers or threads inside; every call
+//! whose result depends on time takes `now`; packets are parsed as views over
+//! the caller's buffers and rewritten in place.
+//!
+//! - [`packet`]: RTP/RTCP views, in-place rewriting, builders.
+//! - [`ffi`]: the C ABI (`include/rtmedia.h`).
+
+pub mod ffi;
+pub mod packet;

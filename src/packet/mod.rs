@@ -1,0 +1,17 @@
+//! Zero-copy RTP and RTCP: validated views over caller buffers, in-place
+//! rewriting, and builders that write into caller buffers.
+//!
+//! Nothing here allocates: a view holds the buffer plus a few offsets, and
+//! every builder writes into a slice the caller owns.
+
+pub mod rtcp;
+pub mod rtp;
+pub mod seq;
+
+mod error;
+mod ext;
+
+pub use error::{ParseError, WriteError};
+pub use ext::{Extension, ExtensionForm, Extensions};
+pub use rtp::{RtpBuilder, RtpLayout, RtpPacket};
+pub use seq::{SeqUnwrapper, TimestampUnwrapper};

@@ -1,0 +1,114 @@
+//! Proves the per-packet paths allocate nothing: a counting global allocator
+//! counts heap allocations made by this thread while the hot path runs.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use bytes::{Bytes, BytesMut};
+use rtmedia::packet::rtp::{add_extension, remove_extension};
+use rtmedia::packet::{RtpBuilder, RtpPacket, SeqUnwrapper};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations this thread makes while running `f`.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+fn sample_packet(buf: &mut [u8]) -> usize {
+    let payload = [0xabu8; 1200];
+    RtpBuilder {
+        payload_type: 96,
+        sequence_number: 65_000,
+        timestamp: 90_000,
+        ssrc: 0x1234_5678,
+        extensions: &[(1, &[0x90]), (3, &[0, 1])],
+        payload: &payload,
+        ..Default::default()
+    }
+    .write_into(buf)
+    .unwrap()
+}
+
+#[test]
+fn rtp_parse_and_rewrite_allocate_nothing() {
+    let mut buf = vec![0u8; 1500];
+    let len = sample_packet(&mut buf);
+    let mut unwrapper = SeqUnwrapper::new();
+    let mut checksum = 0u64;
+    let n = allocations_in(|| {
+        for i in 0..10_000u32 {
+            let mut p = RtpPacket::parse(&mut buf[..len]).unwrap();
+            checksum += u64::from(p.extension(3).unwrap()[1]) + p.payload().len() as u64;
+            checksum += p.extensions().count() as u64;
+            let seq = p.sequence_number().wrapping_add(1);
+            checksum += unwrapper.unwrap(u64::from(seq)) as u64;
+            p.set_sequence_number(seq);
+            p.set_timestamp(p.timestamp().wrapping_add(960));
+            p.set_ssrc(i);
+            p.set_marker(i % 2 == 0);
+            p.set_payload_type(111);
+            p.set_extension(1, &[i as u8 & 0x7f]).unwrap();
+            let grown = add_extension(&mut buf, len, 5, &[1, 2, 3, 4, 5, 6]).unwrap();
+            let shrunk = remove_extension(&mut buf, grown, 5).unwrap();
+            assert_eq!(shrunk, len);
+        }
+    });
+    assert_eq!(n, 0, "allocations on the RTP hot path");
+    assert!(checksum > 0);
+}
+
+#[test]
+fn bytes_views_allocate_nothing_after_first_share() {
+    let mut storage = vec![0u8; 1500];
+    let len = sample_packet(&mut storage);
+    storage.truncate(len);
+    let bytes = Bytes::from(storage);
+    drop(bytes.clone()); // the first clone of a Vec-backed Bytes promotes it once
+    let mut mutable = BytesMut::from(&bytes[..]);
+    let n = allocations_in(|| {
+        for _ in 0..10_000 {
+            let p = RtpPacket::parse(bytes.clone()).unwrap();
+            let payload = p.payload_bytes();
+            assert_eq!(payload.len(), 1200);
+            let mut q = RtpPacket::parse(&mut mutable[..]).unwrap();
+            q.set_sequence_number(q.sequence_number().wrapping_add(1));
+        }
+    });
+    assert_eq!(n, 0, "allocations on the Bytes view path");
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let n = allocations_in(|| {
+        let v = std::hint::black_box(vec![1u8; 16]);
+        drop(v);
+    });
+    assert!(
+        n >= 1,
+        "the counting allocator must observe a Vec allocation"
+    );
+}
