@@ -22,6 +22,7 @@ pub enum ExtensionForm {
 
 impl ExtensionForm {
     /// The form a block's profile field announces, if it is RFC 8285.
+    #[inline]
     pub fn from_profile(profile: u16) -> Option<Self> {
         if profile == ONE_BYTE_PROFILE {
             Some(Self::OneByte)
@@ -102,6 +103,7 @@ enum ScanEnd {
 }
 
 /// Next element at or after `pos`, skipping padding bytes (id 0).
+#[inline]
 fn next_element(form: ExtensionForm, data: &[u8], mut pos: usize) -> Result<Element, ScanEnd> {
     loop {
         let Some(&first) = data.get(pos) else {
@@ -147,6 +149,7 @@ pub struct Extensions<'a> {
 }
 
 impl<'a> Extensions<'a> {
+    #[inline]
     pub(crate) fn new(form: ExtensionForm, data: &'a [u8]) -> Self {
         Self { form, data, pos: 0 }
     }
@@ -159,6 +162,7 @@ impl<'a> Extensions<'a> {
 impl<'a> Iterator for Extensions<'a> {
     type Item = Extension<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match next_element(self.form, self.data, self.pos) {
             Ok(e) => {
@@ -176,6 +180,7 @@ impl<'a> Iterator for Extensions<'a> {
     }
 }
 
+#[inline]
 fn find_element(form: ExtensionForm, data: &[u8], id: u8) -> Option<Element> {
     let mut pos = 0;
     while let Ok(e) = next_element(form, data, pos) {
@@ -188,6 +193,7 @@ fn find_element(form: ExtensionForm, data: &[u8], id: u8) -> Option<Element> {
 }
 
 /// Range of element `id`'s value inside the extension data.
+#[inline]
 pub(crate) fn find_value_range(form: ExtensionForm, data: &[u8], id: u8) -> Option<Range<usize>> {
     find_element(form, data, id).map(|e| e.value)
 }

@@ -48,6 +48,7 @@ impl RtpLayout {
     /// Rejects: fewer than 12 bytes, version other than 2, a CSRC list or
     /// header extension past the end, and a padding count of 0 or larger
     /// than what follows the header.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<Self, ParseError> {
         if buf.len() < FIXED_HEADER_LEN {
             return Err(ParseError::Truncated);
