@@ -27,6 +27,11 @@
 #include <stdint.h>
 
 /**
+ * Most report blocks one SR or RR holds.
+ */
+#define RTM_RTCP_MAX_REPORT_BLOCKS 31
+
+/**
  * Most extension elements `rtm_rtp_build` accepts.
  */
 #define RTM_RTP_MAX_BUILD_EXTENSIONS 16
@@ -152,6 +157,110 @@ typedef int32_t rtm_status;
 #endif // __cplusplus
 
 /**
+ * What an RTCP packet is, as rtmedia understands it.
+ */
+enum rtm_rtcp_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A type or feedback format rtmedia does not model; skip it.
+   */
+  RTM_RTCP_UNKNOWN = 0,
+  RTM_RTCP_SR = 1,
+  RTM_RTCP_RR = 2,
+  RTM_RTCP_SDES = 3,
+  RTM_RTCP_BYE = 4,
+  /**
+   * Generic NACK (RFC 4585).
+   */
+  RTM_RTCP_NACK = 5,
+  /**
+   * Picture loss indication (RFC 4585).
+   */
+  RTM_RTCP_PLI = 6,
+  /**
+   * Full intra request (RFC 5104).
+   */
+  RTM_RTCP_FIR = 7,
+  /**
+   * Receiver estimated maximum bitrate.
+   */
+  RTM_RTCP_REMB = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum rtm_rtcp_kind rtm_rtcp_kind;
+#else
+typedef uint8_t rtm_rtcp_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
+ * that do not apply to the kind are 0. Layout frozen for ABI version 0.
+ */
+typedef struct rtm_rtcp_info {
+  rtm_rtcp_kind kind;
+  /**
+   * The packet type byte (200–206 for the modelled kinds).
+   */
+  uint8_t packet_type;
+  /**
+   * The 5-bit count (reports, chunks, SSRCs) or feedback format.
+   */
+  uint8_t count_or_fmt;
+  /**
+   * Offset and length of this packet within the compound buffer.
+   */
+  size_t offset;
+  size_t len;
+  /**
+   * SR/RR: the reporter; feedback: the packet sender; BYE: the first SSRC.
+   */
+  uint32_t sender_ssrc;
+  /**
+   * Feedback: the media source the feedback is about.
+   */
+  uint32_t media_ssrc;
+  /**
+   * SR/RR: number of report blocks (read them with `rtm_rtcp_get_report_block`).
+   */
+  size_t report_count;
+  /**
+   * SR only.
+   */
+  uint64_t ntp_timestamp;
+  uint32_t rtp_timestamp;
+  uint32_t packet_count;
+  uint32_t octet_count;
+  /**
+   * REMB only: the estimate in bits per second (saturating).
+   */
+  uint64_t remb_bitrate_bps;
+} rtm_rtcp_info;
+
+/**
+ * One RFC 3550 reception report block.
+ */
+typedef struct rtm_rtcp_report_block {
+  uint32_t ssrc;
+  /**
+   * Fraction lost since the last report, in 1/256.
+   */
+  uint8_t fraction_lost;
+  /**
+   * Cumulative packets lost, a signed 24-bit value.
+   */
+  int32_t cumulative_lost;
+  uint32_t extended_highest_seq;
+  uint32_t jitter;
+  uint32_t last_sr;
+  uint32_t delay_since_last_sr;
+} rtm_rtcp_report_block;
+
+/**
  * Fields and offsets of a parsed RTP packet. Filled by `rtm_rtp_parse`.
  * Offsets are from the start of the packet. This struct's layout is frozen
  * for the life of ABI version 0: new fields would go into a new struct.
@@ -252,6 +361,138 @@ typedef struct rtm_rtp_build_params {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Validates and describes the RTCP packet starting at `buf[*offset]`, then
+ * advances `*offset` past it. Loop until RTM_ERR_NOT_FOUND (end of the
+ * compound packet). A parse status (RTM_ERR_BAD_VERSION, RTM_ERR_TRUNCATED,
+ * RTM_ERR_BAD_LENGTH, RTM_ERR_BAD_PADDING, RTM_ERR_MALFORMED) means the rest
+ * cannot be trusted: stop there. Unknown types are RTM_OK with kind
+ * RTM_RTCP_UNKNOWN. Thread-safe.
+ */
+rtm_status rtm_rtcp_next(const uint8_t *buf,
+                         size_t len,
+                         size_t *offset,
+                         struct rtm_rtcp_info *info);
+
+/**
+ * Reads report block `index` of the SR or RR packet `packet[0..len]`.
+ * RTM_ERR_NOT_FOUND if `index` is past the report count,
+ * RTM_ERR_INVALID_ARGUMENT if the packet is not an SR or RR. Thread-safe.
+ */
+rtm_status rtm_rtcp_get_report_block(const uint8_t *packet,
+                                     size_t len,
+                                     size_t index,
+                                     struct rtm_rtcp_report_block *out);
+
+/**
+ * Expands the generic NACK `packet[0..len]` into the sequence numbers it
+ * reports lost, written to `lost[0..capacity]`; `*count` receives how many
+ * there are. If `capacity` is too small, RTM_ERR_BUFFER_TOO_SMALL and
+ * `*count` holds the number needed (at most 17 per PID+BLP pair).
+ * RTM_ERR_INVALID_ARGUMENT if the packet is not a NACK. Thread-safe.
+ */
+rtm_status rtm_rtcp_nack_lost(const uint8_t *packet,
+                              size_t len,
+                              uint16_t *lost,
+                              size_t capacity,
+                              size_t *count);
+
+/**
+ * Builds a generic NACK (RFC 4585) for `lost[0..lost_count]` (sequence
+ * numbers in arrival order; compressed into PID+BLP pairs) into
+ * `out[0..capacity]`; `*out_len` receives its length.
+ * RTM_ERR_INVALID_ARGUMENT if `lost_count` is 0. Thread-safe.
+ */
+rtm_status rtm_rtcp_build_nack(uint32_t sender_ssrc,
+                               uint32_t media_ssrc,
+                               const uint16_t *lost,
+                               size_t lost_count,
+                               uint8_t *out,
+                               size_t capacity,
+                               size_t *out_len);
+
+/**
+ * Builds a picture loss indication (12 bytes). Thread-safe.
+ */
+rtm_status rtm_rtcp_build_pli(uint32_t sender_ssrc,
+                              uint32_t media_ssrc,
+                              uint8_t *out,
+                              size_t capacity,
+                              size_t *out_len);
+
+/**
+ * Builds a full intra request (RFC 5104) for one media source with
+ * command sequence number `seq_nr` (increment it per new request; repeat it
+ * for a retransmission of the same request). Thread-safe.
+ */
+rtm_status rtm_rtcp_build_fir(uint32_t sender_ssrc,
+                              uint32_t media_ssrc,
+                              uint8_t seq_nr,
+                              uint8_t *out,
+                              size_t capacity,
+                              size_t *out_len);
+
+/**
+ * Builds a REMB for `ssrcs[0..ssrc_count]` (at most 255). Thread-safe.
+ */
+rtm_status rtm_rtcp_build_remb(uint32_t sender_ssrc,
+                               uint64_t bitrate_bps,
+                               const uint32_t *ssrcs,
+                               size_t ssrc_count,
+                               uint8_t *out,
+                               size_t capacity,
+                               size_t *out_len);
+
+/**
+ * Builds a sender report with `blocks[0..block_count]` (at most 31).
+ * Thread-safe.
+ */
+rtm_status rtm_rtcp_build_sr(uint32_t ssrc,
+                             uint64_t ntp_timestamp,
+                             uint32_t rtp_timestamp,
+                             uint32_t packet_count,
+                             uint32_t octet_count,
+                             const struct rtm_rtcp_report_block *blocks,
+                             size_t block_count,
+                             uint8_t *out,
+                             size_t capacity,
+                             size_t *out_len);
+
+/**
+ * Builds a receiver report with `blocks[0..block_count]` (at most 31).
+ * Thread-safe.
+ */
+rtm_status rtm_rtcp_build_rr(uint32_t ssrc,
+                             const struct rtm_rtcp_report_block *blocks,
+                             size_t block_count,
+                             uint8_t *out,
+                             size_t capacity,
+                             size_t *out_len);
+
+/**
+ * Builds an SDES packet with one chunk carrying `cname[0..cname_len]`
+ * (1–255 bytes, not NUL-terminated). Thread-safe.
+ */
+rtm_status rtm_rtcp_build_sdes_cname(uint32_t ssrc,
+                                     const uint8_t *cname,
+                                     size_t cname_len,
+                                     uint8_t *out,
+                                     size_t capacity,
+                                     size_t *out_len);
+
+/**
+ * Builds a BYE for `ssrcs[0..ssrc_count]` (1–31) with an optional reason
+ * (`reason` may be NULL when `reason_len` is 0; at most 255 bytes).
+ * Thread-safe.
+ */
+rtm_status rtm_rtcp_build_bye(const uint32_t *ssrcs,
+                              size_t ssrc_count,
+                              const uint8_t *reason,
+                              size_t reason_len,
+                              uint8_t *out,
+                              size_t capacity,
+                              size_t *out_len);
 
 /**
  * Parses `packet[0..len]` as RTP into `*out`. No allocation, no copy.

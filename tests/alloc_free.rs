@@ -102,6 +102,79 @@ fn bytes_views_allocate_nothing_after_first_share() {
 }
 
 #[test]
+fn rtcp_build_and_parse_allocate_nothing() {
+    use rtmedia::packet::rtcp::{
+        compound, NackBuilder, PliBuilder, RembBuilder, ReportBlock, RtcpPacket, SdesBuilder,
+        SenderReportBuilder,
+    };
+    let mut buf = [0u8; 512];
+    let lost = [100u16, 101, 103, 140, 65535, 0];
+    let blocks = [ReportBlock {
+        ssrc: 9,
+        fraction_lost: 3,
+        cumulative_lost: 12,
+        extended_highest_seq: 70_000,
+        jitter: 30,
+        last_sr: 1,
+        delay_since_last_sr: 2,
+    }];
+    let mut checksum = 0u64;
+    let n = allocations_in(|| {
+        for i in 0..10_000u32 {
+            let mut at = SenderReportBuilder {
+                ssrc: i,
+                ntp_timestamp: u64::from(i) << 32,
+                rtp_timestamp: i,
+                packet_count: i,
+                octet_count: i,
+                report_blocks: &blocks,
+            }
+            .write_into(&mut buf)
+            .unwrap();
+            at += SdesBuilder {
+                chunks: &[(i, b"cname")],
+            }
+            .write_into(&mut buf[at..])
+            .unwrap();
+            at += NackBuilder {
+                sender_ssrc: 1,
+                media_ssrc: 2,
+                lost: &lost,
+            }
+            .write_into(&mut buf[at..])
+            .unwrap();
+            at += PliBuilder {
+                sender_ssrc: 1,
+                media_ssrc: 2,
+            }
+            .write_into(&mut buf[at..])
+            .unwrap();
+            at += RembBuilder {
+                sender_ssrc: 1,
+                bitrate_bps: 1_500_000,
+                ssrcs: &[2, 3],
+            }
+            .write_into(&mut buf[at..])
+            .unwrap();
+            for packet in compound(&buf[..at]) {
+                checksum += match packet.unwrap() {
+                    RtcpPacket::SenderReport(sr) => {
+                        sr.report_blocks().map(|b| u64::from(b.jitter)).sum()
+                    }
+                    RtcpPacket::Sdes(s) => s.cname().map_or(0, |(_, c)| c.len() as u64),
+                    RtcpPacket::Nack(n) => n.lost_sequence_numbers().map(u64::from).sum(),
+                    RtcpPacket::Pli(p) => u64::from(p.media_ssrc()),
+                    RtcpPacket::Remb(r) => r.bitrate_bps(),
+                    _ => 0,
+                };
+            }
+        }
+    });
+    assert_eq!(n, 0, "allocations while building and parsing RTCP");
+    assert!(checksum > 0);
+}
+
+#[test]
 fn the_counter_sees_allocations() {
     let n = allocations_in(|| {
         let v = std::hint::black_box(vec![1u8; 16]);

@@ -14,6 +14,7 @@ mod args;
 // Used by the handle-based objects (SRTP, jitter buffer…).
 #[allow(dead_code)]
 mod handle;
+pub mod rtcp;
 pub mod rtp;
 pub mod status;
 pub mod version;

@@ -8,7 +8,7 @@ pub mod rtcp;
 pub mod rtp;
 pub mod seq;
 
-mod error;
+pub(crate) mod error;
 mod ext;
 
 pub use error::{ParseError, WriteError};
