@@ -37,6 +37,14 @@
 #define RTM_RTP_MAX_BUILD_EXTENSIONS 16
 
 /**
+ * The most bytes protect appends to any packet (SRTCP with AES-GCM).
+ * A packet buffer with this much room past the packet always suffices
+ * (RTP with cryptex may add 4 bytes more: an empty extension header when
+ * the packet has CSRCs but no extension).
+ */
+#define RTM_SRTP_MAX_TRAILER_LEN 20
+
+/**
  * Major version of the header this program was compiled against.
  */
 #define RTM_VERSION_MAJOR 0
@@ -92,7 +100,8 @@ enum rtm_status
    */
   RTM_ERR_NOT_FOUND = -5,
   /**
-   * The input is valid but uses a feature rtmedia does not implement.
+   * The input uses a feature that is not implemented or not enabled
+   * (e.g. a cryptex SRTP packet on a context without cryptex).
    */
   RTM_ERR_UNSUPPORTED = -6,
   /**
@@ -147,6 +156,10 @@ enum rtm_status
    * Unknown SRTP protection profile id.
    */
   RTM_ERR_UNKNOWN_PROFILE = -25,
+  /**
+   * The key's SRTP (2^48) or SRTCP (2^31) index space is used up: rekey.
+   */
+  RTM_ERR_KEY_EXHAUSTED = -26,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -196,6 +209,13 @@ typedef enum rtm_rtcp_kind rtm_rtcp_kind;
 typedef uint8_t rtm_rtcp_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * One master key's SRTP/SRTCP state (opaque). Create with `rtm_srtp_new`,
+ * free with `rtm_srtp_free`. Calls on one context must not overlap; it may
+ * move between threads.
+ */
+typedef struct rtm_srtp rtm_srtp;
 
 /**
  * One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
@@ -357,6 +377,63 @@ typedef struct rtm_rtp_build_params {
    */
   uint8_t padding;
 } rtm_rtp_build_params;
+
+/**
+ * Options of an SRTP context; get defaults from `rtm_srtp_config_default`,
+ * then change fields.
+ */
+typedef struct rtm_srtp_config {
+  /**
+   * Replay window in packets, for RTP and SRTCP each; rounded up to a
+   * multiple of 64. Default 1024 (at least the NACK history). Must be > 0.
+   */
+  uint32_t replay_window;
+  /**
+   * Most SSRCs tracked; packets of more are rejected with
+   * RTM_ERR_SSRC_LIMIT. Default 1024. Must be > 0.
+   */
+  uint32_t max_ssrcs;
+  /**
+   * RFC 9335 cryptex: encrypt CSRCs and header extensions when
+   * protecting, accept such packets when unprotecting. Default false.
+   */
+  bool cryptex;
+} rtm_srtp_config;
+
+/**
+ * The C name of the SRTP context handle.
+ */
+typedef struct rtm_srtp rtm_srtp_t;
+
+/**
+ * Counters of a context. New fields are only ever appended.
+ */
+typedef struct rtm_srtp_stats {
+  uint64_t rtp_protected;
+  uint64_t rtp_protected_bytes;
+  uint64_t rtp_unprotected;
+  uint64_t rtp_unprotected_bytes;
+  uint64_t rtcp_protected;
+  uint64_t rtcp_unprotected;
+  uint64_t auth_failures;
+  uint64_t replayed;
+  uint64_t too_old;
+  uint64_t ssrc_limit_rejects;
+  /**
+   * Malformed packets, cryptex packets without cryptex, exhausted keys.
+   */
+  uint64_t malformed;
+} rtm_srtp_stats;
+
+/**
+ * One side's master key and salt, split from DTLS keying material.
+ */
+typedef struct rtm_srtp_master_key {
+  uint8_t key[32];
+  size_t key_len;
+  uint8_t salt[14];
+  size_t salt_len;
+} rtm_srtp_master_key;
 
 #ifdef __cplusplus
 extern "C" {
@@ -563,6 +640,107 @@ rtm_status rtm_rtp_build(const struct rtm_rtp_build_params *params,
                          uint8_t *out,
                          size_t capacity,
                          size_t *out_len);
+
+/**
+ * The default configuration. Thread-safe.
+ */
+struct rtm_srtp_config rtm_srtp_config_default(void);
+
+/**
+ * Creates a context for protection profile `profile` (the DTLS-SRTP id:
+ * 1 AES128_CM_HMAC_SHA1_80, 2 AES128_CM_HMAC_SHA1_32, 3
+ * AES256_CM_HMAC_SHA1_80, 4 AES256_CM_HMAC_SHA1_32, 7 AEAD_AES_128_GCM,
+ * 8 AEAD_AES_256_GCM) from the master key (16 or 32 bytes) and salt (14
+ * bytes, 12 for GCM). Session keys are derived here, once. `config` may be
+ * NULL for defaults. On success `*out` owns the new context.
+ * RTM_ERR_UNKNOWN_PROFILE, RTM_ERR_BAD_KEY_LENGTH, RTM_ERR_INVALID_ARGUMENT
+ * (a config field of 0). Thread-safe.
+ */
+rtm_status rtm_srtp_new(uint16_t profile_id,
+                        const uint8_t *key,
+                        size_t key_len,
+                        const uint8_t *salt,
+                        size_t salt_len,
+                        const struct rtm_srtp_config *config,
+                        rtm_srtp_t **out);
+
+/**
+ * Frees a context and wipes nothing else; NULL is a no-op.
+ */
+void rtm_srtp_free(rtm_srtp_t *ctx);
+
+/**
+ * Protects the RTP packet `packet[0..len]` in place in a buffer of
+ * `capacity` bytes, appending the tag; `*out_len` receives the SRTP length.
+ * RTM_ERR_BUFFER_TOO_SMALL unless `capacity >= len + rtp trailer` (see
+ * `rtm_srtp_profile_overhead`); RTM_ERR_INVALID_ARGUMENT if `len >
+ * capacity`; RTM_ERR_SSRC_LIMIT; parse statuses for a malformed header. On
+ * any error the buffer is unchanged.
+ */
+rtm_status rtm_srtp_protect(rtm_srtp_t *ctx,
+                            uint8_t *packet,
+                            size_t len,
+                            size_t capacity,
+                            size_t *out_len);
+
+/**
+ * Verifies and decrypts the SRTP packet `packet[0..len]` in place;
+ * `*out_len` receives the RTP length. Drop silently on RTM_ERR_REPLAYED
+ * and RTM_ERR_REPLAY_TOO_OLD; log RTM_ERR_AUTH_FAILED. On any error the
+ * buffer is unchanged and the replay window and ROC did not move.
+ */
+rtm_status rtm_srtp_unprotect(rtm_srtp_t *ctx, uint8_t *packet, size_t len, size_t *out_len);
+
+/**
+ * Protects the (compound) RTCP packet `packet[0..len]` in place, appending
+ * the E-bit/SRTCP index word and the tag (see `rtm_srtp_profile_overhead`).
+ * Same statuses as `rtm_srtp_protect`.
+ */
+rtm_status rtm_srtcp_protect(rtm_srtp_t *ctx,
+                             uint8_t *packet,
+                             size_t len,
+                             size_t capacity,
+                             size_t *out_len);
+
+/**
+ * Verifies and decrypts the SRTCP packet `packet[0..len]` in place.
+ * Same statuses as `rtm_srtp_unprotect`.
+ */
+rtm_status rtm_srtcp_unprotect(rtm_srtp_t *ctx, uint8_t *packet, size_t len, size_t *out_len);
+
+/**
+ * Copies the context's counters into `*out`, writing at most `stats_size`
+ * bytes: pass `sizeof(rtm_srtp_stats)`, so that a program built against an
+ * older header (with fewer fields) keeps working.
+ */
+rtm_status rtm_srtp_get_stats(rtm_srtp_t *ctx, struct rtm_srtp_stats *out, size_t stats_size);
+
+/**
+ * Bytes protect appends for `profile`: `*rtp_trailer` for SRTP (the tag),
+ * `*rtcp_trailer` for SRTCP (index word and tag). Thread-safe.
+ */
+rtm_status rtm_srtp_profile_overhead(uint16_t profile_id,
+                                     size_t *rtp_trailer,
+                                     size_t *rtcp_trailer);
+
+/**
+ * Length of the keying material to export from DTLS (RFC 5764 §4.2,
+ * label "EXTRACTOR-dtls_srtp") for `profile`. Thread-safe.
+ */
+rtm_status rtm_srtp_keying_material_len(uint16_t profile_id, size_t *out_len);
+
+/**
+ * Splits DTLS-SRTP keying material `client_key | server_key | client_salt |
+ * server_salt` into the client's and server's master keys. The DTLS client
+ * protects with `*client` and unprotects with `*server`; the server the
+ * reverse. RTM_ERR_BAD_KEY_LENGTH unless `material_len` equals
+ * `rtm_srtp_keying_material_len(profile)`. Thread-safe.
+ */
+rtm_status rtm_srtp_split_keying_material(uint16_t profile_id,
+                                          const uint8_t *material,
+                                          size_t material_len,
+                                          struct rtm_srtp_master_key *client,
+                                          struct rtm_srtp_master_key *server);
 
 /**
  * Name of a status as a static NUL-terminated string. Never returns NULL;

@@ -5,7 +5,9 @@
 //! the caller's buffers and rewritten in place.
 //!
 //! - [`packet`]: RTP/RTCP views, in-place rewriting, builders.
+//! - [`srtp`]: SRTP/SRTCP protect and unprotect in place, every profile.
 //! - [`ffi`]: the C ABI (`include/rtmedia.h`).
 
 pub mod ffi;
 pub mod packet;
+pub mod srtp;

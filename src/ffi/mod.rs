@@ -11,11 +11,10 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod args;
-// Used by the handle-based objects (SRTP, jitter buffer…).
-#[allow(dead_code)]
 mod handle;
 pub mod rtcp;
 pub mod rtp;
+pub mod srtp;
 pub mod status;
 pub mod version;
 

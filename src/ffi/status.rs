@@ -3,6 +3,7 @@
 use core::ffi::c_char;
 
 use crate::packet::{ParseError, WriteError};
+use crate::srtp;
 
 /// Status of a C call. 0 is success, errors are negative. Values are fixed
 /// forever: new codes are appended, none is ever renumbered or reused.
@@ -22,7 +23,8 @@ pub enum rtm_status {
     RTM_ERR_PANIC = -4,
     /// The requested item (e.g. a header extension) is not present.
     RTM_ERR_NOT_FOUND = -5,
-    /// The input is valid but uses a feature rtmedia does not implement.
+    /// The input uses a feature that is not implemented or not enabled
+    /// (e.g. a cryptex SRTP packet on a context without cryptex).
     RTM_ERR_UNSUPPORTED = -6,
     /// Shorter than the fixed header or than a length the packet declares.
     RTM_ERR_TRUNCATED = -10,
@@ -50,6 +52,8 @@ pub enum rtm_status {
     RTM_ERR_BAD_KEY_LENGTH = -24,
     /// Unknown SRTP protection profile id.
     RTM_ERR_UNKNOWN_PROFILE = -25,
+    /// The key's SRTP (2^48) or SRTCP (2^31) index space is used up: rekey.
+    RTM_ERR_KEY_EXHAUSTED = -26,
 }
 
 impl rtm_status {
@@ -76,12 +80,13 @@ impl rtm_status {
             Self::RTM_ERR_SSRC_LIMIT => b"too many SSRCs\0",
             Self::RTM_ERR_BAD_KEY_LENGTH => b"bad key or salt length\0",
             Self::RTM_ERR_UNKNOWN_PROFILE => b"unknown SRTP profile\0",
+            Self::RTM_ERR_KEY_EXHAUSTED => b"key index space exhausted\0",
         }
     }
 }
 
 /// Every status, for `rtm_status_str` and tests.
-const ALL_STATUSES: [rtm_status; 20] = [
+const ALL_STATUSES: [rtm_status; 21] = [
     rtm_status::RTM_OK,
     rtm_status::RTM_ERR_NULL_POINTER,
     rtm_status::RTM_ERR_INVALID_ARGUMENT,
@@ -102,6 +107,7 @@ const ALL_STATUSES: [rtm_status; 20] = [
     rtm_status::RTM_ERR_SSRC_LIMIT,
     rtm_status::RTM_ERR_BAD_KEY_LENGTH,
     rtm_status::RTM_ERR_UNKNOWN_PROFILE,
+    rtm_status::RTM_ERR_KEY_EXHAUSTED,
 ];
 
 impl From<ParseError> for rtm_status {
@@ -125,6 +131,22 @@ impl From<WriteError> for rtm_status {
             WriteError::InvalidArgument(_) => Self::RTM_ERR_INVALID_ARGUMENT,
             WriteError::NotFound => Self::RTM_ERR_NOT_FOUND,
             WriteError::Malformed(p) => p.into(),
+        }
+    }
+}
+
+impl From<srtp::Error> for rtm_status {
+    fn from(e: srtp::Error) -> Self {
+        match e {
+            srtp::Error::Malformed(p) => p.into(),
+            srtp::Error::BufferTooSmall { .. } => Self::RTM_ERR_BUFFER_TOO_SMALL,
+            srtp::Error::AuthFailed => Self::RTM_ERR_AUTH_FAILED,
+            srtp::Error::Replayed => Self::RTM_ERR_REPLAYED,
+            srtp::Error::TooOld => Self::RTM_ERR_REPLAY_TOO_OLD,
+            srtp::Error::SsrcLimit => Self::RTM_ERR_SSRC_LIMIT,
+            srtp::Error::BadKeyLength => Self::RTM_ERR_BAD_KEY_LENGTH,
+            srtp::Error::CryptexNotEnabled => Self::RTM_ERR_UNSUPPORTED,
+            srtp::Error::IndexExhausted => Self::RTM_ERR_KEY_EXHAUSTED,
         }
     }
 }

@@ -13,5 +13,5 @@ mod ext;
 
 pub use error::{ParseError, WriteError};
 pub use ext::{Extension, ExtensionForm, Extensions};
-pub use rtp::{RtpBuilder, RtpLayout, RtpPacket};
+pub use rtp::{ExtensionBlock, RtpBuilder, RtpLayout, RtpPacket};
 pub use seq::{SeqUnwrapper, TimestampUnwrapper};

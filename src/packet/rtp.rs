@@ -50,6 +50,22 @@ impl RtpLayout {
     /// than what follows the header.
     #[inline]
     pub fn parse(buf: &[u8]) -> Result<Self, ParseError> {
+        let mut layout = Self::parse_header(buf)?;
+        if buf[0] & 0x20 != 0 {
+            let pad = usize::from(buf[buf.len() - 1]);
+            if pad == 0 || pad > buf.len() - layout.payload_start {
+                return Err(ParseError::BadPadding);
+            }
+            layout.payload_end = buf.len() - pad;
+        }
+        Ok(layout)
+    }
+
+    /// Like [`parse`](Self::parse) but without looking at the padding, whose
+    /// count byte is not readable while the payload is encrypted (SRTP):
+    /// `payload_end` is the end of the buffer.
+    #[inline]
+    pub fn parse_header(buf: &[u8]) -> Result<Self, ParseError> {
         if buf.len() < FIXED_HEADER_LEN {
             return Err(ParseError::Truncated);
         }
@@ -57,7 +73,6 @@ impl RtpLayout {
         if b0 >> 6 != 2 {
             return Err(ParseError::BadVersion);
         }
-        let has_padding = b0 & 0x20 != 0;
         let has_extension = b0 & 0x10 != 0;
         let csrc_count = usize::from(b0 & 0x0f);
 
@@ -84,21 +99,10 @@ impl RtpLayout {
         } else {
             None
         };
-
-        let payload_end = if has_padding {
-            let pad = usize::from(buf[buf.len() - 1]);
-            if pad == 0 || pad > buf.len() - offset {
-                return Err(ParseError::BadPadding);
-            }
-            buf.len() - pad
-        } else {
-            buf.len()
-        };
-
         Ok(Self {
             len: buf.len(),
             payload_start: offset,
-            payload_end,
+            payload_end: buf.len(),
             extension,
         })
     }

@@ -1,0 +1,160 @@
+//! The SRTP context: configuration, session keys, per-SSRC state, statistics.
+
+use bytes::BytesMut;
+
+use super::crypto::AesCtr;
+use super::keys::{SessionKeys, RTCP_LABELS, RTP_LABELS};
+use super::stream::StreamTable;
+use super::{Error, Profile};
+
+/// Options of a context. `Default` gives the documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Replay window in packets (RTP and SRTCP each), rounded up to a
+    /// multiple of 64. Default 1024: at least the NACK history, so that
+    /// retransmissions are not dropped as replays.
+    pub replay_window: usize,
+    /// Most SSRCs tracked; packets of further SSRCs are rejected. Default 1024.
+    pub max_ssrcs: usize,
+    /// Encrypt CSRCs and header extensions (RFC 9335) when protecting, and
+    /// accept such packets when unprotecting. Default off.
+    pub cryptex: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            replay_window: 1024,
+            max_ssrcs: 1024,
+            cryptex: false,
+        }
+    }
+}
+
+/// Counters since the context was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub rtp_protected: u64,
+    /// Plaintext bytes of the packets protected.
+    pub rtp_protected_bytes: u64,
+    pub rtp_unprotected: u64,
+    /// Plaintext bytes of the packets unprotected.
+    pub rtp_unprotected_bytes: u64,
+    pub rtcp_protected: u64,
+    pub rtcp_unprotected: u64,
+    pub auth_failures: u64,
+    pub replayed: u64,
+    pub too_old: u64,
+    pub ssrc_limit_rejects: u64,
+    /// Packets rejected as malformed (RTP/RTCP header, too short for a tag,
+    /// cryptex not enabled, index exhausted).
+    pub malformed: u64,
+}
+
+/// One master key's SRTP and SRTCP state. `Send`; use from one thread at a time.
+pub struct Srtp {
+    pub(super) profile: Profile,
+    pub(super) config: Config,
+    pub(super) rtp: SessionKeys,
+    pub(super) rtcp: SessionKeys,
+    pub(super) streams: StreamTable,
+    pub(super) stats: Stats,
+    /// Ciphertext kept while GCM opens it in place, to restore it on failure
+    /// (ring zeroes the buffer when the tag is wrong).
+    pub(super) scratch: Vec<u8>,
+}
+
+impl Srtp {
+    /// Derives the session keys (RFC 3711 §4.3, key derivation rate 0).
+    pub fn new(profile: Profile, key: &[u8], salt: &[u8], config: Config) -> Result<Self, Error> {
+        if key.len() != profile.key_len() || salt.len() != profile.salt_len() {
+            return Err(Error::BadKeyLength);
+        }
+        let master = AesCtr::new(key).ok_or(Error::BadKeyLength)?;
+        Ok(Self {
+            profile,
+            config,
+            rtp: SessionKeys::derive(profile, &master, salt, RTP_LABELS),
+            rtcp: SessionKeys::derive(profile, &master, salt, RTCP_LABELS),
+            streams: StreamTable::new(config.max_ssrcs, config.replay_window),
+            stats: Stats::default(),
+            scratch: Vec::with_capacity(1500),
+        })
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Number of SSRCs this context tracks.
+    pub fn ssrc_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Tells the receiver the rollover counter of `ssrc` (e.g. from
+    /// signalling, or when joining a stream after 65,536 packets), with the
+    /// sequence number it refers to. `SsrcLimit` if the table is full.
+    pub fn set_receive_roc(&mut self, ssrc: u32, roc: u32, seq: u16) -> Result<(), Error> {
+        if self.streams.set_rx_roc(ssrc, roc, seq) {
+            Ok(())
+        } else {
+            Err(Error::SsrcLimit)
+        }
+    }
+
+    /// Counts a failure in the statistics and passes it on.
+    pub(super) fn count(&mut self, error: Error) -> Error {
+        let s = &mut self.stats;
+        match error {
+            Error::AuthFailed => s.auth_failures += 1,
+            Error::Replayed => s.replayed += 1,
+            Error::TooOld => s.too_old += 1,
+            Error::SsrcLimit => s.ssrc_limit_rejects += 1,
+            Error::Malformed(_) | Error::CryptexNotEnabled | Error::IndexExhausted => {
+                s.malformed += 1
+            }
+            Error::BufferTooSmall { .. } | Error::BadKeyLength => {}
+        }
+        error
+    }
+
+    /// [`protect_rtp`](Self::protect_rtp) on a `BytesMut`, growing it by the tag.
+    pub fn protect_rtp_bytes(&mut self, packet: &mut BytesMut) -> Result<(), Error> {
+        let len = packet.len();
+        packet.resize(len + self.profile.rtp_tag_len() + 4, 0);
+        let result = self.protect_rtp(packet, len);
+        packet.truncate(*result.as_ref().unwrap_or(&len));
+        result.map(|_| ())
+    }
+
+    /// [`unprotect_rtp`](Self::unprotect_rtp) on a `BytesMut`, dropping the tag.
+    pub fn unprotect_rtp_bytes(&mut self, packet: &mut BytesMut) -> Result<(), Error> {
+        let n = self.unprotect_rtp(packet)?;
+        packet.truncate(n);
+        Ok(())
+    }
+
+    /// [`protect_rtcp`](Self::protect_rtcp) on a `BytesMut`, growing it by the trailer.
+    pub fn protect_rtcp_bytes(&mut self, packet: &mut BytesMut) -> Result<(), Error> {
+        let len = packet.len();
+        packet.resize(len + self.profile.rtcp_trailer_len(), 0);
+        let result = self.protect_rtcp(packet, len);
+        packet.truncate(*result.as_ref().unwrap_or(&len));
+        result.map(|_| ())
+    }
+
+    /// [`unprotect_rtcp`](Self::unprotect_rtcp) on a `BytesMut`, dropping the trailer.
+    pub fn unprotect_rtcp_bytes(&mut self, packet: &mut BytesMut) -> Result<(), Error> {
+        let n = self.unprotect_rtcp(packet)?;
+        packet.truncate(n);
+        Ok(())
+    }
+}
