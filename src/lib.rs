@@ -6,8 +6,10 @@
 //!
 //! - [`packet`]: RTP/RTCP views, in-place rewriting, builders.
 //! - [`srtp`]: SRTP/SRTCP protect and unprotect in place, every profile.
+//! - [`sim`]: seeded network impairment for tests, benches and examples.
 //! - [`ffi`]: the C ABI (`include/rtmedia.h`).
 
 pub mod ffi;
 pub mod packet;
+pub mod sim;
 pub mod srtp;
