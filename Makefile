@@ -16,6 +16,8 @@ STATICLIB := target/debug/librtmedia.a
 FFI_OUT := target/ffi-tests
 # Rust's std needs these when linked statically into a C program.
 RUST_NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# libsrtp, for the SRTP interoperability test (test_srtp_interop.c).
+SRTP_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 
 .PHONY: demo test deps rust-checks rust-tests ffi-tests ffi-asan ffi-valgrind header bench clean
 
@@ -50,7 +52,7 @@ ffi-asan: $(STATICLIB)
 	@mkdir -p $(FFI_OUT)
 	@set -e; for t in $(FFI_TESTS); do \
 	  $(CC) $(CFLAGS_TEST) -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-	    ffi-tests/$$t.c $(STATICLIB) $(RUST_NATIVE_LIBS) -o $(FFI_OUT)/$$t-asan; \
+	    ffi-tests/$$t.c $(STATICLIB) $(SRTP_LIBS) $(RUST_NATIVE_LIBS) -o $(FFI_OUT)/$$t-asan; \
 	  echo "== $$t (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(FFI_OUT)/$$t-asan; \
 	done
@@ -58,7 +60,7 @@ ffi-asan: $(STATICLIB)
 ffi-valgrind: $(STATICLIB)
 	@mkdir -p $(FFI_OUT)
 	@set -e; for t in $(FFI_TESTS); do \
-	  $(CC) $(CFLAGS_TEST) ffi-tests/$$t.c $(STATICLIB) $(RUST_NATIVE_LIBS) -o $(FFI_OUT)/$$t; \
+	  $(CC) $(CFLAGS_TEST) ffi-tests/$$t.c $(STATICLIB) $(SRTP_LIBS) $(RUST_NATIVE_LIBS) -o $(FFI_OUT)/$$t; \
 	  echo "== $$t (valgrind)"; \
 	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible $(FFI_OUT)/$$t; \
 	done

@@ -406,18 +406,29 @@ typedef struct rtm_srtp_config {
 typedef struct rtm_srtp rtm_srtp_t;
 
 /**
- * Counters of a context. New fields are only ever appended.
+ * Counters of a context, RTP and SRTCP together unless named. New fields
+ * are only ever appended.
  */
 typedef struct rtm_srtp_stats {
   uint64_t rtp_protected;
+  /**
+   * Plaintext RTP bytes protected (without tags).
+   */
   uint64_t rtp_protected_bytes;
   uint64_t rtp_unprotected;
+  /**
+   * Plaintext RTP bytes recovered (without tags).
+   */
   uint64_t rtp_unprotected_bytes;
   uint64_t rtcp_protected;
   uint64_t rtcp_unprotected;
   uint64_t auth_failures;
   uint64_t replayed;
   uint64_t too_old;
+  /**
+   * Packets refused because `max_ssrcs` SSRCs (RTP and SRTCP share the
+   * table) are tracked already.
+   */
   uint64_t ssrc_limit_rejects;
   /**
    * Malformed packets, cryptex packets without cryptex, exhausted keys.
@@ -685,7 +696,8 @@ rtm_status rtm_srtp_protect(rtm_srtp_t *ctx,
 
 /**
  * Verifies and decrypts the SRTP packet `packet[0..len]` in place;
- * `*out_len` receives the RTP length. Drop silently on RTM_ERR_REPLAYED
+ * `*out_len` receives the RTP length. A packet too short for a header and
+ * tag gives RTM_ERR_TRUNCATED. Drop silently on RTM_ERR_REPLAYED
  * and RTM_ERR_REPLAY_TOO_OLD; log RTM_ERR_AUTH_FAILED. On any error the
  * buffer is unchanged and the replay window and ROC did not move.
  */

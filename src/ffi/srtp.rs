@@ -133,7 +133,8 @@ pub unsafe extern "C" fn rtm_srtp_protect(
 }
 
 /// Verifies and decrypts the SRTP packet `packet[0..len]` in place;
-/// `*out_len` receives the RTP length. Drop silently on RTM_ERR_REPLAYED
+/// `*out_len` receives the RTP length. A packet too short for a header and
+/// tag gives RTM_ERR_TRUNCATED. Drop silently on RTM_ERR_REPLAYED
 /// and RTM_ERR_REPLAY_TOO_OLD; log RTM_ERR_AUTH_FAILED. On any error the
 /// buffer is unchanged and the replay window and ROC did not move.
 #[no_mangle]
@@ -187,19 +188,24 @@ pub unsafe extern "C" fn rtm_srtcp_unprotect(
     })
 }
 
-/// Counters of a context. New fields are only ever appended.
+/// Counters of a context, RTP and SRTCP together unless named. New fields
+/// are only ever appended.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_srtp_stats {
     pub rtp_protected: u64,
+    /// Plaintext RTP bytes protected (without tags).
     pub rtp_protected_bytes: u64,
     pub rtp_unprotected: u64,
+    /// Plaintext RTP bytes recovered (without tags).
     pub rtp_unprotected_bytes: u64,
     pub rtcp_protected: u64,
     pub rtcp_unprotected: u64,
     pub auth_failures: u64,
     pub replayed: u64,
     pub too_old: u64,
+    /// Packets refused because `max_ssrcs` SSRCs (RTP and SRTCP share the
+    /// table) are tracked already.
     pub ssrc_limit_rejects: u64,
     /// Malformed packets, cryptex packets without cryptex, exhausted keys.
     pub malformed: u64,
