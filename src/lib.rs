@@ -9,7 +9,9 @@
 //! - [`sim`]: seeded network impairment for tests, benches and examples.
 //! - [`ffi`]: the C ABI (`include/rtmedia.h`).
 
+pub mod codec;
 pub mod ffi;
+pub mod jitter;
 pub mod packet;
 pub mod sim;
 pub mod srtp;

@@ -1,0 +1,447 @@
+//! Jitter buffer: reorders packets by sequence number, holds each until its
+//! playout time (an adaptive target delay above the fastest recent packet),
+//! declares gaps lost when their time passes, schedules NACKs, restores RTX
+//! packets, and in video mode releases only complete frames in decode order,
+//! skipping to the next keyframe when a frame cannot be completed.
+//!
+//! Sans-IO: [`JitterBuffer::push`] packets as they arrive, call
+//! [`JitterBuffer::pop`] until it returns `None`, and come back at
+//! [`JitterBuffer::next_wakeup`]. Packets are kept as `Bytes` (no copy);
+//! memory is fixed at construction.
+
+mod delay;
+mod nack;
+mod rtx;
+mod store;
+
+use bytes::Bytes;
+
+pub use delay::{DelayConfig, DelayEstimator};
+pub use nack::NackConfig;
+pub use rtx::{restore_rtx, RtxConfig};
+
+use crate::codec;
+use crate::packet::{ParseError, RtpPacket, SeqUnwrapper, TimestampUnwrapper};
+use store::{Ring, Slot};
+
+/// What the stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One packet per frame (Opus and the like): packets are released one by
+    /// one; a gap becomes a `Lost` event for concealment.
+    Audio,
+    /// Frames span packets: only complete frames are released.
+    Video(codec::Codec),
+}
+
+/// Options of a jitter buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JitterConfig {
+    pub mode: Mode,
+    /// RTP clock rate (48 000 for Opus, 90 000 for video).
+    pub clock_rate: u32,
+    /// Most packets held (rounded up to a power of two). A sequence jump
+    /// beyond it resets the stream instead of growing memory.
+    pub capacity_packets: usize,
+    pub delay: DelayConfig,
+    pub nack: NackConfig,
+    pub rtx: Option<RtxConfig>,
+    /// Least time between two keyframe requests (video).
+    pub keyframe_request_interval_us: u64,
+}
+
+impl JitterConfig {
+    /// Defaults for 48 kHz audio.
+    pub fn audio() -> Self {
+        Self {
+            mode: Mode::Audio,
+            clock_rate: 48_000,
+            capacity_packets: 512,
+            delay: DelayConfig {
+                max_delay_us: 500_000,
+                ..DelayConfig::default()
+            },
+            nack: NackConfig::default(),
+            rtx: None,
+            keyframe_request_interval_us: 0,
+        }
+    }
+
+    /// Defaults for 90 kHz video of `codec`.
+    pub fn video(codec: codec::Codec) -> Self {
+        Self {
+            mode: Mode::Video(codec),
+            clock_rate: 90_000,
+            capacity_packets: 2048,
+            delay: DelayConfig::default(),
+            nack: NackConfig::default(),
+            rtx: None,
+            keyframe_request_interval_us: 300_000,
+        }
+    }
+}
+
+/// What happened to a pushed packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Stored,
+    /// Already held or already released.
+    Duplicate,
+    /// Its playout time passed (or it was declared lost) before it arrived.
+    TooLate,
+    /// Stored after a sequence jump too large for the window reset the stream.
+    Reset,
+}
+
+/// Something for the consumer, in playout order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    /// Audio: the next packet to decode.
+    Packet {
+        packet: Bytes,
+        seq: i64,
+        timestamp: i64,
+    },
+    /// Audio: this packet will not come; conceal it. If `fec_in_next` the
+    /// next packet is already here: decode its in-band FEC for this one.
+    Lost {
+        seq: i64,
+        timestamp: i64,
+        fec_in_next: bool,
+    },
+    /// Video: a complete frame, packets in order.
+    Frame {
+        packets: &'a [Bytes],
+        first_seq: i64,
+        timestamp: i64,
+        keyframe: bool,
+    },
+}
+
+/// Counters with their webrtc-stats meanings (times in seconds, as there).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JitterStats {
+    pub packets_received: u64,
+    /// Packets declared lost at playout (after any retransmission).
+    pub packets_lost: u64,
+    /// Packets dropped because they arrived after their playout time.
+    pub packets_discarded: u64,
+    pub packets_duplicated: u64,
+    pub retransmitted_packets_received: u64,
+    /// RFC 3550 interarrival jitter, seconds.
+    pub jitter: f64,
+    /// Sum over emitted packets/frames of the time each spent in the buffer, s.
+    pub jitter_buffer_delay: f64,
+    /// Sum over emitted packets/frames of the target delay when emitted, s.
+    pub jitter_buffer_target_delay: f64,
+    pub jitter_buffer_emitted_count: u64,
+    pub concealment_events: u64,
+    /// NACK lists produced by `nack_list`.
+    pub nack_count: u64,
+    pub frames_dropped: u64,
+    pub frames_decoded: u64,
+    pub key_frames_decoded: u64,
+    /// Keyframe requests raised (video).
+    pub keyframe_requests: u64,
+    /// Stream resets after a sequence jump or a run of stale packets.
+    pub resets: u64,
+}
+
+/// After this many consecutive too-late packets the sender is assumed to
+/// have restarted its sequence numbers.
+const STALE_RUN_RESET: u32 = 64;
+
+/// A jitter buffer for one RTP stream (one SSRC).
+#[derive(Debug)]
+pub struct JitterBuffer {
+    config: JitterConfig,
+    ring: Ring,
+    seq_unwrap: SeqUnwrapper,
+    ts_unwrap: TimestampUnwrapper,
+    delay: DelayEstimator,
+    /// Next sequence number to release.
+    head: Option<i64>,
+    /// Highest sequence number stored.
+    highest: i64,
+    /// Last released (or dropped) packet: sequence number, timestamp, marker.
+    last_out: Option<(i64, i64, bool)>,
+    in_concealment: bool,
+    /// Timestamp of the last frame counted in `frames_dropped`.
+    last_dropped_ts: Option<i64>,
+    waiting_for_keyframe: bool,
+    keyframe_request_pending: bool,
+    last_keyframe_request: Option<u64>,
+    rtt_us: u64,
+    stale_run: u32,
+    frame: Vec<Bytes>,
+    stats: JitterStats,
+}
+
+impl JitterBuffer {
+    pub fn new(config: JitterConfig) -> Self {
+        let ring = Ring::new(config.capacity_packets);
+        let frame_capacity = ring.capacity() as usize;
+        Self {
+            delay: DelayEstimator::new(config.delay, config.clock_rate),
+            ring,
+            config,
+            seq_unwrap: SeqUnwrapper::new(),
+            ts_unwrap: TimestampUnwrapper::new(),
+            head: None,
+            highest: 0,
+            last_out: None,
+            in_concealment: false,
+            last_dropped_ts: None,
+            waiting_for_keyframe: matches!(config.mode, Mode::Video(_)),
+            keyframe_request_pending: false,
+            last_keyframe_request: None,
+            rtt_us: 100_000,
+            stale_run: 0,
+            frame: Vec::with_capacity(frame_capacity),
+            stats: JitterStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &JitterConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> JitterStats {
+        JitterStats {
+            jitter: self.delay.jitter_seconds(),
+            ..self.stats
+        }
+    }
+
+    /// Current target delay (webrtc-stats' jitterBufferTargetDelay per packet).
+    pub fn target_delay_us(&self) -> u64 {
+        self.delay.target_us()
+    }
+
+    /// Round-trip time to the sender, for NACK timing. Default 100 ms.
+    pub fn set_rtt(&mut self, rtt_us: u64) {
+        self.rtt_us = rtt_us;
+    }
+
+    /// Packets held or awaited between the head and the highest received.
+    pub fn len(&self) -> usize {
+        match self.head {
+            Some(h) if self.highest >= h => (self.highest - h + 1) as usize,
+            _ => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stores an RTP packet that arrived at `now` (µs). An RTX packet (see
+    /// [`JitterConfig::rtx`]) is restored to its original form first.
+    pub fn push(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
+        let (packet, retransmitted) = match self.config.rtx {
+            Some(rtx) if is_rtx(&packet, &rtx) => (restore_rtx(packet, &rtx)?, true),
+            _ => (packet, false),
+        };
+        let p = RtpPacket::parse(&packet[..])?;
+        let seq = self.seq_unwrap.unwrap(u64::from(p.sequence_number()));
+        let ts = self.ts_unwrap.unwrap(u64::from(p.timestamp()));
+        let marker = p.marker();
+        let padding_only = p.payload().is_empty();
+        let (keyframe, starts_frame) = match self.config.mode {
+            Mode::Video(codec) => (
+                codec::is_keyframe_start(codec, p.payload()),
+                codec::starts_frame(codec, p.payload()),
+            ),
+            Mode::Audio => (false, None),
+        };
+        self.stats.packets_received += 1;
+        if retransmitted {
+            self.stats.retransmitted_packets_received += 1;
+        }
+
+        let mut outcome = Pushed::Stored;
+        let head = match self.head {
+            None => {
+                self.start_at(seq);
+                seq
+            }
+            Some(head) if seq < head => {
+                self.stale_run += 1;
+                if self.stale_run >= STALE_RUN_RESET {
+                    self.reset(seq);
+                    outcome = Pushed::Reset;
+                    seq
+                } else {
+                    self.stats.packets_discarded += 1;
+                    return Ok(Pushed::TooLate);
+                }
+            }
+            Some(head) if seq >= head + self.ring.capacity() => {
+                self.reset(seq);
+                outcome = Pushed::Reset;
+                seq
+            }
+            Some(head) => head,
+        };
+        self.stale_run = 0;
+
+        if self.ring.get(seq).is_some_and(|s| s.packet.is_some()) {
+            self.stats.packets_duplicated += 1;
+            return Ok(Pushed::Duplicate);
+        }
+        if seq > self.highest {
+            // Everything between the old highest and this one is a gap.
+            for missing in (self.highest + 1).max(head)..seq {
+                self.ring.put(Slot::missing(missing, now));
+            }
+            self.highest = seq;
+        }
+        if !retransmitted {
+            self.delay.on_arrival(ts, now);
+        }
+        self.ring.put(Slot {
+            seq,
+            packet: Some(packet),
+            ts,
+            arrival: now,
+            marker,
+            keyframe,
+            padding_only,
+            starts_frame,
+            missing_since: 0,
+            nack_retries: 0,
+            nack_last: None,
+        });
+        Ok(outcome)
+    }
+
+    fn start_at(&mut self, seq: i64) {
+        self.head = Some(seq);
+        self.highest = seq - 1;
+    }
+
+    fn reset(&mut self, seq: i64) {
+        self.ring.clear();
+        self.delay.reset_timing();
+        self.stats.resets += 1;
+        self.stale_run = 0;
+        self.last_out = None;
+        self.in_concealment = false;
+        if matches!(self.config.mode, Mode::Video(_)) {
+            self.waiting_for_keyframe = true;
+        }
+        self.start_at(seq);
+    }
+
+    /// The next event due at `now`, if any. Call until `None`.
+    pub fn pop(&mut self, now: u64) -> Option<Event<'_>> {
+        match self.config.mode {
+            Mode::Audio => self.pop_audio(now),
+            Mode::Video(_) => self.pop_video(now),
+        }
+    }
+
+    /// When the next event (or NACK retry) is due, if anything is pending.
+    pub fn next_wakeup(&self) -> Option<u64> {
+        let head = self.head?;
+        let release = if head <= self.highest {
+            self.deadline_of(head)
+        } else {
+            None
+        };
+        let nack = self.next_nack_time();
+        match (release, nack) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Playout deadline of `seq`: its own timestamp's, or for a gap the
+    /// timestamp interpolated between the last released and the next held.
+    fn deadline_of(&self, seq: i64) -> Option<u64> {
+        if let Some(slot) = self.ring.get(seq).filter(|s| s.packet.is_some()) {
+            return self.delay.playout_time(slot.ts);
+        }
+        self.delay.playout_time(self.expected_ts(seq)?)
+    }
+
+    fn next_held(&self, from: i64) -> Option<&Slot> {
+        (from..=self.highest).find_map(|s| self.ring.get(s).filter(|slot| slot.packet.is_some()))
+    }
+
+    /// Timestamp a missing `seq` would have had.
+    fn expected_ts(&self, seq: i64) -> Option<i64> {
+        let next = self.next_held(seq)?;
+        match self.last_out {
+            Some((last_seq, last_ts, _)) if next.seq > last_seq => {
+                let span = next.seq - last_seq;
+                Some(last_ts + (next.ts - last_ts) * (seq - last_seq) / span)
+            }
+            _ => Some(next.ts),
+        }
+    }
+
+    fn record_emitted(&mut self, arrival: u64, now: u64) {
+        self.stats.jitter_buffer_delay += now.saturating_sub(arrival) as f64 / 1e6;
+        self.stats.jitter_buffer_target_delay += self.delay.target_us() as f64 / 1e6;
+        self.stats.jitter_buffer_emitted_count += 1;
+    }
+
+    fn pop_audio(&mut self, now: u64) -> Option<Event<'_>> {
+        loop {
+            let head = self.head?;
+            if head > self.highest {
+                return None;
+            }
+            if now < self.deadline_of(head)? {
+                return None;
+            }
+            self.head = Some(head + 1);
+            let slot = self.ring.take(head);
+            match slot {
+                Some(Slot {
+                    packet: Some(packet),
+                    ts,
+                    arrival,
+                    marker,
+                    padding_only,
+                    ..
+                }) => {
+                    self.last_out = Some((head, ts, marker));
+                    if padding_only {
+                        continue;
+                    }
+                    self.in_concealment = false;
+                    self.record_emitted(arrival, now);
+                    return Some(Event::Packet {
+                        packet,
+                        seq: head,
+                        timestamp: ts,
+                    });
+                }
+                _ => {
+                    let ts = self.expected_ts(head).unwrap_or(0);
+                    self.last_out = Some((head, ts, false));
+                    self.stats.packets_lost += 1;
+                    if !self.in_concealment {
+                        self.stats.concealment_events += 1;
+                        self.in_concealment = true;
+                    }
+                    let fec_in_next = self.ring.get(head + 1).is_some_and(|s| s.packet.is_some());
+                    return Some(Event::Lost {
+                        seq: head,
+                        timestamp: ts,
+                        fec_in_next,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn is_rtx(packet: &[u8], rtx: &RtxConfig) -> bool {
+    packet.len() >= 12
+        && u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]) == rtx.rtx_ssrc
+}
+
+mod video;

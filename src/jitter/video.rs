@@ -1,0 +1,190 @@
+//! Video mode: complete frames (same timestamp, frame start to marker, no
+//! holes) released in decode order; a frame that cannot complete before its
+//! playout time is dropped, and decoding waits for the next keyframe, with a
+//! rate-limited keyframe request to the host.
+
+use super::store::Slot;
+use super::{Event, JitterBuffer, Mode};
+use crate::codec;
+
+/// What the packets at the head make up.
+enum HeadFrame {
+    /// From the head to `last`, all present, ending with the marker.
+    Complete {
+        last: i64,
+        ts: i64,
+        keyframe: bool,
+        arrival: u64,
+    },
+    /// Missing packets; may still complete.
+    Incomplete,
+    /// The head continues a frame whose start was dropped: never decodable.
+    Orphan,
+}
+
+impl JitterBuffer {
+    /// Whether keyframes of this stream's codec can be recognised.
+    fn keyframe_aware(&self) -> bool {
+        matches!(self.config.mode, Mode::Video(c) if codec::knows_keyframes(c))
+    }
+
+    fn is_frame_start(&self, slot: &Slot) -> bool {
+        if let Some(starts) = slot.starts_frame {
+            return starts;
+        }
+        match self.last_out {
+            Some((_, ts, marker)) => marker || ts != slot.ts,
+            // First frame of the stream: only a keyframe start is known to be one.
+            None => slot.keyframe || !self.keyframe_aware(),
+        }
+    }
+
+    fn head_frame(&self, head: i64) -> HeadFrame {
+        let Some(first) = self.ring.get(head).filter(|s| s.packet.is_some()) else {
+            return HeadFrame::Incomplete;
+        };
+        if !self.is_frame_start(first) {
+            return HeadFrame::Orphan;
+        }
+        let mut arrival = first.arrival;
+        let mut seq = head;
+        loop {
+            let Some(slot) = self.ring.get(seq).filter(|s| s.packet.is_some()) else {
+                return HeadFrame::Incomplete;
+            };
+            if slot.ts != first.ts {
+                // The previous packet ended the frame without a marker.
+                return HeadFrame::Complete {
+                    last: seq - 1,
+                    ts: first.ts,
+                    keyframe: first.keyframe,
+                    arrival,
+                };
+            }
+            arrival = arrival.max(slot.arrival);
+            if slot.marker {
+                return HeadFrame::Complete {
+                    last: seq,
+                    ts: first.ts,
+                    keyframe: first.keyframe,
+                    arrival,
+                };
+            }
+            if seq >= self.highest {
+                return HeadFrame::Incomplete;
+            }
+            seq += 1;
+        }
+    }
+
+    pub(super) fn pop_video(&mut self, now: u64) -> Option<Event<'_>> {
+        loop {
+            let head = self.head?;
+            if head > self.highest {
+                return None;
+            }
+            match self.head_frame(head) {
+                HeadFrame::Complete {
+                    last,
+                    ts,
+                    keyframe,
+                    arrival,
+                } => {
+                    let undecodable =
+                        self.waiting_for_keyframe && !keyframe && self.keyframe_aware();
+                    if undecodable {
+                        self.drop_packets(head, last, now);
+                        continue;
+                    }
+                    if now < self.delay.playout_time(ts)? {
+                        return None;
+                    }
+                    self.frame.clear();
+                    for seq in head..=last {
+                        if let Some(Slot {
+                            packet: Some(p),
+                            padding_only: false,
+                            ..
+                        }) = self.ring.take(seq)
+                        {
+                            self.frame.push(p);
+                        }
+                    }
+                    self.head = Some(last + 1);
+                    self.last_out = Some((last, ts, true));
+                    if keyframe {
+                        self.waiting_for_keyframe = false;
+                        self.stats.key_frames_decoded += 1;
+                    }
+                    self.stats.frames_decoded += 1;
+                    self.record_emitted(arrival, now);
+                    return Some(Event::Frame {
+                        packets: &self.frame,
+                        first_seq: head,
+                        timestamp: ts,
+                        keyframe,
+                    });
+                }
+                HeadFrame::Orphan => self.drop_packets(head, head, now),
+                HeadFrame::Incomplete => {
+                    if now < self.deadline_of(head)? {
+                        return None;
+                    }
+                    self.drop_packets(head, head, now);
+                }
+            }
+        }
+    }
+
+    /// Drops packets `first..=last` at the head (missing ones count as
+    /// lost), counts the frames they belonged to, and waits for a keyframe.
+    fn drop_packets(&mut self, first: i64, last: i64, now: u64) {
+        for seq in first..=last {
+            match self.ring.take(seq) {
+                Some(Slot {
+                    packet: Some(_),
+                    ts,
+                    marker,
+                    padding_only,
+                    ..
+                }) => {
+                    if !padding_only && self.last_dropped_ts != Some(ts) {
+                        self.stats.frames_dropped += 1;
+                        self.last_dropped_ts = Some(ts);
+                    }
+                    self.last_out = Some((seq, ts, marker));
+                }
+                _ => {
+                    // Which frame a lost packet belonged to is unknown: keep
+                    // the last known timestamp, and no frame end.
+                    self.stats.packets_lost += 1;
+                    let ts = self.last_out.map_or(i64::MIN, |(_, ts, _)| ts);
+                    self.last_out = Some((seq, ts, false));
+                }
+            }
+            self.head = Some(seq + 1);
+        }
+        if self.keyframe_aware() {
+            self.waiting_for_keyframe = true;
+            self.request_keyframe(now);
+        }
+    }
+
+    fn request_keyframe(&mut self, now: u64) {
+        let interval = self.config.keyframe_request_interval_us;
+        if self
+            .last_keyframe_request
+            .is_none_or(|t| now >= t + interval)
+        {
+            self.last_keyframe_request = Some(now);
+            self.keyframe_request_pending = true;
+            self.stats.keyframe_requests += 1;
+        }
+    }
+
+    /// Whether the host should send a keyframe request (PLI) now; clears it.
+    /// Raised at most once per `keyframe_request_interval_us`.
+    pub fn take_keyframe_request(&mut self) -> bool {
+        core::mem::take(&mut self.keyframe_request_pending)
+    }
+}

@@ -1,0 +1,306 @@
+//! Jitter buffer rules, one test each.
+
+use bytes::Bytes;
+use rtmedia::codec::Codec;
+use rtmedia::jitter::{DelayConfig, Event, JitterBuffer, JitterConfig, Pushed, RtxConfig};
+use rtmedia::packet::RtpBuilder;
+
+const SSRC: u32 = 0x1234;
+
+fn rtp(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Bytes {
+    let mut buf = vec![0u8; 12 + payload.len()];
+    RtpBuilder {
+        payload_type: 111,
+        sequence_number: seq,
+        timestamp: ts,
+        ssrc: SSRC,
+        marker,
+        payload,
+        ..Default::default()
+    }
+    .write_into(&mut buf)
+    .unwrap();
+    Bytes::from(buf)
+}
+
+/// Audio buffer with a fixed 40 ms delay, so release times are predictable.
+fn audio(fixed_us: u64) -> JitterBuffer {
+    let mut cfg = JitterConfig::audio();
+    cfg.delay = DelayConfig {
+        fixed_delay_us: Some(fixed_us),
+        ..DelayConfig::default()
+    };
+    JitterBuffer::new(cfg)
+}
+
+#[derive(Debug, PartialEq)]
+enum Out {
+    P(i64),
+    L(i64, bool),
+}
+
+fn drain(jb: &mut JitterBuffer, now: u64) -> Vec<Out> {
+    let mut out = vec![];
+    while let Some(e) = jb.pop(now) {
+        out.push(match e {
+            Event::Packet { seq, .. } => Out::P(seq),
+            Event::Lost {
+                seq, fec_in_next, ..
+            } => Out::L(seq, fec_in_next),
+            Event::Frame { .. } => panic!("audio emits packets"),
+        });
+    }
+    out
+}
+
+#[test]
+fn reorders_and_releases_at_playout_time() {
+    let mut jb = audio(40_000);
+    // Packets 0..4 of 20 ms; 1 and 2 swapped.
+    jb.push(rtp(100, 0, false, b"a"), 0).unwrap();
+    jb.push(rtp(102, 1920, false, b"c"), 40_000).unwrap();
+    jb.push(rtp(101, 960, false, b"b"), 41_000).unwrap();
+    assert_eq!(drain(&mut jb, 39_999), vec![]);
+    assert_eq!(drain(&mut jb, 40_000), vec![Out::P(100)]);
+    assert_eq!(jb.next_wakeup(), Some(60_000));
+    assert_eq!(drain(&mut jb, 80_000), vec![Out::P(101), Out::P(102)]);
+    assert_eq!(jb.stats().jitter_buffer_emitted_count, 3);
+}
+
+#[test]
+fn duplicates_and_late_packets_are_counted_not_emitted() {
+    let mut jb = audio(20_000);
+    assert_eq!(jb.push(rtp(1, 0, false, b"a"), 0), Ok(Pushed::Stored));
+    assert_eq!(jb.push(rtp(1, 0, false, b"a"), 1), Ok(Pushed::Duplicate));
+    jb.push(rtp(3, 1920, false, b"c"), 40_000).unwrap();
+    assert_eq!(
+        drain(&mut jb, 60_000),
+        vec![Out::P(1), Out::L(2, true), Out::P(3)]
+    );
+    assert_eq!(
+        jb.push(rtp(2, 960, false, b"b"), 61_000),
+        Ok(Pushed::TooLate)
+    );
+    assert_eq!(jb.push(rtp(1, 0, false, b"a"), 61_000), Ok(Pushed::TooLate));
+    let s = jb.stats();
+    assert_eq!(
+        (s.packets_duplicated, s.packets_discarded, s.packets_lost),
+        (1, 2, 1)
+    );
+    assert_eq!(s.concealment_events, 1);
+}
+
+#[test]
+fn a_burst_of_losses_is_one_concealment_event_and_each_loss_reported_once() {
+    let mut jb = audio(20_000);
+    jb.push(rtp(10, 0, false, b"a"), 0).unwrap();
+    jb.push(rtp(14, 4 * 960, false, b"e"), 80_000).unwrap();
+    let out = drain(&mut jb, 200_000);
+    assert_eq!(
+        out,
+        vec![
+            Out::P(10),
+            Out::L(11, false),
+            Out::L(12, false),
+            Out::L(13, true),
+            Out::P(14)
+        ]
+    );
+    assert_eq!(jb.stats().concealment_events, 1);
+    assert_eq!(jb.stats().packets_lost, 3);
+}
+
+#[test]
+fn lost_packets_are_declared_at_their_own_playout_time() {
+    let mut jb = audio(20_000);
+    jb.push(rtp(0, 0, false, b"a"), 0).unwrap();
+    jb.push(rtp(3, 3 * 960, false, b"d"), 60_000).unwrap();
+    assert_eq!(drain(&mut jb, 20_000), vec![Out::P(0)]);
+    // Seq 1 is due at 40 ms (interpolated timestamp), seq 2 at 60 ms.
+    assert_eq!(jb.next_wakeup().map(|t| t >= 40_000 - 5_000), Some(true));
+    assert_eq!(drain(&mut jb, 40_000), vec![Out::L(1, false)]);
+    assert_eq!(drain(&mut jb, 60_000), vec![Out::L(2, true)]);
+    assert_eq!(drain(&mut jb, 80_000), vec![Out::P(3)]);
+}
+
+#[test]
+fn sequence_and_timestamp_wrap() {
+    let mut jb = audio(20_000);
+    let mut now = 0;
+    let mut seq = 65_530u16;
+    let mut ts = u32::MAX - 2 * 960;
+    let mut got = vec![];
+    for _ in 0..12 {
+        jb.push(rtp(seq, ts, false, b"x"), now).unwrap();
+        now += 20_000;
+        got.extend(drain(&mut jb, now));
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(960);
+    }
+    got.extend(drain(&mut jb, now + 100_000));
+    assert_eq!(got.len(), 12);
+    assert!(got.iter().all(|o| matches!(o, Out::P(_))));
+    let seqs: Vec<i64> = got
+        .iter()
+        .map(|o| if let Out::P(s) = o { *s } else { 0 })
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+}
+
+#[test]
+fn nack_requests_gaps_retries_every_rtt_and_stops_when_too_late() {
+    let mut cfg = JitterConfig::audio();
+    cfg.delay = DelayConfig {
+        fixed_delay_us: Some(300_000),
+        ..DelayConfig::default()
+    };
+    let mut jb = JitterBuffer::new(cfg);
+    jb.set_rtt(50_000);
+    jb.push(rtp(1, 0, false, b"a"), 0).unwrap();
+    jb.push(rtp(4, 3 * 960, false, b"d"), 60_000).unwrap();
+    let mut out = [0u16; 16];
+    assert_eq!(jb.nack_list(61_000, &mut out), 0, "reorder wait first");
+    assert_eq!(jb.nack_list(65_000, &mut out), 2);
+    assert_eq!(&out[..2], &[2, 3]);
+    assert_eq!(jb.nack_list(100_000, &mut out), 0, "not before one RTT");
+    assert_eq!(jb.next_wakeup().map(|t| t <= 115_000), Some(true));
+    jb.push(rtp(2, 960, false, b"b"), 110_000).unwrap();
+    assert_eq!(jb.nack_list(115_000, &mut out), 1);
+    assert_eq!(out[0], 3);
+    // Seq 3 plays at 60 ms + 300 ms = 360 ms: a request after 310 ms cannot help.
+    assert_eq!(jb.nack_list(320_000, &mut out), 0);
+    assert_eq!(jb.stats().nack_count, 2);
+}
+
+#[test]
+fn rtx_packets_fill_gaps() {
+    let mut cfg = JitterConfig::audio();
+    cfg.delay = DelayConfig {
+        fixed_delay_us: Some(100_000),
+        ..DelayConfig::default()
+    };
+    cfg.rtx = Some(RtxConfig {
+        rtx_ssrc: 0x9999,
+        media_ssrc: SSRC,
+        media_payload_type: 111,
+    });
+    let mut jb = JitterBuffer::new(cfg);
+    jb.push(rtp(1, 0, false, b"a"), 0).unwrap();
+    jb.push(rtp(3, 1920, false, b"c"), 40_000).unwrap();
+    // RTX for seq 2: own seq 500, SSRC 0x9999, payload = OSN + original payload.
+    let mut buf = vec![0u8; 15];
+    RtpBuilder {
+        payload_type: 97,
+        sequence_number: 500,
+        timestamp: 960,
+        ssrc: 0x9999,
+        payload: &[0, 2, b'b'],
+        ..Default::default()
+    }
+    .write_into(&mut buf)
+    .unwrap();
+    assert_eq!(jb.push(Bytes::from(buf), 60_000), Ok(Pushed::Stored));
+    let mut payloads = vec![];
+    while let Some(e) = jb.pop(1_000_000) {
+        if let Event::Packet { packet, .. } = e {
+            payloads.push(packet[12..].to_vec());
+        }
+    }
+    assert_eq!(payloads, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    assert_eq!(jb.stats().retransmitted_packets_received, 1);
+}
+
+#[test]
+fn far_jump_resets_instead_of_growing() {
+    let mut jb = audio(20_000);
+    jb.push(rtp(1, 0, false, b"a"), 0).unwrap();
+    assert_eq!(
+        jb.push(rtp(30_000, 960, false, b"b"), 20_000),
+        Ok(Pushed::Reset)
+    );
+    assert!(jb.len() <= 1);
+    assert_eq!(jb.stats().resets, 1);
+    assert_eq!(drain(&mut jb, 1_000_000), vec![Out::P(30_000)]);
+}
+
+#[test]
+fn adaptive_delay_tracks_jitter() {
+    let mut jb = JitterBuffer::new(JitterConfig::audio());
+    let mut rng = rtmedia::sim::Rng::new(5);
+    for i in 0..2000u32 {
+        let arrival = u64::from(i) * 20_000 + rng.below(30_001);
+        jb.push(rtp(i as u16, i * 960, false, b"x"), arrival)
+            .unwrap();
+        while jb.pop(arrival).is_some() {}
+    }
+    let t = jb.target_delay_us();
+    assert!((26_000..=36_000).contains(&t), "target {t}");
+}
+
+fn vp8(seq: u16, ts: u32, marker: bool, start: bool, key: bool) -> Bytes {
+    // Descriptor: S bit on the first packet of a frame; VP8 header P bit = !key.
+    let payload = [
+        if start { 0x10 } else { 0x00 },
+        if key { 0x00 } else { 0x01 },
+        0xaa,
+    ];
+    rtp(seq, ts, marker, &payload)
+}
+
+fn video() -> JitterBuffer {
+    let mut cfg = JitterConfig::video(Codec::Vp8);
+    cfg.delay = DelayConfig {
+        fixed_delay_us: Some(50_000),
+        ..DelayConfig::default()
+    };
+    JitterBuffer::new(cfg)
+}
+
+fn frames(jb: &mut JitterBuffer, now: u64) -> Vec<(i64, usize, bool)> {
+    let mut out = vec![];
+    while let Some(e) = jb.pop(now) {
+        if let Event::Frame {
+            first_seq,
+            packets,
+            keyframe,
+            ..
+        } = e
+        {
+            out.push((first_seq, packets.len(), keyframe));
+        }
+    }
+    out
+}
+
+#[test]
+fn video_releases_complete_frames_in_order() {
+    let mut jb = video();
+    jb.push(vp8(10, 0, false, true, true), 0).unwrap();
+    jb.push(vp8(12, 0, true, false, true), 1_000).unwrap();
+    jb.push(vp8(13, 3000, true, true, false), 33_000).unwrap();
+    assert_eq!(frames(&mut jb, 40_000), vec![], "frame 1 has a hole");
+    jb.push(vp8(11, 0, false, false, true), 41_000).unwrap();
+    assert_eq!(
+        frames(&mut jb, 120_000),
+        vec![(10, 3, true), (13, 1, false)]
+    );
+    assert_eq!(jb.stats().key_frames_decoded, 1);
+}
+
+#[test]
+fn unrecoverable_frame_skips_to_next_keyframe_and_requests_one() {
+    let mut jb = video();
+    jb.push(vp8(1, 0, true, true, true), 0).unwrap();
+    // Frame at 3000 loses its first packet; the next delta frames depend on it.
+    jb.push(vp8(3, 3000, true, false, false), 33_000).unwrap();
+    jb.push(vp8(4, 6000, true, true, false), 66_000).unwrap();
+    jb.push(vp8(5, 9000, true, true, true), 100_000).unwrap();
+    let got = frames(&mut jb, 1_000_000);
+    assert_eq!(got, vec![(1, 1, true), (5, 1, true)]);
+    assert!(jb.take_keyframe_request());
+    assert!(!jb.take_keyframe_request());
+    let s = jb.stats();
+    assert_eq!(s.frames_dropped, 2);
+    assert_eq!(s.keyframe_requests, 1, "rate-limited to one per interval");
+    assert_eq!(s.packets_lost, 1);
+}
