@@ -27,6 +27,41 @@
 #include <stdint.h>
 
 /**
+ * Stream kinds (`rtm_jitter_config.mode`).
+ */
+#define RTM_JITTER_AUDIO 0
+
+#define RTM_JITTER_VIDEO_VP8 1
+
+#define RTM_JITTER_VIDEO_H264 2
+
+/**
+ * Video whose payload rtmedia cannot inspect: frames are assembled but
+ * keyframes are not recognised (no keyframe waits).
+ */
+#define RTM_JITTER_VIDEO_OPAQUE 3
+
+/**
+ * Outcome of a push (`*result`).
+ */
+#define RTM_JITTER_STORED 0
+
+#define RTM_JITTER_DUPLICATE 1
+
+#define RTM_JITTER_TOO_LATE 2
+
+#define RTM_JITTER_RESET 3
+
+/**
+ * Kinds of `rtm_jitter_event`.
+ */
+#define RTM_JITTER_EVENT_PACKET 1
+
+#define RTM_JITTER_EVENT_LOST 2
+
+#define RTM_JITTER_EVENT_FRAME 3
+
+/**
  * Most report blocks one SR or RR holds.
  */
 #define RTM_RTCP_MAX_REPORT_BLOCKS 31
@@ -211,11 +246,135 @@ typedef uint8_t rtm_rtcp_kind;
 #endif // __cplusplus
 
 /**
+ * A jitter buffer for one RTP stream (opaque). Calls on one handle must not
+ * overlap; it may move between threads.
+ */
+typedef struct rtm_jitter rtm_jitter;
+
+/**
  * One master key's SRTP/SRTCP state (opaque). Create with `rtm_srtp_new`,
  * free with `rtm_srtp_free`. Calls on one context must not overlap; it may
  * move between threads.
  */
 typedef struct rtm_srtp rtm_srtp;
+
+/**
+ * Options of a jitter buffer; fill with `rtm_jitter_config_default`.
+ */
+typedef struct rtm_jitter_config {
+  /**
+   * RTM_JITTER_AUDIO or one of the RTM_JITTER_VIDEO_* kinds.
+   */
+  uint8_t mode;
+  /**
+   * RTP clock rate (48000 for Opus, 90000 for video).
+   */
+  uint32_t clock_rate;
+  /**
+   * Most packets held; rounded up to a power of two.
+   */
+  uint32_t capacity_packets;
+  uint32_t min_delay_us;
+  uint32_t max_delay_us;
+  /**
+   * A fixed delay instead of adaptation; 0 = adaptive.
+   */
+  uint32_t fixed_delay_us;
+  bool nack_enabled;
+  uint8_t nack_max_retries;
+  /**
+   * Wait after noticing a gap before the first NACK (reordering).
+   */
+  uint32_t nack_reorder_wait_us;
+  /**
+   * Recognise RTX packets (RFC 4588) of `rtx_ssrc` and restore them to
+   * `media_ssrc` / `media_payload_type`.
+   */
+  bool rtx_enabled;
+  uint32_t rtx_ssrc;
+  uint32_t media_ssrc;
+  uint8_t media_payload_type;
+  /**
+   * Least time between keyframe requests (video).
+   */
+  uint32_t keyframe_request_interval_us;
+} rtm_jitter_config;
+
+/**
+ * The C name of the jitter buffer handle.
+ */
+typedef struct rtm_jitter rtm_jitter_t;
+
+/**
+ * Called once when rtmedia no longer needs a packet handed over with
+ * `rtm_jitter_push`. It runs on whichever thread drops the last reference:
+ * a thread calling into this jitter buffer (push, pop, free). Must not
+ * call back into the same handle.
+ */
+typedef void (*rtm_release_fn)(void *userdata, uint8_t *data, size_t len);
+
+/**
+ * One event from `rtm_jitter_pop`. Layout frozen for ABI version 0.
+ */
+typedef struct rtm_jitter_event {
+  /**
+   * RTM_JITTER_EVENT_PACKET (audio), _LOST (audio: conceal), _FRAME (video).
+   */
+  uint8_t kind;
+  /**
+   * LOST: the next packet is held; decode its in-band FEC for this one.
+   */
+  bool fec_in_next;
+  /**
+   * FRAME: the frame is a keyframe.
+   */
+  bool keyframe;
+  /**
+   * Extended (unwrapped) sequence number; FRAME: of its first packet.
+   */
+  int64_t seq;
+  /**
+   * Extended (unwrapped) RTP timestamp.
+   */
+  int64_t timestamp;
+  /**
+   * PACKET: the whole RTP packet; FRAME: its first packet. Valid until
+   * the next call on this handle.
+   */
+  const uint8_t *data;
+  size_t len;
+  /**
+   * FRAME: number of packets; read each with `rtm_jitter_frame_packet`.
+   */
+  size_t packet_count;
+} rtm_jitter_event;
+
+/**
+ * Counters with webrtc-stats meanings (seconds where webrtc-stats uses
+ * seconds). New fields are only ever appended.
+ */
+typedef struct rtm_jitter_stats {
+  uint64_t packets_received;
+  uint64_t packets_lost;
+  uint64_t packets_discarded;
+  uint64_t packets_duplicated;
+  uint64_t retransmitted_packets_received;
+  double jitter;
+  double jitter_buffer_delay;
+  double jitter_buffer_target_delay;
+  uint64_t jitter_buffer_emitted_count;
+  uint64_t concealment_events;
+  uint64_t nack_count;
+  uint64_t frames_dropped;
+  uint64_t frames_decoded;
+  uint64_t key_frames_decoded;
+  uint64_t keyframe_requests;
+  uint64_t resets;
+  /**
+   * Current target delay, µs.
+   */
+  uint64_t target_delay_us;
+} rtm_jitter_stats;
 
 /**
  * One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
@@ -449,6 +608,105 @@ typedef struct rtm_srtp_master_key {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Defaults for a stream kind (audio: 48 kHz, up to 500 ms; video: 90 kHz,
+ * up to 1 s); an unknown kind gives the audio defaults. Thread-safe.
+ */
+struct rtm_jitter_config rtm_jitter_config_default(uint8_t kind);
+
+/**
+ * Creates a jitter buffer; memory for `capacity_packets` is reserved here.
+ * RTM_ERR_INVALID_ARGUMENT for an unknown mode, a clock rate or capacity
+ * of 0, min > max delay, or capacity above 65536. Thread-safe.
+ */
+rtm_status rtm_jitter_new(const struct rtm_jitter_config *config, rtm_jitter_t **out);
+
+/**
+ * Frees a jitter buffer; packets still held are released (their release
+ * callbacks run now, on this thread). NULL is a no-op.
+ */
+void rtm_jitter_free(rtm_jitter_t *jb);
+
+/**
+ * Zero-copy push of the RTP packet `data[0..len]` that arrived at `now_us`
+ * (monotonic µs). Ownership of `data` passes to rtmedia whatever the status:
+ * `release(userdata, data, len)` is called exactly once when it is no
+ * longer needed (at once if the packet is rejected, a duplicate or too
+ * late; `release` may be NULL if the memory needs no release). `*result`
+ * (may be NULL) receives RTM_JITTER_STORED/DUPLICATE/TOO_LATE/RESET.
+ * Costs one small allocation for the ownership record; use
+ * `rtm_jitter_push_copy` for an allocation-free path.
+ */
+rtm_status rtm_jitter_push(rtm_jitter_t *jb,
+                           uint8_t *data,
+                           size_t len,
+                           rtm_release_fn release,
+                           void *userdata,
+                           uint64_t now_us,
+                           int32_t *result);
+
+/**
+ * Copying push: `data[0..len]` is copied (into a recycled buffer: no
+ * allocation in steady state) and may be reused as soon as this returns.
+ * Otherwise as `rtm_jitter_push`.
+ */
+rtm_status rtm_jitter_push_copy(rtm_jitter_t *jb,
+                                const uint8_t *data,
+                                size_t len,
+                                uint64_t now_us,
+                                int32_t *result);
+
+/**
+ * The next event due at `now_us`: RTM_OK with `*event` filled, or
+ * RTM_ERR_NOT_FOUND when nothing is due (come back at
+ * `rtm_jitter_next_wakeup`). Call until RTM_ERR_NOT_FOUND.
+ */
+rtm_status rtm_jitter_pop(rtm_jitter_t *jb, uint64_t now_us, struct rtm_jitter_event *event);
+
+/**
+ * Packet `index` of the frame returned by the last `rtm_jitter_pop`:
+ * `*data`/`*len` valid until the next call on this handle.
+ * RTM_ERR_NOT_FOUND if `index` is past the frame's packets.
+ */
+rtm_status rtm_jitter_frame_packet(rtm_jitter_t *jb,
+                                   size_t index,
+                                   const uint8_t **data,
+                                   size_t *len);
+
+/**
+ * When to call `rtm_jitter_pop` / `rtm_jitter_nack_list` next (µs, same
+ * clock as `now_us`); RTM_ERR_NOT_FOUND when nothing is pending.
+ */
+rtm_status rtm_jitter_next_wakeup(rtm_jitter_t *jb, uint64_t *out_us);
+
+/**
+ * Writes the sequence numbers to NACK now into `seqs[0..capacity]`
+ * (`*count` of them, oldest first) and marks them requested; build the
+ * RTCP packet with `rtm_rtcp_build_nack`.
+ */
+rtm_status rtm_jitter_nack_list(rtm_jitter_t *jb,
+                                uint64_t now_us,
+                                uint16_t *seqs,
+                                size_t capacity,
+                                size_t *count);
+
+/**
+ * Sets the round-trip time to the sender used for NACK retries.
+ */
+rtm_status rtm_jitter_set_rtt(rtm_jitter_t *jb, uint64_t rtt_us);
+
+/**
+ * `*out` is true when a keyframe request (PLI) should be sent now
+ * (rate-limited); reading it clears it.
+ */
+rtm_status rtm_jitter_take_keyframe_request(rtm_jitter_t *jb, bool *out);
+
+/**
+ * Copies the counters into `*out`, writing at most `stats_size` bytes
+ * (pass `sizeof(rtm_jitter_stats)`).
+ */
+rtm_status rtm_jitter_get_stats(rtm_jitter_t *jb, struct rtm_jitter_stats *out, size_t stats_size);
 
 /**
  * Validates and describes the RTCP packet starting at `buf[*offset]`, then

@@ -12,6 +12,7 @@
 
 mod args;
 mod handle;
+pub mod jitter;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
