@@ -28,7 +28,7 @@ impl Poison for rtm_srtp {
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_srtp_config {
     /// Replay window in packets, for RTP and SRTCP each; rounded up to a
-    /// multiple of 64. Default 1024 (at least the NACK history). Must be > 0.
+    /// power of two (at least 64). Default 1024 (at least the NACK history). Must be > 0.
     pub replay_window: u32,
     /// Most SSRCs tracked; packets of more are rejected with
     /// RTM_ERR_SSRC_LIMIT. Default 1024. Must be > 0.

@@ -11,7 +11,7 @@ use super::{Error, Profile};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Replay window in packets (RTP and SRTCP each), rounded up to a
-    /// multiple of 64. Default 1024: at least the NACK history, so that
+    /// power of two (at least 64). Default 1024: at least the NACK history, so that
     /// retransmissions are not dropped as replays.
     pub replay_window: usize,
     /// Most SSRCs tracked; packets of further SSRCs are rejected. Default 1024.

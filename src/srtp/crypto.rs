@@ -81,16 +81,14 @@ impl AesGcm {
             .map(|k| Self(LessSafeKey::new(k)))
     }
 
-    /// Encrypts `data` in place and returns the tag.
+    /// Encrypts `data` in place and writes the 16-byte tag to `tag_out`.
     #[inline]
-    pub fn seal(&self, nonce: [u8; 12], aad: &[u8], data: &mut [u8]) -> [u8; 16] {
+    pub fn seal(&self, nonce: [u8; 12], aad: &[u8], data: &mut [u8], tag_out: &mut [u8]) {
         let tag = self
             .0
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), data)
             .expect("SRTP packets are far below GCM's length limit");
-        let mut out = [0u8; 16];
-        out.copy_from_slice(tag.as_ref());
-        out
+        tag_out.copy_from_slice(tag.as_ref());
     }
 
     /// Verifies and decrypts `data_and_tag` (ciphertext then 16-byte tag) in

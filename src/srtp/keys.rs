@@ -59,37 +59,36 @@ impl SessionKeys {
 /// AES-CM counter block: (salt << 16) ^ (SSRC << 64) ^ (index << 16).
 #[inline]
 pub(crate) fn cm_iv(salt: &[u8; 14], ssrc: u32, index: u64) -> [u8; 16] {
-    let mut iv = [0u8; 16];
-    iv[..14].copy_from_slice(salt);
-    for (b, s) in iv[4..8].iter_mut().zip(ssrc.to_be_bytes()) {
-        *b ^= s;
-    }
-    for (b, s) in iv[8..14].iter_mut().zip(&index.to_be_bytes()[2..]) {
-        *b ^= s;
-    }
-    iv
+    let mut block = [0u8; 16];
+    block[..14].copy_from_slice(salt);
+    let iv = u128::from_be_bytes(block) ^ (u128::from(ssrc) << 64) ^ (u128::from(index) << 16);
+    iv.to_be_bytes()
+}
+
+/// A 12-byte GCM salt as the low 96 bits of a `u128`.
+#[inline]
+fn salt96(salt: &[u8; 12]) -> u128 {
+    let mut block = [0u8; 16];
+    block[4..].copy_from_slice(salt);
+    u128::from_be_bytes(block)
+}
+
+/// The low 12 bytes of a `u128`.
+#[inline]
+fn nonce96(v: u128) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&v.to_be_bytes()[4..]);
+    nonce
 }
 
 /// RFC 7714 §8.1 RTP nonce: (0x0000 || SSRC || ROC || SEQ) ^ salt.
 #[inline]
 pub(crate) fn gcm_rtp_nonce(salt: &[u8; 12], ssrc: u32, index: u64) -> [u8; 12] {
-    let mut iv = [0u8; 12];
-    iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-    iv[6..12].copy_from_slice(&index.to_be_bytes()[2..]);
-    for (b, s) in iv.iter_mut().zip(salt) {
-        *b ^= s;
-    }
-    iv
+    nonce96(salt96(salt) ^ (u128::from(ssrc) << 48) ^ u128::from(index & 0xffff_ffff_ffff))
 }
 
 /// RFC 7714 §9.1 RTCP nonce: (0x0000 || SSRC || 0x0000 || 0 || index) ^ salt.
 #[inline]
 pub(crate) fn gcm_rtcp_nonce(salt: &[u8; 12], ssrc: u32, index: u32) -> [u8; 12] {
-    let mut iv = [0u8; 12];
-    iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-    iv[8..12].copy_from_slice(&(index & 0x7fff_ffff).to_be_bytes());
-    for (b, s) in iv.iter_mut().zip(salt) {
-        *b ^= s;
-    }
-    iv
+    nonce96(salt96(salt) ^ (u128::from(ssrc) << 48) ^ u128::from(index & 0x7fff_ffff))
 }

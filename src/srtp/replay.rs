@@ -11,7 +11,8 @@ pub enum Replay {
 
 /// Remembers which of the last `size` indexes below the highest one were
 /// received. A circular bitmap: bit `index % size` stands for `index`, so
-/// advancing clears bits instead of shifting the whole window.
+/// advancing clears bits instead of shifting the whole window. The size is a
+/// power of two, so that `%` is a mask.
 #[derive(Debug, Clone)]
 pub struct ReplayWindow {
     bits: Box<[u64]>,
@@ -20,9 +21,9 @@ pub struct ReplayWindow {
 }
 
 impl ReplayWindow {
-    /// A window of `size` packets, rounded up to a multiple of 64 (minimum 64).
+    /// A window of `size` packets, rounded up to a power of two (minimum 64).
     pub fn new(size: usize) -> Self {
-        let words = size.div_ceil(64).max(1);
+        let words = size.max(64).next_power_of_two() / 64;
         Self {
             bits: vec![0; words].into_boxed_slice(),
             highest: None,
@@ -39,8 +40,9 @@ impl ReplayWindow {
         self.highest
     }
 
+    #[inline]
     fn bit(&self, index: u64) -> (usize, u64) {
-        let pos = index % self.size();
+        let pos = index & (self.size() - 1);
         ((pos / 64) as usize, 1u64 << (pos % 64))
     }
 
@@ -68,14 +70,21 @@ impl ReplayWindow {
 
     /// Records `index` as received (it passed [`check`](Self::check)).
     pub fn accept(&mut self, index: u64) {
+        self.advance_to(index);
+        let (word, mask) = self.bit(index);
+        self.bits[word] |= mask;
+    }
+
+    /// Moves the highest index up to `index` without recording it as
+    /// received; indexes skipped over become unreceived.
+    pub fn advance_to(&mut self, index: u64) {
         match self.highest {
             Some(highest) if index <= highest => {}
             Some(highest) => {
-                let advance = index - highest;
-                if advance >= self.size() {
+                if index - highest >= self.size() {
                     self.bits.fill(0);
                 } else {
-                    for i in highest + 1..index {
+                    for i in highest + 1..=index {
                         let (word, mask) = self.bit(i);
                         self.bits[word] &= !mask;
                     }
@@ -87,8 +96,13 @@ impl ReplayWindow {
                 self.highest = Some(index);
             }
         }
-        let (word, mask) = self.bit(index);
-        self.bits[word] |= mask;
+    }
+
+    /// Forgets everything and starts over with `index` as the highest,
+    /// not received.
+    pub fn restart_at(&mut self, index: u64) {
+        self.highest = None;
+        self.advance_to(index);
     }
 }
 
@@ -145,6 +159,6 @@ mod tests {
     fn size_rounds_up() {
         assert_eq!(ReplayWindow::new(1).size(), 64);
         assert_eq!(ReplayWindow::new(1024).size(), 1024);
-        assert_eq!(ReplayWindow::new(1025).size(), 1088);
+        assert_eq!(ReplayWindow::new(1025).size(), 2048);
     }
 }

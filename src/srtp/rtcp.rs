@@ -61,12 +61,13 @@ impl Srtp {
             }
             SessionKeys::Gcm { aead, salt } => {
                 let aad = gcm_aad(buf, word);
-                let tag = aead.seal(
+                let (data, tag) = buf[CLEAR_PREFIX..].split_at_mut(len - CLEAR_PREFIX);
+                aead.seal(
                     gcm_rtcp_nonce(salt, ssrc, index),
                     &aad,
-                    &mut buf[CLEAR_PREFIX..len],
+                    data,
+                    &mut tag[..16],
                 );
-                buf[len..len + 16].copy_from_slice(&tag);
                 buf[len + 16..len + 20].copy_from_slice(&word);
             }
         }

@@ -32,6 +32,11 @@ impl Srtp {
             .get(..len)
             .ok_or(Error::BufferTooSmall { needed: len })?;
         let layout = RtpLayout::parse_header(packet)?;
+        if cryptex::is_cryptex(layout.extension) {
+            // A plaintext packet must not claim cryptex encryption: a
+            // receiver would decrypt its extension into garbage.
+            return Err(Error::Malformed(ParseError::Malformed));
+        }
         let tag_len = self.profile.rtp_tag_len();
         let adds_block = self.config.cryptex && layout.extension.is_none() && buf[0] & 0x0f != 0;
         let needed = len + tag_len + if adds_block { 4 } else { 0 };
@@ -71,16 +76,17 @@ impl Srtp {
                 buf[len..len + tag_len].copy_from_slice(&tag[..tag_len]);
             }
             SessionKeys::Gcm { aead, salt } => {
-                let (aad, data) = buf.split_at_mut(start);
-                let tag = aead.seal(
+                let (aad, rest) = buf.split_at_mut(start);
+                let (data, tag) = rest.split_at_mut(len - start);
+                aead.seal(
                     gcm_rtp_nonce(salt, ssrc, index),
                     aad,
-                    &mut data[..len - start],
+                    data,
+                    &mut tag[..tag_len],
                 );
                 if with_cryptex {
                     cryptex::rotate_out(buf);
                 }
-                buf[len..len + tag_len].copy_from_slice(&tag);
             }
         }
         self.stats.rtp_protected += 1;

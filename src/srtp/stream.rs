@@ -100,9 +100,16 @@ impl StreamTable {
     }
 
     /// The stream for `ssrc`, created if there is room; `None` at the cap.
+    #[inline]
     pub fn get_or_insert(&mut self, ssrc: u32) -> Option<&mut Stream> {
-        if self.index.contains_key(&ssrc) {
-            return self.get(ssrc);
+        if let Some((last, slot)) = self.last {
+            if last == ssrc {
+                return Some(&mut self.streams[slot]);
+            }
+        }
+        if let Some(&slot) = self.index.get(&ssrc) {
+            self.last = Some((ssrc, slot));
+            return Some(&mut self.streams[slot]);
         }
         if !self.has_room() {
             return None;
@@ -119,14 +126,19 @@ impl StreamTable {
         self.streams.len()
     }
 
-    /// Sets the receive-side ROC of `ssrc` (e.g. learned from signalling),
-    /// creating the stream if needed.
+    /// Sets the receive-side ROC of `ssrc` (e.g. learned from signalling):
+    /// index `roc << 16 | seq` becomes the highest seen, not received, so
+    /// the packet it names is still accepted. Moving forward keeps the replay
+    /// history; moving back starts a new window. Creates the stream if needed.
     pub fn set_rx_roc(&mut self, ssrc: u32, roc: u32, seq: u16) -> bool {
+        let index = (u64::from(roc) << 16) | u64::from(seq);
         match self.get_or_insert(ssrc) {
             Some(stream) => {
-                let mut window = ReplayWindow::new(stream.rtp_rx.size() as usize);
-                window.accept((u64::from(roc) << 16) | u64::from(seq));
-                stream.rtp_rx = window;
+                if stream.rtp_rx.highest().is_some_and(|h| index < h) {
+                    stream.rtp_rx.restart_at(index);
+                } else {
+                    stream.rtp_rx.advance_to(index);
+                }
                 true
             }
             None => false,
