@@ -185,3 +185,69 @@ fn the_counter_sees_allocations() {
         "the counting allocator must observe a Vec allocation"
     );
 }
+
+#[test]
+fn srtp_protect_and_unprotect_allocate_nothing() {
+    use rtmedia::srtp::{Config, Profile, Srtp};
+    let payload = [0x5au8; 200];
+    let csrcs = [0x0102_0304, 0x0506_0708];
+    let extensions: [(u8, &[u8]); 2] = [(1, &[0x90]), (3, &[0, 1])];
+    // With an extension, and with CSRCs but no extension (cryptex adds an
+    // empty extension block to that one).
+    let mut shapes = [[0u8; 300]; 2];
+    let mut lens = [0usize; 2];
+    for (k, ext) in [&extensions[..], &[]].into_iter().enumerate() {
+        lens[k] = RtpBuilder {
+            payload_type: 96,
+            sequence_number: 0,
+            timestamp: 0,
+            ssrc: 0xfeed_beef,
+            csrcs: &csrcs,
+            extensions: ext,
+            payload: &payload,
+            ..Default::default()
+        }
+        .write_into(&mut shapes[k])
+        .unwrap();
+    }
+    let mut rtcp = [0u8; 64];
+    rtcp[..8].copy_from_slice(&[0x81, 201, 0, 7, 0xfe, 0xed, 0xbe, 0xef]);
+    let rtcp_len = 32;
+
+    for profile in Profile::ALL {
+        for cryptex in [false, true] {
+            let key = vec![7u8; profile.key_len()];
+            let salt = vec![9u8; profile.salt_len()];
+            let config = Config {
+                cryptex,
+                ..Config::default()
+            };
+            let mut tx = Srtp::new(profile, &key, &salt, config).unwrap();
+            let mut rx = Srtp::new(profile, &key, &salt, config).unwrap();
+            let mut buf = [0u8; 1500];
+            let mut seq = 60_000u16; // wraps during the run
+            let mut round_trip = |buf: &mut [u8], seq: u16, k: usize| {
+                buf[..lens[k]].copy_from_slice(&shapes[k][..lens[k]]);
+                buf[2..4].copy_from_slice(&seq.to_be_bytes());
+                let n = tx.protect_rtp(buf, lens[k]).unwrap();
+                let m = rx.unprotect_rtp(&mut buf[..n]).unwrap();
+                assert_eq!(buf[m - payload.len()..m], payload);
+                buf[..rtcp_len].copy_from_slice(&rtcp[..rtcp_len]);
+                let n = tx.protect_rtcp(buf, rtcp_len).unwrap();
+                let m = rx.unprotect_rtcp(&mut buf[..n]).unwrap();
+                assert_eq!(buf[..m], rtcp[..rtcp_len]);
+            };
+            // Warm-up: the first packet of the SSRC creates its state.
+            round_trip(&mut buf, seq, 0);
+            let n = allocations_in(|| {
+                for i in 0..10_000 {
+                    seq = seq.wrapping_add(1);
+                    round_trip(&mut buf, seq, i % 2);
+                }
+            });
+            assert_eq!(n, 0, "allocations in SRTP, {profile:?}, cryptex {cryptex}");
+            assert_eq!(rx.stats().rtp_unprotected, 10_001);
+            assert_eq!(rx.stats().rtcp_unprotected, 10_001);
+        }
+    }
+}
