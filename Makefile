@@ -15,7 +15,7 @@ FFI_TESTS := $(patsubst ffi-tests/%.c,%,$(wildcard ffi-tests/test_*.c))
 STATICLIB := target/debug/librtmedia.a
 FFI_OUT := target/ffi-tests
 # Rust's std needs these when linked statically into a C program.
-RUST_NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+RUST_NATIVE_LIBS := $(shell pkg-config --libs opus vpx 2>/dev/null) -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 # libsrtp, for the SRTP interoperability test (test_srtp_interop.c).
 SRTP_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 

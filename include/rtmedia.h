@@ -53,6 +53,11 @@
 #define RTM_JITTER_RESET 3
 
 /**
+ * A padding-only RTX packet (bandwidth probing): nothing stored.
+ */
+#define RTM_JITTER_IGNORED 4
+
+/**
  * Kinds of `rtm_jitter_event`.
  */
 #define RTM_JITTER_EVENT_PACKET 1
@@ -544,7 +549,7 @@ typedef struct rtm_rtp_build_params {
 typedef struct rtm_srtp_config {
   /**
    * Replay window in packets, for RTP and SRTCP each; rounded up to a
-   * multiple of 64. Default 1024 (at least the NACK history). Must be > 0.
+   * power of two (at least 64). Default 1024 (at least the NACK history). Must be > 0.
    */
   uint32_t replay_window;
   /**
@@ -634,7 +639,7 @@ void rtm_jitter_free(rtm_jitter_t *jb);
  * `release(userdata, data, len)` is called exactly once when it is no
  * longer needed (at once if the packet is rejected, a duplicate or too
  * late; `release` may be NULL if the memory needs no release). `*result`
- * (may be NULL) receives RTM_JITTER_STORED/DUPLICATE/TOO_LATE/RESET.
+ * (may be NULL) receives RTM_JITTER_STORED/DUPLICATE/TOO_LATE/RESET/IGNORED.
  * Costs one small allocation for the ownership record; use
  * `rtm_jitter_push_copy` for an allocation-free path.
  */

@@ -304,3 +304,103 @@ fn unrecoverable_frame_skips_to_next_keyframe_and_requests_one() {
     assert_eq!(s.keyframe_requests, 1, "rate-limited to one per interval");
     assert_eq!(s.packets_lost, 1);
 }
+
+fn padding_packet(seq: u16, ts: u32) -> Bytes {
+    // Padding bit set, no payload: 12-byte header then 200 bytes of padding.
+    let mut buf = vec![0u8; 212];
+    RtpBuilder {
+        payload_type: 96,
+        sequence_number: seq,
+        timestamp: ts,
+        ssrc: SSRC,
+        padding: 200,
+        ..Default::default()
+    }
+    .write_into(&mut buf)
+    .unwrap();
+    Bytes::from(buf)
+}
+
+#[test]
+fn padding_only_packets_neither_freeze_video_nor_count_as_frames() {
+    let mut jb = video();
+    jb.push(vp8(1, 0, true, true, true), 0).unwrap();
+    jb.push(padding_packet(2, 0), 1_000).unwrap();
+    jb.push(vp8(3, 3000, true, true, false), 33_000).unwrap();
+    jb.push(vp8(4, 6000, true, true, false), 66_000).unwrap();
+    assert_eq!(
+        frames(&mut jb, 1_000_000),
+        vec![(1, 1, true), (3, 1, false), (4, 1, false)]
+    );
+    assert!(!jb.take_keyframe_request());
+    let s = jb.stats();
+    assert_eq!(
+        (s.frames_dropped, s.frames_decoded, s.packets_lost),
+        (0, 3, 0)
+    );
+}
+
+#[test]
+fn next_wakeup_does_not_point_at_a_useless_nack() {
+    let mut jb = audio(40_000);
+    jb.set_rtt(100_000);
+    jb.push(rtp(10, 960, false, b"a"), 1_000_000).unwrap();
+    jb.push(rtp(12, 2880, false, b"c"), 1_040_000).unwrap();
+    while jb.pop(1_040_000).is_some() {}
+    // The gap plays at 1.06 s; a NACK answered one RTT later cannot help,
+    // so the next thing to do is declaring it lost.
+    let wake = jb.next_wakeup().unwrap();
+    assert!(wake >= 1_059_000, "wakeup {wake}");
+    let mut out = [0u16; 4];
+    assert_eq!(jb.nack_list(wake, &mut out), 0);
+}
+
+#[test]
+fn a_short_nack_list_keeps_the_oldest_gaps() {
+    let mut jb = audio(1_000_000);
+    jb.push(rtp(100, 0, false, b"a"), 0).unwrap();
+    jb.push(rtp(110, 10 * 960, false, b"b"), 1_000).unwrap();
+    let mut out = [0u16; 3];
+    assert_eq!(jb.nack_list(10_000, &mut out), 3);
+    assert_eq!(out, [101, 102, 103]);
+    let mut rest = [0u16; 16];
+    assert_eq!(
+        jb.nack_list(10_001, &mut rest),
+        6,
+        "the others are still due"
+    );
+    assert_eq!(&rest[..6], &[104, 105, 106, 107, 108, 109]);
+}
+
+#[test]
+fn a_released_frame_is_let_go_at_the_next_pop() {
+    let mut jb = video();
+    let packet = vp8(1, 0, true, true, true);
+    jb.push(packet.clone(), 0).unwrap();
+    assert_eq!(frames(&mut jb, 100_000).len(), 1);
+    assert!(jb.pop(100_000).is_none());
+    assert!(packet.is_unique(), "the buffer still holds the frame");
+}
+
+#[test]
+fn padding_only_rtx_probes_are_ignored() {
+    let mut cfg = JitterConfig::audio();
+    cfg.rtx = Some(RtxConfig {
+        rtx_ssrc: 0x9999,
+        media_ssrc: SSRC,
+        media_payload_type: 111,
+    });
+    let mut jb = JitterBuffer::new(cfg);
+    let mut buf = vec![0u8; 112];
+    RtpBuilder {
+        payload_type: 97,
+        sequence_number: 5,
+        ssrc: 0x9999,
+        padding: 100,
+        ..Default::default()
+    }
+    .write_into(&mut buf)
+    .unwrap();
+    assert_eq!(jb.push(Bytes::from(buf), 0), Ok(Pushed::Ignored));
+    assert!(jb.is_empty());
+}

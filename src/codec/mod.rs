@@ -24,8 +24,12 @@ pub fn is_keyframe_start(codec: Codec, payload: &[u8]) -> bool {
 }
 
 /// Whether this RTP payload starts a frame, when the codec says so (VP8:
-/// start of partition 0); `None` when the payload cannot tell.
+/// start of partition 0); `None` when the payload cannot tell (including an
+/// empty, padding-only payload).
 pub fn starts_frame(codec: Codec, payload: &[u8]) -> Option<bool> {
+    if payload.is_empty() {
+        return None;
+    }
     match codec {
         Codec::Vp8 => Some(
             vp8::Descriptor::parse(payload)

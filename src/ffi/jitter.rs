@@ -226,6 +226,8 @@ pub const RTM_JITTER_STORED: i32 = 0;
 pub const RTM_JITTER_DUPLICATE: i32 = 1;
 pub const RTM_JITTER_TOO_LATE: i32 = 2;
 pub const RTM_JITTER_RESET: i32 = 3;
+/// A padding-only RTX packet (bandwidth probing): nothing stored.
+pub const RTM_JITTER_IGNORED: i32 = 4;
 
 fn pushed_code(p: Pushed) -> i32 {
     match p {
@@ -233,6 +235,7 @@ fn pushed_code(p: Pushed) -> i32 {
         Pushed::Duplicate => RTM_JITTER_DUPLICATE,
         Pushed::TooLate => RTM_JITTER_TOO_LATE,
         Pushed::Reset => RTM_JITTER_RESET,
+        Pushed::Ignored => RTM_JITTER_IGNORED,
     }
 }
 
@@ -241,7 +244,7 @@ fn pushed_code(p: Pushed) -> i32 {
 /// `release(userdata, data, len)` is called exactly once when it is no
 /// longer needed (at once if the packet is rejected, a duplicate or too
 /// late; `release` may be NULL if the memory needs no release). `*result`
-/// (may be NULL) receives RTM_JITTER_STORED/DUPLICATE/TOO_LATE/RESET.
+/// (may be NULL) receives RTM_JITTER_STORED/DUPLICATE/TOO_LATE/RESET/IGNORED.
 /// Costs one small allocation for the ownership record; use
 /// `rtm_jitter_push_copy` for an allocation-free path.
 #[no_mangle]

@@ -88,16 +88,18 @@ impl DelayEstimator {
     /// Media time of an unwrapped RTP timestamp, in µs.
     #[inline]
     pub fn media_us(&self, ext_ts: i64) -> i64 {
-        ((i128::from(ext_ts) * 1_000_000) / i128::from(self.clock_rate)) as i64
+        let us = (i128::from(ext_ts) * 1_000_000) / i128::from(self.clock_rate);
+        us.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 
     /// Records the arrival at `now` of a packet stamped `ext_ts`. Retransmitted
     /// packets should not be recorded: their lateness is the sender's
     /// reaction time, not the network's variation.
     pub fn on_arrival(&mut self, ext_ts: i64, now: u64) {
-        let transit = now as i64 - self.media_us(ext_ts);
+        let transit = (now.min(i64::MAX as u64) as i64).saturating_sub(self.media_us(ext_ts));
         if let Some(last) = self.last_transit_us {
-            let d = (transit - last).unsigned_abs() as f64 * f64::from(self.clock_rate) / 1e6;
+            let d = transit.saturating_sub(last).unsigned_abs() as f64 * f64::from(self.clock_rate)
+                / 1e6;
             self.jitter += (d - self.jitter) / 16.0;
         }
         self.last_transit_us = Some(transit);
@@ -115,7 +117,7 @@ impl DelayEstimator {
         *slot = (*slot).min(transit);
         self.base_transit_us = self.bucket_min.iter().copied().min().unwrap_or(transit);
 
-        let relative = (transit - self.base_transit_us).max(0) as u64;
+        let relative = transit.saturating_sub(self.base_transit_us).max(0) as u64;
         let bin = ((relative / BIN_US) as usize).min(BINS - 1);
         // Forgetting by growing the weight of new samples; renormalise rarely.
         self.weight /= self.config.forget_factor;
@@ -171,7 +173,10 @@ impl DelayEstimator {
         if self.base_transit_us == i64::MAX {
             return None;
         }
-        let t = self.media_us(ext_ts) + self.base_transit_us + self.target_us as i64;
+        let t = self
+            .media_us(ext_ts)
+            .saturating_add(self.base_transit_us)
+            .saturating_add(self.target_us as i64);
         Some(t.max(0) as u64)
     }
 

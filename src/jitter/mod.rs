@@ -85,12 +85,14 @@ impl JitterConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
     Stored,
-    /// Already held or already released.
+    /// Already held (a packet already released counts as `TooLate`).
     Duplicate,
     /// Its playout time passed (or it was declared lost) before it arrived.
     TooLate,
     /// Stored after a sequence jump too large for the window reset the stream.
     Reset,
+    /// A padding-only RTX packet (bandwidth probing): nothing to store.
+    Ignored,
 }
 
 /// Something for the consumer, in playout order.
@@ -239,7 +241,12 @@ impl JitterBuffer {
     /// [`JitterConfig::rtx`]) is restored to its original form first.
     pub fn push(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
         let (packet, retransmitted) = match self.config.rtx {
-            Some(rtx) if is_rtx(&packet, &rtx) => (restore_rtx(packet, &rtx)?, true),
+            Some(rtx) if is_rtx(&packet, &rtx) => {
+                if RtpPacket::parse(&packet[..])?.payload().is_empty() {
+                    return Ok(Pushed::Ignored);
+                }
+                (restore_rtx(packet, &rtx)?, true)
+            }
             _ => (packet, false),
         };
         let p = RtpPacket::parse(&packet[..])?;
@@ -335,6 +342,8 @@ impl JitterBuffer {
 
     /// The next event due at `now`, if any. Call until `None`.
     pub fn pop(&mut self, now: u64) -> Option<Event<'_>> {
+        // The previous frame's packets are the caller's no longer.
+        self.frame.clear();
         match self.config.mode {
             Mode::Audio => self.pop_audio(now),
             Mode::Video(_) => self.pop_video(now),
@@ -373,9 +382,12 @@ impl JitterBuffer {
     fn expected_ts(&self, seq: i64) -> Option<i64> {
         let next = self.next_held(seq)?;
         match self.last_out {
-            Some((last_seq, last_ts, _)) if next.seq > last_seq => {
-                let span = next.seq - last_seq;
-                Some(last_ts + (next.ts - last_ts) * (seq - last_seq) / span)
+            Some((last_seq, last_ts, _)) if next.seq > last_seq && last_ts != i64::MIN => {
+                // i128: garbage timestamps must not overflow.
+                let span = i128::from(next.seq - last_seq);
+                let step = i128::from(next.ts) - i128::from(last_ts);
+                let ts = i128::from(last_ts) + step * i128::from(seq - last_seq) / span;
+                Some(ts.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
             }
             _ => Some(next.ts),
         }

@@ -35,35 +35,51 @@ impl JitterBuffer {
         if !self.config.nack.enabled || out.is_empty() {
             return 0;
         }
-        let mut n = 0;
         // Walk from the newest down so each gap knows the next held packet,
-        // which bounds its deadline; the output is reversed at the end.
+        // which bounds its deadline. `out` is used as a ring so that, when it
+        // is too small, the oldest gaps (the most urgent) are the ones kept.
+        let ring = out.len();
+        let mut found = 0usize;
         let mut next_held_ts: Option<i64> = None;
-        let mut seq = self.highest;
-        while seq >= head && n < out.len() {
+        for seq in (head..=self.highest).rev() {
             match self.ring.get(seq) {
                 Some(slot) if slot.packet.is_some() => next_held_ts = Some(slot.ts),
                 Some(slot) => {
                     let due = self.nack_due(slot.missing_since, slot.nack_last, slot.nack_retries);
                     let deadline = next_held_ts.and_then(|ts| self.delay.playout_time(ts));
-                    let playable = deadline.is_some_and(|d| now + self.rtt_us <= d);
+                    let playable = deadline.is_some_and(|d| now.saturating_add(self.rtt_us) <= d);
                     if due.is_some_and(|d| d <= now) && playable {
-                        let slot = self.ring.get_mut(seq).expect("slot just read");
-                        slot.nack_retries += 1;
-                        slot.nack_last = Some(now);
-                        out[n] = seq as u16;
-                        n += 1;
+                        out[found % ring] = seq as u16;
+                        found += 1;
                     }
                 }
                 None => {}
             }
-            seq -= 1;
+        }
+        let n = found.min(ring);
+        // Entries were written newest first; when the ring wrapped, the
+        // oldest kept entry is just before position `found % ring`.
+        if found > ring {
+            out.rotate_left(found % ring);
         }
         out[..n].reverse();
+        for &wire in &out[..n] {
+            let seq = self.extended_in_window(wire, head);
+            if let Some(slot) = self.ring.get_mut(seq) {
+                slot.nack_retries += 1;
+                slot.nack_last = Some(now);
+            }
+        }
         if n > 0 {
             self.stats.nack_count += 1;
         }
         n
+    }
+
+    /// The extended sequence number in the window `head..=highest` whose
+    /// low 16 bits are `wire` (the window is shorter than 2^16).
+    fn extended_in_window(&self, wire: u16, head: i64) -> i64 {
+        head + i64::from(wire.wrapping_sub(head as u16))
     }
 
     /// When a missing packet may be requested, if it has retries left.
@@ -72,20 +88,36 @@ impl JitterBuffer {
             return None;
         }
         Some(match last {
-            None => missing_since + self.config.nack.reorder_wait_us,
-            Some(t) => t + self.rtt_us,
+            None => missing_since.saturating_add(self.config.nack.reorder_wait_us),
+            Some(t) => t.saturating_add(self.rtt_us),
         })
     }
 
-    /// Earliest time a NACK could be due (for `next_wakeup`).
+    /// Earliest time a NACK that could still help is due (for
+    /// `next_wakeup`): requests that would come back after their packet's
+    /// playout time never become due.
     pub(super) fn next_nack_time(&self) -> Option<u64> {
         let head = self.head?;
         if !self.config.nack.enabled {
             return None;
         }
-        (head..self.highest)
-            .filter_map(|s| self.ring.get(s).filter(|slot| slot.packet.is_none()))
-            .filter_map(|slot| self.nack_due(slot.missing_since, slot.nack_last, slot.nack_retries))
-            .min()
+        let mut next_held_ts: Option<i64> = None;
+        let mut earliest: Option<u64> = None;
+        for seq in (head..=self.highest).rev() {
+            match self.ring.get(seq) {
+                Some(slot) if slot.packet.is_some() => next_held_ts = Some(slot.ts),
+                Some(slot) => {
+                    let due = self.nack_due(slot.missing_since, slot.nack_last, slot.nack_retries);
+                    let deadline = next_held_ts.and_then(|ts| self.delay.playout_time(ts));
+                    if let (Some(due), Some(deadline)) = (due, deadline) {
+                        if due.saturating_add(self.rtt_us) <= deadline {
+                            earliest = Some(earliest.map_or(due, |e| e.min(due)));
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        earliest
     }
 }

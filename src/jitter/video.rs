@@ -83,6 +83,13 @@ impl JitterBuffer {
             if head > self.highest {
                 return None;
             }
+            if self.ring.get(head).is_some_and(|s| s.padding_only) {
+                // Padding (bandwidth probing) is neither media nor loss: skip
+                // it without touching the frame boundaries.
+                self.ring.take(head);
+                self.head = Some(head + 1);
+                continue;
+            }
             match self.head_frame(head) {
                 HeadFrame::Complete {
                     last,
@@ -112,6 +119,9 @@ impl JitterBuffer {
                     }
                     self.head = Some(last + 1);
                     self.last_out = Some((last, ts, true));
+                    if self.frame.is_empty() {
+                        continue;
+                    }
                     if keyframe {
                         self.waiting_for_keyframe = false;
                         self.stats.key_frames_decoded += 1;
