@@ -292,6 +292,12 @@ typedef struct rtm_jitter_config {
    */
   uint32_t nack_reorder_wait_us;
   /**
+   * Round trips of extra delay to hold while losses are seen, so that
+   * retransmissions arrive in time (0 = none; default 0 for audio, 1 for
+   * video).
+   */
+  float nack_delay_rtts;
+  /**
    * Recognise RTX packets (RFC 4588) of `rtx_ssrc` and restore them to
    * `media_ssrc` / `media_payload_type`.
    */
@@ -327,7 +333,8 @@ typedef struct rtm_jitter_event {
    */
   uint8_t kind;
   /**
-   * LOST: the next packet is held; decode its in-band FEC for this one.
+   * LOST: the next packet is held (`data`/`len` point at it); decode its
+   * in-band FEC for this one. The packet still comes as its own event.
    */
   bool fec_in_next;
   /**
@@ -343,8 +350,9 @@ typedef struct rtm_jitter_event {
    */
   int64_t timestamp;
   /**
-   * PACKET: the whole RTP packet; FRAME: its first packet. Valid until
-   * the next call on this handle.
+   * PACKET: the whole RTP packet; FRAME: its first packet; LOST with
+   * `fec_in_next`: the next packet (NULL otherwise). Valid until the next
+   * call on this handle.
    */
   const uint8_t *data;
   size_t len;

@@ -251,3 +251,159 @@ fn srtp_protect_and_unprotect_allocate_nothing() {
         }
     }
 }
+
+#[test]
+fn jitter_buffer_steady_state_allocates_nothing() {
+    use rtmedia::codec::Codec;
+    use rtmedia::jitter::{Event, JitterBuffer, JitterConfig};
+    use rtmedia::sim::Rng;
+
+    /// A packet as sent: send time (µs), sequence number, timestamp, marker, payload.
+    type Sent = (u64, u16, u32, bool, Vec<u8>);
+
+    /// Arrival order after 2 % loss, 5 % reordering (held back behind the
+    /// next 1–3 packets) and 0–2 ms of jitter; every packet is its own
+    /// shared `Bytes`, promoted here so that clones in the loop are refcount
+    /// bumps.
+    fn arrivals(rng: &mut Rng, sent: &[Sent]) -> Vec<(u64, Bytes)> {
+        const TRANSIT_US: u64 = 30_000;
+        let mut out = Vec::with_capacity(sent.len());
+        for (i, (send, seq, ts, marker, payload)) in sent.iter().enumerate() {
+            if i > 0 && rng.chance(0.02) {
+                continue;
+            }
+            let mut at = send + TRANSIT_US + rng.below(2_000);
+            if i > 0 && i + 3 < sent.len() && rng.chance(0.05) {
+                at = sent[i + 1 + rng.below(3) as usize].0 + TRANSIT_US + 2_500;
+            }
+            let mut buf = vec![0u8; 12 + payload.len()];
+            let n = RtpBuilder {
+                payload_type: 96,
+                sequence_number: *seq,
+                timestamp: *ts,
+                ssrc: 0x0bad_cafe,
+                marker: *marker,
+                payload,
+                ..Default::default()
+            }
+            .write_into(&mut buf)
+            .unwrap();
+            buf.truncate(n);
+            let packet = Bytes::from(buf);
+            drop(packet.clone());
+            out.push((at, packet));
+        }
+        out.sort_by_key(|(at, _)| *at);
+        out
+    }
+
+    /// What a host does per arriving packet: push, pop everything due, a
+    /// NACK list every 20 ms, stats, the keyframe-request flag, the next
+    /// wake-up time.
+    fn drive(jb: &mut JitterBuffer, arrivals: &[(u64, Bytes)], next_nack: &mut u64) -> u64 {
+        let mut nacks = [0u16; 32];
+        let mut sink = 0u64;
+        for (at, packet) in arrivals {
+            let at = *at;
+            jb.push(packet.clone(), at).unwrap();
+            while let Some(event) = jb.pop(at) {
+                sink += match event {
+                    Event::Packet { packet, seq, .. } => packet.len() as u64 + seq as u64,
+                    Event::Lost { seq, .. } => seq as u64,
+                    Event::Frame { packets, .. } => packets.iter().map(|p| p.len() as u64).sum(),
+                };
+            }
+            if at >= *next_nack {
+                let n = jb.nack_list(at, &mut nacks);
+                sink += nacks[..n].iter().map(|&s| u64::from(s)).sum::<u64>();
+                *next_nack = at + 20_000;
+            }
+            let stats = jb.stats();
+            sink += stats.packets_received + stats.jitter_buffer_emitted_count;
+            sink += u64::from(jb.take_keyframe_request());
+            sink += jb.next_wakeup().unwrap_or(0);
+        }
+        sink
+    }
+
+    /// Warm-up on the first second, then 10 000 packets counted.
+    fn check(name: &str, mut config: JitterConfig, arrivals: &[(u64, Bytes)]) -> JitterBuffer {
+        // A delay that covers the reordering, and an RTT short enough that
+        // gaps are NACKed (a retransmission could still be played).
+        config.delay.min_delay_us = 60_000;
+        let mut jb = JitterBuffer::new(config);
+        jb.set_rtt(20_000);
+        let warm = arrivals
+            .iter()
+            .take_while(|(at, _)| *at < arrivals[0].0 + 1_000_000)
+            .count();
+        let (warm_up, counted) = arrivals.split_at(warm);
+        let counted = &counted[..10_000];
+        let mut next_nack = 0;
+        let mut sink = drive(&mut jb, warm_up, &mut next_nack);
+        let n = allocations_in(|| sink += drive(&mut jb, counted, &mut next_nack));
+        assert_eq!(
+            n, 0,
+            "allocations in the {name} jitter buffer's steady state"
+        );
+        assert!(sink > 0);
+        jb
+    }
+
+    let mut rng = Rng::new(0x000a_110c);
+
+    // Audio: 20 ms packets, 60-byte payloads; sequence number and timestamp wrap.
+    let sent: Vec<Sent> = (0..10_300u32)
+        .map(|i| {
+            (
+                u64::from(i) * 20_000,
+                65_000u16.wrapping_add(i as u16),
+                (u32::MAX - 50 * 960).wrapping_add(i * 960),
+                false,
+                vec![i as u8; 60],
+            )
+        })
+        .collect();
+    let audio = arrivals(&mut rng, &sent);
+    let jb = check("audio", JitterConfig::audio(), &audio);
+    let s = jb.stats();
+    assert!(s.packets_lost > 0 && s.nack_count > 0, "{s:?}");
+    assert!(s.jitter_buffer_emitted_count > 9_000, "{s:?}");
+
+    // VP8 video at 30 fps: a keyframe of 8 packets every 30 frames, delta
+    // frames of 2–4 packets sent 1 ms apart, marker on each frame's last.
+    let mut sent: Vec<Sent> = Vec::new();
+    let mut seq = 65_400u16;
+    let mut frame = 0u32;
+    while sent.len() < 10_600 {
+        let keyframe = frame % 30 == 0;
+        let packets = if keyframe {
+            8
+        } else {
+            2 + rng.below(3) as usize
+        };
+        for k in 0..packets {
+            let mut payload = vec![0x5a; 200];
+            payload[0] = if k == 0 { 0x10 } else { 0x00 }; // S bit, partition 0
+            payload[1] = if keyframe { 0x00 } else { 0x01 }; // VP8 header: P bit
+            sent.push((
+                u64::from(frame) * 33_333 + k as u64 * 1_000,
+                seq,
+                frame.wrapping_mul(3_000),
+                k + 1 == packets,
+                payload,
+            ));
+            seq = seq.wrapping_add(1);
+        }
+        frame += 1;
+    }
+    let video = arrivals(&mut rng, &sent);
+    let jb = check("VP8 video", JitterConfig::video(Codec::Vp8), &video);
+    let s = jb.stats();
+    assert!(
+        s.frames_decoded > 1_000 && s.key_frames_decoded > 10,
+        "{s:?}"
+    );
+    assert!(s.frames_dropped > 0 && s.keyframe_requests > 0, "{s:?}");
+    assert!(s.packets_lost > 0 && s.nack_count > 0, "{s:?}");
+}

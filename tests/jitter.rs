@@ -44,9 +44,7 @@ fn drain(jb: &mut JitterBuffer, now: u64) -> Vec<Out> {
     while let Some(e) = jb.pop(now) {
         out.push(match e {
             Event::Packet { seq, .. } => Out::P(seq),
-            Event::Lost {
-                seq, fec_in_next, ..
-            } => Out::L(seq, fec_in_next),
+            Event::Lost { seq, fec, .. } => Out::L(seq, fec.is_some()),
             Event::Frame { .. } => panic!("audio emits packets"),
         });
     }

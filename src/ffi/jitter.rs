@@ -76,6 +76,10 @@ pub struct rtm_jitter_config {
     pub nack_max_retries: u8,
     /// Wait after noticing a gap before the first NACK (reordering).
     pub nack_reorder_wait_us: u32,
+    /// Round trips of extra delay to hold while losses are seen, so that
+    /// retransmissions arrive in time (0 = none; default 0 for audio, 1 for
+    /// video).
+    pub nack_delay_rtts: f32,
     /// Recognise RTX packets (RFC 4588) of `rtx_ssrc` and restore them to
     /// `media_ssrc` / `media_payload_type`.
     pub rtx_enabled: bool,
@@ -118,6 +122,7 @@ pub extern "C" fn rtm_jitter_config_default(kind: u8) -> rtm_jitter_config {
         nack_enabled: c.nack.enabled,
         nack_max_retries: c.nack.max_retries,
         nack_reorder_wait_us: c.nack.reorder_wait_us as u32,
+        nack_delay_rtts: c.nack.delay_rtts as f32,
         rtx_enabled: false,
         rtx_ssrc: 0,
         media_ssrc: 0,
@@ -158,6 +163,7 @@ pub unsafe extern "C" fn rtm_jitter_new(
                 enabled: c.nack_enabled,
                 max_retries: c.nack_max_retries,
                 reorder_wait_us: u64::from(c.nack_reorder_wait_us),
+                delay_rtts: f64::from(c.nack_delay_rtts.clamp(0.0, 16.0)),
             },
             rtx: c.rtx_enabled.then_some(RtxConfig {
                 rtx_ssrc: c.rtx_ssrc,
@@ -316,7 +322,8 @@ pub const RTM_JITTER_EVENT_FRAME: u8 = 3;
 pub struct rtm_jitter_event {
     /// RTM_JITTER_EVENT_PACKET (audio), _LOST (audio: conceal), _FRAME (video).
     pub kind: u8,
-    /// LOST: the next packet is held; decode its in-band FEC for this one.
+    /// LOST: the next packet is held (`data`/`len` point at it); decode its
+    /// in-band FEC for this one. The packet still comes as its own event.
     pub fec_in_next: bool,
     /// FRAME: the frame is a keyframe.
     pub keyframe: bool,
@@ -324,8 +331,9 @@ pub struct rtm_jitter_event {
     pub seq: i64,
     /// Extended (unwrapped) RTP timestamp.
     pub timestamp: i64,
-    /// PACKET: the whole RTP packet; FRAME: its first packet. Valid until
-    /// the next call on this handle.
+    /// PACKET: the whole RTP packet; FRAME: its first packet; LOST with
+    /// `fec_in_next`: the next packet (NULL otherwise). Valid until the next
+    /// call on this handle.
     pub data: *const u8,
     pub len: usize,
     /// FRAME: number of packets; read each with `rtm_jitter_frame_packet`.
@@ -367,10 +375,11 @@ pub unsafe extern "C" fn rtm_jitter_pop(
             Event::Lost {
                 seq,
                 timestamp,
-                fec_in_next,
+                fec,
             } => {
                 e.kind = RTM_JITTER_EVENT_LOST;
-                (e.seq, e.timestamp, e.fec_in_next) = (seq, timestamp, fec_in_next);
+                (e.seq, e.timestamp, e.fec_in_next) = (seq, timestamp, fec.is_some());
+                h.out.extend(fec);
             }
             Event::Frame {
                 packets,

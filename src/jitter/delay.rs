@@ -27,6 +27,8 @@ pub struct DelayConfig {
     pub shrink_us_per_s: u64,
     /// Added above the percentile.
     pub margin_us: u64,
+    /// Target before any measurement (clamped to min/max).
+    pub initial_delay_us: u64,
 }
 
 impl Default for DelayConfig {
@@ -39,6 +41,7 @@ impl Default for DelayConfig {
             forget_factor: 0.998,
             shrink_us_per_s: 20_000,
             margin_us: 0,
+            initial_delay_us: 40_000,
         }
     }
 }
@@ -48,38 +51,47 @@ impl Default for DelayConfig {
 pub struct DelayEstimator {
     config: DelayConfig,
     clock_rate: u32,
-    /// RFC 3550 jitter in timestamp units.
-    jitter: f64,
+    /// 1 / forget_factor, so that forgetting is a multiplication.
+    grow: f64,
+    /// RFC 3550 jitter, kept in µs.
+    jitter_us: f64,
     last_transit_us: Option<i64>,
     /// Minimum transit per 1 s bucket of arrival time.
     bucket_min: [i64; MIN_BUCKETS],
     bucket_index: u64,
     base_transit_us: i64,
     histogram: Box<[f64; BINS]>,
+    /// Highest bin ever filled: percentile scans start there.
+    top_bin: usize,
     weight: f64,
     total: f64,
     samples: u64,
     percentile_us: u64,
+    /// Least target set by the owner (e.g. room for retransmissions).
+    floor_us: u64,
     target_us: u64,
     last_target_update: u64,
 }
 
 impl DelayEstimator {
     pub fn new(config: DelayConfig, clock_rate: u32) -> Self {
-        let start = config.fixed_delay_us.unwrap_or(config.min_delay_us);
+        let start = config.fixed_delay_us.unwrap_or(config.initial_delay_us);
         Self {
             config,
             clock_rate: clock_rate.max(1),
-            jitter: 0.0,
+            grow: 1.0 / config.forget_factor.clamp(0.5, 1.0),
+            jitter_us: 0.0,
             last_transit_us: None,
             bucket_min: [i64::MAX; MIN_BUCKETS],
             bucket_index: 0,
             base_transit_us: i64::MAX,
             histogram: Box::new([0.0; BINS]),
+            top_bin: 0,
             weight: 1.0,
             total: 0.0,
             samples: 0,
             percentile_us: 0,
+            floor_us: 0,
             target_us: start.clamp(config.min_delay_us, config.max_delay_us),
             last_target_update: 0,
         }
@@ -88,75 +100,91 @@ impl DelayEstimator {
     /// Media time of an unwrapped RTP timestamp, in µs.
     #[inline]
     pub fn media_us(&self, ext_ts: i64) -> i64 {
-        let us = (i128::from(ext_ts) * 1_000_000) / i128::from(self.clock_rate);
-        us.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        match ext_ts.checked_mul(1_000_000) {
+            Some(scaled) => scaled / i64::from(self.clock_rate),
+            None => {
+                let us = (i128::from(ext_ts) * 1_000_000) / i128::from(self.clock_rate);
+                us.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+            }
+        }
     }
 
-    /// Records the arrival at `now` of a packet stamped `ext_ts`. Retransmitted
-    /// packets should not be recorded: their lateness is the sender's
-    /// reaction time, not the network's variation.
-    pub fn on_arrival(&mut self, ext_ts: i64, now: u64) {
-        let transit = (now.min(i64::MAX as u64) as i64).saturating_sub(self.media_us(ext_ts));
+    /// Records the arrival at `now` of a packet of media time `media_us`
+    /// (see [`media_us`](Self::media_us)). Retransmitted packets should not
+    /// be recorded: their lateness is the sender's reaction time, not the
+    /// network's variation.
+    #[inline]
+    pub fn on_arrival(&mut self, media_us: i64, now: u64) {
+        let transit = (now.min(i64::MAX as u64) as i64).saturating_sub(media_us);
         if let Some(last) = self.last_transit_us {
-            let d = transit.saturating_sub(last).unsigned_abs() as f64 * f64::from(self.clock_rate)
-                / 1e6;
-            self.jitter += (d - self.jitter) / 16.0;
+            let d = transit.saturating_sub(last).unsigned_abs() as f64;
+            self.jitter_us += (d - self.jitter_us) * (1.0 / 16.0);
         }
         self.last_transit_us = Some(transit);
 
         let bucket = now / BUCKET_US;
+        let slot = (bucket % MIN_BUCKETS as u64) as usize;
         if bucket != self.bucket_index {
             // Clear the buckets the clock moved past (all of them after a long pause).
-            let steps = (bucket.saturating_sub(self.bucket_index)).min(MIN_BUCKETS as u64);
+            let steps = bucket
+                .saturating_sub(self.bucket_index)
+                .min(MIN_BUCKETS as u64);
             for i in 1..=steps {
                 self.bucket_min[((self.bucket_index + i) % MIN_BUCKETS as u64) as usize] = i64::MAX;
             }
             self.bucket_index = bucket;
+            self.bucket_min[slot] = transit;
+            self.base_transit_us = self.bucket_min.iter().copied().min().unwrap_or(transit);
+        } else if transit < self.bucket_min[slot] {
+            self.bucket_min[slot] = transit;
+            self.base_transit_us = self.base_transit_us.min(transit);
         }
-        let slot = &mut self.bucket_min[(bucket % MIN_BUCKETS as u64) as usize];
-        *slot = (*slot).min(transit);
-        self.base_transit_us = self.bucket_min.iter().copied().min().unwrap_or(transit);
+        if self.config.fixed_delay_us.is_some() {
+            return;
+        }
 
         let relative = transit.saturating_sub(self.base_transit_us).max(0) as u64;
         let bin = ((relative / BIN_US) as usize).min(BINS - 1);
         // Forgetting by growing the weight of new samples; renormalise rarely.
-        self.weight /= self.config.forget_factor;
+        self.weight *= self.grow;
         self.histogram[bin] += self.weight;
         self.total += self.weight;
+        self.top_bin = self.top_bin.max(bin);
         if self.weight > 1e12 {
+            let scale = 1.0 / self.weight;
             for b in self.histogram.iter_mut() {
-                *b /= self.weight;
+                *b *= scale;
             }
-            self.total /= self.weight;
+            self.total *= scale;
             self.weight = 1.0;
         }
         self.samples += 1;
-        if self.samples % 8 == 1 {
+        if self.samples % 16 == 1 {
             self.percentile_us = self.percentile();
         }
         self.update_target(now);
     }
 
+    /// Smallest delay below which `quantile` of the (weighted) samples fall,
+    /// scanning down from the top, where the quantile of interest lies.
     fn percentile(&self) -> u64 {
-        let want = self.config.quantile * self.total;
-        let mut sum = 0.0;
-        for (i, w) in self.histogram.iter().enumerate() {
-            sum += w;
-            if sum >= want {
+        let above_allowed = (1.0 - self.config.quantile) * self.total;
+        let mut above = 0.0;
+        for i in (0..=self.top_bin).rev() {
+            above += self.histogram[i];
+            if above > above_allowed {
                 return (i as u64 + 1) * BIN_US;
             }
         }
-        BINS as u64 * BIN_US
+        BIN_US
     }
 
     fn update_target(&mut self, now: u64) {
         let c = &self.config;
-        let desired = match c.fixed_delay_us {
-            Some(fixed) => fixed,
-            None => self.percentile_us + c.margin_us,
-        }
-        .clamp(c.min_delay_us, c.max_delay_us);
-        if desired >= self.target_us || c.fixed_delay_us.is_some() {
+        let desired = (self.percentile_us + c.margin_us)
+            .max(self.floor_us)
+            .clamp(c.min_delay_us, c.max_delay_us);
+        if desired >= self.target_us {
             self.target_us = desired;
         } else {
             let elapsed = now.saturating_sub(self.last_target_update);
@@ -170,11 +198,16 @@ impl DelayEstimator {
     /// before the first arrival.
     #[inline]
     pub fn playout_time(&self, ext_ts: i64) -> Option<u64> {
+        self.playout_time_of_media(self.media_us(ext_ts))
+    }
+
+    /// [`playout_time`](Self::playout_time) from a media time in µs.
+    #[inline]
+    pub fn playout_time_of_media(&self, media_us: i64) -> Option<u64> {
         if self.base_transit_us == i64::MAX {
             return None;
         }
-        let t = self
-            .media_us(ext_ts)
+        let t = media_us
             .saturating_add(self.base_transit_us)
             .saturating_add(self.target_us as i64);
         Some(t.max(0) as u64)
@@ -184,9 +217,24 @@ impl DelayEstimator {
         self.target_us
     }
 
+    /// The delay percentile measured so far (µs above the fastest packet).
+    pub fn percentile_us(&self) -> u64 {
+        self.percentile_us
+    }
+
+    /// Sets a least target delay (0 for none): the target rises to it at
+    /// once and falls back at the usual rate when it is lowered. Ignored with
+    /// a fixed delay.
+    pub fn set_floor(&mut self, floor_us: u64, now: u64) {
+        if self.config.fixed_delay_us.is_none() && floor_us != self.floor_us {
+            self.floor_us = floor_us;
+            self.update_target(now);
+        }
+    }
+
     /// RFC 3550 interarrival jitter in seconds (webrtc-stats `jitter`).
     pub fn jitter_seconds(&self) -> f64 {
-        self.jitter / f64::from(self.clock_rate)
+        self.jitter_us * 1e-6
     }
 
     /// Forgets the timing (a stream reset); keeps the current target.
@@ -215,7 +263,7 @@ mod tests {
         for i in start_pkt..start_pkt + n {
             let send = i * 20_000;
             now = send + 50_000 + rng.below(jitter_ms * 1000 + 1);
-            est.on_arrival((i * 960) as i64, now);
+            est.on_arrival(est.media_us((i * 960) as i64), now);
         }
         now
     }
@@ -288,9 +336,9 @@ mod tests {
             RATE,
         );
         est.on_arrival(0, 100_000);
-        est.on_arrival(960, 125_000); // 5 ms late
-        est.on_arrival(1920, 140_000); // fastest: transit 100 ms
-                                       // media time of ts 2880 is 60 ms; base transit 100 ms; + 40 ms target.
+        est.on_arrival(20_000, 125_000); // 5 ms late
+        est.on_arrival(40_000, 140_000); // fastest: transit 100 ms
+                                         // media time of ts 2880 is 60 ms; base transit 100 ms; + 40 ms target.
         assert_eq!(est.playout_time(2880), Some(200_000));
     }
 }

@@ -74,7 +74,10 @@ impl JitterConfig {
             clock_rate: 90_000,
             capacity_packets: 2048,
             delay: DelayConfig::default(),
-            nack: NackConfig::default(),
+            nack: NackConfig {
+                delay_rtts: 1.0,
+                ..NackConfig::default()
+            },
             rtx: None,
             keyframe_request_interval_us: 300_000,
         }
@@ -104,12 +107,13 @@ pub enum Event<'a> {
         seq: i64,
         timestamp: i64,
     },
-    /// Audio: this packet will not come; conceal it. If `fec_in_next` the
-    /// next packet is already here: decode its in-band FEC for this one.
+    /// Audio: this packet will not come; conceal it. `fec` is the next
+    /// packet when it is already here: decode its in-band FEC (Opus) for this
+    /// one now; the packet itself still comes as its own event later.
     Lost {
         seq: i64,
         timestamp: i64,
-        fec_in_next: bool,
+        fec: Option<Bytes>,
     },
     /// Video: a complete frame, packets in order.
     Frame {
@@ -175,6 +179,11 @@ pub struct JitterBuffer {
     last_keyframe_request: Option<u64>,
     rtt_us: u64,
     stale_run: u32,
+    /// Gaps (missing slots) between the head and the highest: NACK work is
+    /// skipped while there are none.
+    missing: u32,
+    /// When a gap was last noticed (drives the retransmission reserve).
+    last_gap_at: Option<u64>,
     frame: Vec<Bytes>,
     stats: JitterStats,
 }
@@ -199,6 +208,8 @@ impl JitterBuffer {
             last_keyframe_request: None,
             rtt_us: 100_000,
             stale_run: 0,
+            missing: 0,
+            last_gap_at: None,
             frame: Vec::with_capacity(frame_capacity),
             stats: JitterStats::default(),
         }
@@ -272,6 +283,17 @@ impl JitterBuffer {
                 self.start_at(seq);
                 seq
             }
+            Some(head) if seq < head && self.may_move_head_back(seq, head) => {
+                // Nothing released yet: a packet sent before the first one to
+                // arrive still belongs to the stream.
+                for missing in seq + 1..head {
+                    self.ring.put(Slot::missing(missing, now));
+                }
+                self.missing += (head - seq - 1) as u32;
+                self.last_gap_at = Some(now);
+                self.head = Some(seq);
+                seq
+            }
             Some(head) if seq < head => {
                 self.stale_run += 1;
                 if self.stale_run >= STALE_RUN_RESET {
@@ -292,24 +314,36 @@ impl JitterBuffer {
         };
         self.stale_run = 0;
 
-        if self.ring.get(seq).is_some_and(|s| s.packet.is_some()) {
-            self.stats.packets_duplicated += 1;
-            return Ok(Pushed::Duplicate);
+        match self.ring.get(seq) {
+            Some(s) if s.packet.is_some() => {
+                self.stats.packets_duplicated += 1;
+                return Ok(Pushed::Duplicate);
+            }
+            Some(_) => self.forget_gap(),
+            None => {}
         }
         if seq > self.highest {
             // Everything between the old highest and this one is a gap.
-            for missing in (self.highest + 1).max(head)..seq {
+            let first_gap = (self.highest + 1).max(head);
+            for missing in first_gap..seq {
                 self.ring.put(Slot::missing(missing, now));
+            }
+            if seq > first_gap {
+                self.missing += (seq - first_gap) as u32;
+                self.last_gap_at = Some(now);
             }
             self.highest = seq;
         }
+        let media_us = self.delay.media_us(ts);
         if !retransmitted {
-            self.delay.on_arrival(ts, now);
+            self.delay.on_arrival(media_us, now);
+            self.reserve_for_retransmissions(now);
         }
         self.ring.put(Slot {
             seq,
             packet: Some(packet),
             ts,
+            media_us,
             arrival: now,
             marker,
             keyframe,
@@ -322,6 +356,50 @@ impl JitterBuffer {
         Ok(outcome)
     }
 
+    /// Whether `seq`, older than the head, can become the head: nothing has
+    /// been released yet and the window still fits.
+    fn may_move_head_back(&self, seq: i64, head: i64) -> bool {
+        self.last_out.is_none() && self.highest - seq < self.ring.capacity() / 2 && head - seq > 0
+    }
+
+    /// With NACK on and losses seen in the last 10 s, keeps the target
+    /// delay long enough for a retransmission to arrive: `delay_rtts` round
+    /// trips, the reorder wait, one packet interval and twice the delay
+    /// percentile (the gap is noticed late by up to one jitter, and the
+    /// retransmission is jittered too), as libwebrtc's video receiver does.
+    fn reserve_for_retransmissions(&mut self, now: u64) {
+        let nack = self.config.nack;
+        let recent_loss = self
+            .last_gap_at
+            .is_some_and(|t| now < t.saturating_add(10_000_000));
+        let floor = if nack.enabled && nack.delay_rtts > 0.0 && recent_loss {
+            (nack.delay_rtts * self.rtt_us as f64) as u64
+                + nack.reorder_wait_us
+                + self.packet_interval_us()
+                + 2 * self.delay.percentile_us()
+        } else {
+            0
+        };
+        self.delay.set_floor(floor, now);
+    }
+
+    /// Media time between consecutive packets at the highest sequence number
+    /// (20 ms for typical audio; used as a margin).
+    fn packet_interval_us(&self) -> u64 {
+        match (self.ring.get(self.highest), self.ring.get(self.highest - 1)) {
+            (Some(a), Some(b)) if a.packet.is_some() && b.packet.is_some() => {
+                a.media_us.saturating_sub(b.media_us).clamp(0, 100_000) as u64
+            }
+            _ => 20_000,
+        }
+    }
+
+    /// A gap slot was filled or played out.
+    fn forget_gap(&mut self) {
+        debug_assert!(self.missing > 0, "gap accounting");
+        self.missing = self.missing.saturating_sub(1);
+    }
+
     fn start_at(&mut self, seq: i64) {
         self.head = Some(seq);
         self.highest = seq - 1;
@@ -329,6 +407,7 @@ impl JitterBuffer {
 
     fn reset(&mut self, seq: i64) {
         self.ring.clear();
+        self.missing = 0;
         self.delay.reset_timing();
         self.stats.resets += 1;
         self.stale_run = 0;
@@ -353,10 +432,10 @@ impl JitterBuffer {
     /// When the next event (or NACK retry) is due, if anything is pending.
     pub fn next_wakeup(&self) -> Option<u64> {
         let head = self.head?;
-        let release = if head <= self.highest {
-            self.deadline_of(head)
-        } else {
-            None
+        let release = match (head <= self.highest, self.config.mode) {
+            (false, _) => None,
+            (true, Mode::Audio) => self.deadline_of(head),
+            (true, Mode::Video(_)) => self.video_wakeup(head),
         };
         let nack = self.next_nack_time();
         match (release, nack) {
@@ -367,9 +446,10 @@ impl JitterBuffer {
 
     /// Playout deadline of `seq`: its own timestamp's, or for a gap the
     /// timestamp interpolated between the last released and the next held.
+    #[inline]
     fn deadline_of(&self, seq: i64) -> Option<u64> {
         if let Some(slot) = self.ring.get(seq).filter(|s| s.packet.is_some()) {
-            return self.delay.playout_time(slot.ts);
+            return self.delay.playout_time_of_media(slot.media_us);
         }
         self.delay.playout_time(self.expected_ts(seq)?)
     }
@@ -378,9 +458,14 @@ impl JitterBuffer {
         (from..=self.highest).find_map(|s| self.ring.get(s).filter(|slot| slot.packet.is_some()))
     }
 
-    /// Timestamp a missing `seq` would have had.
+    /// Timestamp a missing `seq` would have had. Audio interpolates (one
+    /// packet per frame); video takes the next held packet's, since a gap may
+    /// be the start of that frame.
     fn expected_ts(&self, seq: i64) -> Option<i64> {
         let next = self.next_held(seq)?;
+        if matches!(self.config.mode, Mode::Video(_)) {
+            return Some(next.ts);
+        }
         match self.last_out {
             Some((last_seq, last_ts, _)) if next.seq > last_seq && last_ts != i64::MIN => {
                 // i128: garbage timestamps must not overflow.
@@ -394,8 +479,8 @@ impl JitterBuffer {
     }
 
     fn record_emitted(&mut self, arrival: u64, now: u64) {
-        self.stats.jitter_buffer_delay += now.saturating_sub(arrival) as f64 / 1e6;
-        self.stats.jitter_buffer_target_delay += self.delay.target_us() as f64 / 1e6;
+        self.stats.jitter_buffer_delay += now.saturating_sub(arrival) as f64 * 1e-6;
+        self.stats.jitter_buffer_target_delay += self.delay.target_us() as f64 * 1e-6;
         self.stats.jitter_buffer_emitted_count += 1;
     }
 
@@ -434,16 +519,19 @@ impl JitterBuffer {
                 _ => {
                     let ts = self.expected_ts(head).unwrap_or(0);
                     self.last_out = Some((head, ts, false));
+                    if slot.is_some() {
+                        self.forget_gap();
+                    }
                     self.stats.packets_lost += 1;
                     if !self.in_concealment {
                         self.stats.concealment_events += 1;
                         self.in_concealment = true;
                     }
-                    let fec_in_next = self.ring.get(head + 1).is_some_and(|s| s.packet.is_some());
+                    let fec = self.ring.get(head + 1).and_then(|s| s.packet.clone());
                     return Some(Event::Lost {
                         seq: head,
                         timestamp: ts,
-                        fec_in_next,
+                        fec,
                     });
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::JitterBuffer;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NackConfig {
     pub enabled: bool,
     /// Requests per missing packet.
@@ -11,6 +11,11 @@ pub struct NackConfig {
     /// Wait this long after noticing a gap before the first request, so that
     /// mere reordering does not trigger retransmissions.
     pub reorder_wait_us: u64,
+    /// Round trips of extra delay to hold while losses are being seen, so
+    /// that retransmissions arrive before playout (0: none; NACKs are then
+    /// sent only when the existing delay happens to allow a retransmission).
+    /// Two round trips recover a loss whose first retransmission is lost too.
+    pub delay_rtts: f64,
 }
 
 impl Default for NackConfig {
@@ -19,6 +24,7 @@ impl Default for NackConfig {
             enabled: true,
             max_retries: 10,
             reorder_wait_us: 5_000,
+            delay_rtts: 0.0,
         }
     }
 }
@@ -32,7 +38,7 @@ impl JitterBuffer {
     /// its playout time.
     pub fn nack_list(&mut self, now: u64, out: &mut [u16]) -> usize {
         let Some(head) = self.head else { return 0 };
-        if !self.config.nack.enabled || out.is_empty() {
+        if !self.config.nack.enabled || out.is_empty() || self.missing == 0 {
             return 0;
         }
         // Walk from the newest down so each gap knows the next held packet,
@@ -98,7 +104,7 @@ impl JitterBuffer {
     /// playout time never become due.
     pub(super) fn next_nack_time(&self) -> Option<u64> {
         let head = self.head?;
-        if !self.config.nack.enabled {
+        if !self.config.nack.enabled || self.missing == 0 {
             return None;
         }
         let mut next_held_ts: Option<i64> = None;

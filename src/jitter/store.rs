@@ -10,6 +10,8 @@ pub(crate) struct Slot {
     pub seq: i64,
     pub packet: Option<Bytes>,
     pub ts: i64,
+    /// `ts` in µs of media time, computed once at arrival.
+    pub media_us: i64,
     pub arrival: u64,
     pub marker: bool,
     /// The first packet of a frame that starts a keyframe (video).
@@ -31,6 +33,7 @@ impl Slot {
         seq: EMPTY,
         packet: None,
         ts: 0,
+        media_us: 0,
         arrival: 0,
         marker: false,
         keyframe: false,

@@ -39,6 +39,30 @@ impl JitterBuffer {
         }
     }
 
+    /// How long past its playout time an incomplete frame is still waited
+    /// for: a late frame costs a short freeze, a dropped one a keyframe round
+    /// trip. One more jitter percentile for late packets (at least 30 ms),
+    /// and with NACK one more retransmission.
+    fn incomplete_frame_grace(&self) -> u64 {
+        let late = self.delay.percentile_us().max(30_000);
+        let nack = &self.config.nack;
+        if nack.enabled {
+            late + self.rtt_us + nack.reorder_wait_us
+        } else {
+            late
+        }
+    }
+
+    /// When `pop` has something to do for the frame at `head`: its playout
+    /// time if complete, or when it is given up if not.
+    pub(super) fn video_wakeup(&self, head: i64) -> Option<u64> {
+        let deadline = self.deadline_of(head)?;
+        Some(match self.head_frame(head) {
+            HeadFrame::Complete { .. } | HeadFrame::Orphan => deadline,
+            HeadFrame::Incomplete => deadline.saturating_add(self.incomplete_frame_grace()),
+        })
+    }
+
     fn head_frame(&self, head: i64) -> HeadFrame {
         let Some(first) = self.ring.get(head).filter(|s| s.packet.is_some()) else {
             return HeadFrame::Incomplete;
@@ -137,7 +161,11 @@ impl JitterBuffer {
                 }
                 HeadFrame::Orphan => self.drop_packets(head, head, now),
                 HeadFrame::Incomplete => {
-                    if now < self.deadline_of(head)? {
+                    if now
+                        < self
+                            .deadline_of(head)?
+                            .saturating_add(self.incomplete_frame_grace())
+                    {
                         return None;
                     }
                     self.drop_packets(head, head, now);
@@ -164,9 +192,12 @@ impl JitterBuffer {
                     }
                     self.last_out = Some((seq, ts, marker));
                 }
-                _ => {
+                gap => {
                     // Which frame a lost packet belonged to is unknown: keep
                     // the last known timestamp, and no frame end.
+                    if gap.is_some() {
+                        self.forget_gap();
+                    }
                     self.stats.packets_lost += 1;
                     let ts = self.last_out.map_or(i64::MIN, |(_, ts, _)| ts);
                     self.last_out = Some((seq, ts, false));

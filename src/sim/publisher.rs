@@ -1,0 +1,1325 @@
+//! Synthetic publishers: real Opus (libopus) and real VP8 (libvpx) encoded
+//! from seeded synthetic sources and packetized as RTP, sans-IO, so a
+//! simulation feeds the jitter buffer, the forwarder or the mixer what a
+//! browser would send.
+//!
+//! - [`OpusPublisher`]: speech-like 48 kHz mono audio, 20 ms Opus frames with
+//!   in-band FEC, RTP (RFC 7587) with an optional RFC 6464 audio level.
+//! - [`Vp8Publisher`]: a moving test pattern, VP8 through libvpx in real-time
+//!   mode, RFC 7741 packetization with a 15-bit PictureID; `force_keyframe`
+//!   answers a PLI.
+//! - [`RtxSender`] and [`make_rtx`]: RFC 4588 retransmissions from a history.
+//! - [`Vp8Decoder`] and [`vp8_depacketize`]: libvpx's decoder, to check that
+//!   what a receiver released is decodable.
+//!
+//! A sender's clock may drift ([`DriftClock`]): frames are captured every
+//! frame interval of the *sender's* clock, so RTP timestamps advance by
+//! exactly one frame per frame while the true send times stretch or shrink.
+//! The same seed gives the same packets.
+//!
+//! The VP8 side is split in three types (encoder, packetizer, pattern) so that
+//! a simulcast publisher can own one encoder and packetizer per layer.
+//! libvpx is used through `env-libvpx-sys` directly: `vpx-encode` takes no
+//! per-frame flags (so no forced keyframe) and fixes the encoder settings.
+
+use std::ffi::CStr;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::os::raw::{c_int, c_long, c_uint, c_ulong};
+use std::ptr;
+
+use bytes::{Bytes, BytesMut};
+use vpx_sys as vpx;
+
+use super::link::DriftClock;
+use super::rng::Rng;
+use crate::codec::vp8::Descriptor;
+use crate::packet::{ParseError, RtpBuilder, RtpPacket};
+
+/// A libopus or libvpx call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError {
+    pub codec: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.codec, self.message)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+impl From<opus::Error> for CodecError {
+    fn from(e: opus::Error) -> Self {
+        CodecError {
+            codec: "opus",
+            message: e.to_string(),
+        }
+    }
+}
+
+/// When a sender with a drifting clock sends frame `k`: the true time at
+/// which its own clock reads `local(start) + k * interval`.
+#[derive(Debug, Clone, Copy)]
+struct SenderClock {
+    drift: DriftClock,
+    local_start: u64,
+}
+
+impl SenderClock {
+    fn new(drift: DriftClock, start_us: u64) -> Self {
+        Self {
+            drift,
+            local_start: drift.local(start_us),
+        }
+    }
+
+    /// True time of local offset `local_us` after the start.
+    fn true_time(&self, local_us: u64) -> u64 {
+        let local = (self.local_start + local_us) as f64;
+        (local / (1.0 + self.drift.ppm * 1e-6)).round() as u64
+    }
+}
+
+// ---------------------------------------------------------------- audio ---
+
+/// Speech-like test signal: a harmonic voice whose pitch glides, shaped into
+/// syllables (about four a second) separated by pauses, over a faint noise
+/// floor. Seeded; not meant to be intelligible, only to exercise a speech
+/// codec (voiced and unvoiced parts, silences, level changes) realistically.
+#[derive(Debug, Clone)]
+pub struct SpeechSource {
+    rng: Rng,
+    sample_rate: f64,
+    phase: f64,
+    f0: f64,
+    f0_target: f64,
+    /// Samples into the current segment, and its length.
+    pos: u32,
+    len: u32,
+    voiced: bool,
+    amplitude: f64,
+}
+
+/// Relative amplitudes of the harmonics (a crude vowel spectrum).
+const HARMONICS: [f64; 8] = [1.0, 0.8, 0.55, 0.45, 0.3, 0.2, 0.12, 0.08];
+/// Noise floor, of full scale (about -60 dBFS).
+const NOISE_FLOOR: f64 = 0.001;
+
+impl SpeechSource {
+    pub fn new(seed: u64, sample_rate: u32) -> Self {
+        let mut rng = Rng::new(seed);
+        let f0 = 100.0 + 120.0 * rng.unit();
+        Self {
+            rng,
+            sample_rate: f64::from(sample_rate),
+            phase: 0.0,
+            f0,
+            f0_target: f0,
+            pos: 0,
+            len: 0,
+            voiced: false,
+            amplitude: 0.0,
+        }
+    }
+
+    fn next_segment(&mut self) {
+        let ms = |rng: &mut Rng, lo: u64, hi: u64| lo + rng.below(hi - lo + 1);
+        // After a syllable, a pause one time in three; pauses end in a syllable.
+        let voiced = !self.voiced || !self.rng.chance(0.35);
+        let dur_ms = if voiced {
+            ms(&mut self.rng, 120, 320)
+        } else {
+            ms(&mut self.rng, 80, 500)
+        };
+        self.voiced = voiced;
+        self.pos = 0;
+        self.len = (dur_ms as f64 * self.sample_rate / 1000.0) as u32;
+        self.amplitude = 0.15 + 0.35 * self.rng.unit();
+        self.f0_target = 90.0 + 160.0 * self.rng.unit();
+    }
+
+    /// Writes the next `out.len()` samples.
+    pub fn fill(&mut self, out: &mut [i16]) {
+        let norm: f64 = HARMONICS.iter().sum();
+        for sample in out.iter_mut() {
+            if self.pos >= self.len {
+                self.next_segment();
+            }
+            let mut v = 0.0;
+            if self.voiced {
+                let x = f64::from(self.pos) / f64::from(self.len);
+                let envelope = 4.0 * x * (1.0 - x);
+                // sin(h·φ) for every harmonic by rotating (cos φ, sin φ).
+                let (s1, c1) = self.phase.sin_cos();
+                let (mut s, mut c) = (s1, c1);
+                let mut sum = 0.0;
+                for a in HARMONICS {
+                    sum += a * s;
+                    (s, c) = (s * c1 + c * s1, c * c1 - s * s1);
+                }
+                v = self.amplitude * envelope * sum / norm;
+                self.f0 += (self.f0_target - self.f0) * 2e-4;
+                self.phase += core::f64::consts::TAU * self.f0 / self.sample_rate;
+                if self.phase > core::f64::consts::TAU {
+                    self.phase -= core::f64::consts::TAU;
+                }
+            }
+            v += NOISE_FLOOR * (2.0 * self.rng.unit() - 1.0);
+            *sample = (v * 32767.0).clamp(-32768.0, 32767.0) as i16;
+            self.pos += 1;
+        }
+    }
+}
+
+/// RFC 6464 audio level byte of `pcm`: the V flag (voice activity, here a
+/// level above -40 dBov) and the level in -dBov, 0 (loudest) to 127.
+pub fn audio_level(pcm: &[i16]) -> u8 {
+    if pcm.is_empty() {
+        return 127;
+    }
+    let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    let rms = (energy / pcm.len() as f64).sqrt() / 32768.0;
+    let level = if rms <= 0.0 {
+        127
+    } else {
+        (-20.0 * rms.log10()).round().clamp(0.0, 127.0) as u8
+    };
+    let voice = if level < 40 { 0x80 } else { 0 };
+    voice | level
+}
+
+/// Options of an [`OpusPublisher`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpusConfig {
+    /// Seeds the signal, the SSRC and the first sequence number and timestamp.
+    pub seed: u64,
+    pub bitrate_bps: i32,
+    /// libopus complexity 0–10.
+    pub complexity: i32,
+    pub inband_fec: bool,
+    /// The loss rate libopus plans its FEC for.
+    pub packet_loss_perc: i32,
+    /// RFC 6464 audio level as a one-byte extension with this id, if any.
+    pub audio_level_ext_id: Option<u8>,
+    pub payload_type: u8,
+    /// The sender's clock.
+    pub drift: DriftClock,
+    /// True time of the first packet.
+    pub start_us: u64,
+    /// Encode only this many distinct frames, then send them again in a
+    /// loop (sequence numbers and timestamps keep counting): long
+    /// simulations without the encoding cost. `None`: every frame is new.
+    pub distinct_frames: Option<usize>,
+}
+
+impl Default for OpusConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            bitrate_bps: 32_000,
+            complexity: 5,
+            inband_fec: true,
+            packet_loss_perc: 10,
+            audio_level_ext_id: Some(1),
+            payload_type: 111,
+            drift: DriftClock { ppm: 0.0 },
+            start_us: 0,
+            distinct_frames: None,
+        }
+    }
+}
+
+/// Opus 20 ms frames at 48 kHz mono.
+pub const OPUS_FRAME_SAMPLES: usize = 960;
+const OPUS_FRAME_US: u64 = 20_000;
+const OPUS_MAX_PACKET: usize = 1275;
+
+/// A speech source encoded with libopus and sent as RTP, one packet per
+/// 20 ms of the sender's clock.
+pub struct OpusPublisher {
+    config: OpusConfig,
+    encoder: opus::Encoder,
+    source: SpeechSource,
+    clock: SenderClock,
+    ssrc: u32,
+    first_seq: u16,
+    first_ts: u32,
+    frames: u64,
+    pcm: Vec<i16>,
+    scratch: Vec<u8>,
+    /// Encoded frames and their levels, when looping.
+    cache: Vec<(Bytes, u8)>,
+}
+
+impl fmt::Debug for OpusPublisher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpusPublisher")
+            .field("config", &self.config)
+            .field("ssrc", &self.ssrc)
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpusPublisher {
+    pub fn new(config: OpusConfig) -> Result<Self, CodecError> {
+        let mut encoder =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)?;
+        encoder.set_bitrate(opus::Bitrate::Bits(config.bitrate_bps))?;
+        encoder.set_complexity(config.complexity)?;
+        encoder.set_inband_fec(config.inband_fec)?;
+        encoder.set_packet_loss_perc(config.packet_loss_perc)?;
+        encoder.set_dtx(false)?;
+        let mut rng = Rng::new(config.seed ^ 0x000a_0d10);
+        let ssrc = rng.next_u64() as u32;
+        let first_seq = rng.next_u64() as u16;
+        let first_ts = rng.next_u64() as u32;
+        Ok(Self {
+            encoder,
+            source: SpeechSource::new(rng.next_u64(), 48_000),
+            clock: SenderClock::new(config.drift, config.start_us),
+            ssrc,
+            first_seq,
+            first_ts,
+            frames: 0,
+            pcm: vec![0; OPUS_FRAME_SAMPLES],
+            scratch: vec![0; OPUS_MAX_PACKET],
+            cache: Vec::with_capacity(config.distinct_frames.unwrap_or(0)),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &OpusConfig {
+        &self.config
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    pub fn payload_type(&self) -> u8 {
+        self.config.payload_type
+    }
+
+    /// Sequence number and RTP timestamp of the first packet.
+    pub fn first_sequence_number(&self) -> u16 {
+        self.first_seq
+    }
+
+    pub fn first_timestamp(&self) -> u32 {
+        self.first_ts
+    }
+
+    /// Packets produced so far.
+    pub fn packets_sent(&self) -> u64 {
+        self.frames
+    }
+
+    /// True time at which the next packet is sent.
+    pub fn next_send_time(&self) -> u64 {
+        self.clock.true_time(self.frames * OPUS_FRAME_US)
+    }
+
+    /// The next packet if it is due at `now`.
+    pub fn poll(&mut self, now: u64) -> Option<Bytes> {
+        (self.next_send_time() <= now).then(|| self.next_packet().1)
+    }
+
+    /// The next packet and the true time it is sent.
+    ///
+    /// # Panics
+    /// If libopus fails to encode a frame (it does not, for valid settings).
+    pub fn next_packet(&mut self) -> (u64, Bytes) {
+        let at = self.next_send_time();
+        let (payload, level) = self.next_payload();
+        let seq = self.first_seq.wrapping_add(self.frames as u16);
+        let ts = self
+            .first_ts
+            .wrapping_add((self.frames as u32).wrapping_mul(OPUS_FRAME_SAMPLES as u32));
+        let level_byte = [level];
+        let ext = self
+            .config
+            .audio_level_ext_id
+            .map(|id| (id, &level_byte[..]));
+        let exts = ext.as_slice();
+        let builder = RtpBuilder {
+            // First packet of the (only) talkspurt (RFC 3551 §4.1).
+            marker: self.frames == 0,
+            payload_type: self.config.payload_type,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc: self.ssrc,
+            extensions: exts,
+            payload: &payload,
+            ..Default::default()
+        };
+        self.frames += 1;
+        (at, build(&builder))
+    }
+
+    fn next_payload(&mut self) -> (Bytes, u8) {
+        if let Some(n) = self.config.distinct_frames.filter(|n| *n > 0) {
+            if self.cache.len() == n {
+                return self.cache[(self.frames % n as u64) as usize].clone();
+            }
+        }
+        self.source.fill(&mut self.pcm);
+        let len = self
+            .encoder
+            .encode(&self.pcm, &mut self.scratch)
+            .expect("libopus encodes a 20 ms frame");
+        let entry = (
+            Bytes::copy_from_slice(&self.scratch[..len]),
+            audio_level(&self.pcm),
+        );
+        if self.config.distinct_frames.is_some() {
+            self.cache.push(entry.clone());
+        }
+        entry
+    }
+}
+
+fn build(builder: &RtpBuilder<'_>) -> Bytes {
+    let len = builder.encoded_len().expect("valid RTP header");
+    let mut buf = BytesMut::zeroed(len);
+    builder.write_into(&mut buf).expect("buffer sized above");
+    buf.freeze()
+}
+
+// ---------------------------------------------------------------- video ---
+
+fn vpx_error(what: &str, err: vpx::vpx_codec_err_t) -> CodecError {
+    // SAFETY: libvpx returns a static NUL-terminated string for every code.
+    let text = unsafe { CStr::from_ptr(vpx::vpx_codec_err_to_string(err)) };
+    CodecError {
+        codec: "libvpx",
+        message: format!("{what}: {}", text.to_string_lossy()),
+    }
+}
+
+fn vpx_check(what: &str, err: vpx::vpx_codec_err_t) -> Result<(), CodecError> {
+    if err == vpx::vpx_codec_err_t::VPX_CODEC_OK {
+        Ok(())
+    } else {
+        Err(vpx_error(what, err))
+    }
+}
+
+/// Settings of a [`Vp8Encoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vp8EncoderConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+    /// A keyframe every this many frames; `None`: only the first frame and
+    /// forced ones (as a WebRTC sender, which answers PLIs instead).
+    pub keyframe_interval: Option<u32>,
+    /// libvpx speed (`VP8E_SET_CPUUSED`), -16 (best) to 16 (fastest).
+    pub cpu_used: i32,
+}
+
+/// One compressed VP8 frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedFrame {
+    pub data: Vec<u8>,
+    /// libvpx's own keyframe flag.
+    pub keyframe: bool,
+}
+
+/// libvpx's VP8 encoder set up as for real-time communication: CBR, no
+/// lag, error resilient, one token partition, no dropped frames.
+pub struct Vp8Encoder {
+    /// Boxed so its address never changes while libvpx holds it.
+    ctx: Box<vpx::vpx_codec_ctx_t>,
+    config: Vp8EncoderConfig,
+    pts: i64,
+}
+
+// SAFETY: the context is owned and only used through `&mut self`; libvpx
+// contexts may move between threads as long as calls are not concurrent.
+unsafe impl Send for Vp8Encoder {}
+
+impl fmt::Debug for Vp8Encoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vp8Encoder")
+            .field("config", &self.config)
+            .field("pts", &self.pts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vp8Encoder {
+    pub fn new(config: Vp8EncoderConfig) -> Result<Self, CodecError> {
+        if config.width == 0 || config.height == 0 || config.width % 2 + config.height % 2 != 0 {
+            return Err(CodecError {
+                codec: "libvpx",
+                message: "width and height must be even and non-zero".into(),
+            });
+        }
+        // SAFETY: plain C calls on zero-initialised POD structs that libvpx
+        // fills; the context is boxed before init and destroyed in Drop.
+        unsafe {
+            let iface = vpx::vpx_codec_vp8_cx();
+            // Zeroes are not valid for the config's enum fields: libvpx
+            // fills it in completely before it is read.
+            let mut cfg = MaybeUninit::<vpx::vpx_codec_enc_cfg_t>::uninit();
+            vpx_check(
+                "config_default",
+                vpx::vpx_codec_enc_config_default(iface, cfg.as_mut_ptr(), 0),
+            )?;
+            let mut cfg = cfg.assume_init();
+            cfg.g_w = config.width;
+            cfg.g_h = config.height;
+            cfg.g_timebase.num = 1;
+            cfg.g_timebase.den = config.fps.max(1) as c_int;
+            cfg.g_threads = 1;
+            cfg.g_lag_in_frames = 0;
+            cfg.g_error_resilient = vpx::VPX_ERROR_RESILIENT_DEFAULT;
+            cfg.rc_end_usage = vpx::vpx_rc_mode::VPX_CBR;
+            cfg.rc_target_bitrate = config.bitrate_kbps;
+            cfg.rc_dropframe_thresh = 0;
+            cfg.rc_resize_allowed = 0;
+            cfg.rc_min_quantizer = 2;
+            cfg.rc_max_quantizer = 56;
+            cfg.rc_undershoot_pct = 100;
+            cfg.rc_overshoot_pct = 15;
+            cfg.rc_buf_initial_sz = 500;
+            cfg.rc_buf_optimal_sz = 600;
+            cfg.rc_buf_sz = 1000;
+            match config.keyframe_interval {
+                Some(n) => {
+                    cfg.kf_mode = vpx::vpx_kf_mode::VPX_KF_AUTO;
+                    cfg.kf_min_dist = 0;
+                    cfg.kf_max_dist = n;
+                }
+                None => {
+                    // VPX_KF_DISABLED (= VPX_KF_FIXED): no automatic keyframes.
+                    cfg.kf_mode = vpx::vpx_kf_mode::VPX_KF_FIXED;
+                    cfg.kf_max_dist = u32::MAX / 2;
+                }
+            }
+            let mut ctx: Box<vpx::vpx_codec_ctx_t> = Box::new(std::mem::zeroed());
+            vpx_check(
+                "enc_init",
+                vpx::vpx_codec_enc_init_ver(
+                    &mut *ctx,
+                    iface,
+                    &cfg,
+                    0,
+                    vpx::VPX_ENCODER_ABI_VERSION as c_int,
+                ),
+            )?;
+            let mut encoder = Self {
+                ctx,
+                config,
+                pts: 0,
+            };
+            encoder.control(
+                vpx::vp8e_enc_control_id::VP8E_SET_CPUUSED as c_int,
+                config.cpu_used,
+            )?;
+            encoder.control(
+                vpx::vp8e_enc_control_id::VP8E_SET_NOISE_SENSITIVITY as c_int,
+                0,
+            )?;
+            encoder.control(
+                vpx::vp8e_enc_control_id::VP8E_SET_TOKEN_PARTITIONS as c_int,
+                0,
+            )?;
+            encoder.control(
+                vpx::vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD as c_int,
+                1,
+            )?;
+            Ok(encoder)
+        }
+    }
+
+    fn control(&mut self, id: c_int, value: c_int) -> Result<(), CodecError> {
+        // SAFETY: every control set here takes one int argument.
+        let err = unsafe { vpx::vpx_codec_control_(&mut *self.ctx, id, value) };
+        vpx_check("control", err)
+    }
+
+    pub fn config(&self) -> &Vp8EncoderConfig {
+        &self.config
+    }
+
+    /// Bytes of an I420 picture of this size.
+    pub fn picture_len(&self) -> usize {
+        i420_len(self.config.width, self.config.height)
+    }
+
+    /// Encodes one I420 picture (`picture_len()` bytes) and appends what
+    /// libvpx produced (one frame, in this configuration) to `out`.
+    pub fn encode(
+        &mut self,
+        i420: &[u8],
+        force_keyframe: bool,
+        out: &mut Vec<EncodedFrame>,
+    ) -> Result<(), CodecError> {
+        if i420.len() < self.picture_len() {
+            return Err(CodecError {
+                codec: "libvpx",
+                message: "picture too short for the configured size".into(),
+            });
+        }
+        let flags = if force_keyframe {
+            vpx::VPX_EFLAG_FORCE_KF as vpx::vpx_enc_frame_flags_t
+        } else {
+            0
+        };
+        // SAFETY: the image only borrows `i420` (checked long enough) for the
+        // duration of the encode call, which copies it (no lag); libvpx does
+        // not write through the pointer. Packets are copied out before the
+        // next call on the context.
+        unsafe {
+            let mut image = MaybeUninit::<vpx::vpx_image_t>::zeroed();
+            let wrapped = vpx::vpx_img_wrap(
+                image.as_mut_ptr(),
+                vpx::vpx_img_fmt::VPX_IMG_FMT_I420,
+                self.config.width as c_uint,
+                self.config.height as c_uint,
+                1,
+                i420.as_ptr() as *mut u8,
+            );
+            if wrapped.is_null() {
+                return Err(CodecError {
+                    codec: "libvpx",
+                    message: "vpx_img_wrap failed".into(),
+                });
+            }
+            vpx_check(
+                "encode",
+                vpx::vpx_codec_encode(
+                    &mut *self.ctx,
+                    wrapped,
+                    self.pts,
+                    1,
+                    flags,
+                    vpx::VPX_DL_REALTIME as c_ulong,
+                ),
+            )?;
+            self.pts += 1;
+            let mut iter: vpx::vpx_codec_iter_t = ptr::null();
+            loop {
+                let pkt = vpx::vpx_codec_get_cx_data(&mut *self.ctx, &mut iter);
+                if pkt.is_null() {
+                    break;
+                }
+                if (*pkt).kind != vpx::vpx_codec_cx_pkt_kind::VPX_CODEC_CX_FRAME_PKT {
+                    continue;
+                }
+                let frame = &(*pkt).data.frame;
+                out.push(EncodedFrame {
+                    data: std::slice::from_raw_parts(frame.buf as *const u8, frame.sz as usize)
+                        .to_vec(),
+                    keyframe: frame.flags & vpx::VPX_FRAME_IS_KEY != 0,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Vp8Encoder {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed once.
+        unsafe {
+            vpx::vpx_codec_destroy(&mut *self.ctx);
+        }
+    }
+}
+
+/// What [`Vp8Decoder::decode`] produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodedFrame {
+    pub width: u32,
+    pub height: u32,
+    /// libvpx's `VP8D_GET_FRAME_CORRUPTED`: the frame or a reference it
+    /// uses is known to be damaged.
+    pub corrupted: bool,
+    /// Mean of the luma plane, a cheap fingerprint of the picture.
+    pub mean_luma: u8,
+}
+
+/// libvpx's VP8 decoder.
+pub struct Vp8Decoder {
+    ctx: Box<vpx::vpx_codec_ctx_t>,
+}
+
+// SAFETY: as for `Vp8Encoder`.
+unsafe impl Send for Vp8Decoder {}
+
+impl fmt::Debug for Vp8Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vp8Decoder").finish_non_exhaustive()
+    }
+}
+
+impl Vp8Decoder {
+    pub fn new() -> Result<Self, CodecError> {
+        // SAFETY: as in `Vp8Encoder::new`; libvpx copies the config.
+        unsafe {
+            let cfg = vpx::vpx_codec_dec_cfg_t {
+                threads: 1,
+                w: 0,
+                h: 0,
+            };
+            let mut ctx: Box<vpx::vpx_codec_ctx_t> = Box::new(std::mem::zeroed());
+            vpx_check(
+                "dec_init",
+                vpx::vpx_codec_dec_init_ver(
+                    &mut *ctx,
+                    vpx::vpx_codec_vp8_dx(),
+                    &cfg,
+                    0,
+                    vpx::VPX_DECODER_ABI_VERSION as c_int,
+                ),
+            )?;
+            Ok(Self { ctx })
+        }
+    }
+
+    /// Decodes one compressed frame; an error if libvpx rejects it or
+    /// produces no picture.
+    pub fn decode(&mut self, frame: &[u8]) -> Result<DecodedFrame, CodecError> {
+        if frame.is_empty() {
+            return Err(CodecError {
+                codec: "libvpx",
+                message: "empty frame".into(),
+            });
+        }
+        // SAFETY: `frame` outlives the call; the returned image is read
+        // before the next call on the context.
+        unsafe {
+            vpx_check(
+                "decode",
+                vpx::vpx_codec_decode(
+                    &mut *self.ctx,
+                    frame.as_ptr(),
+                    frame.len() as c_uint,
+                    ptr::null_mut(),
+                    0 as c_long,
+                ),
+            )?;
+            let mut corrupted: c_int = 0;
+            vpx_check(
+                "get_frame_corrupted",
+                vpx::vpx_codec_control_(
+                    &mut *self.ctx,
+                    vpx::vp8_dec_control_id::VP8D_GET_FRAME_CORRUPTED as c_int,
+                    &mut corrupted as *mut c_int,
+                ),
+            )?;
+            let mut iter: vpx::vpx_codec_iter_t = ptr::null();
+            let img = vpx::vpx_codec_get_frame(&mut *self.ctx, &mut iter);
+            if img.is_null() {
+                return Err(CodecError {
+                    codec: "libvpx",
+                    message: "no picture decoded".into(),
+                });
+            }
+            let img = &*img;
+            let (w, h) = (img.d_w as usize, img.d_h as usize);
+            let stride = img.stride[0] as usize;
+            let mut sum = 0u64;
+            for row in 0..h {
+                let line = std::slice::from_raw_parts(img.planes[0].add(row * stride), w);
+                sum += line.iter().map(|&v| u64::from(v)).sum::<u64>();
+            }
+            while !vpx::vpx_codec_get_frame(&mut *self.ctx, &mut iter).is_null() {}
+            Ok(DecodedFrame {
+                width: img.d_w,
+                height: img.d_h,
+                corrupted: corrupted != 0,
+                mean_luma: (sum / (w * h).max(1) as u64) as u8,
+            })
+        }
+    }
+}
+
+impl Drop for Vp8Decoder {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed once.
+        unsafe {
+            vpx::vpx_codec_destroy(&mut *self.ctx);
+        }
+    }
+}
+
+fn i420_len(width: u32, height: u32) -> usize {
+    let (w, h) = (width as usize, height as usize);
+    w * h + 2 * (w / 2) * (h / 2)
+}
+
+/// A seeded moving picture: a scrolling noise texture (so every frame has
+/// detail to code), a bright square bouncing across it, and slowly cycling
+/// colour.
+#[derive(Debug, Clone)]
+pub struct TestPattern {
+    width: usize,
+    height: usize,
+    texture: Vec<u8>,
+    /// Scroll velocity (pixels per frame) and the square's position and velocity.
+    scroll: (usize, usize),
+    square: (i64, i64, i64, i64),
+    frame: u64,
+}
+
+impl TestPattern {
+    pub fn new(seed: u64, width: u32, height: u32) -> Self {
+        let (w, h) = (width as usize, height as usize);
+        let mut rng = Rng::new(seed);
+        // 8x8 blocks of random brightness with fine grain on top.
+        let blocks_w = w.div_ceil(8);
+        let blocks: Vec<u8> = (0..blocks_w * h.div_ceil(8))
+            .map(|_| 40 + rng.below(160) as u8)
+            .collect();
+        let mut texture = vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let grain = rng.below(24) as u8;
+                texture[y * w + x] = blocks[(y / 8) * blocks_w + x / 8].saturating_add(grain);
+            }
+        }
+        let scroll = (1 + rng.below(3) as usize, rng.below(2) as usize);
+        let square = (
+            rng.below(w as u64 / 2) as i64,
+            rng.below(h as u64 / 2) as i64,
+            2 + rng.below(4) as i64,
+            1 + rng.below(3) as i64,
+        );
+        Self {
+            width: w,
+            height: h,
+            texture,
+            scroll,
+            square,
+            frame: 0,
+        }
+    }
+
+    /// Writes the next picture into `out` (resized to the I420 size).
+    pub fn render(&mut self, out: &mut Vec<u8>) {
+        let (w, h) = (self.width, self.height);
+        out.resize(i420_len(w as u32, h as u32), 0);
+        let f = self.frame as usize;
+        let dx = (f * self.scroll.0) % w;
+        let dy = (f * self.scroll.1) % h;
+        let (luma, chroma) = out.split_at_mut(w * h);
+        for (y, row) in luma.chunks_exact_mut(w).enumerate() {
+            let src = &self.texture[((y + dy) % h) * w..][..w];
+            row[..w - dx].copy_from_slice(&src[dx..]);
+            row[w - dx..].copy_from_slice(&src[..dx]);
+        }
+        // The bouncing square.
+        let side = (h / 4).max(2) as i64;
+        let (sx, sy, vx, vy) = &mut self.square;
+        let (max_x, max_y) = (w as i64 - side, h as i64 - side);
+        *sx += *vx;
+        *sy += *vy;
+        if *sx < 0 || *sx > max_x {
+            *vx = -*vx;
+            *sx = (*sx).clamp(0, max_x);
+        }
+        if *sy < 0 || *sy > max_y {
+            *vy = -*vy;
+            *sy = (*sy).clamp(0, max_y);
+        }
+        for y in *sy..*sy + side {
+            let start = y as usize * w + *sx as usize;
+            luma[start..start + side as usize].fill(235);
+        }
+        let (cw, ch) = (w / 2, h / 2);
+        let (u, v) = chroma.split_at_mut(cw * ch);
+        let t = self.frame as f64 * 0.03;
+        u.fill((128.0 + 50.0 * t.sin()) as u8);
+        v.fill((128.0 + 50.0 * (t * 0.7).cos()) as u8);
+        self.frame += 1;
+    }
+}
+
+/// Bytes of the VP8 payload descriptor written by [`Vp8Packetizer`]
+/// (X, I, 15-bit PictureID).
+pub const VP8_DESCRIPTOR_LEN: usize = 4;
+
+/// RFC 7741 packetizer: one frame per call, split into near-equal packets
+/// no longer than the MTU, each with a payload descriptor carrying a 15-bit
+/// PictureID, S=1 and PID=0 on the first, the RTP marker on the last.
+#[derive(Debug, Clone)]
+pub struct Vp8Packetizer {
+    pub ssrc: u32,
+    pub payload_type: u8,
+    /// Next RTP sequence number.
+    pub sequence_number: u16,
+    /// Next PictureID (15 bits).
+    pub picture_id: u16,
+    /// Largest RTP packet (header included).
+    pub mtu: usize,
+    payload: Vec<u8>,
+}
+
+impl Vp8Packetizer {
+    pub fn new(ssrc: u32, payload_type: u8, sequence_number: u16, picture_id: u16) -> Self {
+        Self {
+            ssrc,
+            payload_type,
+            sequence_number,
+            picture_id: picture_id & 0x7fff,
+            mtu: 1200,
+            payload: Vec::new(),
+        }
+    }
+
+    /// Appends the RTP packets of `frame` (stamped `timestamp`) to `out`.
+    pub fn packetize(&mut self, frame: &[u8], timestamp: u32, out: &mut Vec<Bytes>) {
+        let room = self.mtu.saturating_sub(12 + VP8_DESCRIPTOR_LEN).max(1);
+        let count = frame.len().div_ceil(room).max(1);
+        let (base, extra) = (frame.len() / count, frame.len() % count);
+        let mut at = 0;
+        for i in 0..count {
+            let len = base + usize::from(i < extra);
+            let chunk = &frame[at..at + len];
+            at += len;
+            let pid = self.picture_id;
+            self.payload.clear();
+            self.payload.extend_from_slice(&[
+                0x80 | if i == 0 { 0x10 } else { 0 },
+                0x80,
+                0x80 | (pid >> 8) as u8,
+                pid as u8,
+            ]);
+            self.payload.extend_from_slice(chunk);
+            out.push(build(&RtpBuilder {
+                marker: i + 1 == count,
+                payload_type: self.payload_type,
+                sequence_number: self.sequence_number,
+                timestamp,
+                ssrc: self.ssrc,
+                payload: &self.payload,
+                ..Default::default()
+            }));
+            self.sequence_number = self.sequence_number.wrapping_add(1);
+        }
+        self.picture_id = (self.picture_id + 1) & 0x7fff;
+    }
+}
+
+/// Reassembles the VP8 frame carried by `packets` (one frame's RTP packets,
+/// in order): the payloads without their descriptors, concatenated.
+pub fn vp8_depacketize(packets: &[Bytes]) -> Result<Vec<u8>, ParseError> {
+    let mut frame = Vec::new();
+    for p in packets {
+        let rtp = RtpPacket::parse(&p[..])?;
+        let d = Descriptor::parse(rtp.payload())?;
+        frame.extend_from_slice(&rtp.payload()[d.len..]);
+    }
+    Ok(frame)
+}
+
+/// Options of a [`Vp8Publisher`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Vp8Config {
+    /// Seeds the picture, the SSRC, the first sequence number, timestamp
+    /// and PictureID.
+    pub seed: u64,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+    pub keyframe_interval: Option<u32>,
+    pub cpu_used: i32,
+    pub mtu: usize,
+    pub payload_type: u8,
+    pub drift: DriftClock,
+    pub start_us: u64,
+}
+
+impl Default for Vp8Config {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            width: 320,
+            height: 180,
+            fps: 15,
+            bitrate_kbps: 300,
+            keyframe_interval: None,
+            cpu_used: -6,
+            mtu: 1200,
+            payload_type: 96,
+            drift: DriftClock { ppm: 0.0 },
+            start_us: 0,
+        }
+    }
+}
+
+/// One encoded frame as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vp8Frame {
+    /// True time the packets are sent (all at once).
+    pub send_time_us: u64,
+    pub timestamp: u32,
+    pub picture_id: u16,
+    /// libvpx's keyframe flag.
+    pub keyframe: bool,
+    pub packets: Vec<Bytes>,
+}
+
+/// A moving test pattern encoded with libvpx and sent as RTP at `fps`
+/// frames per second of the sender's clock (90 kHz timestamps).
+#[derive(Debug)]
+pub struct Vp8Publisher {
+    config: Vp8Config,
+    encoder: Vp8Encoder,
+    pattern: TestPattern,
+    packetizer: Vp8Packetizer,
+    clock: SenderClock,
+    first_ts: u32,
+    frames: u64,
+    force_keyframe: bool,
+    picture: Vec<u8>,
+    encoded: Vec<EncodedFrame>,
+}
+
+impl Vp8Publisher {
+    pub fn new(config: Vp8Config) -> Result<Self, CodecError> {
+        let encoder = Vp8Encoder::new(Vp8EncoderConfig {
+            width: config.width,
+            height: config.height,
+            fps: config.fps,
+            bitrate_kbps: config.bitrate_kbps,
+            keyframe_interval: config.keyframe_interval,
+            cpu_used: config.cpu_used,
+        })?;
+        let mut rng = Rng::new(config.seed ^ 0x5680);
+        let ssrc = rng.next_u64() as u32;
+        let seq = rng.next_u64() as u16;
+        let first_ts = rng.next_u64() as u32;
+        let mut packetizer =
+            Vp8Packetizer::new(ssrc, config.payload_type, seq, rng.next_u64() as u16);
+        packetizer.mtu = config.mtu;
+        Ok(Self {
+            encoder,
+            pattern: TestPattern::new(rng.next_u64(), config.width, config.height),
+            packetizer,
+            clock: SenderClock::new(config.drift, config.start_us),
+            first_ts,
+            frames: 0,
+            force_keyframe: false,
+            picture: Vec::new(),
+            encoded: Vec::new(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &Vp8Config {
+        &self.config
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.packetizer.ssrc
+    }
+
+    pub fn payload_type(&self) -> u8 {
+        self.config.payload_type
+    }
+
+    /// Sequence number of the next packet.
+    pub fn next_sequence_number(&self) -> u16 {
+        self.packetizer.sequence_number
+    }
+
+    pub fn frames_sent(&self) -> u64 {
+        self.frames
+    }
+
+    /// Makes the next frame a keyframe (the answer to a PLI or FIR).
+    pub fn force_keyframe(&mut self) {
+        self.force_keyframe = true;
+    }
+
+    /// True time at which the next frame is sent.
+    pub fn next_send_time(&self) -> u64 {
+        let fps = u64::from(self.config.fps.max(1));
+        self.clock.true_time(self.frames * 1_000_000 / fps)
+    }
+
+    /// The next frame if it is due at `now`.
+    pub fn poll(&mut self, now: u64) -> Option<Vp8Frame> {
+        (self.next_send_time() <= now).then(|| self.next_frame())
+    }
+
+    /// Encodes and packetizes the next frame.
+    ///
+    /// # Panics
+    /// If libvpx fails to encode (it does not, for a valid configuration).
+    pub fn next_frame(&mut self) -> Vp8Frame {
+        let send_time_us = self.next_send_time();
+        let fps = self.config.fps.max(1);
+        let timestamp = self
+            .first_ts
+            .wrapping_add((self.frames as u32).wrapping_mul(90_000 / fps));
+        self.pattern.render(&mut self.picture);
+        self.encoded.clear();
+        self.encoder
+            .encode(
+                &self.picture,
+                core::mem::take(&mut self.force_keyframe),
+                &mut self.encoded,
+            )
+            .expect("libvpx encodes a frame");
+        let picture_id = self.packetizer.picture_id;
+        let mut packets = Vec::new();
+        let mut keyframe = false;
+        for f in &self.encoded {
+            self.packetizer.packetize(&f.data, timestamp, &mut packets);
+            keyframe |= f.keyframe;
+        }
+        self.frames += 1;
+        Vp8Frame {
+            send_time_us,
+            timestamp,
+            picture_id,
+            keyframe,
+            packets,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ RTX ---
+
+/// An RFC 4588 retransmission of `original`: the same header (CSRCs and
+/// extensions too) with the RTX stream's SSRC, payload type and sequence
+/// number, and the original sequence number (OSN) in front of the payload.
+/// Padding is not carried over.
+pub fn make_rtx(
+    original: &[u8],
+    rtx_ssrc: u32,
+    rtx_pt: u8,
+    rtx_seq: u16,
+) -> Result<Bytes, ParseError> {
+    let p = RtpPacket::parse(original)?;
+    let header_len = p.header_len();
+    let payload = p.payload();
+    let mut buf = BytesMut::with_capacity(header_len + 2 + payload.len());
+    buf.extend_from_slice(&original[..header_len]);
+    buf.extend_from_slice(&p.sequence_number().to_be_bytes());
+    buf.extend_from_slice(payload);
+    buf[0] &= !0x20;
+    let mut rtx = RtpPacket::parse(&mut buf[..])?;
+    rtx.set_ssrc(rtx_ssrc);
+    rtx.set_payload_type(rtx_pt);
+    rtx.set_sequence_number(rtx_seq);
+    Ok(buf.freeze())
+}
+
+/// A sender's history of recent packets, answering NACKs with RTX packets.
+#[derive(Debug, Clone)]
+pub struct RtxSender {
+    rtx_ssrc: u32,
+    rtx_pt: u8,
+    next_seq: u16,
+    /// Packets by sequence number modulo the capacity.
+    history: Vec<Option<(u16, Bytes)>>,
+    sent: u64,
+}
+
+impl RtxSender {
+    /// Keeps the last `capacity` packets; the RTX stream starts at `first_seq`.
+    pub fn new(rtx_ssrc: u32, rtx_pt: u8, first_seq: u16, capacity: usize) -> Self {
+        Self {
+            rtx_ssrc,
+            rtx_pt,
+            next_seq: first_seq,
+            history: vec![None; capacity.max(1)],
+            sent: 0,
+        }
+    }
+
+    pub fn rtx_ssrc(&self) -> u32 {
+        self.rtx_ssrc
+    }
+
+    /// Retransmissions made.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Remembers a media packet as sent.
+    pub fn remember(&mut self, packet: &Bytes) {
+        if let Ok(p) = RtpPacket::parse(&packet[..]) {
+            let seq = p.sequence_number();
+            let slot = usize::from(seq) % self.history.len();
+            self.history[slot] = Some((seq, packet.clone()));
+        }
+    }
+
+    /// The RTX packet for media sequence number `seq`, if still in history.
+    pub fn retransmit(&mut self, seq: u16) -> Option<Bytes> {
+        let slot = usize::from(seq) % self.history.len();
+        let (held, packet) = self.history[slot].as_ref()?;
+        if *held != seq {
+            return None;
+        }
+        let rtx = make_rtx(packet, self.rtx_ssrc, self.rtx_pt, self.next_seq).ok()?;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.sent += 1;
+        Some(rtx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jitter::{restore_rtx, RtxConfig};
+
+    #[test]
+    fn opus_packets_are_rtp_and_decode() {
+        let mut publisher = OpusPublisher::new(OpusConfig::default()).unwrap();
+        let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+        let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
+        let mut levels = Vec::new();
+        let mut previous: Option<Bytes> = None;
+        for i in 0..200u32 {
+            let (at, packet) = publisher.next_packet();
+            assert_eq!(at, u64::from(i) * 20_000);
+            let p = RtpPacket::parse(&packet[..]).unwrap();
+            assert_eq!(p.payload_type(), 111);
+            assert_eq!(p.ssrc(), publisher.ssrc());
+            assert_eq!(
+                p.sequence_number(),
+                publisher.first_sequence_number().wrapping_add(i as u16)
+            );
+            assert_eq!(
+                p.timestamp(),
+                publisher.first_timestamp().wrapping_add(i * 960)
+            );
+            assert_eq!(p.marker(), i == 0);
+            levels.push(p.extension(1).unwrap()[0]);
+            let n = decoder.decode(p.payload(), &mut pcm, false).unwrap();
+            assert_eq!(n, OPUS_FRAME_SAMPLES);
+            // In-band FEC: the packet carries the previous frame again.
+            if previous.is_some() {
+                let n = decoder.decode(p.payload(), &mut pcm, true).unwrap();
+                assert_eq!(n, OPUS_FRAME_SAMPLES);
+            }
+            previous = Some(packet);
+        }
+        // Speech: loud syllables and quiet pauses, both flagged.
+        assert!(levels.iter().any(|l| l & 0x80 != 0 && l & 0x7f < 30));
+        assert!(levels.iter().any(|l| l & 0x80 == 0 && l & 0x7f > 50));
+    }
+
+    #[test]
+    fn same_seed_same_stream_and_looping_repeats_payloads() {
+        let config = OpusConfig {
+            seed: 7,
+            distinct_frames: Some(10),
+            ..OpusConfig::default()
+        };
+        let mut a = OpusPublisher::new(config).unwrap();
+        let mut b = OpusPublisher::new(config).unwrap();
+        let pa: Vec<Bytes> = (0..25).map(|_| a.next_packet().1).collect();
+        let pb: Vec<Bytes> = (0..25).map(|_| b.next_packet().1).collect();
+        assert_eq!(pa, pb);
+        let payload = |p: &Bytes| RtpPacket::parse(&p[..]).unwrap().payload().to_vec();
+        assert_eq!(payload(&pa[3]), payload(&pa[13]));
+        assert_ne!(pa[3], pa[13], "sequence number and timestamp move on");
+    }
+
+    #[test]
+    fn drifting_sender_stamps_its_own_clock() {
+        let mut fast = OpusPublisher::new(OpusConfig {
+            drift: DriftClock { ppm: 200.0 },
+            distinct_frames: Some(1),
+            ..OpusConfig::default()
+        })
+        .unwrap();
+        let mut last = 0;
+        for _ in 0..=50_000 {
+            last = fast.next_packet().0;
+        }
+        // 1000 s of the sender's clock is 0.2 s less of true time.
+        assert_eq!(last, 999_800_040);
+    }
+
+    #[test]
+    fn vp8_frames_packetize_and_decode() {
+        let mut publisher = Vp8Publisher::new(Vp8Config {
+            mtu: 400,
+            ..Vp8Config::default()
+        })
+        .unwrap();
+        let mut decoder = Vp8Decoder::new().unwrap();
+        let mut keyframes = 0;
+        let mut last_pid = None;
+        for i in 0..45 {
+            if i == 30 {
+                publisher.force_keyframe();
+            }
+            let frame = publisher.next_frame();
+            assert!(!frame.packets.is_empty());
+            for (k, packet) in frame.packets.iter().enumerate() {
+                assert!(packet.len() <= 400);
+                let p = RtpPacket::parse(&packet[..]).unwrap();
+                assert_eq!(p.marker(), k + 1 == frame.packets.len());
+                assert_eq!(p.timestamp(), frame.timestamp);
+                let d = Descriptor::parse(p.payload()).unwrap();
+                assert_eq!(d.start_of_partition, k == 0);
+                assert_eq!(d.picture_id, Some(frame.picture_id));
+                assert!(d.picture_id_15bit);
+                if k == 0 {
+                    assert_eq!(d.keyframe, frame.keyframe, "frame {i}");
+                } else {
+                    assert!(!d.keyframe);
+                }
+            }
+            if let Some(prev) = last_pid {
+                assert_eq!(frame.picture_id, (prev + 1) & 0x7fff);
+            }
+            last_pid = Some(frame.picture_id);
+            assert_eq!(frame.keyframe, i == 0 || i == 30, "frame {i}");
+            keyframes += usize::from(frame.keyframe);
+            let data = vp8_depacketize(&frame.packets).unwrap();
+            let d = decoder.decode(&data).unwrap();
+            assert_eq!((d.width, d.height, d.corrupted), (320, 180, false));
+        }
+        assert_eq!(keyframes, 2);
+        // 90 kHz at 15 fps.
+        let next = publisher.next_frame();
+        assert_eq!(next.send_time_us, 45 * 1_000_000 / 15);
+    }
+
+    #[test]
+    fn rtx_round_trips_through_the_jitter_buffer_restore() {
+        let mut publisher = OpusPublisher::new(OpusConfig::default()).unwrap();
+        let (_, original) = publisher.next_packet();
+        let mut sender = RtxSender::new(0xfeed, 97, 1000, 64);
+        sender.remember(&original);
+        let rtx = sender
+            .retransmit(publisher.first_sequence_number())
+            .unwrap();
+        let p = RtpPacket::parse(&rtx[..]).unwrap();
+        assert_eq!(
+            (p.ssrc(), p.payload_type(), p.sequence_number()),
+            (0xfeed, 97, 1000)
+        );
+        let restored = restore_rtx(
+            rtx,
+            &RtxConfig {
+                rtx_ssrc: 0xfeed,
+                media_ssrc: publisher.ssrc(),
+                media_payload_type: 111,
+            },
+        )
+        .unwrap();
+        assert_eq!(restored, original);
+        assert!(sender
+            .retransmit(publisher.first_sequence_number().wrapping_add(1))
+            .is_none());
+    }
+}
