@@ -6,9 +6,13 @@
 //!
 //! - [`packet`]: RTP/RTCP views, in-place rewriting, builders.
 //! - [`srtp`]: SRTP/SRTCP protect and unprotect in place, every profile.
+//! - [`jitter`]: jitter buffer for audio and video, with NACK and RTX.
+//! - [`audio`]: conference audio building blocks: levels, speakers, mixing, limiter, taps.
+//! - [`codec`]: VP8 and H.264 payload inspection.
 //! - [`sim`]: seeded network impairment for tests, benches and examples.
 //! - [`ffi`]: the C ABI (`include/rtmedia.h`).
 
+pub mod audio;
 pub mod codec;
 pub mod ffi;
 pub mod jitter;

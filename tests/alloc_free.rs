@@ -407,3 +407,68 @@ fn jitter_buffer_steady_state_allocates_nothing() {
     assert!(s.frames_dropped > 0 && s.keyframe_requests > 0, "{s:?}");
     assert!(s.packets_lost > 0 && s.nack_count > 0, "{s:?}");
 }
+
+#[test]
+fn audio_building_blocks_allocate_nothing_per_frame() {
+    use rtmedia::audio::level::{level_dbov, write_csrc_levels, LevelMeter};
+    use rtmedia::audio::limiter::{to_i16, Limiter};
+    use rtmedia::audio::mixdown::{select_loudest, MixBus};
+    use rtmedia::audio::resample::Decimator3;
+    use rtmedia::audio::speaker::{DominantSpeaker, Vad};
+    use rtmedia::audio::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
+
+    const ROOM: u32 = 100;
+    let mut speakers = DominantSpeaker::new(ROOM as usize);
+    for id in 0..ROOM {
+        speakers.add(id).unwrap();
+    }
+    let mut bus = MixBus::new();
+    let mut limiter = Limiter::new();
+    let mut decimator = Decimator3::new();
+    let mut meter = LevelMeter::new();
+    let mut vad = Vad::new();
+    let mut levels = [90u8; ROOM as usize];
+    let mut loudest = [0usize; 3];
+    let mut out = [0f32; FRAME_SAMPLES];
+    let mut tap = [0f32; TAP_FRAME_SAMPLES];
+    let mut pcm16 = [0i16; FRAME_SAMPLES];
+    let mut csrc_levels = [0u8; 15];
+    let mut rng = rtmedia::sim::Rng::new(3);
+    let mut changes = 0;
+    let n = allocations_in(|| {
+        for frame in 0..10_000usize {
+            // One talker at a time, switching every 3 s.
+            let talker = (frame / 150) % ROOM as usize;
+            let pcm: [f32; FRAME_SAMPLES] = core::array::from_fn(|i| {
+                let x = (frame * FRAME_SAMPLES + i) as f32 * 0.05;
+                0.5 * x.sin() + 0.01 * (rng.unit() as f32 - 0.5)
+            });
+            for (i, l) in levels.iter_mut().enumerate() {
+                *l = if i == talker {
+                    level_dbov(&pcm)
+                } else {
+                    85 + (rng.below(6) as u8)
+                };
+            }
+            meter.update(levels[talker]);
+            vad.update(levels[talker]);
+            speakers.update(
+                frame as u64 * 20_000,
+                levels.iter().enumerate().map(|(i, l)| (i as u32, *l)),
+            );
+            changes += usize::from(speakers.take_change().is_some());
+            let picked = select_loudest(&levels, 3, &mut loudest);
+            bus.clear();
+            for _ in 0..picked {
+                bus.add(&pcm, 1.0);
+            }
+            bus.mix_minus(&pcm, 1.0, &mut out);
+            limiter.process(&mut out);
+            to_i16(&out, &mut pcm16);
+            decimator.process(&pcm, &mut tap);
+            write_csrc_levels(&levels[..picked], &mut csrc_levels);
+        }
+    });
+    assert_eq!(n, 0, "allocations in the audio building blocks");
+    assert!(changes > 10, "the scripted turns were detected ({changes})");
+}
