@@ -472,3 +472,82 @@ fn audio_building_blocks_allocate_nothing_per_frame() {
     assert_eq!(n, 0, "allocations in the audio building blocks");
     assert!(changes > 10, "the scripted turns were detected ({changes})");
 }
+
+#[test]
+fn mixer_tick_allocates_nothing_in_steady_state() {
+    use rtmedia::audio::level::{level_dbov, AudioLevel};
+    use rtmedia::audio::mixer::{Mixer, MixerConfig};
+    use rtmedia::audio::FRAME_SAMPLES;
+
+    const PARTICIPANTS: u32 = 10;
+    const TICKS: usize = 600;
+    let mut mixer = Mixer::new(MixerConfig {
+        max_participants: 16,
+        ..MixerConfig::default()
+    })
+    .unwrap();
+    let inputs: Vec<_> = (0..PARTICIPANTS)
+        .map(|i| {
+            mixer
+                .add_participant(i, 0x100 + i, 0x900 + i, i == 0)
+                .unwrap()
+        })
+        .collect();
+    // Real Opus packets, made before counting: three talkers, the rest silent.
+    let mut packets: Vec<Vec<Bytes>> = Vec::new();
+    for i in 0..PARTICIPANTS {
+        let mut enc =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        let amplitude = if i < 3 { 0.3 } else { 0.0 };
+        let mut list = Vec::new();
+        for t in 0..TICKS {
+            let pcm: [f32; FRAME_SAMPLES] = core::array::from_fn(|k| {
+                let n = (t * FRAME_SAMPLES + k) as f32;
+                amplitude * (n * 0.02 * (i + 1) as f32).sin()
+            });
+            let mut payload = [0u8; 400];
+            let n = enc.encode_float(&pcm, &mut payload).unwrap();
+            let level = AudioLevel {
+                voice: amplitude > 0.0,
+                level: level_dbov(&pcm),
+            }
+            .to_byte();
+            let mut buf = vec![0u8; 1500];
+            let len = RtpBuilder {
+                payload_type: 111,
+                sequence_number: t as u16,
+                timestamp: (t * FRAME_SAMPLES) as u32,
+                ssrc: 0x100 + i,
+                extensions: &[(1, &[level])],
+                payload: &payload[..n],
+                ..Default::default()
+            }
+            .write_into(&mut buf)
+            .unwrap();
+            buf.truncate(len);
+            list.push(Bytes::from(buf));
+        }
+        packets.push(list);
+    }
+    let mut out = [0u8; 1500];
+    let mut run = |range: std::ops::Range<usize>, mixer: &mut Mixer| {
+        let mut bytes = 0;
+        for t in range {
+            let now = t as u64 * 20_000;
+            for (i, input) in inputs.iter().enumerate() {
+                assert!(input.push(packets[i][t].clone(), now));
+            }
+            let tick = mixer.tick(now + 5_000);
+            for p in tick.packets() {
+                bytes += tick.write_rtp(p, &mut out).unwrap();
+            }
+            while mixer.take_tap_frame(0).is_some() {}
+        }
+        bytes
+    };
+    run(0..100, &mut mixer);
+    let mut bytes = 0;
+    let n = allocations_in(|| bytes = run(100..TICKS, &mut mixer));
+    assert_eq!(n, 0, "allocations per mixer tick");
+    assert!(bytes > 0 && mixer.stats().encodes > 0);
+}

@@ -6,6 +6,7 @@ pub mod encoder;
 pub mod level;
 pub mod limiter;
 pub mod mixdown;
+pub mod mixer;
 pub mod resample;
 pub mod speaker;
 
