@@ -334,6 +334,20 @@ impl Mixer {
         self.participant(id).ok()?.tap.as_mut()?.1.pop_front()
     }
 
+    /// What the last tick produced (empty before the first tick).
+    pub fn last_tick(&self) -> TickOutput<'_> {
+        TickOutput { mixer: self }
+    }
+
+    /// Participants in the room.
+    pub fn len(&self) -> usize {
+        self.participants.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.participants.is_empty()
+    }
+
     /// Runs one 20 ms tick at `now` (µs): mixes, encodes, and returns what
     /// every participant receives. Call every 20 ms.
     pub fn tick(&mut self, now: u64) -> TickOutput<'_> {
