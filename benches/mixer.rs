@@ -1,0 +1,730 @@
+//! The conference mixer, one 20 ms tick per criterion iteration, on real
+//! Opus RTP packets with RFC 6464 levels. Rooms:
+//!
+//! - `mixer_100_mix_minus_3_talkers`: 100 participants, `loudest:
+//!   usize::MAX` (everyone who is not silent is mixed), 3 talkers; the 97
+//!   others send room noise. Goal: ≤ 5 ms of CPU per tick, and ≥ 10× the
+//!   same-run baseline `naive` (below) in the same room.
+//! - `mixer_1000_loudest3_4_talkers`: 1,000 participants, `loudest: 3`, 4
+//!   talkers whose loudness rises and falls out of step, so the loudest three
+//!   change over time (speaker switches, hangover encodes); the rest send
+//!   room noise. Goal: ≤ 10 ms of CPU per tick.
+//!
+//! The goals on the rooms are absolute (CPU time per tick, out of the 20 ms
+//! a tick lasts), so besides the ratio table of `support::report` the bench
+//! prints each room's median milliseconds per tick with its goal.
+//!
+//! **What the participants send.** Every packet is a real Opus packet from
+//! libopus as a browser would send it (48 kHz mono, VoIP application,
+//! 32 kbit/s VBR, in-band FEC planned for 10 % loss, 20 ms, no DTX) with
+//! the RFC 6464 level of the frame (extension id 1, `level_dbov` of the PCM
+//! that was encoded). Talkers send a synthetic voice: a glottal-like
+//! harmonic series (f0 100–220 Hz, gliding) under a syllable-rate envelope
+//! (≈3–4 Hz), at about -20 to -40 dBov, V flag set. The others send
+//! low-pass room noise at -80 dBov (V flag clear): a real Opus stream that
+//! costs a decoder the same as speech, and below the mixer's speech floor
+//! (70), so rtmedia never mixes it while the naive mixer decodes and sums it
+//! as naive bridges do. (Digital-silence frames would have been the other
+//! choice; microphones are never digitally silent without DTX.)
+//!
+//! **Packets and time.** Before timing, `LOOP_FRAMES` frames (5 s) of a few
+//! voice and noise sources are encoded once; each participant gets its own
+//! `LOOP_FRAMES` RTP packets (own SSRC, its source started at its own
+//! offset), each its own shared `Bytes`. Before every timed tick (untimed)
+//! the packet of that tick is taken back from the previous loop — by then
+//! the mixer has released it, so `Bytes::try_into_mut` succeeds without a
+//! copy — and its sequence number and timestamp are rewritten to continue
+//! the stream: the jitter buffers see one continuous stream per participant
+//! (sequence numbers and timestamps wrap in the run; no duplicates, no
+//! resets); only the audio repeats every 5 s. Participant `i`'s packets
+//! arrive at a fixed offset (0–20 ms) before the tick, the same every tick.
+//!
+//! **One timed iteration = one tick**, in this thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`; the machines are shared): push every
+//! participant's packet (a `Bytes` clone, a reference-count increment) into
+//! its `ParticipantInput` with its arrival time, `tick(now)`, and write
+//! every listener's RTP packet with `write_rtp` into a 1500-byte buffer (the
+//! work a host does before SRTP). `now` advances 20 ms per iteration. The
+//! mixer lives through warm-up and measurement (no re-creation), after an
+//! untimed pre-roll of `PREROLL_TICKS` ticks.
+//!
+//! **Baseline `naive`**: the mixer common audio bridges start with. Every
+//! tick it parses and decodes every participant's packet (a libopus decoder
+//! per participant), sums all of them in f32, and per listener subtracts its
+//! own frame, clips to [-1, 1] and encodes (a libopus encoder per listener,
+//! the same settings as rtmedia's: 48 kHz mono VoIP, 32 kbit/s, FEC at
+//! 10 %, 20 ms, default complexity), then writes the RTP packet into the
+//! same kind of buffer. It has no jitter buffer, queue, levels, limiter or
+//! CSRCs — less work than rtmedia outside Opus, so the ratio does not
+//! flatter rtmedia.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, Criterion, SamplingMode};
+use rtmedia::audio::level::{level_dbov, AudioLevel};
+use rtmedia::audio::mixer::{Mixer, MixerConfig, MixerStats, ParticipantInput, MAX_PAYLOAD};
+use rtmedia::audio::FRAME_SAMPLES;
+use rtmedia::packet::{RtpBuilder, RtpPacket};
+use rtmedia::sim::Rng;
+
+mod support;
+
+const GROUP_100: &str = "mixer_100_mix_minus_3_talkers";
+const GROUP_1000: &str = "mixer_1000_loudest3_4_talkers";
+const CANDIDATE: &str = "rtmedia";
+const BASELINE: &str = "naive";
+
+/// Absolute goals, CPU ms per 20 ms tick.
+const GOAL_100_MS: f64 = 5.0;
+const GOAL_1000_MS: f64 = 10.0;
+/// Goal on the speed-up over the naive mixer in the 100-participant room.
+const GOAL_SPEEDUP: f64 = 10.0;
+
+const TICK_US: u64 = 20_000;
+const TS_STEP: u32 = FRAME_SAMPLES as u32;
+/// Frames of pre-encoded audio per source (5 s), looped.
+const LOOP_FRAMES: usize = 250;
+/// Distinct noise sources (participants start them at different offsets).
+const NOISE_SOURCES: usize = 8;
+/// Room noise of the silent participants, -dBov.
+const NOISE_DBOV: f64 = 80.0;
+/// Untimed ticks before criterion starts: jitter buffers and roles settle.
+const PREROLL_TICKS: usize = 100;
+/// RFC 6464 extension id (rtmedia's `MixerConfig::default()` expects 1).
+const LEVEL_EXT_ID: u8 = 1;
+/// What the senders and the naive mixer's encoders use (rtmedia's defaults).
+const BITRATE: i32 = 32_000;
+const LOSS_PERCENT: i32 = 10;
+const SAMPLE_RATE: f64 = 48_000.0;
+
+// ---------------------------------------------------------------- sources
+
+/// One pre-encoded source: `LOOP_FRAMES` Opus payloads, each with the RFC
+/// 6464 byte of the frame it encodes.
+struct Source {
+    frames: Vec<(Vec<u8>, u8)>,
+    /// Mean RFC 6464 level, for the printout.
+    mean_level: f64,
+}
+
+/// A browser-like Opus encoder: 48 kHz mono VoIP, 32 kbit/s, FEC for 10 %.
+fn opus_encoder() -> opus::Encoder {
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    enc.set_bitrate(opus::Bitrate::Bits(BITRATE)).unwrap();
+    enc.set_inband_fec(true).unwrap();
+    enc.set_packet_loss_perc(LOSS_PERCENT).unwrap();
+    enc
+}
+
+fn encode_source(pcm: &[f32], voice: bool) -> Source {
+    assert_eq!(pcm.len(), LOOP_FRAMES * FRAME_SAMPLES);
+    let mut enc = opus_encoder();
+    let mut frames = Vec::with_capacity(LOOP_FRAMES);
+    let mut level_sum = 0.0;
+    for frame in pcm.chunks_exact(FRAME_SAMPLES) {
+        let mut payload = [0u8; MAX_PAYLOAD];
+        let n = enc.encode_float(frame, &mut payload).unwrap();
+        let level = level_dbov(frame);
+        level_sum += f64::from(level);
+        frames.push((payload[..n].to_vec(), AudioLevel { voice, level }.to_byte()));
+    }
+    Source {
+        frames,
+        mean_level: level_sum / LOOP_FRAMES as f64,
+    }
+}
+
+/// A synthetic voice: harmonics of a gliding f0 (1/k amplitudes, up to
+/// 8 kHz) under a syllable-rate envelope, with a little breath noise.
+/// `voice` picks f0, glide and syllable rate, so talkers differ and their
+/// loudness rises and falls out of step.
+fn talker_source(voice: usize) -> Source {
+    let f0_base = [110.0, 190.0, 140.0, 210.0, 125.0][voice % 5];
+    let glide_hz = [0.9, 0.7, 1.1, 0.6, 0.8][voice % 5];
+    let syllable_hz = [3.1, 3.7, 4.3, 2.9, 3.3][voice % 5];
+    let mut rng = Rng::new(0x7a1c_0000 + voice as u64);
+    let mut phase = 0.0f64;
+    let n = LOOP_FRAMES * FRAME_SAMPLES;
+    let mut pcm = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = i as f64 / SAMPLE_RATE;
+        let f0 = f0_base * (1.0 + 0.15 * (2.0 * std::f64::consts::PI * glide_hz * t).sin());
+        phase += 2.0 * std::f64::consts::PI * f0 / SAMPLE_RATE;
+        let mut s = 0.0;
+        let mut k = 1.0;
+        while k * f0 < 8_000.0 {
+            s += (k * phase).sin() / k;
+            k += 1.0;
+        }
+        let envelope =
+            0.55 + 0.45 * (2.0 * std::f64::consts::PI * syllable_hz * t + voice as f64).sin();
+        pcm.push((0.08 * envelope * s + 0.001 * rng.normal()) as f32);
+    }
+    encode_source(&pcm, true)
+}
+
+/// Low-pass (one-pole) Gaussian noise scaled to `NOISE_DBOV` RMS.
+fn noise_source(seed: u64) -> Source {
+    let mut rng = Rng::new(0x0015_e000 + seed);
+    let n = LOOP_FRAMES * FRAME_SAMPLES;
+    let mut y = 0.0f64;
+    let raw: Vec<f64> = (0..n)
+        .map(|_| {
+            y = 0.9 * y + 0.1 * rng.normal();
+            y
+        })
+        .collect();
+    let rms = (raw.iter().map(|x| x * x).sum::<f64>() / n as f64).sqrt();
+    let scale = 10f64.powf(-NOISE_DBOV / 20.0) / rms;
+    let pcm: Vec<f32> = raw.iter().map(|x| (x * scale) as f32).collect();
+    encode_source(&pcm, false)
+}
+
+// ------------------------------------------------------------------ room
+
+/// One participant's stream: its `LOOP_FRAMES` packets, reused every loop
+/// with the header rewritten (see `Room::prepare`).
+struct Stream {
+    ring: Vec<Bytes>,
+    seq0: u16,
+    ts0: u32,
+}
+
+/// The packets of a room, tick after tick.
+struct Room {
+    streams: Vec<Stream>,
+    /// Arrival time of each participant's packet, before the tick (µs).
+    arrival_offsets: Vec<u64>,
+    /// Packets of the current tick, one per participant.
+    current: Vec<Bytes>,
+    /// Ticks prepared so far.
+    tick: usize,
+    /// Packets that were still referenced when reused and had to be copied
+    /// (should stay 0: the mixer releases them long before).
+    copies: u64,
+    talkers: Vec<usize>,
+}
+
+impl Room {
+    /// `n` participants; `talkers` of them (spread over the room) speak.
+    fn new(n: usize, talkers: usize, voices: &[Source], noises: &[Source]) -> Self {
+        let talker_index: Vec<usize> = (0..talkers).map(|k| k * n / talkers).collect();
+        let mut streams = Vec::with_capacity(n);
+        let mut voice_no = 0;
+        for i in 0..n {
+            let ssrc = 0x5000_0000 + i as u32;
+            let seq0 = (i as u16).wrapping_mul(7_919).wrapping_add(60_000);
+            let ts0 = (i as u32).wrapping_mul(0x0123_4567);
+            let (source, offset) = if talker_index.contains(&i) {
+                voice_no += 1;
+                (&voices[voice_no - 1], 0)
+            } else {
+                (&noises[i % noises.len()], (i * 37) % LOOP_FRAMES)
+            };
+            let ring = (0..LOOP_FRAMES)
+                .map(|k| {
+                    let (payload, level) = &source.frames[(k + offset) % LOOP_FRAMES];
+                    let mut buf = vec![0u8; 12 + 8 + payload.len()];
+                    let len = RtpBuilder {
+                        payload_type: 111,
+                        sequence_number: seq0.wrapping_add(k as u16),
+                        timestamp: ts0.wrapping_add(k as u32 * TS_STEP),
+                        ssrc,
+                        extensions: &[(LEVEL_EXT_ID, &[*level])],
+                        payload,
+                        ..Default::default()
+                    }
+                    .write_into(&mut buf)
+                    .unwrap();
+                    buf.truncate(len);
+                    let b = Bytes::from(buf);
+                    drop(b.clone()); // promote to shared storage now
+                    b
+                })
+                .collect();
+            streams.push(Stream { ring, seq0, ts0 });
+        }
+        Self {
+            streams,
+            arrival_offsets: (0..n as u64).map(|i| (i * 7_919) % TICK_US).collect(),
+            current: Vec::with_capacity(n),
+            tick: 0,
+            copies: 0,
+            talkers: talker_index,
+        }
+    }
+
+    /// Makes `current` the packets of the next tick (untimed): each comes
+    /// back from its ring slot with its sequence number and timestamp moved
+    /// on by the ticks sent so far.
+    fn prepare(&mut self) {
+        self.current.clear();
+        let t = self.tick;
+        let slot = t % LOOP_FRAMES;
+        for s in &mut self.streams {
+            let b = std::mem::take(&mut s.ring[slot]);
+            let mut m = match b.try_into_mut() {
+                Ok(m) => m,
+                Err(b) => {
+                    self.copies += 1;
+                    BytesMut::from(&b[..])
+                }
+            };
+            {
+                let mut rtp = RtpPacket::parse(&mut m[..]).unwrap();
+                rtp.set_sequence_number(s.seq0.wrapping_add(t as u16));
+                rtp.set_timestamp(s.ts0.wrapping_add((t as u32).wrapping_mul(TS_STEP)));
+            }
+            let b = m.freeze();
+            drop(b.clone()); // shared storage again: clones are refcounts
+            self.current.push(b.clone());
+            s.ring[slot] = b;
+        }
+        self.tick += 1;
+    }
+}
+
+// ------------------------------------------------------------------ sides
+
+/// One mixer under test: takes one tick's packets, mixes, writes every
+/// listener's packet; returns the bytes written.
+trait Side {
+    fn step(&mut self, packets: &[Bytes], arrival_offsets: &[u64], now: u64) -> usize;
+}
+
+struct Rtmedia {
+    mixer: Mixer,
+    inputs: Vec<ParticipantInput>,
+    out: [u8; 1500],
+}
+
+impl Rtmedia {
+    fn new(config: MixerConfig, n: usize) -> Self {
+        let mut mixer = Mixer::new(config).unwrap();
+        let inputs = (0..n as u32)
+            .map(|i| {
+                mixer
+                    .add_participant(i, 0x5000_0000 + i, 0x9000_0000 + i, false)
+                    .unwrap()
+            })
+            .collect();
+        Self {
+            mixer,
+            inputs,
+            out: [0; 1500],
+        }
+    }
+}
+
+impl Side for Rtmedia {
+    #[inline]
+    fn step(&mut self, packets: &[Bytes], arrival_offsets: &[u64], now: u64) -> usize {
+        for ((input, packet), &off) in self.inputs.iter().zip(packets).zip(arrival_offsets) {
+            input.push(packet.clone(), now - off);
+        }
+        let tick = self.mixer.tick(now);
+        let mut bytes = 0;
+        for p in tick.packets() {
+            bytes += tick.write_rtp(p, &mut self.out).unwrap();
+        }
+        black_box(&self.out);
+        bytes
+    }
+}
+
+struct NaiveParticipant {
+    decoder: opus::Decoder,
+    encoder: opus::Encoder,
+    pcm: [f32; FRAME_SAMPLES],
+    out_ssrc: u32,
+    out_seq: u16,
+    out_ts: u32,
+}
+
+/// Decode everyone, sum in f32, encode a personal mix-minus per listener.
+struct Naive {
+    participants: Vec<NaiveParticipant>,
+    sum: [f32; FRAME_SAMPLES],
+    mix: [f32; FRAME_SAMPLES],
+    payload: [u8; MAX_PAYLOAD],
+    out: [u8; 1500],
+}
+
+impl Naive {
+    fn new(n: usize) -> Self {
+        Self {
+            participants: (0..n as u32)
+                .map(|i| NaiveParticipant {
+                    decoder: opus::Decoder::new(48_000, opus::Channels::Mono).unwrap(),
+                    encoder: opus_encoder(),
+                    pcm: [0.0; FRAME_SAMPLES],
+                    out_ssrc: 0x9000_0000 + i,
+                    out_seq: 0,
+                    out_ts: 0,
+                })
+                .collect(),
+            sum: [0.0; FRAME_SAMPLES],
+            mix: [0.0; FRAME_SAMPLES],
+            payload: [0; MAX_PAYLOAD],
+            out: [0; 1500],
+        }
+    }
+}
+
+impl Side for Naive {
+    #[inline]
+    fn step(&mut self, packets: &[Bytes], _arrival_offsets: &[u64], _now: u64) -> usize {
+        self.sum.fill(0.0);
+        for (p, packet) in self.participants.iter_mut().zip(packets) {
+            let ok = RtpPacket::parse(&packet[..]).is_ok_and(|rtp| {
+                p.decoder
+                    .decode_float(rtp.payload(), &mut p.pcm, false)
+                    .is_ok_and(|n| n == FRAME_SAMPLES)
+            });
+            if !ok {
+                p.pcm.fill(0.0);
+            }
+            for (s, &x) in self.sum.iter_mut().zip(&p.pcm) {
+                *s += x;
+            }
+        }
+        let mut bytes = 0;
+        for p in &mut self.participants {
+            for ((m, &s), &own) in self.mix.iter_mut().zip(&self.sum).zip(&p.pcm) {
+                *m = (s - own).clamp(-1.0, 1.0);
+            }
+            let n = p
+                .encoder
+                .encode_float(&self.mix, &mut self.payload)
+                .unwrap();
+            bytes += RtpBuilder {
+                payload_type: 111,
+                sequence_number: p.out_seq,
+                timestamp: p.out_ts,
+                ssrc: p.out_ssrc,
+                payload: &self.payload[..n],
+                ..Default::default()
+            }
+            .write_into(&mut self.out)
+            .unwrap();
+            p.out_seq = p.out_seq.wrapping_add(1);
+            p.out_ts = p.out_ts.wrapping_add(TS_STEP);
+        }
+        black_box(&self.out);
+        bytes
+    }
+}
+
+// ------------------------------------------------------------------ timing
+
+/// This thread's CPU time (as in benches/jitter.rs): the machines are shared.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn cpu_now() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: a valid clock id and a valid out-pointer.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.sec as u64, ts.nsec as u32)
+}
+
+/// Wall time where thread CPU time is not wired up.
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn cpu_now() -> Duration {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// A side driven through a room, tick after tick.
+struct Run<S> {
+    side: S,
+    room: Room,
+    now: u64,
+    bytes: u64,
+    ticks: u64,
+}
+
+impl<S: Side> Run<S> {
+    fn new(side: S, room: Room) -> Self {
+        Self {
+            side,
+            room,
+            now: 1_000_000,
+            bytes: 0,
+            ticks: 0,
+        }
+    }
+
+    /// One tick; returns its CPU time (packet preparation is not timed).
+    #[inline]
+    fn tick(&mut self) -> Duration {
+        self.room.prepare();
+        let t = cpu_now();
+        let bytes = self.side.step(
+            black_box(&self.room.current),
+            &self.room.arrival_offsets,
+            black_box(self.now),
+        );
+        let spent = cpu_now() - t;
+        self.bytes += bytes as u64;
+        self.ticks += 1;
+        self.now += TICK_US;
+        spent
+    }
+}
+
+fn bench_run<S: Side>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    run: &mut Run<S>,
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| run.tick()).sum())
+    });
+}
+
+fn per_tick(after: MixerStats, before: MixerStats) -> String {
+    let ticks = (after.ticks - before.ticks).max(1) as f64;
+    format!(
+        "{} ticks: {:.2} decodes, {:.2} encodes per tick; {} concealed, {} FEC, \
+         {} queue drops, {} drift skips",
+        after.ticks - before.ticks,
+        (after.decodes - before.decodes) as f64 / ticks,
+        (after.encodes - before.encodes) as f64 / ticks,
+        after.concealed_frames - before.concealed_frames,
+        after.fec_frames - before.fec_frames,
+        after.queue_drops - before.queue_drops,
+        after.drift_skips - before.drift_skips,
+    )
+}
+
+/// Runs the untimed pre-roll and checks the mixer's steady state: every
+/// participant's packet arrives and is taken every tick (no concealment,
+/// drops or skips), `decodes` per tick exactly, `encodes` per tick within
+/// the range, and every listener a packet.
+fn preroll(run: &mut Run<Rtmedia>, decodes: u64, encodes: std::ops::RangeInclusive<u64>) {
+    for _ in 0..PREROLL_TICKS / 2 {
+        run.tick();
+    }
+    let before = run.side.mixer.stats();
+    let mut encodes_seen = Vec::new();
+    for _ in PREROLL_TICKS / 2..PREROLL_TICKS {
+        let s0 = run.side.mixer.stats();
+        run.tick();
+        let s1 = run.side.mixer.stats();
+        assert_eq!(s1.decodes - s0.decodes, decodes, "decodes per tick");
+        encodes_seen.push(s1.encodes - s0.encodes);
+        assert_eq!(
+            run.side.mixer.last_tick().packets().len(),
+            run.room.streams.len()
+        );
+    }
+    let after = run.side.mixer.stats();
+    assert_eq!(
+        after.concealed_frames, before.concealed_frames,
+        "concealment in steady state"
+    );
+    assert_eq!(after.fec_frames, before.fec_frames);
+    assert_eq!(after.queue_drops, 0);
+    assert_eq!(after.drift_skips, 0);
+    assert!(
+        encodes_seen.iter().all(|e| encodes.contains(e)),
+        "encodes per tick {encodes_seen:?}, expected {encodes:?}"
+    );
+    // The talkers are the contributors heard by a listener that is not one.
+    let listener = (0..run.room.streams.len() as u32)
+        .find(|i| !run.room.talkers.contains(&(*i as usize)))
+        .unwrap();
+    let tick = run.side.mixer.last_tick();
+    let p = tick
+        .packets()
+        .iter()
+        .find(|p| p.participant == listener)
+        .unwrap();
+    let mut out = [0u8; 1500];
+    let n = tick.write_rtp(p, &mut out).unwrap();
+    let rtp = RtpPacket::parse(&out[..n]).unwrap();
+    let talker_ssrcs: Vec<u32> = run
+        .room
+        .talkers
+        .iter()
+        .map(|&i| 0x5000_0000 + i as u32)
+        .collect();
+    assert!((1..=3).contains(&rtp.csrc_count()));
+    assert!(
+        rtp.csrcs().all(|c| talker_ssrcs.contains(&c)),
+        "a non-talker was mixed"
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let voices: Vec<Source> = (0..4).map(talker_source).collect();
+    let noises: Vec<Source> = (0..NOISE_SOURCES as u64).map(noise_source).collect();
+    let mean_payload = |s: &[Source]| {
+        s.iter()
+            .flat_map(|s| s.frames.iter().map(|(p, _)| p.len()))
+            .sum::<usize>() as f64
+            / (s.len() * LOOP_FRAMES) as f64
+    };
+    println!(
+        "sources: {} voices (mean level -{:.0} dBov, {:.0} B/packet), {} noises \
+         (mean level -{:.0} dBov, {:.0} B/packet), {} frames each",
+        voices.len(),
+        voices.iter().map(|s| s.mean_level).sum::<f64>() / voices.len() as f64,
+        mean_payload(&voices),
+        noises.len(),
+        noises.iter().map(|s| s.mean_level).sum::<f64>() / noises.len() as f64,
+        mean_payload(&noises),
+        LOOP_FRAMES
+    );
+    let floor = MixerConfig::default().speech_floor_dbov;
+    for v in &voices {
+        assert!(
+            v.frames.iter().all(|&(_, l)| l & 0x7f <= floor),
+            "a talker dips below the floor"
+        );
+    }
+    for s in &noises {
+        assert!(
+            s.frames.iter().all(|&(_, l)| l & 0x7f > floor),
+            "noise above the floor"
+        );
+    }
+    assert_eq!(MixerConfig::default().bitrate, BITRATE);
+    assert_eq!(MixerConfig::default().expected_loss_percent, LOSS_PERCENT);
+    assert_eq!(
+        MixerConfig::default().audio_level_ext_id,
+        Some(LEVEL_EXT_ID)
+    );
+
+    // ---- 100 participants, mix-minus, 3 talkers: rtmedia and naive.
+    let mut g = c.benchmark_group(GROUP_100);
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_secs(1));
+
+    let config = MixerConfig {
+        loudest: usize::MAX,
+        ..MixerConfig::default()
+    };
+    let mut run = Run::new(
+        Rtmedia::new(config, 100),
+        Room::new(100, 3, &voices, &noises),
+    );
+    preroll(&mut run, 3, 4..=4);
+    let before = run.side.mixer.stats();
+    bench_run(&mut g, CANDIDATE, &mut run);
+    println!(
+        "{GROUP_100}/{CANDIDATE}: {}",
+        per_tick(run.side.mixer.stats(), before)
+    );
+    assert_eq!(run.room.copies, 0, "a packet was still held when reused");
+    black_box(run.bytes);
+    drop(run);
+
+    let mut naive = Run::new(Naive::new(100), Room::new(100, 3, &voices, &noises));
+    for _ in 0..PREROLL_TICKS {
+        naive.tick();
+    }
+    bench_run(&mut g, BASELINE, &mut naive);
+    println!(
+        "{GROUP_100}/{BASELINE}: {} ticks, {} decodes and {} encodes per tick",
+        naive.ticks, 100, 100
+    );
+    black_box(naive.bytes);
+    drop(naive);
+    g.finish();
+
+    // ---- 1,000 participants, loudest 3, 4 talkers: rtmedia.
+    let mut g = c.benchmark_group(GROUP_1000);
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_secs(1));
+    let config = MixerConfig {
+        loudest: 3,
+        ..MixerConfig::default()
+    };
+    let mut run = Run::new(
+        Rtmedia::new(config, 1000),
+        Room::new(1000, 4, &voices, &noises),
+    );
+    // 3 speakers + the shared mix, plus up to one hangover encode per
+    // talker that just left the loudest three.
+    preroll(&mut run, 3, 4..=5);
+    let before = run.side.mixer.stats();
+    bench_run(&mut g, CANDIDATE, &mut run);
+    println!(
+        "{GROUP_1000}/{CANDIDATE}: {}",
+        per_tick(run.side.mixer.stats(), before)
+    );
+    assert_eq!(run.room.copies, 0, "a packet was still held when reused");
+    black_box(run.bytes);
+    g.finish();
+}
+
+/// Prints each room's median CPU milliseconds per 20 ms tick against its
+/// absolute goal; returns false if one was missed.
+fn report_absolute(rows: &[(&str, &str, Option<f64>)]) -> bool {
+    let mut all_met = true;
+    println!(
+        "\n{:<32} {:<10} {:>12} {:>10} {:>8} {:>8}",
+        "room", "mixer", "ms / tick", "% of 20ms", "goal ms", ""
+    );
+    for &(group, function, goal_ms) in rows {
+        let Some(ns) = support::median_ns(group, function) else {
+            println!("{group:<32} {function:<10} not measured in this run");
+            continue;
+        };
+        let ms = ns / 1e6;
+        let (goal, verdict) = match goal_ms {
+            Some(goal) => {
+                let met = ms <= goal;
+                all_met &= met;
+                (format!("{goal:.1}"), if met { "met" } else { "MISSED" })
+            }
+            None => ("-".to_string(), ""),
+        };
+        println!(
+            "{group:<32} {function:<10} {ms:>12.3} {:>9.1}% {goal:>8} {verdict:>8}",
+            ms / 20.0 * 100.0
+        );
+    }
+    all_met
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    let mut met = support::report(&[support::Comparison {
+        group: GROUP_100,
+        candidate: CANDIDATE,
+        baseline: BASELINE,
+        min_speedup: GOAL_SPEEDUP,
+        min_packets_per_sec: None,
+    }]);
+    met &= report_absolute(&[
+        (GROUP_100, CANDIDATE, Some(GOAL_100_MS)),
+        (GROUP_100, BASELINE, None),
+        (GROUP_1000, CANDIDATE, Some(GOAL_1000_MS)),
+    ]);
+    if !met {
+        println!("mixer bench: a goal was missed (see MISSED above)");
+    }
+}
