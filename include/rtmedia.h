@@ -67,6 +67,30 @@
 #define RTM_JITTER_EVENT_FRAME 3
 
 /**
+ * Samples of one tap frame: 20 ms of 16 kHz mono audio.
+ */
+#define RTM_MIXER_TAP_FRAME_SAMPLES 320
+
+/**
+ * The longest RTP packet `rtm_mixer_write_rtp` writes: the 12-byte header,
+ * 15 CSRCs, an RFC 6465 extension block of 15 levels (24 bytes in two-byte
+ * form) and a 400-byte Opus payload. A buffer of this size plus the SRTP
+ * trailer (`RTM_SRTP_MAX_TRAILER_LEN`) always suffices.
+ */
+#define RTM_MIXER_MAX_PACKET_LEN 496
+
+/**
+ * The longest packet `rtm_mixer_input_push` accepts (an RTP packet fits in
+ * one UDP datagram, or one RFC 4571 frame).
+ */
+#define RTM_MIXER_MAX_INPUT_LEN 65535
+
+/**
+ * Most participants a mixer may be configured for.
+ */
+#define RTM_MIXER_MAX_PARTICIPANTS 16384
+
+/**
  * Most report blocks one SR or RR holds.
  */
 #define RTM_RTCP_MAX_REPORT_BLOCKS 31
@@ -200,6 +224,22 @@ enum rtm_status
    * The key's SRTP (2^48) or SRTCP (2^31) index space is used up: rekey.
    */
   RTM_ERR_KEY_EXHAUSTED = -26,
+  /**
+   * A participant's input queue is full (the mixer has not ticked for a
+   * while) or closed (the participant was removed, or the mixer freed):
+   * the packet was dropped. Drop silently; a full queue is counted in the
+   * mixer's stats.
+   */
+  RTM_ERR_QUEUE_FULL = -30,
+  /**
+   * A table is at its configured maximum (e.g. a mixer's
+   * `max_participants`); nothing was added.
+   */
+  RTM_ERR_FULL = -31,
+  /**
+   * The codec library (libopus) failed: out of memory or an internal error.
+   */
+  RTM_ERR_CODEC = -32,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -255,6 +295,20 @@ typedef uint8_t rtm_rtcp_kind;
  * overlap; it may move between threads.
  */
 typedef struct rtm_jitter rtm_jitter;
+
+/**
+ * The mixer of one room (opaque). Create with `rtm_mixer_new`, free with
+ * `rtm_mixer_free`. Calls on one mixer must not overlap; it may move between
+ * threads. Its input handles (`rtm_mixer_input_t`) are separate objects
+ * with their own rules.
+ */
+typedef struct rtm_mixer rtm_mixer;
+
+/**
+ * The queue into the mixer of one participant's RTP packets (opaque).
+ * Thread-safe: see `rtm_mixer_input_push`. Free with `rtm_mixer_input_free`.
+ */
+typedef struct rtm_mixer_input rtm_mixer_input;
 
 /**
  * One master key's SRTP/SRTCP state (opaque). Create with `rtm_srtp_new`,
@@ -388,6 +442,177 @@ typedef struct rtm_jitter_stats {
    */
   uint64_t target_delay_us;
 } rtm_jitter_stats;
+
+/**
+ * Options of a mixer; fill with `rtm_mixer_config_default`, then change
+ * fields. New fields are only ever appended.
+ */
+typedef struct rtm_mixer_config {
+  /**
+   * Most participants, 1..=RTM_MIXER_MAX_PARTICIPANTS. Memory for this
+   * many (a few KiB each) is reserved by `rtm_mixer_new`. Default 1024.
+   */
+  uint32_t max_participants;
+  /**
+   * Speakers mixed at once, the loudest; 0 mixes everyone who is not
+   * silent (pure mix-minus). Default 3.
+   */
+  uint32_t loudest;
+  /**
+   * A participant quieter than this level (-dBov, 0..=127) is not mixed.
+   * Default 70.
+   */
+  uint8_t speech_floor_dbov;
+  /**
+   * Opus bitrate of the outgoing mixes, 500..=512000 bit/s. Default 32000.
+   */
+  int32_t bitrate;
+  /**
+   * Loss the outgoing in-band FEC is planned for, 0..=100 (0 disables
+   * FEC). Default 10.
+   */
+  int32_t expected_loss_percent;
+  /**
+   * Payload type of the outgoing packets, 0..=127. Default 111.
+   */
+  uint8_t payload_type;
+  /**
+   * RFC 6464 audio-level extension id in the participants' packets;
+   * 0 = none (levels are then measured from the decoded audio, which
+   * means decoding every participant). Default 1.
+   */
+  uint8_t audio_level_ext_id;
+  /**
+   * RFC 6465 extension id for the mixed speakers' levels in the outgoing
+   * packets; 0 = none. Default 0.
+   */
+  uint8_t csrc_levels_ext_id;
+  /**
+   * Packets queued per participant between two ticks, 1..=65536; a push
+   * beyond it returns RTM_ERR_QUEUE_FULL. Default 64.
+   */
+  uint32_t queue_capacity;
+  /**
+   * Packets held by each participant's jitter buffer, 1..=65536 (rounded
+   * up to a power of two). Default 128.
+   */
+  uint32_t jitter_capacity_packets;
+  /**
+   * Bounds of each participant's adaptive jitter-buffer delay, µs
+   * (min <= max). Defaults 0 and 500000.
+   */
+  uint32_t jitter_min_delay_us;
+  uint32_t jitter_max_delay_us;
+} rtm_mixer_config;
+
+/**
+ * The C name of the mixer handle.
+ */
+typedef struct rtm_mixer rtm_mixer_t;
+
+/**
+ * The C name of a participant's input handle.
+ */
+typedef struct rtm_mixer_input rtm_mixer_input_t;
+
+/**
+ * One outgoing packet of the last tick: who receives it, its RTP header
+ * fields, and which payload it carries.
+ */
+typedef struct rtm_mixer_packet {
+  /**
+   * The participant that receives this packet.
+   */
+  uint32_t participant;
+  /**
+   * Its RTP SSRC (the participant's `out_ssrc`), timestamp (48 kHz) and
+   * sequence number.
+   */
+  uint32_t ssrc;
+  uint32_t timestamp;
+  uint16_t seq;
+  /**
+   * Index of its payload for `rtm_mixer_payload`: 0 is the shared mix,
+   * others a mixed speaker's mix-minus. Listeners with the same index
+   * receive the same bytes.
+   */
+  size_t payload_index;
+} rtm_mixer_packet;
+
+/**
+ * 20 ms of one participant's audio for transcription: 16 kHz mono, floats
+ * in [-1, 1].
+ */
+typedef struct rtm_mixer_tap_frame {
+  uint32_t participant;
+  /**
+   * Start of the frame on the mixer's media clock, in 16 kHz samples
+   * since the mixer was created: one clock for every participant, so the
+   * frames of different speakers line up. Consecutive frames of one
+   * participant differ by RTM_MIXER_TAP_FRAME_SAMPLES.
+   */
+  int64_t media_time;
+  float pcm[RTM_MIXER_TAP_FRAME_SAMPLES];
+} rtm_mixer_tap_frame;
+
+/**
+ * A change of dominant speaker.
+ */
+typedef struct rtm_mixer_speaker_change {
+  /**
+   * The `now_us` of the tick that decided it.
+   */
+  uint64_t now_us;
+  /**
+   * The new dominant speaker.
+   */
+  uint32_t to;
+  /**
+   * The speaker named by the last change taken, if `has_from` (false at
+   * the start of a room, or once that participant was removed; `from`
+   * is 0 then).
+   */
+  uint32_t from;
+  bool has_from;
+} rtm_mixer_speaker_change;
+
+/**
+ * Counters since the mixer was created. New fields are only ever appended.
+ */
+typedef struct rtm_mixer_stats {
+  uint64_t ticks;
+  /**
+   * Opus frames decoded (only participants heard, tapped or without an
+   * RFC 6464 level are decoded).
+   */
+  uint64_t decodes;
+  /**
+   * Opus frames encoded: per tick, the shared mix, one mix-minus per mixed
+   * speaker, and one per former speaker for 10 ticks after it stops
+   * being mixed (so that its stream switches back without a click).
+   */
+  uint64_t encodes;
+  /**
+   * Frames rebuilt by packet-loss concealment.
+   */
+  uint64_t concealed_frames;
+  /**
+   * Frames rebuilt from the next packet's in-band FEC.
+   */
+  uint64_t fec_frames;
+  /**
+   * Pushes refused because a participant's queue was full.
+   */
+  uint64_t queue_drops;
+  /**
+   * Frames skipped to catch up with a sender whose clock runs fast.
+   */
+  uint64_t drift_skips;
+  /**
+   * Participants in the room now.
+   */
+  uint64_t participants;
+} rtm_mixer_stats;
 
 /**
  * One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
@@ -720,6 +945,177 @@ rtm_status rtm_jitter_take_keyframe_request(rtm_jitter_t *jb, bool *out);
  * (pass `sizeof(rtm_jitter_stats)`).
  */
 rtm_status rtm_jitter_get_stats(rtm_jitter_t *jb, struct rtm_jitter_stats *out, size_t stats_size);
+
+/**
+ * The default configuration. Thread-safe.
+ */
+struct rtm_mixer_config rtm_mixer_config_default(void);
+
+/**
+ * Creates a mixer; `config` may be NULL for the defaults. On success `*out`
+ * owns it. RTM_ERR_INVALID_ARGUMENT for a config field out of its range
+ * (see `rtm_mixer_config`), RTM_ERR_CODEC if libopus fails. Thread-safe.
+ */
+rtm_status rtm_mixer_new(const struct rtm_mixer_config *config, rtm_mixer_t **out);
+
+/**
+ * Frees a mixer and the packets still queued for it. Its input handles stay
+ * valid (pushes then return RTM_ERR_QUEUE_FULL) and must still be freed
+ * with `rtm_mixer_input_free`; this may run while other threads push.
+ * NULL is a no-op.
+ */
+void rtm_mixer_free(rtm_mixer_t *mixer);
+
+/**
+ * Adds participant `id` (any value, unique in the room), whose media
+ * arrives with SSRC `ssrc` (named as a CSRC in the mixes it is in) and who
+ * receives its mix as SSRC `out_ssrc`. `tap` asks for 16 kHz frames of its
+ * audio (`rtm_mixer_take_tap_frame`). On success `*input` owns a new input
+ * handle for its packets, owned by the caller and independent of the mixer
+ * (free it with `rtm_mixer_input_free`, also after the mixer is freed).
+ * RTM_ERR_INVALID_ARGUMENT if `id` is already in the room, RTM_ERR_FULL at
+ * `max_participants`, RTM_ERR_CODEC if libopus fails; nothing is added then.
+ */
+rtm_status rtm_mixer_add_participant(rtm_mixer_t *mixer,
+                                     uint32_t id,
+                                     uint32_t ssrc,
+                                     uint32_t out_ssrc,
+                                     bool tap,
+                                     rtm_mixer_input_t **input);
+
+/**
+ * Removes participant `id`: its queued packets and tap frames are dropped
+ * and pushes on its input handle return RTM_ERR_QUEUE_FULL from now on (the
+ * handle must still be freed). It also ends the last tick's packets:
+ * `rtm_mixer_get_packet` and `rtm_mixer_write_rtp` return RTM_ERR_NOT_FOUND
+ * until the next tick (payloads stay readable), so send them first.
+ * RTM_ERR_NOT_FOUND if `id` is not in the room.
+ */
+rtm_status rtm_mixer_remove_participant(rtm_mixer_t *mixer, uint32_t id);
+
+/**
+ * Mutes or unmutes participant `id`: a muted participant is not mixed into
+ * anyone's stream (it still receives its own mix), from the next tick.
+ * RTM_ERR_NOT_FOUND if `id` is not in the room.
+ */
+rtm_status rtm_mixer_set_muted(rtm_mixer_t *mixer, uint32_t id, bool muted);
+
+/**
+ * Sets the linear gain applied to participant `id`'s audio in the mix
+ * (default 1.0), clamped to 0..=8. RTM_ERR_INVALID_ARGUMENT for NaN,
+ * RTM_ERR_NOT_FOUND if `id` is not in the room.
+ */
+rtm_status rtm_mixer_set_gain(rtm_mixer_t *mixer, uint32_t id, float gain);
+
+/**
+ * Queues participant `input`'s RTP packet `data[0..len]` (as received,
+ * after SRTP unprotect) that arrived at `now_us` (monotonic µs, the
+ * clock of `rtm_mixer_tick`). The packet is copied: `data` may be reused as
+ * soon as this returns. The copy costs one heap allocation per packet (a
+ * recycled pool is future work). Malformed packets are accepted here and
+ * dropped at the tick.
+ *
+ * Thread-safe: unlike other handles, one input handle may be used by any
+ * number of threads at once, concurrently with each other and with any
+ * call on the mixer (including `rtm_mixer_tick` and `rtm_mixer_free`); only
+ * `rtm_mixer_input_free` must not overlap with a push on the same handle.
+ *
+ * RTM_ERR_QUEUE_FULL (drop the packet silently) when `queue_capacity`
+ * packets are already waiting for the next tick (counted in the mixer's
+ * `queue_drops`), or when the participant was removed or the mixer freed.
+ * RTM_ERR_INVALID_ARGUMENT if `len` exceeds RTM_MIXER_MAX_INPUT_LEN.
+ */
+rtm_status rtm_mixer_input_push(const rtm_mixer_input_t *input,
+                                const uint8_t *data,
+                                size_t len,
+                                uint64_t now_us);
+
+/**
+ * Frees an input handle (the participant stays in the room: remove it with
+ * `rtm_mixer_remove_participant`). Packets it queued stay queued. Must not
+ * overlap with a push on the same handle. NULL is a no-op.
+ */
+void rtm_mixer_input_free(rtm_mixer_input_t *input);
+
+/**
+ * Runs one 20 ms tick at `now_us` (monotonic µs; call every 20 ms): drains
+ * the input queues, mixes the loudest speakers, encodes the shared mix once
+ * and each mixed speaker's mix-minus once (see `rtm_mixer_stats.encodes`),
+ * and fills the taps.
+ * `*packet_count` receives the number of outgoing packets, one per
+ * participant: read them with `rtm_mixer_get_packet` / `rtm_mixer_write_rtp`
+ * for indices 0..*packet_count, until the next tick (or a removal). Without
+ * `packet_count` (NULL) nothing runs.
+ */
+rtm_status rtm_mixer_tick(rtm_mixer_t *mixer, uint64_t now_us, size_t *packet_count);
+
+/**
+ * Packet `index` of the last tick into `*out`. RTM_ERR_NOT_FOUND if
+ * `index` is not below the tick's packet count, before the first tick, and
+ * after a removal until the next tick.
+ */
+rtm_status rtm_mixer_get_packet(rtm_mixer_t *mixer, size_t index, struct rtm_mixer_packet *out);
+
+/**
+ * Writes the whole RTP packet `index` of the last tick (header, the mixed
+ * speakers other than the receiver as CSRCs with their RFC 6465 levels if
+ * configured, then the payload) into `out[0..capacity]`; `*out_len`
+ * receives its length. Protect it with the receiver's SRTP context next
+ * (`rtm_srtp_protect`, in place: leave room for the trailer).
+ * RTM_ERR_BUFFER_TOO_SMALL (nothing written) if it does not fit;
+ * RTM_MIXER_MAX_PACKET_LEN always fits. RTM_ERR_NOT_FOUND as for
+ * `rtm_mixer_get_packet`.
+ */
+rtm_status rtm_mixer_write_rtp(rtm_mixer_t *mixer,
+                               size_t index,
+                               uint8_t *out,
+                               size_t capacity,
+                               size_t *out_len);
+
+/**
+ * The Opus payload `payload_index` of the last tick (see
+ * `rtm_mixer_packet.payload_index`): `*data`/`*len` point into the mixer
+ * and stay valid until the next `rtm_mixer_tick` or `rtm_mixer_free`.
+ * RTM_ERR_NOT_FOUND if there is no such payload (before the first tick, or
+ * past the tick's payloads).
+ */
+rtm_status rtm_mixer_payload(rtm_mixer_t *mixer,
+                             size_t payload_index,
+                             const uint8_t **data,
+                             size_t *len);
+
+/**
+ * The oldest tap frame of participant `id` into `*out`. A tapped
+ * participant gets one frame per tick (silence when nothing arrived); up to
+ * 50 (1 s) are kept, the oldest dropped beyond that, so take them after
+ * every tick. RTM_ERR_NOT_FOUND when none is waiting, or `id` is not in
+ * the room or was added without `tap`.
+ */
+rtm_status rtm_mixer_take_tap_frame(rtm_mixer_t *mixer,
+                                    uint32_t id,
+                                    struct rtm_mixer_tap_frame *out);
+
+/**
+ * The dominant speaker (the participant holding the floor by sustained
+ * speech, not loudness) into `*id`. It stays dominant while nobody talks.
+ * RTM_ERR_NOT_FOUND when there is none yet (or it was removed).
+ */
+rtm_status rtm_mixer_dominant_speaker(rtm_mixer_t *mixer, uint32_t *id);
+
+/**
+ * The change of dominant speaker not yet taken into `*out`: changes between
+ * two calls merge into one (from the last one taken to the latest), so
+ * polling once per tick or less often both work. RTM_ERR_NOT_FOUND when
+ * there is none.
+ */
+rtm_status rtm_mixer_take_speaker_change(rtm_mixer_t *mixer, struct rtm_mixer_speaker_change *out);
+
+/**
+ * Copies the mixer's counters into `*out`, writing at most `stats_size`
+ * bytes: pass `sizeof(rtm_mixer_stats)`, so that a program built against an
+ * older header (with fewer fields) keeps working.
+ */
+rtm_status rtm_mixer_get_stats(rtm_mixer_t *mixer, struct rtm_mixer_stats *out, size_t stats_size);
 
 /**
  * Validates and describes the RTCP packet starting at `buf[*offset]`, then

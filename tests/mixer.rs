@@ -154,7 +154,8 @@ fn each_listener_hears_everyone_else_and_not_itself() {
         ..MixerConfig::default()
     };
     let mut mixer = Mixer::new(config).unwrap();
-    let tones = [300.0, 500.0, 700.0, 900.0];
+    // Not harmonically related, so coding products of one tone do not land on another.
+    let tones = [310.0, 530.0, 770.0, 1130.0];
     let mut senders: Vec<Sender> = tones
         .iter()
         .enumerate()
@@ -347,4 +348,25 @@ fn taps_carry_each_speakers_audio_at_16_khz() {
 fn power_16k(x: &[f32], hz: f32) -> f64 {
     let scaled: Vec<f32> = x.to_vec();
     power(&scaled, hz * 3.0)
+}
+
+#[test]
+fn removing_a_participant_voids_the_last_ticks_outputs() {
+    let mut mixer = Mixer::new(MixerConfig {
+        max_participants: 4,
+        ..MixerConfig::default()
+    })
+    .unwrap();
+    let mut senders: Vec<Sender> = (0..3u32)
+        .map(|i| Sender::new(&mut mixer, i + 1, 300.0 + 200.0 * i as f32, 0.2, false))
+        .collect();
+    run(&mut mixer, &mut senders, 20, 0.0, 5);
+    assert_eq!(mixer.last_tick().packets().len(), 3);
+    mixer.remove_participant(1).unwrap();
+    assert!(mixer.last_tick().packets().is_empty());
+    assert_eq!(
+        mixer.remove_participant(1),
+        Err(rtmedia::audio::mixer::MixerError::UnknownParticipant)
+    );
+    assert_eq!(mixer.len(), 2);
 }

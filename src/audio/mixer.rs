@@ -14,9 +14,11 @@
 //! the listener is moved back to the shared packets.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use crossbeam::channel::{self, Receiver, Sender};
+use crossbeam::channel::{self, Receiver, Sender, TrySendError};
 
 use super::encoder::{Encoder, OpusError};
 use super::level::{level_dbov, parse_audio_level, write_csrc_levels};
@@ -107,13 +109,23 @@ impl From<OpusError> for MixerError {
 #[derive(Debug, Clone)]
 pub struct ParticipantInput {
     tx: Sender<(Bytes, u64)>,
+    /// The mixer's `queue_drops` counter.
+    drops: Arc<AtomicU64>,
 }
 
 impl ParticipantInput {
     /// Queues an RTP packet that arrived at `now` (µs). `false` if the queue
-    /// is full or the participant left (the packet is dropped).
+    /// is full (counted in [`MixerStats::queue_drops`]) or the participant
+    /// left (the packet is dropped).
     pub fn push(&self, packet: Bytes, now: u64) -> bool {
-        self.tx.try_send((packet, now)).is_ok()
+        match self.tx.try_send((packet, now)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.drops.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
     }
 }
 
@@ -214,6 +226,8 @@ pub struct Mixer {
     /// Mixer media clock, in 48 kHz samples.
     media_time: i64,
     stats: MixerStats,
+    /// `stats.queue_drops`, counted by the input handles.
+    queue_drops: Arc<AtomicU64>,
 }
 
 impl Mixer {
@@ -235,6 +249,7 @@ impl Mixer {
             media_time: 0,
             config,
             stats: MixerStats::default(),
+            queue_drops: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -243,7 +258,10 @@ impl Mixer {
     }
 
     pub fn stats(&self) -> MixerStats {
-        self.stats
+        MixerStats {
+            queue_drops: self.queue_drops.load(Ordering::Relaxed),
+            ..self.stats
+        }
     }
 
     /// Adds a participant whose media arrives with SSRC `ssrc` and who
@@ -286,12 +304,18 @@ impl Mixer {
             tap: tap.then(|| (Decimator3::new(), VecDeque::with_capacity(TAP_QUEUE_FRAMES))),
         });
         self.levels.push(super::level::SILENCE);
-        Ok(ParticipantInput { tx })
+        Ok(ParticipantInput {
+            tx,
+            drops: Arc::clone(&self.queue_drops),
+        })
     }
 
     /// Removes a participant; its queue handles stop accepting packets.
     pub fn remove_participant(&mut self, id: u32) -> Result<(), MixerError> {
         let i = self.index(id).ok_or(MixerError::UnknownParticipant)?;
+        // The last tick's outputs index participants: they are void now.
+        self.outputs.clear();
+        self.selected_count = 0;
         self.participants.swap_remove(i);
         self.levels.swap_remove(i);
         self.speakers.remove(id);

@@ -13,6 +13,7 @@
 mod args;
 mod handle;
 pub mod jitter;
+pub mod mixer;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;

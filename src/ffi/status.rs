@@ -54,6 +54,16 @@ pub enum rtm_status {
     RTM_ERR_UNKNOWN_PROFILE = -25,
     /// The key's SRTP (2^48) or SRTCP (2^31) index space is used up: rekey.
     RTM_ERR_KEY_EXHAUSTED = -26,
+    /// A participant's input queue is full (the mixer has not ticked for a
+    /// while) or closed (the participant was removed, or the mixer freed):
+    /// the packet was dropped. Drop silently; a full queue is counted in the
+    /// mixer's stats.
+    RTM_ERR_QUEUE_FULL = -30,
+    /// A table is at its configured maximum (e.g. a mixer's
+    /// `max_participants`); nothing was added.
+    RTM_ERR_FULL = -31,
+    /// The codec library (libopus) failed: out of memory or an internal error.
+    RTM_ERR_CODEC = -32,
 }
 
 impl rtm_status {
@@ -81,12 +91,15 @@ impl rtm_status {
             Self::RTM_ERR_BAD_KEY_LENGTH => b"bad key or salt length\0",
             Self::RTM_ERR_UNKNOWN_PROFILE => b"unknown SRTP profile\0",
             Self::RTM_ERR_KEY_EXHAUSTED => b"key index space exhausted\0",
+            Self::RTM_ERR_QUEUE_FULL => b"queue full or closed\0",
+            Self::RTM_ERR_FULL => b"table full\0",
+            Self::RTM_ERR_CODEC => b"codec error\0",
         }
     }
 }
 
 /// Every status, for `rtm_status_str` and tests.
-const ALL_STATUSES: [rtm_status; 21] = [
+const ALL_STATUSES: [rtm_status; 24] = [
     rtm_status::RTM_OK,
     rtm_status::RTM_ERR_NULL_POINTER,
     rtm_status::RTM_ERR_INVALID_ARGUMENT,
@@ -108,6 +121,9 @@ const ALL_STATUSES: [rtm_status; 21] = [
     rtm_status::RTM_ERR_BAD_KEY_LENGTH,
     rtm_status::RTM_ERR_UNKNOWN_PROFILE,
     rtm_status::RTM_ERR_KEY_EXHAUSTED,
+    rtm_status::RTM_ERR_QUEUE_FULL,
+    rtm_status::RTM_ERR_FULL,
+    rtm_status::RTM_ERR_CODEC,
 ];
 
 impl From<ParseError> for rtm_status {

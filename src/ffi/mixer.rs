@@ -1,0 +1,641 @@
+//! The conference audio mixer from C: one mixer handle per room, used by the
+//! thread that ticks it every 20 ms, and one input handle per participant,
+//! through which any network thread queues that participant's RTP packets.
+//! What a tick produced is read back by index; tap frames, speaker changes
+//! and stats are pulled by the host (no callbacks).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+
+use crate::audio::encoder::OpusError;
+use crate::audio::mixer::{
+    ListenerPacket, Mixer, MixerConfig, MixerError, ParticipantInput, MAX_PAYLOAD,
+};
+use crate::audio::TAP_FRAME_SAMPLES;
+
+use super::handle::{self, Poison};
+use super::{args, guard, rtm_status};
+
+/// The mixer of one room (opaque). Create with `rtm_mixer_new`, free with
+/// `rtm_mixer_free`. Calls on one mixer must not overlap; it may move between
+/// threads. Its input handles (`rtm_mixer_input_t`) are separate objects
+/// with their own rules.
+pub struct rtm_mixer {
+    mixer: Mixer,
+    /// Whether the last tick's packets may still be read: a removal reorders
+    /// the participants that writing a packet looks up, so it ends them.
+    tick_valid: bool,
+    poisoned: bool,
+}
+
+/// The C name of the mixer handle.
+pub type rtm_mixer_t = rtm_mixer;
+
+impl Poison for rtm_mixer {
+    fn poisoned(&mut self) -> &mut bool {
+        &mut self.poisoned
+    }
+}
+
+/// The queue into the mixer of one participant's RTP packets (opaque).
+/// Thread-safe: see `rtm_mixer_input_push`. Free with `rtm_mixer_input_free`.
+pub struct rtm_mixer_input {
+    input: ParticipantInput,
+    /// Set by a panic during a push; shared by all pushing threads.
+    poisoned: AtomicBool,
+}
+
+/// The C name of a participant's input handle.
+pub type rtm_mixer_input_t = rtm_mixer_input;
+
+// `rtm_mixer_input_push` hands out `&rtm_mixer_input` to several threads at
+// once: it must be Send and Sync.
+fn _input_is_thread_safe() {
+    fn check<T: Send + Sync>() {}
+    check::<rtm_mixer_input>();
+}
+
+/// Samples of one tap frame: 20 ms of 16 kHz mono audio.
+pub const RTM_MIXER_TAP_FRAME_SAMPLES: usize = 320;
+const _: () = assert!(RTM_MIXER_TAP_FRAME_SAMPLES == TAP_FRAME_SAMPLES);
+
+/// The longest RTP packet `rtm_mixer_write_rtp` writes: the 12-byte header,
+/// 15 CSRCs, an RFC 6465 extension block of 15 levels (24 bytes in two-byte
+/// form) and a 400-byte Opus payload. A buffer of this size plus the SRTP
+/// trailer (`RTM_SRTP_MAX_TRAILER_LEN`) always suffices.
+pub const RTM_MIXER_MAX_PACKET_LEN: usize = 496;
+const _: () = assert!(RTM_MIXER_MAX_PACKET_LEN == 12 + 4 * 15 + 4 + 20 + MAX_PAYLOAD);
+
+/// The longest packet `rtm_mixer_input_push` accepts (an RTP packet fits in
+/// one UDP datagram, or one RFC 4571 frame).
+pub const RTM_MIXER_MAX_INPUT_LEN: usize = 65_535;
+
+/// Most participants a mixer may be configured for.
+pub const RTM_MIXER_MAX_PARTICIPANTS: u32 = 16_384;
+
+/// Options of a mixer; fill with `rtm_mixer_config_default`, then change
+/// fields. New fields are only ever appended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rtm_mixer_config {
+    /// Most participants, 1..=RTM_MIXER_MAX_PARTICIPANTS. Memory for this
+    /// many (a few KiB each) is reserved by `rtm_mixer_new`. Default 1024.
+    pub max_participants: u32,
+    /// Speakers mixed at once, the loudest; 0 mixes everyone who is not
+    /// silent (pure mix-minus). Default 3.
+    pub loudest: u32,
+    /// A participant quieter than this level (-dBov, 0..=127) is not mixed.
+    /// Default 70.
+    pub speech_floor_dbov: u8,
+    /// Opus bitrate of the outgoing mixes, 500..=512000 bit/s. Default 32000.
+    pub bitrate: i32,
+    /// Loss the outgoing in-band FEC is planned for, 0..=100 (0 disables
+    /// FEC). Default 10.
+    pub expected_loss_percent: i32,
+    /// Payload type of the outgoing packets, 0..=127. Default 111.
+    pub payload_type: u8,
+    /// RFC 6464 audio-level extension id in the participants' packets;
+    /// 0 = none (levels are then measured from the decoded audio, which
+    /// means decoding every participant). Default 1.
+    pub audio_level_ext_id: u8,
+    /// RFC 6465 extension id for the mixed speakers' levels in the outgoing
+    /// packets; 0 = none. Default 0.
+    pub csrc_levels_ext_id: u8,
+    /// Packets queued per participant between two ticks, 1..=65536; a push
+    /// beyond it returns RTM_ERR_QUEUE_FULL. Default 64.
+    pub queue_capacity: u32,
+    /// Packets held by each participant's jitter buffer, 1..=65536 (rounded
+    /// up to a power of two). Default 128.
+    pub jitter_capacity_packets: u32,
+    /// Bounds of each participant's adaptive jitter-buffer delay, µs
+    /// (min <= max). Defaults 0 and 500000.
+    pub jitter_min_delay_us: u32,
+    pub jitter_max_delay_us: u32,
+}
+
+/// The default configuration. Thread-safe.
+#[no_mangle]
+pub extern "C" fn rtm_mixer_config_default() -> rtm_mixer_config {
+    let d = MixerConfig::default();
+    rtm_mixer_config {
+        max_participants: d.max_participants as u32,
+        loudest: if d.loudest == usize::MAX {
+            0
+        } else {
+            d.loudest as u32
+        },
+        speech_floor_dbov: d.speech_floor_dbov,
+        bitrate: d.bitrate,
+        expected_loss_percent: d.expected_loss_percent,
+        payload_type: d.payload_type,
+        audio_level_ext_id: d.audio_level_ext_id.unwrap_or(0),
+        csrc_levels_ext_id: d.csrc_levels_ext_id.unwrap_or(0),
+        queue_capacity: d.queue_capacity as u32,
+        jitter_capacity_packets: d.jitter.capacity_packets as u32,
+        jitter_min_delay_us: d.jitter.delay.min_delay_us as u32,
+        jitter_max_delay_us: d.jitter.delay.max_delay_us as u32,
+    }
+}
+
+/// libopus's OPUS_BAD_ARG.
+const OPUS_BAD_ARG: i32 = -1;
+
+impl From<MixerError> for rtm_status {
+    fn from(e: MixerError) -> Self {
+        match e {
+            MixerError::Full => Self::RTM_ERR_FULL,
+            MixerError::DuplicateId => Self::RTM_ERR_INVALID_ARGUMENT,
+            MixerError::UnknownParticipant => Self::RTM_ERR_NOT_FOUND,
+            MixerError::Opus(OpusError(OPUS_BAD_ARG)) => Self::RTM_ERR_INVALID_ARGUMENT,
+            MixerError::Opus(_) => Self::RTM_ERR_CODEC,
+        }
+    }
+}
+
+fn mixer_config(c: &rtm_mixer_config) -> Result<MixerConfig, rtm_status> {
+    let invalid = c.max_participants == 0
+        || c.max_participants > RTM_MIXER_MAX_PARTICIPANTS
+        || c.speech_floor_dbov > 127
+        || !(500..=512_000).contains(&c.bitrate)
+        || !(0..=100).contains(&c.expected_loss_percent)
+        || c.payload_type > 127
+        || c.queue_capacity == 0
+        || c.queue_capacity > 65_536
+        || c.jitter_capacity_packets == 0
+        || c.jitter_capacity_packets > 65_536
+        || c.jitter_min_delay_us > c.jitter_max_delay_us;
+    if invalid {
+        return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+    }
+    let mut jitter = MixerConfig::default().jitter;
+    jitter.capacity_packets = c.jitter_capacity_packets as usize;
+    jitter.delay.min_delay_us = u64::from(c.jitter_min_delay_us);
+    jitter.delay.max_delay_us = u64::from(c.jitter_max_delay_us);
+    let ext_id = |id: u8| (id != 0).then_some(id);
+    Ok(MixerConfig {
+        max_participants: c.max_participants as usize,
+        loudest: if c.loudest == 0 {
+            usize::MAX
+        } else {
+            c.loudest as usize
+        },
+        speech_floor_dbov: c.speech_floor_dbov,
+        bitrate: c.bitrate,
+        expected_loss_percent: c.expected_loss_percent,
+        payload_type: c.payload_type,
+        audio_level_ext_id: ext_id(c.audio_level_ext_id),
+        csrc_levels_ext_id: ext_id(c.csrc_levels_ext_id),
+        queue_capacity: c.queue_capacity as usize,
+        jitter,
+    })
+}
+
+/// Creates a mixer; `config` may be NULL for the defaults. On success `*out`
+/// owns it. RTM_ERR_INVALID_ARGUMENT for a config field out of its range
+/// (see `rtm_mixer_config`), RTM_ERR_CODEC if libopus fails. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_new(
+    config: *const rtm_mixer_config,
+    out: *mut *mut rtm_mixer_t,
+) -> rtm_status {
+    guard(|| {
+        let out = args::out(out)?;
+        let c = match config.as_ref() {
+            Some(c) => *c,
+            None => rtm_mixer_config_default(),
+        };
+        let mixer = Mixer::new(mixer_config(&c)?)?;
+        *out = handle::into_raw(rtm_mixer {
+            mixer,
+            tick_valid: false,
+            poisoned: false,
+        });
+        Ok(())
+    })
+}
+
+/// Frees a mixer and the packets still queued for it. Its input handles stay
+/// valid (pushes then return RTM_ERR_QUEUE_FULL) and must still be freed
+/// with `rtm_mixer_input_free`; this may run while other threads push.
+/// NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_free(mixer: *mut rtm_mixer_t) {
+    handle::free(mixer)
+}
+
+/// Adds participant `id` (any value, unique in the room), whose media
+/// arrives with SSRC `ssrc` (named as a CSRC in the mixes it is in) and who
+/// receives its mix as SSRC `out_ssrc`. `tap` asks for 16 kHz frames of its
+/// audio (`rtm_mixer_take_tap_frame`). On success `*input` owns a new input
+/// handle for its packets, owned by the caller and independent of the mixer
+/// (free it with `rtm_mixer_input_free`, also after the mixer is freed).
+/// RTM_ERR_INVALID_ARGUMENT if `id` is already in the room, RTM_ERR_FULL at
+/// `max_participants`, RTM_ERR_CODEC if libopus fails; nothing is added then.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_add_participant(
+    mixer: *mut rtm_mixer_t,
+    id: u32,
+    ssrc: u32,
+    out_ssrc: u32,
+    tap: bool,
+    input: *mut *mut rtm_mixer_input_t,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let out = args::out(input)?;
+        let input = h.mixer.add_participant(id, ssrc, out_ssrc, tap)?;
+        *out = handle::into_raw(rtm_mixer_input {
+            input,
+            poisoned: AtomicBool::new(false),
+        });
+        Ok(())
+    })
+}
+
+/// Removes participant `id`: its queued packets and tap frames are dropped
+/// and pushes on its input handle return RTM_ERR_QUEUE_FULL from now on (the
+/// handle must still be freed). It also ends the last tick's packets:
+/// `rtm_mixer_get_packet` and `rtm_mixer_write_rtp` return RTM_ERR_NOT_FOUND
+/// until the next tick (payloads stay readable), so send them first.
+/// RTM_ERR_NOT_FOUND if `id` is not in the room.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_remove_participant(
+    mixer: *mut rtm_mixer_t,
+    id: u32,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        h.mixer.remove_participant(id)?;
+        h.tick_valid = false;
+        Ok(())
+    })
+}
+
+/// Mutes or unmutes participant `id`: a muted participant is not mixed into
+/// anyone's stream (it still receives its own mix), from the next tick.
+/// RTM_ERR_NOT_FOUND if `id` is not in the room.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_set_muted(
+    mixer: *mut rtm_mixer_t,
+    id: u32,
+    muted: bool,
+) -> rtm_status {
+    handle::with(mixer, |h| Ok(h.mixer.set_muted(id, muted)?))
+}
+
+/// Sets the linear gain applied to participant `id`'s audio in the mix
+/// (default 1.0), clamped to 0..=8. RTM_ERR_INVALID_ARGUMENT for NaN,
+/// RTM_ERR_NOT_FOUND if `id` is not in the room.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_set_gain(
+    mixer: *mut rtm_mixer_t,
+    id: u32,
+    gain: f32,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        if gain.is_nan() {
+            return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+        }
+        Ok(h.mixer.set_gain(id, gain)?)
+    })
+}
+
+/// Queues participant `input`'s RTP packet `data[0..len]` (as received,
+/// after SRTP unprotect) that arrived at `now_us` (monotonic µs, the
+/// clock of `rtm_mixer_tick`). The packet is copied: `data` may be reused as
+/// soon as this returns. The copy costs one heap allocation per packet (a
+/// recycled pool is future work). Malformed packets are accepted here and
+/// dropped at the tick.
+///
+/// Thread-safe: unlike other handles, one input handle may be used by any
+/// number of threads at once, concurrently with each other and with any
+/// call on the mixer (including `rtm_mixer_tick` and `rtm_mixer_free`); only
+/// `rtm_mixer_input_free` must not overlap with a push on the same handle.
+///
+/// RTM_ERR_QUEUE_FULL (drop the packet silently) when `queue_capacity`
+/// packets are already waiting for the next tick (counted in the mixer's
+/// `queue_drops`), or when the participant was removed or the mixer freed.
+/// RTM_ERR_INVALID_ARGUMENT if `len` exceeds RTM_MIXER_MAX_INPUT_LEN.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_input_push(
+    input: *const rtm_mixer_input_t,
+    data: *const u8,
+    len: usize,
+    now_us: u64,
+) -> rtm_status {
+    let Some(h) = input.as_ref() else {
+        return rtm_status::RTM_ERR_NULL_POINTER;
+    };
+    if h.poisoned.load(Ordering::Acquire) {
+        return rtm_status::RTM_ERR_PANIC;
+    }
+    let pushed = catch_unwind(AssertUnwindSafe(|| {
+        let bytes = args::slice(data, len)?;
+        if len > RTM_MIXER_MAX_INPUT_LEN {
+            return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+        }
+        if h.input.push(Bytes::copy_from_slice(bytes), now_us) {
+            Ok(())
+        } else {
+            Err(rtm_status::RTM_ERR_QUEUE_FULL)
+        }
+    }));
+    match pushed {
+        Ok(Ok(())) => rtm_status::RTM_OK,
+        Ok(Err(status)) => status,
+        Err(_) => {
+            h.poisoned.store(true, Ordering::Release);
+            rtm_status::RTM_ERR_PANIC
+        }
+    }
+}
+
+/// Frees an input handle (the participant stays in the room: remove it with
+/// `rtm_mixer_remove_participant`). Packets it queued stay queued. Must not
+/// overlap with a push on the same handle. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_input_free(input: *mut rtm_mixer_input_t) {
+    handle::free(input)
+}
+
+/// Runs one 20 ms tick at `now_us` (monotonic µs; call every 20 ms): drains
+/// the input queues, mixes the loudest speakers, encodes the shared mix once
+/// and each mixed speaker's mix-minus once (see `rtm_mixer_stats.encodes`),
+/// and fills the taps.
+/// `*packet_count` receives the number of outgoing packets, one per
+/// participant: read them with `rtm_mixer_get_packet` / `rtm_mixer_write_rtp`
+/// for indices 0..*packet_count, until the next tick (or a removal). Without
+/// `packet_count` (NULL) nothing runs.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_tick(
+    mixer: *mut rtm_mixer_t,
+    now_us: u64,
+    packet_count: *mut usize,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let count = args::out(packet_count)?;
+        h.tick_valid = false;
+        *count = h.mixer.tick(now_us).packets().len();
+        h.tick_valid = true;
+        Ok(())
+    })
+}
+
+/// One outgoing packet of the last tick: who receives it, its RTP header
+/// fields, and which payload it carries.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct rtm_mixer_packet {
+    /// The participant that receives this packet.
+    pub participant: u32,
+    /// Its RTP SSRC (the participant's `out_ssrc`), timestamp (48 kHz) and
+    /// sequence number.
+    pub ssrc: u32,
+    pub timestamp: u32,
+    pub seq: u16,
+    /// Index of its payload for `rtm_mixer_payload`: 0 is the shared mix,
+    /// others a mixed speaker's mix-minus. Listeners with the same index
+    /// receive the same bytes.
+    pub payload_index: usize,
+}
+
+fn last_packet(h: &rtm_mixer, index: usize) -> Result<ListenerPacket, rtm_status> {
+    if !h.tick_valid {
+        return Err(rtm_status::RTM_ERR_NOT_FOUND);
+    }
+    h.mixer
+        .last_tick()
+        .packets()
+        .get(index)
+        .copied()
+        .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
+}
+
+/// Packet `index` of the last tick into `*out`. RTM_ERR_NOT_FOUND if
+/// `index` is not below the tick's packet count, before the first tick, and
+/// after a removal until the next tick.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_get_packet(
+    mixer: *mut rtm_mixer_t,
+    index: usize,
+    out: *mut rtm_mixer_packet,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let out = args::out(out)?;
+        let p = last_packet(h, index)?;
+        *out = rtm_mixer_packet {
+            participant: p.participant,
+            ssrc: p.ssrc,
+            timestamp: p.timestamp,
+            seq: p.sequence_number,
+            payload_index: p.payload,
+        };
+        Ok(())
+    })
+}
+
+/// Writes the whole RTP packet `index` of the last tick (header, the mixed
+/// speakers other than the receiver as CSRCs with their RFC 6465 levels if
+/// configured, then the payload) into `out[0..capacity]`; `*out_len`
+/// receives its length. Protect it with the receiver's SRTP context next
+/// (`rtm_srtp_protect`, in place: leave room for the trailer).
+/// RTM_ERR_BUFFER_TOO_SMALL (nothing written) if it does not fit;
+/// RTM_MIXER_MAX_PACKET_LEN always fits. RTM_ERR_NOT_FOUND as for
+/// `rtm_mixer_get_packet`.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_write_rtp(
+    mixer: *mut rtm_mixer_t,
+    index: usize,
+    out: *mut u8,
+    capacity: usize,
+    out_len: *mut usize,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let buf = args::slice_mut(out, capacity)?;
+        let out_len = args::out(out_len)?;
+        let p = last_packet(h, index)?;
+        *out_len = h.mixer.last_tick().write_rtp(&p, buf)?;
+        Ok(())
+    })
+}
+
+/// The Opus payload `payload_index` of the last tick (see
+/// `rtm_mixer_packet.payload_index`): `*data`/`*len` point into the mixer
+/// and stay valid until the next `rtm_mixer_tick` or `rtm_mixer_free`.
+/// RTM_ERR_NOT_FOUND if there is no such payload (before the first tick, or
+/// past the tick's payloads).
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_payload(
+    mixer: *mut rtm_mixer_t,
+    payload_index: usize,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let data = args::out(data)?;
+        let len = args::out(len)?;
+        let tick = h.mixer.last_tick();
+        if payload_index >= tick.payload_count() {
+            return Err(rtm_status::RTM_ERR_NOT_FOUND);
+        }
+        let payload = tick.payload(payload_index);
+        (*data, *len) = (payload.as_ptr(), payload.len());
+        Ok(())
+    })
+}
+
+/// 20 ms of one participant's audio for transcription: 16 kHz mono, floats
+/// in [-1, 1].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rtm_mixer_tap_frame {
+    pub participant: u32,
+    /// Start of the frame on the mixer's media clock, in 16 kHz samples
+    /// since the mixer was created: one clock for every participant, so the
+    /// frames of different speakers line up. Consecutive frames of one
+    /// participant differ by RTM_MIXER_TAP_FRAME_SAMPLES.
+    pub media_time: i64,
+    pub pcm: [f32; RTM_MIXER_TAP_FRAME_SAMPLES],
+}
+
+/// The oldest tap frame of participant `id` into `*out`. A tapped
+/// participant gets one frame per tick (silence when nothing arrived); up to
+/// 50 (1 s) are kept, the oldest dropped beyond that, so take them after
+/// every tick. RTM_ERR_NOT_FOUND when none is waiting, or `id` is not in
+/// the room or was added without `tap`.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_take_tap_frame(
+    mixer: *mut rtm_mixer_t,
+    id: u32,
+    out: *mut rtm_mixer_tap_frame,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let out = args::out(out)?;
+        let f = h
+            .mixer
+            .take_tap_frame(id)
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
+        *out = rtm_mixer_tap_frame {
+            participant: f.participant,
+            media_time: f.media_time,
+            pcm: f.pcm,
+        };
+        Ok(())
+    })
+}
+
+/// The dominant speaker (the participant holding the floor by sustained
+/// speech, not loudness) into `*id`. It stays dominant while nobody talks.
+/// RTM_ERR_NOT_FOUND when there is none yet (or it was removed).
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_dominant_speaker(
+    mixer: *mut rtm_mixer_t,
+    id: *mut u32,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let id = args::out(id)?;
+        *id = h
+            .mixer
+            .dominant_speaker()
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
+        Ok(())
+    })
+}
+
+/// A change of dominant speaker.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct rtm_mixer_speaker_change {
+    /// The `now_us` of the tick that decided it.
+    pub now_us: u64,
+    /// The new dominant speaker.
+    pub to: u32,
+    /// The speaker named by the last change taken, if `has_from` (false at
+    /// the start of a room, or once that participant was removed; `from`
+    /// is 0 then).
+    pub from: u32,
+    pub has_from: bool,
+}
+
+/// The change of dominant speaker not yet taken into `*out`: changes between
+/// two calls merge into one (from the last one taken to the latest), so
+/// polling once per tick or less often both work. RTM_ERR_NOT_FOUND when
+/// there is none.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_take_speaker_change(
+    mixer: *mut rtm_mixer_t,
+    out: *mut rtm_mixer_speaker_change,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let out = args::out(out)?;
+        let c = h
+            .mixer
+            .take_speaker_change()
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
+        *out = rtm_mixer_speaker_change {
+            now_us: c.now,
+            to: c.to,
+            from: c.from.unwrap_or(0),
+            has_from: c.from.is_some(),
+        };
+        Ok(())
+    })
+}
+
+/// Counters since the mixer was created. New fields are only ever appended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct rtm_mixer_stats {
+    pub ticks: u64,
+    /// Opus frames decoded (only participants heard, tapped or without an
+    /// RFC 6464 level are decoded).
+    pub decodes: u64,
+    /// Opus frames encoded: per tick, the shared mix, one mix-minus per mixed
+    /// speaker, and one per former speaker for 10 ticks after it stops
+    /// being mixed (so that its stream switches back without a click).
+    pub encodes: u64,
+    /// Frames rebuilt by packet-loss concealment.
+    pub concealed_frames: u64,
+    /// Frames rebuilt from the next packet's in-band FEC.
+    pub fec_frames: u64,
+    /// Pushes refused because a participant's queue was full.
+    pub queue_drops: u64,
+    /// Frames skipped to catch up with a sender whose clock runs fast.
+    pub drift_skips: u64,
+    /// Participants in the room now.
+    pub participants: u64,
+}
+
+/// Copies the mixer's counters into `*out`, writing at most `stats_size`
+/// bytes: pass `sizeof(rtm_mixer_stats)`, so that a program built against an
+/// older header (with fewer fields) keeps working.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_get_stats(
+    mixer: *mut rtm_mixer_t,
+    out: *mut rtm_mixer_stats,
+    stats_size: usize,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        if out.is_null() {
+            return Err(rtm_status::RTM_ERR_NULL_POINTER);
+        }
+        let s = h.mixer.stats();
+        let stats = rtm_mixer_stats {
+            ticks: s.ticks,
+            decodes: s.decodes,
+            encodes: s.encodes,
+            concealed_frames: s.concealed_frames,
+            fec_frames: s.fec_frames,
+            queue_drops: s.queue_drops,
+            drift_skips: s.drift_skips,
+            participants: h.mixer.len() as u64,
+        };
+        let n = stats_size.min(core::mem::size_of::<rtm_mixer_stats>());
+        core::ptr::copy_nonoverlapping(
+            (&stats as *const rtm_mixer_stats).cast::<u8>(),
+            out.cast::<u8>(),
+            n,
+        );
+        Ok(())
+    })
+}
