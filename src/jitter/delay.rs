@@ -117,7 +117,9 @@ impl DelayEstimator {
     pub fn on_arrival(&mut self, media_us: i64, now: u64) {
         let transit = (now.min(i64::MAX as u64) as i64).saturating_sub(media_us);
         if let Some(last) = self.last_transit_us {
-            let d = transit.saturating_sub(last).unsigned_abs() as f64;
+            // Signed to float, then abs: the same value as `unsigned_abs() as
+            // f64` (rounding is symmetric), in one conversion instruction.
+            let d = (transit.saturating_sub(last) as f64).abs();
             self.jitter_us += (d - self.jitter_us) * (1.0 / 16.0);
         }
         self.last_transit_us = Some(transit);
@@ -213,6 +215,7 @@ impl DelayEstimator {
         Some(t.max(0) as u64)
     }
 
+    #[inline]
     pub fn target_us(&self) -> u64 {
         self.target_us
     }

@@ -22,7 +22,8 @@ pub use rtx::{restore_rtx, RtxConfig};
 
 use crate::codec;
 use crate::packet::{ParseError, RtpPacket, SeqUnwrapper, TimestampUnwrapper};
-use store::{Ring, Slot};
+use store::{Flags, Ring, Slot};
+use video::FrameScan;
 
 /// What the stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +183,15 @@ pub struct JitterBuffer {
     /// Gaps (missing slots) between the head and the highest: NACK work is
     /// skipped while there are none.
     missing: u32,
+    /// While `missing > 0`, every gap lies in `lo..=hi`: NACK walks cover
+    /// only that span (and the packet after it), not the whole window.
+    gap_span: (i64, i64),
+    /// `(from, to)`: no packet is held in `from..to` (empty when equal). A
+    /// run of losses at the head is then scanned once for the packet after
+    /// it, not once per lost packet. Cleared when a packet lands below `to`.
+    gap_run: (i64, i64),
+    /// Video: how far the head frame is known to be present.
+    frame_scan: Option<FrameScan>,
     /// When a gap was last noticed (drives the retransmission reserve).
     last_gap_at: Option<u64>,
     frame: Vec<Bytes>,
@@ -209,6 +219,9 @@ impl JitterBuffer {
             rtt_us: 100_000,
             stale_run: 0,
             missing: 0,
+            gap_span: (0, 0),
+            gap_run: (0, 0),
+            frame_scan: None,
             last_gap_at: None,
             frame: Vec::with_capacity(frame_capacity),
             stats: JitterStats::default(),
@@ -251,26 +264,42 @@ impl JitterBuffer {
     /// Stores an RTP packet that arrived at `now` (µs). An RTX packet (see
     /// [`JitterConfig::rtx`]) is restored to its original form first.
     pub fn push(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
-        let (packet, retransmitted) = match self.config.rtx {
-            Some(rtx) if is_rtx(&packet, &rtx) => {
-                if RtpPacket::parse(&packet[..])?.payload().is_empty() {
-                    return Ok(Pushed::Ignored);
-                }
-                (restore_rtx(packet, &rtx)?, true)
-            }
-            _ => (packet, false),
-        };
+        match self.config.rtx {
+            Some(rtx) if is_rtx(&packet, &rtx) => self.push_rtx(packet, &rtx, now),
+            _ => self.store(packet, now, false),
+        }
+    }
+
+    /// An RTX packet: restored, then stored as a retransmission.
+    #[inline(never)]
+    fn push_rtx(&mut self, packet: Bytes, rtx: &RtxConfig, now: u64) -> Result<Pushed, ParseError> {
+        if RtpPacket::parse(&packet[..])?.payload().is_empty() {
+            return Ok(Pushed::Ignored);
+        }
+        self.store(restore_rtx(packet, rtx)?, now, true)
+    }
+
+    /// [`push`](Self::push) of a media packet (a restored one if `retransmitted`).
+    #[inline]
+    fn store(
+        &mut self,
+        packet: Bytes,
+        now: u64,
+        retransmitted: bool,
+    ) -> Result<Pushed, ParseError> {
         let p = RtpPacket::parse(&packet[..])?;
         let seq = self.seq_unwrap.unwrap(u64::from(p.sequence_number()));
         let ts = self.ts_unwrap.unwrap(u64::from(p.timestamp()));
         let marker = p.marker();
         let padding_only = p.payload().is_empty();
-        let (keyframe, starts_frame) = match self.config.mode {
-            Mode::Video(codec) => (
+        let flags = match self.config.mode {
+            Mode::Video(codec) => Flags::new(
+                marker,
                 codec::is_keyframe_start(codec, p.payload()),
+                padding_only,
                 codec::starts_frame(codec, p.payload()),
             ),
-            Mode::Audio => (false, None),
+            Mode::Audio => Flags::new(marker, false, padding_only, None),
         };
         self.stats.packets_received += 1;
         if retransmitted {
@@ -289,9 +318,12 @@ impl JitterBuffer {
                 for missing in seq + 1..head {
                     self.ring.put(Slot::missing(missing, now));
                 }
-                self.missing += (head - seq - 1) as u32;
+                if head - seq > 1 {
+                    self.note_gaps(seq + 1, head - 1);
+                }
                 self.last_gap_at = Some(now);
                 self.head = Some(seq);
+                self.frame_scan = None;
                 seq
             }
             Some(head) if seq < head => {
@@ -329,10 +361,14 @@ impl JitterBuffer {
                 self.ring.put(Slot::missing(missing, now));
             }
             if seq > first_gap {
-                self.missing += (seq - first_gap) as u32;
+                self.note_gaps(first_gap, seq - 1);
                 self.last_gap_at = Some(now);
             }
             self.highest = seq;
+        }
+        if seq < self.gap_run.1 {
+            // It may land in the remembered run of gaps.
+            self.gap_run = (0, 0);
         }
         let media_us = self.delay.media_us(ts);
         if !retransmitted {
@@ -344,16 +380,21 @@ impl JitterBuffer {
             packet: Some(packet),
             ts,
             media_us,
-            arrival: now,
-            marker,
-            keyframe,
-            padding_only,
-            starts_frame,
-            missing_since: 0,
+            time: now,
+            flags,
             nack_retries: 0,
-            nack_last: None,
         });
         Ok(outcome)
+    }
+
+    /// Counts the new gaps `first..=last` and widens the span holding gaps.
+    fn note_gaps(&mut self, first: i64, last: i64) {
+        self.gap_span = if self.missing == 0 {
+            (first, last)
+        } else {
+            (self.gap_span.0.min(first), self.gap_span.1.max(last))
+        };
+        self.missing += (last - first + 1) as u32;
     }
 
     /// Whether `seq`, older than the head, can become the head: nothing has
@@ -369,10 +410,15 @@ impl JitterBuffer {
     /// retransmission is jittered too), as libwebrtc's video receiver does.
     fn reserve_for_retransmissions(&mut self, now: u64) {
         let nack = self.config.nack;
+        if !(nack.enabled && nack.delay_rtts > 0.0) || self.config.delay.fixed_delay_us.is_some() {
+            // No reserve (the audio default), or a fixed delay, which ignores
+            // floors: the floor stays 0, nothing to do on each packet.
+            return;
+        }
         let recent_loss = self
             .last_gap_at
             .is_some_and(|t| now < t.saturating_add(10_000_000));
-        let floor = if nack.enabled && nack.delay_rtts > 0.0 && recent_loss {
+        let floor = if recent_loss {
             (nack.delay_rtts * self.rtt_us as f64) as u64
                 + nack.reorder_wait_us
                 + self.packet_interval_us()
@@ -386,10 +432,11 @@ impl JitterBuffer {
     /// Media time between consecutive packets at the highest sequence number
     /// (20 ms for typical audio; used as a margin).
     fn packet_interval_us(&self) -> u64 {
-        match (self.ring.get(self.highest), self.ring.get(self.highest - 1)) {
-            (Some(a), Some(b)) if a.packet.is_some() && b.packet.is_some() => {
-                a.media_us.saturating_sub(b.media_us).clamp(0, 100_000) as u64
-            }
+        match (
+            self.ring.held(self.highest),
+            self.ring.held(self.highest - 1),
+        ) {
+            (Some(a), Some(b)) => a.media_us.saturating_sub(b.media_us).clamp(0, 100_000) as u64,
             _ => 20_000,
         }
     }
@@ -403,11 +450,13 @@ impl JitterBuffer {
     fn start_at(&mut self, seq: i64) {
         self.head = Some(seq);
         self.highest = seq - 1;
+        self.frame_scan = None;
     }
 
     fn reset(&mut self, seq: i64) {
         self.ring.clear();
         self.missing = 0;
+        self.gap_run = (0, 0);
         self.delay.reset_timing();
         self.stats.resets += 1;
         self.stale_run = 0;
@@ -420,9 +469,11 @@ impl JitterBuffer {
     }
 
     /// The next event due at `now`, if any. Call until `None`.
+    ///
+    /// Inline (with audio's common path): it runs at least twice per packet,
+    /// and a call costs as much as the work when nothing is due.
+    #[inline]
     pub fn pop(&mut self, now: u64) -> Option<Event<'_>> {
-        // The previous frame's packets are the caller's no longer.
-        self.frame.clear();
         match self.config.mode {
             Mode::Audio => self.pop_audio(now),
             Mode::Video(_) => self.pop_video(now),
@@ -448,14 +499,30 @@ impl JitterBuffer {
     /// timestamp interpolated between the last released and the next held.
     #[inline]
     fn deadline_of(&self, seq: i64) -> Option<u64> {
-        if let Some(slot) = self.ring.get(seq).filter(|s| s.packet.is_some()) {
-            return self.delay.playout_time_of_media(slot.media_us);
+        match self.ring.held(seq) {
+            Some(slot) => self.delay.playout_time_of_media(slot.media_us),
+            None => self.delay.playout_time(self.expected_ts(seq)?),
         }
-        self.delay.playout_time(self.expected_ts(seq)?)
     }
 
+    /// [`deadline_of`](Self::deadline_of) a gap, with its expected
+    /// timestamp; remembers the run of gaps it starts (see `gap_run`).
+    fn gap_deadline(&mut self, seq: i64) -> Option<(u64, i64)> {
+        let next = self.next_held(seq)?.seq;
+        self.gap_run = (seq, next);
+        let ts = self.expected_ts(seq)?;
+        Some((self.delay.playout_time(ts)?, ts))
+    }
+
+    /// The first packet held at or after `from`.
     fn next_held(&self, from: i64) -> Option<&Slot> {
-        (from..=self.highest).find_map(|s| self.ring.get(s).filter(|slot| slot.packet.is_some()))
+        let (run_from, run_to) = self.gap_run;
+        let start = if run_from <= from && from < run_to {
+            run_to
+        } else {
+            from
+        };
+        (start..=self.highest).find_map(|s| self.ring.held(s))
     }
 
     /// Timestamp a missing `seq` would have had. Audio interpolates (one
@@ -468,6 +535,15 @@ impl JitterBuffer {
         }
         match self.last_out {
             Some((last_seq, last_ts, _)) if next.seq > last_seq && last_ts != i64::MIN => {
+                let (span, k) = (next.seq - last_seq, seq - last_seq);
+                let interpolated = next
+                    .ts
+                    .checked_sub(last_ts)
+                    .and_then(|step| step.checked_mul(k))
+                    .and_then(|x| last_ts.checked_add(x / span));
+                if interpolated.is_some() {
+                    return interpolated;
+                }
                 // i128: garbage timestamps must not overflow.
                 let span = i128::from(next.seq - last_seq);
                 let step = i128::from(next.ts) - i128::from(last_ts);
@@ -478,64 +554,69 @@ impl JitterBuffer {
         }
     }
 
+    #[inline]
     fn record_emitted(&mut self, arrival: u64, now: u64) {
         self.stats.jitter_buffer_delay += now.saturating_sub(arrival) as f64 * 1e-6;
         self.stats.jitter_buffer_target_delay += self.delay.target_us() as f64 * 1e-6;
         self.stats.jitter_buffer_emitted_count += 1;
     }
 
+    #[inline]
     fn pop_audio(&mut self, now: u64) -> Option<Event<'_>> {
         loop {
             let head = self.head?;
             if head > self.highest {
                 return None;
             }
-            if now < self.deadline_of(head)? {
+            // The common case, a packet at the head, without leaving this
+            // function: one ring lookup for its deadline, one to move it out.
+            let Some(slot) = self.ring.held(head) else {
+                return self.pop_gap(head, now);
+            };
+            if now < self.delay.playout_time_of_media(slot.media_us)? {
                 return None;
             }
+            let (ts, arrival) = (slot.ts, slot.time);
+            let (marker, padding_only) = (slot.flags.marker(), slot.flags.padding_only());
+            let packet = self.ring.take_packet(head)?;
             self.head = Some(head + 1);
-            let slot = self.ring.take(head);
-            match slot {
-                Some(Slot {
-                    packet: Some(packet),
-                    ts,
-                    arrival,
-                    marker,
-                    padding_only,
-                    ..
-                }) => {
-                    self.last_out = Some((head, ts, marker));
-                    if padding_only {
-                        continue;
-                    }
-                    self.in_concealment = false;
-                    self.record_emitted(arrival, now);
-                    return Some(Event::Packet {
-                        packet,
-                        seq: head,
-                        timestamp: ts,
-                    });
-                }
-                _ => {
-                    let ts = self.expected_ts(head).unwrap_or(0);
-                    self.last_out = Some((head, ts, false));
-                    if slot.is_some() {
-                        self.forget_gap();
-                    }
-                    self.stats.packets_lost += 1;
-                    if !self.in_concealment {
-                        self.stats.concealment_events += 1;
-                        self.in_concealment = true;
-                    }
-                    let fec = self.ring.get(head + 1).and_then(|s| s.packet.clone());
-                    return Some(Event::Lost {
-                        seq: head,
-                        timestamp: ts,
-                        fec,
-                    });
-                }
+            self.last_out = Some((head, ts, marker));
+            if padding_only {
+                continue;
             }
+            self.in_concealment = false;
+            self.record_emitted(arrival, now);
+            return Some(Event::Packet {
+                packet,
+                seq: head,
+                timestamp: ts,
+            });
         }
+    }
+
+    /// A gap at the head: `Lost` once its expected playout time has come.
+    #[inline(never)]
+    fn pop_gap(&mut self, head: i64, now: u64) -> Option<Event<'_>> {
+        let (deadline, ts) = self.gap_deadline(head)?;
+        if now < deadline {
+            return None;
+        }
+        self.head = Some(head + 1);
+        if self.ring.take(head).is_some() {
+            self.forget_gap();
+        }
+        self.last_out = Some((head, ts, false));
+        self.stats.packets_lost += 1;
+        if !self.in_concealment {
+            self.stats.concealment_events += 1;
+            self.in_concealment = true;
+        }
+        let fec = self.ring.get(head + 1).and_then(|s| s.packet.clone());
+        Some(Event::Lost {
+            seq: head,
+            timestamp: ts,
+            fec,
+        })
     }
 }
 
@@ -545,3 +626,148 @@ fn is_rtx(packet: &[u8], rtx: &RtxConfig) -> bool {
 }
 
 mod video;
+
+/// The shortcuts kept for speed (`gap_run`, `gap_span`, `frame_scan`) must
+/// give what a full walk gives.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::RtpBuilder;
+
+    fn rtp(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Bytes {
+        let mut buf = vec![0u8; 12 + payload.len()];
+        RtpBuilder {
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc: 7,
+            marker,
+            payload,
+            ..Default::default()
+        }
+        .write_into(&mut buf)
+        .unwrap();
+        Bytes::from(buf)
+    }
+
+    fn fixed(mut config: JitterConfig, delay_us: u64) -> JitterBuffer {
+        config.delay.fixed_delay_us = Some(delay_us);
+        JitterBuffer::new(config)
+    }
+
+    #[test]
+    fn a_long_loss_is_reported_in_order_and_a_late_packet_inside_it_still_plays() {
+        let mut jb = fixed(JitterConfig::audio(), 40_000);
+        let at = |seq: u16| u64::from(seq) * 20_000;
+        for seq in 0..10 {
+            jb.push(rtp(seq, u32::from(seq) * 960, false, b"a"), at(seq))
+                .unwrap();
+        }
+        // 10..300 lost; 300 arrives; then 150 arrives late but in time.
+        jb.push(rtp(300, 300 * 960, false, b"a"), at(300)).unwrap();
+        let mut events = vec![];
+        let mut now = at(10);
+        while now <= at(300) + 40_000 {
+            if now == at(140) {
+                jb.push(rtp(150, 150 * 960, false, b"a"), now).unwrap();
+            }
+            while let Some(e) = jb.pop(now) {
+                events.push(match e {
+                    Event::Packet { seq, timestamp, .. } => (seq, timestamp, true),
+                    Event::Lost { seq, timestamp, .. } => (seq, timestamp, false),
+                    Event::Frame { .. } => unreachable!(),
+                });
+            }
+            now += 10_000;
+        }
+        let expected: Vec<_> = (0..=300)
+            .map(|s: i64| (s, s * 960, s < 10 || s == 150 || s == 300))
+            .collect();
+        assert_eq!(events, expected);
+        assert_eq!(jb.stats().packets_lost, 289);
+    }
+
+    #[test]
+    fn nack_sees_gaps_at_both_ends_of_a_long_window() {
+        let mut config = JitterConfig::audio();
+        config.delay.max_delay_us = 10_000_000;
+        let mut jb = fixed(config, 5_000_000);
+        jb.set_rtt(10_000);
+        let at = |seq: u16| u64::from(seq) * 20_000;
+        for seq in (0..200u16).filter(|s| ![1, 2, 197].contains(s)) {
+            jb.push(rtp(seq, u32::from(seq) * 960, false, b"a"), at(seq))
+                .unwrap();
+        }
+        let now = at(199) + 10_000;
+        let mut out = [0u16; 8];
+        let n = jb.nack_list(now, &mut out);
+        assert_eq!(&out[..n], &[1, 2, 197]);
+        // A filled gap is not requested again; the others are, an RTT later.
+        jb.push(rtp(2, 2 * 960, false, b"a"), now + 500).unwrap();
+        assert_eq!(jb.next_wakeup(), Some(now + 10_000));
+        let n = jb.nack_list(now + 10_000, &mut out);
+        assert_eq!(&out[..n], &[1, 197]);
+    }
+
+    #[test]
+    fn a_big_keyframe_arriving_packet_by_packet_is_released_whole() {
+        let vp8 = |seq: u16, ts: u32, marker: bool, start: bool| {
+            rtp(seq, ts, marker, &[if start { 0x10 } else { 0 }, 0x00, 0xaa])
+        };
+        let mut jb = fixed(JitterConfig::video(codec::Codec::Vp8), 50_000);
+        let mut frames = vec![];
+        for round in 0..2u16 {
+            // The second keyframe comes after a far jump (a reset): the
+            // head frame's progress must not carry over.
+            let base = round * 10_000;
+            let ts = u32::from(round) * 900_000;
+            for i in 0..300u16 {
+                let now = u64::from(round) * 10_000_000 + u64::from(i) * 10;
+                jb.push(vp8(base + i, ts, i == 299, i == 0), now).unwrap();
+                while let Some(e) = jb.pop(now + 60_000) {
+                    if let Event::Frame {
+                        packets, first_seq, ..
+                    } = e
+                    {
+                        frames.push((first_seq, packets.len()));
+                    }
+                }
+            }
+        }
+        assert_eq!(frames, vec![(0, 300), (10_000, 300)]);
+        assert_eq!(jb.stats().resets, 1);
+    }
+
+    #[test]
+    fn a_packet_landing_in_a_remembered_run_of_gaps_ends_it() {
+        let mut jb = fixed(JitterConfig::audio(), 40_000);
+        jb.push(rtp(0, 0, false, b"a"), 0).unwrap();
+        jb.push(rtp(300, 300 * 960, false, b"a"), 1_000).unwrap();
+        assert!(jb.gap_deadline(1).is_some());
+        assert_eq!(jb.gap_run, (1, 300));
+        assert_eq!(jb.next_held(5).map(|s| s.seq), Some(300));
+        jb.push(rtp(150, 150 * 960, false, b"a"), 2_000).unwrap();
+        assert_eq!(jb.next_held(5).map(|s| s.seq), Some(150));
+        assert_eq!(jb.next_held(151).map(|s| s.seq), Some(300));
+    }
+
+    #[test]
+    fn the_head_frame_progress_is_forgotten_on_a_reset() {
+        let vp8 = |seq: u16, marker: bool, start: bool| {
+            rtp(seq, 0, marker, &[if start { 0x10 } else { 0 }, 0x00, 0xaa])
+        };
+        let mut jb = fixed(JitterConfig::video(codec::Codec::Vp8), 50_000);
+        for seq in 0..6 {
+            jb.push(vp8(seq, false, seq == 0), 0).unwrap();
+        }
+        assert!(jb.pop(0).is_none());
+        assert!(matches!(jb.frame_scan, Some(FrameScan { next: 6, .. })));
+        // The same head after a reset: packets 1..=5 are gone.
+        jb.reset(0);
+        for seq in [0, 6, 7] {
+            jb.push(vp8(seq, seq == 7, seq == 0), 0).unwrap();
+        }
+        // Past its playout time (50 ms) but within the wait for late packets.
+        assert!(jb.pop(60_000).is_none(), "frame 0 misses packets 1..=5");
+    }
+}

@@ -36,23 +36,35 @@ impl JitterBuffer {
     /// its first wait or one RTT since the last request has passed, it has
     /// retries left, and a retransmission (one RTT away) would arrive before
     /// its playout time.
+    ///
+    /// Inline up to the check for gaps: hosts call it every 10–20 ms, and
+    /// most of the time there are none.
+    #[inline]
     pub fn nack_list(&mut self, now: u64, out: &mut [u16]) -> usize {
-        let Some(head) = self.head else { return 0 };
-        if !self.config.nack.enabled || out.is_empty() || self.missing == 0 {
-            return 0;
+        match self.head {
+            Some(head) if self.config.nack.enabled && !out.is_empty() && self.missing > 0 => {
+                self.nack_gaps(head, now, out)
+            }
+            _ => 0,
         }
+    }
+
+    /// [`nack_list`](Self::nack_list) when there are gaps.
+    #[inline(never)]
+    fn nack_gaps(&mut self, head: i64, now: u64, out: &mut [u16]) -> usize {
         // Walk from the newest down so each gap knows the next held packet,
         // which bounds its deadline. `out` is used as a ring so that, when it
         // is too small, the oldest gaps (the most urgent) are the ones kept.
         let ring = out.len();
         let mut found = 0usize;
-        let mut next_held_ts: Option<i64> = None;
-        for seq in (head..=self.highest).rev() {
+        let mut next_held_media_us: Option<i64> = None;
+        for seq in self.gap_walk(head) {
             match self.ring.get(seq) {
-                Some(slot) if slot.packet.is_some() => next_held_ts = Some(slot.ts),
+                Some(slot) if slot.packet.is_some() => next_held_media_us = Some(slot.media_us),
                 Some(slot) => {
-                    let due = self.nack_due(slot.missing_since, slot.nack_last, slot.nack_retries);
-                    let deadline = next_held_ts.and_then(|ts| self.delay.playout_time(ts));
+                    let due = self.nack_due(slot.time, slot.nack_retries);
+                    let deadline =
+                        next_held_media_us.and_then(|m| self.delay.playout_time_of_media(m));
                     let playable = deadline.is_some_and(|d| now.saturating_add(self.rtt_us) <= d);
                     if due.is_some_and(|d| d <= now) && playable {
                         out[found % ring] = seq as u16;
@@ -73,7 +85,7 @@ impl JitterBuffer {
             let seq = self.extended_in_window(wire, head);
             if let Some(slot) = self.ring.get_mut(seq) {
                 slot.nack_retries += 1;
-                slot.nack_last = Some(now);
+                slot.time = now;
             }
         }
         if n > 0 {
@@ -88,14 +100,28 @@ impl JitterBuffer {
         head + i64::from(wire.wrapping_sub(head as u16))
     }
 
-    /// When a missing packet may be requested, if it has retries left.
-    fn nack_due(&self, missing_since: u64, last: Option<u64>, retries: u8) -> Option<u64> {
+    /// The sequence numbers a NACK walk visits, newest first: the span
+    /// holding every gap and the packet just after it (which bounds the
+    /// newest gap's deadline), within the window. Walking the whole window
+    /// would give the same result, slower when gaps are few and the window
+    /// long (video). Every slot in the window is a gap or a packet, so the
+    /// slot after the newest gap holds a packet.
+    fn gap_walk(&self, head: i64) -> impl Iterator<Item = i64> {
+        let (lo, hi) = self.gap_span;
+        (lo.max(head)..=hi.saturating_add(1).min(self.highest)).rev()
+    }
+
+    /// When a missing packet may be requested, if it has retries left: the
+    /// reorder wait after it was noticed, then one RTT after each request
+    /// (`time` is when it was noticed, then when it was last requested).
+    fn nack_due(&self, time: u64, retries: u8) -> Option<u64> {
         if retries >= self.config.nack.max_retries {
             return None;
         }
-        Some(match last {
-            None => missing_since.saturating_add(self.config.nack.reorder_wait_us),
-            Some(t) => t.saturating_add(self.rtt_us),
+        Some(if retries == 0 {
+            time.saturating_add(self.config.nack.reorder_wait_us)
+        } else {
+            time.saturating_add(self.rtt_us)
         })
     }
 
@@ -107,14 +133,15 @@ impl JitterBuffer {
         if !self.config.nack.enabled || self.missing == 0 {
             return None;
         }
-        let mut next_held_ts: Option<i64> = None;
+        let mut next_held_media_us: Option<i64> = None;
         let mut earliest: Option<u64> = None;
-        for seq in (head..=self.highest).rev() {
+        for seq in self.gap_walk(head) {
             match self.ring.get(seq) {
-                Some(slot) if slot.packet.is_some() => next_held_ts = Some(slot.ts),
+                Some(slot) if slot.packet.is_some() => next_held_media_us = Some(slot.media_us),
                 Some(slot) => {
-                    let due = self.nack_due(slot.missing_since, slot.nack_last, slot.nack_retries);
-                    let deadline = next_held_ts.and_then(|ts| self.delay.playout_time(ts));
+                    let due = self.nack_due(slot.time, slot.nack_retries);
+                    let deadline =
+                        next_held_media_us.and_then(|m| self.delay.playout_time_of_media(m));
                     if let (Some(due), Some(deadline)) = (due, deadline) {
                         if due.saturating_add(self.rtt_us) <= deadline {
                             earliest = Some(earliest.map_or(due, |e| e.min(due)));

@@ -13,13 +13,27 @@ enum HeadFrame {
     Complete {
         last: i64,
         ts: i64,
+        media_us: i64,
         keyframe: bool,
         arrival: u64,
     },
-    /// Missing packets; may still complete.
-    Incomplete,
+    /// Missing packets; may still complete. `scan` says how far it is known
+    /// to be present (none if the head itself is missing).
+    Incomplete { scan: Option<FrameScan> },
     /// The head continues a frame whose start was dropped: never decodable.
     Orphan,
+}
+
+/// How far the head frame is known to be present: packets `head..next` are
+/// all here, of the head's timestamp, none with the marker; `arrival` is
+/// the latest of their arrivals. While the head stays, those packets stay,
+/// so the next look at the head frame resumes at `next`: a big keyframe
+/// arriving packet by packet is walked once, not once per `pop`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FrameScan {
+    pub(super) head: i64,
+    pub(super) next: i64,
+    pub(super) arrival: u64,
 }
 
 impl JitterBuffer {
@@ -29,13 +43,13 @@ impl JitterBuffer {
     }
 
     fn is_frame_start(&self, slot: &Slot) -> bool {
-        if let Some(starts) = slot.starts_frame {
+        if let Some(starts) = slot.flags.starts_frame() {
             return starts;
         }
         match self.last_out {
             Some((_, ts, marker)) => marker || ts != slot.ts,
             // First frame of the stream: only a keyframe start is known to be one.
-            None => slot.keyframe || !self.keyframe_aware(),
+            None => slot.flags.keyframe() || !self.keyframe_aware(),
         }
     }
 
@@ -59,55 +73,66 @@ impl JitterBuffer {
         let deadline = self.deadline_of(head)?;
         Some(match self.head_frame(head) {
             HeadFrame::Complete { .. } | HeadFrame::Orphan => deadline,
-            HeadFrame::Incomplete => deadline.saturating_add(self.incomplete_frame_grace()),
+            HeadFrame::Incomplete { .. } => deadline.saturating_add(self.incomplete_frame_grace()),
         })
     }
 
     fn head_frame(&self, head: i64) -> HeadFrame {
-        let Some(first) = self.ring.get(head).filter(|s| s.packet.is_some()) else {
-            return HeadFrame::Incomplete;
+        let Some(first) = self.ring.held(head) else {
+            return HeadFrame::Incomplete { scan: None };
         };
         if !self.is_frame_start(first) {
             return HeadFrame::Orphan;
         }
-        let mut arrival = first.arrival;
-        let mut seq = head;
+        let (mut seq, mut arrival) = match self.frame_scan {
+            Some(scan) if scan.head == head => (scan.next, scan.arrival),
+            _ => (head, first.time),
+        };
+        let complete = |last, arrival| HeadFrame::Complete {
+            last,
+            ts: first.ts,
+            media_us: first.media_us,
+            keyframe: first.flags.keyframe(),
+            arrival,
+        };
         loop {
-            let Some(slot) = self.ring.get(seq).filter(|s| s.packet.is_some()) else {
-                return HeadFrame::Incomplete;
+            let Some(slot) = self.ring.held(seq) else {
+                let scan = FrameScan {
+                    head,
+                    next: seq,
+                    arrival,
+                };
+                return HeadFrame::Incomplete { scan: Some(scan) };
             };
             if slot.ts != first.ts {
                 // The previous packet ended the frame without a marker.
-                return HeadFrame::Complete {
-                    last: seq - 1,
-                    ts: first.ts,
-                    keyframe: first.keyframe,
-                    arrival,
-                };
+                return complete(seq - 1, arrival);
             }
-            arrival = arrival.max(slot.arrival);
-            if slot.marker {
-                return HeadFrame::Complete {
-                    last: seq,
-                    ts: first.ts,
-                    keyframe: first.keyframe,
-                    arrival,
-                };
+            arrival = arrival.max(slot.time);
+            if slot.flags.marker() {
+                return complete(seq, arrival);
             }
             if seq >= self.highest {
-                return HeadFrame::Incomplete;
+                let scan = FrameScan {
+                    head,
+                    next: seq + 1,
+                    arrival,
+                };
+                return HeadFrame::Incomplete { scan: Some(scan) };
             }
             seq += 1;
         }
     }
 
     pub(super) fn pop_video(&mut self, now: u64) -> Option<Event<'_>> {
+        // The previous frame's packets are the caller's no longer.
+        self.frame.clear();
         loop {
             let head = self.head?;
             if head > self.highest {
                 return None;
             }
-            if self.ring.get(head).is_some_and(|s| s.padding_only) {
+            if self.ring.get(head).is_some_and(|s| s.flags.padding_only()) {
                 // Padding (bandwidth probing) is neither media nor loss: skip
                 // it without touching the frame boundaries.
                 self.ring.take(head);
@@ -118,6 +143,7 @@ impl JitterBuffer {
                 HeadFrame::Complete {
                     last,
                     ts,
+                    media_us,
                     keyframe,
                     arrival,
                 } => {
@@ -127,18 +153,18 @@ impl JitterBuffer {
                         self.drop_packets(head, last, now);
                         continue;
                     }
-                    if now < self.delay.playout_time(ts)? {
+                    if now < self.delay.playout_time_of_media(media_us)? {
                         return None;
                     }
                     self.frame.clear();
                     for seq in head..=last {
-                        if let Some(Slot {
-                            packet: Some(p),
-                            padding_only: false,
-                            ..
-                        }) = self.ring.take(seq)
-                        {
-                            self.frame.push(p);
+                        match self.ring.take(seq) {
+                            Some(Slot {
+                                packet: Some(p),
+                                flags,
+                                ..
+                            }) if !flags.padding_only() => self.frame.push(p),
+                            _ => {}
                         }
                     }
                     self.head = Some(last + 1);
@@ -160,12 +186,13 @@ impl JitterBuffer {
                     });
                 }
                 HeadFrame::Orphan => self.drop_packets(head, head, now),
-                HeadFrame::Incomplete => {
-                    if now
-                        < self
-                            .deadline_of(head)?
-                            .saturating_add(self.incomplete_frame_grace())
-                    {
+                HeadFrame::Incomplete { scan } => {
+                    self.frame_scan = scan;
+                    let deadline = match self.ring.held(head) {
+                        Some(slot) => self.delay.playout_time_of_media(slot.media_us)?,
+                        None => self.gap_deadline(head)?.0,
+                    };
+                    if now < deadline.saturating_add(self.incomplete_frame_grace()) {
                         return None;
                     }
                     self.drop_packets(head, head, now);
@@ -179,18 +206,13 @@ impl JitterBuffer {
     fn drop_packets(&mut self, first: i64, last: i64, now: u64) {
         for seq in first..=last {
             match self.ring.take(seq) {
-                Some(Slot {
-                    packet: Some(_),
-                    ts,
-                    marker,
-                    padding_only,
-                    ..
-                }) => {
-                    if !padding_only && self.last_dropped_ts != Some(ts) {
+                Some(slot) if slot.packet.is_some() => {
+                    let ts = slot.ts;
+                    if !slot.flags.padding_only() && self.last_dropped_ts != Some(ts) {
                         self.stats.frames_dropped += 1;
                         self.last_dropped_ts = Some(ts);
                     }
-                    self.last_out = Some((seq, ts, marker));
+                    self.last_out = Some((seq, ts, slot.flags.marker()));
                 }
                 gap => {
                     // Which frame a lost packet belonged to is unknown: keep
