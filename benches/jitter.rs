@@ -444,40 +444,9 @@ fn replay(side: &mut impl Side, trace: &[Arrival]) -> Tally {
     side.tally()
 }
 
-/// This thread's CPU time. The machines that run the benches are shared:
-/// with wall time, every sample of a few milliseconds is stretched by
-/// whatever preempts it, on both sides alike but by a different amount from
-/// one sample to the next. CPU time counts only the bench's own running.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-fn cpu_now() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: a valid clock id and a valid out-pointer.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(ts.sec as u64, ts.nsec as u32)
-}
-
-/// Wall time where thread CPU time is not wired up.
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-fn cpu_now() -> Duration {
-    use std::sync::OnceLock;
-    use std::time::Instant;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
-}
-
 /// Times one arriving packet per criterion iteration, replaying the trace
 /// from a fresh buffer whenever it runs out (building and dropping buffers
-/// is not timed). Time is this thread's CPU time (see [`cpu_now`]).
+/// is not timed). Time is this thread's CPU time (see `support::cpu_now`).
 fn bench_side<S: Side>(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
@@ -498,11 +467,11 @@ fn bench_side<S: Side>(
                 }
                 let n = left.min(trace.len() - pos);
                 let chunk = &trace[pos..pos + n];
-                let t = cpu_now();
+                let t = support::cpu_now();
                 for a in chunk {
                     side.step(black_box(a.at), &a.packet);
                 }
-                total += cpu_now() - t;
+                total += support::cpu_now() - t;
                 pos += n;
                 left -= n;
             }

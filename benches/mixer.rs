@@ -420,34 +420,6 @@ impl Side for Naive {
 
 // ------------------------------------------------------------------ timing
 
-/// This thread's CPU time (as in benches/jitter.rs): the machines are shared.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-fn cpu_now() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: a valid clock id and a valid out-pointer.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(ts.sec as u64, ts.nsec as u32)
-}
-
-/// Wall time where thread CPU time is not wired up.
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-fn cpu_now() -> Duration {
-    use std::sync::OnceLock;
-    use std::time::Instant;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
-}
-
 /// A side driven through a room, tick after tick.
 struct Run<S> {
     side: S,
@@ -472,13 +444,13 @@ impl<S: Side> Run<S> {
     #[inline]
     fn tick(&mut self) -> Duration {
         self.room.prepare();
-        let t = cpu_now();
+        let t = support::cpu_now();
         let bytes = self.side.step(
             black_box(&self.room.current),
             &self.room.arrival_offsets,
             black_box(self.now),
         );
-        let spent = cpu_now() - t;
+        let spent = support::cpu_now() - t;
         self.bytes += bytes as u64;
         self.ticks += 1;
         self.now += TICK_US;

@@ -3,6 +3,7 @@
 //! that were missed. Ratios, not absolute times: the machines are shared.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Median time per iteration in nanoseconds, from criterion's saved estimates.
 pub fn median_ns(group: &str, function: &str) -> Option<f64> {
@@ -70,4 +71,37 @@ pub fn report(comparisons: &[Comparison<'_>]) -> bool {
         );
     }
     all_met
+}
+
+/// This thread's CPU time. The machines that run the benches are shared:
+/// with wall time, every sample of a few milliseconds is stretched by
+/// whatever preempts it, on both sides alike but by a different amount from
+/// one sample to the next. CPU time counts only the bench's own running.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[allow(dead_code)] // used by the benches that time per tick or per packet
+pub fn cpu_now() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: a valid clock id and a valid out-pointer.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.sec as u64, ts.nsec as u32)
+}
+
+/// Wall time where thread CPU time is not wired up.
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+#[allow(dead_code)]
+pub fn cpu_now() -> Duration {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
 }
