@@ -64,3 +64,14 @@ pub(crate) unsafe fn packet_buffer<'a>(
     }
     slice_mut(ptr, capacity)
 }
+
+/// Copies `value` into `*out`, but at most `size` bytes: a struct that only
+/// ever grows at its end, written for a caller built against an older (and
+/// smaller) version of it, which passes its own `sizeof`.
+///
+/// # Safety
+/// `out` is non-NULL and valid for writes of `size.min(size_of::<T>())` bytes.
+pub(crate) unsafe fn write_versioned<T: Copy>(value: &T, out: *mut T, size: usize) {
+    let n = size.min(core::mem::size_of::<T>());
+    core::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), out.cast::<u8>(), n);
+}

@@ -533,12 +533,7 @@ pub unsafe extern "C" fn rtm_jitter_get_stats(
             resets: s.resets,
             target_delay_us: h.jb.target_delay_us(),
         };
-        let n = stats_size.min(core::mem::size_of::<rtm_jitter_stats>());
-        core::ptr::copy_nonoverlapping(
-            (&stats as *const rtm_jitter_stats).cast::<u8>(),
-            out.cast::<u8>(),
-            n,
-        );
+        args::write_versioned(&stats, out, stats_size);
         Ok(())
     })
 }

@@ -630,12 +630,7 @@ pub unsafe extern "C" fn rtm_mixer_get_stats(
             drift_skips: s.drift_skips,
             participants: h.mixer.len() as u64,
         };
-        let n = stats_size.min(core::mem::size_of::<rtm_mixer_stats>());
-        core::ptr::copy_nonoverlapping(
-            (&stats as *const rtm_mixer_stats).cast::<u8>(),
-            out.cast::<u8>(),
-            n,
-        );
+        args::write_versioned(&stats, out, stats_size);
         Ok(())
     })
 }

@@ -238,12 +238,7 @@ pub unsafe extern "C" fn rtm_srtp_get_stats(
             ssrc_limit_rejects: s.ssrc_limit_rejects,
             malformed: s.malformed,
         };
-        let n = stats_size.min(core::mem::size_of::<rtm_srtp_stats>());
-        core::ptr::copy_nonoverlapping(
-            (&stats as *const rtm_srtp_stats).cast::<u8>(),
-            out.cast::<u8>(),
-            n,
-        );
+        args::write_versioned(&stats, out, stats_size);
         Ok(())
     })
 }
