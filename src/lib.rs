@@ -9,6 +9,7 @@
 //! - [`jitter`]: jitter buffer for audio and video, with NACK and RTX.
 //! - [`audio`]: conference audio building blocks: levels, speakers, mixing, limiter, taps.
 //! - [`codec`]: VP8 and H.264 payload inspection.
+//! - [`simulcast`]: simulcast layer selection and forwarding for an SFU, bandwidth allocation.
 //! - [`sim`]: seeded network impairment for tests, benches and examples.
 //! - [`ffi`]: the C ABI (`include/rtmedia.h`).
 
@@ -18,4 +19,5 @@ pub mod ffi;
 pub mod jitter;
 pub mod packet;
 pub mod sim;
+pub mod simulcast;
 pub mod srtp;

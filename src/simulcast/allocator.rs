@@ -1,0 +1,298 @@
+//! Sharing one subscriber's bandwidth estimate between its video tracks.
+//!
+//! Tracks are served in priority order (e.g. screenshare, then the speaker
+//! on stage, then thumbnails): first every track gets its lowest alive layer
+//! while the budget lasts, then each track in turn climbs as high as the
+//! rest of the budget allows. Hysteresis keeps layers from oscillating:
+//! estimate changes smaller than `min_change` are ignored, and after a
+//! downgrade caused by bandwidth no track is upgraded for `upgrade_hold_us`.
+
+use super::select::alive_layers;
+use super::{Layer, LayerBitrates, MAX_SPATIAL, MAX_TEMPORAL};
+
+/// Options of an [`Allocator`]. `Default` gives the documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AllocatorConfig {
+    /// Relative estimate change below which nothing is re-allocated, unless
+    /// the current allocation no longer fits. Default 0.1.
+    pub min_change: f64,
+    /// No upgrade for this long after a bandwidth downgrade. Default 5 s.
+    pub upgrade_hold_us: u64,
+}
+
+impl Default for AllocatorConfig {
+    fn default() -> Self {
+        Self {
+            min_change: 0.1,
+            upgrade_hold_us: 5_000_000,
+        }
+    }
+}
+
+/// What one track can use, as the host knows it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackDemand {
+    /// Higher is served first.
+    pub priority: u8,
+    /// Highest layer wanted (window size); layers above are never assigned.
+    pub max_layer: Layer,
+    /// The source's measured layers ([`Source::bitrates`](super::Source::bitrates)).
+    pub bitrates: LayerBitrates,
+    /// The subscriber does not want this track now (hidden): it gets nothing.
+    pub muted: bool,
+}
+
+/// One track's share: its layer (`None`: paused) and that layer's bitrate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Allocation {
+    pub layer: Option<Layer>,
+    pub bitrate: u64,
+}
+
+/// Allocates layers across one subscriber's tracks. Holds at most
+/// `max_tracks` allocations (set at creation; no allocation afterwards).
+#[derive(Debug)]
+pub struct Allocator {
+    config: AllocatorConfig,
+    allocations: Vec<Allocation>,
+    order: Vec<usize>,
+    scratch: Vec<Allocation>,
+    /// Estimate the current allocation was made for.
+    used_estimate: Option<u64>,
+    last_downgrade_us: Option<u64>,
+    /// The last allocation was capped by the upgrade hold.
+    held: bool,
+    /// What each track looked like at the last allocation (see `signature`).
+    signatures: Vec<u32>,
+    track_count: usize,
+}
+
+/// The parts of a demand that call for a new allocation when they change:
+/// which layers are alive, the maximum, muted, priority.
+fn signature(t: &TrackDemand) -> u32 {
+    let mut alive = 0u32;
+    for s in 0..MAX_SPATIAL {
+        for tl in 0..MAX_TEMPORAL {
+            if t.bitrates.0[s][tl] > 0 {
+                alive |= 1 << (s * MAX_TEMPORAL + tl);
+            }
+        }
+    }
+    alive
+        | u32::from(t.max_layer.spatial) << 12
+        | u32::from(t.max_layer.temporal) << 14
+        | u32::from(t.muted) << 16
+        | u32::from(t.priority) << 17
+}
+
+impl Allocator {
+    pub fn new(config: AllocatorConfig, max_tracks: usize) -> Self {
+        Self {
+            config,
+            allocations: vec![Allocation::default(); max_tracks],
+            order: Vec::with_capacity(max_tracks),
+            scratch: vec![Allocation::default(); max_tracks],
+            used_estimate: None,
+            last_downgrade_us: None,
+            held: false,
+            signatures: vec![0; max_tracks],
+            track_count: 0,
+        }
+    }
+
+    /// The allocations of the last call, one per track.
+    pub fn allocations(&self) -> &[Allocation] {
+        &self.allocations[..self.track_count]
+    }
+
+    /// Allocates `estimate_bps` across `tracks` (at most `max_tracks`; the
+    /// rest are paused) and returns one allocation per track.
+    pub fn allocate(&mut self, estimate_bps: u64, tracks: &[TrackDemand], now: u64) -> &[Allocation] {
+        let n = tracks.len().min(self.allocations.len());
+        let tracks = &tracks[..n];
+        let same_tracks = n == self.track_count;
+        self.track_count = n;
+        let holding = self
+            .last_downgrade_us
+            .is_some_and(|t| now.saturating_sub(t) < self.config.upgrade_hold_us);
+        // Ignore small estimate changes while the tracks are as they were,
+        // the allocation still fits, and no expired hold is capping it.
+        let unchanged = same_tracks
+            && tracks
+                .iter()
+                .zip(&self.signatures)
+                .all(|(t, &sig)| signature(t) == sig);
+        let small_change = self.used_estimate.is_some_and(|used| {
+            (estimate_bps as f64 - used as f64).abs() < self.config.min_change * used as f64
+        });
+        if unchanged && small_change && self.total(tracks) <= estimate_bps && (holding || !self.held) {
+            return self.allocations();
+        }
+        for (sig, t) in self.signatures.iter_mut().zip(tracks) {
+            *sig = signature(t);
+        }
+        self.held = holding && same_tracks;
+        self.compute(estimate_bps, tracks, self.held);
+        // A downgrade caused by bandwidth (not by a layer stopping or the
+        // track being muted) starts the hold.
+        let mut downgraded = false;
+        for (i, t) in tracks.iter().enumerate() {
+            let (old, new) = (self.allocations[i].layer, self.scratch[i].layer);
+            let lower = match (old, new) {
+                (Some(o), Some(n)) => n < o,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            let forced = t.muted || old.is_some_and(|o| !t.bitrates.is_alive(o) || o > t.max_layer);
+            downgraded |= same_tracks && lower && !forced;
+        }
+        if downgraded {
+            self.last_downgrade_us = Some(now);
+        }
+        self.allocations[..n].copy_from_slice(&self.scratch[..n]);
+        self.used_estimate = Some(estimate_bps);
+        self.allocations()
+    }
+
+    fn total(&self, tracks: &[TrackDemand]) -> u64 {
+        self.allocations[..tracks.len()]
+            .iter()
+            .zip(tracks)
+            .map(|(a, t)| a.layer.map_or(0, |l| t.bitrates.get(l)))
+            .sum()
+    }
+
+    /// Fills `scratch` with a new allocation. While `hold` is on, no track
+    /// goes above its current layer.
+    fn compute(&mut self, estimate: u64, tracks: &[TrackDemand], hold: bool) {
+        let n = tracks.len();
+        self.order.clear();
+        self.order.extend(0..n);
+        // Stable: equal priorities keep the host's order.
+        self.order.sort_by_key(|&i| core::cmp::Reverse(tracks[i].priority));
+        let mut budget = estimate;
+        for a in &mut self.scratch[..n] {
+            *a = Allocation::default();
+        }
+        let cap = |i: usize, alloc: &[Allocation]| {
+            let t = &tracks[i];
+            let mut max = t.max_layer;
+            if hold {
+                if let Some(cur) = alloc[i].layer {
+                    max = max.min(cur);
+                }
+            }
+            max
+        };
+        // Pass 1: the lowest alive layer of every track, by priority.
+        for &i in &self.order {
+            let t = &tracks[i];
+            if t.muted {
+                continue;
+            }
+            let max = cap(i, &self.allocations);
+            if let Some(lowest) = alive_layers(&t.bitrates, max).next() {
+                let rate = t.bitrates.get(lowest);
+                if rate <= budget {
+                    budget -= rate;
+                    self.scratch[i] = Allocation {
+                        layer: Some(lowest),
+                        bitrate: rate,
+                    };
+                }
+            }
+        }
+        // Pass 2: each track, by priority, climbs as far as the budget goes.
+        for &i in &self.order {
+            let t = &tracks[i];
+            let Some(mut have) = self.scratch[i].layer else {
+                continue;
+            };
+            let max = cap(i, &self.allocations);
+            for step in alive_layers(&t.bitrates, max) {
+                let rate = t.bitrates.get(step);
+                let extra = rate.saturating_sub(self.scratch[i].bitrate);
+                if step > have && extra <= budget && rate >= self.scratch[i].bitrate {
+                    budget -= extra;
+                    have = step;
+                    self.scratch[i] = Allocation {
+                        layer: Some(step),
+                        bitrate: rate,
+                    };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates(scale: u64) -> LayerBitrates {
+        let mut r = LayerBitrates::default();
+        r.0[0] = [60_000 * scale, 90_000 * scale, 150_000 * scale, 0];
+        r.0[1] = [200_000 * scale, 300_000 * scale, 500_000 * scale, 0];
+        r.0[2] = [600_000 * scale, 900_000 * scale, 1_500_000 * scale, 0];
+        r
+    }
+
+    fn track(priority: u8) -> TrackDemand {
+        TrackDemand {
+            priority,
+            max_layer: Layer::new(2, 2),
+            bitrates: rates(1),
+            muted: false,
+        }
+    }
+
+    #[test]
+    fn priority_first_then_the_rest() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 4);
+        let tracks = [track(1), track(9), track(1)];
+        let got = a.allocate(2_000_000, &tracks, 0).to_vec();
+        // Everyone gets 60 kbit/s first; the stage track climbs to what is left.
+        assert_eq!(got[1].layer, Some(Layer::new(2, 2)), "{got:?}");
+        // Then the others in turn, with what is left: 1.5 M + 300 k + 200 k.
+        assert_eq!(got[0].layer, Some(Layer::new(1, 1)), "{got:?}");
+        assert_eq!(got[2].layer, Some(Layer::new(1, 0)), "{got:?}");
+        assert_eq!(got.iter().map(|a| a.bitrate).sum::<u64>(), 2_000_000);
+    }
+
+    #[test]
+    fn too_little_pauses_the_lowest_priority() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 4);
+        let got = a.allocate(100_000, &[track(1), track(5)], 0).to_vec();
+        assert_eq!(got[1].layer, Some(Layer::new(0, 1)));
+        assert_eq!(got[0].layer, None);
+    }
+
+    #[test]
+    fn hysteresis_no_oscillation() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 2);
+        let t = [track(1)];
+        assert_eq!(a.allocate(1_000_000, &t, 0)[0].layer, Some(Layer::new(2, 1)));
+        // Small wobble: nothing changes.
+        for (i, e) in [960_000, 1_050_000, 940_000, 1_080_000].into_iter().enumerate() {
+            assert_eq!(a.allocate(e, &t, 100_000 * (i as u64 + 1))[0].layer, Some(Layer::new(2, 1)));
+        }
+        // A real drop: downgrade now.
+        assert_eq!(a.allocate(600_000, &t, 1_000_000)[0].layer, Some(Layer::new(2, 0)));
+        // Back up at once: held for 5 s.
+        assert_eq!(a.allocate(2_000_000, &t, 2_000_000)[0].layer, Some(Layer::new(2, 0)));
+        assert_eq!(a.allocate(2_000_000, &t, 6_100_000)[0].layer, Some(Layer::new(2, 2)));
+    }
+
+    #[test]
+    fn a_stopped_layer_is_left_at_once_and_does_not_hold() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 1);
+        let mut t = [track(1)];
+        assert_eq!(a.allocate(5_000_000, &t, 0)[0].layer, Some(Layer::new(2, 2)));
+        t[0].bitrates.0[2] = [0; 4];
+        assert_eq!(a.allocate(5_000_000, &t, 10)[0].layer, Some(Layer::new(1, 2)));
+        t[0].bitrates = rates(1);
+        assert_eq!(a.allocate(5_000_000, &t, 20)[0].layer, Some(Layer::new(2, 2)));
+        t[0].muted = true;
+        assert_eq!(a.allocate(5_000_000, &t, 30)[0].layer, None);
+    }
+}

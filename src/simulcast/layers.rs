@@ -1,0 +1,141 @@
+//! What each layer of a source is doing: bitrate per spatial×temporal layer
+//! over the last second, whether each spatial layer is alive (media, not
+//! padding, within the inactivity timeout), and its frame interval.
+
+use super::{Layer, MAX_SPATIAL, MAX_TEMPORAL};
+
+/// Bitrate window: `BUCKETS` buckets of `BUCKET_US`.
+const BUCKETS: usize = 10;
+const BUCKET_US: u64 = 100_000;
+
+/// Cumulative bitrate in bits/s of each layer (temporal `t` includes TIDs
+/// `0..=t`); 0 for a layer that is not alive or has not been measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayerBitrates(pub [[u64; MAX_TEMPORAL]; MAX_SPATIAL]);
+
+impl LayerBitrates {
+    pub fn get(&self, layer: Layer) -> u64 {
+        self.0
+            .get(usize::from(layer.spatial))
+            .and_then(|s| s.get(usize::from(layer.temporal)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Whether the layer is alive (has a measured bitrate).
+    pub fn is_alive(&self, layer: Layer) -> bool {
+        self.get(layer) > 0
+    }
+
+    /// Highest temporal layer of `spatial` that is alive.
+    pub fn top_temporal(&self, spatial: u8) -> Option<u8> {
+        (0..MAX_TEMPORAL as u8)
+            .rev()
+            .find(|&t| self.is_alive(Layer::new(spatial, t)))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpatialMeter {
+    bytes: [[u64; BUCKETS]; MAX_TEMPORAL],
+    /// Bucket index (time / BUCKET_US) each slot currently holds.
+    bucket_of: [u64; BUCKETS],
+    first_media_us: Option<u64>,
+    pub last_media_us: Option<u64>,
+    /// Highest TID seen (temporal layers the encoder uses).
+    pub max_tid: u8,
+    last_frame_ts: Option<u32>,
+    last_frame_us: u64,
+    /// Smoothed interval between frames, microseconds.
+    pub frame_interval_us: u64,
+}
+
+impl SpatialMeter {
+    /// Counts a media packet (padding-only packets are not counted).
+    pub fn on_media(&mut self, now: u64, tid: u8, bytes: usize, timestamp: u32) {
+        let bucket = now / BUCKET_US;
+        let slot = (bucket % BUCKETS as u64) as usize;
+        if self.bucket_of[slot] != bucket {
+            self.bucket_of[slot] = bucket;
+            for t in &mut self.bytes {
+                t[slot] = 0;
+            }
+        }
+        let tid = usize::from(tid).min(MAX_TEMPORAL - 1);
+        self.bytes[tid][slot] += bytes as u64;
+        self.max_tid = self.max_tid.max(tid as u8);
+        self.first_media_us.get_or_insert(now);
+        self.last_media_us = Some(now);
+        if self.last_frame_ts != Some(timestamp) {
+            if self.last_frame_ts.is_some() {
+                let gap = now.saturating_sub(self.last_frame_us).min(2_000_000);
+                self.frame_interval_us = if self.frame_interval_us == 0 {
+                    gap
+                } else {
+                    (self.frame_interval_us * 7 + gap) / 8
+                };
+            }
+            self.last_frame_ts = Some(timestamp);
+            self.last_frame_us = now;
+        }
+    }
+
+    pub fn is_alive(&self, now: u64, inactive_after_us: u64) -> bool {
+        self.last_media_us
+            .is_some_and(|t| now.saturating_sub(t) < inactive_after_us)
+    }
+
+    /// Cumulative bitrates of the temporal layers, bits/s.
+    pub fn bitrates(&self, now: u64) -> [u64; MAX_TEMPORAL] {
+        let mut out = [0; MAX_TEMPORAL];
+        let Some(first) = self.first_media_us else {
+            return out;
+        };
+        let current = now / BUCKET_US;
+        let oldest = current.saturating_sub(BUCKETS as u64 - 1);
+        // Measure over the full window, or since the first packet if shorter
+        // (at least one bucket, so one packet is not an enormous rate).
+        let span_us = (now - first.min(now))
+            .clamp(BUCKET_US, BUCKETS as u64 * BUCKET_US);
+        let mut sum = 0;
+        for (t, total) in out.iter_mut().enumerate() {
+            for slot in 0..BUCKETS {
+                let b = self.bucket_of[slot];
+                if b >= oldest && b <= current {
+                    sum += self.bytes[t][slot];
+                }
+            }
+            *total = sum * 8 * 1_000_000 / span_us;
+        }
+        // A temporal layer the encoder does not use is not a layer.
+        for (t, total) in out.iter_mut().enumerate() {
+            if t > usize::from(self.max_tid) {
+                *total = 0;
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cumulative_rates_over_the_window() {
+        let mut m = SpatialMeter::default();
+        // 1 s of 30 fps: TID 0 frames of 1000 bytes, TID 1 of 500.
+        for i in 0..30u64 {
+            let tid = (i % 2) as u8;
+            m.on_media(i * 33_333, tid, if tid == 0 { 1000 } else { 500 }, i as u32);
+        }
+        let r = m.bitrates(999_999);
+        assert!((110_000..=130_000).contains(&r[0]), "{r:?}");
+        assert!((170_000..=190_000).contains(&r[1]), "{r:?}");
+        assert_eq!(r[2], 0, "TID 2 never seen");
+        assert!((30_000..37_000).contains(&m.frame_interval_us));
+        assert!(m.is_alive(1_000_000, 500_000));
+        assert!(!m.is_alive(2_000_000, 500_000));
+        assert_eq!(m.bitrates(5_000_000)[0], 0, "window emptied");
+    }
+}

@@ -1,0 +1,63 @@
+//! Simulcast forwarding for a selective forwarding unit (SFU).
+//!
+//! One [`Source`] per published video track (its simulcast SSRCs) parses each
+//! incoming packet once, measures every spatial×temporal layer, keeps the
+//! packet history that answers NACKs, and merges and throttles keyframe
+//! requests. One [`Forwarder`] per subscriber and source picks the layers
+//! that subscriber gets and rewrites each packet into the subscriber's
+//! buffer so that it sees one continuous stream: one SSRC, gapless sequence
+//! numbers, timestamps continuous across layers, consistent VP8 PictureID,
+//! TL0PICIDX and KEYIDX. An [`Allocator`] shares one subscriber's bandwidth
+//! estimate between its tracks by priority, with hysteresis.
+//!
+//! The fan-out costs one copy per subscriber: [`Forwarder::forward`] writes
+//! the rewritten packet into the subscriber's output buffer, where SRTP
+//! then protects it in place while it is still in cache; the source buffer
+//! is shared (`Bytes`), never copied otherwise.
+//!
+//! Switching rules (the lessons of LiveKit and mediasoup):
+//! - spatial: only on a keyframe of the new layer (or of a layer between the
+//!   current and the target one, taken on the way); the old layer keeps
+//!   flowing until then, unless it has stopped;
+//! - temporal: up only on a frame that starts with the layer-sync bit (or a
+//!   TL0 frame), down only at a frame boundary;
+//! - padding-only packets never count as a live layer, and a layer that stops
+//!   sending is dropped from selection after `inactive_after_us`.
+
+mod allocator;
+mod forwarder;
+mod history;
+mod keyframe;
+mod layers;
+mod rewrite;
+mod select;
+mod seqmap;
+mod source;
+
+pub use allocator::{Allocation, Allocator, AllocatorConfig, TrackDemand};
+pub use forwarder::{
+    DropReason, Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason,
+    RetransmitError,
+};
+pub use layers::LayerBitrates;
+pub use select::select_layer;
+pub use source::{Source, SourceConfig, SourceError, SourcePacket, SourceStats};
+
+/// Most spatial layers (simulcast encodings) of a source.
+pub const MAX_SPATIAL: usize = 3;
+/// Most temporal layers (the VP8 descriptor's TID has two bits).
+pub const MAX_TEMPORAL: usize = 4;
+
+/// A spatial and temporal layer pair; temporal layers are cumulative
+/// (temporal 2 means TID 0, 1 and 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Layer {
+    pub spatial: u8,
+    pub temporal: u8,
+}
+
+impl Layer {
+    pub const fn new(spatial: u8, temporal: u8) -> Self {
+        Self { spatial, temporal }
+    }
+}

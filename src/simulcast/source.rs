@@ -1,0 +1,397 @@
+//! One published video track as the SFU receives it: its simulcast SSRCs,
+//! each packet parsed once for every subscriber, layer measurements, the
+//! shared retransmission history, sender-report clocks and keyframe
+//! requests.
+
+use bytes::Bytes;
+
+use super::history::History;
+use super::keyframe::KeyframeRequest;
+use super::layers::{LayerBitrates, SpatialMeter};
+use super::MAX_SPATIAL;
+use crate::codec::{self, vp8::Descriptor, Codec};
+use crate::packet::rtcp::{self, RtcpPacket};
+use crate::packet::seq::Unwrapper;
+use crate::packet::{ParseError, RtpLayout, SeqUnwrapper};
+
+/// Options of a [`Source`]. `Default` gives the documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// Codec of the payloads (VP8 gives temporal layers and PictureIDs).
+    /// Default VP8.
+    pub codec: Codec,
+    /// RTP clock rate. Default 90 000.
+    pub clock_rate: u32,
+    /// Packets kept per spatial layer to answer NACKs (rounded up to a power
+    /// of two). Default 1024 (about 1 s of 720p at 8 Mbit/s).
+    pub history_packets: usize,
+    /// A spatial layer with no media for this long is not alive (padding
+    /// does not count). Default 1 s.
+    pub inactive_after_us: u64,
+    /// Least time between two keyframe requests for one SSRC. Default 300 ms.
+    pub keyframe_retry_min_us: u64,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        Self {
+            codec: Codec::Vp8,
+            clock_rate: 90_000,
+            history_packets: 1024,
+            inactive_after_us: 1_000_000,
+            keyframe_retry_min_us: 300_000,
+        }
+    }
+}
+
+/// Why a packet or a configuration was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceError {
+    /// No layer of this source has the packet's SSRC.
+    UnknownSsrc(u32),
+    /// The RTP header (or the VP8 descriptor) is malformed.
+    Malformed(ParseError),
+    /// No SSRC, more than [`MAX_SPATIAL`], or one twice.
+    BadLayers,
+}
+
+impl core::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::UnknownSsrc(ssrc) => write!(f, "SSRC {ssrc:#010x} is not a layer of this source"),
+            Self::Malformed(e) => write!(f, "malformed packet: {e}"),
+            Self::BadLayers => write!(f, "a source has 1 to {MAX_SPATIAL} distinct SSRCs"),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// One received packet, parsed once and shared by every subscriber's
+/// forwarder. Holds the packet (`Bytes`, shared) and where things are in it.
+#[derive(Debug, Clone)]
+pub struct SourcePacket {
+    pub bytes: Bytes,
+    pub layout: RtpLayout,
+    /// Spatial layer (index of the SSRC in the source's list).
+    pub spatial: u8,
+    /// Sequence number extended to 64 bits, per layer.
+    pub ext_seq: u64,
+    pub timestamp: u32,
+    pub marker: bool,
+    /// VP8 temporal layer (TID), when the descriptor carries one.
+    pub temporal: Option<u8>,
+    /// VP8 Y bit: the frame depends only on TL0 frames.
+    pub layer_sync: bool,
+    /// First packet of a keyframe.
+    pub keyframe: bool,
+    /// First packet of a frame (VP8: S=1 and PID=0), or `None` when the
+    /// codec does not say.
+    pub frame_start: Option<bool>,
+    /// The VP8 descriptor, when the codec is VP8.
+    pub vp8: Option<Descriptor>,
+    /// PictureID extended to 64 bits (7- or 15-bit, per layer).
+    pub ext_picture_id: Option<u64>,
+    /// Capture time of this frame in microseconds of the sender's NTP clock,
+    /// from the layer's last sender report; `None` before the first one.
+    pub capture_us: Option<i64>,
+    /// No payload (a padding-only bandwidth probe).
+    pub padding_only: bool,
+}
+
+/// Counters since the source was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub padding_packets: u64,
+    pub unknown_ssrc: u64,
+    pub malformed: u64,
+    pub keyframes: [u64; MAX_SPATIAL],
+    /// Keyframe requests the host was told to send (after merging).
+    pub keyframe_requests_sent: [u64; MAX_SPATIAL],
+    pub sender_reports: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SenderClock {
+    ntp_us: i64,
+    rtp: u32,
+}
+
+#[derive(Debug)]
+struct SpatialLayer {
+    ssrc: u32,
+    seq: SeqUnwrapper,
+    pid15: Unwrapper<15>,
+    pid7: Unwrapper<7>,
+    meter: SpatialMeter,
+    history: History,
+    keyframe: KeyframeRequest,
+    clock: Option<SenderClock>,
+}
+
+/// A published video track: up to three simulcast SSRCs, lowest resolution
+/// first. `Send`; owned by one thread (the room's).
+#[derive(Debug)]
+pub struct Source {
+    config: SourceConfig,
+    layers: Vec<SpatialLayer>,
+    rtt_us: u64,
+    stats: SourceStats,
+}
+
+fn ntp_to_us(ntp: u64) -> i64 {
+    ((u128::from(ntp) * 1_000_000) >> 32) as i64
+}
+
+impl Source {
+    /// A source whose spatial layers have these SSRCs, lowest first.
+    pub fn new(config: SourceConfig, ssrcs: &[u32]) -> Result<Self, SourceError> {
+        let distinct = ssrcs
+            .iter()
+            .enumerate()
+            .all(|(i, s)| !ssrcs[..i].contains(s));
+        if ssrcs.is_empty() || ssrcs.len() > MAX_SPATIAL || !distinct {
+            return Err(SourceError::BadLayers);
+        }
+        let layers = ssrcs
+            .iter()
+            .map(|&ssrc| SpatialLayer {
+                ssrc,
+                seq: SeqUnwrapper::new(),
+                pid15: Unwrapper::new(),
+                pid7: Unwrapper::new(),
+                meter: SpatialMeter::default(),
+                history: History::new(config.history_packets),
+                keyframe: KeyframeRequest::default(),
+                clock: None,
+            })
+            .collect();
+        Ok(Self {
+            config,
+            layers,
+            rtt_us: 100_000,
+            stats: SourceStats::default(),
+        })
+    }
+
+    pub fn config(&self) -> &SourceConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &SourceStats {
+        &self.stats
+    }
+
+    /// Number of spatial layers.
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// SSRC of a spatial layer.
+    pub fn ssrc(&self, spatial: u8) -> Option<u32> {
+        self.layers.get(usize::from(spatial)).map(|l| l.ssrc)
+    }
+
+    /// Round-trip time to the publisher, for keyframe request retries.
+    pub fn set_rtt(&mut self, rtt_us: u64) {
+        self.rtt_us = rtt_us;
+    }
+
+    fn layer_of(&self, ssrc: u32) -> Option<usize> {
+        self.layers.iter().position(|l| l.ssrc == ssrc)
+    }
+
+    /// Parses a received (already decrypted) RTP packet of this source,
+    /// measures it and keeps it for retransmissions.
+    pub fn on_rtp(&mut self, bytes: Bytes, now: u64) -> Result<SourcePacket, SourceError> {
+        let layout = match RtpLayout::parse(&bytes) {
+            Ok(l) => l,
+            Err(e) => {
+                self.stats.malformed += 1;
+                return Err(SourceError::Malformed(e));
+            }
+        };
+        let ssrc = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let Some(index) = self.layer_of(ssrc) else {
+            self.stats.unknown_ssrc += 1;
+            return Err(SourceError::UnknownSsrc(ssrc));
+        };
+        let payload = &bytes[layout.payload_start..layout.payload_end];
+        let padding_only = payload.is_empty();
+        let vp8 = match (self.config.codec, padding_only) {
+            (Codec::Vp8, false) => match Descriptor::parse(payload) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.stats.malformed += 1;
+                    return Err(SourceError::Malformed(e));
+                }
+            },
+            _ => None,
+        };
+        let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
+        let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        let marker = bytes[1] & 0x80 != 0;
+        let clock_rate = i64::from(self.config.clock_rate.max(1));
+        let layer = &mut self.layers[index];
+        // Sequence numbers start at 2^16 so that a packet reordered ahead of
+        // the first one still has a non-negative extended number.
+        let ext_seq = (layer.seq.unwrap(u64::from(seq)) + (1 << 16)) as u64;
+        let keyframe = !padding_only
+            && match &vp8 {
+                Some(d) => d.keyframe,
+                None => codec::is_keyframe_start(self.config.codec, payload),
+            };
+        let ext_picture_id = vp8.and_then(|d| {
+            let pid = u64::from(d.picture_id?);
+            let ext = if d.picture_id_15bit {
+                layer.pid15.unwrap(pid)
+            } else {
+                layer.pid7.unwrap(pid)
+            };
+            Some((ext + (1 << 15)) as u64)
+        });
+        let capture_us = layer.clock.map(|c| {
+            let ticks = i64::from(timestamp.wrapping_sub(c.rtp) as i32);
+            c.ntp_us + ticks * 1_000_000 / clock_rate
+        });
+        let temporal = vp8.and_then(|d| d.temporal_id);
+        if !padding_only {
+            layer
+                .meter
+                .on_media(now, temporal.unwrap_or(0), bytes.len(), timestamp);
+        }
+        if keyframe {
+            layer.keyframe.satisfied();
+            self.stats.keyframes[index] += 1;
+        }
+        layer.history.insert(ext_seq, &bytes);
+        self.stats.packets += 1;
+        self.stats.bytes += bytes.len() as u64;
+        self.stats.padding_packets += u64::from(padding_only);
+        Ok(SourcePacket {
+            layout,
+            spatial: index as u8,
+            ext_seq,
+            timestamp,
+            marker,
+            temporal,
+            layer_sync: vp8.is_some_and(|d| d.layer_sync),
+            keyframe,
+            frame_start: vp8.map(|d| d.start_of_partition && d.partition_index == 0),
+            vp8,
+            ext_picture_id,
+            capture_us,
+            padding_only,
+            bytes,
+        })
+    }
+
+    /// Records a sender report's NTP/RTP pair for the layer with `ssrc`
+    /// (what aligns timestamps across layers). `false` if no layer has it.
+    pub fn on_sender_report(&mut self, ssrc: u32, ntp: u64, rtp_timestamp: u32) -> bool {
+        let Some(index) = self.layer_of(ssrc) else {
+            return false;
+        };
+        self.layers[index].clock = Some(SenderClock {
+            ntp_us: ntp_to_us(ntp),
+            rtp: rtp_timestamp,
+        });
+        self.stats.sender_reports += 1;
+        true
+    }
+
+    /// Takes the sender reports of this source's SSRCs from a (decrypted)
+    /// compound RTCP packet; returns how many it used.
+    pub fn on_rtcp(&mut self, compound: &[u8]) -> usize {
+        let mut used = 0;
+        for packet in rtcp::compound(compound).flatten() {
+            if let RtcpPacket::SenderReport(sr) = packet {
+                used += usize::from(self.on_sender_report(
+                    sr.ssrc(),
+                    sr.ntp_timestamp(),
+                    sr.rtp_timestamp(),
+                ));
+            }
+        }
+        used
+    }
+
+    /// Bitrates of the alive layers, measured over the last second.
+    pub fn bitrates(&self, now: u64) -> LayerBitrates {
+        let mut out = LayerBitrates::default();
+        for (s, layer) in self.layers.iter().enumerate() {
+            if layer.meter.is_alive(now, self.config.inactive_after_us) {
+                out.0[s] = layer.meter.bitrates(now);
+            }
+        }
+        out
+    }
+
+    /// Whether a spatial layer has sent media within the inactivity timeout.
+    pub fn is_alive(&self, spatial: u8, now: u64) -> bool {
+        self.layers
+            .get(usize::from(spatial))
+            .is_some_and(|l| l.meter.is_alive(now, self.config.inactive_after_us))
+    }
+
+    /// Smoothed frame interval of a spatial layer (0 before two frames).
+    pub fn frame_interval_us(&self, spatial: u8) -> u64 {
+        self.layers
+            .get(usize::from(spatial))
+            .map_or(0, |l| l.meter.frame_interval_us)
+    }
+
+    /// A kept packet, for a retransmission.
+    pub fn packet(&self, spatial: u8, ext_seq: u64) -> Option<&Bytes> {
+        self.layers.get(usize::from(spatial))?.history.get(ext_seq)
+    }
+
+    /// A subscriber needs a keyframe on `spatial`. Requests are merged: see
+    /// [`poll_keyframe_request`](Self::poll_keyframe_request).
+    pub fn request_keyframe(&mut self, spatial: u8) {
+        if let Some(layer) = self.layers.get_mut(usize::from(spatial)) {
+            layer.keyframe.want();
+        }
+    }
+
+    fn retry_us(&self, layer: &SpatialLayer) -> u64 {
+        let frame = match layer.meter.frame_interval_us {
+            0 => 100_000,
+            f => f,
+        };
+        (self.rtt_us + 2 * frame).max(self.config.keyframe_retry_min_us)
+    }
+
+    /// The SSRC to send a PLI for now, if any: once per wanted keyframe,
+    /// again after the retry interval while it has not arrived. Call until
+    /// `None`.
+    pub fn poll_keyframe_request(&mut self, now: u64) -> Option<u32> {
+        for i in 0..self.layers.len() {
+            let retry = self.retry_us(&self.layers[i]);
+            let layer = &mut self.layers[i];
+            if layer.keyframe.poll(now, retry) {
+                self.stats.keyframe_requests_sent[i] += 1;
+                return Some(layer.ssrc);
+            }
+        }
+        None
+    }
+
+    /// When [`poll_keyframe_request`](Self::poll_keyframe_request) may next
+    /// return something.
+    pub fn next_keyframe_request_at(&self) -> Option<u64> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.keyframe.due_at(self.retry_us(l)))
+            .min()
+    }
+
+    /// Whether a keyframe request for `spatial` is outstanding.
+    pub fn keyframe_pending(&self, spatial: u8) -> bool {
+        self.layers
+            .get(usize::from(spatial))
+            .is_some_and(|l| l.keyframe.is_wanted())
+    }
+}
