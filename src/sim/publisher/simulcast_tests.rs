@@ -337,3 +337,42 @@ fn a_stopped_layer_sends_nothing_and_resumes_with_a_keyframe() {
     assert_eq!(received.len(), 5);
     decode(&received, top, |_, _| true);
 }
+
+#[test]
+fn keyframe_interval_forces_tl0_keyframes_on_every_layer() {
+    let mut config = small(19);
+    config.keyframe_interval = Some(6);
+    config.layers.truncate(2);
+    let mut publisher = SimulcastPublisher::new(config).unwrap();
+    for i in 0..14 {
+        let frame = publisher.next_frame();
+        for l in &frame.layers {
+            assert_eq!(l.keyframe, i % 6 == 0, "frame {i}");
+            // The period restarts on each keyframe, and two frames after a
+            // keyframe is the TL1.
+            let tid = L1T3_PATTERN[(i % 6) as usize % 4];
+            assert_eq!(l.temporal.temporal_id, tid, "frame {i}");
+        }
+    }
+}
+
+#[test]
+fn default_config_is_browser_like() {
+    let config = SimulcastConfig::default();
+    let sizes: Vec<_> = config.layers.iter().map(|l| (l.width, l.height)).collect();
+    assert_eq!(sizes, [(320, 180), (640, 360), (1280, 720)]);
+    assert_eq!(config.fps, 30);
+    let mut publisher = SimulcastPublisher::new(config).unwrap();
+    assert_eq!(publisher.ssrcs().len(), 3);
+    let frame = publisher.next_frame();
+    let mut decoder = Vp8Decoder::new().unwrap();
+    let top = vp8_depacketize(&frame.layers[2].packets).unwrap();
+    let d = decoder.decode(&top).unwrap();
+    assert_eq!((d.width, d.height), (1280, 720));
+    assert_eq!(publisher.next_send_time(), 33_333);
+    assert!(SimulcastPublisher::new(SimulcastConfig {
+        layers: Vec::new(),
+        ..SimulcastConfig::default()
+    })
+    .is_err());
+}
