@@ -8,6 +8,13 @@
 //! - [`Vp8Publisher`]: a moving test pattern, VP8 through libvpx in real-time
 //!   mode, RFC 7741 packetization with a 15-bit PictureID; `force_keyframe`
 //!   answers a PLI.
+//! - [`SimulcastPublisher`]: the same pattern at several resolutions, each
+//!   layer its own SSRC, random RTP timestamp offset and PictureID space,
+//!   with three temporal layers ([`Vp8TemporalEncoder`], L1T3 0-2-1-2) whose
+//!   TID, Y, TL0PICIDX and KEYIDX the descriptor carries
+//!   ([`Vp8TemporalPacketizer`]); layers stop and resume, PLIs are answered
+//!   per layer, and RTCP sender reports map one wall clock to every layer's
+//!   timestamps.
 //! - [`RtxSender`] and [`make_rtx`]: RFC 4588 retransmissions from a history.
 //! - [`Vp8Decoder`] and [`vp8_depacketize`]: libvpx's decoder, to check that
 //!   what a receiver released is decodable.
@@ -24,6 +31,8 @@
 
 mod audio;
 mod rtx;
+mod simulcast;
+mod temporal;
 mod vp8;
 
 use std::fmt;
@@ -35,6 +44,13 @@ use crate::packet::RtpBuilder;
 
 pub use audio::{audio_level, OpusConfig, OpusPublisher, SpeechSource, OPUS_FRAME_SAMPLES};
 pub use rtx::{make_rtx, RtxSender};
+pub use simulcast::{
+    SimulcastConfig, SimulcastFrame, SimulcastLayerConfig, SimulcastLayerFrame, SimulcastPublisher,
+};
+pub use temporal::{
+    TemporalInfo, Vp8TemporalEncoder, Vp8TemporalPacketizer, L1T3_PATTERN,
+    VP8_TEMPORAL_DESCRIPTOR_LEN,
+};
 pub use vp8::{
     vp8_depacketize, DecodedFrame, EncodedFrame, TestPattern, Vp8Config, Vp8Decoder, Vp8Encoder,
     Vp8EncoderConfig, Vp8Frame, Vp8Packetizer, Vp8Publisher, VP8_DESCRIPTOR_LEN,
@@ -94,5 +110,7 @@ pub(crate) fn build(builder: &RtpBuilder<'_>) -> Bytes {
     buf.freeze()
 }
 
+#[cfg(test)]
+mod simulcast_tests;
 #[cfg(test)]
 mod tests;

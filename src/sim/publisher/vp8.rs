@@ -78,6 +78,15 @@ impl fmt::Debug for Vp8Encoder {
 
 impl Vp8Encoder {
     pub fn new(config: Vp8EncoderConfig) -> Result<Self, CodecError> {
+        Self::with_cfg(config, |_| {})
+    }
+
+    /// As [`new`](Self::new), with `edit` applied to libvpx's configuration
+    /// last (temporal layers set theirs this way).
+    pub(super) fn with_cfg(
+        config: Vp8EncoderConfig,
+        edit: impl FnOnce(&mut vpx::vpx_codec_enc_cfg_t),
+    ) -> Result<Self, CodecError> {
         if config.width == 0 || config.height == 0 || config.width % 2 + config.height % 2 != 0 {
             return Err(CodecError {
                 codec: "libvpx",
@@ -126,6 +135,7 @@ impl Vp8Encoder {
                     cfg.kf_max_dist = u32::MAX / 2;
                 }
             }
+            edit(&mut cfg);
             let mut ctx: Box<vpx::vpx_codec_ctx_t> = Box::new(std::mem::zeroed());
             vpx_check(
                 "enc_init",
@@ -162,7 +172,7 @@ impl Vp8Encoder {
         }
     }
 
-    fn control(&mut self, id: c_int, value: c_int) -> Result<(), CodecError> {
+    pub(super) fn control(&mut self, id: c_int, value: c_int) -> Result<(), CodecError> {
         // SAFETY: every control set here takes one int argument.
         let err = unsafe { vpx::vpx_codec_control_(&mut *self.ctx, id, value) };
         vpx_check("control", err)
@@ -185,17 +195,28 @@ impl Vp8Encoder {
         force_keyframe: bool,
         out: &mut Vec<EncodedFrame>,
     ) -> Result<(), CodecError> {
+        let flags = if force_keyframe {
+            vpx::VPX_EFLAG_FORCE_KF as vpx::vpx_enc_frame_flags_t
+        } else {
+            0
+        };
+        self.encode_with_flags(i420, flags, out)
+    }
+
+    /// As [`encode`](Self::encode) with raw libvpx frame flags
+    /// (`VPX_EFLAG_FORCE_KF`, `VP8_EFLAG_NO_REF_*`, `VP8_EFLAG_NO_UPD_*`).
+    pub(super) fn encode_with_flags(
+        &mut self,
+        i420: &[u8],
+        flags: vpx::vpx_enc_frame_flags_t,
+        out: &mut Vec<EncodedFrame>,
+    ) -> Result<(), CodecError> {
         if i420.len() < self.picture_len() {
             return Err(CodecError {
                 codec: "libvpx",
                 message: "picture too short for the configured size".into(),
             });
         }
-        let flags = if force_keyframe {
-            vpx::VPX_EFLAG_FORCE_KF as vpx::vpx_enc_frame_flags_t
-        } else {
-            0
-        };
         // SAFETY: the image only borrows `i420` (checked long enough) for the
         // duration of the encode call, which copies it (no lag); libvpx does
         // not write through the pointer. Packets are copied out before the
@@ -268,6 +289,9 @@ pub struct DecodedFrame {
     pub corrupted: bool,
     /// Mean of the luma plane, a cheap fingerprint of the picture.
     pub mean_luma: u8,
+    /// FNV-1a of the luma plane: equal pictures, equal hashes, so a test
+    /// can tell that a layer subset decodes to exactly the full stream.
+    pub luma_hash: u64,
 }
 
 /// libvpx's VP8 decoder.
@@ -351,9 +375,13 @@ impl Vp8Decoder {
             let (w, h) = (img.d_w as usize, img.d_h as usize);
             let stride = img.stride[0] as usize;
             let mut sum = 0u64;
+            let mut hash = 0xcbf2_9ce4_8422_2325u64;
             for row in 0..h {
                 let line = std::slice::from_raw_parts(img.planes[0].add(row * stride), w);
-                sum += line.iter().map(|&v| u64::from(v)).sum::<u64>();
+                for &v in line {
+                    sum += u64::from(v);
+                    hash = (hash ^ u64::from(v)).wrapping_mul(0x0100_0000_01b3);
+                }
             }
             while !vpx::vpx_codec_get_frame(&mut *self.ctx, &mut iter).is_null() {}
             Ok(DecodedFrame {
@@ -361,6 +389,7 @@ impl Vp8Decoder {
                 height: img.d_h,
                 corrupted: corrupted != 0,
                 mean_luma: (sum / (w * h).max(1) as u64) as u8,
+                luma_hash: hash,
             })
         }
     }
@@ -375,7 +404,7 @@ impl Drop for Vp8Decoder {
     }
 }
 
-fn i420_len(width: u32, height: u32) -> usize {
+pub(super) fn i420_len(width: u32, height: u32) -> usize {
     let (w, h) = (width as usize, height as usize);
     w * h + 2 * (w / 2) * (h / 2)
 }
