@@ -134,6 +134,7 @@ impl Allocator {
             && small_change
             && self.total(tracks) <= estimate_bps
             && (holding || !self.held)
+            && !self.paused_track_fits(tracks, estimate_bps)
         {
             return self.allocations();
         }
@@ -161,6 +162,22 @@ impl Allocator {
         self.allocations[..n].copy_from_slice(&self.scratch[..n]);
         self.used_estimate = Some(estimate_bps);
         self.allocations()
+    }
+
+    /// Whether a paused (not muted) track's lowest layer now fits in what the
+    /// others leave: layer rates move even when the estimate does not.
+    fn paused_track_fits(&self, tracks: &[TrackDemand], estimate: u64) -> bool {
+        let left = estimate.saturating_sub(self.total(tracks));
+        self.allocations[..tracks.len()]
+            .iter()
+            .zip(tracks)
+            .any(|(a, t)| {
+                a.layer.is_none()
+                    && !t.muted
+                    && alive_layers(&t.bitrates, t.max_layer)
+                        .next()
+                        .is_some_and(|l| t.bitrates.get(l) <= left)
+            })
     }
 
     fn total(&self, tracks: &[TrackDemand]) -> u64 {
@@ -308,6 +325,19 @@ mod tests {
         assert_eq!(
             a.allocate(2_000_000, &t, 6_100_000)[0].layer,
             Some(Layer::new(2, 2))
+        );
+    }
+
+    #[test]
+    fn a_paused_track_resumes_when_its_layers_get_cheaper() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 1);
+        let mut t = [track(1)];
+        t[0].bitrates = rates(10); // a keyframe burst at the start
+        assert_eq!(a.allocate(300_000, &t, 0)[0].layer, None);
+        t[0].bitrates = rates(1);
+        assert_eq!(
+            a.allocate(300_000, &t, 100_000)[0].layer,
+            Some(Layer::new(1, 1))
         );
     }
 

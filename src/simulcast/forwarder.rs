@@ -6,7 +6,7 @@ use super::select::select_layer;
 use super::seqmap::DropMap;
 use super::source::{Source, SourcePacket};
 use super::{Layer, LayerBitrates, MAX_SPATIAL, MAX_TEMPORAL};
-use crate::codec::vp8::Descriptor;
+use crate::codec::{vp8::Descriptor, Codec};
 use crate::packet::{RtpLayout, WriteError};
 
 /// Options of a [`Forwarder`]. `Default` gives the documented defaults.
@@ -129,6 +129,29 @@ struct LastSent {
     at_us: u64,
 }
 
+/// Whether each of the last few frames (by source timestamp) is sent, so
+/// that every packet of a frame gets the same answer.
+#[derive(Debug, Clone, Copy, Default)]
+struct FrameDecisions {
+    recent: [Option<(u32, bool)>; 4],
+    next: usize,
+}
+
+impl FrameDecisions {
+    fn decision(&self, timestamp: u32) -> Option<bool> {
+        self.recent
+            .iter()
+            .flatten()
+            .find(|(ts, _)| *ts == timestamp)
+            .map(|&(_, send)| send)
+    }
+
+    fn record(&mut self, timestamp: u32, send: bool) {
+        self.recent[self.next] = Some((timestamp, send));
+        self.next = (self.next + 1) % self.recent.len();
+    }
+}
+
 /// A packet about to be sent: its output values and numbers.
 #[derive(Debug, Clone, Copy)]
 struct Sending {
@@ -165,6 +188,13 @@ pub struct Forwarder {
     last: Option<LastSent>,
     /// Output sequence number of the last keyframe's first packet.
     keyframe_ext_seq: u64,
+    /// Output sequence number where the current layer's stretch began.
+    layer_first_ext_seq: u64,
+    /// After a switch: the layer and next source sequence number of packets
+    /// that arrived before the keyframe that started it (see `backfill`).
+    backfill: Option<(u8, u64)>,
+    /// Temporal-layer decisions of the last few frames.
+    frames: FrameDecisions,
     /// Source timestamp of the frame being forwarded, to count frames.
     frame_ts: Option<u32>,
     sent: Vec<SentRecord>,
@@ -188,6 +218,9 @@ impl Forwarder {
             key_idx_offset: 0,
             last: None,
             keyframe_ext_seq: 0,
+            layer_first_ext_seq: u64::MAX,
+            backfill: None,
+            frames: FrameDecisions::default(),
             frame_ts: None,
             sent: vec![SentRecord::default(); history],
             stats: ForwarderStats::default(),
@@ -347,21 +380,29 @@ impl Forwarder {
         let current = self.current.as_mut().expect("set above");
         if let Some(tid) = pkt.temporal {
             let target = self.target.expect("checked above").temporal;
-            if pkt.frame_start == Some(true) && self.frame_ts != Some(pkt.timestamp) {
-                // Temporal switches happen between frames: down at any frame
-                // boundary, up only on a frame that depends on TL0 alone.
-                if target < current.temporal {
-                    current.temporal = target;
-                    self.stats.temporal_switches += 1;
-                } else if tid > current.temporal
-                    && tid <= target
-                    && (pkt.layer_sync || pkt.keyframe)
-                {
-                    current.temporal = tid;
-                    self.stats.temporal_switches += 1;
+            // One decision per frame, made at its first packet to arrive (the
+            // network may reorder a frame's packets; TID and Y are on each):
+            // the switches happen between frames, down at any frame, up only
+            // at a frame that depends on TL0 alone.
+            let send = match self.frames.decision(pkt.timestamp) {
+                Some(send) => send,
+                None => {
+                    if target < current.temporal {
+                        current.temporal = target;
+                        self.stats.temporal_switches += 1;
+                    } else if tid > current.temporal
+                        && tid <= target
+                        && (pkt.layer_sync || pkt.keyframe)
+                    {
+                        current.temporal = tid;
+                        self.stats.temporal_switches += 1;
+                    }
+                    let send = tid <= current.temporal;
+                    self.frames.record(pkt.timestamp, send);
+                    send
                 }
-            }
-            if tid > current.temporal {
+            };
+            if !send {
                 self.seq.drop_value(pkt.ext_seq);
                 if let Some(pid) = pkt.ext_picture_id {
                     self.picture_id.drop_value(pid);
@@ -422,11 +463,14 @@ impl Forwarder {
         }
         self.current = Some(Layer::new(pkt.spatial, target.temporal));
         self.frame_ts = None;
+        self.frames = FrameDecisions::default();
+        self.backfill = Some((pkt.spatial, pkt.ext_seq + 1));
         let d = pkt.vp8.as_ref();
         match self.last {
             None => {
                 // The first layer keeps its own numbering.
                 self.seq.rebase(pkt.ext_seq, pkt.ext_seq);
+                self.layer_first_ext_seq = pkt.ext_seq;
                 if let Some(pid) = pkt.ext_picture_id {
                     self.picture_id.rebase(pid, pid);
                 }
@@ -441,6 +485,7 @@ impl Forwarder {
                 self.stats.cut_frames += u64::from(cut);
                 let first_out = last.ext_seq + 1 + u64::from(cut);
                 self.seq.rebase(pkt.ext_seq, first_out);
+                self.layer_first_ext_seq = first_out;
                 if let Some(pid) = pkt.ext_picture_id {
                     self.picture_id.rebase(pid, last.ext_picture_id + 1);
                 }
@@ -520,6 +565,34 @@ impl Forwarder {
         self.stats.bytes_sent += len as u64;
     }
 
+    /// After a [`forward`](Self::forward) that switched layers: the next
+    /// packet of the new layer that reached the source before the keyframe
+    /// that started it (the network reordered them), written into `out` as
+    /// `forward` would. Call after each sent packet until it returns `None`
+    /// (a cheap check when there was no switch).
+    pub fn backfill(
+        &mut self,
+        source: &Source,
+        out: &mut [u8],
+        now: u64,
+    ) -> Result<Option<usize>, WriteError> {
+        while let Some((spatial, next)) = self.backfill {
+            let highest = source.highest_ext_seq(spatial).unwrap_or(0);
+            if next > highest || self.current.is_none_or(|c| c.spatial != spatial) {
+                self.backfill = None;
+                break;
+            }
+            self.backfill = Some((spatial, next + 1));
+            let Some(pkt) = source.kept_packet(spatial, next) else {
+                continue; // not arrived yet: it will be forwarded when it does
+            };
+            if let Forwarded::Sent(n) = self.forward(&pkt, out, now)? {
+                return Ok(Some(n));
+            }
+        }
+        Ok(None)
+    }
+
     /// Sends again the packet this subscriber received as `seq` (from a
     /// NACK), rebuilt from the source's shared history with this
     /// subscriber's own values. Packets from before the last keyframe are
@@ -540,6 +613,61 @@ impl Forwarder {
         result
     }
 
+    /// The record a packet of the current layer would have had: one whose
+    /// number the subscriber was given but which never went out, because it
+    /// arrived (reordered) before the keyframe packet that started the layer.
+    fn never_sent(&self, source: &Source, ext_seq: u64) -> Result<SentRecord, RetransmitError> {
+        let current = self.current.ok_or(RetransmitError::NotFound)?;
+        if ext_seq < self.layer_first_ext_seq {
+            return Err(RetransmitError::NotFound);
+        }
+        let src_ext_seq = self.seq.inverse(ext_seq).ok_or(RetransmitError::NotFound)?;
+        let bytes = source
+            .packet(current.spatial, src_ext_seq)
+            .ok_or(RetransmitError::NotFound)?;
+        let layout = RtpLayout::parse(bytes).map_err(|_| RetransmitError::NotFound)?;
+        let payload = &bytes[layout.payload_start..layout.payload_end];
+        let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        let vp8 = match source.config().codec {
+            Codec::Vp8 => Some(Descriptor::parse(payload).map_err(|_| RetransmitError::NotFound)?),
+            _ => None,
+        };
+        if vp8
+            .and_then(|d| d.temporal_id)
+            .is_some_and(|t| t > current.temporal)
+        {
+            return Err(RetransmitError::NotFound);
+        }
+        let picture_id = match vp8.and_then(|d| d.picture_id) {
+            Some(_) => {
+                let ext = source
+                    .extended_picture_id(current.spatial, payload)
+                    .ok_or(RetransmitError::NotFound)?;
+                let out = self.picture_id.peek(ext).ok_or(RetransmitError::NotFound)?;
+                Some((out & 0x7fff) as u16)
+            }
+            None => None,
+        };
+        Ok(SentRecord {
+            ext_seq,
+            spatial: current.spatial,
+            src_ext_seq,
+            fields: OutFields {
+                ssrc: self.config.ssrc,
+                payload_type: self.config.payload_type,
+                seq: ext_seq as u16,
+                timestamp: timestamp.wrapping_add(self.ts_offset),
+                picture_id,
+                tl0_pic_idx: vp8
+                    .and_then(|d| d.tl0_pic_idx)
+                    .map(|t| t.wrapping_sub(self.tl0_offset)),
+                key_idx: vp8
+                    .and_then(|d| d.key_idx)
+                    .map(|k| k.wrapping_sub(self.key_idx_offset) & 0x1f),
+            },
+        })
+    }
+
     fn rebuild(&self, source: &Source, seq: u16, out: &mut [u8]) -> Result<usize, RetransmitError> {
         let last = self.last.ok_or(RetransmitError::NotFound)?;
         // The extended number nearest the last one sent.
@@ -552,9 +680,11 @@ impl Forwarder {
             return Err(RetransmitError::BeforeKeyframe);
         }
         let record = self.sent[ext_seq as usize & (self.sent.len() - 1)];
-        if record.ext_seq != ext_seq {
-            return Err(RetransmitError::NotFound);
-        }
+        let record = if record.ext_seq == ext_seq {
+            record
+        } else {
+            self.never_sent(source, ext_seq)?
+        };
         let bytes = source
             .packet(record.spatial, record.src_ext_seq)
             .ok_or(RetransmitError::NotFound)?;

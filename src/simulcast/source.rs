@@ -218,26 +218,77 @@ impl Source {
             self.stats.unknown_ssrc += 1;
             return Err(SourceError::UnknownSsrc(ssrc));
         };
+        // Sequence numbers start at 2^16 so that a packet reordered ahead of
+        // the first one still has a non-negative extended number.
+        let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
+        let ext_seq = (self.layers[index].seq.peek(u64::from(seq)) + (1 << 16)) as u64;
+        let pkt = match self.describe(index, bytes, layout, ext_seq) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.malformed += 1;
+                return Err(SourceError::Malformed(e));
+            }
+        };
+        let layer = &mut self.layers[index];
+        layer.seq.unwrap(u64::from(seq));
+        if let Some(d) = &pkt.vp8 {
+            if let Some(pid) = d.picture_id {
+                if d.picture_id_15bit {
+                    layer.pid15.unwrap(u64::from(pid));
+                } else {
+                    layer.pid7.unwrap(u64::from(pid));
+                }
+            }
+        }
+        if !pkt.padding_only {
+            let len = pkt.bytes.len();
+            layer
+                .meter
+                .on_media(now, pkt.temporal.unwrap_or(0), len, pkt.timestamp);
+        }
+        if pkt.keyframe {
+            layer.keyframe.satisfied();
+            self.stats.keyframes[index] += 1;
+        }
+        layer.history.insert(ext_seq, &pkt.bytes);
+        self.stats.packets += 1;
+        self.stats.bytes += pkt.bytes.len() as u64;
+        self.stats.padding_packets += u64::from(pkt.padding_only);
+        Ok(pkt)
+    }
+
+    /// A kept packet of `spatial` described again (as [`on_rtp`](Self::on_rtp)
+    /// did, without measuring it), e.g. to forward packets that arrived
+    /// before the keyframe that starts a layer switch.
+    pub fn kept_packet(&self, spatial: u8, ext_seq: u64) -> Option<SourcePacket> {
+        let bytes = self.packet(spatial, ext_seq)?.clone();
+        let layout = RtpLayout::parse(&bytes).ok()?;
+        self.describe(usize::from(spatial), bytes, layout, ext_seq)
+            .ok()
+    }
+
+    /// Highest extended sequence number received on `spatial`.
+    pub fn highest_ext_seq(&self, spatial: u8) -> Option<u64> {
+        let layer = self.layers.get(usize::from(spatial))?;
+        layer.seq.highest().map(|h| (h + (1 << 16)) as u64)
+    }
+
+    /// Describes a packet of layer `index` without changing any state.
+    fn describe(
+        &self,
+        index: usize,
+        bytes: Bytes,
+        layout: RtpLayout,
+        ext_seq: u64,
+    ) -> Result<SourcePacket, ParseError> {
         let payload = &bytes[layout.payload_start..layout.payload_end];
         let padding_only = payload.is_empty();
         let vp8 = match (self.config.codec, padding_only) {
-            (Codec::Vp8, false) => match Descriptor::parse(payload) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    self.stats.malformed += 1;
-                    return Err(SourceError::Malformed(e));
-                }
-            },
+            (Codec::Vp8, false) => Some(Descriptor::parse(payload)?),
             _ => None,
         };
-        let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
         let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-        let marker = bytes[1] & 0x80 != 0;
-        let clock_rate = i64::from(self.config.clock_rate.max(1));
-        let layer = &mut self.layers[index];
-        // Sequence numbers start at 2^16 so that a packet reordered ahead of
-        // the first one still has a non-negative extended number.
-        let ext_seq = (layer.seq.unwrap(u64::from(seq)) + (1 << 16)) as u64;
+        let layer = &self.layers[index];
         let keyframe = !padding_only
             && match &vp8 {
                 Some(d) => d.keyframe,
@@ -246,37 +297,24 @@ impl Source {
         let ext_picture_id = vp8.and_then(|d| {
             let pid = u64::from(d.picture_id?);
             let ext = if d.picture_id_15bit {
-                layer.pid15.unwrap(pid)
+                layer.pid15.peek(pid)
             } else {
-                layer.pid7.unwrap(pid)
+                layer.pid7.peek(pid)
             };
             Some((ext + (1 << 15)) as u64)
         });
+        let clock_rate = i64::from(self.config.clock_rate.max(1));
         let capture_us = layer.clock.map(|c| {
             let ticks = i64::from(timestamp.wrapping_sub(c.rtp) as i32);
             c.ntp_us + ticks * 1_000_000 / clock_rate
         });
-        let temporal = vp8.and_then(|d| d.temporal_id);
-        if !padding_only {
-            layer
-                .meter
-                .on_media(now, temporal.unwrap_or(0), bytes.len(), timestamp);
-        }
-        if keyframe {
-            layer.keyframe.satisfied();
-            self.stats.keyframes[index] += 1;
-        }
-        layer.history.insert(ext_seq, &bytes);
-        self.stats.packets += 1;
-        self.stats.bytes += bytes.len() as u64;
-        self.stats.padding_packets += u64::from(padding_only);
         Ok(SourcePacket {
             layout,
             spatial: index as u8,
             ext_seq,
             timestamp,
-            marker,
-            temporal,
+            marker: bytes[1] & 0x80 != 0,
+            temporal: vp8.and_then(|d| d.temporal_id),
             layer_sync: vp8.is_some_and(|d| d.layer_sync),
             keyframe,
             frame_start: vp8.map(|d| d.start_of_partition && d.partition_index == 0),
@@ -341,6 +379,20 @@ impl Source {
         self.layers
             .get(usize::from(spatial))
             .map_or(0, |l| l.meter.frame_interval_us)
+    }
+
+    /// The extended PictureID of a VP8 payload of `spatial`, placed near the
+    /// layer's latest (for rebuilding a packet received earlier).
+    pub fn extended_picture_id(&self, spatial: u8, payload: &[u8]) -> Option<u64> {
+        let layer = self.layers.get(usize::from(spatial))?;
+        let d = Descriptor::parse(payload).ok()?;
+        let pid = u64::from(d.picture_id?);
+        let ext = if d.picture_id_15bit {
+            layer.pid15.peek(pid)
+        } else {
+            layer.pid7.peek(pid)
+        };
+        Some((ext + (1 << 15)) as u64)
     }
 
     /// A kept packet, for a retransmission.
