@@ -191,8 +191,8 @@ impl Trace {
         let ts = u64::from(u32::from_be_bytes([p[4], p[5], p[6], p[7]])) + pass * self.ts_span;
         buf[4..8].copy_from_slice(&(ts as u32).to_be_bytes());
         let at = self.pid_at[i];
-        let pid = u64::from(u16::from_be_bytes([p[at], p[at + 1]]) & 0x7fff)
-            + pass * self.pid_span[l];
+        let pid =
+            u64::from(u16::from_be_bytes([p[at], p[at + 1]]) & 0x7fff) + pass * self.pid_span[l];
         buf[at..at + 2].copy_from_slice(&(0x8000 | (pid & 0x7fff) as u16).to_be_bytes());
         let at = self.tl0_at[i];
         buf[at] = (u64::from(p[at]) + pass * self.tl0_span[l]) as u8;
