@@ -551,3 +551,305 @@ fn mixer_tick_allocates_nothing_in_steady_state() {
     assert_eq!(n, 0, "allocations per mixer tick");
     assert!(bytes > 0 && mixer.stats().encodes > 0);
 }
+
+/// The simulcast layers' SSRCs and the packets with their arrival times.
+type SimulcastTrace = (Vec<u32>, Vec<(u64, Bytes)>);
+
+/// A real VP8 L1T3 simulcast trace (libvpx, three small layers, a keyframe
+/// every 30 frames on each): the layers' SSRCs and every packet with its
+/// arrival time, made once for the simulcast tests below.
+///
+/// Every packet is shared before it is handed out. The publisher builds
+/// packets as Vec-backed `Bytes` (`BytesMut::freeze`), and the first clone
+/// of such a `Bytes` allocates its shared header (the `bytes` crate promotes
+/// it). `Source::on_rtp` keeps a clone of each packet for NACKs, so a
+/// Vec-backed packet costs that one promotion there (measured: exactly one
+/// allocation per packet without the `drop(p.clone())` below). A host that
+/// receives into pooled buffers hands the source pieces split off a pooled
+/// `BytesMut`, which are already shared (see
+/// `bytes_views_allocate_nothing_after_first_share`, and the SFU-leg test
+/// below, which receives that way): their clones only bump a reference
+/// count. The `drop(p.clone())` makes the trace's packets look the same.
+fn simulcast_trace() -> &'static SimulcastTrace {
+    use rtmedia::sim::{SimulcastConfig, SimulcastLayerConfig, SimulcastPublisher};
+    use std::sync::OnceLock;
+    static TRACE: OnceLock<SimulcastTrace> = OnceLock::new();
+    TRACE.get_or_init(|| {
+        let layer = |width, height, bitrate_kbps| SimulcastLayerConfig {
+            width,
+            height,
+            bitrate_kbps,
+        };
+        let mut publisher = SimulcastPublisher::new(SimulcastConfig {
+            seed: 0x0a11_0c5c,
+            layers: vec![
+                layer(160, 90, 100),
+                layer(320, 180, 300),
+                layer(640, 360, 800),
+            ],
+            keyframe_interval: Some(30),
+            cpu_used: 16,
+            mtu: 600,
+            ..SimulcastConfig::default()
+        })
+        .unwrap();
+        let mut packets = Vec::new();
+        for _ in 0..360 {
+            let frame = publisher.next_frame();
+            for layer in frame.layers {
+                for p in layer.packets {
+                    drop(p.clone());
+                    packets.push((frame.send_time_us, p));
+                }
+            }
+        }
+        (publisher.ssrcs(), packets)
+    })
+}
+
+/// Packets of the trace used to warm up (state created, histories filled
+/// in part, first switches made); the rest are counted.
+const SIMULCAST_WARM_UP: usize = 400;
+
+/// Targets the simulcast tests cycle through, one every 200 packets: down
+/// and up in both dimensions.
+fn simulcast_target(i: usize) -> rtmedia::simulcast::Layer {
+    use rtmedia::simulcast::Layer;
+    const TARGETS: [Layer; 6] = [
+        Layer::new(2, 2),
+        Layer::new(0, 1),
+        Layer::new(1, 2),
+        Layer::new(2, 0),
+        Layer::new(1, 0),
+        Layer::new(2, 1),
+    ];
+    TARGETS[(i / 200) % TARGETS.len()]
+}
+
+fn simulcast_forwarder() -> rtmedia::simulcast::Forwarder {
+    use rtmedia::simulcast::{Forwarder, ForwarderConfig};
+    let mut f = Forwarder::new(ForwarderConfig {
+        ssrc: 0x5eb5_c41b,
+        ..ForwarderConfig::default()
+    });
+    f.set_target(simulcast_target(0));
+    f
+}
+
+#[test]
+fn simulcast_source_on_rtp_allocates_nothing() {
+    use rtmedia::simulcast::{Source, SourceConfig};
+    let (ssrcs, trace) = simulcast_trace();
+    let mut source = Source::new(SourceConfig::default(), ssrcs).unwrap();
+    let (warm_up, counted) = trace.split_at(SIMULCAST_WARM_UP);
+    let mut sink = 0u64;
+    for (at, p) in warm_up {
+        sink += source.on_rtp(p.clone(), *at).unwrap().ext_seq;
+    }
+    let n = allocations_in(|| {
+        for (at, p) in counted {
+            let pkt = source.on_rtp(p.clone(), *at).unwrap();
+            sink += pkt.ext_seq + u64::from(pkt.keyframe);
+            sink += source.bitrates(*at).0[2][0];
+            source.request_keyframe(pkt.spatial);
+            sink += u64::from(source.poll_keyframe_request(*at).is_some());
+        }
+    });
+    assert_eq!(n, 0, "allocations in Source::on_rtp");
+    assert_eq!(source.stats().packets, trace.len() as u64);
+    assert!(
+        source.stats().keyframes.iter().all(|&k| k >= 10),
+        "{:?}",
+        source.stats()
+    );
+    assert!(sink > 0);
+}
+
+#[test]
+fn simulcast_forward_with_switches_allocates_nothing() {
+    use rtmedia::simulcast::{DropReason, Forwarded, Source, SourceConfig};
+    let (ssrcs, trace) = simulcast_trace();
+    // Parsed before counting: this test counts the forwarder alone.
+    let mut source = Source::new(SourceConfig::default(), ssrcs).unwrap();
+    let parsed: Vec<_> = trace
+        .iter()
+        .map(|(at, p)| (*at, source.on_rtp(p.clone(), *at).unwrap()))
+        .collect();
+    let mut fwd = simulcast_forwarder();
+    let mut out = [0u8; 1500];
+    let mut sent = 0u64;
+    let mut run = |fwd: &mut rtmedia::simulcast::Forwarder, range: std::ops::Range<usize>| {
+        for i in range {
+            let (at, pkt) = &parsed[i];
+            if i % 200 == 0 {
+                fwd.set_target(simulcast_target(i));
+            }
+            if let Forwarded::Sent(_) = fwd.forward(pkt, &mut out, *at).unwrap() {
+                sent += 1;
+            }
+            std::hint::black_box(fwd.poll_keyframe_request());
+        }
+    };
+    run(&mut fwd, 0..SIMULCAST_WARM_UP);
+    let before = *fwd.stats();
+    let n = allocations_in(|| run(&mut fwd, SIMULCAST_WARM_UP..parsed.len()));
+    assert_eq!(n, 0, "allocations in Forwarder::forward");
+    // The counted part switched layers both ways and filtered temporal layers.
+    let s = fwd.stats();
+    assert!(s.spatial_switches - before.spatial_switches >= 4, "{s:?}");
+    assert!(s.temporal_switches - before.temporal_switches >= 2, "{s:?}");
+    let dropped = |r: DropReason| s.dropped[r as usize] - before.dropped[r as usize];
+    assert!(
+        dropped(DropReason::TemporalLayer) > 0 && dropped(DropReason::OtherLayer) > 0,
+        "{s:?}"
+    );
+    assert!(sent > 0);
+}
+
+#[test]
+fn simulcast_retransmit_allocates_nothing() {
+    use rtmedia::simulcast::{Forwarded, Source, SourceConfig};
+    let (ssrcs, trace) = simulcast_trace();
+    let mut source = Source::new(SourceConfig::default(), ssrcs).unwrap();
+    let mut fwd = simulcast_forwarder();
+    let mut out = [0u8; 1500];
+    let mut again = [0u8; 1500];
+    let mut n = 0;
+    let mut resent = 0u64;
+    for (i, (at, p)) in trace.iter().enumerate() {
+        if i % 200 == 0 {
+            fwd.set_target(simulcast_target(i));
+        }
+        let pkt = source.on_rtp(p.clone(), *at).unwrap();
+        if let Forwarded::Sent(_) = fwd.forward(&pkt, &mut out, *at).unwrap() {
+            // NACKs for this packet, one a few back, and one never sent.
+            let seq = u16::from_be_bytes([out[2], out[3]]);
+            let nacks = [seq, seq.wrapping_sub(3), seq.wrapping_add(5)];
+            let count = allocations_in(|| {
+                for s in nacks {
+                    if let Ok(len) = fwd.retransmit(&source, s, &mut again) {
+                        resent += 1;
+                        std::hint::black_box(&again[..len]);
+                    }
+                }
+            });
+            if i >= SIMULCAST_WARM_UP {
+                n += count;
+            }
+        }
+    }
+    assert_eq!(n, 0, "allocations in Forwarder::retransmit");
+    let s = fwd.stats();
+    assert!(resent > 1000 && s.nacks_not_found > 0, "{s:?}");
+}
+
+#[test]
+fn simulcast_allocator_allocates_nothing_after_creation() {
+    use rtmedia::simulcast::{Allocator, AllocatorConfig, Layer, LayerBitrates, TrackDemand};
+    let mut rates = LayerBitrates::default();
+    rates.0[0] = [60_000, 90_000, 150_000, 0];
+    rates.0[1] = [200_000, 300_000, 500_000, 0];
+    rates.0[2] = [600_000, 900_000, 1_500_000, 0];
+    let mut tracks: Vec<TrackDemand> = (0..24u8)
+        .map(|i| TrackDemand {
+            priority: i % 5,
+            max_layer: Layer::new(2 - i % 3, 2),
+            bitrates: rates,
+            muted: false,
+        })
+        .collect();
+    let mut allocator = Allocator::new(AllocatorConfig::default(), 32);
+    allocator.allocate(5_000_000, &tracks, 0);
+    let mut rng = rtmedia::sim::Rng::new(0xa110c);
+    let mut paused = 0;
+    let n = allocations_in(|| {
+        for step in 1..10_000u64 {
+            // An estimate that wanders, with real drops and recoveries;
+            // tracks muted, layers stopping and resuming, track counts changing.
+            let estimate = 1_000_000 + rng.below(8_000_000) * (step % 7);
+            let k = rng.below(tracks.len() as u64) as usize;
+            match step % 4 {
+                0 => tracks[k].muted = !tracks[k].muted,
+                1 => {
+                    tracks[k].bitrates.0[2] = if tracks[k].bitrates.0[2][0] == 0 {
+                        rates.0[2]
+                    } else {
+                        [0; 4]
+                    }
+                }
+                2 => tracks[k].priority = rng.below(10) as u8,
+                _ => {}
+            }
+            let count = tracks.len() - (step % 3) as usize;
+            let got = allocator.allocate(estimate, &tracks[..count], step * 100_000);
+            paused += got.iter().filter(|a| a.layer.is_none()).count();
+        }
+    });
+    assert_eq!(n, 0, "allocations in Allocator::allocate");
+    assert!(paused > 0);
+}
+
+#[test]
+fn simulcast_sfu_leg_allocates_nothing() {
+    use rtmedia::simulcast::{Forwarded, Source, SourceConfig};
+    use rtmedia::srtp::{Config, Profile, Srtp};
+    let (ssrcs, trace) = simulcast_trace();
+    let ctx = |k: u8| {
+        Srtp::new(
+            Profile::AeadAes128Gcm,
+            &[k; 16],
+            &[k; 12],
+            Config::default(),
+        )
+        .unwrap()
+    };
+    // The publisher's packets, protected and waiting in pooled receive
+    // buffers: pieces of one slab, so that freezing one gives a shared
+    // `Bytes` (see simulcast_trace).
+    const CAP: usize = 1500;
+    let mut publisher = ctx(1);
+    let mut slab = BytesMut::zeroed(trace.len() * CAP);
+    let mut received: Vec<(u64, BytesMut)> = trace
+        .iter()
+        .map(|(at, p)| {
+            let mut piece = slab.split_to(CAP);
+            piece[..p.len()].copy_from_slice(p);
+            let n = publisher.protect_rtp(&mut piece, p.len()).unwrap();
+            piece.truncate(n);
+            (*at, piece)
+        })
+        .collect();
+    let mut rx = ctx(1);
+    let mut tx = ctx(2);
+    let mut source = Source::new(SourceConfig::default(), ssrcs).unwrap();
+    let mut fwd = simulcast_forwarder();
+    let mut out = [0u8; CAP];
+    let mut sent = 0u64;
+    let counted = received.split_off(SIMULCAST_WARM_UP);
+    let mut leg = |packets: Vec<(u64, BytesMut)>, first: usize| {
+        for (i, (at, mut p)) in packets.into_iter().enumerate() {
+            if (first + i) % 200 == 0 {
+                fwd.set_target(simulcast_target(first + i));
+            }
+            let len = rx.unprotect_rtp(&mut p).unwrap();
+            p.truncate(len);
+            let pkt = source.on_rtp(p.freeze(), at).unwrap();
+            if let Some(spatial) = fwd.poll_keyframe_request() {
+                source.request_keyframe(spatial);
+            }
+            if let Forwarded::Sent(len) = fwd.forward(&pkt, &mut out, at).unwrap() {
+                let n = tx.protect_rtp(&mut out, len).unwrap();
+                std::hint::black_box(&out[..n]);
+                sent += 1;
+            }
+        }
+    };
+    leg(received, 0);
+    let n = allocations_in(|| leg(counted, SIMULCAST_WARM_UP));
+    assert_eq!(
+        n, 0,
+        "allocations in unprotect → source → forward → protect"
+    );
+    assert_eq!(rx.stats().rtp_unprotected, trace.len() as u64);
+    assert!(sent > 500 && tx.stats().rtp_protected == sent);
+}
