@@ -6,7 +6,10 @@
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if matches!(os.as_str(), "linux" | "android" | "freebsd" | "netbsd" | "openbsd") {
+    if matches!(
+        os.as_str(),
+        "linux" | "android" | "freebsd" | "netbsd" | "openbsd"
+    ) {
         let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
         let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap();
         let soname = if major == "0" {
