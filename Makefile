@@ -3,6 +3,9 @@
 #   make test   runs every check: format, lints, Rust tests, header freshness,
 #               C tests under AddressSanitizer+UBSan and under valgrind.
 # Both start with `deps`, which installs Debian packages only when missing.
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+#               installs the C library (static and shared), the header and
+#               rtmedia.pc; `make test` checks it through `install-test`.
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -19,12 +22,27 @@ RUST_NATIVE_LIBS := $(shell pkg-config --libs opus vpx 2>/dev/null) -lgcc_s -lut
 # libsrtp, for the SRTP interoperability test (test_srtp_interop.c).
 SRTP_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 
-.PHONY: demo test deps rust-checks rust-tests ffi-tests ffi-asan ffi-valgrind header bench clean
+.PHONY: demo test deps rust-checks rust-tests ffi-tests ffi-asan ffi-valgrind header bench clean \
+	release-lib install install-test
+
+# ---- Installation (C library, header, pkg-config file).
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n1)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# The soname's version, as build.rs sets it: major.minor for 0.x (cargo-c's
+# convention, where a minor release may break), else the major.
+SO_VERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
+DESCRIPTION := $(shell sed -n 's/^description = "\(.*\)"$$/\1/p' Cargo.toml | head -n1)
 
 demo: deps
 	$(CARGO) run --release --example packet_tour
 
-test: deps rust-checks rust-tests ffi-tests
+test: deps rust-checks rust-tests ffi-tests install-test
 	@echo "make test: all checks passed"
 
 deps:
@@ -64,6 +82,70 @@ ffi-valgrind: $(STATICLIB)
 	  echo "== $$t (valgrind)"; \
 	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible $(FFI_OUT)/$$t; \
 	done
+
+release-lib:
+	$(CARGO) build --release --lib
+
+$(TARGET_DIR)/rtmedia.pc: rtmedia.pc.in Cargo.toml Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@DESCRIPTION@|$(DESCRIPTION)|' $< > $@
+
+# Always regenerated: PREFIX may differ from the last run.
+.PHONY: $(TARGET_DIR)/rtmedia.pc
+
+install: release-lib $(TARGET_DIR)/rtmedia.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(TARGET_DIR)/release/librtmedia.a $(DESTDIR)$(LIBDIR)/librtmedia.a
+	install -m 755 $(TARGET_DIR)/release/librtmedia.so $(DESTDIR)$(LIBDIR)/librtmedia.so.$(VERSION)
+	ln -sf librtmedia.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtmedia.so.$(SO_VERSION)
+	ln -sf librtmedia.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/librtmedia.so
+	install -m 644 include/rtmedia.h $(DESTDIR)$(INCLUDEDIR)/rtmedia.h
+	install -m 644 $(TARGET_DIR)/rtmedia.pc $(DESTDIR)$(LIBDIR)/pkgconfig/rtmedia.pc
+
+# Installs into a scratch prefix and builds the C example against it only
+# through pkg-config, linked shared and static, each run under ASan+UBSan
+# and under valgrind. Also checks the soname, that only rtm_* symbols are
+# exported, and that DESTDIR stages without changing the recorded prefix.
+INSTALL_TEST := $(abspath $(TARGET_DIR))/install-test
+EXAMPLE_C := examples/c/sfu_loop.c
+CFLAGS_EXAMPLE := -std=c11 -Wall -Wextra -Werror -g -O1
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+install-test:
+	rm -rf $(INSTALL_TEST)
+	$(MAKE) --no-print-directory install PREFIX=$(INSTALL_TEST)/usr
+	@set -e; lib=$(INSTALL_TEST)/usr/lib; out=$(INSTALL_TEST)/bin; mkdir -p $$out; \
+	export PKG_CONFIG_PATH=$$lib/pkgconfig; \
+	echo "== installed: $$(cd $(INSTALL_TEST)/usr && find . ! -type d | sort | tr '\n' ' ')"; \
+	test "$$(pkg-config --modversion rtmedia)" = "$(VERSION)"; \
+	readelf -d $$lib/librtmedia.so.$(VERSION) | grep -q 'SONAME.*\[librtmedia\.so\.$(SO_VERSION)\]' \
+	  || { echo "wrong or missing SONAME"; readelf -d $$lib/librtmedia.so.$(VERSION); exit 1; }; \
+	leaked=$$(nm -D --defined-only $$lib/librtmedia.so | awk '$$3 !~ /^rtm_/ {print $$3}'); \
+	test -z "$$leaked" || { echo "exported symbols besides rtm_*: $$leaked"; exit 1; }; \
+	echo "== soname librtmedia.so.$(SO_VERSION), $$(nm -D --defined-only $$lib/librtmedia.so | wc -l) exported symbols, all rtm_*"; \
+	shared_libs="$$(pkg-config --libs rtmedia)"; \
+	static_libs="$$(pkg-config --static --libs rtmedia | sed 's/-lrtmedia\b/-l:librtmedia.a/')"; \
+	cflags="$$(pkg-config --cflags rtmedia)"; \
+	$(CC) $(CFLAGS_EXAMPLE) $(ASAN_FLAGS) $$cflags $(EXAMPLE_C) $$shared_libs -pthread -o $$out/sfu_loop-shared-asan; \
+	$(CC) $(CFLAGS_EXAMPLE) $$cflags $(EXAMPLE_C) $$shared_libs -pthread -o $$out/sfu_loop-shared; \
+	$(CC) $(CFLAGS_EXAMPLE) $(ASAN_FLAGS) $$cflags $(EXAMPLE_C) $$static_libs -pthread -o $$out/sfu_loop-static-asan; \
+	$(CC) $(CFLAGS_EXAMPLE) $$cflags $(EXAMPLE_C) $$static_libs -pthread -o $$out/sfu_loop-static; \
+	readelf -d $$out/sfu_loop-shared | grep -q 'NEEDED.*\[librtmedia\.so\.$(SO_VERSION)\]' \
+	  || { echo "the shared build does not need librtmedia.so.$(SO_VERSION)"; exit 1; }; \
+	! readelf -d $$out/sfu_loop-static | grep -q 'NEEDED.*librtmedia' \
+	  || { echo "the static build needs librtmedia.so"; exit 1; }; \
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1; \
+	echo "== sfu_loop shared (ASan+UBSan)"; LD_LIBRARY_PATH=$$lib $$out/sfu_loop-shared-asan; \
+	echo "== sfu_loop static (ASan+UBSan)"; $$out/sfu_loop-static-asan; \
+	unset ASAN_OPTIONS UBSAN_OPTIONS; \
+	vg="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible"; \
+	echo "== sfu_loop shared (valgrind)"; LD_LIBRARY_PATH=$$lib $$vg $$out/sfu_loop-shared; \
+	echo "== sfu_loop static (valgrind)"; $$vg $$out/sfu_loop-static
+	@set -e; stage=$(INSTALL_TEST)/stage; \
+	$(MAKE) --no-print-directory install DESTDIR=$$stage PREFIX=/opt/rtmedia >/dev/null; \
+	test -L $$stage/opt/rtmedia/lib/librtmedia.so && test -f $$stage/opt/rtmedia/include/rtmedia.h; \
+	grep -qx 'prefix=/opt/rtmedia' $$stage/opt/rtmedia/lib/pkgconfig/rtmedia.pc; \
+	echo "== DESTDIR staging: ok"
 
 # Regenerates include/rtmedia.h with the cbindgen version pinned in Cargo.toml.
 header:
