@@ -94,6 +94,22 @@ pub enum RetransmitError {
     },
 }
 
+impl core::fmt::Display for RetransmitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("packet not sent to this subscriber or no longer kept"),
+            Self::BeforeKeyframe => {
+                f.write_str("packet is from before the subscriber's last keyframe")
+            }
+            Self::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small: {needed} bytes needed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RetransmitError {}
+
 /// Counters since the forwarder was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ForwarderStats {
