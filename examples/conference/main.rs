@@ -58,7 +58,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--seconds" => {
                 let s: f64 = value()?.parse().map_err(|e| format!("--seconds: {e}"))?;
-                if !(s > 0.0) {
+                if !s.is_finite() || s <= 0.0 {
                     return Err("--seconds must be positive".into());
                 }
                 seconds = Some(s);

@@ -61,7 +61,6 @@ pub struct SubSample {
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub t_us: u64,
-    pub stage: Option<usize>,
     pub subs: Vec<SubSample>,
 }
 
@@ -92,6 +91,7 @@ fn publisher(preset: &Preset, seed: u64, p: usize) -> Publisher {
     let audio = OpusPublisher::new(OpusConfig {
         seed: seed.wrapping_mul(1000) + 500 + p as u64,
         start_us,
+        distinct_frames: preset.opus_distinct_frames,
         ..OpusConfig::default()
     })
     .expect("libopus encoder");
@@ -304,10 +304,6 @@ impl Meeting {
                     / sub.tracks.len().max(1) as f64,
             })
             .collect();
-        self.timeline.push(Sample {
-            t_us: now,
-            stage: self.room.dominant(),
-            subs,
-        });
+        self.timeline.push(Sample { t_us: now, subs });
     }
 }

@@ -190,7 +190,10 @@ pub fn print(m: &Meeting) {
     let changes: Vec<String> = room
         .changes
         .iter()
-        .map(|c| format!("{:.1}s→{}", c.at_us as f64 / 1e6, c.to))
+        .map(|c| {
+            let from = c.from.map_or("-".into(), |f| f.to_string());
+            format!("{:.1}s {from}→{}", c.at_us as f64 / 1e6, c.to)
+        })
         .collect();
     println!(
         "  speakers detected (ever dominant): {:?}; dominant changes {}: {}",

@@ -129,6 +129,9 @@ pub struct Preset {
     pub cpu_used: i32,
     pub mtu: usize,
     pub subscribers: Vec<NetProfile>,
+    /// Opus frames each publisher encodes before looping them (see
+    /// `OpusConfig::distinct_frames`): saves the encoding in CI runs.
+    pub opus_distinct_frames: Option<usize>,
     pub seconds: f64,
     /// Virtual-time step of the simulation loop.
     pub step_us: u64,
@@ -143,8 +146,8 @@ fn layer(width: u32, height: u32, bitrate_kbps: u32) -> SimulcastLayerConfig {
 }
 
 impl Preset {
-    /// Small enough for CI on two cores: three thumbnails-to-360p
-    /// publishers at 30 fps, four subscribers, twelve seconds.
+    /// Small enough for CI on two cores: three 90p-to-360p publishers at
+    /// 30 fps, four subscribers, twelve seconds, speech looping every 5 s.
     pub fn default_preset() -> Self {
         Self {
             name: "default",
@@ -163,6 +166,7 @@ impl Preset {
                 NetProfile::mobile(),
                 NetProfile::wifi(),
             ],
+            opus_distinct_frames: Some(250),
             seconds: 12.0,
             step_us: 2_000,
         }
@@ -192,6 +196,7 @@ impl Preset {
             cpu_used: 8,
             mtu: 1200,
             subscribers,
+            opus_distinct_frames: None,
             seconds: 60.0,
             step_us: 1_000,
         }

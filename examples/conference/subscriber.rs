@@ -240,9 +240,4 @@ impl VideoTrack {
         }
         self.last_render = Some(now);
     }
-
-    /// The spatial layer on screen now.
-    pub fn spatial(&self) -> Option<usize> {
-        self.spatial
-    }
 }
