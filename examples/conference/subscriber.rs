@@ -1,0 +1,243 @@
+//! A subscriber's client: per received video a jitter buffer (VP8) whose
+//! complete frames are decoded by libvpx, NACKs and PLIs sent back to the
+//! SFU under SRTCP, and the measurements a user would feel: freezes, which
+//! layer was on screen for how long, decode errors, jitter-buffer delay.
+//!
+//! Freeze (printed in the report): a gap between two rendered frames of one
+//! video longer than its nominal frame interval plus 200 ms, where the
+//! nominal interval is the median of the previous eight gaps. A median is
+//! used because the interval legitimately changes with the temporal layer
+//! forwarded (30, 15 or 7.5 fps), and the receiver cannot know which one
+//! the SFU picked; the median follows such a change within a few frames
+//! while one long gap does not move it.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use rtmedia::codec::Codec;
+use rtmedia::jitter::{Event, JitterBuffer, JitterConfig};
+use rtmedia::packet::rtcp::{NackBuilder, PliBuilder};
+use rtmedia::sim::{vp8_depacketize, Vp8Decoder};
+
+use crate::leg::Leg;
+use crate::scenario::NetProfile;
+
+/// How much longer than nominal a gap must be to count as a freeze.
+pub const FREEZE_MARGIN_US: u64 = 200_000;
+/// Gaps the nominal interval is the median of.
+const NOMINAL_WINDOW: usize = 8;
+/// NACK lists are built this often (as browsers do, every 20 ms or so).
+const NACK_INTERVAL_US: u64 = 20_000;
+const ARRIVAL_RING: usize = 4096;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Freeze {
+    /// The last frame before the freeze and the one that ended it.
+    pub start_us: u64,
+    pub end_us: u64,
+    pub nominal_us: u64,
+}
+
+impl Freeze {
+    pub fn duration_us(&self) -> u64 {
+        self.end_us - self.start_us
+    }
+}
+
+/// One received video (one publisher's track, one SSRC from the SFU).
+pub struct VideoTrack {
+    pub ssrc: u32,
+    pub jitter: JitterBuffer,
+    decoder: Vp8Decoder,
+    /// (sequence number, arrival) by sequence number, for frame delays.
+    arrivals: Vec<(u16, u64)>,
+    pub frames_decoded: u64,
+    pub keyframes_decoded: u64,
+    pub decode_errors: u64,
+    last_render: Option<u64>,
+    gaps: VecDeque<u64>,
+    pub freezes: Vec<Freeze>,
+    /// Time each spatial layer was on screen (until the next frame).
+    pub layer_time_us: [u64; 3],
+    spatial: Option<usize>,
+    /// Changes of the decoded resolution.
+    pub resolution_changes: u64,
+    /// First packet's arrival to release, per frame.
+    pub jb_delay_us: Vec<u64>,
+}
+
+pub struct Subscriber {
+    pub profile: NetProfile,
+    pub tracks: Vec<VideoTrack>,
+    /// Subscriber→SFU: NACKs and PLIs.
+    pub up: Leg,
+    ssrc: u32,
+    widths: Vec<u32>,
+    nominal_default_us: u64,
+    next_nack_us: u64,
+    pub audio_packets: u64,
+    pub nacks_sent: u64,
+    pub plis_sent: u64,
+}
+
+impl Subscriber {
+    /// `ssrcs[j]`: the SSRC publisher `j`'s video arrives on; `widths`: the
+    /// layers' widths, lowest first, to tell which layer a frame is.
+    pub fn new(profile: NetProfile, up: Leg, ssrcs: &[u32], widths: Vec<u32>, fps: u32) -> Self {
+        let rtt = 2 * profile.link.base_delay_us + 10_000;
+        let tracks = ssrcs
+            .iter()
+            .map(|&ssrc| {
+                let mut jitter = JitterBuffer::new(JitterConfig::video(Codec::Vp8));
+                jitter.set_rtt(rtt);
+                VideoTrack {
+                    ssrc,
+                    jitter,
+                    decoder: Vp8Decoder::new().expect("libvpx decoder"),
+                    arrivals: vec![(0, 0); ARRIVAL_RING],
+                    frames_decoded: 0,
+                    keyframes_decoded: 0,
+                    decode_errors: 0,
+                    last_render: None,
+                    gaps: VecDeque::with_capacity(NOMINAL_WINDOW),
+                    freezes: Vec::new(),
+                    layer_time_us: [0; 3],
+                    spatial: None,
+                    resolution_changes: 0,
+                    jb_delay_us: Vec::new(),
+                }
+            })
+            .collect();
+        Self {
+            ssrc: 0x5b00_0000 ^ ssrcs.first().copied().unwrap_or(0),
+            profile,
+            tracks,
+            up,
+            widths,
+            nominal_default_us: 1_000_000 / u64::from(fps.max(1)),
+            next_nack_us: 0,
+            audio_packets: 0,
+            nacks_sent: 0,
+            plis_sent: 0,
+        }
+    }
+
+    /// A decrypted RTP packet from the SFU: video into its jitter buffer,
+    /// the room's audio counted.
+    pub fn on_rtp(&mut self, packet: Bytes, now: u64) {
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        let Some(track) = self.tracks.iter_mut().find(|t| t.ssrc == ssrc) else {
+            self.audio_packets += 1;
+            return;
+        };
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        track.arrivals[usize::from(seq) % ARRIVAL_RING] = (seq, now);
+        let _ = track.jitter.push(packet, now);
+    }
+
+    /// Releases and decodes what is due, and sends NACKs and PLIs.
+    pub fn tick(&mut self, now: u64) {
+        for track in &mut self.tracks {
+            track.release(now, &self.widths, self.nominal_default_us);
+            if track.jitter.take_keyframe_request() {
+                let mut buf = [0u8; PliBuilder::LEN];
+                PliBuilder {
+                    sender_ssrc: self.ssrc,
+                    media_ssrc: track.ssrc,
+                }
+                .write_into(&mut buf)
+                .expect("12 bytes");
+                self.up.send_rtcp(now, &buf);
+                self.plis_sent += 1;
+            }
+        }
+        if now < self.next_nack_us {
+            return;
+        }
+        self.next_nack_us = now + NACK_INTERVAL_US;
+        let mut lost = [0u16; 64];
+        for track in &mut self.tracks {
+            let n = track.jitter.nack_list(now, &mut lost);
+            if n == 0 {
+                continue;
+            }
+            let nack = NackBuilder {
+                sender_ssrc: self.ssrc,
+                media_ssrc: track.ssrc,
+                lost: &lost[..n],
+            };
+            let mut buf = vec![0u8; nack.encoded_len()];
+            nack.write_into(&mut buf).expect("sized above");
+            self.up.send_rtcp(now, &buf);
+            self.nacks_sent += n as u64;
+        }
+    }
+}
+
+impl VideoTrack {
+    fn release(&mut self, now: u64, widths: &[u32], nominal_default_us: u64) {
+        while let Some(event) = self.jitter.pop(now) {
+            let Event::Frame {
+                packets,
+                first_seq,
+                keyframe,
+                ..
+            } = event
+            else {
+                continue;
+            };
+            let first = first_seq as u16;
+            let (seq, arrived) = self.arrivals[usize::from(first) % ARRIVAL_RING];
+            if seq == first {
+                self.jb_delay_us.push(now.saturating_sub(arrived));
+            }
+            let decoded = vp8_depacketize(packets)
+                .ok()
+                .and_then(|frame| self.decoder.decode(&frame).ok())
+                .filter(|d| !d.corrupted);
+            let Some(decoded) = decoded else {
+                self.decode_errors += 1;
+                continue;
+            };
+            self.frames_decoded += 1;
+            self.keyframes_decoded += u64::from(keyframe);
+            let spatial = widths.iter().position(|&w| w == decoded.width);
+            self.render(now, spatial, nominal_default_us);
+        }
+    }
+
+    /// A frame is on screen at `now`: freezes and time per layer.
+    fn render(&mut self, now: u64, spatial: Option<usize>, nominal_default_us: u64) {
+        if let Some(last) = self.last_render {
+            let gap = now - last;
+            let nominal = if self.gaps.len() >= 3 {
+                let mut sorted: Vec<u64> = self.gaps.iter().copied().collect();
+                sorted.sort_unstable();
+                sorted[sorted.len() / 2]
+            } else {
+                nominal_default_us
+            };
+            if gap > nominal + FREEZE_MARGIN_US {
+                self.freezes.push(Freeze {
+                    start_us: last,
+                    end_us: now,
+                    nominal_us: nominal,
+                });
+            }
+            if self.gaps.len() == NOMINAL_WINDOW {
+                self.gaps.pop_front();
+            }
+            self.gaps.push_back(gap);
+            if let Some(s) = self.spatial {
+                self.layer_time_us[s] += gap;
+            }
+        }
+        if self.spatial.is_some() && spatial != self.spatial {
+            self.resolution_changes += 1;
+        }
+        if spatial.is_some() {
+            self.spatial = spatial;
+        }
+        self.last_render = Some(now);
+    }
+}
