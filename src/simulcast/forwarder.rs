@@ -297,13 +297,19 @@ impl Forwarder {
 
     /// Forwards `pkt` into `out` if this subscriber gets it: the rewritten
     /// packet (one copy), ready for SRTP protection in place. `out` needs
-    /// the packet's length plus one byte (a 7-bit PictureID is widened).
+    /// [`SourcePacket::forwarded_len`] bytes (the packet's length, plus one
+    /// when a 7-bit PictureID is widened), whether the packet is sent or
+    /// not: a smaller buffer is refused before anything changes.
     pub fn forward(
         &mut self,
         pkt: &SourcePacket,
         out: &mut [u8],
         now: u64,
     ) -> Result<Forwarded, WriteError> {
+        let needed = pkt.forwarded_len();
+        if out.len() < needed {
+            return Err(WriteError::BufferTooSmall { needed });
+        }
         let decision = self.decide(pkt, now);
         let sending = match decision {
             Ok(sending) => sending,
