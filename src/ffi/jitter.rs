@@ -214,6 +214,10 @@ unsafe impl Send for CallerBuffer {}
 
 impl AsRef<[u8]> for CallerBuffer {
     fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            // NULL is allowed with length 0, but not in a slice.
+            return &[];
+        }
         // SAFETY: the host handed over `data[0..len]` until release.
         unsafe { core::slice::from_raw_parts(self.data, self.len) }
     }
