@@ -452,7 +452,9 @@ pub unsafe extern "C" fn rtm_source_push(
         // `owner` drops here and releases the buffer.
         return rtm_status::RTM_ERR_NULL_POINTER;
     }
-    handle::with(src, |h| h.push(Bytes::from_owner(owner), false, now_us, info))
+    handle::with(src, |h| {
+        h.push(Bytes::from_owner(owner), false, now_us, info)
+    })
 }
 
 /// Copying push: `data[0..len]` is copied into a recycled buffer (no
@@ -915,14 +917,11 @@ pub unsafe extern "C" fn rtm_forwarder_retransmit(
         let s = source_ref(src)?;
         let buf = args::slice_mut(out, out_cap)?;
         let out_len = args::out(out_len)?;
-        *out_len = h
-            .fwd
-            .retransmit(&s.source, seq, buf)
-            .map_err(|e| match e {
-                RetransmitError::NotFound => rtm_status::RTM_ERR_NOT_FOUND,
-                RetransmitError::BeforeKeyframe => rtm_status::RTM_ERR_BEFORE_KEYFRAME,
-                RetransmitError::BufferTooSmall { .. } => rtm_status::RTM_ERR_BUFFER_TOO_SMALL,
-            })?;
+        *out_len = h.fwd.retransmit(&s.source, seq, buf).map_err(|e| match e {
+            RetransmitError::NotFound => rtm_status::RTM_ERR_NOT_FOUND,
+            RetransmitError::BeforeKeyframe => rtm_status::RTM_ERR_BEFORE_KEYFRAME,
+            RetransmitError::BufferTooSmall { .. } => rtm_status::RTM_ERR_BUFFER_TOO_SMALL,
+        })?;
         Ok(())
     })
 }

@@ -107,7 +107,12 @@ impl Allocator {
 
     /// Allocates `estimate_bps` across `tracks` (at most `max_tracks`; the
     /// rest are paused) and returns one allocation per track.
-    pub fn allocate(&mut self, estimate_bps: u64, tracks: &[TrackDemand], now: u64) -> &[Allocation] {
+    pub fn allocate(
+        &mut self,
+        estimate_bps: u64,
+        tracks: &[TrackDemand],
+        now: u64,
+    ) -> &[Allocation] {
         let n = tracks.len().min(self.allocations.len());
         let tracks = &tracks[..n];
         let same_tracks = n == self.track_count;
@@ -125,7 +130,11 @@ impl Allocator {
         let small_change = self.used_estimate.is_some_and(|used| {
             (estimate_bps as f64 - used as f64).abs() < self.config.min_change * used as f64
         });
-        if unchanged && small_change && self.total(tracks) <= estimate_bps && (holding || !self.held) {
+        if unchanged
+            && small_change
+            && self.total(tracks) <= estimate_bps
+            && (holding || !self.held)
+        {
             return self.allocations();
         }
         for (sig, t) in self.signatures.iter_mut().zip(tracks) {
@@ -169,7 +178,8 @@ impl Allocator {
         self.order.clear();
         self.order.extend(0..n);
         // Stable: equal priorities keep the host's order.
-        self.order.sort_by_key(|&i| core::cmp::Reverse(tracks[i].priority));
+        self.order
+            .sort_by_key(|&i| core::cmp::Reverse(tracks[i].priority));
         let mut budget = estimate;
         for a in &mut self.scratch[..n] {
             *a = Allocation::default();
@@ -271,27 +281,54 @@ mod tests {
     fn hysteresis_no_oscillation() {
         let mut a = Allocator::new(AllocatorConfig::default(), 2);
         let t = [track(1)];
-        assert_eq!(a.allocate(1_000_000, &t, 0)[0].layer, Some(Layer::new(2, 1)));
+        assert_eq!(
+            a.allocate(1_000_000, &t, 0)[0].layer,
+            Some(Layer::new(2, 1))
+        );
         // Small wobble: nothing changes.
-        for (i, e) in [960_000, 1_050_000, 940_000, 1_080_000].into_iter().enumerate() {
-            assert_eq!(a.allocate(e, &t, 100_000 * (i as u64 + 1))[0].layer, Some(Layer::new(2, 1)));
+        for (i, e) in [960_000, 1_050_000, 940_000, 1_080_000]
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                a.allocate(e, &t, 100_000 * (i as u64 + 1))[0].layer,
+                Some(Layer::new(2, 1))
+            );
         }
         // A real drop: downgrade now.
-        assert_eq!(a.allocate(600_000, &t, 1_000_000)[0].layer, Some(Layer::new(2, 0)));
+        assert_eq!(
+            a.allocate(600_000, &t, 1_000_000)[0].layer,
+            Some(Layer::new(2, 0))
+        );
         // Back up at once: held for 5 s.
-        assert_eq!(a.allocate(2_000_000, &t, 2_000_000)[0].layer, Some(Layer::new(2, 0)));
-        assert_eq!(a.allocate(2_000_000, &t, 6_100_000)[0].layer, Some(Layer::new(2, 2)));
+        assert_eq!(
+            a.allocate(2_000_000, &t, 2_000_000)[0].layer,
+            Some(Layer::new(2, 0))
+        );
+        assert_eq!(
+            a.allocate(2_000_000, &t, 6_100_000)[0].layer,
+            Some(Layer::new(2, 2))
+        );
     }
 
     #[test]
     fn a_stopped_layer_is_left_at_once_and_does_not_hold() {
         let mut a = Allocator::new(AllocatorConfig::default(), 1);
         let mut t = [track(1)];
-        assert_eq!(a.allocate(5_000_000, &t, 0)[0].layer, Some(Layer::new(2, 2)));
+        assert_eq!(
+            a.allocate(5_000_000, &t, 0)[0].layer,
+            Some(Layer::new(2, 2))
+        );
         t[0].bitrates.0[2] = [0; 4];
-        assert_eq!(a.allocate(5_000_000, &t, 10)[0].layer, Some(Layer::new(1, 2)));
+        assert_eq!(
+            a.allocate(5_000_000, &t, 10)[0].layer,
+            Some(Layer::new(1, 2))
+        );
         t[0].bitrates = rates(1);
-        assert_eq!(a.allocate(5_000_000, &t, 20)[0].layer, Some(Layer::new(2, 2)));
+        assert_eq!(
+            a.allocate(5_000_000, &t, 20)[0].layer,
+            Some(Layer::new(2, 2))
+        );
         t[0].muted = true;
         assert_eq!(a.allocate(5_000_000, &t, 30)[0].layer, None);
     }

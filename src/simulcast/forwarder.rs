@@ -89,7 +89,9 @@ pub enum RetransmitError {
     NotFound,
     /// From before the keyframe the subscriber's decoder restarted at.
     BeforeKeyframe,
-    BufferTooSmall { needed: usize },
+    BufferTooSmall {
+        needed: usize,
+    },
 }
 
 /// Counters since the forwarder was created.
@@ -357,7 +359,10 @@ impl Forwarder {
                 if target < current.temporal {
                     current.temporal = target;
                     self.stats.temporal_switches += 1;
-                } else if tid > current.temporal && tid <= target && (pkt.layer_sync || pkt.keyframe) {
+                } else if tid > current.temporal
+                    && tid <= target
+                    && (pkt.layer_sync || pkt.keyframe)
+                {
                     current.temporal = tid;
                     self.stats.temporal_switches += 1;
                 }
@@ -477,7 +482,8 @@ impl Forwarder {
             _ => arrival_us,
         };
         let ticks = (elapsed_us * rate / 1_000_000).max(1);
-        last.timestamp.wrapping_add(ticks.min(i64::from(i32::MAX)) as u32)
+        last.timestamp
+            .wrapping_add(ticks.min(i64::from(i32::MAX)) as u32)
     }
 
     /// Records a sent packet: continuity state, NACK record, counters.
@@ -568,11 +574,16 @@ impl Forwarder {
         } else {
             None
         };
-        rewrite::write(bytes, layout.payload_start, vp8.as_ref(), &record.fields, out).map_err(
-            |e| match e {
-                WriteError::BufferTooSmall { needed } => RetransmitError::BufferTooSmall { needed },
-                _ => RetransmitError::NotFound,
-            },
+        rewrite::write(
+            bytes,
+            layout.payload_start,
+            vp8.as_ref(),
+            &record.fields,
+            out,
         )
+        .map_err(|e| match e {
+            WriteError::BufferTooSmall { needed } => RetransmitError::BufferTooSmall { needed },
+            _ => RetransmitError::NotFound,
+        })
     }
 }

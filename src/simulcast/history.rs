@@ -49,6 +49,10 @@ mod tests {
         assert!(h.get(1).is_none());
         assert_eq!(h.get(5).map(|b| b[0]), Some(5));
         h.insert(1, &Bytes::from_static(b"late"));
-        assert_eq!(h.get(5).map(|b| b[0]), Some(5), "a late packet does not evict a newer one");
+        assert_eq!(
+            h.get(5).map(|b| b[0]),
+            Some(5),
+            "a late packet does not evict a newer one"
+        );
     }
 }

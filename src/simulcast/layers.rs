@@ -95,8 +95,7 @@ impl SpatialMeter {
         let oldest = current.saturating_sub(BUCKETS as u64 - 1);
         // Measure over the full window, or since the first packet if shorter
         // (at least one bucket, so one packet is not an enormous rate).
-        let span_us = (now - first.min(now))
-            .clamp(BUCKET_US, BUCKETS as u64 * BUCKET_US);
+        let span_us = (now - first.min(now)).clamp(BUCKET_US, BUCKETS as u64 * BUCKET_US);
         let mut sum = 0;
         for (t, total) in out.iter_mut().enumerate() {
             for slot in 0..BUCKETS {

@@ -36,8 +36,7 @@ mod source;
 
 pub use allocator::{Allocation, Allocator, AllocatorConfig, TrackDemand};
 pub use forwarder::{
-    DropReason, Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason,
-    RetransmitError,
+    DropReason, Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason, RetransmitError,
 };
 pub use layers::LayerBitrates;
 pub use select::select_layer;

@@ -120,10 +120,16 @@ mod tests {
         let o = Descriptor::parse(&out[12..n]).unwrap();
         assert_eq!(o.picture_id, Some(0x1234));
         assert!(o.picture_id_15bit);
-        assert_eq!((o.tl0_pic_idx, o.temporal_id, o.layer_sync, o.key_idx), (Some(200), Some(1), true, Some(17)));
+        assert_eq!(
+            (o.tl0_pic_idx, o.temporal_id, o.layer_sync, o.key_idx),
+            (Some(200), Some(1), true, Some(17))
+        );
         assert_eq!(&out[n - 2..n], &[0xaa, 0xbb]);
         assert_eq!(out[1], 100);
-        assert_eq!(&out[2..12], &[0xbe, 0xef, 0xde, 0xad, 0, 0, 0x11, 0x22, 0x33, 0x44]);
+        assert_eq!(
+            &out[2..12],
+            &[0xbe, 0xef, 0xde, 0xad, 0, 0, 0x11, 0x22, 0x33, 0x44]
+        );
         assert_eq!(
             write(&src, 12, Some(&d), &fields, &mut out[..n - 1]),
             Err(WriteError::BufferTooSmall { needed: n })

@@ -19,7 +19,10 @@ pub fn select_layer(bitrates: &LayerBitrates, available_bps: u64, max: Layer) ->
 
 /// Every alive layer up to `max`, cheapest first (the steps an allocator
 /// climbs).
-pub(crate) fn alive_layers(bitrates: &LayerBitrates, max: Layer) -> impl Iterator<Item = Layer> + '_ {
+pub(crate) fn alive_layers(
+    bitrates: &LayerBitrates,
+    max: Layer,
+) -> impl Iterator<Item = Layer> + '_ {
     let top_s = usize::from(max.spatial).min(MAX_SPATIAL - 1) as u8;
     let top_t = usize::from(max.temporal).min(MAX_TEMPORAL - 1) as u8;
     (0..=top_s)
@@ -48,15 +51,24 @@ mod tests {
         assert_eq!(select_layer(&r, 550_000, all), Some(Layer::new(1, 2)));
         assert_eq!(select_layer(&r, 100_000, all), Some(Layer::new(0, 1)));
         assert_eq!(select_layer(&r, 50_000, all), None);
-        assert_eq!(select_layer(&r, u64::MAX, Layer::new(1, 0)), Some(Layer::new(1, 0)));
+        assert_eq!(
+            select_layer(&r, u64::MAX, Layer::new(1, 0)),
+            Some(Layer::new(1, 0))
+        );
     }
 
     #[test]
     fn dead_layers_are_skipped() {
         let mut r = rates();
         r.0[2] = [0; 4]; // top layer stopped
-        assert_eq!(select_layer(&r, u64::MAX, Layer::new(2, 3)), Some(Layer::new(1, 2)));
+        assert_eq!(
+            select_layer(&r, u64::MAX, Layer::new(2, 3)),
+            Some(Layer::new(1, 2))
+        );
         assert_eq!(alive_layers(&r, Layer::new(2, 3)).count(), 6);
-        assert_eq!(select_layer(&LayerBitrates::default(), u64::MAX, Layer::new(2, 3)), None);
+        assert_eq!(
+            select_layer(&LayerBitrates::default(), u64::MAX, Layer::new(2, 3)),
+            None
+        );
     }
 }
