@@ -457,6 +457,18 @@ pub unsafe extern "C" fn rtm_source_push(
     })
 }
 
+/// A new buffer for the copying push, already in the reference-counted
+/// representation: its `Bytes` are then cloned (into the history) and turned
+/// back into a `BytesMut` for the pool without allocating. (A plain
+/// `BytesMut` would allocate its shared header at the first clone of every
+/// packet, and give it up again when recycled.)
+fn pool_buffer() -> BytesMut {
+    let mut buf = BytesMut::with_capacity(1500);
+    let capacity = buf.capacity();
+    drop(buf.split_off(capacity));
+    buf
+}
+
 /// Copying push: `data[0..len]` is copied into a recycled buffer (no
 /// allocation in steady state) and may be reused as soon as this returns.
 /// Otherwise as `rtm_source_push`.
@@ -470,10 +482,7 @@ pub unsafe extern "C" fn rtm_source_push_copy(
 ) -> rtm_status {
     handle::with(src, |h| {
         let bytes = args::slice(data, len)?;
-        let mut buf = h
-            .pool
-            .pop()
-            .unwrap_or_else(|| BytesMut::with_capacity(1500));
+        let mut buf = h.pool.pop().unwrap_or_else(pool_buffer);
         buf.extend_from_slice(bytes);
         h.push(buf.freeze(), true, now_us, info)
     })
