@@ -1795,9 +1795,9 @@ rtm_status rtm_source_new(const struct rtm_source_config *config,
 
 /**
  * Frees a source; packets it still holds are released (the release
- * callbacks of zero-copy pushes run now, on this thread). Free the
- * forwarders' use of it first: no call may use it afterwards. NULL is a
- * no-op.
+ * callbacks of zero-copy pushes run now, on this thread). No call may use
+ * it afterwards; forwarders keep no pointer to it, so they may outlive it.
+ * NULL is a no-op.
  */
 void rtm_source_free(rtm_source_t *src);
 

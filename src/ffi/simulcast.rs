@@ -346,9 +346,9 @@ pub unsafe extern "C" fn rtm_source_new(
 }
 
 /// Frees a source; packets it still holds are released (the release
-/// callbacks of zero-copy pushes run now, on this thread). Free the
-/// forwarders' use of it first: no call may use it afterwards. NULL is a
-/// no-op.
+/// callbacks of zero-copy pushes run now, on this thread). No call may use
+/// it afterwards; forwarders keep no pointer to it, so they may outlive it.
+/// NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_source_free(src: *mut rtm_source_t) {
     handle::free(src)
