@@ -101,6 +101,45 @@
 #define RTM_RTP_MAX_BUILD_EXTENSIONS 16
 
 /**
+ * Most spatial layers (simulcast SSRCs) of a source.
+ */
+#define RTM_SIMULCAST_MAX_SPATIAL 3
+
+/**
+ * Most temporal layers (the VP8 descriptor's TID has two bits).
+ */
+#define RTM_SIMULCAST_MAX_TEMPORAL 4
+
+/**
+ * Most packets a source or forwarder keeps for retransmissions.
+ */
+#define RTM_SIMULCAST_MAX_HISTORY 32768
+
+/**
+ * Most tracks an allocator may be created for.
+ */
+#define RTM_ALLOCATOR_MAX_TRACKS 65536
+
+/**
+ * Payload codecs of a source (`rtm_source_config.codec`); the values are
+ * those of the jitter buffer's RTM_JITTER_VIDEO_* kinds.
+ */
+#define RTM_SOURCE_CODEC_VP8 1
+
+#define RTM_SOURCE_CODEC_H264 2
+
+/**
+ * A payload rtmedia cannot inspect: no temporal layers, no keyframes seen.
+ */
+#define RTM_SOURCE_CODEC_OPAQUE 3
+
+/**
+ * Number of `rtm_drop_reason` values (the length of
+ * `rtm_forwarder_stats.dropped`).
+ */
+#define RTM_DROP_REASONS 7
+
+/**
  * The most bytes protect appends to any packet (SRTCP with AES-GCM).
  * A packet buffer with this much room past the packet always suffices
  * (RTP with cryptex may add 4 bytes more: an empty extension header when
@@ -240,6 +279,11 @@ enum rtm_status
    * The codec library (libopus) failed: out of memory or an internal error.
    */
   RTM_ERR_CODEC = -32,
+  /**
+   * A retransmission was asked for a packet from before the keyframe the
+   * subscriber's decoder restarted at: it is not needed. Drop the NACK.
+   */
+  RTM_ERR_BEFORE_KEYFRAME = -33,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -291,6 +335,104 @@ typedef uint8_t rtm_rtcp_kind;
 #endif // __cplusplus
 
 /**
+ * Why a packet was not forwarded; also the index of
+ * `rtm_forwarder_stats.dropped`. Values fixed forever.
+ */
+enum rtm_drop_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not dropped (the packet was sent).
+   */
+  RTM_DROP_NONE = 0,
+  /**
+   * The forwarder is paused (see `rtm_forwarder_pause_reason`).
+   */
+  RTM_DROP_PAUSED = 1,
+  /**
+   * A spatial layer this subscriber is not on.
+   */
+  RTM_DROP_OTHER_LAYER = 2,
+  /**
+   * A temporal layer above the one this subscriber gets.
+   */
+  RTM_DROP_TEMPORAL_LAYER = 3,
+  /**
+   * Nothing forwarded yet: waiting for a keyframe to start from.
+   */
+  RTM_DROP_WAITING_FOR_KEYFRAME = 4,
+  /**
+   * From before the last switch, or too old to number.
+   */
+  RTM_DROP_LATE = 5,
+  /**
+   * Padding only (a bandwidth probe of the publisher's link).
+   */
+  RTM_DROP_PADDING = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum rtm_drop_reason rtm_drop_reason;
+#else
+typedef uint8_t rtm_drop_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a forwarder sends nothing. Values fixed forever.
+ */
+enum rtm_pause_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not paused.
+   */
+  RTM_PAUSE_NONE = 0,
+  /**
+   * No layer fits the subscriber's bandwidth.
+   */
+  RTM_PAUSE_BANDWIDTH = 1,
+  /**
+   * Paused by the host (the subscriber muted or hid the video).
+   */
+  RTM_PAUSE_MUTED = 2,
+  /**
+   * The source has no alive layer.
+   */
+  RTM_PAUSE_NO_FEED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum rtm_pause_reason rtm_pause_reason;
+#else
+typedef uint8_t rtm_pause_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Shares one subscriber's bandwidth estimate between its video tracks by
+ * priority, with hysteresis (opaque). Create with `rtm_allocator_new`,
+ * free with `rtm_allocator_free`. Calls on one allocator must not overlap;
+ * it may move between threads.
+ */
+typedef struct rtm_allocator rtm_allocator;
+
+/**
+ * One subscriber's forwarding state for one source (opaque): which layer it
+ * gets, and the rewriting that makes the layers one continuous stream (one
+ * SSRC, gapless sequence numbers, continuous timestamps and VP8
+ * PictureID/TL0PICIDX/KEYIDX). Holds no pointer to the source: pass the
+ * same source to every call that takes one. Create with
+ * `rtm_forwarder_new`, free with `rtm_forwarder_free`. Calls on one
+ * forwarder must not overlap; it may move between threads.
+ */
+typedef struct rtm_forwarder rtm_forwarder;
+
+/**
  * A jitter buffer for one RTP stream (opaque). Calls on one handle must not
  * overlap; it may move between threads.
  */
@@ -309,6 +451,18 @@ typedef struct rtm_mixer rtm_mixer;
  * Thread-safe: see `rtm_mixer_input_push`. Free with `rtm_mixer_input_free`.
  */
 typedef struct rtm_mixer_input rtm_mixer_input;
+
+/**
+ * One published video track: its simulcast SSRCs, lowest resolution first
+ * (opaque). Create with `rtm_source_new`, free with `rtm_source_free`.
+ * Calls that change it (push, on_rtcp, set_rtt, request_keyframe,
+ * poll_keyframe_request, free) must not overlap with any other call on it;
+ * the functions that take it as `const rtm_source_t *` (forward,
+ * retransmit, set_available_bitrate, bitrates, get_stats) only read it and
+ * may run on several threads at once (e.g. one per forwarder). It may move
+ * between threads.
+ */
+typedef struct rtm_source rtm_source;
 
 /**
  * One master key's SRTP/SRTCP state (opaque). Create with `rtm_srtp_new`,
@@ -774,6 +928,309 @@ typedef struct rtm_rtp_build_params {
    */
   uint8_t padding;
 } rtm_rtp_build_params;
+
+/**
+ * Options of a source; fill with `rtm_source_config_default`, then change
+ * fields. New fields are only ever appended.
+ */
+typedef struct rtm_source_config {
+  /**
+   * RTM_SOURCE_CODEC_VP8 (temporal layers, PictureIDs), _H264 or
+   * _OPAQUE. Default VP8.
+   */
+  uint8_t codec;
+  /**
+   * RTP clock rate, > 0. Default 90000.
+   */
+  uint32_t clock_rate;
+  /**
+   * Packets kept per spatial layer to answer NACKs,
+   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two).
+   * Reserved by `rtm_source_new`. Default 1024.
+   */
+  uint32_t history_packets;
+  /**
+   * A spatial layer without media for this long is not alive (padding
+   * does not count), µs. Default 1000000.
+   */
+  uint64_t inactive_after_us;
+  /**
+   * Least time between two keyframe requests for one SSRC, µs.
+   * Default 300000.
+   */
+  uint64_t keyframe_retry_min_us;
+} rtm_source_config;
+
+/**
+ * The C name of the source handle.
+ */
+typedef struct rtm_source rtm_source_t;
+
+/**
+ * What a push found in a packet. Layout frozen for ABI version 0.
+ */
+typedef struct rtm_source_packet_info {
+  /**
+   * Spatial layer (index of the packet's SSRC in the source's list).
+   */
+  uint8_t spatial;
+  /**
+   * VP8 temporal layer (TID), or -1 when the packet carries none.
+   */
+  int8_t temporal;
+  /**
+   * VP8 Y bit: the frame depends only on TL0 frames.
+   */
+  bool layer_sync;
+  /**
+   * First packet of a keyframe.
+   */
+  bool keyframe;
+  /**
+   * First packet of a frame: 1 yes, 0 no, -1 the codec does not say.
+   */
+  int8_t frame_start;
+  /**
+   * The RTP marker bit.
+   */
+  bool marker;
+  /**
+   * No payload (a padding-only bandwidth probe).
+   */
+  bool padding_only;
+  /**
+   * The packet's SSRC.
+   */
+  uint32_t ssrc;
+  /**
+   * RTP timestamp.
+   */
+  uint32_t timestamp;
+  /**
+   * Sequence number extended to 64 bits, per layer (starts at 65536 +
+   * the first sequence number).
+   */
+  uint64_t ext_seq;
+  /**
+   * VP8 PictureID extended to 64 bits, per layer, or -1 when none.
+   */
+  int64_t ext_picture_id;
+  /**
+   * Capture time in µs of the sender's NTP clock (from the layer's last
+   * sender report); valid only when `has_capture_time`.
+   */
+  int64_t capture_us;
+  bool has_capture_time;
+  /**
+   * Length of the packet.
+   */
+  size_t len;
+  /**
+   * Bytes `rtm_forwarder_forward` needs in its output buffer for this
+   * packet: `len`, plus one when a 7-bit PictureID is widened.
+   */
+  size_t forwarded_len;
+} rtm_source_packet_info;
+
+/**
+ * Measured bitrates of a source's layers, bits/s, cumulative over
+ * temporal layers (`bps[s][t]` counts TIDs 0..=t of spatial layer s);
+ * 0 for a layer that is not alive. Layout frozen for ABI version 0.
+ */
+typedef struct rtm_layer_bitrates {
+  uint64_t bps[RTM_SIMULCAST_MAX_SPATIAL][RTM_SIMULCAST_MAX_TEMPORAL];
+} rtm_layer_bitrates;
+
+/**
+ * Counters since the source was created. New fields are only ever
+ * appended.
+ */
+typedef struct rtm_source_stats {
+  /**
+   * Packets accepted (including padding-only ones).
+   */
+  uint64_t packets;
+  uint64_t bytes;
+  uint64_t padding_packets;
+  /**
+   * Packets refused: SSRC not of this source.
+   */
+  uint64_t unknown_ssrc;
+  /**
+   * Packets refused: malformed RTP header or VP8 descriptor.
+   */
+  uint64_t malformed;
+  /**
+   * Keyframes received, per spatial layer.
+   */
+  uint64_t keyframes[RTM_SIMULCAST_MAX_SPATIAL];
+  /**
+   * Keyframe requests the host was told to send (after merging), per
+   * spatial layer.
+   */
+  uint64_t keyframe_requests_sent[RTM_SIMULCAST_MAX_SPATIAL];
+  uint64_t sender_reports;
+} rtm_source_stats;
+
+/**
+ * A spatial and temporal layer pair; temporal layers are cumulative
+ * (temporal 2 means TIDs 0, 1 and 2).
+ */
+typedef struct rtm_layer {
+  /**
+   * 0..RTM_SIMULCAST_MAX_SPATIAL (index of the SSRC in the source's list).
+   */
+  uint8_t spatial;
+  /**
+   * 0..RTM_SIMULCAST_MAX_TEMPORAL.
+   */
+  uint8_t temporal;
+} rtm_layer;
+
+/**
+ * Options of a forwarder; fill with `rtm_forwarder_config_default`, then
+ * change fields. New fields are only ever appended.
+ */
+typedef struct rtm_forwarder_config {
+  /**
+   * SSRC the subscriber sees. Default 0 (set it).
+   */
+  uint32_t ssrc;
+  /**
+   * Payload type to write, 0..=127, or -1 to keep the source's.
+   * Default -1.
+   */
+  int16_t payload_type;
+  /**
+   * Highest layer this subscriber wants (e.g. from its window size).
+   * Default {2, 3}: everything.
+   */
+  struct rtm_layer max_layer;
+  /**
+   * RTP clock rate, > 0, for timestamps across a switch. Default 90000.
+   */
+  uint32_t clock_rate;
+  /**
+   * Sent packets remembered for NACKs, 1..=RTM_SIMULCAST_MAX_HISTORY
+   * (rounded up to a power of two). Reserved by `rtm_forwarder_new`.
+   * Default 1024.
+   */
+  uint32_t history_packets;
+  /**
+   * Largest disagreement between the sender-report timeline and the
+   * arrival clock at a switch before the arrival clock is used, µs.
+   * Default 500000.
+   */
+  uint64_t max_timestamp_skew_us;
+} rtm_forwarder_config;
+
+/**
+ * The C name of the forwarder handle.
+ */
+typedef struct rtm_forwarder rtm_forwarder_t;
+
+/**
+ * Counters since the forwarder was created. New fields are only ever
+ * appended.
+ */
+typedef struct rtm_forwarder_stats {
+  uint64_t packets_sent;
+  uint64_t bytes_sent;
+  /**
+   * Frames started (first packets sent).
+   */
+  uint64_t frames_sent;
+  uint64_t keyframes_sent;
+  /**
+   * Dropped packets, indexed by `rtm_drop_reason` (index 0 unused).
+   */
+  uint64_t dropped[RTM_DROP_REASONS];
+  uint64_t spatial_switches;
+  uint64_t temporal_switches;
+  /**
+   * Keyframe requests this forwarder asked for (one per decision).
+   */
+  uint64_t keyframe_requests;
+  uint64_t retransmitted;
+  /**
+   * NACKs answered RTM_ERR_BEFORE_KEYFRAME.
+   */
+  uint64_t nacks_before_keyframe;
+  /**
+   * NACKs answered RTM_ERR_NOT_FOUND.
+   */
+  uint64_t nacks_not_found;
+  /**
+   * Switches where the last frame of the old layer was cut (a deliberate
+   * one-number sequence gap was left).
+   */
+  uint64_t cut_frames;
+} rtm_forwarder_stats;
+
+/**
+ * Options of an allocator; fill with `rtm_allocator_config_default`, then
+ * change fields. New fields are only ever appended.
+ */
+typedef struct rtm_allocator_config {
+  /**
+   * Relative estimate change (finite, >= 0) below which nothing is
+   * re-allocated, unless the current allocation no longer fits.
+   * Default 0.1.
+   */
+  double min_change;
+  /**
+   * No upgrade for this long after a bandwidth downgrade, µs.
+   * Default 5000000.
+   */
+  uint64_t upgrade_hold_us;
+} rtm_allocator_config;
+
+/**
+ * The C name of the allocator handle.
+ */
+typedef struct rtm_allocator rtm_allocator_t;
+
+/**
+ * What one track can use, as the host knows it now.
+ */
+typedef struct rtm_track_demand {
+  /**
+   * Higher is served first; equal priorities keep the array's order.
+   */
+  uint8_t priority;
+  /**
+   * The subscriber does not want this track now (hidden): it gets
+   * nothing.
+   */
+  bool muted;
+  /**
+   * Highest layer wanted (window size); layers above are never assigned.
+   */
+  struct rtm_layer max_layer;
+  /**
+   * The source's measured layers (`rtm_source_bitrates`).
+   */
+  struct rtm_layer_bitrates bitrates;
+} rtm_track_demand;
+
+/**
+ * One track's share.
+ */
+typedef struct rtm_allocation {
+  /**
+   * Whether the track gets a layer; false: pause its forwarder.
+   */
+  bool has_layer;
+  /**
+   * The layer (give it to `rtm_forwarder_set_target`); valid when
+   * `has_layer`.
+   */
+  struct rtm_layer layer;
+  /**
+   * That layer's measured bitrate, bits/s (0 without a layer).
+   */
+  uint64_t bitrate;
+} rtm_allocation;
 
 /**
  * Options of an SRTP context; get defaults from `rtm_srtp_config_default`,
@@ -1318,6 +1775,301 @@ rtm_status rtm_rtp_build(const struct rtm_rtp_build_params *params,
                          uint8_t *out,
                          size_t capacity,
                          size_t *out_len);
+
+/**
+ * The default configuration. Thread-safe.
+ */
+struct rtm_source_config rtm_source_config_default(void);
+
+/**
+ * Creates a source whose spatial layers have the SSRCs `ssrcs[0..n]`,
+ * lowest resolution first (layer i is `ssrcs[i]`); the array is copied. On
+ * success `*out` owns the source. RTM_ERR_INVALID_ARGUMENT for a config
+ * field out of range, `n` of 0 or above RTM_SIMULCAST_MAX_SPATIAL, or an
+ * SSRC given twice. Thread-safe.
+ */
+rtm_status rtm_source_new(const struct rtm_source_config *config,
+                          const uint32_t *ssrcs,
+                          size_t n,
+                          rtm_source_t **out);
+
+/**
+ * Frees a source; packets it still holds are released (the release
+ * callbacks of zero-copy pushes run now, on this thread). No call may use
+ * it afterwards; forwarders keep no pointer to it, so they may outlive it.
+ * NULL is a no-op.
+ */
+void rtm_source_free(rtm_source_t *src);
+
+/**
+ * Zero-copy push of a received, decrypted RTP packet `data[0..len]` of
+ * this source that arrived at `now_us` (monotonic µs). On RTM_OK it becomes
+ * the source's current packet, which `rtm_forwarder_forward` forwards,
+ * until the next push on this source (any push, even a failed one, ends
+ * it), and `*info` (may be NULL) describes it.
+ *
+ * Ownership of `data` passes to rtmedia whatever the status (also on
+ * RTM_ERR_NULL_POINTER for a NULL `src`): `release(userdata, data, len)`
+ * is called exactly once when rtmedia no longer needs it (at once if the
+ * packet is refused; `release` may be NULL). The source keeps packets for
+ * retransmissions (`history_packets` per layer), so a buffer is typically
+ * released only that many packets later, or by `rtm_source_free`. The
+ * callback may run on any thread the source is used on: the one of the
+ * call that drops the last reference (a push on this source or
+ * `rtm_source_free`); it must not call into this source. Costs one small allocation for the ownership record;
+ * `rtm_source_push_copy` has none in steady state.
+ *
+ * RTM_ERR_NOT_FOUND for an SSRC that is not one of this source's; a parse
+ * status (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION, ...) for a malformed RTP
+ * header or VP8 descriptor. Both are counted in the stats.
+ */
+rtm_status rtm_source_push(rtm_source_t *src,
+                           uint8_t *data,
+                           size_t len,
+                           rtm_release_fn release,
+                           void *userdata,
+                           uint64_t now_us,
+                           struct rtm_source_packet_info *info);
+
+/**
+ * Copying push: `data[0..len]` is copied into a recycled buffer (no
+ * allocation in steady state) and may be reused as soon as this returns.
+ * Otherwise as `rtm_source_push`.
+ */
+rtm_status rtm_source_push_copy(rtm_source_t *src,
+                                const uint8_t *data,
+                                size_t len,
+                                uint64_t now_us,
+                                struct rtm_source_packet_info *info);
+
+/**
+ * Takes the sender reports of this source's SSRCs from a decrypted
+ * (compound) RTCP packet `data[0..len]`: they align timestamps across
+ * layers at a switch. `*used` (may be NULL) receives how many reports were
+ * used; other packets are ignored, and a malformed packet stops the scan
+ * (RTM_OK still).
+ */
+rtm_status rtm_source_on_rtcp(rtm_source_t *src, const uint8_t *data, size_t len, size_t *used);
+
+/**
+ * Sets the round-trip time to the publisher, µs (spaces out repeated
+ * keyframe requests). Default 100000.
+ */
+rtm_status rtm_source_set_rtt(rtm_source_t *src, uint64_t rtt_us);
+
+/**
+ * The measured bitrates of the source's alive layers over the last second
+ * at `now_us`, into `*out`. Reads the source only.
+ */
+rtm_status rtm_source_bitrates(const rtm_source_t *src,
+                               uint64_t now_us,
+                               struct rtm_layer_bitrates *out);
+
+/**
+ * A subscriber needs a keyframe on `spatial` (e.g. from
+ * `rtm_forwarder_poll_keyframe_request`). Requests of all subscribers are
+ * merged: see `rtm_source_poll_keyframe_request`. RTM_ERR_INVALID_ARGUMENT
+ * if the source has no such layer.
+ */
+rtm_status rtm_source_request_keyframe(rtm_source_t *src, uint8_t spatial);
+
+/**
+ * RTM_OK with `*ssrc` set when a keyframe request (PLI/FIR) for that SSRC
+ * should be sent to the publisher now: once per wanted keyframe, again
+ * after the retry interval while it has not arrived. RTM_ERR_NOT_FOUND
+ * when none is due. Call until RTM_ERR_NOT_FOUND.
+ */
+rtm_status rtm_source_poll_keyframe_request(rtm_source_t *src, uint64_t now_us, uint32_t *ssrc);
+
+/**
+ * When `rtm_source_poll_keyframe_request` may next return a request (µs);
+ * RTM_ERR_NOT_FOUND when no keyframe is wanted.
+ */
+rtm_status rtm_source_next_keyframe_request_at(const rtm_source_t *src, uint64_t *at_us);
+
+/**
+ * Copies the counters into `*out`, writing at most `stats_size` bytes
+ * (pass `sizeof(rtm_source_stats)`). Reads the source only.
+ */
+rtm_status rtm_source_get_stats(const rtm_source_t *src,
+                                struct rtm_source_stats *out,
+                                size_t stats_size);
+
+/**
+ * The default configuration. Thread-safe.
+ */
+struct rtm_forwarder_config rtm_forwarder_config_default(void);
+
+/**
+ * Creates a forwarder. It starts paused (RTM_PAUSE_NO_FEED) with no
+ * target: give it one with `rtm_forwarder_set_target` or
+ * `rtm_forwarder_set_available_bitrate`. On success `*out` owns it.
+ * RTM_ERR_INVALID_ARGUMENT for a config field out of range. Thread-safe.
+ */
+rtm_status rtm_forwarder_new(const struct rtm_forwarder_config *config, rtm_forwarder_t **out);
+
+/**
+ * Frees a forwarder. NULL is a no-op.
+ */
+void rtm_forwarder_free(rtm_forwarder_t *fwd);
+
+/**
+ * Forwards the current packet of `src` (the last successful push) if this
+ * subscriber gets it: the packet rewritten with this subscriber's values is
+ * written to `out[0..*out_len]` (one copy, ready for SRTP protection in
+ * place), and `*dropped` (may be NULL) is RTM_DROP_NONE. A packet this
+ * subscriber does not get gives RTM_OK with `*out_len` 0 and the reason in
+ * `*dropped`.
+ *
+ * `out_cap` must be at least the packet's `forwarded_len` (its length + 1
+ * is always enough), whether the packet is sent or dropped: otherwise
+ * RTM_ERR_BUFFER_TOO_SMALL and nothing changes. To protect in place
+ * afterwards, give it `len + 1 + RTM_SRTP_MAX_TRAILER_LEN`.
+ * RTM_ERR_NOT_FOUND when the source has no current packet (nothing pushed,
+ * or the last push failed). `src` is only read. Forward each packet to a
+ * forwarder once, in the order pushed.
+ */
+rtm_status rtm_forwarder_forward(rtm_forwarder_t *fwd,
+                                 const rtm_source_t *src,
+                                 uint8_t *out,
+                                 size_t out_cap,
+                                 uint64_t now_us,
+                                 size_t *out_len,
+                                 rtm_drop_reason *dropped);
+
+/**
+ * Heads for the layer {`spatial`, `temporal`} (capped at the maximum
+ * layer) and ends an automatic pause (a host pause stays). A spatial
+ * change asks for a keyframe (see `rtm_forwarder_poll_keyframe_request`);
+ * the current layer keeps flowing until it arrives. RTM_ERR_INVALID_ARGUMENT
+ * for `spatial` >= RTM_SIMULCAST_MAX_SPATIAL or `temporal` >=
+ * RTM_SIMULCAST_MAX_TEMPORAL.
+ */
+rtm_status rtm_forwarder_set_target(rtm_forwarder_t *fwd, uint8_t spatial, uint8_t temporal);
+
+/**
+ * Picks the target from the layers `src` measures at `now_us` and the
+ * bandwidth this subscriber has for it (`available_bps`): the highest alive
+ * layer up to the maximum that fits. When none fits it pauses with
+ * RTM_PAUSE_BANDWIDTH (some layer is alive) or RTM_PAUSE_NO_FEED (none
+ * is). `src` is only read.
+ */
+rtm_status rtm_forwarder_set_available_bitrate(rtm_forwarder_t *fwd,
+                                               const rtm_source_t *src,
+                                               uint64_t now_us,
+                                               uint64_t available_bps);
+
+/**
+ * Caps the layers this subscriber gets (e.g. its window shrank); the
+ * target is capped at once. RTM_ERR_INVALID_ARGUMENT as for
+ * `rtm_forwarder_set_target`.
+ */
+rtm_status rtm_forwarder_set_max_layer(rtm_forwarder_t *fwd, uint8_t spatial, uint8_t temporal);
+
+/**
+ * Stops forwarding for a host reason (an `rtm_pause_reason` other than
+ * RTM_PAUSE_NONE, usually RTM_PAUSE_MUTED) until `rtm_forwarder_resume`.
+ * RTM_ERR_INVALID_ARGUMENT for another value.
+ */
+rtm_status rtm_forwarder_pause(rtm_forwarder_t *fwd, uint8_t reason);
+
+/**
+ * Undoes `rtm_forwarder_pause` and asks for a keyframe to restart from
+ * (see `rtm_forwarder_poll_keyframe_request`); forwarding restarts at
+ * that keyframe. No effect when not paused by the host.
+ */
+rtm_status rtm_forwarder_resume(rtm_forwarder_t *fwd);
+
+/**
+ * RTM_OK with `*spatial` set when this forwarder needs a keyframe on that
+ * layer (once per decision): pass it to `rtm_source_request_keyframe`,
+ * which merges the requests of all subscribers. RTM_ERR_NOT_FOUND when
+ * none is wanted.
+ */
+rtm_status rtm_forwarder_poll_keyframe_request(rtm_forwarder_t *fwd, uint8_t *spatial);
+
+/**
+ * Writes again into `out[0..*out_len]` the packet this subscriber received
+ * with sequence number `seq` (from its NACK), rebuilt from the source's
+ * history: the same bytes as first sent. RTM_ERR_NOT_FOUND if it was never
+ * sent to this subscriber or is forgotten (by the forwarder or the
+ * source); RTM_ERR_BEFORE_KEYFRAME if it is from before the keyframe the
+ * subscriber's decoder restarted at (not needed: drop the NACK);
+ * RTM_ERR_BUFFER_TOO_SMALL if `out_cap` is below its length (the original
+ * packet's length + 1 always suffices). `src` must be the source this
+ * forwarder forwards; it is only read.
+ */
+rtm_status rtm_forwarder_retransmit(rtm_forwarder_t *fwd,
+                                    const rtm_source_t *src,
+                                    uint16_t seq,
+                                    uint8_t *out,
+                                    size_t out_cap,
+                                    size_t *out_len);
+
+/**
+ * The layer being forwarded now into `*out`; RTM_ERR_NOT_FOUND while
+ * paused or waiting for a keyframe.
+ */
+rtm_status rtm_forwarder_current_layer(rtm_forwarder_t *fwd, struct rtm_layer *out);
+
+/**
+ * The layer the forwarder is heading for into `*out`; RTM_ERR_NOT_FOUND
+ * when it has none (before the first target, or paused for bandwidth or
+ * no feed).
+ */
+rtm_status rtm_forwarder_target_layer(rtm_forwarder_t *fwd, struct rtm_layer *out);
+
+/**
+ * Why nothing is forwarded into `*out` (the host's pause first), or
+ * RTM_PAUSE_NONE.
+ */
+rtm_status rtm_forwarder_pause_reason(rtm_forwarder_t *fwd, rtm_pause_reason *out);
+
+/**
+ * Copies the counters into `*out`, writing at most `stats_size` bytes
+ * (pass `sizeof(rtm_forwarder_stats)`).
+ */
+rtm_status rtm_forwarder_get_stats(rtm_forwarder_t *fwd,
+                                   struct rtm_forwarder_stats *out,
+                                   size_t stats_size);
+
+/**
+ * The default configuration. Thread-safe.
+ */
+struct rtm_allocator_config rtm_allocator_config_default(void);
+
+/**
+ * Creates an allocator for up to `max_tracks` tracks
+ * (1..=RTM_ALLOCATOR_MAX_TRACKS; memory for them is reserved here). On
+ * success `*out` owns it. RTM_ERR_INVALID_ARGUMENT for `max_tracks` or a
+ * config field out of range. Thread-safe.
+ */
+rtm_status rtm_allocator_new(const struct rtm_allocator_config *config,
+                             size_t max_tracks,
+                             rtm_allocator_t **out);
+
+/**
+ * Frees an allocator. NULL is a no-op.
+ */
+void rtm_allocator_free(rtm_allocator_t *alloc);
+
+/**
+ * Shares `estimate_bps` between the tracks `tracks[0..n]` at `now_us`:
+ * first every track gets its lowest alive layer by priority while the
+ * budget lasts, then each in turn climbs as high as the rest allows.
+ * Writes one allocation per track to `out[0..n]`. Pass the same tracks in
+ * the same order on every call (the hysteresis compares with the last
+ * call). RTM_ERR_INVALID_ARGUMENT for `n` above the allocator's
+ * `max_tracks` or a `max_layer` out of range; RTM_ERR_BUFFER_TOO_SMALL
+ * for `out_cap` < `n` (nothing changes on either).
+ */
+rtm_status rtm_allocator_allocate(rtm_allocator_t *alloc,
+                                  uint64_t estimate_bps,
+                                  const struct rtm_track_demand *tracks,
+                                  size_t n,
+                                  uint64_t now_us,
+                                  struct rtm_allocation *out,
+                                  size_t out_cap);
 
 /**
  * The default configuration. Thread-safe.

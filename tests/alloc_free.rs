@@ -853,3 +853,93 @@ fn simulcast_sfu_leg_allocates_nothing() {
     assert_eq!(rx.stats().rtp_unprotected, trace.len() as u64);
     assert!(sent > 500 && tx.stats().rtp_protected == sent);
 }
+
+#[test]
+fn simulcast_copying_push_and_forward_allocate_nothing_in_steady_state() {
+    use rtmedia::ffi::simulcast::*;
+    use rtmedia::ffi::status::rtm_status;
+
+    /// Three layers, two packets per frame, L1T3 TIDs: packets pushed through
+    /// the C copying push (pooled buffers) and forwarded to two subscribers.
+    const SSRCS: [u32; 3] = [11, 22, 33];
+    fn packet(layer: usize, frame: u32, second: bool, out: &mut Vec<u8>) {
+        let seq = (frame * 2 + u32::from(second)) as u16;
+        let tid = [0u8, 2, 1, 2][frame as usize % 4];
+        let pid = (frame & 0x7fff) as u16;
+        out.clear();
+        out.extend_from_slice(&[0x80, if second { 0xe0 } else { 0x60 }]);
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&(frame * 3000).to_be_bytes());
+        out.extend_from_slice(&SSRCS[layer].to_be_bytes());
+        let s_bit = if second { 0 } else { 0x10 };
+        out.extend_from_slice(&[0x80 | s_bit, 0xe0, 0x80 | (pid >> 8) as u8, pid as u8]);
+        out.extend_from_slice(&[(frame / 4) as u8, tid << 6 | 0x20]);
+        if !second {
+            out.push(if frame == 0 { 0x00 } else { 0x01 });
+        }
+        out.resize(out.len() + 300 * (layer + 1), 0x5a);
+    }
+
+    let config = rtm_source_config_default();
+    let mut src = core::ptr::null_mut();
+    let mut fwds = [core::ptr::null_mut(); 2];
+    let mut pkt = Vec::with_capacity(1500);
+    let mut out = [0u8; 1500];
+    unsafe {
+        assert_eq!(
+            rtm_source_new(&config, SSRCS.as_ptr(), 3, &mut src),
+            rtm_status::RTM_OK
+        );
+        for (f, fwd) in fwds.iter_mut().enumerate() {
+            let c = rtm_forwarder_config_default();
+            assert_eq!(rtm_forwarder_new(&c, fwd), rtm_status::RTM_OK);
+            assert_eq!(
+                rtm_forwarder_set_target(*fwd, f as u8 * 2, 1 + f as u8),
+                rtm_status::RTM_OK
+            );
+        }
+    }
+    let mut run = |frames: std::ops::Range<u32>| {
+        let mut sent = 0;
+        for frame in frames {
+            for layer in 0..3 {
+                for second in [false, true] {
+                    packet(layer, frame, second, &mut pkt);
+                    let now = u64::from(frame) * 33_333;
+                    let mut info = rtm_source_packet_info::default();
+                    unsafe {
+                        let st = rtm_source_push_copy(src, pkt.as_ptr(), pkt.len(), now, &mut info);
+                        assert_eq!(st, rtm_status::RTM_OK);
+                        for &fwd in &fwds {
+                            let mut n = 0;
+                            let st = rtm_forwarder_forward(
+                                fwd,
+                                src,
+                                out.as_mut_ptr(),
+                                out.len(),
+                                now,
+                                &mut n,
+                                core::ptr::null_mut(),
+                            );
+                            assert_eq!(st, rtm_status::RTM_OK);
+                            sent += usize::from(n > 0);
+                        }
+                    }
+                }
+            }
+        }
+        sent
+    };
+    // Past the source's history (1024 packets per layer): buffers recycle.
+    run(0..1_200);
+    let mut sent = 0;
+    let n = allocations_in(|| sent = run(1_200..1_700));
+    assert_eq!(n, 0, "allocations per pushed and forwarded packet");
+    assert!(sent > 1_000, "{sent}");
+    unsafe {
+        for fwd in fwds {
+            rtm_forwarder_free(fwd);
+        }
+        rtm_source_free(src);
+    }
+}

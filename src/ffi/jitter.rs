@@ -200,11 +200,12 @@ pub type rtm_release_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, data: *mut u8, len: usize)>;
 
 /// A caller's buffer owned by a `Bytes` until the release callback runs.
-struct CallerBuffer {
-    data: *mut u8,
-    len: usize,
-    release: rtm_release_fn,
-    userdata: *mut c_void,
+/// (Also the owner of zero-copy pushes into a simulcast source.)
+pub(super) struct CallerBuffer {
+    pub(super) data: *mut u8,
+    pub(super) len: usize,
+    pub(super) release: rtm_release_fn,
+    pub(super) userdata: *mut c_void,
 }
 
 // The host promises in the header that the buffer and the callback may be
@@ -213,6 +214,10 @@ unsafe impl Send for CallerBuffer {}
 
 impl AsRef<[u8]> for CallerBuffer {
     fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            // NULL is allowed with length 0, but not in a slice.
+            return &[];
+        }
         // SAFETY: the host handed over `data[0..len]` until release.
         unsafe { core::slice::from_raw_parts(self.data, self.len) }
     }

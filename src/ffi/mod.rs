@@ -16,6 +16,7 @@ pub mod jitter;
 pub mod mixer;
 pub mod rtcp;
 pub mod rtp;
+pub mod simulcast;
 pub mod srtp;
 pub mod status;
 pub mod version;

@@ -64,6 +64,9 @@ pub enum rtm_status {
     RTM_ERR_FULL = -31,
     /// The codec library (libopus) failed: out of memory or an internal error.
     RTM_ERR_CODEC = -32,
+    /// A retransmission was asked for a packet from before the keyframe the
+    /// subscriber's decoder restarted at: it is not needed. Drop the NACK.
+    RTM_ERR_BEFORE_KEYFRAME = -33,
 }
 
 impl rtm_status {
@@ -94,12 +97,13 @@ impl rtm_status {
             Self::RTM_ERR_QUEUE_FULL => b"queue full or closed\0",
             Self::RTM_ERR_FULL => b"table full\0",
             Self::RTM_ERR_CODEC => b"codec error\0",
+            Self::RTM_ERR_BEFORE_KEYFRAME => b"packet from before the last keyframe\0",
         }
     }
 }
 
 /// Every status, for `rtm_status_str` and tests.
-const ALL_STATUSES: [rtm_status; 24] = [
+const ALL_STATUSES: [rtm_status; 25] = [
     rtm_status::RTM_OK,
     rtm_status::RTM_ERR_NULL_POINTER,
     rtm_status::RTM_ERR_INVALID_ARGUMENT,
@@ -124,6 +128,7 @@ const ALL_STATUSES: [rtm_status; 24] = [
     rtm_status::RTM_ERR_QUEUE_FULL,
     rtm_status::RTM_ERR_FULL,
     rtm_status::RTM_ERR_CODEC,
+    rtm_status::RTM_ERR_BEFORE_KEYFRAME,
 ];
 
 impl From<ParseError> for rtm_status {

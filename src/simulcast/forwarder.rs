@@ -168,6 +168,47 @@ impl FrameDecisions {
     }
 }
 
+/// The output numbers of the frame being sent, to tell at a switch whether
+/// the subscriber got all of it.
+#[derive(Debug, Clone, Copy, Default)]
+struct FrameOut {
+    /// First packet's number, when the codec marks it (VP8), else the lowest.
+    first: Option<u64>,
+    first_marked: bool,
+    /// The codec marks frame starts: without the marked one, incomplete.
+    starts_known: bool,
+    marker: Option<u64>,
+    sent: u64,
+}
+
+impl FrameOut {
+    fn add(&mut self, ext_seq: u64, frame_start: Option<bool>, marker: bool) {
+        self.sent += 1;
+        self.starts_known |= frame_start.is_some();
+        match frame_start {
+            Some(true) => {
+                self.first = Some(ext_seq);
+                self.first_marked = true;
+            }
+            _ if !self.first_marked => {
+                self.first = Some(self.first.map_or(ext_seq, |f| f.min(ext_seq)));
+            }
+            _ => {}
+        }
+        if marker {
+            self.marker = Some(ext_seq);
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        match (self.first, self.marker) {
+            _ if self.starts_known && !self.first_marked => self.sent == 0,
+            (Some(first), Some(last)) => last >= first && self.sent == last - first + 1,
+            _ => self.sent == 0,
+        }
+    }
+}
+
 /// A packet about to be sent: its output values and numbers.
 #[derive(Debug, Clone, Copy)]
 struct Sending {
@@ -211,6 +252,8 @@ pub struct Forwarder {
     backfill: Option<(u8, u64)>,
     /// Temporal-layer decisions of the last few frames.
     frames: FrameDecisions,
+    /// What of the frame being sent has gone out.
+    frame_out: FrameOut,
     /// Source timestamp of the frame being forwarded, to count frames.
     frame_ts: Option<u32>,
     sent: Vec<SentRecord>,
@@ -237,6 +280,7 @@ impl Forwarder {
             layer_first_ext_seq: u64::MAX,
             backfill: None,
             frames: FrameDecisions::default(),
+            frame_out: FrameOut::default(),
             frame_ts: None,
             sent: vec![SentRecord::default(); history],
             stats: ForwarderStats::default(),
@@ -348,13 +392,19 @@ impl Forwarder {
 
     /// Forwards `pkt` into `out` if this subscriber gets it: the rewritten
     /// packet (one copy), ready for SRTP protection in place. `out` needs
-    /// the packet's length plus one byte (a 7-bit PictureID is widened).
+    /// [`SourcePacket::forwarded_len`] bytes (the packet's length, plus one
+    /// when a 7-bit PictureID is widened), whether the packet is sent or
+    /// not: a smaller buffer is refused before anything changes.
     pub fn forward(
         &mut self,
         pkt: &SourcePacket,
         out: &mut [u8],
         now: u64,
     ) -> Result<Forwarded, WriteError> {
+        let needed = pkt.forwarded_len();
+        if out.len() < needed {
+            return Err(WriteError::BufferTooSmall { needed });
+        }
         let decision = self.decide(pkt, now);
         let sending = match decision {
             Ok(sending) => sending,
@@ -497,8 +547,9 @@ impl Forwarder {
             Some(last) => {
                 // A frame cut short by the switch gets a one-number gap, so
                 // the receiver sees a loss rather than a complete frame.
+                // (A frame missing an earlier packet already shows a hole.)
                 let cut = !last.marker;
-                self.stats.cut_frames += u64::from(cut);
+                self.stats.cut_frames += u64::from(cut || !self.frame_out.is_complete());
                 let first_out = last.ext_seq + 1 + u64::from(cut);
                 self.seq.rebase(pkt.ext_seq, first_out);
                 self.layer_first_ext_seq = first_out;
@@ -552,7 +603,9 @@ impl Forwarder {
         if new_frame {
             self.frame_ts = Some(pkt.timestamp);
             self.stats.frames_sent += 1;
+            self.frame_out = FrameOut::default();
         }
+        self.frame_out.add(ext_seq, pkt.frame_start, pkt.marker);
         if pkt.keyframe {
             self.keyframe_ext_seq = ext_seq;
             self.stats.keyframes_sent += 1;

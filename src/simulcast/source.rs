@@ -99,6 +99,15 @@ pub struct SourcePacket {
     pub padding_only: bool,
 }
 
+impl SourcePacket {
+    /// Bytes [`Forwarder::forward`](super::Forwarder::forward) needs in its
+    /// output buffer for this packet: its length, plus one when a 7-bit
+    /// PictureID is widened to 15 bits.
+    pub fn forwarded_len(&self) -> usize {
+        super::rewrite::rewritten_len(self.bytes.len(), self.vp8.as_ref())
+    }
+}
+
 /// Counters since the source was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SourceStats {
