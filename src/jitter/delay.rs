@@ -115,6 +115,17 @@ impl DelayEstimator {
     /// network's variation.
     #[inline]
     pub fn on_arrival(&mut self, media_us: i64, now: u64) {
+        let transit = self.update_jitter(media_us, now);
+        self.sample(transit, now);
+    }
+
+    /// Updates the RFC 3550 interarrival jitter (every packet counts) and
+    /// returns the packet's transit time, without feeding the delay
+    /// estimate: video feeds it once per frame ([`sample_transit`]).
+    ///
+    /// [`sample_transit`]: Self::sample_transit
+    #[inline]
+    pub fn update_jitter(&mut self, media_us: i64, now: u64) -> i64 {
         let transit = (now.min(i64::MAX as u64) as i64).saturating_sub(media_us);
         if let Some(last) = self.last_transit_us {
             // Signed to float, then abs: the same value as `unsigned_abs() as
@@ -123,7 +134,18 @@ impl DelayEstimator {
             self.jitter_us += (d - self.jitter_us) * (1.0 / 16.0);
         }
         self.last_transit_us = Some(transit);
+        transit
+    }
 
+    /// Feeds the delay estimate with one transit time (from
+    /// [`update_jitter`](Self::update_jitter)).
+    #[inline]
+    pub fn sample_transit(&mut self, transit: i64, now: u64) {
+        self.sample(transit, now);
+    }
+
+    #[inline]
+    fn sample(&mut self, transit: i64, now: u64) {
         let bucket = now / BUCKET_US;
         let slot = (bucket % MIN_BUCKETS as u64) as usize;
         if bucket != self.bucket_index {

@@ -192,6 +192,8 @@ pub struct JitterBuffer {
     gap_run: (i64, i64),
     /// Video: how far the head frame is known to be present.
     frame_scan: Option<FrameScan>,
+    /// Video: timestamp of the newest frame that fed the delay estimate.
+    newest_sampled_ts: Option<i64>,
     /// When a gap was last noticed (drives the retransmission reserve).
     last_gap_at: Option<u64>,
     frame: Vec<Bytes>,
@@ -222,6 +224,7 @@ impl JitterBuffer {
             gap_span: (0, 0),
             gap_run: (0, 0),
             frame_scan: None,
+            newest_sampled_ts: None,
             last_gap_at: None,
             frame: Vec::with_capacity(frame_capacity),
             stats: JitterStats::default(),
@@ -372,7 +375,20 @@ impl JitterBuffer {
         }
         let media_us = self.delay.media_us(ts);
         if !retransmitted {
-            self.delay.on_arrival(media_us, now);
+            match self.config.mode {
+                Mode::Audio => self.delay.on_arrival(media_us, now),
+                Mode::Video(_) => {
+                    // One delay sample per frame, at its first packet: the
+                    // rest of a frame trails by its transmission time (a
+                    // big keyframe takes 100 ms or more), which is not
+                    // network jitter and must not raise every frame's delay.
+                    let transit = self.delay.update_jitter(media_us, now);
+                    if self.newest_sampled_ts.is_none_or(|t| ts > t) {
+                        self.newest_sampled_ts = Some(ts);
+                        self.delay.sample_transit(transit, now);
+                    }
+                }
+            }
             self.reserve_for_retransmissions(now);
         }
         self.ring.put(Slot {
@@ -458,6 +474,7 @@ impl JitterBuffer {
         self.missing = 0;
         self.gap_run = (0, 0);
         self.delay.reset_timing();
+        self.newest_sampled_ts = None;
         self.stats.resets += 1;
         self.stale_run = 0;
         self.last_out = None;

@@ -1,7 +1,7 @@
 //! NACK scheduling: which missing packets to request now, retried every RTT
 //! up to a limit, and only while a retransmission could still be played.
 
-use super::JitterBuffer;
+use super::{JitterBuffer, Mode};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NackConfig {
@@ -63,8 +63,9 @@ impl JitterBuffer {
                 Some(slot) if slot.packet.is_some() => next_held_media_us = Some(slot.media_us),
                 Some(slot) => {
                     let due = self.nack_due(slot.time, slot.nack_retries);
-                    let deadline =
-                        next_held_media_us.and_then(|m| self.delay.playout_time_of_media(m));
+                    let deadline = next_held_media_us
+                        .and_then(|m| self.delay.playout_time_of_media(m))
+                        .map(|d| d.saturating_add(self.late_allowance()));
                     let playable = deadline.is_some_and(|d| now.saturating_add(self.rtt_us) <= d);
                     if due.is_some_and(|d| d <= now) && playable {
                         out[found % ring] = seq as u16;
@@ -111,6 +112,16 @@ impl JitterBuffer {
         (lo.max(head)..=hi.saturating_add(1).min(self.highest)).rev()
     }
 
+    /// How long after its playout time a missing packet is still useful:
+    /// none for audio (concealed at its time); for video, the grace an
+    /// incomplete frame gets before it is dropped.
+    fn late_allowance(&self) -> u64 {
+        match self.config.mode {
+            Mode::Audio => 0,
+            Mode::Video(_) => self.incomplete_frame_grace(),
+        }
+    }
+
     /// When a missing packet may be requested, if it has retries left: the
     /// reorder wait after it was noticed, then one RTT after each request
     /// (`time` is when it was noticed, then when it was last requested).
@@ -140,8 +151,9 @@ impl JitterBuffer {
                 Some(slot) if slot.packet.is_some() => next_held_media_us = Some(slot.media_us),
                 Some(slot) => {
                     let due = self.nack_due(slot.time, slot.nack_retries);
-                    let deadline =
-                        next_held_media_us.and_then(|m| self.delay.playout_time_of_media(m));
+                    let deadline = next_held_media_us
+                        .and_then(|m| self.delay.playout_time_of_media(m))
+                        .map(|d| d.saturating_add(self.late_allowance()));
                     if let (Some(due), Some(deadline)) = (due, deadline) {
                         if due.saturating_add(self.rtt_us) <= deadline {
                             earliest = Some(earliest.map_or(due, |e| e.min(due)));

@@ -57,7 +57,7 @@ impl JitterBuffer {
     /// for: a late frame costs a short freeze, a dropped one a keyframe round
     /// trip. One more jitter percentile for late packets (at least 30 ms),
     /// and with NACK one more retransmission.
-    fn incomplete_frame_grace(&self) -> u64 {
+    pub(super) fn incomplete_frame_grace(&self) -> u64 {
         let late = self.delay.percentile_us().max(30_000);
         let nack = &self.config.nack;
         if nack.enabled {
@@ -71,10 +71,20 @@ impl JitterBuffer {
     /// time if complete, or when it is given up if not.
     pub(super) fn video_wakeup(&self, head: i64) -> Option<u64> {
         let deadline = self.deadline_of(head)?;
-        Some(match self.head_frame(head) {
-            HeadFrame::Complete { .. } | HeadFrame::Orphan => deadline,
-            HeadFrame::Incomplete { .. } => deadline.saturating_add(self.incomplete_frame_grace()),
-        })
+        match self.head_frame(head) {
+            HeadFrame::Complete { .. } | HeadFrame::Orphan => Some(deadline),
+            HeadFrame::Incomplete { scan } => Some(self.give_up_time(deadline, head, scan)),
+        }
+    }
+
+    /// When an incomplete head frame is given up: the grace after its
+    /// playout time, or after its latest packet arrived if that is later (a
+    /// big frame still arriving is not lost).
+    fn give_up_time(&self, deadline: u64, head: i64, scan: Option<FrameScan>) -> u64 {
+        let last_arrival = scan.filter(|s| s.head == head).map_or(0, |s| s.arrival);
+        deadline
+            .max(last_arrival)
+            .saturating_add(self.incomplete_frame_grace())
     }
 
     fn head_frame(&self, head: i64) -> HeadFrame {
@@ -192,7 +202,7 @@ impl JitterBuffer {
                         Some(slot) => self.delay.playout_time_of_media(slot.media_us)?,
                         None => self.gap_deadline(head)?.0,
                     };
-                    if now < deadline.saturating_add(self.incomplete_frame_grace()) {
+                    if now < self.give_up_time(deadline, head, scan) {
                         return None;
                     }
                     self.drop_packets(head, head, now);
