@@ -108,7 +108,7 @@ install: release-lib $(TARGET_DIR)/rtmedia.pc
 # and under valgrind. Also checks the soname, that only rtm_* symbols are
 # exported, and that DESTDIR stages without changing the recorded prefix.
 INSTALL_TEST := $(abspath $(TARGET_DIR))/install-test
-EXAMPLE_C := examples/c/sfu_loop.c
+EXAMPLES_C := $(patsubst examples/c/%.c,%,$(wildcard examples/c/*.c))
 CFLAGS_EXAMPLE := -std=c11 -Wall -Wextra -Werror -g -O1
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 install-test:
@@ -126,21 +126,24 @@ install-test:
 	shared_libs="$$(pkg-config --libs rtmedia)"; \
 	static_libs="$$(pkg-config --static --libs rtmedia | sed 's/-lrtmedia\b/-l:librtmedia.a/')"; \
 	cflags="$$(pkg-config --cflags rtmedia)"; \
-	$(CC) $(CFLAGS_EXAMPLE) $(ASAN_FLAGS) $$cflags $(EXAMPLE_C) $$shared_libs -pthread -o $$out/sfu_loop-shared-asan; \
-	$(CC) $(CFLAGS_EXAMPLE) $$cflags $(EXAMPLE_C) $$shared_libs -pthread -o $$out/sfu_loop-shared; \
-	$(CC) $(CFLAGS_EXAMPLE) $(ASAN_FLAGS) $$cflags $(EXAMPLE_C) $$static_libs -pthread -o $$out/sfu_loop-static-asan; \
-	$(CC) $(CFLAGS_EXAMPLE) $$cflags $(EXAMPLE_C) $$static_libs -pthread -o $$out/sfu_loop-static; \
-	readelf -d $$out/sfu_loop-shared | grep -q 'NEEDED.*\[librtmedia\.so\.$(SO_VERSION)\]' \
-	  || { echo "the shared build does not need librtmedia.so.$(SO_VERSION)"; exit 1; }; \
-	! readelf -d $$out/sfu_loop-static | grep -q 'NEEDED.*librtmedia' \
-	  || { echo "the static build needs librtmedia.so"; exit 1; }; \
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1; \
-	echo "== sfu_loop shared (ASan+UBSan)"; LD_LIBRARY_PATH=$$lib $$out/sfu_loop-shared-asan; \
-	echo "== sfu_loop static (ASan+UBSan)"; $$out/sfu_loop-static-asan; \
-	unset ASAN_OPTIONS UBSAN_OPTIONS; \
 	vg="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible"; \
-	echo "== sfu_loop shared (valgrind)"; LD_LIBRARY_PATH=$$lib $$vg $$out/sfu_loop-shared; \
-	echo "== sfu_loop static (valgrind)"; $$vg $$out/sfu_loop-static
+	for ex in $(EXAMPLES_C); do \
+	  src=examples/c/$$ex.c; \
+	  $(CC) $(CFLAGS_EXAMPLE) $(ASAN_FLAGS) $$cflags $$src $$shared_libs -pthread -o $$out/$$ex-shared-asan; \
+	  $(CC) $(CFLAGS_EXAMPLE) $$cflags $$src $$shared_libs -pthread -o $$out/$$ex-shared; \
+	  $(CC) $(CFLAGS_EXAMPLE) $(ASAN_FLAGS) $$cflags $$src $$static_libs -pthread -o $$out/$$ex-static-asan; \
+	  $(CC) $(CFLAGS_EXAMPLE) $$cflags $$src $$static_libs -pthread -o $$out/$$ex-static; \
+	  readelf -d $$out/$$ex-shared | grep -q 'NEEDED.*\[librtmedia\.so\.$(SO_VERSION)\]' \
+	    || { echo "the shared build does not need librtmedia.so.$(SO_VERSION)"; exit 1; }; \
+	  ! readelf -d $$out/$$ex-static | grep -q 'NEEDED.*librtmedia' \
+	    || { echo "the static build needs librtmedia.so"; exit 1; }; \
+	  echo "== $$ex shared (ASan+UBSan)"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 LD_LIBRARY_PATH=$$lib $$out/$$ex-shared-asan; \
+	  echo "== $$ex static (ASan+UBSan)"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$out/$$ex-static-asan; \
+	  echo "== $$ex shared (valgrind)"; LD_LIBRARY_PATH=$$lib $$vg $$out/$$ex-shared; \
+	  echo "== $$ex static (valgrind)"; $$vg $$out/$$ex-static; \
+	done
 	@set -e; stage=$(INSTALL_TEST)/stage; \
 	$(MAKE) --no-print-directory install DESTDIR=$$stage PREFIX=/opt/rtmedia >/dev/null; \
 	test -L $$stage/opt/rtmedia/lib/librtmedia.so && test -f $$stage/opt/rtmedia/include/rtmedia.h; \

@@ -986,9 +986,51 @@ static void test_random(void) {
     CHECK(count == pushed);
 }
 
+/* A keyframe whose second packet reaches the SFU before its first: the
+ * forwarder starts the layer at the first and the backfill sends the
+ * second, numbered right after it; then it has nothing more. */
+static void test_backfill(void) {
+    publisher_init();
+    rtm_source_config sc = rtm_source_config_default();
+    rtm_source_t *src = NULL;
+    CHECK_STATUS(rtm_source_new(&sc, SSRC, 3, &src), RTM_OK);
+    rtm_forwarder_t *f = new_forwarder(0xb0b0b0b0u, -1);
+    CHECK_STATUS(rtm_forwarder_set_target(f, 1, 2), RTM_OK);
+    uint8_t first[1500], second[1500], out[1600];
+    size_t first_len = build_vp8(first, 1, TS_BASE[1], false, true, 0, true, 100);
+    size_t second_len = build_vp8(second, 1, TS_BASE[1], true, false, 0, true, 100);
+    size_t n = 99;
+    rtm_drop_reason why = RTM_DROP_NONE;
+    CHECK_STATUS(rtm_source_push_copy(src, second, second_len, T0_US, NULL), RTM_OK);
+    CHECK_STATUS(rtm_forwarder_forward(f, src, out, sizeof out, T0_US, &n, &why), RTM_OK);
+    CHECK(n == 0 && why == RTM_DROP_WAITING_FOR_KEYFRAME);
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, T0_US, &n), RTM_OK);
+    CHECK(n == 0);
+    CHECK_STATUS(rtm_source_push_copy(src, first, first_len, T0_US + 1, NULL), RTM_OK);
+    CHECK_STATUS(rtm_forwarder_forward(f, src, out, sizeof out, T0_US + 1, &n, &why), RTM_OK);
+    CHECK(n == first_len && why == RTM_DROP_NONE);
+    uint16_t seq = rd16(out + 2);
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, 10, T0_US + 1, &n), RTM_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, T0_US + 1, &n), RTM_OK);
+    CHECK(n == second_len);
+    CHECK(rd16(out + 2) == (uint16_t)(seq + 1));
+    CHECK(rd32(out + 8) == 0xb0b0b0b0u);
+    CHECK((out[1] & 0x80) != 0);
+    CHECK(memcmp(out + 12, second + 12, second_len - 12) == 0);
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, T0_US + 1, &n), RTM_OK);
+    CHECK(n == 0);
+    CHECK_STATUS(rtm_forwarder_backfill(NULL, src, out, sizeof out, 0, &n), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_forwarder_backfill(f, NULL, out, sizeof out, 0, &n), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, NULL, sizeof out, 0, &n), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, 0, NULL), RTM_ERR_NULL_POINTER);
+    rtm_forwarder_free(f);
+    rtm_source_free(src);
+}
+
 int main(void) {
     test_forwarding();
     test_zero_copy_ownership();
+    test_backfill();
     test_allocator();
     test_arguments();
     test_random();

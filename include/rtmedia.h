@@ -1938,6 +1938,23 @@ rtm_status rtm_forwarder_forward(rtm_forwarder_t *fwd,
                                  rtm_drop_reason *dropped);
 
 /**
+ * After a forward that sent a packet: the next packet of the new layer
+ * that reached `src` before the keyframe that started a layer switch (the
+ * network reordered them), written to `out[0..*out_len]` as
+ * `rtm_forwarder_forward` would. Call after every sent packet until
+ * `*out_len` is 0 (a cheap check when there was no switch); skipping it
+ * leaves those packets for the subscriber to NACK. `out_cap`: as for
+ * `rtm_forwarder_forward` (RTM_ERR_BUFFER_TOO_SMALL, nothing changes).
+ * `src` is only read.
+ */
+rtm_status rtm_forwarder_backfill(rtm_forwarder_t *fwd,
+                                  const rtm_source_t *src,
+                                  uint8_t *out,
+                                  size_t out_cap,
+                                  uint64_t now_us,
+                                  size_t *out_len);
+
+/**
  * Heads for the layer {`spatial`, `temporal`} (capped at the maximum
  * layer) and ends an automatic pause (a host pause stays). A spatial
  * change asks for a keyframe (see `rtm_forwarder_poll_keyframe_request`);

@@ -804,6 +804,32 @@ pub unsafe extern "C" fn rtm_forwarder_forward(
     })
 }
 
+/// After a forward that sent a packet: the next packet of the new layer
+/// that reached `src` before the keyframe that started a layer switch (the
+/// network reordered them), written to `out[0..*out_len]` as
+/// `rtm_forwarder_forward` would. Call after every sent packet until
+/// `*out_len` is 0 (a cheap check when there was no switch); skipping it
+/// leaves those packets for the subscriber to NACK. `out_cap`: as for
+/// `rtm_forwarder_forward` (RTM_ERR_BUFFER_TOO_SMALL, nothing changes).
+/// `src` is only read.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_forwarder_backfill(
+    fwd: *mut rtm_forwarder_t,
+    src: *const rtm_source_t,
+    out: *mut u8,
+    out_cap: usize,
+    now_us: u64,
+    out_len: *mut usize,
+) -> rtm_status {
+    handle::with(fwd, |h| {
+        let s = source_ref(src)?;
+        let buf = args::slice_mut(out, out_cap)?;
+        let out_len = args::out(out_len)?;
+        *out_len = h.fwd.backfill(&s.source, buf, now_us)?.unwrap_or(0);
+        Ok(())
+    })
+}
+
 /// Heads for the layer {`spatial`, `temporal`} (capped at the maximum
 /// layer) and ends an automatic pause (a host pause stays). A spatial
 /// change asks for a keyframe (see `rtm_forwarder_poll_keyframe_request`);

@@ -651,11 +651,18 @@ impl Forwarder {
                 self.backfill = None;
                 break;
             }
-            self.backfill = Some((spatial, next + 1));
             let Some(pkt) = source.kept_packet(spatial, next) else {
-                continue; // not arrived yet: it will be forwarded when it does
+                // Not arrived yet: it will be forwarded when it does.
+                self.backfill = Some((spatial, next + 1));
+                continue;
             };
-            if let Forwarded::Sent(n) = self.forward(&pkt, out, now)? {
+            // Checked before anything moves, so a too-small buffer can be
+            // retried with a bigger one.
+            let sent = self.forward(&pkt, out, now)?;
+            if self.backfill == Some((spatial, next)) {
+                self.backfill = Some((spatial, next + 1));
+            }
+            if let Forwarded::Sent(n) = sent {
                 return Ok(Some(n));
             }
         }
