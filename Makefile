@@ -40,7 +40,7 @@ SO_VERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR
 DESCRIPTION := $(shell sed -n 's/^description = "\(.*\)"$$/\1/p' Cargo.toml | head -n1)
 
 demo: deps
-	$(CARGO) run --release --example packet_tour
+	$(CARGO) run --release --example conference
 
 test: deps rust-checks rust-tests ffi-tests install-test
 	@echo "make test: all checks passed"
@@ -60,6 +60,8 @@ rust-checks:
 rust-tests:
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+	# The main job at CI size: exits non-zero if a quality goal is missed.
+	$(CARGO) run --example conference -- --out target/conference-ci
 
 $(STATICLIB): $(shell find src -name '*.rs') Cargo.toml
 	$(CARGO) build --lib

@@ -21,3 +21,9 @@ pub mod packet;
 pub mod sim;
 pub mod simulcast;
 pub mod srtp;
+
+/// The README's code blocks, compiled and run as doc tests so the quick
+/// start cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
