@@ -295,6 +295,9 @@ fn json_lines_have_the_documented_fields() {
         "srtp_protect/AEAD_AES_256_GCM",
         "srtp_unprotect/AEAD_AES_128_GCM",
         "jitter_push_pop/audio_reorder5_loss2",
+        "forwarder_select_rewrite/",
+        "sfu_leg/AEAD_AES_128_GCM",
+        "sfu_fanout/100_subscribers",
     ] {
         assert!(
             stages.iter().any(|s| s == want),

@@ -2,8 +2,10 @@
 //! returning a [`Stage`] (rtmedia and its same-run baseline).
 
 pub(crate) mod jitter;
+mod forwarder;
 mod mixer;
 mod packet;
+pub(crate) mod simulcast;
 pub(crate) mod srtp;
 
 use rtmedia::srtp::Profile;
@@ -21,6 +23,11 @@ pub(crate) fn stages(options: &Options) -> Vec<Stage> {
     rows.push(srtp::srtp_unprotect(Profile::AeadAes256Gcm));
     rows.push(jitter::jitter_push_pop(options));
     rows.push(mixer::mixer_tick(options));
+    // The simulcast trace (libvpx), encoded once for the three rows.
+    let trace = std::sync::Arc::new(simulcast::Trace::new(options));
+    rows.push(forwarder::forwarder_select_rewrite(&trace));
+    rows.push(forwarder::sfu_leg(&trace));
+    rows.push(forwarder::sfu_fanout(&trace));
     rows
 }
 
