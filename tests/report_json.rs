@@ -228,6 +228,8 @@ const SCALING: &[(&str, Type)] = &[
     ("per_thread_packets_per_sec", Type::Positive),
     ("efficiency", Type::Positive),
     ("cpu_cores_used", Type::PositiveOrNull),
+    ("subscribers_per_room", Type::Int),
+    ("forwarded_packets_per_sec", Type::Positive),
 ];
 
 #[test]

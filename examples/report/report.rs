@@ -5,9 +5,10 @@
 //! the same work in the same run, in alternating samples, so that a noisy
 //! shared machine slows both alike; the ratio is what to quote. Times are
 //! wall time (`Instant`) and each figure is the median of several short
-//! samples. The scaling table runs whole rooms (SRTP unprotect → jitter
-//! buffer → SRTP protect) sharded over 1..N worker threads fed by one
-//! dispatcher thread through bounded crossbeam channels.
+//! samples. The scaling table runs whole SFU rooms (SRTP unprotect →
+//! `Source::on_rtp` → a `Forwarder` per subscriber → SRTP protect per
+//! subscriber) sharded over 1..N worker threads fed by one dispatcher
+//! thread through bounded crossbeam channels.
 //!
 //! Modules: `options` (command line), `measure` (calibration, alternating
 //! samples, medians), `stages` (one file per family of rows), `scaling`
@@ -34,9 +35,9 @@ use json::{json_line, Json};
 use machine::{cpu_model, logical_cores};
 use measure::measure;
 pub use options::Options;
-use scaling::{scaling, SCALING_PROFILE};
+use scaling::{scaling, SCALING_PROFILE, SUBSCRIBERS_PER_ROOM};
 use stages::srtp::profile_name;
-use stages::{stages, PACKET_BYTES};
+use stages::stages;
 
 /// Runs everything and writes the table, or JSON lines with `--json`.
 pub fn run(options: &Options, out: &mut dyn Write) -> io::Result<()> {
@@ -133,16 +134,23 @@ pub fn run(options: &Options, out: &mut dyn Write) -> io::Result<()> {
     if !options.json {
         writeln!(
             out,
-            "\nScaling: rooms (SRTP unprotect -> jitter push/pop -> SRTP protect, {}, {} B) \
-             sharded over worker threads,\nfed by one dispatcher thread through bounded \
-             crossbeam channels (the dispatcher shares the cores).\n",
+            "\nScaling: SFU rooms (one VP8 simulcast publisher and {SUBSCRIBERS_PER_ROOM} \
+             subscribers each: SRTP unprotect -> Source::on_rtp -> Forwarder::forward -> \
+             SRTP protect\nper subscriber, {}) sharded over worker threads, fed by one \
+             dispatcher thread through bounded crossbeam channels\n(the dispatcher shares \
+             the cores). Mpkt/s: publisher packets in; sent: subscriber-packets out.\n",
             profile_name(SCALING_PROFILE),
-            PACKET_BYTES
         )?;
         writeln!(
             out,
-            "{:>7} {:>6} {:>10} {:>14} {:>10} {:>10}",
-            "threads", "rooms", "Mpkt/s", "Mpkt/s/thread", "efficiency", "cores used"
+            "{:>7} {:>6} {:>10} {:>14} {:>10} {:>10} {:>12}",
+            "threads",
+            "rooms",
+            "Mpkt/s",
+            "Mpkt/s/thread",
+            "efficiency",
+            "cores used",
+            "sent Mpkt/s"
         )?;
     }
     for r in rows {
@@ -155,23 +163,26 @@ pub fn run(options: &Options, out: &mut dyn Write) -> io::Result<()> {
                     ("kind", Json::Str("scaling")),
                     ("threads", Json::Int(r.threads as u64)),
                     ("rooms", Json::Int(r.rooms as u64)),
-                    ("bytes", Json::Int(PACKET_BYTES as u64)),
+                    ("bytes", Json::Int(r.bytes as u64)),
                     ("packets_per_sec", Json::Num(r.packets_per_sec)),
                     ("per_thread_packets_per_sec", Json::Num(per_thread)),
                     ("efficiency", Json::Num(r.efficiency)),
                     ("cpu_cores_used", r.cores_used.map_or(Json::Null, Json::Num)),
+                    ("subscribers_per_room", Json::Int(r.subscribers as u64)),
+                    ("forwarded_packets_per_sec", Json::Num(r.forwarded_per_sec)),
                 ])
             )?;
         } else {
             writeln!(
                 out,
-                "{:>7} {:>6} {:>10.3} {:>14.3} {:>9.0}% {:>10}",
+                "{:>7} {:>6} {:>10.3} {:>14.3} {:>9.0}% {:>10} {:>12.3}",
                 r.threads,
                 r.rooms,
                 r.packets_per_sec / 1e6,
                 per_thread / 1e6,
                 r.efficiency * 100.0,
-                r.cores_used.map_or("-".to_string(), |c| format!("{c:.2}"))
+                r.cores_used.map_or("-".to_string(), |c| format!("{c:.2}")),
+                r.forwarded_per_sec / 1e6
             )?;
         }
         out.flush()?;

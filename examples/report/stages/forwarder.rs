@@ -10,8 +10,8 @@
 //!   subscriber. Baseline `webrtc-rs`: webrtc-srtp decrypt → the naive
 //!   rewrite → webrtc-srtp encrypt.
 //! - `sfu_fanout`: one source packet → `Source::on_rtp` once → 100
-//!   subscribers (targets (2,2), (2,1), (1,2), (0,2) in turn), each forward
-//!   + GCM protect; a packet is a subscriber-packet. Baseline: the naive
+//!   subscribers (targets (2,2), (2,1), (1,2), (0,2) in turn), each a
+//!   forward and a GCM protect; a packet is a subscriber-packet. Baseline: the naive
 //!   path with webrtc-srtp encrypt once per subscriber.
 //!
 //! Incoming packets are the trace replayed as an endless stream, made in
@@ -346,7 +346,13 @@ pub(super) fn sfu_fanout(trace: &Arc<Trace>) -> Stage {
     let theirs = NaiveFanout {
         plain: plain(),
         subs: (0..SUBSCRIBERS)
-            .map(|i| (Naive::new(trace, target(i)), webrtc_gcm(i as u8, false), [0; CAP]))
+            .map(|i| {
+                (
+                    Naive::new(trace, target(i)),
+                    webrtc_gcm(i as u8, false),
+                    [0; CAP],
+                )
+            })
             .collect(),
     };
     let theirs = batched(

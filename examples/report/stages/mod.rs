@@ -1,8 +1,8 @@
 //! The stage rows: one constructor per row, grouped by family, each
 //! returning a [`Stage`] (rtmedia and its same-run baseline).
 
-pub(crate) mod jitter;
 mod forwarder;
+pub(crate) mod jitter;
 mod mixer;
 mod packet;
 pub(crate) mod simulcast;

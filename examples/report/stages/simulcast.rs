@@ -196,7 +196,13 @@ pub(crate) fn send(
 
 /// An rtmedia AEAD_AES_128_GCM context keyed by `key_byte`.
 pub(crate) fn gcm(key_byte: u8) -> Srtp {
-    Srtp::new(PROFILE, &[key_byte; 16], &[key_byte ^ 0xff; 12], Config::default()).unwrap()
+    Srtp::new(
+        PROFILE,
+        &[key_byte; 16],
+        &[key_byte ^ 0xff; 12],
+        Config::default(),
+    )
+    .unwrap()
 }
 
 /// The same for webrtc-srtp (with replay protection when `receiver`).
