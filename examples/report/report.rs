@@ -76,7 +76,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> io::Result<()> {
         )?;
         writeln!(
             out,
-            "{:<24} {:<34} {:>5} {:>10} {:>9}  {:<12} {:>10} {:>7}",
+            "{:<24} {:<36} {:>5} {:>10} {:>9}  {:<12} {:>10} {:>7}",
             "stage", "variant", "bytes", "Mpkt/s", "ns/pkt", "baseline", "Mpkt/s", "ratio"
         )?;
     }
@@ -116,7 +116,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> io::Result<()> {
             };
             writeln!(
                 out,
-                "{:<24} {:<34} {:>5} {:>10.3} {:>9.1}  {:<12} {:>10} {:>7}",
+                "{:<24} {:<36} {:>5} {:>10.3} {:>9.1}  {:<12} {:>10} {:>7}",
                 row.stage,
                 row.variant,
                 row.bytes,
