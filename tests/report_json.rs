@@ -228,6 +228,8 @@ const SCALING: &[(&str, Type)] = &[
     ("per_thread_packets_per_sec", Type::Positive),
     ("efficiency", Type::Positive),
     ("cpu_cores_used", Type::PositiveOrNull),
+    ("subscribers_per_room", Type::Int),
+    ("forwarded_packets_per_sec", Type::Positive),
 ];
 
 #[test]
@@ -295,6 +297,9 @@ fn json_lines_have_the_documented_fields() {
         "srtp_protect/AEAD_AES_256_GCM",
         "srtp_unprotect/AEAD_AES_128_GCM",
         "jitter_push_pop/audio_reorder5_loss2",
+        "forwarder_select_rewrite/",
+        "sfu_leg/AEAD_AES_128_GCM",
+        "sfu_fanout/100_subscribers",
     ] {
         assert!(
             stages.iter().any(|s| s == want),

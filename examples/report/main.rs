@@ -8,9 +8,11 @@
 //! cargo run --release --example report -- --quick   # a few seconds (tests)
 //! ```
 //!
-//! The measuring code lives in `report.rs`, which `tests/report_json.rs`
-//! also compiles, so the JSON it checks is the JSON this prints.
+//! The measuring code lives in `report.rs` and the modules beside it, which
+//! `tests/report_json.rs` also compiles, so the JSON it checks is the JSON
+//! this prints.
 
+#[path = "report.rs"]
 mod report;
 
 fn main() {
