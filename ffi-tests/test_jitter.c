@@ -1011,8 +1011,9 @@ static void test_video_start_and_other_codecs(void) {
     c = rtm_jitter_config_default(RTM_JITTER_VIDEO_H264);
     c.fixed_delay_us = 50000;
     jb = new_jitter(&c);
-    const uint8_t idr[3] = {0x65, 0x88, 0x80};
-    n1 = make_rtp(pkt, V_PT, true, 40, V_TS(0), V_SSRC, idr, 3);
+    /* A keyframe starts with its SPS: a STAP-A with SPS and IDR. */
+    const uint8_t idr[9] = {0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x65, 0x88};
+    n1 = make_rtp(pkt, V_PT, true, 40, V_TS(0), V_SSRC, idr, sizeof idr);
     CHECK_STATUS(rtm_jitter_push_copy(jb, pkt, n1, V_ARR(0), NULL), RTM_OK);
     ev = no_event();
     CHECK_STATUS(rtm_jitter_pop(jb, V_PLAY(0), &ev), RTM_OK);

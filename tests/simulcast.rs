@@ -626,7 +626,13 @@ fn h264_switches_on_idr() {
         fwd.forward(&delta, &mut buf, 0).unwrap(),
         Forwarded::Dropped(DropReason::WaitingForKeyframe)
     );
+    // An IDR alone is not a keyframe start (no SPS): still waiting.
     let idr = src.on_rtp(h264(SSRCS[1], 2, 20, &[0x65, 0]), 1).unwrap();
+    assert_eq!(
+        fwd.forward(&idr, &mut buf, 1).unwrap(),
+        Forwarded::Dropped(DropReason::WaitingForKeyframe)
+    );
+    let idr = src.on_rtp(h264(SSRCS[1], 3, 30, &[0x67, 0]), 2).unwrap();
     assert_eq!(fwd.forward(&idr, &mut buf, 1).unwrap(), Forwarded::Sent(14));
     assert_eq!(&buf[8..12], &OUT_SSRC.to_be_bytes());
 }

@@ -14,7 +14,7 @@ pub enum Codec {
 }
 
 /// Whether this RTP payload starts a keyframe (VP8: first packet of a key
-/// frame; H.264: carries an SPS or the start of an IDR slice).
+/// frame; H.264: carries the SPS that leads an IDR, see [`h264`]).
 pub fn is_keyframe_start(codec: Codec, payload: &[u8]) -> bool {
     match codec {
         Codec::Vp8 => vp8::Descriptor::parse(payload).is_ok_and(|d| d.keyframe),
