@@ -15,6 +15,9 @@
 //!   ([`Vp8TemporalPacketizer`]); layers stop and resume, PLIs are answered
 //!   per layer, and RTCP sender reports map one wall clock to every layer's
 //!   timestamps.
+//! - [`SimulcastTrace`]: a simulcast publisher's packets recorded once and
+//!   replayed as an endless stream (every layer's counters moved on per
+//!   pass), for benches and tests.
 //! - [`RtxSender`] and [`make_rtx`]: RFC 4588 retransmissions from a history.
 //! - [`Vp8Decoder`] and [`vp8_depacketize`]: libvpx's decoder, to check that
 //!   what a receiver released is decodable.
@@ -33,6 +36,7 @@ mod audio;
 mod rtx;
 mod simulcast;
 mod temporal;
+mod trace;
 mod vp8;
 
 use std::fmt;
@@ -51,6 +55,7 @@ pub use temporal::{
     TemporalInfo, Vp8TemporalEncoder, Vp8TemporalPacketizer, L1T3_PATTERN,
     VP8_TEMPORAL_DESCRIPTOR_LEN,
 };
+pub use trace::SimulcastTrace;
 pub use vp8::{
     vp8_depacketize, DecodedFrame, EncodedFrame, TestPattern, Vp8Config, Vp8Decoder, Vp8Encoder,
     Vp8EncoderConfig, Vp8Frame, Vp8Packetizer, Vp8Publisher, VP8_DESCRIPTOR_LEN,
