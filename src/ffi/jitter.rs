@@ -382,10 +382,8 @@ pub unsafe extern "C" fn rtm_jitter_next_wakeup(
     jb: *mut rtm_jitter_t,
     out_us: *mut u64,
 ) -> rtm_status {
-    handle::with(jb, |h| {
-        let out = args::out(out_us)?;
-        *out = h.jb.next_wakeup().ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        Ok(())
+    handle::with_out(jb, out_us, |h| {
+        h.jb.next_wakeup().ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -424,11 +422,7 @@ pub unsafe extern "C" fn rtm_jitter_take_keyframe_request(
     jb: *mut rtm_jitter_t,
     out: *mut bool,
 ) -> rtm_status {
-    handle::with(jb, |h| {
-        let out = args::out(out)?;
-        *out = h.jb.take_keyframe_request();
-        Ok(())
-    })
+    handle::with_out(jb, out, |h| Ok(h.jb.take_keyframe_request()))
 }
 
 /// Counters with webrtc-stats meanings (seconds where webrtc-stats uses

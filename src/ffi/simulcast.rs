@@ -547,13 +547,10 @@ pub unsafe extern "C" fn rtm_source_poll_keyframe_request(
     now_us: u64,
     ssrc: *mut u32,
 ) -> rtm_status {
-    handle::with(src, |h| {
-        let ssrc = args::out(ssrc)?;
-        *ssrc = h
-            .source
+    handle::with_out(src, ssrc, |h| {
+        h.source
             .poll_keyframe_request(now_us)
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        Ok(())
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -891,13 +888,10 @@ pub unsafe extern "C" fn rtm_forwarder_poll_keyframe_request(
     fwd: *mut rtm_forwarder_t,
     spatial: *mut u8,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let spatial = args::out(spatial)?;
-        *spatial = h
-            .fwd
+    handle::with_out(fwd, spatial, |h| {
+        h.fwd
             .poll_keyframe_request()
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        Ok(())
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -939,10 +933,11 @@ pub unsafe extern "C" fn rtm_forwarder_current_layer(
     fwd: *mut rtm_forwarder_t,
     out: *mut rtm_layer,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let out = args::out(out)?;
-        *out = c_layer(h.fwd.current_layer().ok_or(rtm_status::RTM_ERR_NOT_FOUND)?);
-        Ok(())
+    handle::with_out(fwd, out, |h| {
+        h.fwd
+            .current_layer()
+            .map(c_layer)
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -954,10 +949,11 @@ pub unsafe extern "C" fn rtm_forwarder_target_layer(
     fwd: *mut rtm_forwarder_t,
     out: *mut rtm_layer,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let out = args::out(out)?;
-        *out = c_layer(h.fwd.target_layer().ok_or(rtm_status::RTM_ERR_NOT_FOUND)?);
-        Ok(())
+    handle::with_out(fwd, out, |h| {
+        h.fwd
+            .target_layer()
+            .map(c_layer)
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -968,15 +964,13 @@ pub unsafe extern "C" fn rtm_forwarder_pause_reason(
     fwd: *mut rtm_forwarder_t,
     out: *mut rtm_pause_reason,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let out = args::out(out)?;
-        *out = match h.fwd.pause_reason() {
+    handle::with_out(fwd, out, |h| {
+        Ok(match h.fwd.pause_reason() {
             None => rtm_pause_reason::RTM_PAUSE_NONE,
             Some(PauseReason::Bandwidth) => rtm_pause_reason::RTM_PAUSE_BANDWIDTH,
             Some(PauseReason::Muted) => rtm_pause_reason::RTM_PAUSE_MUTED,
             Some(PauseReason::NoFeed) => rtm_pause_reason::RTM_PAUSE_NO_FEED,
-        };
-        Ok(())
+        })
     })
 }
 
