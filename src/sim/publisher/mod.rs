@@ -106,6 +106,13 @@ impl SenderClock {
         let local = (self.local_start + local_us) as f64;
         (local / (1.0 + self.drift.ppm * 1e-6)).round() as u64
     }
+
+    /// True time of video frame `frame` (from 0) captured at `fps` frames
+    /// per second of the sender's clock (0 counts as 1).
+    pub(crate) fn frame_time(&self, frame: u64, fps: u32) -> u64 {
+        let fps = u64::from(fps.max(1));
+        self.true_time(frame * 1_000_000 / fps)
+    }
 }
 
 pub(crate) fn build(builder: &RtpBuilder<'_>) -> Bytes {
