@@ -44,23 +44,20 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
-use rtmedia::codec::vp8::Descriptor;
-use rtmedia::packet::RtpLayout;
-use rtmedia::sim::{SimulcastConfig, SimulcastPublisher};
-use rtmedia::simulcast::{
-    Forwarded, Forwarder, ForwarderConfig, Layer, Source, SourceConfig, SourcePacket,
-};
+use rtmedia::sim::{SimulcastConfig, SimulcastTrace as Trace};
+use rtmedia::simulcast::{Forwarded, Forwarder, Layer, Source, SourceConfig, SourcePacket};
 use rtmedia::srtp::{Config, Profile, Srtp};
-use rtp::codecs::vp8::Vp8Packet;
-use rtp::packetizer::Depacketizer;
 use webrtc_srtp::context::Context as WebrtcContext;
 use webrtc_srtp::option::srtp_replay_protection;
 use webrtc_srtp::protection_profile::ProtectionProfile;
-use webrtc_util::{Marshal, MarshalSize, Unmarshal};
 
+#[path = "support/forwarding.rs"]
+mod forwarding;
 mod support;
+
+use forwarding::{forwarder, gcm, slab_pieces, webrtc_gcm, Naive, OUT_SSRC};
 
 const GROUP_SELECT: &str = "forward_select_rewrite";
 const GROUP_LEG: &str = "forward_sfu_leg_gcm_1200B";
@@ -84,213 +81,23 @@ const FANOUT_TARGETS: [Layer; 4] = [
     Layer::new(1, 2),
     Layer::new(0, 2),
 ];
-const OUT_SSRC: u32 = 0x5eb5_c41b;
 const PUBLISHER_KEY: [u8; 16] = [0x3c; 16];
 const PUBLISHER_SALT: [u8; 12] = [0xa5; 12];
 
 // ---------------------------------------------------------------------------
 // The trace.
 
-/// One encoded run of the publisher and what it takes to replay it as a
-/// longer continuous stream.
-struct Trace {
-    packets: Vec<Bytes>,
-    /// Arrival time of each packet (its frame's send time), µs.
-    at_us: Vec<u64>,
-    layer: Vec<usize>,
-    /// Offsets in each packet of the PictureID and TL0PICIDX bytes.
-    pid_at: Vec<usize>,
-    tl0_at: Vec<usize>,
-    ssrcs: Vec<u32>,
-    /// Per layer: how far one pass moves the sequence numbers, PictureIDs
-    /// and TL0PICIDX.
-    seq_span: [u64; 3],
-    pid_span: [u64; 3],
-    tl0_span: [u64; 3],
-    /// How far one pass moves timestamps (ticks) and time (µs).
-    ts_span: u64,
-    duration_us: u64,
-}
-
+/// The publisher's run, encoded once ([`Trace::record`]).
 fn make_trace() -> Trace {
-    let mut publisher = SimulcastPublisher::new(SimulcastConfig {
+    let config = SimulcastConfig {
         seed: 5,
         ..SimulcastConfig::default()
-    })
-    .expect("libvpx encoder");
-    let ssrcs = publisher.ssrcs();
-    let start = publisher.next_send_time();
-    let mut t = Trace {
-        packets: Vec::new(),
-        at_us: Vec::new(),
-        layer: Vec::new(),
-        pid_at: Vec::new(),
-        tl0_at: Vec::new(),
-        ssrcs,
-        seq_span: [0; 3],
-        pid_span: [0; 3],
-        tl0_span: [0; 3],
-        ts_span: 0,
-        duration_us: 0,
     };
-    let mut first = [None::<(u16, u16, u8)>; 3];
-    let mut last = [(0u16, 0u16, 0u8); 3];
-    for _ in 0..FRAMES {
-        let frame = publisher.next_frame();
-        for lf in &frame.layers {
-            for p in &lf.packets {
-                let layout = RtpLayout::parse(p).unwrap();
-                let d = Descriptor::parse(&p[layout.payload_start..layout.payload_end]).unwrap();
-                assert!(d.picture_id_15bit && d.tl0_pic_idx.is_some());
-                let seq = u16::from_be_bytes([p[2], p[3]]);
-                let values = (seq, d.picture_id.unwrap(), d.tl0_pic_idx.unwrap());
-                if let Some(f) = first[lf.layer] {
-                    let prev = last[lf.layer].0;
-                    assert_eq!(seq, prev.wrapping_add(1), "gapless per layer");
-                    let _ = f;
-                } else {
-                    first[lf.layer] = Some(values);
-                }
-                last[lf.layer] = values;
-                // Shared, as a host's pooled buffers are (see tests/alloc_free.rs).
-                drop(p.clone());
-                t.packets.push(p.clone());
-                t.at_us.push(frame.send_time_us);
-                t.layer.push(lf.layer);
-                t.pid_at.push(layout.payload_start + d.picture_id_offset);
-                t.tl0_at.push(layout.payload_start + d.tl0_pic_idx_offset);
-            }
-        }
-    }
-    for l in 0..3 {
-        let (f, z) = (first[l].expect("every layer sent"), last[l]);
-        t.seq_span[l] = u64::from(z.0.wrapping_sub(f.0)) + 1;
-        t.pid_span[l] = u64::from(z.1.wrapping_sub(f.1) & 0x7fff) + 1;
-        t.tl0_span[l] = u64::from(z.2.wrapping_sub(f.2)) + 1;
-    }
-    t.ts_span = FRAMES as u64 * 3000;
-    t.duration_us = publisher.next_send_time() - start;
-    t
-}
-
-impl Trace {
-    fn len(&self) -> usize {
-        self.packets.len()
-    }
-
-    /// Packet `k` of the endless stream into `buf`; returns its length and
-    /// arrival time.
-    fn write(&self, k: u64, buf: &mut [u8]) -> (usize, u64) {
-        let n = self.len() as u64;
-        let (pass, i) = (k / n, (k % n) as usize);
-        let p = &self.packets[i];
-        let l = self.layer[i];
-        buf[..p.len()].copy_from_slice(p);
-        let seq = u64::from(u16::from_be_bytes([p[2], p[3]])) + pass * self.seq_span[l];
-        buf[2..4].copy_from_slice(&(seq as u16).to_be_bytes());
-        let ts = u64::from(u32::from_be_bytes([p[4], p[5], p[6], p[7]])) + pass * self.ts_span;
-        buf[4..8].copy_from_slice(&(ts as u32).to_be_bytes());
-        let at = self.pid_at[i];
-        let pid =
-            u64::from(u16::from_be_bytes([p[at], p[at + 1]]) & 0x7fff) + pass * self.pid_span[l];
-        buf[at..at + 2].copy_from_slice(&(0x8000 | (pid & 0x7fff) as u16).to_be_bytes());
-        let at = self.tl0_at[i];
-        buf[at] = (u64::from(p[at]) + pass * self.tl0_span[l]) as u8;
-        (p.len(), self.at_us[i] + pass * self.duration_us)
-    }
+    Trace::record(config, FRAMES).expect("libvpx encoder")
 }
 
 // ---------------------------------------------------------------------------
-// The two sides.
-
-fn forwarder(target: Layer) -> Forwarder {
-    let mut f = Forwarder::new(ForwarderConfig {
-        ssrc: OUT_SSRC,
-        ..ForwarderConfig::default()
-    });
-    f.set_target(target);
-    f
-}
-
-fn gcm(key_byte: u8) -> Srtp {
-    Srtp::new(
-        Profile::AeadAes128Gcm,
-        &[key_byte; 16],
-        &[key_byte ^ 0xff; 12],
-        Config::default(),
-    )
-    .unwrap()
-}
-
-fn webrtc_gcm(key_byte: u8, receiver: bool) -> WebrtcContext {
-    let replay = receiver.then(|| srtp_replay_protection(1024));
-    WebrtcContext::new(
-        &[key_byte; 16],
-        &[key_byte ^ 0xff; 12],
-        ProtectionProfile::AeadAes128Gcm,
-        replay,
-        None,
-    )
-    .unwrap()
-}
-
-/// The naive forwarder: parse each packet with the `rtp` crate, keep the
-/// target layer's SSRC and temporal layers, rewrite and re-serialise.
-struct Naive {
-    ssrc_in: u32,
-    max_tid: u8,
-    next_seq: u16,
-    ts_offset: u32,
-    pid_offset: u16,
-    vp8: Vp8Packet,
-}
-
-impl Naive {
-    fn new(trace: &Trace, target: Layer) -> Self {
-        Self {
-            ssrc_in: trace.ssrcs[usize::from(target.spatial)],
-            max_tid: target.temporal,
-            next_seq: 1000,
-            ts_offset: 0x1234_5678,
-            pid_offset: 77,
-            vp8: Vp8Packet::default(),
-        }
-    }
-
-    /// Writes the rewritten packet into `out`, or `None` if not forwarded.
-    fn rewrite(&mut self, mut packet: Bytes, out: &mut [u8]) -> Option<usize> {
-        let mut p = rtp::packet::Packet::unmarshal(&mut packet).expect("rtp crate parses");
-        if p.header.ssrc != self.ssrc_in {
-            return None;
-        }
-        let vp8_payload = self.vp8.depacketize(&p.payload).expect("VP8 descriptor");
-        let d = &self.vp8;
-        if d.tid > self.max_tid {
-            return None;
-        }
-        p.header.ssrc = OUT_SSRC;
-        p.header.sequence_number = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1);
-        p.header.timestamp = p.header.timestamp.wrapping_add(self.ts_offset);
-        let mut payload = BytesMut::with_capacity(6 + vp8_payload.len());
-        payload.put_u8(0x80 | d.n << 5 | d.s << 4 | d.pid);
-        payload.put_u8(d.i << 7 | d.l << 6 | d.t << 5 | d.k << 4);
-        if d.i == 1 {
-            payload.put_u16(0x8000 | (d.picture_id.wrapping_add(self.pid_offset) & 0x7fff));
-        }
-        if d.l == 1 {
-            payload.put_u8(d.tl0_pic_idx);
-        }
-        if d.t == 1 || d.k == 1 {
-            payload.put_u8(d.tid << 6 | d.y << 5 | d.key_idx);
-        }
-        payload.extend_from_slice(&vp8_payload);
-        p.payload = payload.freeze();
-        let n = p.marshal_size();
-        p.marshal_to(&mut out[..n]).expect("room to marshal");
-        Some(n)
-    }
-}
+// Shared by the groups.
 
 /// Counts of processed and forwarded packets (per subscriber), to turn the
 /// per-packet medians into per-forwarded-packet costs.
@@ -312,15 +119,46 @@ fn configure(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
     g.measurement_time(Duration::from_secs(3));
 }
 
+/// This thread's CPU time spent in [`time`](Self::time).
+#[derive(Default)]
+struct Stopwatch(Duration);
+
+impl Stopwatch {
+    #[inline(always)]
+    fn time<T>(&mut self, timed: impl FnOnce() -> T) -> T {
+        let t = support::cpu_now();
+        let out = timed();
+        self.0 += support::cpu_now() - t;
+        out
+    }
+}
+
+/// One criterion sample of `iters` iterations in batches of at most
+/// `batch`: `run(n, stopwatch)` prepares up to `n` iterations untimed, does
+/// them inside `stopwatch.time`, and returns how many it did (at least one).
+/// Returns the time measured.
+fn batched(
+    iters: u64,
+    batch: usize,
+    mut run: impl FnMut(usize, &mut Stopwatch) -> usize,
+) -> Duration {
+    let mut left = iters as usize;
+    let mut stopwatch = Stopwatch::default();
+    while left > 0 {
+        left -= run(left.min(batch), &mut stopwatch);
+    }
+    stopwatch.0
+}
+
 // ---------------------------------------------------------------------------
 // select + rewrite.
 
 fn parse_trace(trace: &Trace) -> Vec<SourcePacket> {
-    let mut source = Source::new(SourceConfig::default(), &trace.ssrcs).unwrap();
+    let mut source = Source::new(SourceConfig::default(), trace.ssrcs()).unwrap();
     trace
-        .packets
+        .packets()
         .iter()
-        .zip(&trace.at_us)
+        .zip(trace.arrivals_us())
         .map(|(p, &at)| source.on_rtp(p.clone(), at).unwrap())
         .collect()
 }
@@ -335,7 +173,7 @@ fn bench_select(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
     let mut fwd = forwarder(TARGET);
     let mut last_seq = None::<u16>;
     let mut ours_on_target = 0;
-    for (p, &at) in parsed.iter().zip(&trace.at_us) {
+    for (p, &at) in parsed.iter().zip(trace.arrivals_us()) {
         ours.processed += 1;
         if let Forwarded::Sent(n) = fwd.forward(p, &mut out, at).unwrap() {
             ours.sent += 1;
@@ -352,12 +190,12 @@ fn bench_select(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
     }
     let mut base = Tally::default();
     let mut naive = Naive::new(trace, TARGET);
-    for p in &trace.packets {
+    for p in trace.packets() {
         base.processed += 1;
         base.sent += u64::from(naive.rewrite(p.clone(), &mut out).is_some());
     }
     assert_eq!(ours_on_target, base.sent, "{ours:?} vs {base:?}");
-    let max_len = trace.packets.iter().map(|p| p.len()).max().unwrap();
+    let max_len = trace.packets().iter().map(|p| p.len()).max().unwrap();
     println!(
         "trace: {} packets of {FRAMES} pictures on 3 layers (largest {max_len} B); \
          target {TARGET:?} forwards {} ({} of layer {}; baseline {})",
@@ -368,55 +206,51 @@ fn bench_select(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
         base.sent
     );
 
+    // Each side goes over the trace in chunks up to the end of the pass,
+    // with a fresh subscriber per pass.
     let mut g = c.benchmark_group(GROUP_SELECT);
     configure(&mut g);
     let mut fwd = forwarder(TARGET);
     let mut pos = 0;
     g.bench_function("rtmedia", |b| {
         b.iter_custom(|iters| {
-            let mut left = iters as usize;
-            let mut total = Duration::ZERO;
-            while left > 0 {
+            batched(iters, trace.len(), |n, stopwatch| {
                 if pos == parsed.len() {
                     fwd = forwarder(TARGET);
                     pos = 0;
                 }
-                let n = left.min(parsed.len() - pos);
-                let (chunk, at) = (&parsed[pos..pos + n], &trace.at_us[pos..pos + n]);
-                let t = support::cpu_now();
-                for (p, &at) in chunk.iter().zip(at) {
-                    black_box(fwd.forward(black_box(p), &mut out, at).unwrap());
-                }
-                total += support::cpu_now() - t;
+                let n = n.min(parsed.len() - pos);
+                let (chunk, at) = (&parsed[pos..pos + n], &trace.arrivals_us()[pos..pos + n]);
+                stopwatch.time(|| {
+                    for (p, &at) in chunk.iter().zip(at) {
+                        black_box(fwd.forward(black_box(p), &mut out, at).unwrap());
+                    }
+                });
                 pos += n;
-                left -= n;
-            }
-            total
+                n
+            })
         })
     });
     let mut naive = Naive::new(trace, TARGET);
     let mut pos = 0;
     g.bench_function("rtp_crate", |b| {
         b.iter_custom(|iters| {
-            let mut left = iters as usize;
-            let mut total = Duration::ZERO;
-            while left > 0 {
+            batched(iters, trace.len(), |n, stopwatch| {
                 if pos == trace.len() {
                     naive = Naive::new(trace, TARGET);
                     pos = 0;
                 }
-                let n = left.min(trace.len() - pos);
-                let chunk = &trace.packets[pos..pos + n];
-                let t = support::cpu_now();
-                for p in chunk {
-                    let copy = Bytes::from(black_box(&p[..]).to_vec());
-                    black_box(naive.rewrite(copy, &mut out));
-                }
-                total += support::cpu_now() - t;
+                let n = n.min(trace.len() - pos);
+                let chunk = &trace.packets()[pos..pos + n];
+                stopwatch.time(|| {
+                    for p in chunk {
+                        let copy = Bytes::from(black_box(&p[..]).to_vec());
+                        black_box(naive.rewrite(copy, &mut out));
+                    }
+                });
                 pos += n;
-                left -= n;
-            }
-            total
+                n
+            })
         })
     });
     g.finish();
@@ -434,29 +268,29 @@ struct Publisher<'a> {
     ctx: Srtp,
 }
 
+/// An SRTP context with the publisher's key.
+fn publisher_gcm() -> Srtp {
+    Srtp::new(
+        Profile::AeadAes128Gcm,
+        &PUBLISHER_KEY,
+        &PUBLISHER_SALT,
+        Config::default(),
+    )
+    .unwrap()
+}
+
 impl<'a> Publisher<'a> {
     fn new(trace: &'a Trace) -> Self {
-        let ctx = Srtp::new(
-            Profile::AeadAes128Gcm,
-            &PUBLISHER_KEY,
-            &PUBLISHER_SALT,
-            Config::default(),
-        )
-        .unwrap();
         Self {
             trace,
             next: 0,
-            ctx,
+            ctx: publisher_gcm(),
         }
     }
 
     /// `n` protected packets, each a `BytesMut` piece of one shared slab.
     fn batch(&mut self, n: usize, out: &mut Vec<(BytesMut, u64)>) {
-        let mut slab = BytesMut::zeroed(n * CAP);
-        for _ in 0..n {
-            let mut piece = slab.split_to(CAP);
-            let (len, at) = self.trace.write(self.next, &mut piece);
-            self.next += 1;
+        for (mut piece, len, at) in slab_pieces(self.trace, &mut self.next, n, CAP) {
             let len = self.ctx.protect_rtp(&mut piece, len).unwrap();
             piece.truncate(len);
             out.push((piece, at));
@@ -472,38 +306,28 @@ fn bench_leg(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
 
     let mut ours = Tally::default();
     let mut publisher = Publisher::new(trace);
-    let mut rx = Srtp::new(
-        Profile::AeadAes128Gcm,
-        &PUBLISHER_KEY,
-        &PUBLISHER_SALT,
-        Config::default(),
-    )
-    .unwrap();
-    let mut source = Source::new(SourceConfig::default(), &trace.ssrcs).unwrap();
+    let mut rx = publisher_gcm();
+    let mut source = Source::new(SourceConfig::default(), trace.ssrcs()).unwrap();
     let mut fwd = forwarder(TARGET);
     let mut tx = gcm(1);
     g.bench_function("rtmedia", |b| {
         b.iter_custom(|iters| {
-            let mut left = iters as usize;
-            let mut total = Duration::ZERO;
-            while left > 0 {
-                let n = left.min(BATCH);
+            batched(iters, BATCH, |n, stopwatch| {
                 publisher.batch(n, &mut batch);
-                let t = support::cpu_now();
-                for (mut p, at) in batch.drain(..) {
-                    let len = rx.unprotect_rtp(&mut p).unwrap();
-                    p.truncate(len);
-                    let pkt = source.on_rtp(p.freeze(), at).unwrap();
-                    if let Forwarded::Sent(len) = fwd.forward(&pkt, &mut out, at).unwrap() {
-                        black_box(tx.protect_rtp(&mut out, len).unwrap());
-                        ours.sent += 1;
+                stopwatch.time(|| {
+                    for (mut p, at) in batch.drain(..) {
+                        let len = rx.unprotect_rtp(&mut p).unwrap();
+                        p.truncate(len);
+                        let pkt = source.on_rtp(p.freeze(), at).unwrap();
+                        if let Forwarded::Sent(len) = fwd.forward(&pkt, &mut out, at).unwrap() {
+                            black_box(tx.protect_rtp(&mut out, len).unwrap());
+                            ours.sent += 1;
+                        }
                     }
-                }
-                total += support::cpu_now() - t;
+                });
                 ours.processed += n as u64;
-                left -= n;
-            }
-            total
+                n
+            })
         })
     });
     assert_eq!(rx.stats().rtp_unprotected, ours.processed);
@@ -522,24 +346,20 @@ fn bench_leg(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
     let mut tx = webrtc_gcm(1, false);
     g.bench_function("webrtc", |b| {
         b.iter_custom(|iters| {
-            let mut left = iters as usize;
-            let mut total = Duration::ZERO;
-            while left > 0 {
-                let n = left.min(BATCH);
+            batched(iters, BATCH, |n, stopwatch| {
                 publisher.batch(n, &mut batch);
-                let t = support::cpu_now();
-                for (p, _) in batch.drain(..) {
-                    let plain = rx.decrypt_rtp(&p).unwrap();
-                    if let Some(len) = naive.rewrite(plain, &mut out) {
-                        black_box(tx.encrypt_rtp(&out[..len]).unwrap());
-                        base.sent += 1;
+                stopwatch.time(|| {
+                    for (p, _) in batch.drain(..) {
+                        let plain = rx.decrypt_rtp(&p).unwrap();
+                        if let Some(len) = naive.rewrite(plain, &mut out) {
+                            black_box(tx.encrypt_rtp(&out[..len]).unwrap());
+                            base.sent += 1;
+                        }
                     }
-                }
-                total += support::cpu_now() - t;
+                });
                 base.processed += n as u64;
-                left -= n;
-            }
-            total
+                n
+            })
         })
     });
     g.finish();
@@ -558,11 +378,7 @@ fn bench_fanout(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
 
     // Source packets: the endless stream in shared pieces of a slab.
     let make = |next: &mut u64, n: usize, batch: &mut Vec<(Bytes, u64)>| {
-        let mut slab = BytesMut::zeroed(n * CAP);
-        for _ in 0..n {
-            let mut piece = slab.split_to(CAP);
-            let (len, at) = trace.write(*next, &mut piece);
-            *next += 1;
+        for (mut piece, len, at) in slab_pieces(trace, next, n, CAP) {
             piece.truncate(len);
             batch.push((piece.freeze(), at));
         }
@@ -571,32 +387,28 @@ fn bench_fanout(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
 
     let mut ours = Tally::default();
     let mut next = 0;
-    let mut source = Source::new(SourceConfig::default(), &trace.ssrcs).unwrap();
+    let mut source = Source::new(SourceConfig::default(), trace.ssrcs()).unwrap();
     let mut subs: Vec<(Forwarder, Srtp)> = (0..SUBSCRIBERS)
         .map(|i| (forwarder(targets(i)), gcm(i as u8)))
         .collect();
     g.bench_function("rtmedia", |b| {
         b.iter_custom(|iters| {
-            let mut left = iters as usize;
-            let mut total = Duration::ZERO;
-            while left > 0 {
-                let n = left.min(FANOUT_BATCH);
+            batched(iters, FANOUT_BATCH, |n, stopwatch| {
                 make(&mut next, n, &mut batch);
-                let t = support::cpu_now();
-                for (p, at) in batch.drain(..) {
-                    let pkt = source.on_rtp(p, at).unwrap();
-                    for ((fwd, tx), out) in subs.iter_mut().zip(&mut outs) {
-                        if let Forwarded::Sent(len) = fwd.forward(&pkt, out, at).unwrap() {
-                            black_box(tx.protect_rtp(out, len).unwrap());
-                            ours.sent += 1;
+                stopwatch.time(|| {
+                    for (p, at) in batch.drain(..) {
+                        let pkt = source.on_rtp(p, at).unwrap();
+                        for ((fwd, tx), out) in subs.iter_mut().zip(&mut outs) {
+                            if let Forwarded::Sent(len) = fwd.forward(&pkt, out, at).unwrap() {
+                                black_box(tx.protect_rtp(out, len).unwrap());
+                                ours.sent += 1;
+                            }
                         }
                     }
-                }
-                total += support::cpu_now() - t;
+                });
                 ours.processed += (n * SUBSCRIBERS) as u64;
-                left -= n;
-            }
-            total
+                n
+            })
         })
     });
 
@@ -607,26 +419,22 @@ fn bench_fanout(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
         .collect();
     g.bench_function("webrtc", |b| {
         b.iter_custom(|iters| {
-            let mut left = iters as usize;
-            let mut total = Duration::ZERO;
-            while left > 0 {
-                let n = left.min(FANOUT_BATCH);
+            batched(iters, FANOUT_BATCH, |n, stopwatch| {
                 make(&mut next, n, &mut batch);
-                let t = support::cpu_now();
-                for (p, _) in batch.drain(..) {
-                    for ((naive, tx), out) in subs.iter_mut().zip(&mut outs) {
-                        let copy = Bytes::from(p.to_vec());
-                        if let Some(len) = naive.rewrite(copy, out) {
-                            black_box(tx.encrypt_rtp(&out[..len]).unwrap());
-                            base.sent += 1;
+                stopwatch.time(|| {
+                    for (p, _) in batch.drain(..) {
+                        for ((naive, tx), out) in subs.iter_mut().zip(&mut outs) {
+                            let copy = Bytes::from(p.to_vec());
+                            if let Some(len) = naive.rewrite(copy, out) {
+                                black_box(tx.encrypt_rtp(&out[..len]).unwrap());
+                                base.sent += 1;
+                            }
                         }
                     }
-                }
-                total += support::cpu_now() - t;
+                });
                 base.processed += (n * SUBSCRIBERS) as u64;
-                left -= n;
-            }
-            total
+                n
+            })
         })
     });
     g.finish();

@@ -8,9 +8,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, Criterion, Throughput};
 use rtmedia::packet::{RtpBuilder, RtpPacket};
-use webrtc_util::{Marshal, MarshalSize, Unmarshal};
+use webrtc_util::Unmarshal;
 
+#[path = "support/rewrite.rs"]
+mod rewrite;
 mod support;
+
+use rewrite::{rewrite_rtmedia, rewrite_rtp_crate};
 
 const GROUP: &str = "rtp_parse_rewrite_1200B";
 
@@ -46,17 +50,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("rtmedia", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            let mut p = RtpPacket::parse(black_box(&mut buf[..])).unwrap();
-            let twcc = p.extension(3).unwrap()[1];
-            p.set_ssrc(0xaabb_ccdd);
-            p.set_sequence_number(i);
-            p.set_timestamp(p.timestamp().wrapping_add(3000));
-            p.set_payload_type(100);
-            p.set_marker(true);
-            p.extension_mut(3)
-                .unwrap()
-                .copy_from_slice(&i.to_be_bytes());
-            black_box(twcc);
+            black_box(rewrite_rtmedia(black_box(&mut buf[..]), i));
         })
     });
 
@@ -68,19 +62,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("rtp_crate", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            let mut p = rtp::packet::Packet::unmarshal(&mut black_box(bytes.clone())).unwrap();
-            let twcc = p.header.get_extension(3).unwrap()[1];
-            p.header.ssrc = 0xaabb_ccdd;
-            p.header.sequence_number = i;
-            p.header.timestamp = p.header.timestamp.wrapping_add(3000);
-            p.header.payload_type = 100;
-            p.header.marker = true;
-            p.header
-                .set_extension(3, Bytes::copy_from_slice(&i.to_be_bytes()))
-                .unwrap();
-            let n = p.marshal_size();
-            p.marshal_to(&mut out[..n]).unwrap();
-            black_box(twcc);
+            black_box(rewrite_rtp_crate(black_box(bytes.clone()), i, &mut out));
         })
     });
 

@@ -559,19 +559,20 @@ type SimulcastTrace = (Vec<u32>, Vec<(u64, Bytes)>);
 /// every 30 frames on each): the layers' SSRCs and every packet with its
 /// arrival time, made once for the simulcast tests below.
 ///
-/// Every packet is shared before it is handed out. The publisher builds
+/// Every packet is shared before it is handed out
+/// (`rtmedia::sim::SimulcastTrace` clones each once). The publisher builds
 /// packets as Vec-backed `Bytes` (`BytesMut::freeze`), and the first clone
-/// of such a `Bytes` allocates its shared header (the `bytes` crate promotes
-/// it). `Source::on_rtp` keeps a clone of each packet for NACKs, so a
-/// Vec-backed packet costs that one promotion there (measured: exactly one
-/// allocation per packet without the `drop(p.clone())` below). A host that
-/// receives into pooled buffers hands the source pieces split off a pooled
-/// `BytesMut`, which are already shared (see
-/// `bytes_views_allocate_nothing_after_first_share`, and the SFU-leg test
-/// below, which receives that way): their clones only bump a reference
-/// count. The `drop(p.clone())` makes the trace's packets look the same.
+/// of such a `Bytes` allocates its shared header (the `bytes` crate
+/// promotes it). `Source::on_rtp`
+/// keeps a clone of each packet for NACKs, so a Vec-backed packet costs
+/// that one promotion there (measured: exactly one allocation per packet
+/// without that first clone). A host that receives into pooled buffers
+/// hands the source pieces split off a pooled `BytesMut`, which are already
+/// shared (see `bytes_views_allocate_nothing_after_first_share`, and the
+/// SFU-leg test below, which receives that way): their clones only bump a
+/// reference count. The trace's packets look the same.
 fn simulcast_trace() -> &'static SimulcastTrace {
-    use rtmedia::sim::{SimulcastConfig, SimulcastLayerConfig, SimulcastPublisher};
+    use rtmedia::sim::{SimulcastConfig, SimulcastLayerConfig};
     use std::sync::OnceLock;
     static TRACE: OnceLock<SimulcastTrace> = OnceLock::new();
     TRACE.get_or_init(|| {
@@ -580,7 +581,7 @@ fn simulcast_trace() -> &'static SimulcastTrace {
             height,
             bitrate_kbps,
         };
-        let mut publisher = SimulcastPublisher::new(SimulcastConfig {
+        let config = SimulcastConfig {
             seed: 0x0a11_0c5c,
             layers: vec![
                 layer(160, 90, 100),
@@ -591,19 +592,12 @@ fn simulcast_trace() -> &'static SimulcastTrace {
             cpu_used: 16,
             mtu: 600,
             ..SimulcastConfig::default()
-        })
-        .unwrap();
-        let mut packets = Vec::new();
-        for _ in 0..360 {
-            let frame = publisher.next_frame();
-            for layer in frame.layers {
-                for p in layer.packets {
-                    drop(p.clone());
-                    packets.push((frame.send_time_us, p));
-                }
-            }
-        }
-        (publisher.ssrcs(), packets)
+        };
+        let trace = rtmedia::sim::SimulcastTrace::record(config, 360).unwrap();
+        let packets = (trace.arrivals_us().iter().copied())
+            .zip(trace.packets().iter().cloned())
+            .collect();
+        (trace.ssrcs().to_vec(), packets)
     })
 }
 

@@ -646,7 +646,7 @@ fn bad_input_is_refused() {
     assert!(src
         .on_rtp(Bytes::from_static(&[0x80, 96, 0, 1]), 0)
         .is_err());
-    let mut foreign = vp8_packet(Vp8 {
+    let keyframe = vp8_packet(Vp8 {
         layer: 0,
         seq: 1,
         frame: 0,
@@ -657,23 +657,11 @@ fn bad_input_is_refused() {
         key: true,
         start: true,
         marker: true,
-    })
-    .to_vec();
+    });
+    let mut foreign = keyframe.to_vec();
     foreign[8..12].copy_from_slice(&[9, 9, 9, 9]);
     assert!(src.on_rtp(Bytes::from(foreign), 0).is_err());
-    let mut truncated = vp8_packet(Vp8 {
-        layer: 0,
-        seq: 1,
-        frame: 0,
-        pid: 0,
-        tl0: 0,
-        tid: 0,
-        sync: false,
-        key: true,
-        start: true,
-        marker: true,
-    })
-    .to_vec();
+    let mut truncated = keyframe.to_vec();
     truncated.truncate(14);
     assert!(src.on_rtp(Bytes::from(truncated), 0).is_err());
     assert_eq!(src.stats().malformed, 2);

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod cpu_clock;
+
 /// Median time per iteration in nanoseconds, from criterion's saved estimates.
 pub fn median_ns(group: &str, function: &str) -> Option<f64> {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -80,20 +82,8 @@ pub fn report(comparisons: &[Comparison<'_>]) -> bool {
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 #[allow(dead_code)] // used by the benches that time per tick or per packet
 pub fn cpu_now() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: a valid clock id and a valid out-pointer.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(ts.sec as u64, ts.nsec as u32)
+    cpu_clock::clock_time(cpu_clock::CLOCK_THREAD_CPUTIME_ID)
+        .expect("clock_gettime(CLOCK_THREAD_CPUTIME_ID)")
 }
 
 /// Wall time where thread CPU time is not wired up.

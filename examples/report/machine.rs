@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+#[path = "../../benches/support/cpu_clock.rs"]
+mod cpu_clock;
+
 pub(crate) fn logical_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -24,19 +27,7 @@ pub(crate) fn cpu_model() -> String {
 /// fewer than the threads asked for).
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 pub(crate) fn process_cpu_time() -> Option<Duration> {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: a valid clock id and a valid out-pointer.
-    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| Duration::new(ts.sec as u64, ts.nsec as u32))
+    cpu_clock::clock_time(cpu_clock::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]

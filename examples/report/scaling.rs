@@ -17,7 +17,9 @@ use rtmedia::srtp::{Profile, Srtp};
 
 use super::machine::{logical_cores, process_cpu_time};
 use super::options::Options;
-use super::stages::simulcast::{forwarder, gcm, send, Trace, PROFILE, PUBLISHER_KEY, TARGETS};
+use super::stages::simulcast::{
+    forwarder, gcm, mean_bytes, send, trace, Trace, PROFILE, PUBLISHER_KEY, TARGETS,
+};
 use super::stages::CAP;
 
 pub(crate) const SCALING_PROFILE: Profile = PROFILE;
@@ -38,7 +40,7 @@ impl ScalingRoom {
     fn new(trace: &Trace) -> Self {
         Self {
             rx: gcm(PUBLISHER_KEY),
-            source: Source::new(SourceConfig::default(), &trace.ssrcs).unwrap(),
+            source: Source::new(SourceConfig::default(), trace.ssrcs()).unwrap(),
             subs: (0..SUBSCRIBERS_PER_ROOM)
                 .map(|i| (forwarder(TARGETS[i % TARGETS.len()]), gcm(0x40 + i as u8)))
                 .collect(),
@@ -126,7 +128,7 @@ fn scaling_run(
                             rooms[local] = ScalingRoom::new(trace);
                             seen[local] = 0;
                         }
-                        let at = trace.at_us[seen[local]];
+                        let at = trace.arrivals_us()[seen[local]];
                         seen[local] += 1;
                         sent += rooms[local].handle(packet, at);
                         handled += 1;
@@ -194,7 +196,7 @@ pub(crate) struct ScalingRow {
 pub(crate) fn scaling(options: &Options) -> Vec<ScalingRow> {
     let max = options.threads.unwrap_or_else(|| logical_cores().max(2));
     let rooms = 4 * max;
-    let trace = Trace::new(options);
+    let trace = trace(options);
     let packets = protected(&trace);
     let (duration, runs) = if options.quick {
         (Duration::from_millis(100), 1)
@@ -214,7 +216,7 @@ pub(crate) fn scaling(options: &Options) -> Vec<ScalingRow> {
         rows.push(ScalingRow {
             threads,
             rooms,
-            bytes: trace.mean_bytes(),
+            bytes: mean_bytes(&trace),
             packets_per_sec: r.packets_per_sec,
             efficiency: r.packets_per_sec / (one * threads as f64),
             cores_used: r.cores_used,

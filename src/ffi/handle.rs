@@ -10,7 +10,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::rtm_status;
+use super::{args, rtm_status};
 
 /// A C handle that remembers whether a call on it panicked: after a panic the
 /// object may be half-updated, so every later call fails with `RTM_ERR_PANIC`.
@@ -47,6 +47,24 @@ pub(crate) unsafe fn with<T: Poison>(
             rtm_status::RTM_ERR_PANIC
         }
     }
+}
+
+/// [`with`] for a call that answers through the out-pointer `out`: `out`
+/// is checked (NULL gives `RTM_ERR_NULL_POINTER`) before `body` runs, and
+/// `body`'s answer is written to it.
+///
+/// # Safety
+/// As for [`with`]; a non-NULL `out` must be valid for writes of a `V`.
+pub(crate) unsafe fn with_out<T: Poison, V>(
+    ptr: *mut T,
+    out: *mut V,
+    body: impl FnOnce(&mut T) -> Result<V, rtm_status>,
+) -> rtm_status {
+    with(ptr, |h| {
+        let out = args::out(out)?;
+        *out = body(h)?;
+        Ok(())
+    })
 }
 
 /// Drops the handle; NULL is a no-op. A panic in a destructor is swallowed.

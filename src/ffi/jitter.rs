@@ -11,6 +11,7 @@ use crate::jitter::{
     DelayConfig, Event, JitterBuffer, JitterConfig, Mode, NackConfig, Pushed, RtxConfig,
 };
 
+use super::buffers::{BufferPool, CallerBuffer};
 use super::handle::{self, Poison};
 use super::{args, guard, rtm_status};
 
@@ -22,8 +23,7 @@ pub struct rtm_jitter {
     /// next call so its data pointer stays valid.
     out: Vec<Bytes>,
     /// Buffers of consumed copied packets, reused by `rtm_jitter_push_copy`.
-    pool: Vec<BytesMut>,
-    pool_limit: usize,
+    pool: BufferPool,
     poisoned: bool,
 }
 
@@ -40,12 +40,8 @@ impl rtm_jitter {
     /// Returns the previous pop's packets to the pool where possible.
     fn recycle_output(&mut self) {
         for packet in self.out.drain(..) {
-            if self.pool.len() < self.pool_limit {
-                if let Ok(mut buf) = packet.try_into_mut() {
-                    buf.clear();
-                    self.pool.push(buf);
-                }
-            }
+            // A packet still held elsewhere is not reused.
+            let _ = self.pool.recycle(packet);
         }
     }
 }
@@ -177,8 +173,7 @@ pub unsafe extern "C" fn rtm_jitter_new(
         *out = handle::into_raw(rtm_jitter {
             jb,
             out: Vec::with_capacity(capacity),
-            pool: Vec::with_capacity(capacity),
-            pool_limit: capacity,
+            pool: BufferPool::new(capacity, || BytesMut::with_capacity(1500)),
             poisoned: false,
         });
         Ok(())
@@ -198,39 +193,6 @@ pub unsafe extern "C" fn rtm_jitter_free(jb: *mut rtm_jitter_t) {
 /// call back into the same handle.
 pub type rtm_release_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, data: *mut u8, len: usize)>;
-
-/// A caller's buffer owned by a `Bytes` until the release callback runs.
-/// (Also the owner of zero-copy pushes into a simulcast source.)
-pub(super) struct CallerBuffer {
-    pub(super) data: *mut u8,
-    pub(super) len: usize,
-    pub(super) release: rtm_release_fn,
-    pub(super) userdata: *mut c_void,
-}
-
-// The host promises in the header that the buffer and the callback may be
-// used from the thread that drops the packet.
-unsafe impl Send for CallerBuffer {}
-
-impl AsRef<[u8]> for CallerBuffer {
-    fn as_ref(&self) -> &[u8] {
-        if self.len == 0 {
-            // NULL is allowed with length 0, but not in a slice.
-            return &[];
-        }
-        // SAFETY: the host handed over `data[0..len]` until release.
-        unsafe { core::slice::from_raw_parts(self.data, self.len) }
-    }
-}
-
-impl Drop for CallerBuffer {
-    fn drop(&mut self) {
-        if let Some(release) = self.release {
-            // SAFETY: the host's callback, called exactly once.
-            unsafe { release(self.userdata, self.data, self.len) }
-        }
-    }
-}
 
 /// Outcome of a push (`*result`).
 pub const RTM_JITTER_STORED: i32 = 0;
@@ -268,19 +230,12 @@ pub unsafe extern "C" fn rtm_jitter_push(
     now_us: u64,
     result: *mut i32,
 ) -> rtm_status {
-    let owner = CallerBuffer {
-        data,
-        len,
-        release,
-        userdata,
+    let packet = match CallerBuffer::adopt(jb, data, len, release, userdata) {
+        Ok(packet) => packet,
+        Err(status) => return status,
     };
-    if jb.is_null() || (data.is_null() && len > 0) {
-        // `owner` drops here and releases the buffer.
-        return rtm_status::RTM_ERR_NULL_POINTER;
-    }
     handle::with(jb, |h| {
         h.recycle_output();
-        let packet = Bytes::from_owner(owner);
         let pushed = h.jb.push(packet, now_us)?;
         if let Some(r) = result.as_mut() {
             *r = pushed_code(pushed);
@@ -303,12 +258,7 @@ pub unsafe extern "C" fn rtm_jitter_push_copy(
     handle::with(jb, |h| {
         let bytes = args::slice(data, len)?;
         h.recycle_output();
-        let mut buf = h
-            .pool
-            .pop()
-            .unwrap_or_else(|| BytesMut::with_capacity(1500));
-        buf.extend_from_slice(bytes);
-        let pushed = h.jb.push(buf.freeze(), now_us)?;
+        let pushed = h.jb.push(h.pool.copy(bytes), now_us)?;
         if let Some(r) = result.as_mut() {
             *r = pushed_code(pushed);
         }
@@ -432,10 +382,8 @@ pub unsafe extern "C" fn rtm_jitter_next_wakeup(
     jb: *mut rtm_jitter_t,
     out_us: *mut u64,
 ) -> rtm_status {
-    handle::with(jb, |h| {
-        let out = args::out(out_us)?;
-        *out = h.jb.next_wakeup().ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        Ok(())
+    handle::with_out(jb, out_us, |h| {
+        h.jb.next_wakeup().ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -474,11 +422,7 @@ pub unsafe extern "C" fn rtm_jitter_take_keyframe_request(
     jb: *mut rtm_jitter_t,
     out: *mut bool,
 ) -> rtm_status {
-    handle::with(jb, |h| {
-        let out = args::out(out)?;
-        *out = h.jb.take_keyframe_request();
-        Ok(())
-    })
+    handle::with_out(jb, out, |h| Ok(h.jb.take_keyframe_request()))
 }
 
 /// Counters with webrtc-stats meanings (seconds where webrtc-stats uses

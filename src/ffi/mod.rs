@@ -11,6 +11,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod args;
+mod buffers;
 mod handle;
 pub mod jitter;
 pub mod mixer;

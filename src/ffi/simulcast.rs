@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::codec::Codec;
 use crate::simulcast::{
@@ -15,8 +15,9 @@ use crate::simulcast::{
     SourcePacket, TrackDemand, MAX_SPATIAL, MAX_TEMPORAL,
 };
 
+use super::buffers::{shared_buffer, BufferPool, CallerBuffer};
 use super::handle::{self, Poison};
-use super::jitter::{rtm_release_fn, CallerBuffer};
+use super::jitter::rtm_release_fn;
 use super::{args, guard, rtm_status};
 
 /// Most spatial layers (simulcast SSRCs) of a source.
@@ -153,8 +154,7 @@ pub struct rtm_source {
     /// The packet of the last successful push, what forwarders forward.
     current: Option<SourcePacket>,
     /// Empty buffers for `rtm_source_push_copy`.
-    pool: Vec<BytesMut>,
-    pool_limit: usize,
+    pool: BufferPool,
     /// Copied packets, per spatial layer, oldest first: each goes back to
     /// the pool once the history has let go of it.
     issued: [VecDeque<Bytes>; MAX_SPATIAL],
@@ -183,13 +183,8 @@ impl rtm_source {
     fn recycle(&mut self, spatial: usize) {
         let issued = &mut self.issued[spatial];
         while let Some(front) = issued.pop_front() {
-            match front.try_into_mut() {
-                Ok(mut buf) => {
-                    if self.pool.len() < self.pool_limit {
-                        buf.clear();
-                        self.pool.push(buf);
-                    }
-                }
+            match self.pool.recycle(front) {
+                Ok(()) => {}
                 Err(still_held) => {
                     if issued.len() >= self.issued_limit {
                         // Stuck behind a reordered packet: stop tracking it
@@ -219,11 +214,9 @@ impl rtm_source {
         let packet = match result {
             Ok(packet) => packet,
             Err(e) => {
-                if let Some(Ok(mut buf)) = kept.map(Bytes::try_into_mut) {
-                    if self.pool.len() < self.pool_limit {
-                        buf.clear();
-                        self.pool.push(buf);
-                    }
+                if let Some(kept) = kept {
+                    // Back to the pool unless a clone escaped.
+                    let _ = self.pool.recycle(kept);
                 }
                 return Err(match e {
                     SourceError::UnknownSsrc(_) => rtm_status::RTM_ERR_NOT_FOUND,
@@ -333,8 +326,7 @@ pub unsafe extern "C" fn rtm_source_new(
         *out = handle::into_raw(rtm_source {
             source,
             current: None,
-            pool: Vec::with_capacity(64),
-            pool_limit: 64,
+            pool: BufferPool::new(64, shared_buffer),
             issued: core::array::from_fn(|s| {
                 VecDeque::with_capacity(if s < n { issued_limit + 1 } else { 0 })
             }),
@@ -442,31 +434,11 @@ pub unsafe extern "C" fn rtm_source_push(
     now_us: u64,
     info: *mut rtm_source_packet_info,
 ) -> rtm_status {
-    let owner = CallerBuffer {
-        data,
-        len,
-        release,
-        userdata,
+    let packet = match CallerBuffer::adopt(src, data, len, release, userdata) {
+        Ok(packet) => packet,
+        Err(status) => return status,
     };
-    if src.is_null() || (data.is_null() && len > 0) {
-        // `owner` drops here and releases the buffer.
-        return rtm_status::RTM_ERR_NULL_POINTER;
-    }
-    handle::with(src, |h| {
-        h.push(Bytes::from_owner(owner), false, now_us, info)
-    })
-}
-
-/// A new buffer for the copying push, already in the reference-counted
-/// representation: its `Bytes` are then cloned (into the history) and turned
-/// back into a `BytesMut` for the pool without allocating. (A plain
-/// `BytesMut` would allocate its shared header at the first clone of every
-/// packet, and give it up again when recycled.)
-fn pool_buffer() -> BytesMut {
-    let mut buf = BytesMut::with_capacity(1500);
-    let capacity = buf.capacity();
-    drop(buf.split_off(capacity));
-    buf
+    handle::with(src, |h| h.push(packet, false, now_us, info))
 }
 
 /// Copying push: `data[0..len]` is copied into a recycled buffer (no
@@ -482,9 +454,8 @@ pub unsafe extern "C" fn rtm_source_push_copy(
 ) -> rtm_status {
     handle::with(src, |h| {
         let bytes = args::slice(data, len)?;
-        let mut buf = h.pool.pop().unwrap_or_else(pool_buffer);
-        buf.extend_from_slice(bytes);
-        h.push(buf.freeze(), true, now_us, info)
+        let packet = h.pool.copy(bytes);
+        h.push(packet, true, now_us, info)
     })
 }
 
@@ -576,13 +547,10 @@ pub unsafe extern "C" fn rtm_source_poll_keyframe_request(
     now_us: u64,
     ssrc: *mut u32,
 ) -> rtm_status {
-    handle::with(src, |h| {
-        let ssrc = args::out(ssrc)?;
-        *ssrc = h
-            .source
+    handle::with_out(src, ssrc, |h| {
+        h.source
             .poll_keyframe_request(now_us)
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        Ok(())
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -920,13 +888,10 @@ pub unsafe extern "C" fn rtm_forwarder_poll_keyframe_request(
     fwd: *mut rtm_forwarder_t,
     spatial: *mut u8,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let spatial = args::out(spatial)?;
-        *spatial = h
-            .fwd
+    handle::with_out(fwd, spatial, |h| {
+        h.fwd
             .poll_keyframe_request()
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        Ok(())
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -968,10 +933,11 @@ pub unsafe extern "C" fn rtm_forwarder_current_layer(
     fwd: *mut rtm_forwarder_t,
     out: *mut rtm_layer,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let out = args::out(out)?;
-        *out = c_layer(h.fwd.current_layer().ok_or(rtm_status::RTM_ERR_NOT_FOUND)?);
-        Ok(())
+    handle::with_out(fwd, out, |h| {
+        h.fwd
+            .current_layer()
+            .map(c_layer)
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -983,10 +949,11 @@ pub unsafe extern "C" fn rtm_forwarder_target_layer(
     fwd: *mut rtm_forwarder_t,
     out: *mut rtm_layer,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let out = args::out(out)?;
-        *out = c_layer(h.fwd.target_layer().ok_or(rtm_status::RTM_ERR_NOT_FOUND)?);
-        Ok(())
+    handle::with_out(fwd, out, |h| {
+        h.fwd
+            .target_layer()
+            .map(c_layer)
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
     })
 }
 
@@ -997,15 +964,13 @@ pub unsafe extern "C" fn rtm_forwarder_pause_reason(
     fwd: *mut rtm_forwarder_t,
     out: *mut rtm_pause_reason,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let out = args::out(out)?;
-        *out = match h.fwd.pause_reason() {
+    handle::with_out(fwd, out, |h| {
+        Ok(match h.fwd.pause_reason() {
             None => rtm_pause_reason::RTM_PAUSE_NONE,
             Some(PauseReason::Bandwidth) => rtm_pause_reason::RTM_PAUSE_BANDWIDTH,
             Some(PauseReason::Muted) => rtm_pause_reason::RTM_PAUSE_MUTED,
             Some(PauseReason::NoFeed) => rtm_pause_reason::RTM_PAUSE_NO_FEED,
-        };
-        Ok(())
+        })
     })
 }
 

@@ -14,9 +14,9 @@ pub use link::{DriftClock, Jitter, Link, LinkConfig, LinkStats, Loss};
 pub use publisher::{
     audio_level, make_rtx, vp8_depacketize, CodecError, DecodedFrame, EncodedFrame, OpusConfig,
     OpusPublisher, RtxSender, SimulcastConfig, SimulcastFrame, SimulcastLayerConfig,
-    SimulcastLayerFrame, SimulcastPublisher, SpeechSource, TemporalInfo, TestPattern, Vp8Config,
-    Vp8Decoder, Vp8Encoder, Vp8EncoderConfig, Vp8Frame, Vp8Packetizer, Vp8Publisher,
-    Vp8TemporalEncoder, Vp8TemporalPacketizer, L1T3_PATTERN, OPUS_FRAME_SAMPLES,
+    SimulcastLayerFrame, SimulcastPublisher, SimulcastTrace, SpeechSource, TemporalInfo,
+    TestPattern, Vp8Config, Vp8Decoder, Vp8Encoder, Vp8EncoderConfig, Vp8Frame, Vp8Packetizer,
+    Vp8Publisher, Vp8TemporalEncoder, Vp8TemporalPacketizer, L1T3_PATTERN, OPUS_FRAME_SAMPLES,
     VP8_DESCRIPTOR_LEN, VP8_TEMPORAL_DESCRIPTOR_LEN,
 };
 pub use rng::Rng;

@@ -28,7 +28,8 @@ use rtmedia::srtp::Srtp;
 use webrtc_srtp::context::Context as WebrtcContext;
 
 use super::simulcast::{
-    forwarder, gcm, send, webrtc_gcm, Naive, Trace, PUBLISHER_KEY, TARGET, TARGETS,
+    forwarder, gcm, mean_bytes, send, slab_pieces, webrtc_gcm, Naive, Trace, PUBLISHER_KEY, TARGET,
+    TARGETS,
 };
 use super::srtp::profile_name;
 use super::{Baseline, RunFn, Stage, CAP};
@@ -62,13 +63,38 @@ fn batched<S: 'static>(
     })
 }
 
+/// Where a select row is in its passes over the trace: the chunk
+/// `pos..end`.
+#[derive(Default)]
+struct Chunk {
+    pos: usize,
+    end: usize,
+}
+
+impl Chunk {
+    /// Moves on to the next chunk of at most `k` of the trace's `len`
+    /// packets; true when it starts a new pass.
+    fn advance(&mut self, k: usize, len: usize) -> bool {
+        let new_pass = self.end == len;
+        if new_pass {
+            self.end = 0;
+        }
+        self.pos = self.end;
+        self.end = (self.pos + k).min(len);
+        new_pass
+    }
+
+    fn range(&self) -> std::ops::Range<usize> {
+        self.pos..self.end
+    }
+}
+
 /// The select row's rtmedia side: the parsed trace and where it is.
 struct Select {
     parsed: Vec<SourcePacket>,
     trace: Arc<Trace>,
     fwd: Forwarder,
-    pos: usize,
-    end: usize,
+    chunk: Chunk,
     out: Box<[u8; CAP]>,
 }
 
@@ -76,15 +102,14 @@ struct Select {
 struct NaiveSelect {
     trace: Arc<Trace>,
     naive: Naive,
-    pos: usize,
-    end: usize,
+    chunk: Chunk,
     out: Box<[u8; CAP]>,
 }
 
 /// Select + rewrite of each packet for one subscriber (no SRTP).
 pub(super) fn forwarder_select_rewrite(trace: &Arc<Trace>) -> Stage {
-    let mut source = Source::new(SourceConfig::default(), &trace.ssrcs).unwrap();
-    let parsed: Vec<SourcePacket> = (trace.packets.iter().zip(&trace.at_us))
+    let mut source = Source::new(SourceConfig::default(), trace.ssrcs()).unwrap();
+    let parsed: Vec<SourcePacket> = (trace.packets().iter().zip(trace.arrivals_us()))
         .map(|(p, &at)| source.on_rtp(p.clone(), at).unwrap())
         .collect();
 
@@ -92,14 +117,14 @@ pub(super) fn forwarder_select_rewrite(trace: &Arc<Trace>) -> Stage {
     // first keyframes of the layers below on its way up): checked untimed.
     let mut out = [0u8; CAP];
     let mut fwd = forwarder(TARGET);
-    let ours_on_target = (parsed.iter().zip(&trace.at_us))
+    let ours_on_target = (parsed.iter().zip(trace.arrivals_us()))
         .filter(|(p, &at)| {
             matches!(fwd.forward(p, &mut out, at).unwrap(), Forwarded::Sent(_))
                 && p.spatial == TARGET.spatial
         })
         .count();
     let mut naive = Naive::new(trace, TARGET);
-    let base_sent = (trace.packets.iter())
+    let base_sent = (trace.packets().iter())
         .filter(|p| naive.rewrite((*p).clone(), &mut out).is_some())
         .count();
     assert_eq!(ours_on_target, base_sent, "both forward the same packets");
@@ -108,24 +133,23 @@ pub(super) fn forwarder_select_rewrite(trace: &Arc<Trace>) -> Stage {
         parsed,
         trace: trace.clone(),
         fwd: forwarder(TARGET),
-        pos: 0,
-        end: 0,
+        chunk: Chunk::default(),
         out: Box::new([0; CAP]),
     };
     let ours = batched(
         BATCH,
         ours,
         |s, k| {
-            if s.end == s.parsed.len() {
+            if s.chunk.advance(k, s.parsed.len()) {
                 s.fwd = forwarder(TARGET); // a new pass: a new subscriber
-                s.end = 0;
             }
-            s.pos = s.end;
-            s.end = (s.pos + k).min(s.parsed.len());
-            s.end - s.pos
+            s.chunk.range().len()
         },
         |s| {
-            let chunk = s.parsed[s.pos..s.end].iter().zip(&s.trace.at_us[s.pos..]);
+            let range = s.chunk.range();
+            let chunk = s.parsed[range.clone()]
+                .iter()
+                .zip(&s.trace.arrivals_us()[range]);
             for (p, &at) in chunk {
                 black_box(s.fwd.forward(black_box(p), &mut s.out[..], at).unwrap());
             }
@@ -134,24 +158,20 @@ pub(super) fn forwarder_select_rewrite(trace: &Arc<Trace>) -> Stage {
     let theirs = NaiveSelect {
         trace: trace.clone(),
         naive: Naive::new(trace, TARGET),
-        pos: 0,
-        end: 0,
+        chunk: Chunk::default(),
         out: Box::new([0; CAP]),
     };
     let theirs = batched(
         BATCH,
         theirs,
         |s, k| {
-            if s.end == s.trace.len() {
+            if s.chunk.advance(k, s.trace.len()) {
                 s.naive = Naive::new(&s.trace, TARGET);
-                s.end = 0;
             }
-            s.pos = s.end;
-            s.end = (s.pos + k).min(s.trace.len());
-            s.end - s.pos
+            s.chunk.range().len()
         },
         |s| {
-            for p in &s.trace.packets[s.pos..s.end] {
+            for p in &s.trace.packets()[s.chunk.range()] {
                 let copy = Bytes::from(black_box(&p[..]).to_vec());
                 black_box(s.naive.rewrite(copy, &mut s.out[..]));
             }
@@ -160,7 +180,7 @@ pub(super) fn forwarder_select_rewrite(trace: &Arc<Trace>) -> Stage {
     Stage {
         name: "forwarder_select_rewrite",
         variant: String::new(),
-        bytes: trace.mean_bytes(),
+        bytes: mean_bytes(trace),
         packets_per_iter: 1,
         run: ours,
         baseline: Some(Baseline {
@@ -193,11 +213,7 @@ impl Publisher {
     /// The next `n` protected packets into `self.batch`; returns `n`.
     fn fill(&mut self, n: usize) -> usize {
         self.batch.clear();
-        let mut slab = BytesMut::zeroed(n * CAP);
-        for _ in 0..n {
-            let mut piece = slab.split_to(CAP);
-            let (len, at) = self.trace.write(self.next, &mut piece);
-            self.next += 1;
+        for (mut piece, len, at) in slab_pieces(&self.trace, &mut self.next, n, CAP) {
             let len = self.ctx.protect_rtp(&mut piece, len).unwrap();
             piece.truncate(len);
             self.batch.push((piece, at));
@@ -231,7 +247,7 @@ pub(super) fn sfu_leg(trace: &Arc<Trace>) -> Stage {
     let ours = Leg {
         publisher: Publisher::new(trace),
         rx: gcm(PUBLISHER_KEY),
-        source: Source::new(SourceConfig::default(), &trace.ssrcs).unwrap(),
+        source: Source::new(SourceConfig::default(), trace.ssrcs()).unwrap(),
         fwd: forwarder(TARGET),
         tx: gcm(1),
         out: Box::new([0; CAP]),
@@ -272,7 +288,7 @@ pub(super) fn sfu_leg(trace: &Arc<Trace>) -> Stage {
     Stage {
         name: "sfu_leg",
         variant: profile_name(super::simulcast::PROFILE).to_string(),
-        bytes: trace.mean_bytes(),
+        bytes: mean_bytes(trace),
         packets_per_iter: 1,
         run: ours,
         baseline: Some(Baseline {
@@ -292,11 +308,7 @@ struct Plain {
 impl Plain {
     fn fill(&mut self, n: usize) -> usize {
         self.batch.clear();
-        let mut slab = BytesMut::zeroed(n * CAP);
-        for _ in 0..n {
-            let mut piece = slab.split_to(CAP);
-            let (len, at) = self.trace.write(self.next, &mut piece);
-            self.next += 1;
+        for (mut piece, len, at) in slab_pieces(&self.trace, &mut self.next, n, CAP) {
             piece.truncate(len);
             self.batch.push((piece.freeze(), at));
         }
@@ -325,7 +337,7 @@ pub(super) fn sfu_fanout(trace: &Arc<Trace>) -> Stage {
     let target = |i: usize| TARGETS[i % TARGETS.len()];
     let ours = Fanout {
         plain: plain(),
-        source: Source::new(SourceConfig::default(), &trace.ssrcs).unwrap(),
+        source: Source::new(SourceConfig::default(), trace.ssrcs()).unwrap(),
         subs: (0..SUBSCRIBERS)
             .map(|i| (forwarder(target(i)), gcm(i as u8), [0; CAP]))
             .collect(),
@@ -373,7 +385,7 @@ pub(super) fn sfu_fanout(trace: &Arc<Trace>) -> Stage {
     Stage {
         name: "sfu_fanout",
         variant: format!("{SUBSCRIBERS}_subscribers"),
-        bytes: trace.mean_bytes(),
+        bytes: mean_bytes(trace),
         packets_per_iter: SUBSCRIBERS as u64,
         run: ours,
         baseline: Some(Baseline {

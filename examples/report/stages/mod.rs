@@ -24,7 +24,7 @@ pub(crate) fn stages(options: &Options) -> Vec<Stage> {
     rows.push(jitter::jitter_push_pop(options));
     rows.push(mixer::mixer_tick(options));
     // The simulcast trace (libvpx), encoded once for the three rows.
-    let trace = std::sync::Arc::new(simulcast::Trace::new(options));
+    let trace = std::sync::Arc::new(simulcast::trace(options));
     rows.push(forwarder::forwarder_select_rewrite(&trace));
     rows.push(forwarder::sfu_leg(&trace));
     rows.push(forwarder::sfu_fanout(&trace));

@@ -15,6 +15,9 @@
 //!   ([`Vp8TemporalPacketizer`]); layers stop and resume, PLIs are answered
 //!   per layer, and RTCP sender reports map one wall clock to every layer's
 //!   timestamps.
+//! - [`SimulcastTrace`]: a simulcast publisher's packets recorded once and
+//!   replayed as an endless stream (every layer's counters moved on per
+//!   pass), for benches and tests.
 //! - [`RtxSender`] and [`make_rtx`]: RFC 4588 retransmissions from a history.
 //! - [`Vp8Decoder`] and [`vp8_depacketize`]: libvpx's decoder, to check that
 //!   what a receiver released is decodable.
@@ -33,6 +36,7 @@ mod audio;
 mod rtx;
 mod simulcast;
 mod temporal;
+mod trace;
 mod vp8;
 
 use std::fmt;
@@ -51,6 +55,7 @@ pub use temporal::{
     TemporalInfo, Vp8TemporalEncoder, Vp8TemporalPacketizer, L1T3_PATTERN,
     VP8_TEMPORAL_DESCRIPTOR_LEN,
 };
+pub use trace::SimulcastTrace;
 pub use vp8::{
     vp8_depacketize, DecodedFrame, EncodedFrame, TestPattern, Vp8Config, Vp8Decoder, Vp8Encoder,
     Vp8EncoderConfig, Vp8Frame, Vp8Packetizer, Vp8Publisher, VP8_DESCRIPTOR_LEN,
@@ -100,6 +105,13 @@ impl SenderClock {
     pub(crate) fn true_time(&self, local_us: u64) -> u64 {
         let local = (self.local_start + local_us) as f64;
         (local / (1.0 + self.drift.ppm * 1e-6)).round() as u64
+    }
+
+    /// True time of video frame `frame` (from 0) captured at `fps` frames
+    /// per second of the sender's clock (0 counts as 1).
+    pub(crate) fn frame_time(&self, frame: u64, fps: u32) -> u64 {
+        let fps = u64::from(fps.max(1));
+        self.true_time(frame * 1_000_000 / fps)
     }
 }
 

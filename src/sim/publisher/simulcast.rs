@@ -328,8 +328,7 @@ impl SimulcastPublisher {
 
     /// True time at which the next picture is captured and sent.
     pub fn next_send_time(&self) -> u64 {
-        let fps = u64::from(self.config.fps.max(1));
-        self.clock.true_time(self.frames * 1_000_000 / fps)
+        self.clock.frame_time(self.frames, self.config.fps)
     }
 
     /// The next frame if it is due at `now`.

@@ -697,8 +697,7 @@ impl Vp8Publisher {
 
     /// True time at which the next frame is sent.
     pub fn next_send_time(&self) -> u64 {
-        let fps = u64::from(self.config.fps.max(1));
-        self.clock.true_time(self.frames * 1_000_000 / fps)
+        self.clock.frame_time(self.frames, self.config.fps)
     }
 
     /// The next frame if it is due at `now`.
