@@ -675,7 +675,7 @@ static rtm_layer_bitrates rates(void) {
 
 static void test_allocator(void) {
     rtm_allocator_config c = rtm_allocator_config_default();
-    CHECK(c.min_change == 0.1 && c.upgrade_hold_us == 5000000);
+    CHECK(c.min_change == 0.1 && c.upgrade_hold_us == 5000000 && c.max_keyframe_transfer_us == 150000);
     rtm_allocator_t *al = NULL;
     CHECK_STATUS(rtm_allocator_new(&c, 4, &al), RTM_OK);
     rtm_track_demand t[3];
@@ -695,6 +695,26 @@ static void test_allocator(void) {
     CHECK(out[0].has_layer && out[0].layer.spatial == 1 && out[0].layer.temporal == 1);
     CHECK(out[2].has_layer && out[2].layer.spatial == 1 && out[2].layer.temporal == 0);
     CHECK(out[0].bitrate + out[1].bitrate + out[2].bitrate == 2000000);
+
+    /* A 40 KB top-layer keyframe takes 160 ms at 2 Mbit/s, over the 150 ms
+     * limit: a fresh allocator keeps the stage track on layer 1. */
+    rtm_allocator_t *al_kf = NULL;
+    CHECK_STATUS(rtm_allocator_new(&c, 4, &al_kf), RTM_OK);
+    rtm_track_demand big = t[1];
+    big.keyframe_bytes[0] = 4000, big.keyframe_bytes[1] = 12000, big.keyframe_bytes[2] = 40000;
+    rtm_allocation one;
+    CHECK_STATUS(rtm_allocator_allocate(al_kf, 2000000, &big, 1, 0, &one, 1), RTM_OK);
+    CHECK(one.has_layer && one.layer.spatial == 1 && one.layer.temporal == 2);
+    rtm_allocator_free(al_kf);
+    uint64_t kf[RTM_SIMULCAST_MAX_SPATIAL] = {1, 1, 1};
+    rtm_source_config ksc = rtm_source_config_default();
+    rtm_source_t *ksrc = NULL;
+    CHECK_STATUS(rtm_source_new(&ksc, SSRC, 3, &ksrc), RTM_OK);
+    CHECK_STATUS(rtm_source_keyframe_bytes(ksrc, kf), RTM_OK);
+    CHECK(kf[0] == 0 && kf[1] == 0 && kf[2] == 0);
+    CHECK_STATUS(rtm_source_keyframe_bytes(NULL, kf), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_source_keyframe_bytes(ksrc, NULL), RTM_ERR_NULL_POINTER);
+    rtm_source_free(ksrc);
 
     /* Too little: the priority track first, the others paused. */
     rtm_allocator_t *al2 = NULL;

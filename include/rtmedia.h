@@ -1183,6 +1183,13 @@ typedef struct rtm_allocator_config {
    * Default 5000000.
    */
   uint64_t upgrade_hold_us;
+  /**
+   * A track is not moved up to a spatial layer whose last keyframe would
+   * take longer than this to cross the link at the estimate, µs (on a
+   * slow link a big keyframe is a frozen picture); 0: no limit.
+   * Default 150000.
+   */
+  uint64_t max_keyframe_transfer_us;
 } rtm_allocator_config;
 
 /**
@@ -1211,6 +1218,11 @@ typedef struct rtm_track_demand {
    * The source's measured layers (`rtm_source_bitrates`).
    */
   struct rtm_layer_bitrates bitrates;
+  /**
+   * Bytes of each spatial layer's last keyframe
+   * (`rtm_source_keyframe_bytes`); 0: unknown (no keyframe limit).
+   */
+  uint64_t keyframe_bytes[RTM_SIMULCAST_MAX_SPATIAL];
 } rtm_track_demand;
 
 /**
@@ -1864,6 +1876,14 @@ rtm_status rtm_source_set_rtt(rtm_source_t *src, uint64_t rtt_us);
 rtm_status rtm_source_bitrates(const rtm_source_t *src,
                                uint64_t now_us,
                                struct rtm_layer_bitrates *out);
+
+/**
+ * Writes the bytes of each spatial layer's last complete keyframe into
+ * `out[0..RTM_SIMULCAST_MAX_SPATIAL]` (0 for a layer without one yet): what
+ * a switch to that layer sends at once, for `rtm_track_demand.keyframe_bytes`.
+ * `src` is only read.
+ */
+rtm_status rtm_source_keyframe_bytes(const rtm_source_t *src, uint64_t *out);
 
 /**
  * A subscriber needs a keyframe on `spatial` (e.g. from

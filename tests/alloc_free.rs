@@ -750,6 +750,7 @@ fn simulcast_allocator_allocates_nothing_after_creation() {
             max_layer: Layer::new(2 - i % 3, 2),
             bitrates: rates,
             muted: false,
+            keyframe_bytes: [4_000, 12_000, u64::from(i) * 2_000],
         })
         .collect();
     let mut allocator = Allocator::new(AllocatorConfig::default(), 32);

@@ -285,6 +285,7 @@ impl Room {
                     max_layer: Layer::new(2, 2),
                     bitrates: self.source.bitrates(now),
                     muted: false,
+                    keyframe_bytes: self.source.keyframe_bytes(),
                 };
                 // The "estimate": the capacity with a margin for keyframe bursts (a
                 // real estimator and pacer play this part).

@@ -257,6 +257,7 @@ impl Sfu {
                 max_layer: if stage == Some(j) { STAGE } else { THUMBNAIL },
                 bitrates: t.source.bitrates(now),
                 muted: false,
+                keyframe_bytes: t.source.keyframe_bytes(),
             })
             .collect();
         for (state, &estimate) in self.subscribers.iter_mut().zip(estimates) {

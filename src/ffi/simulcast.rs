@@ -519,6 +519,23 @@ pub unsafe extern "C" fn rtm_source_bitrates(
     })
 }
 
+/// Writes the bytes of each spatial layer's last complete keyframe into
+/// `out[0..RTM_SIMULCAST_MAX_SPATIAL]` (0 for a layer without one yet): what
+/// a switch to that layer sends at once, for `rtm_track_demand.keyframe_bytes`.
+/// `src` is only read.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_source_keyframe_bytes(
+    src: *const rtm_source_t,
+    out: *mut u64,
+) -> rtm_status {
+    guard(|| {
+        let s = source_ref(src)?;
+        let out = args::slice_mut(out, RTM_SIMULCAST_MAX_SPATIAL)?;
+        out.copy_from_slice(&s.source.keyframe_bytes());
+        Ok(())
+    })
+}
+
 /// A subscriber needs a keyframe on `spatial` (e.g. from
 /// `rtm_forwarder_poll_keyframe_request`). Requests of all subscribers are
 /// merged: see `rtm_source_poll_keyframe_request`. RTM_ERR_INVALID_ARGUMENT
@@ -1067,6 +1084,11 @@ pub struct rtm_allocator_config {
     /// No upgrade for this long after a bandwidth downgrade, µs.
     /// Default 5000000.
     pub upgrade_hold_us: u64,
+    /// A track is not moved up to a spatial layer whose last keyframe would
+    /// take longer than this to cross the link at the estimate, µs (on a
+    /// slow link a big keyframe is a frozen picture); 0: no limit.
+    /// Default 150000.
+    pub max_keyframe_transfer_us: u64,
 }
 
 /// The default configuration. Thread-safe.
@@ -1076,6 +1098,7 @@ pub extern "C" fn rtm_allocator_config_default() -> rtm_allocator_config {
     rtm_allocator_config {
         min_change: d.min_change,
         upgrade_hold_us: d.upgrade_hold_us,
+        max_keyframe_transfer_us: d.max_keyframe_transfer_us,
     }
 }
 
@@ -1102,6 +1125,7 @@ pub unsafe extern "C" fn rtm_allocator_new(
         let config = AllocatorConfig {
             min_change: c.min_change,
             upgrade_hold_us: c.upgrade_hold_us,
+            max_keyframe_transfer_us: c.max_keyframe_transfer_us,
         };
         *out = handle::into_raw(rtm_allocator {
             alloc: Allocator::new(config, max_tracks),
@@ -1132,6 +1156,9 @@ pub struct rtm_track_demand {
     pub max_layer: rtm_layer,
     /// The source's measured layers (`rtm_source_bitrates`).
     pub bitrates: rtm_layer_bitrates,
+    /// Bytes of each spatial layer's last keyframe
+    /// (`rtm_source_keyframe_bytes`); 0: unknown (no keyframe limit).
+    pub keyframe_bytes: [u64; RTM_SIMULCAST_MAX_SPATIAL],
 }
 
 /// One track's share.
@@ -1190,6 +1217,7 @@ pub unsafe extern "C" fn rtm_allocator_allocate(
                 max_layer,
                 bitrates: LayerBitrates(t.bitrates.bps),
                 muted: t.muted,
+                keyframe_bytes: t.keyframe_bytes,
             });
         }
         let got = h.alloc.allocate(estimate_bps, &h.tracks, now_us);

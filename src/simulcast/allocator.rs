@@ -18,6 +18,12 @@ pub struct AllocatorConfig {
     pub min_change: f64,
     /// No upgrade for this long after a bandwidth downgrade. Default 5 s.
     pub upgrade_hold_us: u64,
+    /// A track is not moved up to a spatial layer whose keyframe (the first
+    /// thing a switch sends) would take longer than this to cross the link at
+    /// the estimate: on a slow link a big keyframe is a frozen picture.
+    /// 0: no limit. Default 150 ms (with a frame interval, under the 200 ms a
+    /// viewer notices).
+    pub max_keyframe_transfer_us: u64,
 }
 
 impl Default for AllocatorConfig {
@@ -25,6 +31,7 @@ impl Default for AllocatorConfig {
         Self {
             min_change: 0.1,
             upgrade_hold_us: 5_000_000,
+            max_keyframe_transfer_us: 150_000,
         }
     }
 }
@@ -40,6 +47,42 @@ pub struct TrackDemand {
     pub bitrates: LayerBitrates,
     /// The subscriber does not want this track now (hidden): it gets nothing.
     pub muted: bool,
+    /// Bytes of each spatial layer's last keyframe
+    /// ([`Source::keyframe_bytes`](super::Source::keyframe_bytes)); 0: unknown.
+    pub keyframe_bytes: [u64; MAX_SPATIAL],
+}
+
+impl TrackDemand {
+    /// What `source` offers now, with priority 1, every layer wanted, not muted.
+    pub fn from_source(source: &super::Source, now: u64) -> Self {
+        Self {
+            priority: 1,
+            max_layer: Layer::new(MAX_SPATIAL as u8 - 1, MAX_TEMPORAL as u8 - 1),
+            bitrates: source.bitrates(now),
+            muted: false,
+            keyframe_bytes: source.keyframe_bytes(),
+        }
+    }
+
+    /// Whether a switch up to `spatial` (from `current`) sends a keyframe the
+    /// link carries within `limit_us` at `estimate` bits/s.
+    fn keyframe_fits(
+        &self,
+        spatial: u8,
+        current: Option<u8>,
+        estimate: u64,
+        limit_us: u64,
+    ) -> bool {
+        let bytes = self
+            .keyframe_bytes
+            .get(usize::from(spatial))
+            .copied()
+            .unwrap_or(0);
+        limit_us == 0
+            || bytes == 0
+            || current.is_some_and(|c| spatial <= c)
+            || (bytes * 8).saturating_mul(1_000_000) <= limit_us.saturating_mul(estimate)
+    }
 }
 
 /// One track's share: its layer (`None`: paused) and that layer's bitrate.
@@ -236,7 +279,11 @@ impl Allocator {
                 continue;
             };
             let max = cap(i, &self.allocations);
-            for step in alive_layers(&t.bitrates, max) {
+            let current = self.allocations[i].layer.map(|l| l.spatial);
+            let limit = self.config.max_keyframe_transfer_us;
+            for step in alive_layers(&t.bitrates, max)
+                .filter(|l| t.keyframe_fits(l.spatial, current, estimate, limit))
+            {
                 let rate = t.bitrates.get(step);
                 let extra = rate.saturating_sub(self.scratch[i].bitrate);
                 if step > have && extra <= budget && rate >= self.scratch[i].bitrate {
@@ -270,7 +317,49 @@ mod tests {
             max_layer: Layer::new(2, 2),
             bitrates: rates(1),
             muted: false,
+            keyframe_bytes: [0; MAX_SPATIAL],
         }
+    }
+
+    #[test]
+    fn no_upgrade_to_a_keyframe_the_link_cannot_carry_in_time() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 1);
+        let mut t = [track(1)];
+        // 40 KB keyframes on the top layer: 320 kbit, 213 ms at 1.5 Mbit/s.
+        t[0].keyframe_bytes = [4_000, 12_000, 40_000];
+        assert_eq!(
+            a.allocate(1_500_000, &t, 0)[0].layer,
+            Some(Layer::new(1, 2))
+        );
+        // At 3 Mbit/s it takes 107 ms: allowed.
+        assert_eq!(
+            a.allocate(3_000_000, &t, 100_000)[0].layer,
+            Some(Layer::new(2, 2))
+        );
+        // Already there: staying costs no keyframe.
+        let mut b = Allocator::new(AllocatorConfig::default(), 1);
+        t[0].keyframe_bytes = [0; MAX_SPATIAL];
+        assert_eq!(
+            b.allocate(1_200_000, &t, 0)[0].layer,
+            Some(Layer::new(2, 1))
+        );
+        t[0].keyframe_bytes = [4_000, 12_000, 40_000];
+        assert_eq!(
+            b.allocate(1_000_000, &t, 100_000)[0].layer,
+            Some(Layer::new(2, 1))
+        );
+        // No limit when switched off.
+        let mut c = Allocator::new(
+            AllocatorConfig {
+                max_keyframe_transfer_us: 0,
+                ..Default::default()
+            },
+            1,
+        );
+        assert_eq!(
+            c.allocate(1_500_000, &t, 0)[0].layer,
+            Some(Layer::new(2, 2))
+        );
     }
 
     #[test]

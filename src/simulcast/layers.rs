@@ -48,9 +48,35 @@ pub(crate) struct SpatialMeter {
     last_frame_us: u64,
     /// Smoothed interval between frames, microseconds.
     pub frame_interval_us: u64,
+    /// Timestamp and bytes so far of the keyframe being received.
+    keyframe_in_progress: Option<(u32, u64)>,
+    /// Bytes of the last complete keyframe (0 before one is seen).
+    pub keyframe_bytes: u64,
 }
 
 impl SpatialMeter {
+    /// Adds a packet to the keyframe size measurement: a keyframe's size is
+    /// the bytes of all packets with its timestamp, known when the next frame
+    /// starts.
+    pub fn on_keyframe_bytes(&mut self, keyframe_start: bool, bytes: usize, timestamp: u32) {
+        match &mut self.keyframe_in_progress {
+            Some((ts, total)) if *ts == timestamp => *total += bytes as u64,
+            Some((_, total)) if !keyframe_start => {
+                self.keyframe_bytes = *total;
+                self.keyframe_in_progress = None;
+            }
+            _ => {}
+        }
+        if keyframe_start {
+            if let Some((ts, total)) = self.keyframe_in_progress {
+                if ts != timestamp {
+                    self.keyframe_bytes = total;
+                }
+            }
+            self.keyframe_in_progress = Some((timestamp, bytes as u64));
+        }
+    }
+
     /// Counts a media packet (padding-only packets are not counted).
     pub fn on_media(&mut self, now: u64, tid: u8, bytes: usize, timestamp: u32) {
         let bucket = now / BUCKET_US;
@@ -119,6 +145,23 @@ impl SpatialMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyframe_size_is_known_when_the_next_frame_starts() {
+        let mut m = SpatialMeter::default();
+        m.on_keyframe_bytes(true, 1000, 7);
+        m.on_keyframe_bytes(false, 1000, 7);
+        m.on_keyframe_bytes(false, 500, 7);
+        assert_eq!(m.keyframe_bytes, 0, "not complete yet");
+        m.on_keyframe_bytes(false, 300, 8);
+        assert_eq!(m.keyframe_bytes, 2500);
+        m.on_keyframe_bytes(false, 300, 9);
+        assert_eq!(m.keyframe_bytes, 2500);
+        // Two keyframes in a row.
+        m.on_keyframe_bytes(true, 400, 10);
+        m.on_keyframe_bytes(true, 600, 11);
+        assert_eq!(m.keyframe_bytes, 400);
+    }
 
     #[test]
     fn cumulative_rates_over_the_window() {

@@ -254,6 +254,9 @@ impl Source {
             layer
                 .meter
                 .on_media(now, pkt.temporal.unwrap_or(0), len, pkt.timestamp);
+            layer
+                .meter
+                .on_keyframe_bytes(pkt.keyframe, len, pkt.timestamp);
         }
         if pkt.keyframe {
             layer.keyframe.satisfied();
@@ -402,6 +405,16 @@ impl Source {
             layer.pid7.peek(pid)
         };
         Some((ext + (1 << 15)) as u64)
+    }
+
+    /// Bytes of each spatial layer's last complete keyframe (0 before one was
+    /// seen): what a switch to that layer costs the subscriber's link at once.
+    pub fn keyframe_bytes(&self) -> [u64; MAX_SPATIAL] {
+        let mut out = [0; MAX_SPATIAL];
+        for (o, layer) in out.iter_mut().zip(&self.layers) {
+            *o = layer.meter.keyframe_bytes;
+        }
+        out
     }
 
     /// A kept packet, for a retransmission.
