@@ -65,7 +65,7 @@ impl JitterBuffer {
                     let due = self.nack_due(slot.time, slot.nack_retries);
                     let deadline = next_held_media_us
                         .and_then(|m| self.delay.playout_time_of_media(m))
-                        .map(|d| d.saturating_add(self.late_allowance()));
+                        .map(|d| self.request_limit(d, slot.time));
                     let playable = deadline.is_some_and(|d| now.saturating_add(self.rtt_us) <= d);
                     if due.is_some_and(|d| d <= now) && playable {
                         out[found % ring] = seq as u16;
@@ -112,13 +112,17 @@ impl JitterBuffer {
         (lo.max(head)..=hi.saturating_add(1).min(self.highest)).rev()
     }
 
-    /// How long after its playout time a missing packet is still useful:
-    /// none for audio (concealed at its time); for video, the grace an
-    /// incomplete frame gets before it is dropped.
-    fn late_allowance(&self) -> u64 {
+    /// Until when a retransmission of a missing packet is still useful, given
+    /// the playout time `deadline` that bounds it and when the gap was seen
+    /// (or last requested): audio, the playout time (concealed then); video,
+    /// the grace an incomplete frame gets, counted from the later of the two
+    /// (a frame still arriving when its tail went missing is waited for).
+    fn request_limit(&self, deadline: u64, noticed: u64) -> u64 {
         match self.config.mode {
-            Mode::Audio => 0,
-            Mode::Video(_) => self.incomplete_frame_grace(),
+            Mode::Audio => deadline,
+            Mode::Video(_) => deadline
+                .max(noticed)
+                .saturating_add(self.incomplete_frame_grace()),
         }
     }
 
@@ -153,7 +157,7 @@ impl JitterBuffer {
                     let due = self.nack_due(slot.time, slot.nack_retries);
                     let deadline = next_held_media_us
                         .and_then(|m| self.delay.playout_time_of_media(m))
-                        .map(|d| d.saturating_add(self.late_allowance()));
+                        .map(|d| self.request_limit(d, slot.time));
                     if let (Some(due), Some(deadline)) = (due, deadline) {
                         if due.saturating_add(self.rtt_us) <= deadline {
                             earliest = Some(earliest.map_or(due, |e| e.min(due)));

@@ -80,11 +80,27 @@ impl JitterBuffer {
     /// When an incomplete head frame is given up: the grace after its
     /// playout time, or after its latest packet arrived if that is later (a
     /// big frame still arriving is not lost).
+    ///
+    /// When the frame's first missing packet has been requested, it also
+    /// waits for that retransmission (one round trip and a jitter margin
+    /// after the request), up to one such wait beyond the grace: a big
+    /// keyframe that lost its tail on a slow link is worth 100 ms more, not a
+    /// keyframe request and half a second of frozen picture.
     fn give_up_time(&self, deadline: u64, head: i64, scan: Option<FrameScan>) -> u64 {
-        let last_arrival = scan.filter(|s| s.head == head).map_or(0, |s| s.arrival);
-        deadline
+        let scan = scan.filter(|s| s.head == head);
+        let last_arrival = scan.map_or(0, |s| s.arrival);
+        let base = deadline
             .max(last_arrival)
-            .saturating_add(self.incomplete_frame_grace())
+            .saturating_add(self.incomplete_frame_grace());
+        let retransmission_wait = self.rtt_us + self.delay.percentile_us().max(30_000);
+        let requested = scan
+            .and_then(|s| self.ring.get(s.next))
+            .filter(|slot| slot.packet.is_none() && slot.nack_retries > 0)
+            .map(|slot| slot.time.saturating_add(retransmission_wait));
+        match requested {
+            Some(at) => base.max(at.min(base.saturating_add(retransmission_wait))),
+            None => base,
+        }
     }
 
     fn head_frame(&self, head: i64) -> HeadFrame {
