@@ -1,13 +1,18 @@
 //! One subscriber's view of one source: which layer it gets, and the
-//! rewriting that makes the layers one continuous stream.
+//! rewriting that makes the layers one continuous stream. Frame-level
+//! bookkeeping is in `frames`, NACK answers in `nack`.
+
+mod frames;
+mod nack;
 
 use super::rewrite::{self, OutFields};
 use super::select::select_layer;
 use super::seqmap::DropMap;
 use super::source::{Source, SourcePacket};
 use super::{Layer, LayerBitrates, MAX_SPATIAL, MAX_TEMPORAL};
-use crate::codec::{vp8::Descriptor, Codec};
-use crate::packet::{RtpLayout, WriteError};
+use crate::packet::WriteError;
+use frames::{FrameDecisions, FrameOut};
+use nack::SentRecord;
 
 /// Options of a [`Forwarder`]. `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,159 +150,12 @@ struct LastSent {
     at_us: u64,
 }
 
-/// Whether each of the last few frames (by source timestamp) is sent, so
-/// that every packet of a frame gets the same answer.
-#[derive(Debug, Clone, Copy, Default)]
-struct FrameDecisions {
-    recent: [Option<(u32, bool)>; 4],
-    next: usize,
-}
-
-impl FrameDecisions {
-    fn decision(&self, timestamp: u32) -> Option<bool> {
-        self.recent
-            .iter()
-            .flatten()
-            .find(|(ts, _)| *ts == timestamp)
-            .map(|&(_, send)| send)
-    }
-
-    fn record(&mut self, timestamp: u32, send: bool) {
-        self.recent[self.next] = Some((timestamp, send));
-        self.next = (self.next + 1) % self.recent.len();
-    }
-}
-
-/// The output numbers of the frame being sent, to tell at a switch whether
-/// the subscriber got all of it.
-#[derive(Debug, Clone, Copy, Default)]
-struct FrameOut {
-    /// First packet's number, when the codec marks it (VP8), else the lowest.
-    first: Option<u64>,
-    first_marked: bool,
-    /// The codec marks frame starts: without the marked one, incomplete.
-    starts_known: bool,
-    marker: Option<u64>,
-    sent: u64,
-}
-
-impl FrameOut {
-    fn add(&mut self, ext_seq: u64, frame_start: Option<bool>, marker: bool) {
-        self.sent += 1;
-        self.starts_known |= frame_start.is_some();
-        match frame_start {
-            Some(true) => {
-                self.first = Some(ext_seq);
-                self.first_marked = true;
-            }
-            _ if !self.first_marked => {
-                self.first = Some(self.first.map_or(ext_seq, |f| f.min(ext_seq)));
-            }
-            _ => {}
-        }
-        if marker {
-            self.marker = Some(ext_seq);
-        }
-    }
-
-    fn is_complete(&self) -> bool {
-        match (self.first, self.marker) {
-            _ if self.starts_known && !self.first_marked => self.sent == 0,
-            (Some(first), Some(last)) => last >= first && self.sent == last - first + 1,
-            _ => self.sent == 0,
-        }
-    }
-}
-
 /// A packet about to be sent: its output values and numbers.
 #[derive(Debug, Clone, Copy)]
 struct Sending {
     fields: OutFields,
     ext_seq: u64,
     ext_picture_id: Option<u64>,
-}
-
-/// A sent packet's rewrite, to send it again on a NACK. 24 bytes: a
-/// 1000-person room runs some 10,000 forwarders, each with a history.
-#[derive(Debug, Clone, Copy)]
-struct SentRecord {
-    src_ext_seq: u64,
-    /// Low 32 bits of the output's extended sequence number (checks the slot).
-    ext_seq_low: u32,
-    timestamp: u32,
-    picture_id: u16,
-    tl0_pic_idx: u8,
-    /// KEYIDX (low 5 bits) and which VP8 fields are present (`HAS_*`).
-    key_idx_and_flags: u8,
-    /// `EMPTY` for a slot never written.
-    spatial: u8,
-}
-
-impl SentRecord {
-    const EMPTY: u8 = u8::MAX;
-    const HAS_PICTURE_ID: u8 = 0x20;
-    const HAS_TL0: u8 = 0x40;
-    const HAS_KEY_IDX: u8 = 0x80;
-
-    fn new(ext_seq: u64, spatial: u8, src_ext_seq: u64, fields: &OutFields) -> Self {
-        let mut flags = fields.key_idx.unwrap_or(0) & 0x1f;
-        flags |= if fields.picture_id.is_some() {
-            Self::HAS_PICTURE_ID
-        } else {
-            0
-        };
-        flags |= if fields.tl0_pic_idx.is_some() {
-            Self::HAS_TL0
-        } else {
-            0
-        };
-        flags |= if fields.key_idx.is_some() {
-            Self::HAS_KEY_IDX
-        } else {
-            0
-        };
-        Self {
-            src_ext_seq,
-            ext_seq_low: ext_seq as u32,
-            timestamp: fields.timestamp,
-            picture_id: fields.picture_id.unwrap_or(0),
-            tl0_pic_idx: fields.tl0_pic_idx.unwrap_or(0),
-            key_idx_and_flags: flags,
-            spatial,
-        }
-    }
-
-    fn holds(&self, ext_seq: u64) -> bool {
-        self.spatial != Self::EMPTY && self.ext_seq_low == ext_seq as u32
-    }
-
-    /// The values sent, with the forwarder's constant ones.
-    fn fields(&self, config: &ForwarderConfig, ext_seq: u64) -> OutFields {
-        let f = self.key_idx_and_flags;
-        OutFields {
-            ssrc: config.ssrc,
-            payload_type: config.payload_type,
-            seq: ext_seq as u16,
-            timestamp: self.timestamp,
-            picture_id: (f & Self::HAS_PICTURE_ID != 0).then_some(self.picture_id),
-            tl0_pic_idx: (f & Self::HAS_TL0 != 0).then_some(self.tl0_pic_idx),
-            key_idx: (f & Self::HAS_KEY_IDX != 0).then_some(f & 0x1f),
-        }
-    }
-}
-
-impl Default for SentRecord {
-    fn default() -> Self {
-        Self {
-            src_ext_seq: 0,
-            ext_seq_low: 0,
-            timestamp: 0,
-            picture_id: 0,
-            tl0_pic_idx: 0,
-            key_idx_and_flags: 0,
-            spatial: Self::EMPTY,
-        }
-    }
 }
 
 /// One subscriber's forwarding state for one source. Sans-IO; `Send`; one
@@ -737,157 +595,5 @@ impl Forwarder {
             }
         }
         Ok(None)
-    }
-
-    /// Sends again the packet this subscriber received as `seq` (from a
-    /// NACK), rebuilt from the source's shared history with this
-    /// subscriber's own values. Packets from before the last keyframe are
-    /// refused: the decoder restarted there and does not need them.
-    pub fn retransmit(
-        &mut self,
-        source: &Source,
-        seq: u16,
-        out: &mut [u8],
-    ) -> Result<usize, RetransmitError> {
-        let result = self.rebuild(source, seq, out);
-        match result {
-            Ok(_) => self.stats.retransmitted += 1,
-            Err(RetransmitError::BeforeKeyframe) => self.stats.nacks_before_keyframe += 1,
-            Err(RetransmitError::NotFound) => self.stats.nacks_not_found += 1,
-            Err(RetransmitError::BufferTooSmall { .. }) => {}
-        }
-        result
-    }
-
-    /// The record a packet of the current layer would have had: one whose
-    /// number the subscriber was given but which never went out, because it
-    /// arrived (reordered) before the keyframe packet that started the layer.
-    fn never_sent(&self, source: &Source, ext_seq: u64) -> Result<SentRecord, RetransmitError> {
-        let current = self.current.ok_or(RetransmitError::NotFound)?;
-        if ext_seq < self.layer_first_ext_seq {
-            return Err(RetransmitError::NotFound);
-        }
-        let src_ext_seq = self.seq.inverse(ext_seq).ok_or(RetransmitError::NotFound)?;
-        let bytes = source
-            .packet(current.spatial, src_ext_seq)
-            .ok_or(RetransmitError::NotFound)?;
-        let layout = RtpLayout::parse(bytes).map_err(|_| RetransmitError::NotFound)?;
-        let payload = &bytes[layout.payload_start..layout.payload_end];
-        let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-        let vp8 = match source.config().codec {
-            Codec::Vp8 => Some(Descriptor::parse(payload).map_err(|_| RetransmitError::NotFound)?),
-            _ => None,
-        };
-        if vp8
-            .and_then(|d| d.temporal_id)
-            .is_some_and(|t| t > current.temporal)
-        {
-            return Err(RetransmitError::NotFound);
-        }
-        let picture_id = match vp8.and_then(|d| d.picture_id) {
-            Some(_) => {
-                let ext = source
-                    .extended_picture_id(current.spatial, payload)
-                    .ok_or(RetransmitError::NotFound)?;
-                let out = self.picture_id.peek(ext).ok_or(RetransmitError::NotFound)?;
-                Some((out & 0x7fff) as u16)
-            }
-            None => None,
-        };
-        let fields = OutFields {
-            ssrc: self.config.ssrc,
-            payload_type: self.config.payload_type,
-            seq: ext_seq as u16,
-            timestamp: timestamp.wrapping_add(self.ts_offset),
-            picture_id,
-            tl0_pic_idx: vp8
-                .and_then(|d| d.tl0_pic_idx)
-                .map(|t| t.wrapping_sub(self.tl0_offset)),
-            key_idx: vp8
-                .and_then(|d| d.key_idx)
-                .map(|k| k.wrapping_sub(self.key_idx_offset) & 0x1f),
-        };
-        Ok(SentRecord::new(
-            ext_seq,
-            current.spatial,
-            src_ext_seq,
-            &fields,
-        ))
-    }
-
-    fn rebuild(&self, source: &Source, seq: u16, out: &mut [u8]) -> Result<usize, RetransmitError> {
-        let last = self.last.ok_or(RetransmitError::NotFound)?;
-        // The extended number nearest the last one sent.
-        let delta = seq.wrapping_sub(last.ext_seq as u16) as i16;
-        let ext_seq = last.ext_seq.wrapping_add_signed(i64::from(delta));
-        if delta > 0 {
-            return Err(RetransmitError::NotFound);
-        }
-        if ext_seq < self.keyframe_ext_seq {
-            return Err(RetransmitError::BeforeKeyframe);
-        }
-        let record = self.sent[ext_seq as usize & (self.sent.len() - 1)];
-        let record = if record.holds(ext_seq) {
-            record
-        } else {
-            self.never_sent(source, ext_seq)?
-        };
-        let fields = record.fields(&self.config, ext_seq);
-        let bytes = source
-            .packet(record.spatial, record.src_ext_seq)
-            .ok_or(RetransmitError::NotFound)?;
-        let layout = RtpLayout::parse(bytes).map_err(|_| RetransmitError::NotFound)?;
-        let payload = &bytes[layout.payload_start..layout.payload_end];
-        let vp8 = if fields.picture_id.is_some()
-            || fields.tl0_pic_idx.is_some()
-            || fields.key_idx.is_some()
-        {
-            Descriptor::parse(payload).ok()
-        } else {
-            None
-        };
-        rewrite::write(bytes, layout.payload_start, vp8.as_ref(), &fields, out).map_err(|e| match e
-        {
-            WriteError::BufferTooSmall { needed } => RetransmitError::BufferTooSmall { needed },
-            _ => RetransmitError::NotFound,
-        })
-    }
-}
-
-#[cfg(test)]
-mod record_tests {
-    use super::*;
-
-    #[test]
-    fn a_sent_record_is_small_and_round_trips() {
-        assert_eq!(core::mem::size_of::<SentRecord>(), 24);
-        let config = ForwarderConfig {
-            ssrc: 9,
-            payload_type: Some(100),
-            ..Default::default()
-        };
-        let fields = OutFields {
-            ssrc: 9,
-            payload_type: Some(100),
-            seq: 0x2345,
-            timestamp: 77,
-            picture_id: Some(0x7fff),
-            tl0_pic_idx: Some(0),
-            key_idx: Some(31),
-        };
-        let r = SentRecord::new(0x1_0001_2345, 2, 55, &fields);
-        assert!(r.holds(0x1_0001_2345) && !r.holds(0x1_0001_2346));
-        assert_eq!(r.fields(&config, 0x1_0001_2345), fields);
-        let bare = OutFields {
-            picture_id: None,
-            tl0_pic_idx: None,
-            key_idx: None,
-            ..fields
-        };
-        assert_eq!(
-            SentRecord::new(5, 0, 1, &bare).fields(&config, 0x2345),
-            bare
-        );
-        assert!(!SentRecord::default().holds(0));
     }
 }
