@@ -930,6 +930,192 @@ typedef struct rtm_rtp_build_params {
 } rtm_rtp_build_params;
 
 /**
+ * Options of an allocator; fill with `rtm_allocator_config_default`, then
+ * change fields. New fields are only ever appended.
+ */
+typedef struct rtm_allocator_config {
+  /**
+   * Relative estimate change (finite, >= 0) below which nothing is
+   * re-allocated, unless the current allocation no longer fits.
+   * Default 0.1.
+   */
+  double min_change;
+  /**
+   * No upgrade for this long after a bandwidth downgrade, µs.
+   * Default 5000000.
+   */
+  uint64_t upgrade_hold_us;
+  /**
+   * A track is not moved up to a spatial layer whose last keyframe would
+   * take longer than this to cross the link at the estimate, µs (on a
+   * slow link a big keyframe is a frozen picture); 0: no limit.
+   * Default 150000.
+   */
+  uint64_t max_keyframe_transfer_us;
+} rtm_allocator_config;
+
+/**
+ * The C name of the allocator handle.
+ */
+typedef struct rtm_allocator rtm_allocator_t;
+
+/**
+ * A spatial and temporal layer pair; temporal layers are cumulative
+ * (temporal 2 means TIDs 0, 1 and 2).
+ */
+typedef struct rtm_layer {
+  /**
+   * 0..RTM_SIMULCAST_MAX_SPATIAL (index of the SSRC in the source's list).
+   */
+  uint8_t spatial;
+  /**
+   * 0..RTM_SIMULCAST_MAX_TEMPORAL.
+   */
+  uint8_t temporal;
+} rtm_layer;
+
+/**
+ * Measured bitrates of a source's layers, bits/s, cumulative over
+ * temporal layers (`bps[s][t]` counts TIDs 0..=t of spatial layer s);
+ * 0 for a layer that is not alive. Layout frozen for ABI version 0.
+ */
+typedef struct rtm_layer_bitrates {
+  uint64_t bps[RTM_SIMULCAST_MAX_SPATIAL][RTM_SIMULCAST_MAX_TEMPORAL];
+} rtm_layer_bitrates;
+
+/**
+ * What one track can use, as the host knows it now.
+ */
+typedef struct rtm_track_demand {
+  /**
+   * Higher is served first; equal priorities keep the array's order.
+   */
+  uint8_t priority;
+  /**
+   * The subscriber does not want this track now (hidden): it gets
+   * nothing.
+   */
+  bool muted;
+  /**
+   * Highest layer wanted (window size); layers above are never assigned.
+   */
+  struct rtm_layer max_layer;
+  /**
+   * The source's measured layers (`rtm_source_bitrates`).
+   */
+  struct rtm_layer_bitrates bitrates;
+  /**
+   * Bytes of each spatial layer's last keyframe
+   * (`rtm_source_keyframe_bytes`); 0: unknown (no keyframe limit).
+   */
+  uint64_t keyframe_bytes[RTM_SIMULCAST_MAX_SPATIAL];
+} rtm_track_demand;
+
+/**
+ * One track's share.
+ */
+typedef struct rtm_allocation {
+  /**
+   * Whether the track gets a layer; false: pause its forwarder.
+   */
+  bool has_layer;
+  /**
+   * The layer (give it to `rtm_forwarder_set_target`); valid when
+   * `has_layer`.
+   */
+  struct rtm_layer layer;
+  /**
+   * That layer's measured bitrate, bits/s (0 without a layer).
+   */
+  uint64_t bitrate;
+} rtm_allocation;
+
+/**
+ * Options of a forwarder; fill with `rtm_forwarder_config_default`, then
+ * change fields. New fields are only ever appended.
+ */
+typedef struct rtm_forwarder_config {
+  /**
+   * SSRC the subscriber sees. Default 0 (set it).
+   */
+  uint32_t ssrc;
+  /**
+   * Payload type to write, 0..=127, or -1 to keep the source's.
+   * Default -1.
+   */
+  int16_t payload_type;
+  /**
+   * Highest layer this subscriber wants (e.g. from its window size).
+   * Default {2, 3}: everything.
+   */
+  struct rtm_layer max_layer;
+  /**
+   * RTP clock rate, > 0, for timestamps across a switch. Default 90000.
+   */
+  uint32_t clock_rate;
+  /**
+   * Sent packets remembered for NACKs, 1..=RTM_SIMULCAST_MAX_HISTORY
+   * (rounded up to a power of two). Reserved by `rtm_forwarder_new`.
+   * Default 1024.
+   */
+  uint32_t history_packets;
+  /**
+   * Largest disagreement between the sender-report timeline and the
+   * arrival clock at a switch before the arrival clock is used, µs.
+   * Default 500000.
+   */
+  uint64_t max_timestamp_skew_us;
+} rtm_forwarder_config;
+
+/**
+ * The C name of the forwarder handle.
+ */
+typedef struct rtm_forwarder rtm_forwarder_t;
+
+/**
+ * The C name of the source handle.
+ */
+typedef struct rtm_source rtm_source_t;
+
+/**
+ * Counters since the forwarder was created. New fields are only ever
+ * appended.
+ */
+typedef struct rtm_forwarder_stats {
+  uint64_t packets_sent;
+  uint64_t bytes_sent;
+  /**
+   * Frames started (first packets sent).
+   */
+  uint64_t frames_sent;
+  uint64_t keyframes_sent;
+  /**
+   * Dropped packets, indexed by `rtm_drop_reason` (index 0 unused).
+   */
+  uint64_t dropped[RTM_DROP_REASONS];
+  uint64_t spatial_switches;
+  uint64_t temporal_switches;
+  /**
+   * Keyframe requests this forwarder asked for (one per decision).
+   */
+  uint64_t keyframe_requests;
+  uint64_t retransmitted;
+  /**
+   * NACKs answered RTM_ERR_BEFORE_KEYFRAME.
+   */
+  uint64_t nacks_before_keyframe;
+  /**
+   * NACKs answered RTM_ERR_NOT_FOUND.
+   */
+  uint64_t nacks_not_found;
+  /**
+   * Switches where the last frame of the old layer was cut (a deliberate
+   * one-number sequence gap was left).
+   */
+  uint64_t cut_frames;
+} rtm_forwarder_stats;
+
+/**
  * Options of a source; fill with `rtm_source_config_default`, then change
  * fields. New fields are only ever appended.
  */
@@ -960,11 +1146,6 @@ typedef struct rtm_source_config {
    */
   uint64_t keyframe_retry_min_us;
 } rtm_source_config;
-
-/**
- * The C name of the source handle.
- */
-typedef struct rtm_source rtm_source_t;
 
 /**
  * What a push found in a packet. Layout frozen for ABI version 0.
@@ -1033,15 +1214,6 @@ typedef struct rtm_source_packet_info {
 } rtm_source_packet_info;
 
 /**
- * Measured bitrates of a source's layers, bits/s, cumulative over
- * temporal layers (`bps[s][t]` counts TIDs 0..=t of spatial layer s);
- * 0 for a layer that is not alive. Layout frozen for ABI version 0.
- */
-typedef struct rtm_layer_bitrates {
-  uint64_t bps[RTM_SIMULCAST_MAX_SPATIAL][RTM_SIMULCAST_MAX_TEMPORAL];
-} rtm_layer_bitrates;
-
-/**
  * Counters since the source was created. New fields are only ever
  * appended.
  */
@@ -1071,178 +1243,6 @@ typedef struct rtm_source_stats {
   uint64_t keyframe_requests_sent[RTM_SIMULCAST_MAX_SPATIAL];
   uint64_t sender_reports;
 } rtm_source_stats;
-
-/**
- * A spatial and temporal layer pair; temporal layers are cumulative
- * (temporal 2 means TIDs 0, 1 and 2).
- */
-typedef struct rtm_layer {
-  /**
-   * 0..RTM_SIMULCAST_MAX_SPATIAL (index of the SSRC in the source's list).
-   */
-  uint8_t spatial;
-  /**
-   * 0..RTM_SIMULCAST_MAX_TEMPORAL.
-   */
-  uint8_t temporal;
-} rtm_layer;
-
-/**
- * Options of a forwarder; fill with `rtm_forwarder_config_default`, then
- * change fields. New fields are only ever appended.
- */
-typedef struct rtm_forwarder_config {
-  /**
-   * SSRC the subscriber sees. Default 0 (set it).
-   */
-  uint32_t ssrc;
-  /**
-   * Payload type to write, 0..=127, or -1 to keep the source's.
-   * Default -1.
-   */
-  int16_t payload_type;
-  /**
-   * Highest layer this subscriber wants (e.g. from its window size).
-   * Default {2, 3}: everything.
-   */
-  struct rtm_layer max_layer;
-  /**
-   * RTP clock rate, > 0, for timestamps across a switch. Default 90000.
-   */
-  uint32_t clock_rate;
-  /**
-   * Sent packets remembered for NACKs, 1..=RTM_SIMULCAST_MAX_HISTORY
-   * (rounded up to a power of two). Reserved by `rtm_forwarder_new`.
-   * Default 1024.
-   */
-  uint32_t history_packets;
-  /**
-   * Largest disagreement between the sender-report timeline and the
-   * arrival clock at a switch before the arrival clock is used, µs.
-   * Default 500000.
-   */
-  uint64_t max_timestamp_skew_us;
-} rtm_forwarder_config;
-
-/**
- * The C name of the forwarder handle.
- */
-typedef struct rtm_forwarder rtm_forwarder_t;
-
-/**
- * Counters since the forwarder was created. New fields are only ever
- * appended.
- */
-typedef struct rtm_forwarder_stats {
-  uint64_t packets_sent;
-  uint64_t bytes_sent;
-  /**
-   * Frames started (first packets sent).
-   */
-  uint64_t frames_sent;
-  uint64_t keyframes_sent;
-  /**
-   * Dropped packets, indexed by `rtm_drop_reason` (index 0 unused).
-   */
-  uint64_t dropped[RTM_DROP_REASONS];
-  uint64_t spatial_switches;
-  uint64_t temporal_switches;
-  /**
-   * Keyframe requests this forwarder asked for (one per decision).
-   */
-  uint64_t keyframe_requests;
-  uint64_t retransmitted;
-  /**
-   * NACKs answered RTM_ERR_BEFORE_KEYFRAME.
-   */
-  uint64_t nacks_before_keyframe;
-  /**
-   * NACKs answered RTM_ERR_NOT_FOUND.
-   */
-  uint64_t nacks_not_found;
-  /**
-   * Switches where the last frame of the old layer was cut (a deliberate
-   * one-number sequence gap was left).
-   */
-  uint64_t cut_frames;
-} rtm_forwarder_stats;
-
-/**
- * Options of an allocator; fill with `rtm_allocator_config_default`, then
- * change fields. New fields are only ever appended.
- */
-typedef struct rtm_allocator_config {
-  /**
-   * Relative estimate change (finite, >= 0) below which nothing is
-   * re-allocated, unless the current allocation no longer fits.
-   * Default 0.1.
-   */
-  double min_change;
-  /**
-   * No upgrade for this long after a bandwidth downgrade, µs.
-   * Default 5000000.
-   */
-  uint64_t upgrade_hold_us;
-  /**
-   * A track is not moved up to a spatial layer whose last keyframe would
-   * take longer than this to cross the link at the estimate, µs (on a
-   * slow link a big keyframe is a frozen picture); 0: no limit.
-   * Default 150000.
-   */
-  uint64_t max_keyframe_transfer_us;
-} rtm_allocator_config;
-
-/**
- * The C name of the allocator handle.
- */
-typedef struct rtm_allocator rtm_allocator_t;
-
-/**
- * What one track can use, as the host knows it now.
- */
-typedef struct rtm_track_demand {
-  /**
-   * Higher is served first; equal priorities keep the array's order.
-   */
-  uint8_t priority;
-  /**
-   * The subscriber does not want this track now (hidden): it gets
-   * nothing.
-   */
-  bool muted;
-  /**
-   * Highest layer wanted (window size); layers above are never assigned.
-   */
-  struct rtm_layer max_layer;
-  /**
-   * The source's measured layers (`rtm_source_bitrates`).
-   */
-  struct rtm_layer_bitrates bitrates;
-  /**
-   * Bytes of each spatial layer's last keyframe
-   * (`rtm_source_keyframe_bytes`); 0: unknown (no keyframe limit).
-   */
-  uint64_t keyframe_bytes[RTM_SIMULCAST_MAX_SPATIAL];
-} rtm_track_demand;
-
-/**
- * One track's share.
- */
-typedef struct rtm_allocation {
-  /**
-   * Whether the track gets a layer; false: pause its forwarder.
-   */
-  bool has_layer;
-  /**
-   * The layer (give it to `rtm_forwarder_set_target`); valid when
-   * `has_layer`.
-   */
-  struct rtm_layer layer;
-  /**
-   * That layer's measured bitrate, bits/s (0 without a layer).
-   */
-  uint64_t bitrate;
-} rtm_allocation;
 
 /**
  * Options of an SRTP context; get defaults from `rtm_srtp_config_default`,
@@ -1791,129 +1791,40 @@ rtm_status rtm_rtp_build(const struct rtm_rtp_build_params *params,
 /**
  * The default configuration. Thread-safe.
  */
-struct rtm_source_config rtm_source_config_default(void);
+struct rtm_allocator_config rtm_allocator_config_default(void);
 
 /**
- * Creates a source whose spatial layers have the SSRCs `ssrcs[0..n]`,
- * lowest resolution first (layer i is `ssrcs[i]`); the array is copied. On
- * success `*out` owns the source. RTM_ERR_INVALID_ARGUMENT for a config
- * field out of range, `n` of 0 or above RTM_SIMULCAST_MAX_SPATIAL, or an
- * SSRC given twice. Thread-safe.
+ * Creates an allocator for up to `max_tracks` tracks
+ * (1..=RTM_ALLOCATOR_MAX_TRACKS; memory for them is reserved here). On
+ * success `*out` owns it. RTM_ERR_INVALID_ARGUMENT for `max_tracks` or a
+ * config field out of range. Thread-safe.
  */
-rtm_status rtm_source_new(const struct rtm_source_config *config,
-                          const uint32_t *ssrcs,
-                          size_t n,
-                          rtm_source_t **out);
+rtm_status rtm_allocator_new(const struct rtm_allocator_config *config,
+                             size_t max_tracks,
+                             rtm_allocator_t **out);
 
 /**
- * Frees a source; packets it still holds are released (the release
- * callbacks of zero-copy pushes run now, on this thread). No call may use
- * it afterwards; forwarders keep no pointer to it, so they may outlive it.
- * NULL is a no-op.
+ * Frees an allocator. NULL is a no-op.
  */
-void rtm_source_free(rtm_source_t *src);
+void rtm_allocator_free(rtm_allocator_t *alloc);
 
 /**
- * Zero-copy push of a received, decrypted RTP packet `data[0..len]` of
- * this source that arrived at `now_us` (monotonic µs). On RTM_OK it becomes
- * the source's current packet, which `rtm_forwarder_forward` forwards,
- * until the next push on this source (any push, even a failed one, ends
- * it), and `*info` (may be NULL) describes it.
- *
- * Ownership of `data` passes to rtmedia whatever the status (also on
- * RTM_ERR_NULL_POINTER for a NULL `src`): `release(userdata, data, len)`
- * is called exactly once when rtmedia no longer needs it (at once if the
- * packet is refused; `release` may be NULL). The source keeps packets for
- * retransmissions (`history_packets` per layer), so a buffer is typically
- * released only that many packets later, or by `rtm_source_free`. The
- * callback may run on any thread the source is used on: the one of the
- * call that drops the last reference (a push on this source or
- * `rtm_source_free`); it must not call into this source. Costs one small allocation for the ownership record;
- * `rtm_source_push_copy` has none in steady state.
- *
- * RTM_ERR_NOT_FOUND for an SSRC that is not one of this source's; a parse
- * status (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION, ...) for a malformed RTP
- * header or VP8 descriptor. Both are counted in the stats.
+ * Shares `estimate_bps` between the tracks `tracks[0..n]` at `now_us`:
+ * first every track gets its lowest alive layer by priority while the
+ * budget lasts, then each in turn climbs as high as the rest allows.
+ * Writes one allocation per track to `out[0..n]`. Pass the same tracks in
+ * the same order on every call (the hysteresis compares with the last
+ * call). RTM_ERR_INVALID_ARGUMENT for `n` above the allocator's
+ * `max_tracks` or a `max_layer` out of range; RTM_ERR_BUFFER_TOO_SMALL
+ * for `out_cap` < `n` (nothing changes on either).
  */
-rtm_status rtm_source_push(rtm_source_t *src,
-                           uint8_t *data,
-                           size_t len,
-                           rtm_release_fn release,
-                           void *userdata,
-                           uint64_t now_us,
-                           struct rtm_source_packet_info *info);
-
-/**
- * Copying push: `data[0..len]` is copied into a recycled buffer (no
- * allocation in steady state) and may be reused as soon as this returns.
- * Otherwise as `rtm_source_push`.
- */
-rtm_status rtm_source_push_copy(rtm_source_t *src,
-                                const uint8_t *data,
-                                size_t len,
-                                uint64_t now_us,
-                                struct rtm_source_packet_info *info);
-
-/**
- * Takes the sender reports of this source's SSRCs from a decrypted
- * (compound) RTCP packet `data[0..len]`: they align timestamps across
- * layers at a switch. `*used` (may be NULL) receives how many reports were
- * used; other packets are ignored, and a malformed packet stops the scan
- * (RTM_OK still).
- */
-rtm_status rtm_source_on_rtcp(rtm_source_t *src, const uint8_t *data, size_t len, size_t *used);
-
-/**
- * Sets the round-trip time to the publisher, µs (spaces out repeated
- * keyframe requests). Default 100000.
- */
-rtm_status rtm_source_set_rtt(rtm_source_t *src, uint64_t rtt_us);
-
-/**
- * The measured bitrates of the source's alive layers over the last second
- * at `now_us`, into `*out`. Reads the source only.
- */
-rtm_status rtm_source_bitrates(const rtm_source_t *src,
-                               uint64_t now_us,
-                               struct rtm_layer_bitrates *out);
-
-/**
- * Writes the bytes of each spatial layer's last complete keyframe into
- * `out[0..RTM_SIMULCAST_MAX_SPATIAL]` (0 for a layer without one yet): what
- * a switch to that layer sends at once, for `rtm_track_demand.keyframe_bytes`.
- * `src` is only read.
- */
-rtm_status rtm_source_keyframe_bytes(const rtm_source_t *src, uint64_t *out);
-
-/**
- * A subscriber needs a keyframe on `spatial` (e.g. from
- * `rtm_forwarder_poll_keyframe_request`). Requests of all subscribers are
- * merged: see `rtm_source_poll_keyframe_request`. RTM_ERR_INVALID_ARGUMENT
- * if the source has no such layer.
- */
-rtm_status rtm_source_request_keyframe(rtm_source_t *src, uint8_t spatial);
-
-/**
- * RTM_OK with `*ssrc` set when a keyframe request (PLI/FIR) for that SSRC
- * should be sent to the publisher now: once per wanted keyframe, again
- * after the retry interval while it has not arrived. RTM_ERR_NOT_FOUND
- * when none is due. Call until RTM_ERR_NOT_FOUND.
- */
-rtm_status rtm_source_poll_keyframe_request(rtm_source_t *src, uint64_t now_us, uint32_t *ssrc);
-
-/**
- * When `rtm_source_poll_keyframe_request` may next return a request (µs);
- * RTM_ERR_NOT_FOUND when no keyframe is wanted.
- */
-rtm_status rtm_source_next_keyframe_request_at(const rtm_source_t *src, uint64_t *at_us);
-
-/**
- * Copies the counters into `*out`, writing at most `stats_size` bytes
- * (pass `sizeof(rtm_source_stats)`). Reads the source only.
- */
-rtm_status rtm_source_get_stats(const rtm_source_t *src,
-                                struct rtm_source_stats *out,
-                                size_t stats_size);
+rtm_status rtm_allocator_allocate(rtm_allocator_t *alloc,
+                                  uint64_t estimate_bps,
+                                  const struct rtm_track_demand *tracks,
+                                  size_t n,
+                                  uint64_t now_us,
+                                  struct rtm_allocation *out,
+                                  size_t out_cap);
 
 /**
  * The default configuration. Thread-safe.
@@ -2073,40 +1984,129 @@ rtm_status rtm_forwarder_get_stats(rtm_forwarder_t *fwd,
 /**
  * The default configuration. Thread-safe.
  */
-struct rtm_allocator_config rtm_allocator_config_default(void);
+struct rtm_source_config rtm_source_config_default(void);
 
 /**
- * Creates an allocator for up to `max_tracks` tracks
- * (1..=RTM_ALLOCATOR_MAX_TRACKS; memory for them is reserved here). On
- * success `*out` owns it. RTM_ERR_INVALID_ARGUMENT for `max_tracks` or a
- * config field out of range. Thread-safe.
+ * Creates a source whose spatial layers have the SSRCs `ssrcs[0..n]`,
+ * lowest resolution first (layer i is `ssrcs[i]`); the array is copied. On
+ * success `*out` owns the source. RTM_ERR_INVALID_ARGUMENT for a config
+ * field out of range, `n` of 0 or above RTM_SIMULCAST_MAX_SPATIAL, or an
+ * SSRC given twice. Thread-safe.
  */
-rtm_status rtm_allocator_new(const struct rtm_allocator_config *config,
-                             size_t max_tracks,
-                             rtm_allocator_t **out);
+rtm_status rtm_source_new(const struct rtm_source_config *config,
+                          const uint32_t *ssrcs,
+                          size_t n,
+                          rtm_source_t **out);
 
 /**
- * Frees an allocator. NULL is a no-op.
+ * Frees a source; packets it still holds are released (the release
+ * callbacks of zero-copy pushes run now, on this thread). No call may use
+ * it afterwards; forwarders keep no pointer to it, so they may outlive it.
+ * NULL is a no-op.
  */
-void rtm_allocator_free(rtm_allocator_t *alloc);
+void rtm_source_free(rtm_source_t *src);
 
 /**
- * Shares `estimate_bps` between the tracks `tracks[0..n]` at `now_us`:
- * first every track gets its lowest alive layer by priority while the
- * budget lasts, then each in turn climbs as high as the rest allows.
- * Writes one allocation per track to `out[0..n]`. Pass the same tracks in
- * the same order on every call (the hysteresis compares with the last
- * call). RTM_ERR_INVALID_ARGUMENT for `n` above the allocator's
- * `max_tracks` or a `max_layer` out of range; RTM_ERR_BUFFER_TOO_SMALL
- * for `out_cap` < `n` (nothing changes on either).
+ * Zero-copy push of a received, decrypted RTP packet `data[0..len]` of
+ * this source that arrived at `now_us` (monotonic µs). On RTM_OK it becomes
+ * the source's current packet, which `rtm_forwarder_forward` forwards,
+ * until the next push on this source (any push, even a failed one, ends
+ * it), and `*info` (may be NULL) describes it.
+ *
+ * Ownership of `data` passes to rtmedia whatever the status (also on
+ * RTM_ERR_NULL_POINTER for a NULL `src`): `release(userdata, data, len)`
+ * is called exactly once when rtmedia no longer needs it (at once if the
+ * packet is refused; `release` may be NULL). The source keeps packets for
+ * retransmissions (`history_packets` per layer), so a buffer is typically
+ * released only that many packets later, or by `rtm_source_free`. The
+ * callback may run on any thread the source is used on: the one of the
+ * call that drops the last reference (a push on this source or
+ * `rtm_source_free`); it must not call into this source. Costs one small allocation for the ownership record;
+ * `rtm_source_push_copy` has none in steady state.
+ *
+ * RTM_ERR_NOT_FOUND for an SSRC that is not one of this source's; a parse
+ * status (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION, ...) for a malformed RTP
+ * header or VP8 descriptor. Both are counted in the stats.
  */
-rtm_status rtm_allocator_allocate(rtm_allocator_t *alloc,
-                                  uint64_t estimate_bps,
-                                  const struct rtm_track_demand *tracks,
-                                  size_t n,
-                                  uint64_t now_us,
-                                  struct rtm_allocation *out,
-                                  size_t out_cap);
+rtm_status rtm_source_push(rtm_source_t *src,
+                           uint8_t *data,
+                           size_t len,
+                           rtm_release_fn release,
+                           void *userdata,
+                           uint64_t now_us,
+                           struct rtm_source_packet_info *info);
+
+/**
+ * Copying push: `data[0..len]` is copied into a recycled buffer (no
+ * allocation in steady state) and may be reused as soon as this returns.
+ * Otherwise as `rtm_source_push`.
+ */
+rtm_status rtm_source_push_copy(rtm_source_t *src,
+                                const uint8_t *data,
+                                size_t len,
+                                uint64_t now_us,
+                                struct rtm_source_packet_info *info);
+
+/**
+ * Takes the sender reports of this source's SSRCs from a decrypted
+ * (compound) RTCP packet `data[0..len]`: they align timestamps across
+ * layers at a switch. `*used` (may be NULL) receives how many reports were
+ * used; other packets are ignored, and a malformed packet stops the scan
+ * (RTM_OK still).
+ */
+rtm_status rtm_source_on_rtcp(rtm_source_t *src, const uint8_t *data, size_t len, size_t *used);
+
+/**
+ * Sets the round-trip time to the publisher, µs (spaces out repeated
+ * keyframe requests). Default 100000.
+ */
+rtm_status rtm_source_set_rtt(rtm_source_t *src, uint64_t rtt_us);
+
+/**
+ * The measured bitrates of the source's alive layers over the last second
+ * at `now_us`, into `*out`. Reads the source only.
+ */
+rtm_status rtm_source_bitrates(const rtm_source_t *src,
+                               uint64_t now_us,
+                               struct rtm_layer_bitrates *out);
+
+/**
+ * Writes the bytes of each spatial layer's last complete keyframe into
+ * `out[0..RTM_SIMULCAST_MAX_SPATIAL]` (0 for a layer without one yet): what
+ * a switch to that layer sends at once, for `rtm_track_demand.keyframe_bytes`.
+ * `src` is only read.
+ */
+rtm_status rtm_source_keyframe_bytes(const rtm_source_t *src, uint64_t *out);
+
+/**
+ * A subscriber needs a keyframe on `spatial` (e.g. from
+ * `rtm_forwarder_poll_keyframe_request`). Requests of all subscribers are
+ * merged: see `rtm_source_poll_keyframe_request`. RTM_ERR_INVALID_ARGUMENT
+ * if the source has no such layer.
+ */
+rtm_status rtm_source_request_keyframe(rtm_source_t *src, uint8_t spatial);
+
+/**
+ * RTM_OK with `*ssrc` set when a keyframe request (PLI/FIR) for that SSRC
+ * should be sent to the publisher now: once per wanted keyframe, again
+ * after the retry interval while it has not arrived. RTM_ERR_NOT_FOUND
+ * when none is due. Call until RTM_ERR_NOT_FOUND.
+ */
+rtm_status rtm_source_poll_keyframe_request(rtm_source_t *src, uint64_t now_us, uint32_t *ssrc);
+
+/**
+ * When `rtm_source_poll_keyframe_request` may next return a request (µs);
+ * RTM_ERR_NOT_FOUND when no keyframe is wanted.
+ */
+rtm_status rtm_source_next_keyframe_request_at(const rtm_source_t *src, uint64_t *at_us);
+
+/**
+ * Copies the counters into `*out`, writing at most `stats_size` bytes
+ * (pass `sizeof(rtm_source_stats)`). Reads the source only.
+ */
+rtm_status rtm_source_get_stats(const rtm_source_t *src,
+                                struct rtm_source_stats *out,
+                                size_t stats_size);
 
 /**
  * The default configuration. Thread-safe.
