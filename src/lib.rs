@@ -9,11 +9,13 @@
 //! - [`jitter`]: jitter buffer for audio and video, with NACK and RTX.
 //! - [`audio`]: conference audio building blocks: levels, speakers, mixing, limiter, taps.
 //! - [`codec`]: VP8 and H.264 payload inspection.
+//! - [`cc`]: congestion control: transport-wide feedback, bandwidth estimation.
 //! - [`simulcast`]: simulcast layer selection and forwarding for an SFU, bandwidth allocation.
 //! - [`sim`]: seeded network impairment for tests, benches and examples.
 //! - [`ffi`]: the C ABI (`include/rtmedia.h`).
 
 pub mod audio;
+pub mod cc;
 pub mod codec;
 pub mod ffi;
 pub mod jitter;

@@ -1,0 +1,34 @@
+//! Congestion control: transport-wide sequence numbers and feedback, the
+//! feedback recorder a receiver runs, and the send-side bandwidth estimator a
+//! sender runs per transport. Sans-IO like the rest of the crate: every call
+//! that depends on time takes `now` (µs, the caller's monotonic clock).
+//!
+//! The wire formats (transport-cc, RFC 8888) live in [`crate::packet`]; both
+//! parse into the format-neutral [`PacketResult`]s the estimator consumes.
+
+/// Which sent packet a feedback entry speaks of.
+///
+/// transport-cc (draft-holmer-rmcat-transport-wide-cc-extensions-01) names
+/// packets by their 16-bit transport-wide sequence number; RFC 8888 names
+/// them by SSRC and RTP sequence number. The sender's history maps either
+/// back to the packet it sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SentPacketId {
+    /// transport-cc: the transport-wide sequence number on the wire.
+    TransportSeq(u16),
+    /// RFC 8888: the packet's SSRC and RTP sequence number.
+    Rtp { ssrc: u32, seq: u16 },
+}
+
+/// One packet's fate, as a feedback message reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketResult {
+    pub id: SentPacketId,
+    /// Arrival time on the receiver's clock, µs; `None` when reported not
+    /// received. Only differences between arrival times mean anything: the
+    /// receiver's clock has an arbitrary origin (transport-cc's reference
+    /// time, RFC 8888's report timestamp).
+    pub arrival_us: Option<i64>,
+    /// RFC 8888's ECN bits (0..=3) when the format carries them.
+    pub ecn: Option<u8>,
+}
