@@ -10,20 +10,21 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 CC ?= gcc
-APT_PACKAGES := build-essential pkg-config cmake clang libclang-dev libvpx-dev libsrtp2-dev libopus-dev valgrind
+APT_PACKAGES := build-essential pkg-config cmake clang libclang-dev libvpx-dev libsrtp2-dev libopus-dev valgrind abigail-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude
 FFI_TESTS := $(patsubst ffi-tests/%.c,%,$(wildcard ffi-tests/test_*.c))
 STATICLIB := target/debug/librtmedia.a
 FFI_OUT := target/ffi-tests
-# Rust's std needs these when linked statically into a C program.
-RUST_NATIVE_LIBS := $(shell pkg-config --libs opus vpx 2>/dev/null) -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# Rust's std needs these when linked statically into a C program (the C
+# library needs libopus, not libvpx: only the simulator uses libvpx).
+RUST_NATIVE_LIBS := $(shell pkg-config --libs opus 2>/dev/null) -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 # libsrtp, for the SRTP interoperability test (test_srtp_interop.c).
 SRTP_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 
 .PHONY: demo test deps rust-checks rust-tests ffi-tests ffi-asan ffi-valgrind header bench clean \
-	release-lib install install-test
+	lib release-lib install install-test abi-check abi-baseline
 
 # ---- Installation (C library, header, pkg-config file).
 PREFIX ?= /usr/local
@@ -42,7 +43,7 @@ DESCRIPTION := $(shell sed -n 's/^description = "\(.*\)"$$/\1/p' Cargo.toml | he
 demo: deps
 	$(CARGO) run --release --example conference
 
-test: deps rust-checks rust-tests ffi-tests install-test
+test: deps rust-checks rust-tests ffi-tests install-test abi-check
 	@echo "make test: all checks passed"
 
 deps:
@@ -63,8 +64,12 @@ rust-tests:
 	# The main job at CI size: exits non-zero if a quality goal is missed.
 	$(CARGO) run --example conference -- --out target/conference-ci
 
+# The C libraries are built only here, with the `capi` feature: a Rust
+# program that depends on rtmedia builds neither (Cargo.toml's crate-type
+# is just "lib").
+C_CRATE := $(CARGO) rustc --lib --features capi
 $(STATICLIB): $(shell find src -name '*.rs') Cargo.toml
-	$(CARGO) build --lib
+	$(C_CRATE) --crate-type staticlib
 
 ffi-tests: ffi-asan ffi-valgrind
 
@@ -85,8 +90,13 @@ ffi-valgrind: $(STATICLIB)
 	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible $(FFI_OUT)/$$t; \
 	done
 
-release-lib:
-	$(CARGO) build --release --lib
+# target/release/librtmedia.{a,so}, the shared one with its soname
+# (librtmedia.so.MAJOR.MINOR for 0.x, as cargo-c does) and a link of that
+# name beside it, so that a program linked in the build tree with
+# `-L target/release -lrtmedia -Wl,-rpath,$PWD/target/release` loads.
+lib release-lib:
+	$(C_CRATE) --release --crate-type staticlib,cdylib -- -C link-arg=-Wl,-soname,librtmedia.so.$(SO_VERSION)
+	ln -sf librtmedia.so $(TARGET_DIR)/release/librtmedia.so.$(SO_VERSION)
 
 $(TARGET_DIR)/rtmedia.pc: rtmedia.pc.in Cargo.toml Makefile
 	@mkdir -p $(@D)

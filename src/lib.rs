@@ -8,18 +8,22 @@
 //! - [`srtp`]: SRTP/SRTCP protect and unprotect in place, every profile.
 //! - [`jitter`]: jitter buffer for audio and video, with NACK and RTX.
 //! - [`audio`]: conference audio building blocks: levels, speakers, mixing, limiter, taps.
+//! - [`log`]: optional, rate-limited diagnostics through a host callback.
 //! - [`codec`]: VP8 and H.264 payload inspection.
 //! - [`cc`]: congestion control: transport-wide feedback, bandwidth estimation.
 //! - [`simulcast`]: simulcast layer selection and forwarding for an SFU, bandwidth allocation.
-//! - [`sim`]: seeded network impairment for tests, benches and examples.
-//! - [`ffi`]: the C ABI (`include/rtmedia.h`).
+//! - [`sim`] (feature `sim`): seeded network impairment for tests, benches and examples.
+//! - [`ffi`] (feature `capi`): the C ABI (`include/rtmedia.h`).
 
 pub mod audio;
 pub mod cc;
 pub mod codec;
+#[cfg(feature = "capi")]
 pub mod ffi;
 pub mod jitter;
+pub mod log;
 pub mod packet;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod simulcast;
 pub mod srtp;

@@ -875,19 +875,23 @@ fn simulcast_copying_push_and_forward_allocate_nothing_in_steady_state() {
         out.resize(out.len() + 300 * (layer + 1), 0x5a);
     }
 
-    let config = rtm_source_config_default();
     let mut src = core::ptr::null_mut();
     let mut fwds = [core::ptr::null_mut(); 2];
     let mut pkt = Vec::with_capacity(1500);
     let mut out = [0u8; 1500];
     unsafe {
         assert_eq!(
-            rtm_source_new(&config, SSRCS.as_ptr(), 3, &mut src),
+            rtm_source_new(core::ptr::null(), SSRCS.as_ptr(), 3, &mut src),
             rtm_status::RTM_OK
         );
         for (f, fwd) in fwds.iter_mut().enumerate() {
-            let c = rtm_forwarder_config_default();
-            assert_eq!(rtm_forwarder_new(&c, fwd), rtm_status::RTM_OK);
+            let mut c = core::mem::MaybeUninit::<rtm_forwarder_config>::uninit();
+            let size = core::mem::size_of::<rtm_forwarder_config>();
+            assert_eq!(
+                rtm_forwarder_config_init(c.as_mut_ptr(), size),
+                rtm_status::RTM_OK
+            );
+            assert_eq!(rtm_forwarder_new(c.as_ptr(), fwd), rtm_status::RTM_OK);
             assert_eq!(
                 rtm_forwarder_set_target(*fwd, f as u8 * 2, 1 + f as u8),
                 rtm_status::RTM_OK

@@ -121,7 +121,16 @@ impl ParticipantInput {
         match self.tx.try_send((packet, now)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
-                self.drops.fetch_add(1, Ordering::Relaxed);
+                let drops = self.drops.fetch_add(1, Ordering::Relaxed) + 1;
+                if drops.is_power_of_two() {
+                    crate::log::log(
+                        crate::log::Level::Warn,
+                        format_args!(
+                            "mixer input queue full: packet dropped ({drops} drops in this room); \
+                             is the mixer ticking every 20 ms?"
+                        ),
+                    );
+                }
                 false
             }
             Err(TrySendError::Disconnected(_)) => false,

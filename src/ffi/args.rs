@@ -3,11 +3,22 @@
 
 use super::rtm_status;
 
-/// `(ptr, len)` as a slice. NULL is allowed only with `len == 0`.
+/// A length no object can have (e.g. `(size_t)-1` from a failed `recv()`)
+/// is an invalid argument, checked before any slice is formed.
+fn check_len<T>(len: usize) -> Result<(), rtm_status> {
+    if len > isize::MAX as usize / core::mem::size_of::<T>().max(1) {
+        return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+    }
+    Ok(())
+}
+
+/// `(ptr, len)` as a slice. NULL is allowed only with `len == 0`; a length
+/// larger than any object gives `RTM_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// A non-NULL `ptr` must be valid for reads of `len` bytes for `'a`.
 pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], rtm_status> {
+    check_len::<T>(len)?;
     if ptr.is_null() {
         return if len == 0 {
             Ok(&[])
@@ -24,6 +35,7 @@ pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], 
 /// A non-NULL `ptr` must be valid for reads and writes of `len` bytes for
 /// `'a`, with no other live reference to them.
 pub(crate) unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> Result<&'a mut [T], rtm_status> {
+    check_len::<T>(len)?;
     if ptr.is_null() {
         return if len == 0 {
             Ok(&mut [])
@@ -65,13 +77,222 @@ pub(crate) unsafe fn packet_buffer<'a>(
     slice_mut(ptr, capacity)
 }
 
-/// Copies `value` into `*out`, but at most `size` bytes: a struct that only
-/// ever grows at its end, written for a caller built against an older (and
-/// smaller) version of it, which passes its own `sizeof`.
+/// A struct that may grow in later releases (the header's "growable
+/// struct" convention): `#[repr(C)]`, first field `struct_size: usize`, new
+/// fields only ever appended past the end of every older layout (never into
+/// an older layout's trailing padding). A caller states how big its copy is
+/// in `struct_size`; the library reads or writes only that much.
 ///
 /// # Safety
-/// `out` is non-NULL and valid for writes of `size.min(size_of::<T>())` bytes.
-pub(crate) unsafe fn write_versioned<T: Copy>(value: &T, out: *mut T, size: usize) {
+/// Implementors are `#[repr(C)]` structs whose first field is
+/// `struct_size: usize`, and every bit pattern of their other fields that a
+/// C caller can store is a valid value (integers, floats, `bool` checked by
+/// the caller of [`read`], raw pointers).
+pub(crate) unsafe trait Versioned: Copy {
+    /// `sizeof` of the struct in the first release that had it: a caller
+    /// compiled against any release passes at least this. Frozen once
+    /// released; appending a field leaves it unchanged.
+    const BASE_SIZE: usize;
+
+    /// Sets the `struct_size` field.
+    fn set_struct_size(&mut self, size: usize);
+}
+
+/// Implements [`Versioned`] for structs whose layout is the one of their
+/// first release (`BASE_SIZE` = today's `sizeof`). When a field is
+/// appended, replace the entry by an explicit impl with the old size.
+macro_rules! versioned {
+    ($($t:ty),* $(,)?) => {$(
+        unsafe impl $crate::ffi::args::Versioned for $t {
+            const BASE_SIZE: usize = core::mem::size_of::<$t>();
+            fn set_struct_size(&mut self, size: usize) {
+                self.struct_size = size;
+            }
+        }
+    )*};
+}
+pub(crate) use versioned;
+
+/// No growable struct will ever be this big: a larger `struct_size` is
+/// garbage (an uninitialised struct), refused before it is used as a length.
+const MAX_STRUCT_SIZE: usize = 1 << 16;
+
+/// The caller's `struct_size` of the struct at `ptr`, checked: smaller than
+/// the first release's layout means the struct was not initialised.
+///
+/// # Safety
+/// `ptr` is non-NULL and valid for reads of a `usize`.
+unsafe fn caller_size<T: Versioned>(ptr: *const T) -> Result<usize, rtm_status> {
+    let size = ptr.cast::<usize>().read_unaligned();
+    if !(T::BASE_SIZE..=MAX_STRUCT_SIZE).contains(&size) {
+        return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+    }
+    Ok(size)
+}
+
+/// `rtm_<struct>_init(ptr, size)`: writes `value` (the defaults) into the
+/// caller's `size` bytes and sets `struct_size = size`. Bytes past the
+/// library's own layout (a caller built against a newer header) are zeroed,
+/// so that [`read`] can tell whether the caller set fields it does not know.
+///
+/// # Safety
+/// A non-NULL `ptr` is valid for writes of `size` bytes.
+pub(crate) unsafe fn init<T: Versioned>(
+    ptr: *mut T,
+    size: usize,
+    mut value: T,
+) -> Result<(), rtm_status> {
+    if ptr.is_null() {
+        return Err(rtm_status::RTM_ERR_NULL_POINTER);
+    }
+    if !(T::BASE_SIZE..=MAX_STRUCT_SIZE).contains(&size) {
+        return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+    }
+    value.set_struct_size(size);
+    let ours = core::mem::size_of::<T>();
+    let dst = ptr.cast::<u8>();
+    core::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), dst, size.min(ours));
+    if size > ours {
+        core::ptr::write_bytes(dst.add(ours), 0, size - ours);
+    }
+    Ok(())
+}
+
+/// Reads a caller's growable input struct: the fields its `struct_size`
+/// covers, `defaults` for the rest. A newer caller's fields this library
+/// does not know must be zero (as `init` left them): otherwise
+/// `RTM_ERR_UNSUPPORTED`, rather than silently ignoring what was asked.
+///
+/// # Safety
+/// A non-NULL `ptr` is valid for reads of its own `struct_size` bytes.
+pub(crate) unsafe fn read<T: Versioned>(ptr: *const T, defaults: T) -> Result<T, rtm_status> {
+    if ptr.is_null() {
+        return Err(rtm_status::RTM_ERR_NULL_POINTER);
+    }
+    let size = caller_size(ptr)?;
+    Ok(read_sized(ptr.cast(), size, defaults)?)
+}
+
+/// [`read`] of `size` bytes at `src` (one element of a caller's array).
+unsafe fn read_sized<T: Versioned>(
+    src: *const u8,
+    size: usize,
+    defaults: T,
+) -> Result<T, rtm_status> {
+    let ours = core::mem::size_of::<T>();
+    let mut value = defaults;
+    core::ptr::copy_nonoverlapping(src, (&mut value as *mut T).cast::<u8>(), size.min(ours));
+    if size > ours
+        && core::slice::from_raw_parts(src.add(ours), size - ours)
+            .iter()
+            .any(|&b| b != 0)
+    {
+        return Err(rtm_status::RTM_ERR_UNSUPPORTED);
+    }
+    value.set_struct_size(ours);
+    Ok(value)
+}
+
+/// A caller's array of `n` growable structs: the stride is the first
+/// element's `struct_size` (the caller's `sizeof`), and every element must
+/// state the same size. Yields each element as [`read`] does.
+///
+/// # Safety
+/// A non-NULL `ptr` with `n > 0` is valid for reads of `n` elements of the
+/// caller's size.
+pub(crate) unsafe fn read_array<T: Versioned>(
+    ptr: *const T,
+    n: usize,
+    defaults: T,
+) -> Result<impl Iterator<Item = Result<T, rtm_status>>, rtm_status> {
+    let stride = if n == 0 {
+        0
+    } else if ptr.is_null() {
+        return Err(rtm_status::RTM_ERR_NULL_POINTER);
+    } else {
+        caller_size(ptr)?
+    };
+    let base = ptr.cast::<u8>();
+    Ok((0..n).map(move |i| {
+        let element = base.add(i * stride);
+        if element.cast::<usize>().read_unaligned() != stride {
+            return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+        }
+        read_sized(element, stride, defaults)
+    }))
+}
+
+/// Writes `value` into a caller's growable output struct, at most its
+/// `struct_size` bytes (set by the caller to its `sizeof` before the call);
+/// `struct_size` itself is left as the caller set it.
+///
+/// # Safety
+/// A non-NULL `ptr` is valid for reads and writes of its `struct_size` bytes.
+pub(crate) unsafe fn write<T: Versioned>(ptr: *mut T, value: T) -> Result<(), rtm_status> {
+    if ptr.is_null() {
+        return Err(rtm_status::RTM_ERR_NULL_POINTER);
+    }
+    let size = caller_size(ptr)?;
+    write_sized(ptr.cast(), size, value);
+    Ok(())
+}
+
+/// Checks a caller's growable output struct before a call changes any
+/// state: non-NULL, with a valid `struct_size`.
+///
+/// # Safety
+/// A non-NULL `ptr` is valid for reads of a `usize`.
+pub(crate) unsafe fn check_out<T: Versioned>(ptr: *const T) -> Result<(), rtm_status> {
+    if ptr.is_null() {
+        return Err(rtm_status::RTM_ERR_NULL_POINTER);
+    }
+    caller_size(ptr).map(|_| ())
+}
+
+unsafe fn write_sized<T: Versioned>(dst: *mut u8, size: usize, mut value: T) {
+    value.set_struct_size(size);
     let n = size.min(core::mem::size_of::<T>());
-    core::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), out.cast::<u8>(), n);
+    core::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), dst, n);
+}
+
+/// A caller's output array of growable structs of capacity `cap`: the
+/// stride is the first element's `struct_size`, set by the caller; element
+/// `i` is written with that size (its `struct_size` included).
+pub(crate) struct OutArray<T> {
+    base: *mut u8,
+    stride: usize,
+    cap: usize,
+    _type: core::marker::PhantomData<T>,
+}
+
+impl<T: Versioned> OutArray<T> {
+    /// # Safety
+    /// A non-NULL `ptr` with `cap > 0` is valid for writes of `cap`
+    /// elements of the size its first element's `struct_size` states.
+    pub(crate) unsafe fn new(ptr: *mut T, cap: usize) -> Result<Self, rtm_status> {
+        let stride = if cap == 0 {
+            0
+        } else if ptr.is_null() {
+            return Err(rtm_status::RTM_ERR_NULL_POINTER);
+        } else {
+            caller_size(ptr)?
+        };
+        Ok(Self {
+            base: ptr.cast(),
+            stride,
+            cap,
+            _type: core::marker::PhantomData,
+        })
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Writes element `i < capacity`.
+    pub(crate) fn set(&mut self, i: usize, value: T) {
+        assert!(i < self.cap);
+        // SAFETY: `i < cap`, and `new`'s contract covers `cap` elements.
+        unsafe { write_sized(self.base.add(i * self.stride), self.stride, value) }
+    }
 }

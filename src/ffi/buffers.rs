@@ -1,8 +1,10 @@
-//! Packet buffers handed in from C, shared by the jitter buffer and the
-//! simulcast source: the ownership record of a zero-copy push, and the
-//! recycled buffers of a copying push.
+//! Packet buffers handed in from C, shared by the jitter buffer, the
+//! simulcast source and the mixer's inputs: the ownership record of a
+//! zero-copy push, and the recycled buffers of a copying push.
 
 use core::ffi::c_void;
+
+use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
@@ -64,6 +66,10 @@ impl CallerBuffer {
             // `owner` drops here and releases the buffer.
             return Err(rtm_status::RTM_ERR_NULL_POINTER);
         }
+        if len > isize::MAX as usize {
+            // No buffer is this long (a failed `recv()`'s -1): released at once.
+            return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+        }
         Ok(Bytes::from_owner(owner))
     }
 }
@@ -117,4 +123,42 @@ pub(super) fn shared_buffer() -> BytesMut {
     let capacity = buf.capacity();
     drop(buf.split_off(capacity));
     buf
+}
+
+/// A copying push's buffers when the packets go somewhere this layer cannot
+/// see them come back from (a queue into another object): the packets
+/// issued are remembered in order, and each copy first takes back the
+/// oldest ones nothing holds any more. A packet still held after `limit`
+/// newer ones is forgotten (freed normally when its holder drops it), so a
+/// stuck packet costs one allocation later, never unbounded memory.
+pub(super) struct IssuedPool {
+    pool: BufferPool,
+    issued: VecDeque<Bytes>,
+    limit: usize,
+}
+
+impl IssuedPool {
+    /// Remembers at most `limit` issued packets (reserved here).
+    pub(super) fn new(limit: usize) -> Self {
+        Self {
+            pool: BufferPool::new(limit, shared_buffer),
+            issued: VecDeque::with_capacity(limit + 1),
+            limit,
+        }
+    }
+
+    /// `data` copied into a recycled buffer when one is free again.
+    pub(super) fn copy(&mut self, data: &[u8]) -> Bytes {
+        while let Some(front) = self.issued.pop_front() {
+            if let Err(still_held) = self.pool.recycle(front) {
+                if self.issued.len() + 1 < self.limit {
+                    self.issued.push_front(still_held);
+                    break;
+                }
+            }
+        }
+        let packet = self.pool.copy(data);
+        self.issued.push_back(packet.clone());
+        packet
+    }
 }

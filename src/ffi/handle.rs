@@ -5,8 +5,12 @@
 //!
 //! ```ignore
 //! pub struct rtm_thing { thing: Thing, poisoned: bool }
-//! impl Poison for rtm_thing { fn poisoned(&mut self) -> &mut bool { &mut self.poisoned } }
+//! handle::poison_flag!(rtm_thing);
 //! ```
+//!
+//! Calls that change the object take `rtm_thing_t *` and run in [`with`];
+//! calls that only read it take `const rtm_thing_t *` and run in
+//! [`with_shared`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -16,7 +20,23 @@ use super::{args, rtm_status};
 /// object may be half-updated, so every later call fails with `RTM_ERR_PANIC`.
 pub(crate) trait Poison {
     fn poisoned(&mut self) -> &mut bool;
+    fn is_poisoned(&self) -> bool;
 }
+
+/// Implements [`Poison`] for a handle struct with a `poisoned: bool` field.
+macro_rules! poison_flag {
+    ($t:ty) => {
+        impl $crate::ffi::handle::Poison for $t {
+            fn poisoned(&mut self) -> &mut bool {
+                &mut self.poisoned
+            }
+            fn is_poisoned(&self) -> bool {
+                self.poisoned
+            }
+        }
+    };
+}
+pub(crate) use poison_flag;
 
 /// Boxes `handle` and gives its ownership to C.
 pub(crate) fn into_raw<T>(handle: T) -> *mut T {
@@ -49,22 +69,71 @@ pub(crate) unsafe fn with<T: Poison>(
     }
 }
 
-/// [`with`] for a call that answers through the out-pointer `out`: `out`
-/// is checked (NULL gives `RTM_ERR_NULL_POINTER`) before `body` runs, and
-/// `body`'s answer is written to it.
+/// [`with`] for a call that only reads the handle (`const` in C): NULL gives
+/// `RTM_ERR_NULL_POINTER`, a poisoned handle `RTM_ERR_PANIC`. A panic in
+/// `body` returns `RTM_ERR_PANIC` but cannot poison the handle (nothing was
+/// changed).
 ///
 /// # Safety
-/// As for [`with`]; a non-NULL `out` must be valid for writes of a `V`.
-pub(crate) unsafe fn with_out<T: Poison, V>(
-    ptr: *mut T,
-    out: *mut V,
-    body: impl FnOnce(&mut T) -> Result<V, rtm_status>,
+/// `ptr` is NULL or came from [`into_raw`] and was not freed, and no other
+/// thread changes it during the call.
+pub(crate) unsafe fn with_shared<T: Poison>(
+    ptr: *const T,
+    body: impl FnOnce(&T) -> Result<(), rtm_status>,
 ) -> rtm_status {
-    with(ptr, |h| {
+    let Some(handle) = ptr.as_ref() else {
+        return rtm_status::RTM_ERR_NULL_POINTER;
+    };
+    if handle.is_poisoned() {
+        return rtm_status::RTM_ERR_PANIC;
+    }
+    match catch_unwind(AssertUnwindSafe(|| body(handle))) {
+        Ok(Ok(())) => rtm_status::RTM_OK,
+        Ok(Err(status)) => status,
+        Err(_) => rtm_status::RTM_ERR_PANIC,
+    }
+}
+
+/// [`with_shared`] for a call that answers through the out-pointer `out`.
+///
+/// # Safety
+/// As for [`with_shared`]; a non-NULL `out` must be valid for writes of a `V`.
+pub(crate) unsafe fn with_shared_out<T: Poison, V>(
+    ptr: *const T,
+    out: *mut V,
+    body: impl FnOnce(&T) -> Result<V, rtm_status>,
+) -> rtm_status {
+    with_shared(ptr, |h| {
         let out = args::out(out)?;
         *out = body(h)?;
         Ok(())
     })
+}
+
+/// [`with`] for a poll: `Some(v)` is written to `out` and gives `RTM_OK`;
+/// `None` gives `RTM_NOTHING_DUE` and leaves `out` alone.
+///
+/// # Safety
+/// As for [`with`]; a non-NULL `out` must be valid for writes of a `V`.
+pub(crate) unsafe fn poll_out<T: Poison, V>(
+    ptr: *mut T,
+    out: *mut V,
+    body: impl FnOnce(&mut T) -> Result<Option<V>, rtm_status>,
+) -> rtm_status {
+    let mut due = true;
+    let status = with(ptr, |h| {
+        let out = args::out(out)?;
+        match body(h)? {
+            Some(v) => *out = v,
+            None => due = false,
+        }
+        Ok(())
+    });
+    if status == rtm_status::RTM_OK && !due {
+        rtm_status::RTM_NOTHING_DUE
+    } else {
+        status
+    }
 }
 
 /// Drops the handle; NULL is a no-op. A panic in a destructor is swallowed.
@@ -86,11 +155,7 @@ mod tests {
         poisoned: bool,
     }
 
-    impl Poison for Probe {
-        fn poisoned(&mut self) -> &mut bool {
-            &mut self.poisoned
-        }
-    }
+    poison_flag!(Probe);
 
     #[test]
     fn panic_poisons_the_handle() {

@@ -12,7 +12,7 @@ use crate::jitter::{
 };
 
 use super::buffers::{BufferPool, CallerBuffer};
-use super::handle::{self, Poison};
+use super::handle;
 use super::{args, guard, rtm_status};
 
 /// A jitter buffer for one RTP stream (opaque). Calls on one handle must not
@@ -30,11 +30,7 @@ pub struct rtm_jitter {
 /// The C name of the jitter buffer handle.
 pub type rtm_jitter_t = rtm_jitter;
 
-impl Poison for rtm_jitter {
-    fn poisoned(&mut self) -> &mut bool {
-        &mut self.poisoned
-    }
-}
+handle::poison_flag!(rtm_jitter);
 
 impl rtm_jitter {
     /// Returns the previous pop's packets to the pool where possible.
@@ -46,20 +42,25 @@ impl rtm_jitter {
     }
 }
 
-/// Stream kinds (`rtm_jitter_config.mode`).
-pub const RTM_JITTER_AUDIO: u8 = 0;
-pub const RTM_JITTER_VIDEO_VP8: u8 = 1;
-pub const RTM_JITTER_VIDEO_H264: u8 = 2;
+/// Stream kind of a jitter buffer (`rtm_jitter_config.mode`,
+/// `RTM_JITTER_AUDIO` or `RTM_JITTER_VIDEO_*`).
+pub type rtm_jitter_mode = u8;
+pub const RTM_JITTER_AUDIO: rtm_jitter_mode = 0;
+pub const RTM_JITTER_VIDEO_VP8: rtm_jitter_mode = 1;
+pub const RTM_JITTER_VIDEO_H264: rtm_jitter_mode = 2;
 /// Video whose payload rtmedia cannot inspect: frames are assembled but
 /// keyframes are not recognised (no keyframe waits).
-pub const RTM_JITTER_VIDEO_OPAQUE: u8 = 3;
+pub const RTM_JITTER_VIDEO_OPAQUE: rtm_jitter_mode = 3;
 
-/// Options of a jitter buffer; fill with `rtm_jitter_config_default`.
+/// Options of a jitter buffer (a growable struct): fill with
+/// `rtm_jitter_config_init(&cfg, sizeof cfg, mode)`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_jitter_config {
+    /// `sizeof` the caller's struct, set by `rtm_jitter_config_init`.
+    pub struct_size: usize,
     /// RTM_JITTER_AUDIO or one of the RTM_JITTER_VIDEO_* kinds.
-    pub mode: u8,
+    pub mode: rtm_jitter_mode,
     /// RTP clock rate (48000 for Opus, 90000 for video).
     pub clock_rate: u32,
     /// Most packets held; rounded up to a power of two.
@@ -86,7 +87,9 @@ pub struct rtm_jitter_config {
     pub keyframe_request_interval_us: u32,
 }
 
-fn mode(code: u8) -> Result<Mode, rtm_status> {
+args::versioned!(rtm_jitter_config, rtm_jitter_event, rtm_jitter_stats);
+
+fn mode(code: rtm_jitter_mode) -> Result<Mode, rtm_status> {
     Ok(match code {
         RTM_JITTER_AUDIO => Mode::Audio,
         RTM_JITTER_VIDEO_VP8 => Mode::Video(Codec::Vp8),
@@ -96,20 +99,27 @@ fn mode(code: u8) -> Result<Mode, rtm_status> {
     })
 }
 
-/// Defaults for a stream kind (audio: 48 kHz, up to 500 ms; video: 90 kHz,
-/// up to 1 s); an unknown kind gives the audio defaults. Thread-safe.
+/// Fills `*config` with the defaults for stream kind `mode` (audio: 48 kHz,
+/// up to 500 ms; video: 90 kHz, up to 1 s) and sets `config->struct_size`
+/// to `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT for an
+/// unknown mode or a `size` smaller than any released layout. Thread-safe.
 #[no_mangle]
-pub extern "C" fn rtm_jitter_config_default(kind: u8) -> rtm_jitter_config {
-    let c = match mode(kind) {
-        Ok(Mode::Video(codec)) => JitterConfig::video(codec),
-        _ => JitterConfig::audio(),
+pub unsafe extern "C" fn rtm_jitter_config_init(
+    config: *mut rtm_jitter_config,
+    size: usize,
+    mode: rtm_jitter_mode,
+) -> rtm_status {
+    guard(|| args::init(config, size, default_config(mode)?))
+}
+
+fn default_config(kind: rtm_jitter_mode) -> Result<rtm_jitter_config, rtm_status> {
+    let c = match mode(kind)? {
+        Mode::Video(codec) => JitterConfig::video(codec),
+        Mode::Audio => JitterConfig::audio(),
     };
-    rtm_jitter_config {
-        mode: if matches!(c.mode, Mode::Audio) {
-            RTM_JITTER_AUDIO
-        } else {
-            kind
-        },
+    Ok(rtm_jitter_config {
+        struct_size: core::mem::size_of::<rtm_jitter_config>(),
+        mode: kind,
         clock_rate: c.clock_rate,
         capacity_packets: c.capacity_packets as u32,
         min_delay_us: c.delay.min_delay_us as u32,
@@ -124,19 +134,25 @@ pub extern "C" fn rtm_jitter_config_default(kind: u8) -> rtm_jitter_config {
         media_ssrc: 0,
         media_payload_type: 0,
         keyframe_request_interval_us: c.keyframe_request_interval_us as u32,
-    }
+    })
 }
 
 /// Creates a jitter buffer; memory for `capacity_packets` is reserved here.
 /// RTM_ERR_INVALID_ARGUMENT for an unknown mode, a clock rate or capacity
-/// of 0, min > max delay, or capacity above 65536. Thread-safe.
+/// of 0, min > max delay, or capacity above 65536; RTM_ERR_UNSUPPORTED for
+/// fields of a newer header this library does not know. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_jitter_new(
     config: *const rtm_jitter_config,
     out: *mut *mut rtm_jitter_t,
 ) -> rtm_status {
     guard(|| {
-        let c = args::input(config)?;
+        if config.is_null() {
+            return Err(rtm_status::RTM_ERR_NULL_POINTER);
+        }
+        // The defaults of the caller's mode fill what an older caller lacks.
+        let caller_mode = (*config).mode;
+        let c = args::read(config, default_config(caller_mode)?)?;
         let out = args::out(out)?;
         let invalid = c.clock_rate == 0
             || c.capacity_packets == 0
@@ -194,15 +210,16 @@ pub unsafe extern "C" fn rtm_jitter_free(jb: *mut rtm_jitter_t) {
 pub type rtm_release_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, data: *mut u8, len: usize)>;
 
-/// Outcome of a push (`*result`).
-pub const RTM_JITTER_STORED: i32 = 0;
-pub const RTM_JITTER_DUPLICATE: i32 = 1;
-pub const RTM_JITTER_TOO_LATE: i32 = 2;
-pub const RTM_JITTER_RESET: i32 = 3;
+/// Outcome of a push (`*result`, `RTM_JITTER_STORED` ...).
+pub type rtm_jitter_push_result = i32;
+pub const RTM_JITTER_STORED: rtm_jitter_push_result = 0;
+pub const RTM_JITTER_DUPLICATE: rtm_jitter_push_result = 1;
+pub const RTM_JITTER_TOO_LATE: rtm_jitter_push_result = 2;
+pub const RTM_JITTER_RESET: rtm_jitter_push_result = 3;
 /// A padding-only RTX packet (bandwidth probing): nothing stored.
-pub const RTM_JITTER_IGNORED: i32 = 4;
+pub const RTM_JITTER_IGNORED: rtm_jitter_push_result = 4;
 
-fn pushed_code(p: Pushed) -> i32 {
+fn pushed_code(p: Pushed) -> rtm_jitter_push_result {
     match p {
         Pushed::Stored => RTM_JITTER_STORED,
         Pushed::Duplicate => RTM_JITTER_DUPLICATE,
@@ -228,7 +245,7 @@ pub unsafe extern "C" fn rtm_jitter_push(
     release: rtm_release_fn,
     userdata: *mut c_void,
     now_us: u64,
-    result: *mut i32,
+    result: *mut rtm_jitter_push_result,
 ) -> rtm_status {
     let packet = match CallerBuffer::adopt(jb, data, len, release, userdata) {
         Ok(packet) => packet,
@@ -253,7 +270,7 @@ pub unsafe extern "C" fn rtm_jitter_push_copy(
     data: *const u8,
     len: usize,
     now_us: u64,
-    result: *mut i32,
+    result: *mut rtm_jitter_push_result,
 ) -> rtm_status {
     handle::with(jb, |h| {
         let bytes = args::slice(data, len)?;
@@ -266,17 +283,20 @@ pub unsafe extern "C" fn rtm_jitter_push_copy(
     })
 }
 
-/// Kinds of `rtm_jitter_event`.
-pub const RTM_JITTER_EVENT_PACKET: u8 = 1;
-pub const RTM_JITTER_EVENT_LOST: u8 = 2;
-pub const RTM_JITTER_EVENT_FRAME: u8 = 3;
+/// Kind of an `rtm_jitter_event` (`RTM_JITTER_EVENT_*`).
+pub type rtm_jitter_event_kind = u8;
+pub const RTM_JITTER_EVENT_PACKET: rtm_jitter_event_kind = 1;
+pub const RTM_JITTER_EVENT_LOST: rtm_jitter_event_kind = 2;
+pub const RTM_JITTER_EVENT_FRAME: rtm_jitter_event_kind = 3;
 
-/// One event from `rtm_jitter_pop`. Layout frozen for ABI version 0.
+/// One event from `rtm_jitter_pop` (a growable struct: set
+/// `struct_size = sizeof` before the call).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_jitter_event {
+    pub struct_size: usize,
     /// RTM_JITTER_EVENT_PACKET (audio), _LOST (audio: conceal), _FRAME (video).
-    pub kind: u8,
+    pub kind: rtm_jitter_event_kind,
     /// LOST: the next packet is held (`data`/`len` point at it); decode its
     /// in-band FEC for this one. The packet still comes as its own event.
     pub fec_in_next: bool,
@@ -291,23 +311,25 @@ pub struct rtm_jitter_event {
     /// call on this handle.
     pub data: *const u8,
     pub len: usize,
-    /// FRAME: number of packets; read each with `rtm_jitter_frame_packet`.
+    /// FRAME: number of packets; read them with `rtm_jitter_frame_packets`.
     pub packet_count: usize,
 }
 
-/// The next event due at `now_us`: RTM_OK with `*event` filled, or
-/// RTM_ERR_NOT_FOUND when nothing is due (come back at
-/// `rtm_jitter_next_wakeup`). Call until RTM_ERR_NOT_FOUND.
+/// The next event due at `now_us`: RTM_OK with `*event` filled (set its
+/// `struct_size` first), or RTM_NOTHING_DUE when nothing is due (come back
+/// at `rtm_jitter_next_wakeup`). Call until RTM_NOTHING_DUE.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_jitter_pop(
     jb: *mut rtm_jitter_t,
     now_us: u64,
     event: *mut rtm_jitter_event,
 ) -> rtm_status {
-    handle::with(jb, |h| {
-        let event = args::out(event)?;
+    let mut due = true;
+    let status = handle::with(jb, |h| {
+        args::check_out(event)?;
         h.recycle_output();
         let mut e = rtm_jitter_event {
+            struct_size: 0,
             kind: 0,
             fec_in_next: false,
             keyframe: false,
@@ -317,7 +339,11 @@ pub unsafe extern "C" fn rtm_jitter_pop(
             len: 0,
             packet_count: 0,
         };
-        match h.jb.pop(now_us).ok_or(rtm_status::RTM_ERR_NOT_FOUND)? {
+        let Some(popped) = h.jb.pop(now_us) else {
+            due = false;
+            return Ok(());
+        };
+        match popped {
             Event::Packet {
                 packet,
                 seq,
@@ -351,40 +377,60 @@ pub unsafe extern "C" fn rtm_jitter_pop(
         if let Some(first) = h.out.first() {
             (e.data, e.len) = (first.as_ptr(), first.len());
         }
-        *event = e;
-        Ok(())
-    })
+        args::write(event, e)
+    });
+    match status {
+        rtm_status::RTM_OK if !due => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
 }
 
-/// Packet `index` of the frame returned by the last `rtm_jitter_pop`:
-/// `*data`/`*len` valid until the next call on this handle.
-/// RTM_ERR_NOT_FOUND if `index` is past the frame's packets.
+/// The packets of the frame returned by the last `rtm_jitter_pop`, in
+/// order, in one call: packet `i` is `data[i][0..lens[i]]` for
+/// `i < *count`, valid until the next call on this handle (other than this
+/// one). Writes `min(packet_count, capacity)` entries: pass the event's
+/// `packet_count` as capacity to get them all. Read-only.
 #[no_mangle]
-pub unsafe extern "C" fn rtm_jitter_frame_packet(
-    jb: *mut rtm_jitter_t,
-    index: usize,
+pub unsafe extern "C" fn rtm_jitter_frame_packets(
+    jb: *const rtm_jitter_t,
     data: *mut *const u8,
-    len: *mut usize,
+    lens: *mut usize,
+    capacity: usize,
+    count: *mut usize,
 ) -> rtm_status {
-    handle::with(jb, |h| {
-        let data = args::out(data)?;
-        let len = args::out(len)?;
-        let p = h.out.get(index).ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        (*data, *len) = (p.as_ptr(), p.len());
+    handle::with_shared(jb, |h| {
+        let data = args::slice_mut(data, capacity)?;
+        let lens = args::slice_mut(lens, capacity)?;
+        let count = args::out(count)?;
+        let n = h.out.len().min(capacity);
+        for (i, p) in h.out.iter().take(n).enumerate() {
+            (data[i], lens[i]) = (p.as_ptr(), p.len());
+        }
+        *count = n;
         Ok(())
     })
 }
 
 /// When to call `rtm_jitter_pop` / `rtm_jitter_nack_list` next (µs, same
-/// clock as `now_us`); RTM_ERR_NOT_FOUND when nothing is pending.
+/// clock as `now_us`); RTM_NOTHING_DUE when nothing is pending.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_jitter_next_wakeup(
-    jb: *mut rtm_jitter_t,
+    jb: *const rtm_jitter_t,
     out_us: *mut u64,
 ) -> rtm_status {
-    handle::with_out(jb, out_us, |h| {
-        h.jb.next_wakeup().ok_or(rtm_status::RTM_ERR_NOT_FOUND)
-    })
+    let mut due = true;
+    let status = handle::with_shared(jb, |h| {
+        let out_us = args::out(out_us)?;
+        match h.jb.next_wakeup() {
+            Some(at) => *out_us = at,
+            None => due = false,
+        }
+        Ok(())
+    });
+    match status {
+        rtm_status::RTM_OK if !due => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
 }
 
 /// Writes the sequence numbers to NACK now into `seqs[0..capacity]`
@@ -415,21 +461,28 @@ pub unsafe extern "C" fn rtm_jitter_set_rtt(jb: *mut rtm_jitter_t, rtt_us: u64) 
     })
 }
 
-/// `*out` is true when a keyframe request (PLI) should be sent now
-/// (rate-limited); reading it clears it.
+/// RTM_OK when a keyframe request (PLI) should be sent now (rate-limited;
+/// answering clears it), RTM_NOTHING_DUE otherwise.
 #[no_mangle]
-pub unsafe extern "C" fn rtm_jitter_take_keyframe_request(
-    jb: *mut rtm_jitter_t,
-    out: *mut bool,
-) -> rtm_status {
-    handle::with_out(jb, out, |h| Ok(h.jb.take_keyframe_request()))
+pub unsafe extern "C" fn rtm_jitter_poll_keyframe_request(jb: *mut rtm_jitter_t) -> rtm_status {
+    let mut due = false;
+    let status = handle::with(jb, |h| {
+        due = h.jb.take_keyframe_request();
+        Ok(())
+    });
+    match status {
+        rtm_status::RTM_OK if !due => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
 }
 
 /// Counters with webrtc-stats meanings (seconds where webrtc-stats uses
-/// seconds). New fields are only ever appended.
+/// seconds); a growable struct: set `struct_size = sizeof` before
+/// `rtm_jitter_get_stats`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_jitter_stats {
+    pub struct_size: usize,
     pub packets_received: u64,
     pub packets_lost: u64,
     pub packets_discarded: u64,
@@ -450,20 +503,17 @@ pub struct rtm_jitter_stats {
     pub target_delay_us: u64,
 }
 
-/// Copies the counters into `*out`, writing at most `stats_size` bytes
-/// (pass `sizeof(rtm_jitter_stats)`).
+/// Copies the counters into `*out`, at most `out->struct_size` bytes (set
+/// it to `sizeof *out` first).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_jitter_get_stats(
-    jb: *mut rtm_jitter_t,
+    jb: *const rtm_jitter_t,
     out: *mut rtm_jitter_stats,
-    stats_size: usize,
 ) -> rtm_status {
-    handle::with(jb, |h| {
-        if out.is_null() {
-            return Err(rtm_status::RTM_ERR_NULL_POINTER);
-        }
+    handle::with_shared(jb, |h| {
         let s = h.jb.stats();
         let stats = rtm_jitter_stats {
+            struct_size: 0,
             packets_received: s.packets_received,
             packets_lost: s.packets_lost,
             packets_discarded: s.packets_discarded,
@@ -482,7 +532,6 @@ pub unsafe extern "C" fn rtm_jitter_get_stats(
             resets: s.resets,
             target_delay_us: h.jb.target_delay_us(),
         };
-        args::write_versioned(&stats, out, stats_size);
-        Ok(())
+        args::write(out, stats)
     })
 }

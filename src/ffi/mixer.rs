@@ -7,15 +7,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
-
 use crate::audio::encoder::OpusError;
 use crate::audio::mixer::{
     ListenerPacket, Mixer, MixerConfig, MixerError, ParticipantInput, MAX_PAYLOAD,
 };
 use crate::audio::TAP_FRAME_SAMPLES;
 
-use super::handle::{self, Poison};
+use super::buffers::IssuedPool;
+use super::handle;
 use super::{args, guard, rtm_status};
 
 /// The mixer of one room (opaque). Create with `rtm_mixer_new`, free with
@@ -27,22 +26,23 @@ pub struct rtm_mixer {
     /// Whether the last tick's packets may still be read: a removal reorders
     /// the participants that writing a packet looks up, so it ends them.
     tick_valid: bool,
+    /// Packets an input's pool tracks: what can be queued and buffered.
+    pool_limit: usize,
     poisoned: bool,
 }
 
 /// The C name of the mixer handle.
 pub type rtm_mixer_t = rtm_mixer;
 
-impl Poison for rtm_mixer {
-    fn poisoned(&mut self) -> &mut bool {
-        &mut self.poisoned
-    }
-}
+handle::poison_flag!(rtm_mixer);
 
 /// The queue into the mixer of one participant's RTP packets (opaque).
 /// Thread-safe: see `rtm_mixer_input_push`. Free with `rtm_mixer_input_free`.
 pub struct rtm_mixer_input {
     input: ParticipantInput,
+    /// Recycled copies of pushed packets. A mutex because any thread may
+    /// push; one network thread per participant never contends.
+    pool: parking_lot::Mutex<IssuedPool>,
     /// Set by a panic during a push; shared by all pushing threads.
     poisoned: AtomicBool,
 }
@@ -75,11 +75,13 @@ pub const RTM_MIXER_MAX_INPUT_LEN: usize = 65_535;
 /// Most participants a mixer may be configured for.
 pub const RTM_MIXER_MAX_PARTICIPANTS: u32 = 16_384;
 
-/// Options of a mixer; fill with `rtm_mixer_config_default`, then change
-/// fields. New fields are only ever appended.
+/// Options of a mixer (a growable struct): fill with
+/// `rtm_mixer_config_init(&cfg, sizeof cfg)`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_mixer_config {
+    /// `sizeof` the caller's struct, set by `rtm_mixer_config_init`.
+    pub struct_size: usize,
     /// Most participants, 1..=RTM_MIXER_MAX_PARTICIPANTS. Memory for this
     /// many (a few KiB each) is reserved by `rtm_mixer_new`. Default 1024.
     pub max_participants: u32,
@@ -115,11 +117,29 @@ pub struct rtm_mixer_config {
     pub jitter_max_delay_us: u32,
 }
 
-/// The default configuration. Thread-safe.
+args::versioned!(
+    rtm_mixer_config,
+    rtm_mixer_packet,
+    rtm_mixer_tap_frame,
+    rtm_mixer_speaker_change,
+    rtm_mixer_stats,
+);
+
+/// Fills `*config` with the defaults and sets `config->struct_size` to
+/// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
+/// smaller than any released layout. Thread-safe.
 #[no_mangle]
-pub extern "C" fn rtm_mixer_config_default() -> rtm_mixer_config {
+pub unsafe extern "C" fn rtm_mixer_config_init(
+    config: *mut rtm_mixer_config,
+    size: usize,
+) -> rtm_status {
+    guard(|| args::init(config, size, default_config()))
+}
+
+fn default_config() -> rtm_mixer_config {
     let d = MixerConfig::default();
     rtm_mixer_config {
+        struct_size: core::mem::size_of::<rtm_mixer_config>(),
         max_participants: d.max_participants as u32,
         loudest: if d.loudest == usize::MAX {
             0
@@ -202,12 +222,14 @@ pub unsafe extern "C" fn rtm_mixer_new(
 ) -> rtm_status {
     guard(|| {
         let out = args::out(out)?;
-        let c = match config.as_ref() {
-            Some(c) => *c,
-            None => rtm_mixer_config_default(),
+        let c = if config.is_null() {
+            default_config()
+        } else {
+            args::read(config, default_config())?
         };
         let mixer = Mixer::new(mixer_config(&c)?)?;
         *out = handle::into_raw(rtm_mixer {
+            pool_limit: c.queue_capacity as usize + c.jitter_capacity_packets as usize,
             mixer,
             tick_valid: false,
             poisoned: false,
@@ -247,6 +269,7 @@ pub unsafe extern "C" fn rtm_mixer_add_participant(
         let input = h.mixer.add_participant(id, ssrc, out_ssrc, tap)?;
         *out = handle::into_raw(rtm_mixer_input {
             input,
+            pool: parking_lot::Mutex::new(IssuedPool::new(h.pool_limit)),
             poisoned: AtomicBool::new(false),
         });
         Ok(())
@@ -302,10 +325,10 @@ pub unsafe extern "C" fn rtm_mixer_set_gain(
 
 /// Queues participant `input`'s RTP packet `data[0..len]` (as received,
 /// after SRTP unprotect) that arrived at `now_us` (monotonic µs, the
-/// clock of `rtm_mixer_tick`). The packet is copied: `data` may be reused as
-/// soon as this returns. The copy costs one heap allocation per packet (a
-/// recycled pool is future work). Malformed packets are accepted here and
-/// dropped at the tick.
+/// clock of `rtm_mixer_tick`). The packet is copied into a buffer recycled
+/// once the mixer is done with it (no allocation in steady state): `data`
+/// may be reused as soon as this returns. Malformed packets are accepted
+/// here and dropped at the tick.
 ///
 /// Thread-safe: unlike other handles, one input handle may be used by any
 /// number of threads at once, concurrently with each other and with any
@@ -334,7 +357,8 @@ pub unsafe extern "C" fn rtm_mixer_input_push(
         if len > RTM_MIXER_MAX_INPUT_LEN {
             return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
         }
-        if h.input.push(Bytes::copy_from_slice(bytes), now_us) {
+        let packet = h.pool.lock().copy(bytes);
+        if h.input.push(packet, now_us) {
             Ok(())
         } else {
             Err(rtm_status::RTM_ERR_QUEUE_FULL)
@@ -382,10 +406,12 @@ pub unsafe extern "C" fn rtm_mixer_tick(
 }
 
 /// One outgoing packet of the last tick: who receives it, its RTP header
-/// fields, and which payload it carries.
+/// fields, and which payload it carries (a growable struct: set
+/// `struct_size = sizeof` before `rtm_mixer_get_packet`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_mixer_packet {
+    pub struct_size: usize,
     /// The participant that receives this packet.
     pub participant: u32,
     /// Its RTP SSRC (the participant's `out_ssrc`), timestamp (48 kHz) and
@@ -416,21 +442,21 @@ fn last_packet(h: &rtm_mixer, index: usize) -> Result<ListenerPacket, rtm_status
 /// after a removal until the next tick.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_get_packet(
-    mixer: *mut rtm_mixer_t,
+    mixer: *const rtm_mixer_t,
     index: usize,
     out: *mut rtm_mixer_packet,
 ) -> rtm_status {
-    handle::with(mixer, |h| {
-        let out = args::out(out)?;
+    handle::with_shared(mixer, |h| {
         let p = last_packet(h, index)?;
-        *out = rtm_mixer_packet {
+        let packet = rtm_mixer_packet {
+            struct_size: 0,
             participant: p.participant,
             ssrc: p.ssrc,
             timestamp: p.timestamp,
             seq: p.sequence_number,
             payload_index: p.payload,
         };
-        Ok(())
+        args::write(out, packet)
     })
 }
 
@@ -444,13 +470,13 @@ pub unsafe extern "C" fn rtm_mixer_get_packet(
 /// `rtm_mixer_get_packet`.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_write_rtp(
-    mixer: *mut rtm_mixer_t,
+    mixer: *const rtm_mixer_t,
     index: usize,
     out: *mut u8,
     capacity: usize,
     out_len: *mut usize,
 ) -> rtm_status {
-    handle::with(mixer, |h| {
+    handle::with_shared(mixer, |h| {
         let buf = args::slice_mut(out, capacity)?;
         let out_len = args::out(out_len)?;
         let p = last_packet(h, index)?;
@@ -466,12 +492,12 @@ pub unsafe extern "C" fn rtm_mixer_write_rtp(
 /// past the tick's payloads).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_payload(
-    mixer: *mut rtm_mixer_t,
+    mixer: *const rtm_mixer_t,
     payload_index: usize,
     data: *mut *const u8,
     len: *mut usize,
 ) -> rtm_status {
-    handle::with(mixer, |h| {
+    handle::with_shared(mixer, |h| {
         let data = args::out(data)?;
         let len = args::out(len)?;
         let tick = h.mixer.last_tick();
@@ -485,10 +511,12 @@ pub unsafe extern "C" fn rtm_mixer_payload(
 }
 
 /// 20 ms of one participant's audio for transcription: 16 kHz mono, floats
-/// in [-1, 1].
+/// in [-1, 1] (a growable struct: set `struct_size = sizeof` before
+/// `rtm_mixer_take_tap_frame`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_mixer_tap_frame {
+    pub struct_size: usize,
     pub participant: u32,
     /// Start of the frame on the mixer's media clock, in 16 kHz samples
     /// since the mixer was created: one clock for every participant, so the
@@ -501,27 +529,33 @@ pub struct rtm_mixer_tap_frame {
 /// The oldest tap frame of participant `id` into `*out`. A tapped
 /// participant gets one frame per tick (silence when nothing arrived); up to
 /// 50 (1 s) are kept, the oldest dropped beyond that, so take them after
-/// every tick. RTM_ERR_NOT_FOUND when none is waiting, or `id` is not in
-/// the room or was added without `tap`.
+/// every tick. RTM_NOTHING_DUE when none is waiting (also when `id` is not
+/// in the room or was added without `tap`).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_take_tap_frame(
     mixer: *mut rtm_mixer_t,
     id: u32,
     out: *mut rtm_mixer_tap_frame,
 ) -> rtm_status {
-    handle::with(mixer, |h| {
-        let out = args::out(out)?;
-        let f = h
-            .mixer
-            .take_tap_frame(id)
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        *out = rtm_mixer_tap_frame {
+    let mut due = true;
+    let status = handle::with(mixer, |h| {
+        args::check_out(out)?;
+        let Some(f) = h.mixer.take_tap_frame(id) else {
+            due = false;
+            return Ok(());
+        };
+        let frame = rtm_mixer_tap_frame {
+            struct_size: 0,
             participant: f.participant,
             media_time: f.media_time,
             pcm: f.pcm,
         };
-        Ok(())
-    })
+        args::write(out, frame)
+    });
+    match status {
+        rtm_status::RTM_OK if !due => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
 }
 
 /// The dominant speaker (the participant holding the floor by sustained
@@ -529,10 +563,10 @@ pub unsafe extern "C" fn rtm_mixer_take_tap_frame(
 /// RTM_ERR_NOT_FOUND when there is none yet (or it was removed).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_dominant_speaker(
-    mixer: *mut rtm_mixer_t,
+    mixer: *const rtm_mixer_t,
     id: *mut u32,
 ) -> rtm_status {
-    handle::with(mixer, |h| {
+    handle::with_shared(mixer, |h| {
         let id = args::out(id)?;
         *id = h
             .mixer
@@ -542,10 +576,12 @@ pub unsafe extern "C" fn rtm_mixer_dominant_speaker(
     })
 }
 
-/// A change of dominant speaker.
+/// A change of dominant speaker (a growable struct: set
+/// `struct_size = sizeof` before `rtm_mixer_take_speaker_change`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_mixer_speaker_change {
+    pub struct_size: usize,
     /// The `now_us` of the tick that decided it.
     pub now_us: u64,
     /// The new dominant speaker.
@@ -559,33 +595,41 @@ pub struct rtm_mixer_speaker_change {
 
 /// The change of dominant speaker not yet taken into `*out`: changes between
 /// two calls merge into one (from the last one taken to the latest), so
-/// polling once per tick or less often both work. RTM_ERR_NOT_FOUND when
+/// polling once per tick or less often both work. RTM_NOTHING_DUE when
 /// there is none.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_take_speaker_change(
     mixer: *mut rtm_mixer_t,
     out: *mut rtm_mixer_speaker_change,
 ) -> rtm_status {
-    handle::with(mixer, |h| {
-        let out = args::out(out)?;
-        let c = h
-            .mixer
-            .take_speaker_change()
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
-        *out = rtm_mixer_speaker_change {
+    let mut due = true;
+    let status = handle::with(mixer, |h| {
+        args::check_out(out)?;
+        let Some(c) = h.mixer.take_speaker_change() else {
+            due = false;
+            return Ok(());
+        };
+        let change = rtm_mixer_speaker_change {
+            struct_size: 0,
             now_us: c.now,
             to: c.to,
             from: c.from.unwrap_or(0),
             has_from: c.from.is_some(),
         };
-        Ok(())
-    })
+        args::write(out, change)
+    });
+    match status {
+        rtm_status::RTM_OK if !due => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
 }
 
-/// Counters since the mixer was created. New fields are only ever appended.
+/// Counters since the mixer was created (a growable struct: set
+/// `struct_size = sizeof` before `rtm_mixer_get_stats`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_mixer_stats {
+    pub struct_size: usize,
     pub ticks: u64,
     /// Opus frames decoded (only participants heard, tapped or without an
     /// RFC 6464 level are decoded).
@@ -606,21 +650,17 @@ pub struct rtm_mixer_stats {
     pub participants: u64,
 }
 
-/// Copies the mixer's counters into `*out`, writing at most `stats_size`
-/// bytes: pass `sizeof(rtm_mixer_stats)`, so that a program built against an
-/// older header (with fewer fields) keeps working.
+/// Copies the mixer's counters into `*out`, at most `out->struct_size`
+/// bytes (set it to `sizeof *out` first).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_get_stats(
-    mixer: *mut rtm_mixer_t,
+    mixer: *const rtm_mixer_t,
     out: *mut rtm_mixer_stats,
-    stats_size: usize,
 ) -> rtm_status {
-    handle::with(mixer, |h| {
-        if out.is_null() {
-            return Err(rtm_status::RTM_ERR_NULL_POINTER);
-        }
+    handle::with_shared(mixer, |h| {
         let s = h.mixer.stats();
         let stats = rtm_mixer_stats {
+            struct_size: 0,
             ticks: s.ticks,
             decodes: s.decodes,
             encodes: s.encodes,
@@ -630,7 +670,6 @@ pub unsafe extern "C" fn rtm_mixer_get_stats(
             drift_skips: s.drift_skips,
             participants: h.mixer.len() as u64,
         };
-        args::write_versioned(&stats, out, stats_size);
-        Ok(())
+        args::write(out, stats)
     })
 }

@@ -14,6 +14,7 @@ mod args;
 mod buffers;
 mod handle;
 pub mod jitter;
+pub mod log;
 pub mod mixer;
 pub mod rtcp;
 pub mod rtp;

@@ -28,61 +28,48 @@ pub const RTM_SIMULCAST_MAX_HISTORY: u32 = 32_768;
 /// Most tracks an allocator may be created for.
 pub const RTM_ALLOCATOR_MAX_TRACKS: usize = 65_536;
 
-/// Payload codecs of a source (`rtm_source_config.codec`); the values are
-/// those of the jitter buffer's RTM_JITTER_VIDEO_* kinds.
-pub const RTM_SOURCE_CODEC_VP8: u8 = 1;
-pub const RTM_SOURCE_CODEC_H264: u8 = 2;
+/// Payload codec of a source (`rtm_source_config.codec`, `RTM_SOURCE_CODEC_*`);
+/// the values are those of the jitter buffer's RTM_JITTER_VIDEO_* modes.
+pub type rtm_source_codec = u8;
+pub const RTM_SOURCE_CODEC_VP8: rtm_source_codec = 1;
+pub const RTM_SOURCE_CODEC_H264: rtm_source_codec = 2;
 /// A payload rtmedia cannot inspect: no temporal layers, no keyframes seen.
-pub const RTM_SOURCE_CODEC_OPAQUE: u8 = 3;
+pub const RTM_SOURCE_CODEC_OPAQUE: rtm_source_codec = 3;
 
-/// Why a forwarder sends nothing. Values fixed forever.
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum rtm_pause_reason {
-    /// Not paused.
-    RTM_PAUSE_NONE = 0,
-    /// No layer fits the subscriber's bandwidth.
-    RTM_PAUSE_BANDWIDTH = 1,
-    /// Paused by the host (the subscriber muted or hid the video).
-    RTM_PAUSE_MUTED = 2,
-    /// The source has no alive layer.
-    RTM_PAUSE_NO_FEED = 3,
-}
+/// Why a forwarder sends nothing (`RTM_PAUSE_*`). Values fixed forever.
+/// An integer type rather than a C enum so that any value a caller passes
+/// is defined behaviour (unknown values give RTM_ERR_INVALID_ARGUMENT).
+pub type rtm_pause_reason = u8;
+/// Not paused.
+pub const RTM_PAUSE_NONE: rtm_pause_reason = 0;
+/// No layer fits the subscriber's bandwidth.
+pub const RTM_PAUSE_BANDWIDTH: rtm_pause_reason = 1;
+/// Paused by the host (the subscriber muted or hid the video).
+pub const RTM_PAUSE_MUTED: rtm_pause_reason = 2;
+/// The source has no alive layer.
+pub const RTM_PAUSE_NO_FEED: rtm_pause_reason = 3;
 
-const _: () = assert!(PauseReason::Bandwidth as u8 == rtm_pause_reason::RTM_PAUSE_BANDWIDTH as u8);
-const _: () = assert!(PauseReason::Muted as u8 == rtm_pause_reason::RTM_PAUSE_MUTED as u8);
-const _: () = assert!(PauseReason::NoFeed as u8 == rtm_pause_reason::RTM_PAUSE_NO_FEED as u8);
+const _: () = assert!(PauseReason::Bandwidth as u8 == RTM_PAUSE_BANDWIDTH);
+const _: () = assert!(PauseReason::Muted as u8 == RTM_PAUSE_MUTED);
+const _: () = assert!(PauseReason::NoFeed as u8 == RTM_PAUSE_NO_FEED);
 
-/// Why a packet was not forwarded; also the index of
+/// Why a packet was not forwarded (`RTM_DROP_*`); also the index of
 /// `rtm_forwarder_stats.dropped`. Values fixed forever.
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum rtm_drop_reason {
-    /// Not dropped (the packet was sent).
-    RTM_DROP_NONE = 0,
-    /// The forwarder is paused (see `rtm_forwarder_pause_reason`).
-    RTM_DROP_PAUSED = 1,
-    /// A spatial layer this subscriber is not on.
-    RTM_DROP_OTHER_LAYER = 2,
-    /// A temporal layer above the one this subscriber gets.
-    RTM_DROP_TEMPORAL_LAYER = 3,
-    /// Nothing forwarded yet: waiting for a keyframe to start from.
-    RTM_DROP_WAITING_FOR_KEYFRAME = 4,
-    /// From before the last switch, or too old to number.
-    RTM_DROP_LATE = 5,
-    /// Padding only (a bandwidth probe of the publisher's link).
-    RTM_DROP_PADDING = 6,
-}
-
-const _: () = assert!(DropReason::Paused as u8 == rtm_drop_reason::RTM_DROP_PAUSED as u8);
-const _: () = assert!(DropReason::OtherLayer as u8 == rtm_drop_reason::RTM_DROP_OTHER_LAYER as u8);
-const _: () =
-    assert!(DropReason::TemporalLayer as u8 == rtm_drop_reason::RTM_DROP_TEMPORAL_LAYER as u8);
-const _: () = assert!(
-    DropReason::WaitingForKeyframe as u8 == rtm_drop_reason::RTM_DROP_WAITING_FOR_KEYFRAME as u8
-);
-const _: () = assert!(DropReason::Late as u8 == rtm_drop_reason::RTM_DROP_LATE as u8);
-const _: () = assert!(DropReason::Padding as u8 == rtm_drop_reason::RTM_DROP_PADDING as u8);
+pub type rtm_drop_reason = u8;
+/// Not dropped (the packet was sent).
+pub const RTM_DROP_NONE: rtm_drop_reason = 0;
+/// The forwarder is paused (see `rtm_forwarder_pause_reason`).
+pub const RTM_DROP_PAUSED: rtm_drop_reason = 1;
+/// A spatial layer this subscriber is not on.
+pub const RTM_DROP_OTHER_LAYER: rtm_drop_reason = 2;
+/// A temporal layer above the one this subscriber gets.
+pub const RTM_DROP_TEMPORAL_LAYER: rtm_drop_reason = 3;
+/// Nothing forwarded yet: waiting for a keyframe to start from.
+pub const RTM_DROP_WAITING_FOR_KEYFRAME: rtm_drop_reason = 4;
+/// From before the last switch, or too old to number.
+pub const RTM_DROP_LATE: rtm_drop_reason = 5;
+/// Padding only (a bandwidth probe of the publisher's link).
+pub const RTM_DROP_PADDING: rtm_drop_reason = 6;
 
 /// Number of `rtm_drop_reason` values (the length of
 /// `rtm_forwarder_stats.dropped`).
@@ -90,12 +77,12 @@ pub const RTM_DROP_REASONS: usize = 7;
 
 pub(super) fn drop_code(reason: DropReason) -> rtm_drop_reason {
     match reason {
-        DropReason::Paused => rtm_drop_reason::RTM_DROP_PAUSED,
-        DropReason::OtherLayer => rtm_drop_reason::RTM_DROP_OTHER_LAYER,
-        DropReason::TemporalLayer => rtm_drop_reason::RTM_DROP_TEMPORAL_LAYER,
-        DropReason::WaitingForKeyframe => rtm_drop_reason::RTM_DROP_WAITING_FOR_KEYFRAME,
-        DropReason::Late => rtm_drop_reason::RTM_DROP_LATE,
-        DropReason::Padding => rtm_drop_reason::RTM_DROP_PADDING,
+        DropReason::Paused => RTM_DROP_PAUSED,
+        DropReason::OtherLayer => RTM_DROP_OTHER_LAYER,
+        DropReason::TemporalLayer => RTM_DROP_TEMPORAL_LAYER,
+        DropReason::WaitingForKeyframe => RTM_DROP_WAITING_FOR_KEYFRAME,
+        DropReason::Late => RTM_DROP_LATE,
+        DropReason::Padding => RTM_DROP_PADDING,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::simulcast::{Allocation, Allocator, AllocatorConfig, LayerBitrates, TrackDemand};
 
-use super::handle::{self, Poison};
+use super::handle;
 use super::simulcast::*;
 use super::{args, guard, rtm_status};
 
@@ -21,17 +21,15 @@ pub struct rtm_allocator {
 /// The C name of the allocator handle.
 pub type rtm_allocator_t = rtm_allocator;
 
-impl Poison for rtm_allocator {
-    fn poisoned(&mut self) -> &mut bool {
-        &mut self.poisoned
-    }
-}
+handle::poison_flag!(rtm_allocator);
 
-/// Options of an allocator; fill with `rtm_allocator_config_default`, then
-/// change fields. New fields are only ever appended.
+/// Options of an allocator (a growable struct): fill with
+/// `rtm_allocator_config_init(&cfg, sizeof cfg)`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_allocator_config {
+    /// `sizeof` the caller's struct, set by `rtm_allocator_config_init`.
+    pub struct_size: usize,
     /// Relative estimate change (finite, >= 0) below which nothing is
     /// re-allocated, unless the current allocation no longer fits.
     /// Default 0.1.
@@ -46,21 +44,34 @@ pub struct rtm_allocator_config {
     pub max_keyframe_transfer_us: u64,
 }
 
-/// The default configuration. Thread-safe.
-#[no_mangle]
-pub extern "C" fn rtm_allocator_config_default() -> rtm_allocator_config {
+args::versioned!(rtm_allocator_config, rtm_track_demand, rtm_allocation);
+
+fn default_config() -> rtm_allocator_config {
     let d = AllocatorConfig::default();
     rtm_allocator_config {
+        struct_size: core::mem::size_of::<rtm_allocator_config>(),
         min_change: d.min_change,
         upgrade_hold_us: d.upgrade_hold_us,
         max_keyframe_transfer_us: d.max_keyframe_transfer_us,
     }
 }
 
+/// Fills `*config` with the defaults and sets `config->struct_size` to
+/// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
+/// smaller than any released layout. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_allocator_config_init(
+    config: *mut rtm_allocator_config,
+    size: usize,
+) -> rtm_status {
+    guard(|| args::init(config, size, default_config()))
+}
+
 /// Creates an allocator for up to `max_tracks` tracks
 /// (1..=RTM_ALLOCATOR_MAX_TRACKS; memory for them is reserved here). On
-/// success `*out` owns it. RTM_ERR_INVALID_ARGUMENT for `max_tracks` or a
-/// config field out of range. Thread-safe.
+/// success `*out` owns it. `config` may be NULL for the defaults.
+/// RTM_ERR_INVALID_ARGUMENT for `max_tracks` or a config field out of
+/// range. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_allocator_new(
     config: *const rtm_allocator_config,
@@ -68,7 +79,11 @@ pub unsafe extern "C" fn rtm_allocator_new(
     out: *mut *mut rtm_allocator_t,
 ) -> rtm_status {
     guard(|| {
-        let c = args::input(config)?;
+        let c = if config.is_null() {
+            default_config()
+        } else {
+            args::read(config, default_config())?
+        };
         let out = args::out(out)?;
         let invalid = max_tracks == 0
             || max_tracks > RTM_ALLOCATOR_MAX_TRACKS
@@ -98,10 +113,13 @@ pub unsafe extern "C" fn rtm_allocator_free(alloc: *mut rtm_allocator_t) {
     handle::free(alloc)
 }
 
-/// What one track can use, as the host knows it now.
+/// What one track can use, as the host knows it now (a growable struct:
+/// fill each with `rtm_track_demand_init(&t, sizeof t)`).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct rtm_track_demand {
+    /// `sizeof` the caller's struct, set by `rtm_track_demand_init`.
+    pub struct_size: usize,
     /// Higher is served first; equal priorities keep the array's order.
     pub priority: u8,
     /// The subscriber does not want this track now (hidden): it gets
@@ -116,10 +134,39 @@ pub struct rtm_track_demand {
     pub keyframe_bytes: [u64; RTM_SIMULCAST_MAX_SPATIAL],
 }
 
-/// One track's share.
+/// Fills `*track` with a demand that wants nothing yet (priority 0, not
+/// muted, every layer allowed, no measured layer, keyframe sizes unknown)
+/// and sets `track->struct_size` to `size` (pass `sizeof *track`).
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_track_demand_init(
+    track: *mut rtm_track_demand,
+    size: usize,
+) -> rtm_status {
+    guard(|| args::init(track, size, default_demand()))
+}
+
+fn default_demand() -> rtm_track_demand {
+    rtm_track_demand {
+        struct_size: core::mem::size_of::<rtm_track_demand>(),
+        priority: 0,
+        muted: false,
+        max_layer: rtm_layer {
+            spatial: (RTM_SIMULCAST_MAX_SPATIAL - 1) as u8,
+            temporal: (RTM_SIMULCAST_MAX_TEMPORAL - 1) as u8,
+        },
+        bitrates: rtm_layer_bitrates::default(),
+        keyframe_bytes: [0; RTM_SIMULCAST_MAX_SPATIAL],
+    }
+}
+
+/// One track's share (a growable struct: set `struct_size = sizeof` in the
+/// first element of the output array; the library writes every element
+/// with that size).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_allocation {
+    pub struct_size: usize,
     /// Whether the track gets a layer; false: pause its forwarder.
     pub has_layer: bool,
     /// The layer (give it to `rtm_forwarder_set_target`); valid when
@@ -131,6 +178,7 @@ pub struct rtm_allocation {
 
 fn c_allocation(a: &Allocation) -> rtm_allocation {
     rtm_allocation {
+        struct_size: 0,
         has_layer: a.layer.is_some(),
         layer: a.layer.map(c_layer).unwrap_or_default(),
         bitrate: a.bitrate,
@@ -140,10 +188,13 @@ fn c_allocation(a: &Allocation) -> rtm_allocation {
 /// Shares `estimate_bps` between the tracks `tracks[0..n]` at `now_us`:
 /// first every track gets its lowest alive layer by priority while the
 /// budget lasts, then each in turn climbs as high as the rest allows.
-/// Writes one allocation per track to `out[0..n]`. Pass the same tracks in
+/// Writes one allocation per track to `out[0..n]` (set `out[0].struct_size`
+/// first; the array's stride is that size). Pass the same tracks in
 /// the same order on every call (the hysteresis compares with the last
-/// call). RTM_ERR_INVALID_ARGUMENT for `n` above the allocator's
-/// `max_tracks` or a `max_layer` out of range; RTM_ERR_BUFFER_TOO_SMALL
+/// call). The tracks' stride is `tracks[0].struct_size`; every element must
+/// state the same size. RTM_ERR_INVALID_ARGUMENT for `n` above the
+/// allocator's `max_tracks`, a `max_layer` out of range or an element whose
+/// `struct_size` differs; RTM_ERR_BUFFER_TOO_SMALL
 /// for `out_cap` < `n` (nothing changes on either).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_allocator_allocate(
@@ -156,16 +207,17 @@ pub unsafe extern "C" fn rtm_allocator_allocate(
     out_cap: usize,
 ) -> rtm_status {
     handle::with(alloc, |h| {
-        let tracks = args::slice(tracks, n)?;
-        let out = args::slice_mut(out, out_cap)?;
+        let tracks = args::read_array(tracks, n, default_demand())?;
+        let mut out = args::OutArray::new(out, out_cap)?;
         if n > h.max_tracks {
             return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
         }
-        if out_cap < n {
+        if out.capacity() < n {
             return Err(rtm_status::RTM_ERR_BUFFER_TOO_SMALL);
         }
         h.tracks.clear();
         for t in tracks {
+            let t = t?;
             let max_layer = layer(t.max_layer.spatial, t.max_layer.temporal)?;
             h.tracks.push(TrackDemand {
                 priority: t.priority,
@@ -176,8 +228,8 @@ pub unsafe extern "C" fn rtm_allocator_allocate(
             });
         }
         let got = h.alloc.allocate(estimate_bps, &h.tracks, now_us);
-        for (o, a) in out.iter_mut().zip(got) {
-            *o = c_allocation(a);
+        for (i, a) in got.iter().enumerate() {
+            out.set(i, c_allocation(a));
         }
         Ok(())
     })

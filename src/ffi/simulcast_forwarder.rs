@@ -3,7 +3,7 @@
 
 use crate::simulcast::{Forwarded, Forwarder, ForwarderConfig, PauseReason, RetransmitError};
 
-use super::handle::{self, Poison};
+use super::handle;
 use super::simulcast::*;
 use super::{args, guard, rtm_status};
 
@@ -22,17 +22,15 @@ pub struct rtm_forwarder {
 /// The C name of the forwarder handle.
 pub type rtm_forwarder_t = rtm_forwarder;
 
-impl Poison for rtm_forwarder {
-    fn poisoned(&mut self) -> &mut bool {
-        &mut self.poisoned
-    }
-}
+handle::poison_flag!(rtm_forwarder);
 
-/// Options of a forwarder; fill with `rtm_forwarder_config_default`, then
-/// change fields. New fields are only ever appended.
+/// Options of a forwarder (a growable struct): fill with
+/// `rtm_forwarder_config_init(&cfg, sizeof cfg)`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_forwarder_config {
+    /// `sizeof` the caller's struct, set by `rtm_forwarder_config_init`.
+    pub struct_size: usize,
     /// SSRC the subscriber sees. Default 0 (set it).
     pub ssrc: u32,
     /// Payload type to write, 0..=127, or -1 to keep the source's.
@@ -53,11 +51,12 @@ pub struct rtm_forwarder_config {
     pub max_timestamp_skew_us: u64,
 }
 
-/// The default configuration. Thread-safe.
-#[no_mangle]
-pub extern "C" fn rtm_forwarder_config_default() -> rtm_forwarder_config {
+args::versioned!(rtm_forwarder_config, rtm_forwarder_stats);
+
+fn default_config() -> rtm_forwarder_config {
     let d = ForwarderConfig::default();
     rtm_forwarder_config {
+        struct_size: core::mem::size_of::<rtm_forwarder_config>(),
         ssrc: d.ssrc,
         payload_type: d.payload_type.map_or(-1, i16::from),
         max_layer: c_layer(d.max_layer),
@@ -65,6 +64,17 @@ pub extern "C" fn rtm_forwarder_config_default() -> rtm_forwarder_config {
         history_packets: d.history_packets as u32,
         max_timestamp_skew_us: d.max_timestamp_skew_us,
     }
+}
+
+/// Fills `*config` with the defaults and sets `config->struct_size` to
+/// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
+/// smaller than any released layout. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_forwarder_config_init(
+    config: *mut rtm_forwarder_config,
+    size: usize,
+) -> rtm_status {
+    guard(|| args::init(config, size, default_config()))
 }
 
 fn forwarder_config(c: &rtm_forwarder_config) -> Result<ForwarderConfig, rtm_status> {
@@ -89,17 +99,23 @@ fn forwarder_config(c: &rtm_forwarder_config) -> Result<ForwarderConfig, rtm_sta
 
 /// Creates a forwarder. It starts paused (RTM_PAUSE_NO_FEED) with no
 /// target: give it one with `rtm_forwarder_set_target` or
-/// `rtm_forwarder_set_available_bitrate`. On success `*out` owns it.
-/// RTM_ERR_INVALID_ARGUMENT for a config field out of range. Thread-safe.
+/// `rtm_forwarder_set_available_bitrate`. `config` may be NULL for the
+/// defaults (then the SSRC is 0). On success `*out` owns it.
+/// RTM_ERR_INVALID_ARGUMENT for a config field out of range; RTM_ERR_UNSUPPORTED
+/// for fields of a newer header this library does not know. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_new(
     config: *const rtm_forwarder_config,
     out: *mut *mut rtm_forwarder_t,
 ) -> rtm_status {
     guard(|| {
-        let c = args::input(config)?;
+        let c = if config.is_null() {
+            default_config()
+        } else {
+            args::read(config, default_config())?
+        };
         let out = args::out(out)?;
-        let config = forwarder_config(c)?;
+        let config = forwarder_config(&c)?;
         *out = handle::into_raw(rtm_forwarder {
             fwd: Forwarder::new(config),
             poisoned: false,
@@ -144,7 +160,7 @@ pub unsafe extern "C" fn rtm_forwarder_forward(
         let out_len = args::out(out_len)?;
         let packet = s.current.as_ref().ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
         let (len, reason) = match h.fwd.forward(packet, buf, now_us)? {
-            Forwarded::Sent(len) => (len, rtm_drop_reason::RTM_DROP_NONE),
+            Forwarded::Sent(len) => (len, RTM_DROP_NONE),
             Forwarded::Dropped(reason) => (0, drop_code(reason)),
         };
         *out_len = len;
@@ -158,11 +174,11 @@ pub unsafe extern "C" fn rtm_forwarder_forward(
 /// After a forward that sent a packet: the next packet of the new layer
 /// that reached `src` before the keyframe that started a layer switch (the
 /// network reordered them), written to `out[0..*out_len]` as
-/// `rtm_forwarder_forward` would. Call after every sent packet until
-/// `*out_len` is 0 (a cheap check when there was no switch); skipping it
-/// leaves those packets for the subscriber to NACK. `out_cap`: as for
-/// `rtm_forwarder_forward` (RTM_ERR_BUFFER_TOO_SMALL, nothing changes).
-/// `src` is only read.
+/// `rtm_forwarder_forward` would. Call after every sent packet until it
+/// returns RTM_NOTHING_DUE (with `*out_len` 0; a cheap check when there was
+/// no switch); skipping it leaves those packets for the subscriber to NACK.
+/// `out_cap`: as for `rtm_forwarder_forward` (RTM_ERR_BUFFER_TOO_SMALL,
+/// nothing changes). `src` is only read.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_backfill(
     fwd: *mut rtm_forwarder_t,
@@ -172,13 +188,20 @@ pub unsafe extern "C" fn rtm_forwarder_backfill(
     now_us: u64,
     out_len: *mut usize,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
+    let mut sent = false;
+    let status = handle::with(fwd, |h| {
         let s = source_ref(src)?;
         let buf = args::slice_mut(out, out_cap)?;
         let out_len = args::out(out_len)?;
-        *out_len = h.fwd.backfill(&s.source, buf, now_us)?.unwrap_or(0);
+        let len = h.fwd.backfill(&s.source, buf, now_us)?;
+        sent = len.is_some();
+        *out_len = len.unwrap_or(0);
         Ok(())
-    })
+    });
+    match status {
+        rtm_status::RTM_OK if !sent => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
 }
 
 /// Heads for the layer {`spatial`, `temporal`} (capped at the maximum
@@ -238,12 +261,15 @@ pub unsafe extern "C" fn rtm_forwarder_set_max_layer(
 /// RTM_PAUSE_NONE, usually RTM_PAUSE_MUTED) until `rtm_forwarder_resume`.
 /// RTM_ERR_INVALID_ARGUMENT for another value.
 #[no_mangle]
-pub unsafe extern "C" fn rtm_forwarder_pause(fwd: *mut rtm_forwarder_t, reason: u8) -> rtm_status {
+pub unsafe extern "C" fn rtm_forwarder_pause(
+    fwd: *mut rtm_forwarder_t,
+    reason: rtm_pause_reason,
+) -> rtm_status {
     handle::with(fwd, |h| {
         let reason = match reason {
-            1 => PauseReason::Bandwidth,
-            2 => PauseReason::Muted,
-            3 => PauseReason::NoFeed,
+            RTM_PAUSE_BANDWIDTH => PauseReason::Bandwidth,
+            RTM_PAUSE_MUTED => PauseReason::Muted,
+            RTM_PAUSE_NO_FEED => PauseReason::NoFeed,
             _ => return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT),
         };
         h.fwd.pause(reason);
@@ -264,18 +290,14 @@ pub unsafe extern "C" fn rtm_forwarder_resume(fwd: *mut rtm_forwarder_t) -> rtm_
 
 /// RTM_OK with `*spatial` set when this forwarder needs a keyframe on that
 /// layer (once per decision): pass it to `rtm_source_request_keyframe`,
-/// which merges the requests of all subscribers. RTM_ERR_NOT_FOUND when
-/// none is wanted.
+/// which merges the requests of all subscribers. RTM_NOTHING_DUE when none
+/// is wanted.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_poll_keyframe_request(
     fwd: *mut rtm_forwarder_t,
     spatial: *mut u8,
 ) -> rtm_status {
-    handle::with_out(fwd, spatial, |h| {
-        h.fwd
-            .poll_keyframe_request()
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
-    })
+    handle::poll_out(fwd, spatial, |h| Ok(h.fwd.poll_keyframe_request()))
 }
 
 /// Writes again into `out[0..*out_len]` the packet this subscriber received
@@ -313,10 +335,10 @@ pub unsafe extern "C" fn rtm_forwarder_retransmit(
 /// paused or waiting for a keyframe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_current_layer(
-    fwd: *mut rtm_forwarder_t,
+    fwd: *const rtm_forwarder_t,
     out: *mut rtm_layer,
 ) -> rtm_status {
-    handle::with_out(fwd, out, |h| {
+    handle::with_shared_out(fwd, out, |h| {
         h.fwd
             .current_layer()
             .map(c_layer)
@@ -329,10 +351,10 @@ pub unsafe extern "C" fn rtm_forwarder_current_layer(
 /// no feed).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_target_layer(
-    fwd: *mut rtm_forwarder_t,
+    fwd: *const rtm_forwarder_t,
     out: *mut rtm_layer,
 ) -> rtm_status {
-    handle::with_out(fwd, out, |h| {
+    handle::with_shared_out(fwd, out, |h| {
         h.fwd
             .target_layer()
             .map(c_layer)
@@ -344,24 +366,25 @@ pub unsafe extern "C" fn rtm_forwarder_target_layer(
 /// RTM_PAUSE_NONE.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_pause_reason(
-    fwd: *mut rtm_forwarder_t,
+    fwd: *const rtm_forwarder_t,
     out: *mut rtm_pause_reason,
 ) -> rtm_status {
-    handle::with_out(fwd, out, |h| {
+    handle::with_shared_out(fwd, out, |h| {
         Ok(match h.fwd.pause_reason() {
-            None => rtm_pause_reason::RTM_PAUSE_NONE,
-            Some(PauseReason::Bandwidth) => rtm_pause_reason::RTM_PAUSE_BANDWIDTH,
-            Some(PauseReason::Muted) => rtm_pause_reason::RTM_PAUSE_MUTED,
-            Some(PauseReason::NoFeed) => rtm_pause_reason::RTM_PAUSE_NO_FEED,
+            None => RTM_PAUSE_NONE,
+            Some(PauseReason::Bandwidth) => RTM_PAUSE_BANDWIDTH,
+            Some(PauseReason::Muted) => RTM_PAUSE_MUTED,
+            Some(PauseReason::NoFeed) => RTM_PAUSE_NO_FEED,
         })
     })
 }
 
-/// Counters since the forwarder was created. New fields are only ever
-/// appended.
+/// Counters since the forwarder was created (a growable struct: set
+/// `struct_size = sizeof` before `rtm_forwarder_get_stats`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_forwarder_stats {
+    pub struct_size: usize,
     pub packets_sent: u64,
     pub bytes_sent: u64,
     /// Frames started (first packets sent).
@@ -383,20 +406,17 @@ pub struct rtm_forwarder_stats {
     pub cut_frames: u64,
 }
 
-/// Copies the counters into `*out`, writing at most `stats_size` bytes
-/// (pass `sizeof(rtm_forwarder_stats)`).
+/// Copies the counters into `*out`, at most `out->struct_size` bytes (set
+/// it to `sizeof *out` first).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_get_stats(
-    fwd: *mut rtm_forwarder_t,
+    fwd: *const rtm_forwarder_t,
     out: *mut rtm_forwarder_stats,
-    stats_size: usize,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        if out.is_null() {
-            return Err(rtm_status::RTM_ERR_NULL_POINTER);
-        }
+    handle::with_shared(fwd, |h| {
         let s = h.fwd.stats();
         let stats = rtm_forwarder_stats {
+            struct_size: 0,
             packets_sent: s.packets_sent,
             bytes_sent: s.bytes_sent,
             frames_sent: s.frames_sent,
@@ -410,7 +430,6 @@ pub unsafe extern "C" fn rtm_forwarder_get_stats(
             nacks_not_found: s.nacks_not_found,
             cut_frames: s.cut_frames,
         };
-        args::write_versioned(&stats, out, stats_size);
-        Ok(())
+        args::write(out, stats)
     })
 }

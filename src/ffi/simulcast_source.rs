@@ -9,7 +9,7 @@ use crate::codec::Codec;
 use crate::simulcast::{Source, SourceConfig, SourceError, SourcePacket, MAX_SPATIAL};
 
 use super::buffers::{shared_buffer, BufferPool, CallerBuffer};
-use super::handle::{self, Poison};
+use super::handle;
 use super::jitter::rtm_release_fn;
 use super::simulcast::*;
 use super::{args, guard, rtm_status};
@@ -38,11 +38,7 @@ pub struct rtm_source {
 /// The C name of the source handle.
 pub type rtm_source_t = rtm_source;
 
-impl Poison for rtm_source {
-    fn poisoned(&mut self) -> &mut bool {
-        &mut self.poisoned
-    }
-}
+handle::poison_flag!(rtm_source);
 
 // Read-only calls share `&rtm_source` between threads.
 fn _source_is_thread_safe() {
@@ -81,6 +77,10 @@ impl rtm_source {
         now_us: u64,
         info: *mut rtm_source_packet_info,
     ) -> Result<(), rtm_status> {
+        if !info.is_null() {
+            // SAFETY (caller): `info` is valid for reads of a usize.
+            unsafe { args::check_out(info)? };
+        }
         self.current = None;
         let kept = copied.then(|| bytes.clone());
         let result = self.source.on_rtp(bytes, now_us);
@@ -103,23 +103,26 @@ impl rtm_source {
             self.issued[spatial].push_back(kept);
         }
         self.recycle(spatial);
-        // SAFETY (caller): `info` is NULL or valid for writes.
-        if let Some(info) = unsafe { info.as_mut() } {
-            *info = packet_info(&packet);
+        if !info.is_null() {
+            // SAFETY (caller): `info` is valid for its `struct_size` bytes,
+            // checked before the push.
+            unsafe { args::write(info, packet_info(&packet))? };
         }
         self.current = Some(packet);
         Ok(())
     }
 }
 
-/// Options of a source; fill with `rtm_source_config_default`, then change
-/// fields. New fields are only ever appended.
+/// Options of a source (a growable struct): fill with
+/// `rtm_source_config_init(&cfg, sizeof cfg)`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_source_config {
+    /// `sizeof` the caller's struct, set by `rtm_source_config_init`.
+    pub struct_size: usize,
     /// RTM_SOURCE_CODEC_VP8 (temporal layers, PictureIDs), _H264 or
     /// _OPAQUE. Default VP8.
-    pub codec: u8,
+    pub codec: rtm_source_codec,
     /// RTP clock rate, > 0. Default 90000.
     pub clock_rate: u32,
     /// Packets kept per spatial layer to answer NACKs,
@@ -134,7 +137,7 @@ pub struct rtm_source_config {
     pub keyframe_retry_min_us: u64,
 }
 
-fn codec_code(codec: Codec) -> u8 {
+fn codec_code(codec: Codec) -> rtm_source_codec {
     match codec {
         Codec::Vp8 => RTM_SOURCE_CODEC_VP8,
         Codec::H264 => RTM_SOURCE_CODEC_H264,
@@ -142,17 +145,29 @@ fn codec_code(codec: Codec) -> u8 {
     }
 }
 
-/// The default configuration. Thread-safe.
-#[no_mangle]
-pub extern "C" fn rtm_source_config_default() -> rtm_source_config {
+args::versioned!(rtm_source_config, rtm_source_packet_info, rtm_source_stats);
+
+fn default_config() -> rtm_source_config {
     let d = SourceConfig::default();
     rtm_source_config {
+        struct_size: core::mem::size_of::<rtm_source_config>(),
         codec: codec_code(d.codec),
         clock_rate: d.clock_rate,
         history_packets: d.history_packets as u32,
         inactive_after_us: d.inactive_after_us,
         keyframe_retry_min_us: d.keyframe_retry_min_us,
     }
+}
+
+/// Fills `*config` with the defaults and sets `config->struct_size` to
+/// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
+/// smaller than any released layout. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_source_config_init(
+    config: *mut rtm_source_config,
+    size: usize,
+) -> rtm_status {
+    guard(|| args::init(config, size, default_config()))
 }
 
 fn source_config(c: &rtm_source_config) -> Result<SourceConfig, rtm_status> {
@@ -176,8 +191,9 @@ fn source_config(c: &rtm_source_config) -> Result<SourceConfig, rtm_status> {
 }
 
 /// Creates a source whose spatial layers have the SSRCs `ssrcs[0..n]`,
-/// lowest resolution first (layer i is `ssrcs[i]`); the array is copied. On
-/// success `*out` owns the source. RTM_ERR_INVALID_ARGUMENT for a config
+/// lowest resolution first (layer i is `ssrcs[i]`); the array is copied.
+/// `config` may be NULL for the defaults. On success `*out` owns the
+/// source. RTM_ERR_INVALID_ARGUMENT for a config
 /// field out of range, `n` of 0 or above RTM_SIMULCAST_MAX_SPATIAL, or an
 /// SSRC given twice. Thread-safe.
 #[no_mangle]
@@ -188,10 +204,17 @@ pub unsafe extern "C" fn rtm_source_new(
     out: *mut *mut rtm_source_t,
 ) -> rtm_status {
     guard(|| {
-        let c = args::input(config)?;
+        if n == 0 || n > MAX_SPATIAL {
+            return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+        }
+        let c = if config.is_null() {
+            default_config()
+        } else {
+            args::read(config, default_config())?
+        };
         let ssrcs = args::slice(ssrcs, n)?;
         let out = args::out(out)?;
-        let config = source_config(c)?;
+        let config = source_config(&c)?;
         let source =
             Source::new(config, ssrcs).map_err(|_| rtm_status::RTM_ERR_INVALID_ARGUMENT)?;
         let history = config.history_packets.next_power_of_two();
@@ -219,10 +242,12 @@ pub unsafe extern "C" fn rtm_source_free(src: *mut rtm_source_t) {
     handle::free(src)
 }
 
-/// What a push found in a packet. Layout frozen for ABI version 0.
+/// What a push found in a packet (a growable struct: set
+/// `struct_size = sizeof` before passing it to a push).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_source_packet_info {
+    pub struct_size: usize,
     /// Spatial layer (index of the packet's SSRC in the source's list).
     pub spatial: u8,
     /// VP8 temporal layer (TID), or -1 when the packet carries none.
@@ -259,6 +284,7 @@ pub struct rtm_source_packet_info {
 
 fn packet_info(p: &SourcePacket) -> rtm_source_packet_info {
     rtm_source_packet_info {
+        struct_size: 0,
         spatial: p.spatial,
         temporal: p.temporal.map_or(-1, |t| t as i8),
         layer_sync: p.layer_sync,
@@ -281,7 +307,7 @@ fn packet_info(p: &SourcePacket) -> rtm_source_packet_info {
 /// this source that arrived at `now_us` (monotonic µs). On RTM_OK it becomes
 /// the source's current packet, which `rtm_forwarder_forward` forwards,
 /// until the next push on this source (any push, even a failed one, ends
-/// it), and `*info` (may be NULL) describes it.
+/// it), and `*info` (may be NULL; set its `struct_size` first) describes it.
 ///
 /// Ownership of `data` passes to rtmedia whatever the status (also on
 /// RTM_ERR_NULL_POINTER for a NULL `src`): `release(userdata, data, len)`
@@ -431,44 +457,45 @@ pub unsafe extern "C" fn rtm_source_request_keyframe(
 
 /// RTM_OK with `*ssrc` set when a keyframe request (PLI/FIR) for that SSRC
 /// should be sent to the publisher now: once per wanted keyframe, again
-/// after the retry interval while it has not arrived. RTM_ERR_NOT_FOUND
-/// when none is due. Call until RTM_ERR_NOT_FOUND.
+/// after the retry interval while it has not arrived. RTM_NOTHING_DUE when
+/// none is due. Call until RTM_NOTHING_DUE.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_source_poll_keyframe_request(
     src: *mut rtm_source_t,
     now_us: u64,
     ssrc: *mut u32,
 ) -> rtm_status {
-    handle::with_out(src, ssrc, |h| {
-        h.source
-            .poll_keyframe_request(now_us)
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)
-    })
+    handle::poll_out(src, ssrc, |h| Ok(h.source.poll_keyframe_request(now_us)))
 }
 
 /// When `rtm_source_poll_keyframe_request` may next return a request (µs);
-/// RTM_ERR_NOT_FOUND when no keyframe is wanted.
+/// RTM_NOTHING_DUE when no keyframe is wanted.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_source_next_keyframe_request_at(
     src: *const rtm_source_t,
     at_us: *mut u64,
 ) -> rtm_status {
-    guard(|| {
-        let s = source_ref(src)?;
+    let mut due = true;
+    let status = handle::with_shared(src, |s| {
         let at_us = args::out(at_us)?;
-        *at_us = s
-            .source
-            .next_keyframe_request_at()
-            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
+        match s.source.next_keyframe_request_at() {
+            Some(at) => *at_us = at,
+            None => due = false,
+        }
         Ok(())
-    })
+    });
+    match status {
+        rtm_status::RTM_OK if !due => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
 }
 
-/// Counters since the source was created. New fields are only ever
-/// appended.
+/// Counters since the source was created (a growable struct: set
+/// `struct_size = sizeof` before `rtm_source_get_stats`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_source_stats {
+    pub struct_size: usize,
     /// Packets accepted (including padding-only ones).
     pub packets: u64,
     pub bytes: u64,
@@ -485,21 +512,17 @@ pub struct rtm_source_stats {
     pub sender_reports: u64,
 }
 
-/// Copies the counters into `*out`, writing at most `stats_size` bytes
-/// (pass `sizeof(rtm_source_stats)`). Reads the source only.
+/// Copies the counters into `*out`, at most `out->struct_size` bytes (set
+/// it to `sizeof *out` first). Reads the source only.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_source_get_stats(
     src: *const rtm_source_t,
     out: *mut rtm_source_stats,
-    stats_size: usize,
 ) -> rtm_status {
-    guard(|| {
-        let s = source_ref(src)?;
-        if out.is_null() {
-            return Err(rtm_status::RTM_ERR_NULL_POINTER);
-        }
+    handle::with_shared(src, |s| {
         let st = s.source.stats();
         let stats = rtm_source_stats {
+            struct_size: 0,
             packets: st.packets,
             bytes: st.bytes,
             padding_packets: st.padding_packets,
@@ -509,7 +532,6 @@ pub unsafe extern "C" fn rtm_source_get_stats(
             keyframe_requests_sent: st.keyframe_requests_sent,
             sender_reports: st.sender_reports,
         };
-        args::write_versioned(&stats, out, stats_size);
-        Ok(())
+        args::write(out, stats)
     })
 }

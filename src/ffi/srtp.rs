@@ -2,7 +2,7 @@
 
 use crate::srtp::{self, split_keying_material, Config, Profile, Srtp};
 
-use super::handle::{self, Poison};
+use super::handle;
 use super::{args, guard, rtm_status};
 
 /// One master key's SRTP/SRTCP state (opaque). Create with `rtm_srtp_new`,
@@ -16,17 +16,15 @@ pub struct rtm_srtp {
 /// The C name of the SRTP context handle.
 pub type rtm_srtp_t = rtm_srtp;
 
-impl Poison for rtm_srtp {
-    fn poisoned(&mut self) -> &mut bool {
-        &mut self.poisoned
-    }
-}
+handle::poison_flag!(rtm_srtp);
 
-/// Options of an SRTP context; get defaults from `rtm_srtp_config_default`,
-/// then change fields.
+/// Options of an SRTP context (a growable struct): fill with
+/// `rtm_srtp_config_init(&cfg, sizeof cfg)`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_srtp_config {
+    /// `sizeof` the caller's struct, set by `rtm_srtp_config_init`.
+    pub struct_size: usize,
     /// Replay window in packets, for RTP and SRTCP each; rounded up to a
     /// power of two (at least 64). Default 1024 (at least the NACK history). Must be > 0.
     pub replay_window: u32,
@@ -45,15 +43,27 @@ pub struct rtm_srtp_config {
 pub const RTM_SRTP_MAX_TRAILER_LEN: usize = 20;
 const _: () = assert!(RTM_SRTP_MAX_TRAILER_LEN == srtp::MAX_TRAILER_LEN);
 
-/// The default configuration. Thread-safe.
-#[no_mangle]
-pub extern "C" fn rtm_srtp_config_default() -> rtm_srtp_config {
+args::versioned!(rtm_srtp_config, rtm_srtp_stats);
+
+fn default_config() -> rtm_srtp_config {
     let d = Config::default();
     rtm_srtp_config {
+        struct_size: core::mem::size_of::<rtm_srtp_config>(),
         replay_window: d.replay_window as u32,
         max_ssrcs: d.max_ssrcs as u32,
         cryptex: d.cryptex,
     }
+}
+
+/// Fills `*config` with the defaults and sets `config->struct_size` to
+/// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
+/// smaller than any released layout. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_srtp_config_init(
+    config: *mut rtm_srtp_config,
+    size: usize,
+) -> rtm_status {
+    guard(|| args::init(config, size, default_config()))
 }
 
 fn profile(id: u16) -> Result<Profile, rtm_status> {
@@ -83,9 +93,10 @@ pub unsafe extern "C" fn rtm_srtp_new(
         let profile = profile(profile_id)?;
         let key = args::slice(key, key_len)?;
         let salt = args::slice(salt, salt_len)?;
-        let c = match config.as_ref() {
-            Some(c) => *c,
-            None => rtm_srtp_config_default(),
+        let c = if config.is_null() {
+            default_config()
+        } else {
+            args::read(config, default_config())?
         };
         if c.replay_window == 0 || c.max_ssrcs == 0 {
             return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
@@ -188,11 +199,12 @@ pub unsafe extern "C" fn rtm_srtcp_unprotect(
     })
 }
 
-/// Counters of a context, RTP and SRTCP together unless named. New fields
-/// are only ever appended.
+/// Counters of a context, RTP and SRTCP together unless named (a growable
+/// struct: set `struct_size = sizeof` before `rtm_srtp_get_stats`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_srtp_stats {
+    pub struct_size: usize,
     pub rtp_protected: u64,
     /// Plaintext RTP bytes protected (without tags).
     pub rtp_protected_bytes: u64,
@@ -211,21 +223,17 @@ pub struct rtm_srtp_stats {
     pub malformed: u64,
 }
 
-/// Copies the context's counters into `*out`, writing at most `stats_size`
-/// bytes: pass `sizeof(rtm_srtp_stats)`, so that a program built against an
-/// older header (with fewer fields) keeps working.
+/// Copies the context's counters into `*out`, at most `out->struct_size`
+/// bytes (set it to `sizeof *out` first).
 #[no_mangle]
 pub unsafe extern "C" fn rtm_srtp_get_stats(
-    ctx: *mut rtm_srtp_t,
+    ctx: *const rtm_srtp_t,
     out: *mut rtm_srtp_stats,
-    stats_size: usize,
 ) -> rtm_status {
-    handle::with(ctx, |h| {
-        if out.is_null() {
-            return Err(rtm_status::RTM_ERR_NULL_POINTER);
-        }
+    handle::with_shared(ctx, |h| {
         let s = h.ctx.stats();
         let stats = rtm_srtp_stats {
+            struct_size: 0,
             rtp_protected: s.rtp_protected,
             rtp_protected_bytes: s.rtp_protected_bytes,
             rtp_unprotected: s.rtp_unprotected,
@@ -238,8 +246,7 @@ pub unsafe extern "C" fn rtm_srtp_get_stats(
             ssrc_limit_rejects: s.ssrc_limit_rejects,
             malformed: s.malformed,
         };
-        args::write_versioned(&stats, out, stats_size);
-        Ok(())
+        args::write(out, stats)
     })
 }
 

@@ -5,13 +5,18 @@ use core::ffi::c_char;
 use crate::packet::{ParseError, WriteError};
 use crate::srtp;
 
-/// Status of a C call. 0 is success, errors are negative. Values are fixed
+/// Status of a C call. 0 is success, errors are negative, and positive
+/// values are answers that are not errors (`RTM_NOTHING_DUE`). Values are fixed
 /// forever: new codes are appended, none is ever renumbered or reused.
 #[repr(i32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum rtm_status {
     /// Success.
     RTM_OK = 0,
+    /// Not an error: nothing is due now (a poll, pop or wakeup query with
+    /// nothing to give). Call again later, e.g. at the object's next wakeup.
+    /// Statuses > 0 are never errors: test failure with `RTM_FAILED(s)`.
+    RTM_NOTHING_DUE = 1,
     /// A required pointer argument was NULL.
     RTM_ERR_NULL_POINTER = -1,
     /// An argument is out of range (see the function's documentation).
@@ -74,6 +79,7 @@ impl rtm_status {
     fn message(self) -> &'static [u8] {
         match self {
             Self::RTM_OK => b"ok\0",
+            Self::RTM_NOTHING_DUE => b"nothing due now\0",
             Self::RTM_ERR_NULL_POINTER => b"null pointer argument\0",
             Self::RTM_ERR_INVALID_ARGUMENT => b"invalid argument\0",
             Self::RTM_ERR_BUFFER_TOO_SMALL => b"buffer too small\0",
@@ -103,8 +109,9 @@ impl rtm_status {
 }
 
 /// Every status, for `rtm_status_str` and tests.
-const ALL_STATUSES: [rtm_status; 25] = [
+const ALL_STATUSES: [rtm_status; 26] = [
     rtm_status::RTM_OK,
+    rtm_status::RTM_NOTHING_DUE,
     rtm_status::RTM_ERR_NULL_POINTER,
     rtm_status::RTM_ERR_INVALID_ARGUMENT,
     rtm_status::RTM_ERR_BUFFER_TOO_SMALL,

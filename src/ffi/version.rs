@@ -3,7 +3,7 @@
 /// Major version of the header this program was compiled against.
 pub const RTM_VERSION_MAJOR: u32 = 0;
 /// Minor version of the header this program was compiled against.
-pub const RTM_VERSION_MINOR: u32 = 1;
+pub const RTM_VERSION_MINOR: u32 = 2;
 /// Patch version of the header this program was compiled against.
 pub const RTM_VERSION_PATCH: u32 = 0;
 /// The three numbers packed as `major << 16 | minor << 8 | patch`, the form
@@ -29,6 +29,6 @@ mod tests {
         assert_eq!(RTM_VERSION_MAJOR, parse(env!("CARGO_PKG_VERSION_MAJOR")));
         assert_eq!(RTM_VERSION_MINOR, parse(env!("CARGO_PKG_VERSION_MINOR")));
         assert_eq!(RTM_VERSION_PATCH, parse(env!("CARGO_PKG_VERSION_PATCH")));
-        assert_eq!(rtm_version(), 0x00_01_00);
+        assert_eq!(rtm_version(), 0x00_02_00);
     }
 }

@@ -7,6 +7,8 @@
 pub(crate) struct KeyframeRequest {
     wanted: bool,
     last_sent_us: Option<u64>,
+    /// Requests sent since the last keyframe arrived.
+    unanswered: u32,
 }
 
 impl KeyframeRequest {
@@ -18,6 +20,13 @@ impl KeyframeRequest {
     /// The keyframe arrived: nothing to repeat.
     pub fn satisfied(&mut self) {
         self.wanted = false;
+        self.unanswered = 0;
+    }
+
+    /// Requests sent since the last keyframe arrived (more than one: the
+    /// publisher ignores them or its keyframes get lost).
+    pub fn unanswered(&self) -> u32 {
+        self.unanswered
     }
 
     pub fn is_wanted(&self) -> bool {
@@ -34,6 +43,7 @@ impl KeyframeRequest {
     pub fn poll(&mut self, now: u64, retry_us: u64) -> bool {
         if self.due_at(retry_us).is_some_and(|at| at <= now) {
             self.last_sent_us = Some(now);
+            self.unanswered = self.unanswered.saturating_add(1);
             true
         } else {
             false

@@ -148,6 +148,8 @@ pub struct Source {
     layers: Vec<SpatialLayer>,
     rtt_us: u64,
     stats: SourceStats,
+    /// Rate limit of the "keyframe requests repeat" warning.
+    repeated_keyframe_requests: crate::log::Throttle,
 }
 
 fn ntp_to_us(ntp: u64) -> i64 {
@@ -157,11 +159,15 @@ fn ntp_to_us(ntp: u64) -> i64 {
 impl Source {
     /// A source whose spatial layers have these SSRCs, lowest first.
     pub fn new(config: SourceConfig, ssrcs: &[u32]) -> Result<Self, SourceError> {
+        // The length first: the duplicate scan is quadratic.
+        if ssrcs.is_empty() || ssrcs.len() > MAX_SPATIAL {
+            return Err(SourceError::BadLayers);
+        }
         let distinct = ssrcs
             .iter()
             .enumerate()
             .all(|(i, s)| !ssrcs[..i].contains(s));
-        if ssrcs.is_empty() || ssrcs.len() > MAX_SPATIAL || !distinct {
+        if !distinct {
             return Err(SourceError::BadLayers);
         }
         let layers = ssrcs
@@ -182,6 +188,7 @@ impl Source {
             layers,
             rtt_us: 100_000,
             stats: SourceStats::default(),
+            repeated_keyframe_requests: Default::default(),
         })
     }
 
@@ -447,6 +454,15 @@ impl Source {
             let layer = &mut self.layers[i];
             if layer.keyframe.poll(now, retry) {
                 self.stats.keyframe_requests_sent[i] += 1;
+                if layer.keyframe.unanswered() > 1 {
+                    crate::log::log_throttled!(
+                        crate::log::Level::Warn,
+                        self.repeated_keyframe_requests,
+                        "keyframe request to SSRC {:#010x} repeated {} times without a keyframe",
+                        layer.ssrc,
+                        layer.keyframe.unanswered() - 1
+                    );
+                }
                 return Some(layer.ssrc);
             }
         }
