@@ -24,7 +24,7 @@ RUST_NATIVE_LIBS := $(shell pkg-config --libs opus 2>/dev/null) -lgcc_s -lutil -
 SRTP_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 
 .PHONY: demo test deps rust-checks rust-tests ffi-tests ffi-asan ffi-valgrind header bench clean \
-	lib release-lib install install-test abi-check abi-baseline
+	lib release-lib install install-test abi-check abi-baseline rust-user-check
 
 # ---- Installation (C library, header, pkg-config file).
 PREFIX ?= /usr/local
@@ -43,7 +43,7 @@ DESCRIPTION := $(shell sed -n 's/^description = "\(.*\)"$$/\1/p' Cargo.toml | he
 demo: deps
 	$(CARGO) run --release --example conference
 
-test: deps rust-checks rust-tests ffi-tests install-test abi-check
+test: deps rust-checks rust-tests ffi-tests install-test abi-check rust-user-check
 	@echo "make test: all checks passed"
 
 deps:
@@ -94,8 +94,11 @@ ffi-valgrind: $(STATICLIB)
 # (librtmedia.so.MAJOR.MINOR for 0.x, as cargo-c does) and a link of that
 # name beside it, so that a program linked in the build tree with
 # `-L target/release -lrtmedia -Wl,-rpath,$PWD/target/release` loads.
+# Full debug information for this crate (not its dependencies) describes
+# the C types to the ABI check (abidw).
 lib release-lib:
-	$(C_CRATE) --release --crate-type staticlib,cdylib -- -C link-arg=-Wl,-soname,librtmedia.so.$(SO_VERSION)
+	$(C_CRATE) --release --crate-type staticlib,cdylib -- -C debuginfo=2 \
+	  -C link-arg=-Wl,-soname,librtmedia.so.$(SO_VERSION)
 	ln -sf librtmedia.so $(TARGET_DIR)/release/librtmedia.so.$(SO_VERSION)
 
 $(TARGET_DIR)/rtmedia.pc: rtmedia.pc.in Cargo.toml Makefile
@@ -161,6 +164,59 @@ install-test:
 	test -L $$stage/opt/rtmedia/lib/librtmedia.so && test -f $$stage/opt/rtmedia/include/rtmedia.h; \
 	grep -qx 'prefix=/opt/rtmedia' $$stage/opt/rtmedia/lib/pkgconfig/rtmedia.pc; \
 	echo "== DESTDIR staging: ok"
+
+# ---- ABI compatibility (libabigail). The committed baseline describes the
+# ABI of the current soname (librtmedia.so.MAJOR.MINOR); a build must stay
+# compatible with it: no function removed or changed, no struct changed
+# except fields appended to the growable structs (abi/suppressions.ini).
+# When a break is intended, bump the version (a new soname) and run
+# `make abi-baseline`, which writes the baseline of the new soname.
+# Also runs a program compiled against a frozen older header
+# (ffi-tests/abi/) against the build tree's shared library, linked with a
+# plain rpath, under valgrind.
+ABI_BASELINE := abi/librtmedia.so.$(SO_VERSION).abi
+ABIDW := abidw --no-show-locs --no-corpus-path --no-comp-dir-path --drop-undefined-syms
+abi-check: lib
+	@test -f $(ABI_BASELINE) || { echo "no ABI baseline $(ABI_BASELINE): run make abi-baseline"; exit 1; }
+	@set -e; status=0; \
+	abidiff --no-added-syms --suppressions abi/suppressions.ini $(ABI_BASELINE) $(TARGET_DIR)/release/librtmedia.so \
+	  > $(TARGET_DIR)/abidiff.txt || status=$$?; \
+	if [ $$status -ne 0 ]; then cat $(TARGET_DIR)/abidiff.txt; \
+	  echo "ABI check failed (abidiff status $$status) against $(ABI_BASELINE)"; exit 1; fi; \
+	echo "== abidiff: compatible with $(ABI_BASELINE)"
+	@mkdir -p $(FFI_OUT)
+	$(CC) $(CFLAGS_TEST) -Iffi-tests/abi ffi-tests/abi/old_caller.c -L$(TARGET_DIR)/release -lrtmedia \
+	  -Wl,-rpath,$(abspath $(TARGET_DIR))/release -o $(FFI_OUT)/old_caller
+	valgrind -q --error-exitcode=1 --leak-check=full $(FFI_OUT)/old_caller
+
+abi-baseline: lib
+	@mkdir -p abi
+	$(ABIDW) --out-file $(ABI_BASELINE) $(TARGET_DIR)/release/librtmedia.so
+	@echo "wrote $(ABI_BASELINE): commit it"
+
+# A Rust program that depends on rtmedia gets the Rust library only: no
+# librtmedia.a or .so is built for it, and neither the C layer nor the
+# simulator is compiled in (checked from cargo's own list of artifacts).
+RUST_USER := $(TARGET_DIR)/rust-user
+rust-user-check:
+	@rm -rf $(RUST_USER) && mkdir -p $(RUST_USER)/src
+	@printf '[package]\nname = "rust-user"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n[workspace]\n[dependencies]\nrtmedia = { path = "%s" }\n' \
+	  "$(CURDIR)" > $(RUST_USER)/Cargo.toml
+	@printf 'fn main() {\n    let p = rtmedia::srtp::Profile::AeadAes128Gcm;\n    println!("{p:?}");\n}\n' > $(RUST_USER)/src/main.rs
+	@cp Cargo.lock $(RUST_USER)/
+	@CARGO_TARGET_DIR=$(abspath $(TARGET_DIR))/rust-user-target $(CARGO) build --quiet --manifest-path $(RUST_USER)/Cargo.toml \
+	  --message-format=json > $(RUST_USER)/artifacts.json
+	@python3 -c 'import json,sys; \
+	arts=[json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]; \
+	mine=[a for a in arts if a.get("reason")=="compiler-artifact" and a["target"]["name"]=="rtmedia"]; \
+	files=[f for a in mine for f in a["filenames"]]; \
+	feats=sorted({f for a in mine for f in a.get("features",[])}); \
+	bad=[f for f in files if f.endswith((".a",".so"))]; \
+	assert mine, "rtmedia was not built"; \
+	assert not bad, "C libraries built for a Rust user: %s" % bad; \
+	assert not feats, "features on by default: %s" % feats; \
+	print("== a Rust dependent builds only", ", ".join(sorted({f.rsplit(".",1)[1] for f in files})), "of rtmedia, features: none")' \
+	  $(RUST_USER)/artifacts.json
 
 # Regenerates include/rtmedia.h with the cbindgen version pinned in Cargo.toml.
 header:

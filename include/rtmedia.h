@@ -46,6 +46,17 @@
 #include <stdint.h>
 
 /**
+ * Default of `max_packet_bytes`: an Ethernet MTU's worth.
+ */
+#define RTM_DEFAULT_MAX_PACKET_BYTES 1500
+
+/**
+ * Most `max_packet_bytes` may be (an RTP packet in one UDP datagram or
+ * one RFC 4571 frame).
+ */
+#define RTM_MAX_PACKET_BYTES_LIMIT 65535
+
+/**
  * Samples of one tap frame: 20 ms of 16 kHz mono audio.
  */
 #define RTM_MIXER_TAP_FRAME_SAMPLES 320
@@ -57,12 +68,6 @@
  * trailer (`RTM_SRTP_MAX_TRAILER_LEN`) always suffices.
  */
 #define RTM_MIXER_MAX_PACKET_LEN 496
-
-/**
- * The longest packet `rtm_mixer_input_push` accepts (an RTP packet fits in
- * one UDP datagram, or one RFC 4571 frame).
- */
-#define RTM_MIXER_MAX_INPUT_LEN 65535
 
 /**
  * Most participants a mixer may be configured for.
@@ -180,6 +185,12 @@ enum rtm_status
    * (e.g. a cryptex SRTP packet on a context without cryptex).
    */
   RTM_ERR_UNSUPPORTED = -6,
+  /**
+   * A packet longer than the object's `max_packet_bytes`: refused (and
+   * counted where the object has stats). Drop it; raise the limit if
+   * your network really carries such packets.
+   */
+  RTM_ERR_TOO_LARGE = -7,
   /**
    * Shorter than the fixed header or than a length the packet declares.
    */
@@ -422,6 +433,14 @@ typedef struct rtm_jitter_config {
    * Least time between keyframe requests (video).
    */
   uint32_t keyframe_request_interval_us;
+  /**
+   * Longest packet accepted, 12..=RTM_MAX_PACKET_BYTES_LIMIT; a push of a
+   * longer one returns RTM_ERR_TOO_LARGE. Bounds the memory the buffer
+   * holds: `capacity_packets` x this. Default
+   * RTM_DEFAULT_MAX_PACKET_BYTES (1500). (Appended in 0.2: a caller
+   * compiled without it gets the default.)
+   */
+  size_t max_packet_bytes;
 } rtm_jitter_config;
 
 /**
@@ -594,6 +613,15 @@ typedef struct rtm_mixer_config {
    */
   uint32_t jitter_min_delay_us;
   uint32_t jitter_max_delay_us;
+  /**
+   * Longest packet `rtm_mixer_input_push` accepts,
+   * 12..=RTM_MAX_PACKET_BYTES_LIMIT; longer ones give RTM_ERR_TOO_LARGE.
+   * Bounds a participant's memory: (queue_capacity +
+   * jitter_capacity_packets) x this. Default RTM_DEFAULT_MAX_PACKET_BYTES
+   * (1500). (Appended in 0.2: a caller compiled without it gets the
+   * default.)
+   */
+  size_t max_packet_bytes;
 } rtm_mixer_config;
 
 /**
@@ -715,7 +743,8 @@ typedef struct rtm_mixer_stats {
 
 /**
  * One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
- * that do not apply to the kind are 0. Layout frozen for ABI version 0.
+ * that do not apply to the kind are 0. Frozen (no `struct_size`): new RTCP
+ * information comes through new functions.
  */
 typedef struct rtm_rtcp_info {
   rtm_rtcp_kind kind;
@@ -820,7 +849,8 @@ typedef struct rtm_rtp_header {
 } rtm_rtp_header;
 
 /**
- * Which header fields `rtm_rtp_rewrite_header` changes.
+ * Which header fields `rtm_rtp_rewrite_header` changes. Frozen (no
+ * `struct_size`): RTP's fixed header cannot grow.
  */
 typedef struct rtm_rtp_rewrite {
   bool set_sequence_number;
@@ -839,7 +869,7 @@ typedef struct rtm_rtp_rewrite {
 } rtm_rtp_rewrite;
 
 /**
- * One RFC 8285 element for `rtm_rtp_build`.
+ * One RFC 8285 element for `rtm_rtp_build`. Frozen (no `struct_size`).
  */
 typedef struct rtm_rtp_extension {
   uint8_t id;
@@ -849,6 +879,7 @@ typedef struct rtm_rtp_extension {
 
 /**
  * What `rtm_rtp_build` writes. Pointers may be NULL when their count is 0.
+ * Frozen (no `struct_size`): it mirrors RTP's fixed header.
  */
 typedef struct rtm_rtp_build_params {
   bool marker;
@@ -926,7 +957,7 @@ typedef struct rtm_layer {
 /**
  * Measured bitrates of a source's layers, bits/s, cumulative over
  * temporal layers (`bps[s][t]` counts TIDs 0..=t of spatial layer s);
- * 0 for a layer that is not alive. Layout frozen for ABI version 0.
+ * 0 for a layer that is not alive. Frozen (no `struct_size`).
  */
 typedef struct rtm_layer_bitrates {
   uint64_t bps[RTM_SIMULCAST_MAX_SPATIAL][RTM_SIMULCAST_MAX_TEMPORAL];
@@ -1441,7 +1472,8 @@ void rtm_jitter_free(rtm_jitter_t *jb);
  * (monotonic µs). Ownership of `data` passes to rtmedia whatever the status:
  * `release(userdata, data, len)` is called exactly once when it is no
  * longer needed (at once if the packet is rejected, a duplicate or too
- * late; `release` may be NULL if the memory needs no release). `*result`
+ * late; `release` may be NULL if the memory needs no release).
+ * RTM_ERR_TOO_LARGE for a packet longer than `max_packet_bytes`. `*result`
  * (may be NULL) receives RTM_JITTER_STORED/DUPLICATE/TOO_LATE/RESET/IGNORED.
  * Costs one small allocation for the ownership record; use
  * `rtm_jitter_push_copy` for an allocation-free path.
@@ -1612,7 +1644,7 @@ rtm_status rtm_mixer_set_gain(rtm_mixer_t *mixer, uint32_t id, float gain);
  * RTM_ERR_QUEUE_FULL (drop the packet silently) when `queue_capacity`
  * packets are already waiting for the next tick (counted in the mixer's
  * `queue_drops`), or when the participant was removed or the mixer freed.
- * RTM_ERR_INVALID_ARGUMENT if `len` exceeds RTM_MIXER_MAX_INPUT_LEN.
+ * RTM_ERR_TOO_LARGE if `len` exceeds the mixer's `max_packet_bytes`.
  */
 rtm_status rtm_mixer_input_push(const rtm_mixer_input_t *input,
                                 const uint8_t *data,

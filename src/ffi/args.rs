@@ -113,6 +113,26 @@ macro_rules! versioned {
 }
 pub(crate) use versioned;
 
+/// Implements [`Versioned`] for a struct that grew after its first release:
+/// `BASE_SIZE` is the offset of the first field appended since, which must
+/// equal the old `sizeof` (the new field starts past the old layout's
+/// trailing padding: checked at compile time through the alignment).
+macro_rules! versioned_grown {
+    ($t:ty, first_new_field: $field:ident) => {
+        unsafe impl $crate::ffi::args::Versioned for $t {
+            const BASE_SIZE: usize = core::mem::offset_of!($t, $field);
+            fn set_struct_size(&mut self, size: usize) {
+                self.struct_size = size;
+            }
+        }
+        const _: () = assert!(
+            core::mem::offset_of!($t, $field) % core::mem::align_of::<$t>() == 0,
+            "an appended field must not start inside the old layout's padding"
+        );
+    };
+}
+pub(crate) use versioned_grown;
+
 /// No growable struct will ever be this big: a larger `struct_size` is
 /// garbage (an uninitialised struct), refused before it is used as a length.
 const MAX_STRUCT_SIZE: usize = 1 << 16;
@@ -170,7 +190,7 @@ pub(crate) unsafe fn read<T: Versioned>(ptr: *const T, defaults: T) -> Result<T,
         return Err(rtm_status::RTM_ERR_NULL_POINTER);
     }
     let size = caller_size(ptr)?;
-    Ok(read_sized(ptr.cast(), size, defaults)?)
+    read_sized(ptr.cast(), size, defaults)
 }
 
 /// [`read`] of `size` bytes at `src` (one element of a caller's array).
@@ -294,5 +314,153 @@ impl<T: Versioned> OutArray<T> {
         assert!(i < self.cap);
         // SAFETY: `i < cap`, and `new`'s contract covers `cap` elements.
         unsafe { write_sized(self.base.add(i * self.stride), self.stride, value) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Version 2 of a struct whose version 1 ended before `added`.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Grown {
+        struct_size: usize,
+        a: u32,
+        b: u32,
+        added: u64,
+    }
+    versioned_grown!(Grown, first_new_field: added);
+
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    struct V1 {
+        struct_size: usize,
+        a: u32,
+        b: u32,
+    }
+
+    const DEFAULTS: Grown = Grown {
+        struct_size: 0,
+        a: 1,
+        b: 2,
+        added: 3,
+    };
+
+    #[test]
+    fn an_older_caller_gets_defaults_for_what_it_lacks() {
+        assert_eq!(<Grown as Versioned>::BASE_SIZE, size_of::<V1>());
+        let mut old = V1 {
+            struct_size: 0,
+            a: 0,
+            b: 0,
+        };
+        let p = (&mut old as *mut V1).cast::<Grown>();
+        unsafe {
+            init(p, size_of::<V1>(), DEFAULTS).unwrap();
+            assert_eq!((old.struct_size, old.a, old.b), (size_of::<V1>(), 1, 2));
+            old.a = 10;
+            let read_back = read(p, DEFAULTS).unwrap();
+            assert_eq!((read_back.a, read_back.b, read_back.added), (10, 2, 3));
+            // Output: only the old caller's bytes are written.
+            let mut out = (
+                V1 {
+                    struct_size: size_of::<V1>(),
+                    a: 0,
+                    b: 0,
+                },
+                [0xabu8; 16],
+            );
+            let value = Grown {
+                struct_size: 0,
+                a: 7,
+                b: 8,
+                added: 9,
+            };
+            write((&mut out.0 as *mut V1).cast::<Grown>(), value).unwrap();
+            assert_eq!((out.0.a, out.0.b), (7, 8));
+            assert_eq!(out.1, [0xab; 16], "nothing past the caller's struct");
+        }
+    }
+
+    #[test]
+    fn a_newer_callers_unknown_fields_must_be_zero() {
+        let mut newer = [0u64; 6]; // a Grown and 16 more bytes
+        let p = newer.as_mut_ptr().cast::<Grown>();
+        unsafe {
+            init(p, 48, DEFAULTS).unwrap();
+            assert_eq!(newer[0], 48);
+            assert_eq!(&newer[4..], &[0, 0], "unknown tail zeroed");
+            assert_eq!(read(p, DEFAULTS).unwrap().added, 3);
+            newer[5] = 1; // a field this library does not know, set
+            assert_eq!(read(p, DEFAULTS), Err(rtm_status::RTM_ERR_UNSUPPORTED));
+        }
+    }
+
+    #[test]
+    fn sizes_below_the_first_layout_or_absurd_are_refused() {
+        let mut g = DEFAULTS;
+        let p = &mut g as *mut Grown;
+        unsafe {
+            assert_eq!(
+                init(p, 8, DEFAULTS),
+                Err(rtm_status::RTM_ERR_INVALID_ARGUMENT)
+            );
+            g.struct_size = 4;
+            assert_eq!(read(p, DEFAULTS), Err(rtm_status::RTM_ERR_INVALID_ARGUMENT));
+            g.struct_size = usize::MAX;
+            assert_eq!(read(p, DEFAULTS), Err(rtm_status::RTM_ERR_INVALID_ARGUMENT));
+            assert_eq!(
+                write(p, DEFAULTS),
+                Err(rtm_status::RTM_ERR_INVALID_ARGUMENT)
+            );
+            assert_eq!(
+                init(core::ptr::null_mut::<Grown>(), 24, DEFAULTS),
+                Err(rtm_status::RTM_ERR_NULL_POINTER)
+            );
+        }
+        assert_eq!(
+            unsafe { slice(core::ptr::null::<u8>(), usize::MAX) },
+            Err(rtm_status::RTM_ERR_INVALID_ARGUMENT)
+        );
+    }
+
+    #[test]
+    fn arrays_use_the_callers_stride() {
+        // Three old-layout elements, then an output array of two.
+        let mut tracks = [V1 {
+            struct_size: size_of::<V1>(),
+            a: 5,
+            b: 6,
+        }; 3];
+        tracks[1].a = 50;
+        let items: Vec<_> = unsafe { read_array(tracks.as_ptr().cast::<Grown>(), 3, DEFAULTS) }
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            items.iter().map(|g| (g.a, g.added)).collect::<Vec<_>>(),
+            [(5, 3), (50, 3), (5, 3)]
+        );
+        tracks[2].struct_size = 24;
+        let mut it = unsafe { read_array(tracks.as_ptr().cast::<Grown>(), 3, DEFAULTS) }.unwrap();
+        assert!(it.nth(2).unwrap().is_err(), "mixed element sizes");
+        let mut out = [V1 {
+            struct_size: 0,
+            a: 0,
+            b: 0,
+        }; 2];
+        out[0].struct_size = size_of::<V1>();
+        let mut arr = unsafe { OutArray::new(out.as_mut_ptr().cast::<Grown>(), 2) }.unwrap();
+        arr.set(
+            1,
+            Grown {
+                struct_size: 0,
+                a: 1,
+                b: 1,
+                added: 1,
+            },
+        );
+        assert_eq!((out[1].struct_size, out[1].a), (size_of::<V1>(), 1));
     }
 }

@@ -24,6 +24,8 @@ pub struct rtm_jitter {
     out: Vec<Bytes>,
     /// Buffers of consumed copied packets, reused by `rtm_jitter_push_copy`.
     pool: BufferPool,
+    /// Longest packet accepted.
+    max_packet_bytes: usize,
     poisoned: bool,
 }
 
@@ -85,9 +87,22 @@ pub struct rtm_jitter_config {
     pub media_payload_type: u8,
     /// Least time between keyframe requests (video).
     pub keyframe_request_interval_us: u32,
+    /// Longest packet accepted, 12..=RTM_MAX_PACKET_BYTES_LIMIT; a push of a
+    /// longer one returns RTM_ERR_TOO_LARGE. Bounds the memory the buffer
+    /// holds: `capacity_packets` x this. Default
+    /// RTM_DEFAULT_MAX_PACKET_BYTES (1500). (Appended in 0.2: a caller
+    /// compiled without it gets the default.)
+    pub max_packet_bytes: usize,
 }
 
-args::versioned!(rtm_jitter_config, rtm_jitter_event, rtm_jitter_stats);
+args::versioned!(rtm_jitter_event, rtm_jitter_stats);
+args::versioned_grown!(rtm_jitter_config, first_new_field: max_packet_bytes);
+
+/// Default of `max_packet_bytes`: an Ethernet MTU's worth.
+pub const RTM_DEFAULT_MAX_PACKET_BYTES: usize = 1500;
+/// Most `max_packet_bytes` may be (an RTP packet in one UDP datagram or
+/// one RFC 4571 frame).
+pub const RTM_MAX_PACKET_BYTES_LIMIT: usize = 65_535;
 
 fn mode(code: rtm_jitter_mode) -> Result<Mode, rtm_status> {
     Ok(match code {
@@ -134,6 +149,7 @@ fn default_config(kind: rtm_jitter_mode) -> Result<rtm_jitter_config, rtm_status
         media_ssrc: 0,
         media_payload_type: 0,
         keyframe_request_interval_us: c.keyframe_request_interval_us as u32,
+        max_packet_bytes: RTM_DEFAULT_MAX_PACKET_BYTES,
     })
 }
 
@@ -157,7 +173,8 @@ pub unsafe extern "C" fn rtm_jitter_new(
         let invalid = c.clock_rate == 0
             || c.capacity_packets == 0
             || c.capacity_packets > 65_536
-            || c.min_delay_us > c.max_delay_us;
+            || c.min_delay_us > c.max_delay_us
+            || !(12..=RTM_MAX_PACKET_BYTES_LIMIT).contains(&c.max_packet_bytes);
         if invalid {
             return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
         }
@@ -190,6 +207,7 @@ pub unsafe extern "C" fn rtm_jitter_new(
             jb,
             out: Vec::with_capacity(capacity),
             pool: BufferPool::new(capacity, || BytesMut::with_capacity(1500)),
+            max_packet_bytes: c.max_packet_bytes,
             poisoned: false,
         });
         Ok(())
@@ -233,7 +251,8 @@ fn pushed_code(p: Pushed) -> rtm_jitter_push_result {
 /// (monotonic µs). Ownership of `data` passes to rtmedia whatever the status:
 /// `release(userdata, data, len)` is called exactly once when it is no
 /// longer needed (at once if the packet is rejected, a duplicate or too
-/// late; `release` may be NULL if the memory needs no release). `*result`
+/// late; `release` may be NULL if the memory needs no release).
+/// RTM_ERR_TOO_LARGE for a packet longer than `max_packet_bytes`. `*result`
 /// (may be NULL) receives RTM_JITTER_STORED/DUPLICATE/TOO_LATE/RESET/IGNORED.
 /// Costs one small allocation for the ownership record; use
 /// `rtm_jitter_push_copy` for an allocation-free path.
@@ -253,6 +272,9 @@ pub unsafe extern "C" fn rtm_jitter_push(
     };
     handle::with(jb, |h| {
         h.recycle_output();
+        if packet.len() > h.max_packet_bytes {
+            return Err(rtm_status::RTM_ERR_TOO_LARGE);
+        }
         let pushed = h.jb.push(packet, now_us)?;
         if let Some(r) = result.as_mut() {
             *r = pushed_code(pushed);
@@ -275,6 +297,9 @@ pub unsafe extern "C" fn rtm_jitter_push_copy(
     handle::with(jb, |h| {
         let bytes = args::slice(data, len)?;
         h.recycle_output();
+        if bytes.len() > h.max_packet_bytes {
+            return Err(rtm_status::RTM_ERR_TOO_LARGE);
+        }
         let pushed = h.jb.push(h.pool.copy(bytes), now_us)?;
         if let Some(r) = result.as_mut() {
             *r = pushed_code(pushed);

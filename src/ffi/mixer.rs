@@ -15,6 +15,7 @@ use crate::audio::TAP_FRAME_SAMPLES;
 
 use super::buffers::IssuedPool;
 use super::handle;
+use super::jitter::{RTM_DEFAULT_MAX_PACKET_BYTES, RTM_MAX_PACKET_BYTES_LIMIT};
 use super::{args, guard, rtm_status};
 
 /// The mixer of one room (opaque). Create with `rtm_mixer_new`, free with
@@ -28,6 +29,8 @@ pub struct rtm_mixer {
     tick_valid: bool,
     /// Packets an input's pool tracks: what can be queued and buffered.
     pool_limit: usize,
+    /// Longest packet an input accepts.
+    max_packet_bytes: usize,
     poisoned: bool,
 }
 
@@ -43,6 +46,7 @@ pub struct rtm_mixer_input {
     /// Recycled copies of pushed packets. A mutex because any thread may
     /// push; one network thread per participant never contends.
     pool: parking_lot::Mutex<IssuedPool>,
+    max_packet_bytes: usize,
     /// Set by a panic during a push; shared by all pushing threads.
     poisoned: AtomicBool,
 }
@@ -67,10 +71,6 @@ const _: () = assert!(RTM_MIXER_TAP_FRAME_SAMPLES == TAP_FRAME_SAMPLES);
 /// trailer (`RTM_SRTP_MAX_TRAILER_LEN`) always suffices.
 pub const RTM_MIXER_MAX_PACKET_LEN: usize = 496;
 const _: () = assert!(RTM_MIXER_MAX_PACKET_LEN == 12 + 4 * 15 + 4 + 20 + MAX_PAYLOAD);
-
-/// The longest packet `rtm_mixer_input_push` accepts (an RTP packet fits in
-/// one UDP datagram, or one RFC 4571 frame).
-pub const RTM_MIXER_MAX_INPUT_LEN: usize = 65_535;
 
 /// Most participants a mixer may be configured for.
 pub const RTM_MIXER_MAX_PARTICIPANTS: u32 = 16_384;
@@ -115,10 +115,17 @@ pub struct rtm_mixer_config {
     /// (min <= max). Defaults 0 and 500000.
     pub jitter_min_delay_us: u32,
     pub jitter_max_delay_us: u32,
+    /// Longest packet `rtm_mixer_input_push` accepts,
+    /// 12..=RTM_MAX_PACKET_BYTES_LIMIT; longer ones give RTM_ERR_TOO_LARGE.
+    /// Bounds a participant's memory: (queue_capacity +
+    /// jitter_capacity_packets) x this. Default RTM_DEFAULT_MAX_PACKET_BYTES
+    /// (1500). (Appended in 0.2: a caller compiled without it gets the
+    /// default.)
+    pub max_packet_bytes: usize,
 }
 
+args::versioned_grown!(rtm_mixer_config, first_new_field: max_packet_bytes);
 args::versioned!(
-    rtm_mixer_config,
     rtm_mixer_packet,
     rtm_mixer_tap_frame,
     rtm_mixer_speaker_change,
@@ -156,6 +163,7 @@ fn default_config() -> rtm_mixer_config {
         jitter_capacity_packets: d.jitter.capacity_packets as u32,
         jitter_min_delay_us: d.jitter.delay.min_delay_us as u32,
         jitter_max_delay_us: d.jitter.delay.max_delay_us as u32,
+        max_packet_bytes: RTM_DEFAULT_MAX_PACKET_BYTES,
     }
 }
 
@@ -185,7 +193,8 @@ fn mixer_config(c: &rtm_mixer_config) -> Result<MixerConfig, rtm_status> {
         || c.queue_capacity > 65_536
         || c.jitter_capacity_packets == 0
         || c.jitter_capacity_packets > 65_536
-        || c.jitter_min_delay_us > c.jitter_max_delay_us;
+        || c.jitter_min_delay_us > c.jitter_max_delay_us
+        || !(12..=RTM_MAX_PACKET_BYTES_LIMIT).contains(&c.max_packet_bytes);
     if invalid {
         return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
     }
@@ -230,6 +239,7 @@ pub unsafe extern "C" fn rtm_mixer_new(
         let mixer = Mixer::new(mixer_config(&c)?)?;
         *out = handle::into_raw(rtm_mixer {
             pool_limit: c.queue_capacity as usize + c.jitter_capacity_packets as usize,
+            max_packet_bytes: c.max_packet_bytes,
             mixer,
             tick_valid: false,
             poisoned: false,
@@ -270,6 +280,7 @@ pub unsafe extern "C" fn rtm_mixer_add_participant(
         *out = handle::into_raw(rtm_mixer_input {
             input,
             pool: parking_lot::Mutex::new(IssuedPool::new(h.pool_limit)),
+            max_packet_bytes: h.max_packet_bytes,
             poisoned: AtomicBool::new(false),
         });
         Ok(())
@@ -338,7 +349,7 @@ pub unsafe extern "C" fn rtm_mixer_set_gain(
 /// RTM_ERR_QUEUE_FULL (drop the packet silently) when `queue_capacity`
 /// packets are already waiting for the next tick (counted in the mixer's
 /// `queue_drops`), or when the participant was removed or the mixer freed.
-/// RTM_ERR_INVALID_ARGUMENT if `len` exceeds RTM_MIXER_MAX_INPUT_LEN.
+/// RTM_ERR_TOO_LARGE if `len` exceeds the mixer's `max_packet_bytes`.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_input_push(
     input: *const rtm_mixer_input_t,
@@ -354,8 +365,8 @@ pub unsafe extern "C" fn rtm_mixer_input_push(
     }
     let pushed = catch_unwind(AssertUnwindSafe(|| {
         let bytes = args::slice(data, len)?;
-        if len > RTM_MIXER_MAX_INPUT_LEN {
-            return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+        if len > h.max_packet_bytes {
+            return Err(rtm_status::RTM_ERR_TOO_LARGE);
         }
         let packet = h.pool.lock().copy(bytes);
         if h.input.push(packet, now_us) {

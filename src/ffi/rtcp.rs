@@ -31,7 +31,8 @@ pub enum rtm_rtcp_kind {
 }
 
 /// One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
-/// that do not apply to the kind are 0. Layout frozen for ABI version 0.
+/// that do not apply to the kind are 0. Frozen (no `struct_size`): new RTCP
+/// information comes through new functions.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_rtcp_info {

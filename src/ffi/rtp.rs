@@ -99,7 +99,8 @@ pub unsafe extern "C" fn rtm_rtp_find_extension(
     })
 }
 
-/// Which header fields `rtm_rtp_rewrite_header` changes.
+/// Which header fields `rtm_rtp_rewrite_header` changes. Frozen (no
+/// `struct_size`): RTP's fixed header cannot grow.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_rtp_rewrite {
@@ -198,7 +199,7 @@ pub unsafe extern "C" fn rtm_rtp_remove_extension(
     })
 }
 
-/// One RFC 8285 element for `rtm_rtp_build`.
+/// One RFC 8285 element for `rtm_rtp_build`. Frozen (no `struct_size`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_rtp_extension {
@@ -208,6 +209,7 @@ pub struct rtm_rtp_extension {
 }
 
 /// What `rtm_rtp_build` writes. Pointers may be NULL when their count is 0.
+/// Frozen (no `struct_size`): it mirrors RTP's fixed header.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_rtp_build_params {

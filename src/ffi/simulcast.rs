@@ -114,7 +114,7 @@ pub(super) fn layer(spatial: u8, temporal: u8) -> Result<Layer, rtm_status> {
 
 /// Measured bitrates of a source's layers, bits/s, cumulative over
 /// temporal layers (`bps[s][t]` counts TIDs 0..=t of spatial layer s);
-/// 0 for a layer that is not alive. Layout frozen for ABI version 0.
+/// 0 for a layer that is not alive. Frozen (no `struct_size`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rtm_layer_bitrates {

@@ -31,6 +31,10 @@ pub enum rtm_status {
     /// The input uses a feature that is not implemented or not enabled
     /// (e.g. a cryptex SRTP packet on a context without cryptex).
     RTM_ERR_UNSUPPORTED = -6,
+    /// A packet longer than the object's `max_packet_bytes`: refused (and
+    /// counted where the object has stats). Drop it; raise the limit if
+    /// your network really carries such packets.
+    RTM_ERR_TOO_LARGE = -7,
     /// Shorter than the fixed header or than a length the packet declares.
     RTM_ERR_TRUNCATED = -10,
     /// The RTP/RTCP version field is not 2.
@@ -86,6 +90,7 @@ impl rtm_status {
             Self::RTM_ERR_PANIC => b"internal error (handle poisoned)\0",
             Self::RTM_ERR_NOT_FOUND => b"not found\0",
             Self::RTM_ERR_UNSUPPORTED => b"unsupported\0",
+            Self::RTM_ERR_TOO_LARGE => b"packet larger than max_packet_bytes\0",
             Self::RTM_ERR_TRUNCATED => b"packet truncated\0",
             Self::RTM_ERR_BAD_VERSION => b"version is not 2\0",
             Self::RTM_ERR_CSRC_PAST_END => b"CSRC list past end of packet\0",
@@ -109,7 +114,7 @@ impl rtm_status {
 }
 
 /// Every status, for `rtm_status_str` and tests.
-const ALL_STATUSES: [rtm_status; 26] = [
+const ALL_STATUSES: [rtm_status; 27] = [
     rtm_status::RTM_OK,
     rtm_status::RTM_NOTHING_DUE,
     rtm_status::RTM_ERR_NULL_POINTER,
@@ -118,6 +123,7 @@ const ALL_STATUSES: [rtm_status; 26] = [
     rtm_status::RTM_ERR_PANIC,
     rtm_status::RTM_ERR_NOT_FOUND,
     rtm_status::RTM_ERR_UNSUPPORTED,
+    rtm_status::RTM_ERR_TOO_LARGE,
     rtm_status::RTM_ERR_TRUNCATED,
     rtm_status::RTM_ERR_BAD_VERSION,
     rtm_status::RTM_ERR_CSRC_PAST_END,
