@@ -358,8 +358,9 @@ mod tests {
         let p = (&mut old as *mut V1).cast::<Grown>();
         unsafe {
             init(p, size_of::<V1>(), DEFAULTS).unwrap();
-            assert_eq!((old.struct_size, old.a, old.b), (size_of::<V1>(), 1, 2));
-            old.a = 10;
+            let v1 = p.cast::<V1>();
+            assert_eq!(((*v1).struct_size, (*v1).a, (*v1).b), (size_of::<V1>(), 1, 2));
+            (*v1).a = 10;
             let read_back = read(p, DEFAULTS).unwrap();
             assert_eq!((read_back.a, read_back.b, read_back.added), (10, 2, 3));
             // Output: only the old caller's bytes are written.
