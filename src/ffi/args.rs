@@ -390,10 +390,12 @@ mod tests {
         let p = newer.as_mut_ptr().cast::<Grown>();
         unsafe {
             init(p, 48, DEFAULTS).unwrap();
-            assert_eq!(newer[0], 48);
-            assert_eq!(&newer[4..], &[0, 0], "unknown tail zeroed");
+            let words = core::slice::from_raw_parts(p.cast::<u64>(), 6);
+            assert_eq!(words[0], 48);
+            assert_eq!(&words[4..], &[0, 0], "unknown tail zeroed");
             assert_eq!(read(p, DEFAULTS).unwrap().added, 3);
-            newer[5] = 1; // a field this library does not know, set
+            // A field this library does not know, set.
+            p.cast::<u64>().add(5).write(1);
             assert_eq!(read(p, DEFAULTS), Err(rtm_status::RTM_ERR_UNSUPPORTED));
         }
     }
