@@ -409,9 +409,9 @@ mod tests {
                 init(p, 8, DEFAULTS),
                 Err(rtm_status::RTM_ERR_INVALID_ARGUMENT)
             );
-            g.struct_size = 4;
+            (*p).struct_size = 4;
             assert_eq!(read(p, DEFAULTS), Err(rtm_status::RTM_ERR_INVALID_ARGUMENT));
-            g.struct_size = usize::MAX;
+            (*p).struct_size = usize::MAX;
             assert_eq!(read(p, DEFAULTS), Err(rtm_status::RTM_ERR_INVALID_ARGUMENT));
             assert_eq!(
                 write(p, DEFAULTS),
