@@ -905,7 +905,10 @@ fn simulcast_copying_push_and_forward_allocate_nothing_in_steady_state() {
                 for second in [false, true] {
                     packet(layer, frame, second, &mut pkt);
                     let now = u64::from(frame) * 33_333;
-                    let mut info = rtm_source_packet_info::default();
+                    let mut info = rtm_source_packet_info {
+                        struct_size: core::mem::size_of::<rtm_source_packet_info>(),
+                        ..Default::default()
+                    };
                     unsafe {
                         let st = rtm_source_push_copy(src, pkt.as_ptr(), pkt.len(), now, &mut info);
                         assert_eq!(st, rtm_status::RTM_OK);
