@@ -32,3 +32,7 @@ pub struct PacketResult {
     /// RFC 8888's ECN bits (0..=3) when the format carries them.
     pub ecn: Option<u8>,
 }
+
+pub mod pacer;
+
+pub use pacer::{PacedPacket, Pacer, PacerConfig, PacerOutput, PacerStats, PacketClass, PushError};

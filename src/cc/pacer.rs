@@ -1,0 +1,510 @@
+//! The pacer: what leaves a subscriber's transport, and when. Without it a
+//! keyframe of 30 packets leaves as one burst that fills the bottleneck's
+//! queue, and the audio and retransmissions behind it wait (LiveKit #4724:
+//! bursty egress lost 90x more packets).
+//!
+//! Sans-IO. The host pushes the packets the forwarders wrote (shared
+//! `Bytes`, never copied) with their class, and drains [`Pacer::poll`] until
+//! it answers [`PacerOutput::Wait`]. Rules:
+//! - a byte budget refilled at the pacing rate (a multiple of the
+//!   estimator's target, higher before the first estimate), capped at
+//!   `max_burst_us` of it: bursts are bounded in time, idle time is not
+//!   saved up;
+//! - priority classes, audio > retransmission > video > padding, and inside
+//!   a class round-robin between SSRCs, so one stream's keyframe does not
+//!   hold back another's frames; audio is not held by the budget (it is
+//!   small and late audio is lost audio) but is counted in it;
+//! - a time-to-live per class: a packet queued longer is dropped and
+//!   counted (a retransmission that cannot arrive in time only costs);
+//! - a video packet marked as the start of a keyframe drops that SSRC's
+//!   queued video: the receiver decodes from the keyframe anyway;
+//! - probe clusters from the estimator: while one runs, packets leave at
+//!   the probe rate, queued media first, then [`PacerOutput::Padding`]
+//!   requests the host fills (RTX re-sends of recent packets, else
+//!   padding-only packets), until the cluster has its bytes and packets.
+//!
+//! Memory is bounded: `capacity_packets` in all, `max_streams` SSRCs; a
+//! push beyond either is refused and counted. Nothing is allocated per
+//! packet once each stream's queue has reached its high-water mark.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+/// Priority class of a packet, highest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PacketClass {
+    Audio = 0,
+    Retransmission = 1,
+    Video = 2,
+    /// Padding or probe packets the host made itself.
+    Padding = 3,
+}
+
+const CLASSES: usize = 4;
+const ALL_CLASSES: [PacketClass; CLASSES] = [
+    PacketClass::Audio,
+    PacketClass::Retransmission,
+    PacketClass::Video,
+    PacketClass::Padding,
+];
+
+/// Pacer options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PacerConfig {
+    /// Packets queued at most, all classes together. Default 2048.
+    pub capacity_packets: usize,
+    /// SSRCs (streams) at most. Default 64.
+    pub max_streams: usize,
+    /// Budget cap: the longest burst, as time at the pacing rate. Default
+    /// 5 ms (libwebrtc's pacing interval).
+    pub max_burst_us: u64,
+    /// Pacing rate / target bitrate: room for bursts above the average (a
+    /// keyframe) without building a standing queue. Default 2.5
+    /// (libwebrtc's).
+    pub pacing_factor: f64,
+    /// Pacing rate before the first target. Default 2 Mbit/s.
+    pub initial_rate_bps: u64,
+    /// Longest time a packet may wait, per class (index: `PacketClass as
+    /// usize`), µs. Defaults: audio 100 ms, retransmission 250 ms (about
+    /// what a receiver waits for it), video 2 s, padding 50 ms.
+    pub ttl_us: [u64; CLASSES],
+    /// Hold audio to the budget too. Default false: audio leaves at once.
+    pub pace_audio: bool,
+    /// Largest padding request, bytes. Default 1200.
+    pub max_padding_bytes: usize,
+}
+
+impl Default for PacerConfig {
+    fn default() -> Self {
+        Self {
+            capacity_packets: 2048,
+            max_streams: 64,
+            max_burst_us: 5_000,
+            pacing_factor: 2.5,
+            initial_rate_bps: 2_000_000,
+            ttl_us: [100_000, 250_000, 2_000_000, 50_000],
+            pace_audio: false,
+            max_padding_bytes: 1200,
+        }
+    }
+}
+
+/// A packet leaving the pacer.
+#[derive(Debug, Clone)]
+pub struct PacedPacket {
+    pub packet: Bytes,
+    pub ssrc: u32,
+    pub class: PacketClass,
+    /// The probe cluster it counts for (stamp it into the estimator's send
+    /// history with the transport sequence number).
+    pub probe_cluster: Option<u32>,
+    /// How long it waited in the pacer, µs.
+    pub queued_us: u64,
+}
+
+/// What to do next.
+#[derive(Debug, Clone)]
+pub enum PacerOutput {
+    /// Send this packet now.
+    Send(PacedPacket),
+    /// A probe cluster needs this many more bytes now and no media is
+    /// queued: send RTX re-sends of recent packets (or padding-only
+    /// packets) of about this size, stamped with `probe_cluster`. The
+    /// pacer counts them as sent.
+    Padding { bytes: usize, probe_cluster: u32 },
+    /// Nothing now: call again at this time (µs), or when a packet is
+    /// pushed. `None`: nothing queued and no probe running.
+    Wait(Option<u64>),
+}
+
+/// Why a push was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError {
+    /// `capacity_packets` are queued.
+    QueueFull,
+    /// `max_streams` SSRCs are known.
+    TooManyStreams,
+}
+
+/// Counters, per class where an array (index `PacketClass as usize`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacerStats {
+    pub sent_packets: [u64; CLASSES],
+    pub sent_bytes: [u64; CLASSES],
+    /// Dropped because they waited longer than the class's time-to-live.
+    pub expired: [u64; CLASSES],
+    /// Video dropped because a keyframe of the same SSRC replaced it.
+    pub superseded: u64,
+    /// Pushes refused (queue full or too many streams).
+    pub refused: u64,
+    /// Padding bytes requested for probes.
+    pub padding_bytes: u64,
+    /// Probe clusters finished.
+    pub probes_done: u64,
+    /// Longest wait of a sent packet, per class, µs.
+    pub max_queued_us: [u64; CLASSES],
+}
+
+#[derive(Debug)]
+struct Queued {
+    packet: Bytes,
+    pushed_us: u64,
+}
+
+#[derive(Debug)]
+struct Stream {
+    ssrc: u32,
+    class: PacketClass,
+    queue: VecDeque<Queued>,
+    /// In its class's round-robin ring.
+    scheduled: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    id: u32,
+    rate_bps: u64,
+    min_bytes: u64,
+    min_packets: u32,
+    started_us: u64,
+    deadline_us: u64,
+    sent_bytes: u64,
+    sent_packets: u32,
+}
+
+/// The pacer of one transport. `Send`; owned by one thread.
+#[derive(Debug)]
+pub struct Pacer {
+    config: PacerConfig,
+    rate_bps: u64,
+    /// Bytes that may leave now (negative: debt).
+    budget: f64,
+    last_refill_us: Option<u64>,
+    streams: Vec<Stream>,
+    /// Per class, streams with packets, in round-robin order.
+    rings: [VecDeque<usize>; CLASSES],
+    queued: usize,
+    queued_bytes: usize,
+    probe: Option<Probe>,
+    stats: PacerStats,
+}
+
+impl Pacer {
+    pub fn new(config: PacerConfig) -> Self {
+        let config = PacerConfig {
+            capacity_packets: config.capacity_packets.max(1),
+            max_streams: config.max_streams.max(1),
+            pacing_factor: if config.pacing_factor.is_finite() {
+                config.pacing_factor.clamp(1.0, 100.0)
+            } else {
+                1.0
+            },
+            max_padding_bytes: config.max_padding_bytes.max(1),
+            ..config
+        };
+        Self {
+            rate_bps: config.initial_rate_bps.max(1),
+            budget: 0.0,
+            last_refill_us: None,
+            streams: Vec::with_capacity(config.max_streams),
+            rings: core::array::from_fn(|_| VecDeque::with_capacity(config.max_streams)),
+            queued: 0,
+            queued_bytes: 0,
+            probe: None,
+            stats: PacerStats::default(),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &PacerConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &PacerStats {
+        &self.stats
+    }
+
+    /// The estimator's target bitrate: packets then leave at `pacing_factor`
+    /// times it.
+    pub fn set_target_bitrate(&mut self, target_bps: u64) {
+        let rate = (target_bps as f64 * self.config.pacing_factor).min(u64::MAX as f64);
+        self.rate_bps = (rate as u64).max(1);
+    }
+
+    /// The pacing rate now, bits/s.
+    pub fn pacing_rate_bps(&self) -> u64 {
+        self.rate_bps
+    }
+
+    /// Packets and bytes waiting.
+    pub fn queued(&self) -> (usize, usize) {
+        (self.queued, self.queued_bytes)
+    }
+
+    /// How long the queued bytes take at the pacing rate, µs (an allocator
+    /// may want to lower its target when this grows).
+    pub fn queue_time_us(&self) -> u64 {
+        (self.queued_bytes as u128 * 8_000_000 / u128::from(self.rate_bps)).min(u64::MAX as u128)
+            as u64
+    }
+
+    /// Queues `packet` of `ssrc`. `keyframe_start`: a video packet that
+    /// starts a keyframe; the SSRC's queued video is dropped first (it is
+    /// older than the keyframe the receiver will decode from).
+    pub fn push(
+        &mut self,
+        now: u64,
+        ssrc: u32,
+        class: PacketClass,
+        packet: Bytes,
+        keyframe_start: bool,
+    ) -> Result<(), PushError> {
+        let index = match self
+            .streams
+            .iter()
+            .position(|s| s.ssrc == ssrc && s.class == class)
+        {
+            Some(i) => i,
+            None if self.streams.len() < self.config.max_streams => {
+                self.streams.push(Stream {
+                    ssrc,
+                    class,
+                    queue: VecDeque::with_capacity(16),
+                    scheduled: false,
+                });
+                self.streams.len() - 1
+            }
+            None => {
+                self.stats.refused += 1;
+                return Err(PushError::TooManyStreams);
+            }
+        };
+        if keyframe_start && class == PacketClass::Video {
+            let stream = &mut self.streams[index];
+            self.stats.superseded += stream.queue.len() as u64;
+            self.queued -= stream.queue.len();
+            self.queued_bytes -= stream.queue.iter().map(|q| q.packet.len()).sum::<usize>();
+            stream.queue.clear();
+            self.unschedule(index);
+        }
+        if self.queued >= self.config.capacity_packets {
+            self.stats.refused += 1;
+            return Err(PushError::QueueFull);
+        }
+        self.queued += 1;
+        self.queued_bytes += packet.len();
+        let stream = &mut self.streams[index];
+        stream.queue.push_back(Queued {
+            packet,
+            pushed_us: now,
+        });
+        if !stream.scheduled {
+            stream.scheduled = true;
+            self.rings[class as usize].push_back(index);
+        }
+        Ok(())
+    }
+
+    /// Starts a probe cluster (from the estimator): `rate_bps` until
+    /// `min_bytes` and `min_packets` have left, or `max_duration_us` has
+    /// passed. A running cluster is replaced.
+    pub fn start_probe(
+        &mut self,
+        now: u64,
+        id: u32,
+        rate_bps: u64,
+        min_bytes: u32,
+        min_packets: u32,
+        max_duration_us: u64,
+    ) {
+        self.probe = Some(Probe {
+            id,
+            rate_bps: rate_bps.max(1),
+            min_bytes: u64::from(min_bytes),
+            min_packets,
+            started_us: now,
+            deadline_us: now.saturating_add(max_duration_us),
+            sent_bytes: 0,
+            sent_packets: 0,
+        });
+    }
+
+    /// The probe cluster running, if any.
+    pub fn probing(&self) -> Option<u32> {
+        self.probe.map(|p| p.id)
+    }
+
+    fn refill(&mut self, now: u64) {
+        let last = self.last_refill_us.unwrap_or(now);
+        let elapsed = now.saturating_sub(last);
+        self.last_refill_us = Some(now.max(last));
+        let cap = self.rate_bps as f64 * self.config.max_burst_us as f64 / 8e6;
+        self.budget = (self.budget + self.rate_bps as f64 * elapsed as f64 / 8e6).min(cap.max(1.0));
+    }
+
+    /// When a probe may send its next byte: it keeps to its own rate.
+    fn probe_due(&self, probe: &Probe) -> u64 {
+        let at = probe.sent_bytes as u128 * 8_000_000 / u128::from(probe.rate_bps);
+        probe
+            .started_us
+            .saturating_add(at.min(u64::MAX as u128) as u64)
+    }
+
+    /// The next thing to do at `now`.
+    pub fn poll(&mut self, now: u64) -> PacerOutput {
+        self.refill(now);
+        self.expire(now);
+        if let Some(p) = self.probe {
+            let done = p.sent_bytes >= p.min_bytes && p.sent_packets >= p.min_packets;
+            if done || now >= p.deadline_us {
+                self.stats.probes_done += u64::from(done);
+                self.probe = None;
+            }
+        }
+        let probe = self.probe;
+        // Audio first, and not held by the budget unless configured.
+        if !self.config.pace_audio && !self.rings[PacketClass::Audio as usize].is_empty() {
+            return self.send_next(now, PacketClass::Audio, None);
+        }
+        let next_class = ALL_CLASSES
+            .into_iter()
+            .find(|&c| !self.rings[c as usize].is_empty());
+        if let Some(p) = probe {
+            let due = self.probe_due(&p);
+            if due > now {
+                return PacerOutput::Wait(Some(due));
+            }
+            return match next_class {
+                Some(class) => self.send_next(now, class, Some(p.id)),
+                None => {
+                    let left = p.min_bytes.saturating_sub(p.sent_bytes).max(200) as usize;
+                    let bytes = left.min(self.config.max_padding_bytes);
+                    self.count_probe(bytes);
+                    self.stats.padding_bytes += bytes as u64;
+                    self.budget -= bytes as f64;
+                    PacerOutput::Padding {
+                        bytes,
+                        probe_cluster: p.id,
+                    }
+                }
+            };
+        }
+        match next_class {
+            None => PacerOutput::Wait(None),
+            Some(class) if self.budget > 0.0 => self.send_next(now, class, None),
+            Some(_) => PacerOutput::Wait(Some(self.budget_due(now, next_class))),
+        }
+    }
+
+    /// When the budget turns positive again (now if it is).
+    fn budget_due(&self, now: u64, class: Option<PacketClass>) -> u64 {
+        if class.is_none() {
+            return u64::MAX;
+        }
+        if self.budget > 0.0 {
+            return now;
+        }
+        let wait = (-self.budget * 8e6 / self.rate_bps as f64).ceil() as u64 + 1;
+        now.saturating_add(wait)
+    }
+
+    /// When [`poll`](Self::poll) has something to do next, if anything is
+    /// waiting.
+    pub fn next_wakeup(&self, now: u64) -> Option<u64> {
+        let class = ALL_CLASSES
+            .into_iter()
+            .find(|&c| !self.rings[c as usize].is_empty());
+        if class == Some(PacketClass::Audio) && !self.config.pace_audio {
+            return Some(now);
+        }
+        match self.probe {
+            Some(p) => Some(self.probe_due(&p).min(p.deadline_us).max(now)),
+            None => class.map(|c| self.budget_due(now, Some(c))),
+        }
+    }
+
+    /// Takes an emptied stream out of its class's ring, so that a non-empty
+    /// ring always means packets to send.
+    fn unschedule(&mut self, index: usize) {
+        let stream = &mut self.streams[index];
+        if stream.scheduled {
+            stream.scheduled = false;
+            self.rings[stream.class as usize].retain(|&i| i != index);
+        }
+    }
+
+    fn count_probe(&mut self, bytes: usize) {
+        if let Some(p) = self.probe.as_mut() {
+            p.sent_bytes += bytes as u64;
+            p.sent_packets += 1;
+        }
+    }
+
+    /// Drops packets older than their class's time-to-live (queue fronts
+    /// are the oldest of each stream).
+    fn expire(&mut self, now: u64) {
+        for index in 0..self.streams.len() {
+            let stream = &mut self.streams[index];
+            let ttl = self.config.ttl_us[stream.class as usize];
+            let mut expired = false;
+            while let Some(front) = stream.queue.front() {
+                if now.saturating_sub(front.pushed_us) <= ttl {
+                    break;
+                }
+                self.queued -= 1;
+                self.queued_bytes -= front.packet.len();
+                self.stats.expired[stream.class as usize] += 1;
+                stream.queue.pop_front();
+                expired = true;
+            }
+            if expired && stream.queue.is_empty() {
+                self.unschedule(index);
+            }
+        }
+    }
+
+    /// Sends the next packet of `class` (round-robin between its streams).
+    fn send_next(&mut self, now: u64, class: PacketClass, probe: Option<u32>) -> PacerOutput {
+        let ring = &mut self.rings[class as usize];
+        let Some(index) = ring.pop_front() else {
+            return PacerOutput::Wait(None);
+        };
+        let stream = &mut self.streams[index];
+        let Some(q) = stream.queue.pop_front() else {
+            // Not reached: emptied streams leave the ring at once.
+            stream.scheduled = false;
+            return PacerOutput::Wait(None);
+        };
+        if stream.queue.is_empty() {
+            stream.scheduled = false;
+        } else {
+            ring.push_back(index);
+        }
+        let len = q.packet.len();
+        let ssrc = stream.ssrc;
+        self.queued -= 1;
+        self.queued_bytes -= len;
+        self.budget -= len as f64;
+        if probe.is_some() {
+            self.count_probe(len);
+        }
+        let queued_us = now.saturating_sub(q.pushed_us);
+        let c = class as usize;
+        self.stats.sent_packets[c] += 1;
+        self.stats.sent_bytes[c] += len as u64;
+        self.stats.max_queued_us[c] = self.stats.max_queued_us[c].max(queued_us);
+        PacerOutput::Send(PacedPacket {
+            packet: q.packet,
+            ssrc,
+            class,
+            probe_cluster: probe,
+            queued_us,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "pacer_tests.rs"]
+mod tests;
