@@ -179,6 +179,10 @@ struct Probe {
 pub struct Pacer {
     config: PacerConfig,
     rate_bps: u64,
+    /// The pacing rate in bytes per µs, and the budget's cap in bytes
+    /// (kept with the rate: no division per packet).
+    bytes_per_us: f64,
+    budget_cap: f64,
     /// Bytes that may leave now (negative: debt).
     budget: f64,
     last_refill_us: Option<u64>,
@@ -189,6 +193,10 @@ pub struct Pacer {
     queued_bytes: usize,
     probe: Option<Probe>,
     stats: PacerStats,
+    /// No queued packet expires before this (µs): skips the expiry scan.
+    next_expiry_us: u64,
+    /// The stream of the last push: pushes come in runs of one SSRC.
+    last_stream: usize,
 }
 
 impl Pacer {
@@ -204,8 +212,10 @@ impl Pacer {
             max_padding_bytes: config.max_padding_bytes.max(1),
             ..config
         };
-        Self {
-            rate_bps: config.initial_rate_bps.max(1),
+        let mut pacer = Self {
+            rate_bps: 0,
+            bytes_per_us: 0.0,
+            budget_cap: 0.0,
             budget: 0.0,
             last_refill_us: None,
             streams: Vec::with_capacity(config.max_streams),
@@ -214,8 +224,12 @@ impl Pacer {
             queued_bytes: 0,
             probe: None,
             stats: PacerStats::default(),
+            next_expiry_us: u64::MAX,
+            last_stream: 0,
             config,
-        }
+        };
+        pacer.set_rate(config.initial_rate_bps);
+        pacer
     }
 
     pub fn config(&self) -> &PacerConfig {
@@ -230,7 +244,13 @@ impl Pacer {
     /// times it.
     pub fn set_target_bitrate(&mut self, target_bps: u64) {
         let rate = (target_bps as f64 * self.config.pacing_factor).min(u64::MAX as f64);
-        self.rate_bps = (rate as u64).max(1);
+        self.set_rate(rate as u64);
+    }
+
+    fn set_rate(&mut self, rate_bps: u64) {
+        self.rate_bps = rate_bps.max(1);
+        self.bytes_per_us = self.rate_bps as f64 / 8e6;
+        self.budget_cap = (self.bytes_per_us * self.config.max_burst_us as f64).max(1.0);
     }
 
     /// The pacing rate now, bits/s.
@@ -261,11 +281,18 @@ impl Pacer {
         packet: Bytes,
         keyframe_start: bool,
     ) -> Result<(), PushError> {
-        let index = match self
+        let cached = self
             .streams
-            .iter()
-            .position(|s| s.ssrc == ssrc && s.class == class)
-        {
+            .get(self.last_stream)
+            .is_some_and(|s| s.ssrc == ssrc && s.class == class);
+        let found = if cached {
+            Some(self.last_stream)
+        } else {
+            self.streams
+                .iter()
+                .position(|s| s.ssrc == ssrc && s.class == class)
+        };
+        let index = match found {
             Some(i) => i,
             None if self.streams.len() < self.config.max_streams => {
                 self.streams.push(Stream {
@@ -295,6 +322,9 @@ impl Pacer {
         }
         self.queued += 1;
         self.queued_bytes += packet.len();
+        self.last_stream = index;
+        let expiry = now.saturating_add(self.config.ttl_us[class as usize]);
+        self.next_expiry_us = self.next_expiry_us.min(expiry);
         let stream = &mut self.streams[index];
         stream.queue.push_back(Queued {
             packet,
@@ -338,10 +368,13 @@ impl Pacer {
 
     fn refill(&mut self, now: u64) {
         let last = self.last_refill_us.unwrap_or(now);
-        let elapsed = now.saturating_sub(last);
-        self.last_refill_us = Some(now.max(last));
-        let cap = self.rate_bps as f64 * self.config.max_burst_us as f64 / 8e6;
-        self.budget = (self.budget + self.rate_bps as f64 * elapsed as f64 / 8e6).min(cap.max(1.0));
+        if now <= last {
+            self.last_refill_us = Some(last);
+            return;
+        }
+        self.last_refill_us = Some(now);
+        let earned = self.bytes_per_us * (now - last) as f64;
+        self.budget = (self.budget + earned).min(self.budget_cap);
     }
 
     /// When a probe may send its next byte: it keeps to its own rate.
@@ -406,7 +439,7 @@ impl Pacer {
         if self.budget > 0.0 {
             return now;
         }
-        let wait = (-self.budget * 8e6 / self.rate_bps as f64).ceil() as u64 + 1;
+        let wait = (-self.budget / self.bytes_per_us).ceil() as u64 + 1;
         now.saturating_add(wait)
     }
 
@@ -445,6 +478,10 @@ impl Pacer {
     /// Drops packets older than their class's time-to-live (queue fronts
     /// are the oldest of each stream).
     fn expire(&mut self, now: u64) {
+        if now <= self.next_expiry_us {
+            return;
+        }
+        self.next_expiry_us = u64::MAX;
         for index in 0..self.streams.len() {
             let stream = &mut self.streams[index];
             let ttl = self.config.ttl_us[stream.class as usize];
@@ -458,6 +495,10 @@ impl Pacer {
                 self.stats.expired[stream.class as usize] += 1;
                 stream.queue.pop_front();
                 expired = true;
+            }
+            if let Some(front) = stream.queue.front() {
+                let at = front.pushed_us.saturating_add(ttl);
+                self.next_expiry_us = self.next_expiry_us.min(at);
             }
             if expired && stream.queue.is_empty() {
                 self.unschedule(index);
