@@ -170,7 +170,7 @@ pub(crate) unsafe fn read<T: Versioned>(ptr: *const T, defaults: T) -> Result<T,
         return Err(rtm_status::RTM_ERR_NULL_POINTER);
     }
     let size = caller_size(ptr)?;
-    Ok(read_sized(ptr.cast(), size, defaults)?)
+    read_sized(ptr.cast(), size, defaults)
 }
 
 /// [`read`] of `size` bytes at `src` (one element of a caller's array).
