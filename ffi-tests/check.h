@@ -34,6 +34,11 @@ static int check_failed;
         }                                                                     \
     } while (0)
 
+/* A growable output struct ready for a call: sets its struct_size to its
+ * sizeof (the ABI's convention) and yields its address, e.g.
+ * rtm_srtp_get_stats(ctx, SIZED(st)). Other fields are left as they are. */
+#define SIZED(s) ((s).struct_size = sizeof(s), &(s))
+
 static int check_report(const char *name) {
     printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
     return check_failed == 0 ? 0 : 1;

@@ -53,6 +53,39 @@ static void release_count_free(void *userdata, uint8_t *data, size_t len) {
     free(data);
 }
 
+/* The default configurations (rtm_*_config_init). */
+static rtm_source_config source_defaults(void) {
+    rtm_source_config c;
+    memset(&c, 0xa5, sizeof c);
+    CHECK_STATUS(rtm_source_config_init(&c, sizeof c), RTM_OK);
+    CHECK(c.struct_size == sizeof c);
+    return c;
+}
+
+static rtm_forwarder_config forwarder_defaults(void) {
+    rtm_forwarder_config c;
+    memset(&c, 0xa5, sizeof c);
+    CHECK_STATUS(rtm_forwarder_config_init(&c, sizeof c), RTM_OK);
+    CHECK(c.struct_size == sizeof c);
+    return c;
+}
+
+static rtm_allocator_config allocator_defaults(void) {
+    rtm_allocator_config c;
+    memset(&c, 0xa5, sizeof c);
+    CHECK_STATUS(rtm_allocator_config_init(&c, sizeof c), RTM_OK);
+    CHECK(c.struct_size == sizeof c);
+    return c;
+}
+
+/* A track demand that wants nothing yet (rtm_track_demand_init). */
+static rtm_track_demand demand(void) {
+    rtm_track_demand t;
+    memset(&t, 0xa5, sizeof t);
+    CHECK_STATUS(rtm_track_demand_init(&t, sizeof t), RTM_OK);
+    return t;
+}
+
 /* A heap copy of exactly `len` bytes (NULL for 0), for ASan. */
 static uint8_t *exact_copy(const uint8_t *bytes, size_t len) {
     if (len == 0) return NULL;
@@ -296,6 +329,7 @@ static void push_and_forward(room *rm, int s, const uint8_t *pkt, size_t len, in
                              int too_small_for) {
     rtm_source_packet_info info;
     memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
     uint64_t now = frame_now(frame);
     if (s == 2) {
         rm->zero_copy_pushed++;
@@ -374,7 +408,7 @@ static size_t sender_reports(uint8_t *buf, const uint32_t *ssrcs, int n) {
 }
 
 static rtm_forwarder_t *new_forwarder(uint32_t ssrc, int16_t pt) {
-    rtm_forwarder_config c = rtm_forwarder_config_default();
+    rtm_forwarder_config c = forwarder_defaults();
     c.ssrc = ssrc;
     c.payload_type = pt;
     rtm_forwarder_t *f = NULL;
@@ -404,7 +438,7 @@ static rtm_pause_reason pause_reason(rtm_forwarder_t *f) {
 static void test_forwarding(void) {
     publisher_init();
     room *rm = calloc(1, sizeof *rm);
-    rtm_source_config sc = rtm_source_config_default();
+    rtm_source_config sc = source_defaults();
     CHECK(sc.codec == RTM_SOURCE_CODEC_VP8 && sc.clock_rate == 90000);
     CHECK(sc.history_packets == 1024 && sc.inactive_after_us == 1000000);
     CHECK(sc.keyframe_retry_min_us == 300000);
@@ -569,30 +603,70 @@ static void test_forwarding(void) {
     /* Stats. */
     rtm_source_stats ss;
     memset(&ss, 0, sizeof ss);
-    CHECK_STATUS(rtm_source_get_stats(rm->src, &ss, sizeof ss), RTM_OK);
+    CHECK_STATUS(rtm_source_get_stats(rm->src, SIZED(ss)), RTM_OK);
     CHECK(ss.packets == 80 * 6 && ss.unknown_ssrc == 0 && ss.malformed == 0);
     CHECK(ss.padding_packets == 0 && ss.sender_reports == 6);
     CHECK(ss.keyframes[0] == 1 && ss.keyframes[1] == 2 && ss.keyframes[2] == 3);
     CHECK(ss.keyframe_requests_sent[0] == 1 && ss.keyframe_requests_sent[1] == 1);
     CHECK(ss.keyframe_requests_sent[2] == 2);
+    /* A struct_size below the first layout: refused, nothing written. */
     memset(&ss, 0xab, sizeof ss);
-    CHECK_STATUS(rtm_source_get_stats(rm->src, &ss, sizeof(uint64_t)), RTM_OK);
-    CHECK(ss.packets == 80 * 6 && ss.bytes == 0xabababababababab);
+    ss.struct_size = sizeof(uint64_t);
+    CHECK_STATUS(rtm_source_get_stats(rm->src, &ss), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(ss.struct_size == sizeof(uint64_t) && ss.packets == 0xabababababababab && ss.bytes == 0xabababababababab);
+    /* A newer caller's larger struct: the known bytes, the tail untouched. */
+    rtm_source_stats known;
+    CHECK_STATUS(rtm_source_get_stats(rm->src, SIZED(known)), RTM_OK);
+    struct {
+        rtm_source_stats s;
+        uint8_t newer[24];
+    } big_ss;
+    memset(&big_ss, 0xab, sizeof big_ss);
+    big_ss.s.struct_size = sizeof big_ss;
+    CHECK_STATUS(rtm_source_get_stats(rm->src, &big_ss.s), RTM_OK);
+    CHECK(big_ss.s.struct_size == sizeof big_ss);
+    CHECK(memcmp((uint8_t *)&big_ss.s + sizeof(size_t), (uint8_t *)&known + sizeof(size_t),
+                 sizeof known - sizeof(size_t)) == 0);
+    bool newer_intact = true;
+    for (size_t k = 0; k < sizeof big_ss.newer; k++) newer_intact &= big_ss.newer[k] == 0xab;
+    CHECK(newer_intact);
 
     rtm_forwarder_stats fs;
     memset(&fs, 0, sizeof fs);
-    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[0], &fs, sizeof fs), RTM_OK);
+    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[0], SIZED(fs)), RTM_OK);
     CHECK(fs.packets_sent == (uint64_t)a->sent && fs.frames_sent == (uint64_t)a->frames);
     CHECK(fs.keyframes_sent == (uint64_t)a->keyframes && fs.spatial_switches == 1);
     CHECK(fs.dropped[RTM_DROP_OTHER_LAYER] == (uint64_t)a->drops[RTM_DROP_OTHER_LAYER]);
     CHECK(fs.retransmitted == 40 && fs.nacks_before_keyframe == 2 && fs.nacks_not_found == 1);
     CHECK(fs.cut_frames == 0);
-    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], &fs, sizeof fs), RTM_OK);
+    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], SIZED(fs)), RTM_OK);
     CHECK(fs.dropped[RTM_DROP_TEMPORAL_LAYER] == (uint64_t)b->drops[RTM_DROP_TEMPORAL_LAYER]);
     CHECK(fs.dropped[RTM_DROP_PAUSED] == (uint64_t)b->drops[RTM_DROP_PAUSED]);
+    CHECK(fs.packets_sent == (uint64_t)b->sent);
+    /* A struct_size below the first layout: refused, nothing written. */
     memset(&fs, 0xab, sizeof fs);
-    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], &fs, sizeof(uint64_t)), RTM_OK);
-    CHECK(fs.packets_sent == (uint64_t)b->sent && fs.bytes_sent == 0xabababababababab);
+    fs.struct_size = 0;
+    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], &fs), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(fs.struct_size == 0 && fs.packets_sent == 0xabababababababab && fs.cut_frames == 0xabababababababab);
+    fs.struct_size = sizeof fs - 1;
+    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], &fs), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(fs.packets_sent == 0xabababababababab);
+    /* A newer caller's larger struct: the known bytes, the tail untouched. */
+    rtm_forwarder_stats fknown;
+    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], SIZED(fknown)), RTM_OK);
+    struct {
+        rtm_forwarder_stats s;
+        uint8_t newer[24];
+    } big_fs;
+    memset(&big_fs, 0xab, sizeof big_fs);
+    big_fs.s.struct_size = sizeof big_fs;
+    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], &big_fs.s), RTM_OK);
+    CHECK(big_fs.s.struct_size == sizeof big_fs);
+    CHECK(memcmp((uint8_t *)&big_fs.s + sizeof(size_t), (uint8_t *)&fknown + sizeof(size_t),
+                 sizeof fknown - sizeof(size_t)) == 0);
+    newer_intact = true;
+    for (size_t k = 0; k < sizeof big_fs.newer; k++) newer_intact &= big_fs.newer[k] == 0xab;
+    CHECK(newer_intact);
 
     /* A failed push ends the current packet. */
     uint8_t junk[3] = {0x80, 0, 0};
@@ -613,7 +687,7 @@ static void test_forwarding(void) {
 
 static void test_zero_copy_ownership(void) {
     publisher_init();
-    rtm_source_config sc = rtm_source_config_default();
+    rtm_source_config sc = source_defaults();
     sc.history_packets = 4;
     rtm_source_t *src = NULL;
     CHECK_STATUS(rtm_source_new(&sc, SSRC, 1, &src), RTM_OK);
@@ -652,11 +726,39 @@ static void test_zero_copy_ownership(void) {
     CHECK_STATUS(rtm_source_push(src, NULL, 8, release_count_free, &count, 0, NULL),
                  RTM_ERR_NULL_POINTER);
     CHECK(count == before + 4);
+    /* A length no buffer has ((size_t)-1, a failed recv()): refused, and
+     * the buffer released exactly once. */
+    uint8_t *huge = exact_copy(bad, 8);
+    CHECK_STATUS(rtm_source_push(src, huge, (size_t)-1, release_count_free, &count, 0, NULL),
+                 RTM_ERR_INVALID_ARGUMENT);
+    CHECK(count == before + 5);
+    CHECK_STATUS(rtm_source_push_copy(src, bad, (size_t)-1, 0, NULL), RTM_ERR_INVALID_ARGUMENT);
+    /* An info struct whose struct_size is not set: refused before the
+     * packet is looked at (nothing counted, info untouched), the buffer
+     * released once. */
+    rtm_source_stats st_before, st_after;
+    CHECK_STATUS(rtm_source_get_stats(src, SIZED(st_before)), RTM_OK);
+    rtm_source_packet_info bad_info;
+    memset(&bad_info, 0x5a, sizeof bad_info);
+    bad_info.struct_size = 0;
+    uint8_t p0[2][1500];
+    size_t len0[2];
+    bool key0;
+    uint8_t tid0;
+    build_frame(0, 10, p0, len0, &key0, &tid0);
+    CHECK_STATUS(rtm_source_push(src, exact_copy(p0[0], len0[0]), len0[0], release_count_free, &count, 0,
+                                 &bad_info),
+                 RTM_ERR_INVALID_ARGUMENT);
+    CHECK(count == before + 6);
+    CHECK_STATUS(rtm_source_push_copy(src, p0[0], len0[0], 0, &bad_info), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(bad_info.struct_size == 0 && bad_info.ssrc == 0x5a5a5a5au && bad_info.len == 0x5a5a5a5a5a5a5a5aull);
+    CHECK_STATUS(rtm_source_get_stats(src, SIZED(st_after)), RTM_OK);
+    CHECK(st_after.packets == st_before.packets && st_after.malformed == st_before.malformed);
     /* No callback: nothing to release (static memory). */
     static uint8_t fixed[20] = {0x80, 96, 0, 1, 0, 0, 0, 1, 0x77, 0x77, 0x77, 0x77, 0x10, 0x00};
     CHECK_STATUS(rtm_source_push(src, fixed, sizeof fixed, NULL, NULL, 0, NULL), RTM_ERR_NOT_FOUND);
     rtm_source_free(src);
-    CHECK(count == pushed + 4);
+    CHECK(count == pushed + 6);
 }
 
 /* ---- Allocator ----------------------------------------------------------------- */
@@ -674,13 +776,17 @@ static rtm_layer_bitrates rates(void) {
 }
 
 static void test_allocator(void) {
-    rtm_allocator_config c = rtm_allocator_config_default();
+    rtm_allocator_config c = allocator_defaults();
     CHECK(c.min_change == 0.1 && c.upgrade_hold_us == 5000000 && c.max_keyframe_transfer_us == 150000);
     rtm_allocator_t *al = NULL;
     CHECK_STATUS(rtm_allocator_new(&c, 4, &al), RTM_OK);
     rtm_track_demand t[3];
-    memset(t, 0, sizeof t);
     for (int i = 0; i < 3; i++) {
+        t[i] = demand();
+        CHECK(t[i].struct_size == sizeof t[i] && t[i].priority == 0 && !t[i].muted);
+        CHECK(t[i].max_layer.spatial == RTM_SIMULCAST_MAX_SPATIAL - 1 &&
+              t[i].max_layer.temporal == RTM_SIMULCAST_MAX_TEMPORAL - 1);
+        CHECK(t[i].bitrates.bps[0][0] == 0 && t[i].keyframe_bytes[2] == 0);
         t[i].priority = 1;
         t[i].max_layer.spatial = 2;
         t[i].max_layer.temporal = 2;
@@ -689,7 +795,10 @@ static void test_allocator(void) {
     t[1].priority = 9; /* the stage */
     rtm_allocation out[3];
     memset(out, 0xee, sizeof out);
+    out[0].struct_size = sizeof out[0]; /* the array's stride */
     CHECK_STATUS(rtm_allocator_allocate(al, 2000000, t, 3, 0, out, 3), RTM_OK);
+    CHECK(out[0].struct_size == sizeof out[0] && out[1].struct_size == sizeof out[1] &&
+          out[2].struct_size == sizeof out[2]);
     CHECK(out[1].has_layer && out[1].layer.spatial == 2 && out[1].layer.temporal == 2);
     CHECK(out[1].bitrate == 1500000);
     CHECK(out[0].has_layer && out[0].layer.spatial == 1 && out[0].layer.temporal == 1);
@@ -703,11 +812,11 @@ static void test_allocator(void) {
     rtm_track_demand big = t[1];
     big.keyframe_bytes[0] = 4000, big.keyframe_bytes[1] = 12000, big.keyframe_bytes[2] = 40000;
     rtm_allocation one;
-    CHECK_STATUS(rtm_allocator_allocate(al_kf, 2000000, &big, 1, 0, &one, 1), RTM_OK);
+    CHECK_STATUS(rtm_allocator_allocate(al_kf, 2000000, &big, 1, 0, SIZED(one), 1), RTM_OK);
     CHECK(one.has_layer && one.layer.spatial == 1 && one.layer.temporal == 2);
     rtm_allocator_free(al_kf);
     uint64_t kf[RTM_SIMULCAST_MAX_SPATIAL] = {1, 1, 1};
-    rtm_source_config ksc = rtm_source_config_default();
+    rtm_source_config ksc = source_defaults();
     rtm_source_t *ksrc = NULL;
     CHECK_STATUS(rtm_source_new(&ksc, SSRC, 3, &ksrc), RTM_OK);
     CHECK_STATUS(rtm_source_keyframe_bytes(ksrc, kf), RTM_OK);
@@ -734,10 +843,26 @@ static void test_allocator(void) {
 
     /* Invalid arguments: nothing written. */
     memset(out, 0xee, sizeof out);
+    out[0].struct_size = sizeof out[0];
     rtm_track_demand many[5];
-    memset(many, 0, sizeof many);
+    for (int i = 0; i < 5; i++) many[i] = demand();
     rtm_allocation many_out[5];
+    many_out[0].struct_size = sizeof many_out[0];
     CHECK_STATUS(rtm_allocator_allocate(al, 1000, many, 5, 0, many_out, 5), RTM_ERR_INVALID_ARGUMENT);
+    /* struct_size: an output array whose first element's is not set, a
+     * track whose size differs from the first's, a track array whose first
+     * size is below the first layout. */
+    out[0].struct_size = 0;
+    CHECK_STATUS(rtm_allocator_allocate(al, 1000, t, 3, 0, out, 3), RTM_ERR_INVALID_ARGUMENT);
+    out[0].struct_size = sizeof out[0];
+    t[1].struct_size = sizeof t[1] + 8;
+    CHECK_STATUS(rtm_allocator_allocate(al, 1000, t, 3, 0, out, 3), RTM_ERR_INVALID_ARGUMENT);
+    t[1].struct_size = sizeof t[1];
+    t[0].struct_size = 0;
+    CHECK_STATUS(rtm_allocator_allocate(al, 1000, t, 3, 0, out, 3), RTM_ERR_INVALID_ARGUMENT);
+    t[0].struct_size = sizeof t[0];
+    CHECK(out[0].struct_size == sizeof out[0] && out[0].bitrate == 0xeeeeeeeeeeeeeeee);
+    CHECK(out[1].struct_size == 0xeeeeeeeeeeeeeeee && out[2].bitrate == 0xeeeeeeeeeeeeeeee);
     CHECK_STATUS(rtm_allocator_allocate(al, 1000, t, 3, 0, out, 2), RTM_ERR_BUFFER_TOO_SMALL);
     t[2].max_layer.spatial = 3;
     CHECK_STATUS(rtm_allocator_allocate(al, 1000, t, 3, 0, out, 3), RTM_ERR_INVALID_ARGUMENT);
@@ -751,7 +876,32 @@ static void test_allocator(void) {
 
     rtm_allocator_t *const sentinel = (rtm_allocator_t *)&c;
     rtm_allocator_t *o = sentinel;
-    CHECK_STATUS(rtm_allocator_new(NULL, 4, &o), RTM_ERR_NULL_POINTER);
+    /* A NULL config is the defaults. */
+    rtm_allocator_t *dflt = NULL;
+    CHECK_STATUS(rtm_allocator_new(NULL, 4, &dflt), RTM_OK);
+    CHECK(dflt != NULL);
+    rtm_allocator_free(dflt);
+    /* Growable config: a size below the first layout is refused by init
+     * and new; a newer caller's unknown tail must be zero. */
+    rtm_allocator_config small;
+    memset(&small, 0x5a, sizeof small);
+    CHECK_STATUS(rtm_allocator_config_init(&small, sizeof small - 1), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(small.struct_size == 0x5a5a5a5a5a5a5a5aull && small.upgrade_hold_us == 0x5a5a5a5a5a5a5a5aull);
+    CHECK_STATUS(rtm_allocator_config_init(NULL, sizeof small), RTM_ERR_NULL_POINTER);
+    small = c;
+    small.struct_size = 0;
+    CHECK_STATUS(rtm_allocator_new(&small, 4, &o), RTM_ERR_INVALID_ARGUMENT);
+    struct {
+        rtm_allocator_config c;
+        uint8_t newer[16];
+    } bigc;
+    memset(&bigc, 0x5a, sizeof bigc);
+    CHECK_STATUS(rtm_allocator_config_init(&bigc.c, sizeof bigc), RTM_OK);
+    CHECK(bigc.c.struct_size == sizeof bigc && bigc.c.upgrade_hold_us == 5000000 && bigc.newer[15] == 0);
+    CHECK_STATUS(rtm_allocator_new(&bigc.c, 4, &dflt), RTM_OK);
+    rtm_allocator_free(dflt);
+    bigc.newer[3] = 9;
+    CHECK_STATUS(rtm_allocator_new(&bigc.c, 4, &o), RTM_ERR_UNSUPPORTED);
     CHECK_STATUS(rtm_allocator_new(&c, 4, NULL), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_allocator_new(&c, 0, &o), RTM_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(rtm_allocator_new(&c, RTM_ALLOCATOR_MAX_TRACKS + 1, &o), RTM_ERR_INVALID_ARGUMENT);
@@ -769,10 +919,44 @@ static void test_allocator(void) {
 /* ---- NULL and invalid arguments --------------------------------------------------- */
 
 static void test_arguments(void) {
-    rtm_source_config sc = rtm_source_config_default();
+    rtm_source_config sc = source_defaults();
     rtm_source_t *const ssentinel = (rtm_source_t *)&sc;
     rtm_source_t *so = ssentinel;
-    CHECK_STATUS(rtm_source_new(NULL, SSRC, 3, &so), RTM_ERR_NULL_POINTER);
+    /* A NULL config is the defaults. */
+    CHECK_STATUS(rtm_source_new(NULL, SSRC, 3, &so), RTM_OK);
+    CHECK(so != ssentinel && so != NULL);
+    rtm_source_free(so);
+    so = ssentinel;
+    /* n = SIZE_MAX: refused at once, before the SSRC array is read. */
+    CHECK_STATUS(rtm_source_new(&sc, SSRC, SIZE_MAX, &so), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_source_new(NULL, NULL, SIZE_MAX, &so), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(so == ssentinel);
+    /* Growable config: a size below the first layout is refused by init
+     * (nothing written) and new; a newer caller's unknown tail must be zero. */
+    rtm_source_config small;
+    memset(&small, 0x5a, sizeof small);
+    CHECK_STATUS(rtm_source_config_init(&small, 0), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_source_config_init(&small, sizeof small - 1), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(small.struct_size == 0x5a5a5a5a5a5a5a5aull && small.clock_rate == 0x5a5a5a5au);
+    CHECK_STATUS(rtm_source_config_init(NULL, sizeof small), RTM_ERR_NULL_POINTER);
+    small = sc;
+    small.struct_size = 0;
+    CHECK_STATUS(rtm_source_new(&small, SSRC, 3, &so), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(so == ssentinel);
+    struct {
+        rtm_source_config c;
+        uint8_t newer[16];
+    } bigs;
+    memset(&bigs, 0x5a, sizeof bigs);
+    CHECK_STATUS(rtm_source_config_init(&bigs.c, sizeof bigs), RTM_OK);
+    CHECK(bigs.c.struct_size == sizeof bigs && bigs.c.clock_rate == 90000 && bigs.newer[0] == 0 &&
+          bigs.newer[15] == 0);
+    rtm_source_t *sbig = NULL;
+    CHECK_STATUS(rtm_source_new(&bigs.c, SSRC, 3, &sbig), RTM_OK);
+    rtm_source_free(sbig);
+    bigs.newer[15] = 1;
+    CHECK_STATUS(rtm_source_new(&bigs.c, SSRC, 3, &so), RTM_ERR_UNSUPPORTED);
+    CHECK(so == ssentinel);
     CHECK_STATUS(rtm_source_new(&sc, NULL, 3, &so), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_source_new(&sc, SSRC, 3, NULL), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_source_new(&sc, NULL, 0, &so), RTM_ERR_INVALID_ARGUMENT);
@@ -806,6 +990,7 @@ static void test_arguments(void) {
     CHECK_STATUS(rtm_source_new(&sc, SSRC, 2, &src), RTM_OK);
     uint8_t buf[64] = {0};
     rtm_source_packet_info info;
+    info.struct_size = sizeof info;
     CHECK_STATUS(rtm_source_push_copy(NULL, buf, 20, 0, &info), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_source_push_copy(src, NULL, 20, 0, &info), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_source_push_copy(src, NULL, 0, 0, &info), RTM_ERR_TRUNCATED);
@@ -824,8 +1009,9 @@ static void test_arguments(void) {
     CHECK_STATUS(rtm_source_request_keyframe(src, 2), RTM_ERR_INVALID_ARGUMENT);
     uint32_t ssrc = 0;
     uint64_t at = 1;
-    CHECK_STATUS(rtm_source_poll_keyframe_request(src, 0, &ssrc), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_source_next_keyframe_request_at(src, &at), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_source_poll_keyframe_request(src, 0, &ssrc), RTM_NOTHING_DUE);
+    CHECK_STATUS(rtm_source_next_keyframe_request_at(src, &at), RTM_NOTHING_DUE);
+    CHECK(ssrc == 0 && at == 1); /* untouched */
     CHECK_STATUS(rtm_source_request_keyframe(src, 1), RTM_OK);
     CHECK_STATUS(rtm_source_request_keyframe(src, 1), RTM_OK);
     CHECK_STATUS(rtm_source_next_keyframe_request_at(src, &at), RTM_OK);
@@ -834,7 +1020,7 @@ static void test_arguments(void) {
     CHECK_STATUS(rtm_source_poll_keyframe_request(src, 0, NULL), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_source_poll_keyframe_request(src, 10, &ssrc), RTM_OK);
     CHECK(ssrc == SSRC[1]);
-    CHECK_STATUS(rtm_source_poll_keyframe_request(src, 11, &ssrc), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_source_poll_keyframe_request(src, 11, &ssrc), RTM_NOTHING_DUE);
     /* Retried after max(rtt + 2 frames, 300 ms) while no keyframe comes. */
     CHECK_STATUS(rtm_source_next_keyframe_request_at(src, &at), RTM_OK);
     CHECK(at == 10 + 300000);
@@ -842,17 +1028,44 @@ static void test_arguments(void) {
     CHECK_STATUS(rtm_source_next_keyframe_request_at(NULL, &at), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_source_next_keyframe_request_at(src, NULL), RTM_ERR_NULL_POINTER);
     rtm_source_stats ss;
-    CHECK_STATUS(rtm_source_get_stats(NULL, &ss, sizeof ss), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_source_get_stats(src, NULL, sizeof ss), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_source_get_stats(src, &ss, 0), RTM_OK);
+    CHECK_STATUS(rtm_source_get_stats(NULL, SIZED(ss)), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_source_get_stats(src, NULL), RTM_ERR_NULL_POINTER);
+    ss.struct_size = 0;
+    CHECK_STATUS(rtm_source_get_stats(src, &ss), RTM_ERR_INVALID_ARGUMENT);
 
-    rtm_forwarder_config fc = rtm_forwarder_config_default();
+    rtm_forwarder_config fc = forwarder_defaults();
     CHECK(fc.ssrc == 0 && fc.payload_type == -1 && fc.clock_rate == 90000);
     CHECK(fc.max_layer.spatial == 2 && fc.max_layer.temporal == 3);
     CHECK(fc.history_packets == 1024 && fc.max_timestamp_skew_us == 500000);
     rtm_forwarder_t *const fsentinel = (rtm_forwarder_t *)&fc;
     rtm_forwarder_t *fo = fsentinel;
-    CHECK_STATUS(rtm_forwarder_new(NULL, &fo), RTM_ERR_NULL_POINTER);
+    /* A NULL config is the defaults (SSRC 0). */
+    CHECK_STATUS(rtm_forwarder_new(NULL, &fo), RTM_OK);
+    CHECK(fo != fsentinel && fo != NULL);
+    rtm_forwarder_free(fo);
+    fo = fsentinel;
+    /* Growable config: init refuses a small size, new an unset one or a
+     * newer caller's non-zero unknown tail. */
+    rtm_forwarder_config fsmall;
+    memset(&fsmall, 0x5a, sizeof fsmall);
+    CHECK_STATUS(rtm_forwarder_config_init(&fsmall, sizeof fsmall - 1), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(fsmall.struct_size == 0x5a5a5a5a5a5a5a5aull && fsmall.ssrc == 0x5a5a5a5au);
+    CHECK_STATUS(rtm_forwarder_config_init(NULL, sizeof fsmall), RTM_ERR_NULL_POINTER);
+    fsmall = fc;
+    fsmall.struct_size = 0;
+    CHECK_STATUS(rtm_forwarder_new(&fsmall, &fo), RTM_ERR_INVALID_ARGUMENT);
+    struct {
+        rtm_forwarder_config c;
+        uint8_t newer[16];
+    } bigf;
+    memset(&bigf, 0x5a, sizeof bigf);
+    CHECK_STATUS(rtm_forwarder_config_init(&bigf.c, sizeof bigf), RTM_OK);
+    CHECK(bigf.c.struct_size == sizeof bigf && bigf.c.clock_rate == 90000 && bigf.newer[7] == 0);
+    rtm_forwarder_t *fbig = NULL;
+    CHECK_STATUS(rtm_forwarder_new(&bigf.c, &fbig), RTM_OK);
+    rtm_forwarder_free(fbig);
+    bigf.newer[7] = 0x80;
+    CHECK_STATUS(rtm_forwarder_new(&bigf.c, &fo), RTM_ERR_UNSUPPORTED);
     CHECK_STATUS(rtm_forwarder_new(&fc, NULL), RTM_ERR_NULL_POINTER);
     rtm_forwarder_config bf = fc;
     bf.payload_type = 128;
@@ -908,11 +1121,12 @@ static void test_arguments(void) {
     uint8_t sp = 0xee;
     CHECK_STATUS(rtm_forwarder_poll_keyframe_request(NULL, &sp), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_forwarder_poll_keyframe_request(fwd, NULL), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_forwarder_poll_keyframe_request(fwd, &sp), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_forwarder_poll_keyframe_request(fwd, &sp), RTM_NOTHING_DUE);
+    CHECK(sp == 0xee); /* untouched */
     CHECK_STATUS(rtm_forwarder_set_target(fwd, 1, 0), RTM_OK);
     CHECK_STATUS(rtm_forwarder_poll_keyframe_request(fwd, &sp), RTM_OK);
     CHECK(sp == 1);
-    CHECK_STATUS(rtm_forwarder_poll_keyframe_request(fwd, &sp), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_forwarder_poll_keyframe_request(fwd, &sp), RTM_NOTHING_DUE);
     CHECK_STATUS(rtm_forwarder_retransmit(NULL, src, 1, out, sizeof out, &n), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_forwarder_retransmit(fwd, NULL, 1, out, sizeof out, &n), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_forwarder_retransmit(fwd, src, 1, NULL, sizeof out, &n), RTM_ERR_NULL_POINTER);
@@ -927,8 +1141,8 @@ static void test_arguments(void) {
     CHECK_STATUS(rtm_forwarder_pause_reason(NULL, &pr), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_forwarder_pause_reason(fwd, NULL), RTM_ERR_NULL_POINTER);
     rtm_forwarder_stats fs;
-    CHECK_STATUS(rtm_forwarder_get_stats(NULL, &fs, sizeof fs), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_forwarder_get_stats(fwd, NULL, sizeof fs), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_forwarder_get_stats(NULL, SIZED(fs)), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_forwarder_get_stats(fwd, NULL), RTM_ERR_NULL_POINTER);
 
     /* Zero capacity with a NULL buffer is a too-small buffer, not NULL. */
     uint8_t p[2][1500];
@@ -947,11 +1161,11 @@ static void test_arguments(void) {
 /* ---- Random input ----------------------------------------------------------------- */
 
 static void test_random(void) {
-    rtm_source_config sc = rtm_source_config_default();
+    rtm_source_config sc = source_defaults();
     sc.history_packets = 64;
     rtm_source_t *src = NULL;
     CHECK_STATUS(rtm_source_new(&sc, SSRC, 3, &src), RTM_OK);
-    rtm_forwarder_config fc = rtm_forwarder_config_default();
+    rtm_forwarder_config fc = forwarder_defaults();
     fc.ssrc = 0x12345678u;
     fc.history_packets = 64;
     rtm_forwarder_t *fwd = NULL;
@@ -998,7 +1212,7 @@ static void test_random(void) {
     CHECK(crashes == 0);
     CHECK(accepted > 100);
     rtm_source_stats ss;
-    CHECK_STATUS(rtm_source_get_stats(src, &ss, sizeof ss), RTM_OK);
+    CHECK_STATUS(rtm_source_get_stats(src, SIZED(ss)), RTM_OK);
     CHECK(ss.packets == (uint64_t)accepted && ss.malformed > 0 && ss.unknown_ssrc > 0);
     printf("test_forwarder: random: %d accepted, %d forwarded\n", accepted, sent);
     rtm_forwarder_free(fwd);
@@ -1011,7 +1225,7 @@ static void test_random(void) {
  * second, numbered right after it; then it has nothing more. */
 static void test_backfill(void) {
     publisher_init();
-    rtm_source_config sc = rtm_source_config_default();
+    rtm_source_config sc = source_defaults();
     rtm_source_t *src = NULL;
     CHECK_STATUS(rtm_source_new(&sc, SSRC, 3, &src), RTM_OK);
     rtm_forwarder_t *f = new_forwarder(0xb0b0b0b0u, -1);
@@ -1024,7 +1238,8 @@ static void test_backfill(void) {
     CHECK_STATUS(rtm_source_push_copy(src, second, second_len, T0_US, NULL), RTM_OK);
     CHECK_STATUS(rtm_forwarder_forward(f, src, out, sizeof out, T0_US, &n, &why), RTM_OK);
     CHECK(n == 0 && why == RTM_DROP_WAITING_FOR_KEYFRAME);
-    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, T0_US, &n), RTM_OK);
+    n = 99;
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, T0_US, &n), RTM_NOTHING_DUE);
     CHECK(n == 0);
     CHECK_STATUS(rtm_source_push_copy(src, first, first_len, T0_US + 1, NULL), RTM_OK);
     CHECK_STATUS(rtm_forwarder_forward(f, src, out, sizeof out, T0_US + 1, &n, &why), RTM_OK);
@@ -1037,7 +1252,8 @@ static void test_backfill(void) {
     CHECK(rd32(out + 8) == 0xb0b0b0b0u);
     CHECK((out[1] & 0x80) != 0);
     CHECK(memcmp(out + 12, second + 12, second_len - 12) == 0);
-    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, T0_US + 1, &n), RTM_OK);
+    n = 99;
+    CHECK_STATUS(rtm_forwarder_backfill(f, src, out, sizeof out, T0_US + 1, &n), RTM_NOTHING_DUE);
     CHECK(n == 0);
     CHECK_STATUS(rtm_forwarder_backfill(NULL, src, out, sizeof out, 0, &n), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_forwarder_backfill(f, NULL, out, sizeof out, 0, &n), RTM_ERR_NULL_POINTER);

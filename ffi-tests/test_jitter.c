@@ -76,7 +76,7 @@ static bool tracker_all_released(const tracker *t) {
 
 /* Copies `bytes` into an exactly sized heap buffer and hands it over. */
 static rtm_status push_owned(rtm_jitter_t *jb, tracker *t, const uint8_t *bytes, size_t len,
-                             uint64_t now, int32_t *result) {
+                             uint64_t now, rtm_jitter_push_result *result) {
     if (t->count == t->capacity) {
         fprintf(stderr, "test_jitter: ownership tracker full\n");
         abort();
@@ -141,6 +141,15 @@ static bool is_audio_packet(const uint8_t *data, size_t len, uint16_t seq, uint3
     return data != NULL && len == n && memcmp(data, want, n) == 0;
 }
 
+/* The defaults of stream kind `mode` (rtm_jitter_config_init). */
+static rtm_jitter_config jitter_defaults(rtm_jitter_mode mode) {
+    rtm_jitter_config c;
+    memset(&c, 0xa5, sizeof c);
+    CHECK_STATUS(rtm_jitter_config_init(&c, sizeof c, mode), RTM_OK);
+    CHECK(c.struct_size == sizeof c);
+    return c;
+}
+
 static rtm_jitter_t *new_jitter(const rtm_jitter_config *c) {
     rtm_jitter_t *jb = NULL;
     CHECK_STATUS(rtm_jitter_new(c, &jb), RTM_OK);
@@ -149,7 +158,7 @@ static rtm_jitter_t *new_jitter(const rtm_jitter_config *c) {
 }
 
 static rtm_jitter_config audio_config(uint32_t fixed_delay_us, bool nack) {
-    rtm_jitter_config c = rtm_jitter_config_default(RTM_JITTER_AUDIO);
+    rtm_jitter_config c = jitter_defaults(RTM_JITTER_AUDIO);
     c.fixed_delay_us = fixed_delay_us;
     c.nack_enabled = nack;
     return c;
@@ -160,13 +169,14 @@ static rtm_jitter_event no_event(void) {
     memset(&e, 0xcd, sizeof e); /* fields pop fails to write stand out */
     e.fec_in_next = false;         /* (but a bool must hold 0 or 1) */
     e.keyframe = false;
+    e.struct_size = sizeof e;
     return e;
 }
 
 /* ---- Configuration and creation -------------------------------------------- */
 
 static void test_config_and_new(void) {
-    rtm_jitter_config a = rtm_jitter_config_default(RTM_JITTER_AUDIO);
+    rtm_jitter_config a = jitter_defaults(RTM_JITTER_AUDIO);
     CHECK(a.mode == RTM_JITTER_AUDIO && a.clock_rate == 48000);
     CHECK(a.capacity_packets == 512 && a.min_delay_us == 0 && a.max_delay_us == 500000);
     CHECK(a.fixed_delay_us == 0 && a.nack_enabled && a.nack_max_retries == 10);
@@ -174,9 +184,9 @@ static void test_config_and_new(void) {
     CHECK(a.rtx_ssrc == 0 && a.media_ssrc == 0 && a.media_payload_type == 0);
     CHECK(a.keyframe_request_interval_us == 0);
 
-    const uint8_t videos[3] = {RTM_JITTER_VIDEO_VP8, RTM_JITTER_VIDEO_H264, RTM_JITTER_VIDEO_OPAQUE};
+    const rtm_jitter_mode videos[3] = {RTM_JITTER_VIDEO_VP8, RTM_JITTER_VIDEO_H264, RTM_JITTER_VIDEO_OPAQUE};
     for (int i = 0; i < 3; i++) {
-        rtm_jitter_config v = rtm_jitter_config_default(videos[i]);
+        rtm_jitter_config v = jitter_defaults(videos[i]);
         CHECK(v.mode == videos[i] && v.clock_rate == 90000);
         CHECK(v.capacity_packets == 2048 && v.min_delay_us == 0 && v.max_delay_us == 1000000);
         CHECK(v.fixed_delay_us == 0 && v.nack_enabled && !v.rtx_enabled);
@@ -184,9 +194,41 @@ static void test_config_and_new(void) {
         rtm_jitter_t *jb = new_jitter(&v);
         rtm_jitter_free(jb);
     }
-    /* An unknown kind gives the audio defaults. */
-    rtm_jitter_config u = rtm_jitter_config_default(9);
-    CHECK(u.mode == RTM_JITTER_AUDIO && u.clock_rate == 48000 && u.capacity_packets == 512);
+    /* An unknown kind is refused (it used to give the audio defaults) and
+     * nothing is written. */
+    rtm_jitter_config u;
+    memset(&u, 0xa5, sizeof u);
+    CHECK_STATUS(rtm_jitter_config_init(&u, sizeof u, 9), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_jitter_config_init(&u, sizeof u, 255), RTM_ERR_INVALID_ARGUMENT);
+    /* A size below the first layout is refused; nothing is written. */
+    CHECK_STATUS(rtm_jitter_config_init(&u, 0, RTM_JITTER_AUDIO), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_jitter_config_init(&u, sizeof(size_t), RTM_JITTER_AUDIO), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_jitter_config_init(&u, sizeof u - 1, RTM_JITTER_AUDIO), RTM_ERR_INVALID_ARGUMENT);
+    bool untouched = true;
+    for (size_t k = 0; k < sizeof u; k++) untouched &= ((uint8_t *)&u)[k] == 0xa5;
+    CHECK(untouched);
+    CHECK_STATUS(rtm_jitter_config_init(NULL, sizeof u, RTM_JITTER_AUDIO), RTM_ERR_NULL_POINTER);
+
+    /* A newer caller's larger struct: init zeroes the tail this library
+     * does not know, new accepts it zero and refuses it set. */
+    struct {
+        rtm_jitter_config c;
+        uint8_t newer[24];
+    } big;
+    memset(&big, 0xa5, sizeof big);
+    CHECK_STATUS(rtm_jitter_config_init(&big.c, sizeof big, RTM_JITTER_VIDEO_VP8), RTM_OK);
+    CHECK(big.c.struct_size == sizeof big && big.c.mode == RTM_JITTER_VIDEO_VP8 && big.c.clock_rate == 90000);
+    bool zeroed = true;
+    for (size_t k = 0; k < sizeof big.newer; k++) zeroed &= big.newer[k] == 0;
+    CHECK(zeroed);
+    rtm_jitter_t *jb_big = NULL;
+    CHECK_STATUS(rtm_jitter_new(&big.c, &jb_big), RTM_OK);
+    CHECK(jb_big != NULL);
+    rtm_jitter_free(jb_big);
+    big.newer[sizeof big.newer - 1] = 1;
+    jb_big = NULL;
+    CHECK_STATUS(rtm_jitter_new(&big.c, &jb_big), RTM_ERR_UNSUPPORTED);
+    CHECK(jb_big == NULL);
 
     rtm_jitter_t *jb = new_jitter(&a);
     rtm_jitter_free(jb);
@@ -200,6 +242,13 @@ static void test_config_and_new(void) {
 
     rtm_jitter_config c = a;
     c.mode = 9;
+    CHECK_STATUS(rtm_jitter_new(&c, &out), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(out == sentinel);
+    /* A config whose struct_size was not set by init. */
+    c = a;
+    c.struct_size = 0;
+    CHECK_STATUS(rtm_jitter_new(&c, &out), RTM_ERR_INVALID_ARGUMENT);
+    c.struct_size = sizeof c - 1;
     CHECK_STATUS(rtm_jitter_new(&c, &out), RTM_ERR_INVALID_ARGUMENT);
     CHECK(out == sentinel);
     c = a;
@@ -239,7 +288,7 @@ static void test_null_arguments(void) {
     tracker_init(&t, 8);
     uint8_t pkt[64];
     size_t n = audio_packet(pkt, 1, 960);
-    int32_t result = -7;
+    rtm_jitter_push_result result = -7;
 
     /* Zero-copy push to a NULL handle still releases the buffer. */
     CHECK_STATUS(push_owned(NULL, &t, pkt, n, 0, &result), RTM_ERR_NULL_POINTER);
@@ -247,30 +296,30 @@ static void test_null_arguments(void) {
     CHECK_STATUS(rtm_jitter_push_copy(NULL, pkt, n, 0, &result), RTM_ERR_NULL_POINTER);
     rtm_jitter_event ev;
     CHECK_STATUS(rtm_jitter_pop(NULL, 0, &ev), RTM_ERR_NULL_POINTER);
-    const uint8_t *data = NULL;
-    size_t len = 0;
-    CHECK_STATUS(rtm_jitter_frame_packet(NULL, 0, &data, &len), RTM_ERR_NULL_POINTER);
+    const uint8_t *data[4] = {NULL};
+    size_t lens[4] = {0}, got = 99;
+    CHECK_STATUS(rtm_jitter_frame_packets(NULL, data, lens, 4, &got), RTM_ERR_NULL_POINTER);
     uint64_t when = 0;
     CHECK_STATUS(rtm_jitter_next_wakeup(NULL, &when), RTM_ERR_NULL_POINTER);
     uint16_t seqs[4];
     size_t count = 99;
     CHECK_STATUS(rtm_jitter_nack_list(NULL, 0, seqs, 4, &count), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_jitter_set_rtt(NULL, 1000), RTM_ERR_NULL_POINTER);
-    bool kf = true;
-    CHECK_STATUS(rtm_jitter_take_keyframe_request(NULL, &kf), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_poll_keyframe_request(NULL), RTM_ERR_NULL_POINTER);
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(NULL, &st, sizeof st), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_get_stats(NULL, SIZED(st)), RTM_ERR_NULL_POINTER);
 
     rtm_jitter_config c = audio_config(40000, true);
     rtm_jitter_t *jb = new_jitter(&c);
     CHECK_STATUS(rtm_jitter_pop(jb, 0, NULL), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, 0, NULL, &len), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, 0, &data, NULL), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, NULL, lens, 4, &got), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, data, NULL, 4, &got), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, data, lens, 4, NULL), RTM_ERR_NULL_POINTER);
+    CHECK(got == 99);
     CHECK_STATUS(rtm_jitter_next_wakeup(jb, NULL), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_jitter_nack_list(jb, 0, NULL, 4, &count), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_jitter_nack_list(jb, 0, seqs, 4, NULL), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_jitter_take_keyframe_request(jb, NULL), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_jitter_get_stats(jb, NULL, sizeof st), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, NULL), RTM_ERR_NULL_POINTER);
     /* NULL data with a length; NULL data of length 0 is an empty (truncated) packet. */
     result = -7;
     CHECK_STATUS(rtm_jitter_push_copy(jb, NULL, 12, 0, &result), RTM_ERR_NULL_POINTER);
@@ -283,16 +332,34 @@ static void test_null_arguments(void) {
     CHECK(o.releases == 1 && result == -7);
     t.released--; /* `o` is not in the tracker's table */
 
-    /* A fresh buffer has nothing to give. */
-    CHECK_STATUS(rtm_jitter_pop(jb, 1000000, &ev), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, 0, &data, &len), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_jitter_next_wakeup(jb, &when), RTM_ERR_NOT_FOUND);
+    /* A length no buffer has ((size_t)-1, a failed recv()): refused; the
+     * zero-copy buffer is released exactly once. */
+    CHECK_STATUS(rtm_jitter_push_copy(jb, pkt, (size_t)-1, 0, &result), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(result == -7);
+    owned huge = {&t, malloc(16), (size_t)-1, 0};
+    CHECK_STATUS(rtm_jitter_push(jb, huge.ptr, (size_t)-1, on_release, &huge, 0, &result),
+                 RTM_ERR_INVALID_ARGUMENT);
+    CHECK(huge.releases == 1 && result == -7);
+    t.released--; /* `huge` is not in the tracker's table */
+    /* Zero-copy to a NULL handle with that length: released once too. */
+    owned huge2 = {&t, malloc(16), (size_t)-1, 0};
+    CHECK_STATUS(rtm_jitter_push(NULL, huge2.ptr, (size_t)-1, on_release, &huge2, 0, &result),
+                 RTM_ERR_NULL_POINTER);
+    CHECK(huge2.releases == 1 && result == -7);
+    t.released--;
+
+    /* A fresh buffer has nothing to give: RTM_NOTHING_DUE (not an error),
+     * and no frame packets. */
+    ev.struct_size = sizeof ev;
+    CHECK_STATUS(rtm_jitter_pop(jb, 1000000, &ev), RTM_NOTHING_DUE);
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, data, lens, 4, &got), RTM_OK);
+    CHECK(got == 0);
+    CHECK_STATUS(rtm_jitter_next_wakeup(jb, &when), RTM_NOTHING_DUE);
     CHECK_STATUS(rtm_jitter_nack_list(jb, 0, seqs, 4, &count), RTM_OK);
     CHECK(count == 0);
     CHECK_STATUS(rtm_jitter_nack_list(jb, 0, NULL, 0, &count), RTM_OK);
     CHECK(count == 0);
-    CHECK_STATUS(rtm_jitter_take_keyframe_request(jb, &kf), RTM_OK);
-    CHECK(!kf);
+    CHECK_STATUS(rtm_jitter_poll_keyframe_request(jb), RTM_NOTHING_DUE);
     rtm_jitter_free(jb);
 
     CHECK(tracker_all_released(&t));
@@ -308,25 +375,38 @@ static void test_zero_copy_release(void) {
     rtm_jitter_t *jb = new_jitter(&c);
     const uint64_t start = 1000000;
     uint8_t pkt[64];
-    int32_t r = -1;
+    rtm_jitter_push_result r = -1;
 
     /* Stored, then popped: released at the next call, not before. */
     size_t n = audio_packet(pkt, 500, 96000);
     CHECK_STATUS(push_owned(jb, &t, pkt, n, start, &r), RTM_OK);
     CHECK(r == RTM_JITTER_STORED && t.released == 0);
     rtm_jitter_event ev = no_event();
+    /* An event whose struct_size was not set (0, or below the first
+     * layout): refused, nothing written, nothing consumed. */
+    rtm_jitter_event bad_ev = no_event();
+    bad_ev.struct_size = 0;
+    CHECK_STATUS(rtm_jitter_pop(jb, start + 40000, &bad_ev), RTM_ERR_INVALID_ARGUMENT);
+    bad_ev.struct_size = sizeof bad_ev - 1;
+    CHECK_STATUS(rtm_jitter_pop(jb, start + 40000, &bad_ev), RTM_ERR_INVALID_ARGUMENT);
+    rtm_jitter_event fresh = no_event();
+    fresh.struct_size = sizeof bad_ev - 1;
+    CHECK(memcmp(&bad_ev, &fresh, sizeof bad_ev) == 0);
+    CHECK(t.released == 0);
     CHECK_STATUS(rtm_jitter_pop(jb, start + 40000, &ev), RTM_OK);
     CHECK(ev.kind == RTM_JITTER_EVENT_PACKET && ev.seq == 500);
+    CHECK(ev.struct_size == sizeof ev);
     /* The event points into the very buffer handed over: no copy. */
     CHECK(ev.data == t.items[0].ptr && ev.len == n);
     CHECK(t.released == 0 && is_audio_packet(ev.data, ev.len, 500, 96000));
-    const uint8_t *fp = NULL;
-    size_t fl = 0;
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, 0, &fp, &fl), RTM_OK);
-    CHECK(fp == ev.data && fl == ev.len);
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, 1, &fp, &fl), RTM_ERR_NOT_FOUND);
+    /* The packet is also the only entry of rtm_jitter_frame_packets. */
+    const uint8_t *fp[2] = {NULL, NULL};
+    size_t fl[2] = {0, 0}, fcount = 99;
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, fp, fl, 2, &fcount), RTM_OK);
+    CHECK(fcount == 1 && fp[0] == ev.data && fl[0] == ev.len);
+    CHECK(fp[1] == NULL && fl[1] == 0);
     CHECK(t.released == 0);
-    CHECK_STATUS(rtm_jitter_pop(jb, start + 40000, &ev), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_jitter_pop(jb, start + 40000, &ev), RTM_NOTHING_DUE);
     CHECK(t.released == 1);
 
     /* Too late (its slot was released): released at once. */
@@ -384,7 +464,7 @@ static void test_zero_copy_release(void) {
     CHECK(t.released == 12);
     CHECK(t.items[2].releases == 1 && t.items[10].releases == 1 && t.items[11].releases == 1);
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.resets == 1);
 
     /* Still held at free: released by rtm_jitter_free. */
@@ -407,7 +487,7 @@ static void test_zero_copy_release(void) {
 #define ARR(i) (T0 + 20000ull * (i))
 #define PLAY(i) (ARR(i) + 40000ull)
 
-static rtm_status push_audio(rtm_jitter_t *jb, tracker *t, int i, uint64_t now, int32_t *r) {
+static rtm_status push_audio(rtm_jitter_t *jb, tracker *t, int i, uint64_t now, rtm_jitter_push_result *r) {
     uint8_t pkt[64];
     size_t n = audio_packet(pkt, A_SEQ(i), A_TS(i));
     return push_owned(jb, t, pkt, n, now, r);
@@ -446,7 +526,7 @@ static bool popped_lost(rtm_jitter_t *jb, uint64_t now, int i, bool fec_in_next)
 
 static bool nothing_due(rtm_jitter_t *jb, uint64_t now) {
     rtm_jitter_event ev = no_event();
-    return rtm_jitter_pop(jb, now, &ev) == RTM_ERR_NOT_FOUND;
+    return rtm_jitter_pop(jb, now, &ev) == RTM_NOTHING_DUE;
 }
 
 static bool wakeup_is(rtm_jitter_t *jb, uint64_t expected) {
@@ -465,7 +545,7 @@ static void test_audio_playout(void) {
     tracker_init(&t, 32);
     rtm_jitter_config c = audio_config(40000, false);
     rtm_jitter_t *jb = new_jitter(&c);
-    int32_t r = -1;
+    rtm_jitter_push_result r = -1;
 
     CHECK_STATUS(push_audio(jb, &t, 0, ARR(0), &r), RTM_OK);
     CHECK(r == RTM_JITTER_STORED);
@@ -520,11 +600,11 @@ static void test_audio_playout(void) {
     CHECK(popped_packet(jb, PLAY(9), 9));
     CHECK(nothing_due(jb, PLAY(9)));
     uint64_t when = 0;
-    CHECK_STATUS(rtm_jitter_next_wakeup(jb, &when), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_jitter_next_wakeup(jb, &when), RTM_NOTHING_DUE);
 
     rtm_jitter_stats st;
     memset(&st, 0xff, sizeof st);
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.packets_received == 9); /* 0,2,1,3,5,5(dup),6,4(late),9 */
     CHECK(st.packets_lost == 3);
     CHECK(st.packets_discarded == 1);
@@ -556,7 +636,7 @@ static void test_audio_wrap_push_copy(void) {
     const uint64_t arrival[8] = {ARR(0), ARR(2), ARR(2) + 100, ARR(3),
                                  ARR(4), ARR(6), ARR(6) + 100, ARR(7)};
     uint8_t buf[64];
-    int32_t r = -1;
+    rtm_jitter_push_result r = -1;
     for (int k = 0; k < 8; k++) {
         int i = order[k];
         size_t n = audio_packet(buf, (uint16_t)(65533 + i), ts0 + 960u * (uint32_t)i);
@@ -598,7 +678,7 @@ static void test_audio_wrap_push_copy(void) {
     CHECK(is_audio_packet(ev.data, ev.len, (uint16_t)(65533 + 8 + 1000), ts0 + 960u * 1008));
 
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.packets_received == 11 && st.packets_duplicated == 1 && st.packets_discarded == 1);
     CHECK(st.resets == 1 && st.jitter_buffer_emitted_count == 9 && st.packets_lost == 0);
 
@@ -611,7 +691,7 @@ static void test_audio_wrap_push_copy(void) {
         if (i < 63) late += r == RTM_JITTER_TOO_LATE;
     }
     CHECK(late == 63 && r == RTM_JITTER_RESET);
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.resets == 2 && st.packets_discarded == 64);
     ev = no_event();
     CHECK_STATUS(rtm_jitter_pop(jb, ARR(9) + 6300 + 40000, &ev), RTM_OK);
@@ -632,7 +712,7 @@ static void test_nack(void) {
     /* Packet i: seq 65533+i (wrapping), so the gap at i = 2, 3 is 65535, 0. */
     const uint32_t ts0 = 48000;
     uint8_t pkt[64];
-    int32_t r;
+    rtm_jitter_push_result r;
 #define N_PUSH(i, now)                                                                       \
     do {                                                                                     \
         size_t n_ = audio_packet(pkt, (uint16_t)(65533 + (i)), ts0 + 960u * (uint32_t)(i)); \
@@ -680,7 +760,7 @@ static void test_nack(void) {
     CHECK(wakeup_is(jb, ARR(0) + 200000));
 
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.nack_count == 2);
 
     /* The retransmissions arrive in time: everything plays, nothing lost. */
@@ -693,7 +773,7 @@ static void test_nack(void) {
         CHECK(is_audio_packet(ev.data, ev.len, (uint16_t)(65533 + i), ts0 + 960u * (uint32_t)i));
     }
     CHECK(nothing_due(jb, ARR(4) + 200000));
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.packets_lost == 0 && st.nack_count == 2 && st.jitter_buffer_emitted_count == 5);
 
     /* A new gap with room for only one sequence number in the output. */
@@ -756,7 +836,7 @@ static void test_rtx(void) {
     c.media_payload_type = AUDIO_PT;
     rtm_jitter_t *jb = new_jitter(&c);
     uint8_t pkt[64];
-    int32_t r;
+    rtm_jitter_push_result r;
     size_t n = audio_packet(pkt, 10, 960 * 10);
     CHECK_STATUS(push_owned(jb, &t, pkt, n, ARR(0), &r), RTM_OK);
     n = audio_packet(pkt, 12, 960 * 12);
@@ -794,7 +874,7 @@ static void test_rtx(void) {
     }
     CHECK(nothing_due(jb, ARR(2) + 100000));
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.retransmitted_packets_received == 2 && st.packets_received == 4);
     CHECK(st.packets_duplicated == 1 && st.packets_lost == 0 && st.jitter_buffer_emitted_count == 3);
     rtm_jitter_free(jb);
@@ -840,48 +920,75 @@ static void push_frame(rtm_jitter_t *jb, tracker *t, int k, uint16_t first, int 
     for (int p = 0; p < count; p++) {
         if (p == skip) continue;
         size_t n = vp8_packet(pkt, (uint16_t)(first + p), V_TS(k), p, key, p == count - 1);
-        int32_t r = -1;
+        rtm_jitter_push_result r = -1;
         CHECK_STATUS(push_owned(jb, t, pkt, n, V_ARR(k), &r), RTM_OK);
         CHECK(r == RTM_JITTER_STORED);
     }
 }
 
-/* Checks that `ev` is frame k with `count` packets from seq `first`, each
- * readable with rtm_jitter_frame_packet and byte-for-byte as pushed. */
+/* Checks that `ev` is frame k with `count` packets from seq `first`, all
+ * read in one rtm_jitter_frame_packets call and byte-for-byte as pushed;
+ * a smaller capacity gives the first ones, capacity 0 (NULL arrays) none. */
 static void check_frame(rtm_jitter_t *jb, const rtm_jitter_event *ev, int k, uint16_t first,
                         size_t count, bool key) {
     CHECK(ev->kind == RTM_JITTER_EVENT_FRAME && ev->seq == first && ev->timestamp == V_TS(k));
     CHECK(ev->keyframe == key && ev->packet_count == count);
+    const uint8_t *d[8];
+    size_t lens[8], got = 99;
+    CHECK(count < 8);
+    for (size_t p = 0; p < 8; p++) {
+        d[p] = NULL;
+        lens[p] = 12345;
+    }
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, d, lens, ev->packet_count, &got), RTM_OK);
+    CHECK(got == count);
     for (size_t p = 0; p < count; p++) {
-        const uint8_t *d = NULL;
-        size_t len = 0;
-        CHECK_STATUS(rtm_jitter_frame_packet(jb, p, &d, &len), RTM_OK);
         uint8_t want[64];
         size_t n = vp8_packet(want, (uint16_t)(first + p), V_TS(k), (int)p, key, p == count - 1);
-        CHECK(d != NULL && len == n && memcmp(d, want, n) == 0);
-        if (p == 0) CHECK(d == ev->data && len == ev->len);
+        CHECK(d[p] != NULL && lens[p] == n && memcmp(d[p], want, n) == 0);
+        if (p == 0) CHECK(d[p] == ev->data && lens[p] == ev->len);
     }
-    const uint8_t *d = NULL;
-    size_t len = 0;
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, count, &d, &len), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, (size_t)-1, &d, &len), RTM_ERR_NOT_FOUND);
+    CHECK(d[count] == NULL && lens[count] == 12345); /* nothing past the frame */
+    /* More room than packets: still `count` entries. */
+    const uint8_t *d2[8];
+    size_t lens2[8];
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, d2, lens2, 8, &got), RTM_OK);
+    CHECK(got == count && memcmp(d2, d, count * sizeof d[0]) == 0 && memcmp(lens2, lens, count * sizeof lens[0]) == 0);
+    /* A capacity smaller than the frame: the first `capacity` packets only. */
+    if (count > 1) {
+        const uint8_t *d3[8] = {NULL};
+        size_t lens3[8] = {0};
+        CHECK_STATUS(rtm_jitter_frame_packets(jb, d3, lens3, count - 1, &got), RTM_OK);
+        CHECK(got == count - 1 && memcmp(d3, d, (count - 1) * sizeof d[0]) == 0);
+        CHECK(memcmp(lens3, lens, (count - 1) * sizeof lens[0]) == 0);
+        CHECK(d3[count - 1] == NULL && lens3[count - 1] == 0);
+        CHECK_STATUS(rtm_jitter_frame_packets(jb, d3, lens3, 1, &got), RTM_OK);
+        CHECK(got == 1 && d3[0] == ev->data);
+    }
+    /* NULL arrays with capacity 0: nothing written, count 0. */
+    got = 99;
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, NULL, NULL, 0, &got), RTM_OK);
+    CHECK(got == 0);
+    /* Reading does not consume: all of them again. */
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, d2, lens2, 8, &got), RTM_OK);
+    CHECK(got == count && d2[0] == ev->data);
 }
 
 static bool keyframe_request(rtm_jitter_t *jb) {
-    bool want = false;
-    CHECK_STATUS(rtm_jitter_take_keyframe_request(jb, &want), RTM_OK);
-    return want;
+    rtm_status s = rtm_jitter_poll_keyframe_request(jb);
+    CHECK(s == RTM_OK || s == RTM_NOTHING_DUE);
+    return s == RTM_OK;
 }
 
 static void test_video_vp8(void) {
     tracker t;
     tracker_init(&t, 32);
-    rtm_jitter_config c = rtm_jitter_config_default(RTM_JITTER_VIDEO_VP8);
+    rtm_jitter_config c = jitter_defaults(RTM_JITTER_VIDEO_VP8);
     c.fixed_delay_us = 50000;
     c.nack_enabled = false;
     rtm_jitter_t *jb = new_jitter(&c);
     rtm_jitter_event ev;
-    int32_t r;
+    rtm_jitter_push_result r;
 
     /* F0: keyframe, 3 packets, 101 arriving after 102. */
     uint8_t pkt[64];
@@ -948,10 +1055,10 @@ static void test_video_vp8(void) {
     CHECK(keyframe_request(jb));
     CHECK(!keyframe_request(jb));
     uint64_t when;
-    CHECK_STATUS(rtm_jitter_next_wakeup(jb, &when), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_jitter_next_wakeup(jb, &when), RTM_NOTHING_DUE);
 
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.packets_received == 15);
     CHECK(st.packets_duplicated == 1 && st.packets_discarded == 1);
     CHECK(st.packets_lost == 2);   /* 106, 113 */
@@ -972,7 +1079,7 @@ static void test_video_vp8(void) {
 static void test_video_start_and_other_codecs(void) {
     tracker t;
     tracker_init(&t, 16);
-    rtm_jitter_config c = rtm_jitter_config_default(RTM_JITTER_VIDEO_VP8);
+    rtm_jitter_config c = jitter_defaults(RTM_JITTER_VIDEO_VP8);
     c.fixed_delay_us = 50000;
     rtm_jitter_t *jb = new_jitter(&c);
     push_frame(jb, &t, 0, 7, 2, false, -1);
@@ -984,11 +1091,11 @@ static void test_video_start_and_other_codecs(void) {
     CHECK_STATUS(rtm_jitter_pop(jb, V_PLAY(1), &ev), RTM_OK);
     check_frame(jb, &ev, 1, 9, 3, true);
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.frames_dropped == 1 && st.key_frames_decoded == 1 && st.keyframe_requests == 1);
     rtm_jitter_free(jb);
 
-    c = rtm_jitter_config_default(RTM_JITTER_VIDEO_OPAQUE);
+    c = jitter_defaults(RTM_JITTER_VIDEO_OPAQUE);
     c.fixed_delay_us = 50000;
     jb = new_jitter(&c);
     uint8_t pkt[64];
@@ -1001,14 +1108,15 @@ static void test_video_start_and_other_codecs(void) {
     CHECK_STATUS(rtm_jitter_pop(jb, V_PLAY(0), &ev), RTM_OK);
     CHECK(ev.kind == RTM_JITTER_EVENT_FRAME && !ev.keyframe && ev.packet_count == 2);
     CHECK(ev.seq == 300 && ev.len == n1);
-    const uint8_t *d;
-    size_t len;
-    CHECK_STATUS(rtm_jitter_frame_packet(jb, 1, &d, &len), RTM_OK);
-    CHECK(len == n2 && rd16(d + 2) == 301 && (d[1] & 0x80));
+    const uint8_t *d[2];
+    size_t len[2], got = 0;
+    CHECK_STATUS(rtm_jitter_frame_packets(jb, d, len, 2, &got), RTM_OK);
+    CHECK(got == 2 && d[0] == ev.data && len[0] == n1);
+    CHECK(len[1] == n2 && rd16(d[1] + 2) == 301 && (d[1][1] & 0x80));
     CHECK(!keyframe_request(jb));
     rtm_jitter_free(jb);
 
-    c = rtm_jitter_config_default(RTM_JITTER_VIDEO_H264);
+    c = jitter_defaults(RTM_JITTER_VIDEO_H264);
     c.fixed_delay_us = 50000;
     jb = new_jitter(&c);
     /* A keyframe starts with its SPS: a STAP-A with SPS and IDR. */
@@ -1048,13 +1156,13 @@ static void test_padding(void) {
     CHECK(ev.kind == RTM_JITTER_EVENT_PACKET && ev.seq == A_SEQ(2));
     CHECK(nothing_due(jb, PLAY(1)));
     rtm_jitter_stats st;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.packets_lost == 0 && st.concealment_events == 0 && st.jitter_buffer_emitted_count == 2);
     rtm_jitter_free(jb);
 
     /* VP8: keyframe, padding-only probe, two delta frames. The deltas must
      * decode; no keyframe request. */
-    c = rtm_jitter_config_default(RTM_JITTER_VIDEO_VP8);
+    c = jitter_defaults(RTM_JITTER_VIDEO_VP8);
     c.fixed_delay_us = 50000;
     jb = new_jitter(&c);
     n = vp8_packet(pkt, 1, V_TS(0), 0, true, true);
@@ -1077,13 +1185,13 @@ static void test_padding(void) {
     CHECK(frames >= 1);
     CHECK(frames == 3 && deltas == 2);
     CHECK(!keyframe_request(jb));
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.frames_dropped == 0);
     rtm_jitter_free(jb);
 
     /* OPAQUE (and H.264): a padding-only packet with the marker must not come
      * out as a FRAME event with no packets (data NULL). */
-    c = rtm_jitter_config_default(RTM_JITTER_VIDEO_OPAQUE);
+    c = jitter_defaults(RTM_JITTER_VIDEO_OPAQUE);
     c.fixed_delay_us = 50000;
     jb = new_jitter(&c);
     const uint8_t body[2] = {0x41, 0x42};
@@ -1107,7 +1215,7 @@ static void test_padding(void) {
     }
     CHECK(frames - empty == 2);
     CHECK(empty == 0);
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.frames_decoded == 2);
     rtm_jitter_free(jb);
 }
@@ -1122,34 +1230,42 @@ static void test_stats_size(void) {
     }
     CHECK_STATUS(rtm_jitter_push_copy(jb, pkt, 12 + AUDIO_PAYLOAD_LEN, ARR(2), NULL), RTM_OK);
     rtm_jitter_stats full;
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &full, sizeof full), RTM_OK);
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(full)), RTM_OK);
     CHECK(full.packets_received == 4 && full.packets_duplicated == 1);
 
-    /* A larger size (a newer caller's struct) writes only what the library has. */
+    CHECK(full.struct_size == sizeof full);
+
+    /* A larger size (a newer caller's struct) writes only what the library
+     * has: the tail is untouched, struct_size stays the caller's. */
     struct {
         rtm_jitter_stats s;
         uint8_t tail[32];
     } big;
     memset(&big, 0xab, sizeof big);
-    CHECK_STATUS(rtm_jitter_get_stats(jb, &big.s, sizeof big), RTM_OK);
-    CHECK(memcmp(&big.s, &full, sizeof full) == 0);
+    big.s.struct_size = sizeof big;
+    CHECK_STATUS(rtm_jitter_get_stats(jb, &big.s), RTM_OK);
+    CHECK(big.s.struct_size == sizeof big);
+    CHECK(memcmp((uint8_t *)&big.s + sizeof(size_t), (uint8_t *)&full + sizeof(size_t),
+                 sizeof full - sizeof(size_t)) == 0);
     bool tail_intact = true;
     for (size_t i = 0; i < sizeof big.tail; i++) tail_intact &= big.tail[i] == 0xab;
     CHECK(tail_intact);
 
-    /* An older caller's smaller struct: only that many bytes are written. */
-    const size_t sizes[4] = {0, 5, offsetof(rtm_jitter_stats, packets_duplicated),
-                             offsetof(rtm_jitter_stats, jitter_buffer_emitted_count)};
-    for (int k = 0; k < 4; k++) {
+    /* A struct_size below the first layout (0: never set; or a partial
+     * struct): RTM_ERR_INVALID_ARGUMENT and nothing is written. */
+    const size_t sizes[5] = {0, 5, offsetof(rtm_jitter_stats, packets_duplicated),
+                             offsetof(rtm_jitter_stats, jitter_buffer_emitted_count), sizeof(rtm_jitter_stats) - 1};
+    for (int k = 0; k < 5; k++) {
         union {
             rtm_jitter_stats s;
             uint8_t bytes[sizeof(rtm_jitter_stats)];
         } canary;
         memset(&canary, 0xab, sizeof canary);
-        CHECK_STATUS(rtm_jitter_get_stats(jb, &canary.s, sizes[k]), RTM_OK);
-        CHECK(memcmp(canary.bytes, &full, sizes[k]) == 0);
+        canary.s.struct_size = sizes[k];
+        CHECK_STATUS(rtm_jitter_get_stats(jb, &canary.s), RTM_ERR_INVALID_ARGUMENT);
+        CHECK(canary.s.struct_size == sizes[k]);
         bool intact = true;
-        for (size_t i = sizes[k]; i < sizeof canary.bytes; i++) intact &= canary.bytes[i] == 0xab;
+        for (size_t i = sizeof(size_t); i < sizeof canary.bytes; i++) intact &= canary.bytes[i] == 0xab;
         CHECK(intact);
     }
     rtm_jitter_free(jb);
@@ -1169,14 +1285,14 @@ static uint32_t rnd(void) {
  * mode, interleaved with every other call: no crash, every status one of the
  * documented ones, every event's bytes readable, every buffer released once. */
 static void test_garbage(void) {
-    const uint8_t modes[4] = {RTM_JITTER_AUDIO, RTM_JITTER_VIDEO_VP8, RTM_JITTER_VIDEO_H264,
+    const rtm_jitter_mode modes[4] = {RTM_JITTER_AUDIO, RTM_JITTER_VIDEO_VP8, RTM_JITTER_VIDEO_H264,
                               RTM_JITTER_VIDEO_OPAQUE};
     const int per_mode = 3000;
     tracker t;
     tracker_init(&t, 4 * (size_t)per_mode);
     int stored = 0, rejected = 0, events = 0, empty_frames = 0;
     for (int m = 0; m < 4; m++) {
-        rtm_jitter_config c = rtm_jitter_config_default(modes[m]);
+        rtm_jitter_config c = jitter_defaults(modes[m]);
         c.capacity_packets = 64 + 64 * (uint32_t)m;
         c.fixed_delay_us = m == 0 ? 0 : 30000; /* audio adapts */
         c.rtx_enabled = true;
@@ -1214,7 +1330,7 @@ static void test_garbage(void) {
                 if (len > 12 && rnd() % 3 == 0) bytes[12] = (uint8_t)(rnd() % 2 ? 0x10 : 0x00);
             }
             now += rnd() % 25000; /* time only moves forward */
-            int32_t r = -1;
+            rtm_jitter_push_result r = -1;
             rtm_status s = push_owned(jb, &t, bytes, len, now, &r);
             if (s == RTM_OK) {
                 stored++;
@@ -1229,7 +1345,7 @@ static void test_garbage(void) {
             for (int guard = 0; guard < 10000; guard++) {
                 rtm_jitter_event ev = no_event();
                 rtm_status ps = rtm_jitter_pop(jb, pop_at, &ev);
-                if (ps == RTM_ERR_NOT_FOUND) break;
+                if (ps == RTM_NOTHING_DUE) break;
                 CHECK_STATUS(ps, RTM_OK);
                 if (ps != RTM_OK) break;
                 events++;
@@ -1246,16 +1362,15 @@ static void test_garbage(void) {
                     for (size_t j = 0; j < ev.len; j++) sum += ev.data[j];
                     size_t count = ev.kind == RTM_JITTER_EVENT_PACKET ? 1 : ev.packet_count;
                     CHECK(count >= 1);
-                    for (size_t p = 0; p < count; p++) {
-                        const uint8_t *d = NULL;
-                        size_t dl = 0;
-                        CHECK_STATUS(rtm_jitter_frame_packet(jb, p, &d, &dl), RTM_OK);
-                        CHECK(d != NULL && dl >= 12);
-                        for (size_t j = 0; d && j < dl; j++) sum += d[j];
+                    const uint8_t *d[64];
+                    size_t dl[64], got = 99;
+                    CHECK(count <= 64);
+                    CHECK_STATUS(rtm_jitter_frame_packets(jb, d, dl, 64, &got), RTM_OK);
+                    CHECK(got == count && d[0] == ev.data && dl[0] == ev.len);
+                    for (size_t p = 0; p < got && p < 64; p++) {
+                        CHECK(d[p] != NULL && dl[p] >= 12);
+                        for (size_t j = 0; d[p] && j < dl[p]; j++) sum += d[p][j];
                     }
-                    const uint8_t *d;
-                    size_t dl;
-                    CHECK_STATUS(rtm_jitter_frame_packet(jb, count, &d, &dl), RTM_ERR_NOT_FOUND);
                 }
                 (void)sum;
             }
@@ -1264,17 +1379,17 @@ static void test_garbage(void) {
                 size_t count = 99;
                 CHECK_STATUS(rtm_jitter_nack_list(jb, now, seqs, 1 + rnd() % 32, &count), RTM_OK);
                 CHECK(count <= 32);
-                bool kf;
-                CHECK_STATUS(rtm_jitter_take_keyframe_request(jb, &kf), RTM_OK);
+                rtm_status ks = rtm_jitter_poll_keyframe_request(jb);
+                CHECK(ks == RTM_OK || ks == RTM_NOTHING_DUE);
                 uint64_t when;
                 rtm_status ws = rtm_jitter_next_wakeup(jb, &when);
-                CHECK(ws == RTM_OK || ws == RTM_ERR_NOT_FOUND);
+                CHECK(ws == RTM_OK || ws == RTM_NOTHING_DUE);
                 rtm_jitter_stats st;
-                CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+                CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
             }
         }
         rtm_jitter_stats st;
-        CHECK_STATUS(rtm_jitter_get_stats(jb, &st, sizeof st), RTM_OK);
+        CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
         CHECK(st.packets_received <= (uint64_t)per_mode);
         rtm_jitter_free(jb);
         CHECK(tracker_all_released(&t));

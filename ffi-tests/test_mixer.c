@@ -177,6 +177,15 @@ static double tone_power(const float *x, size_t n, double hz, double rate) {
 
 static double db(double ratio) { return 10.0 * log10(ratio > 1e-30 ? ratio : 1e-30); }
 
+/* The default configuration (rtm_mixer_config_init). */
+static rtm_mixer_config mixer_defaults(void) {
+    rtm_mixer_config c;
+    memset(&c, 0xa5, sizeof c);
+    CHECK_STATUS(rtm_mixer_config_init(&c, sizeof c), RTM_OK);
+    CHECK(c.struct_size == sizeof c);
+    return c;
+}
+
 static rtm_mixer_t *new_mixer(const rtm_mixer_config *c) {
     rtm_mixer_t *m = NULL;
     CHECK_STATUS(rtm_mixer_new(c, &m), RTM_OK);
@@ -187,7 +196,7 @@ static rtm_mixer_t *new_mixer(const rtm_mixer_config *c) {
 static rtm_mixer_stats get_stats(rtm_mixer_t *m) {
     rtm_mixer_stats s;
     memset(&s, 0, sizeof s);
-    CHECK_STATUS(rtm_mixer_get_stats(m, &s, sizeof s), RTM_OK);
+    CHECK_STATUS(rtm_mixer_get_stats(m, SIZED(s)), RTM_OK);
     return s;
 }
 
@@ -199,7 +208,7 @@ static void sleep_us(long us) {
 /* ---- Configuration and creation ----------------------------------------------- */
 
 static void test_config_and_new(void) {
-    rtm_mixer_config d = rtm_mixer_config_default();
+    rtm_mixer_config d = mixer_defaults();
     CHECK(d.max_participants == 1024 && d.loudest == 3 && d.speech_floor_dbov == 70);
     CHECK(d.bitrate == 32000 && d.expected_loss_percent == 10 && d.payload_type == 111);
     CHECK(d.audio_level_ext_id == 1 && d.csrc_levels_ext_id == 0);
@@ -210,6 +219,42 @@ static void test_config_and_new(void) {
     rtm_mixer_free(m);
     m = new_mixer(NULL); /* NULL: the defaults */
     rtm_mixer_free(m);
+
+    /* Growable config: a size below the first layout is refused and
+     * nothing is written; a config whose struct_size is not set is refused
+     * by new; a newer caller's larger struct gets its unknown tail zeroed
+     * by init, is accepted so, and refused once that tail is set. */
+    rtm_mixer_config small;
+    memset(&small, 0xa5, sizeof small);
+    CHECK_STATUS(rtm_mixer_config_init(&small, 0), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_mixer_config_init(&small, sizeof small - 1), RTM_ERR_INVALID_ARGUMENT);
+    bool small_untouched = true;
+    for (size_t k = 0; k < sizeof small; k++) small_untouched &= ((uint8_t *)&small)[k] == 0xa5;
+    CHECK(small_untouched);
+    CHECK_STATUS(rtm_mixer_config_init(NULL, sizeof small), RTM_ERR_NULL_POINTER);
+    rtm_mixer_t *m_out = NULL;
+    small = d;
+    small.struct_size = 0;
+    CHECK_STATUS(rtm_mixer_new(&small, &m_out), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(m_out == NULL);
+    struct {
+        rtm_mixer_config c;
+        uint8_t newer[16];
+    } big;
+    memset(&big, 0xa5, sizeof big);
+    CHECK_STATUS(rtm_mixer_config_init(&big.c, sizeof big), RTM_OK);
+    CHECK(big.c.struct_size == sizeof big && big.c.max_participants == 1024 && big.c.queue_capacity == 64);
+    bool newer_zeroed = true;
+    for (size_t k = 0; k < sizeof big.newer; k++) newer_zeroed &= big.newer[k] == 0;
+    CHECK(newer_zeroed);
+    big.c.max_participants = 4;
+    CHECK_STATUS(rtm_mixer_new(&big.c, &m_out), RTM_OK);
+    CHECK(m_out != NULL);
+    rtm_mixer_free(m_out);
+    m_out = NULL;
+    big.newer[0] = 0x01;
+    CHECK_STATUS(rtm_mixer_new(&big.c, &m_out), RTM_ERR_UNSUPPORTED);
+    CHECK(m_out == NULL);
 
     /* Errors leave *out untouched. */
     rtm_mixer_t *const sentinel = (rtm_mixer_t *)&d;
@@ -294,13 +339,13 @@ static void test_null_and_invalid(void) {
     CHECK_STATUS(rtm_mixer_set_muted(NULL, 1, true), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_set_gain(NULL, 1, 1.0f), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_tick(NULL, 0, &count), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_mixer_get_packet(NULL, 0, &pkt), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_get_packet(NULL, 0, SIZED(pkt)), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_write_rtp(NULL, 0, buf, sizeof buf, &len), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_payload(NULL, 0, &data, &len), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_mixer_take_tap_frame(NULL, 1, &frame), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_take_tap_frame(NULL, 1, SIZED(frame)), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_dominant_speaker(NULL, &id), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_mixer_take_speaker_change(NULL, &change), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_mixer_get_stats(NULL, &stats, sizeof stats), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_take_speaker_change(NULL, SIZED(change)), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_get_stats(NULL, SIZED(stats)), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_input_push(NULL, buf, 12, 0), RTM_ERR_NULL_POINTER);
     CHECK(count == 7 && len == 7 && id == 7);
 
@@ -317,21 +362,21 @@ static void test_null_and_invalid(void) {
     CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, NULL), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_dominant_speaker(m, NULL), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_take_speaker_change(m, NULL), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_mixer_get_stats(m, NULL, sizeof stats), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_get_stats(m, NULL), RTM_ERR_NULL_POINTER);
 
     /* Before the first tick there is nothing to read. */
-    CHECK_STATUS(rtm_mixer_get_packet(m, 0, &pkt), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_get_packet(m, 0, SIZED(pkt)), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_write_rtp(m, 0, buf, sizeof buf, &len), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_payload(m, 0, &data, &len), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_dominant_speaker(m, &id), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_mixer_take_speaker_change(m, &change), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_take_speaker_change(m, SIZED(change)), RTM_NOTHING_DUE);
     CHECK(len == 7 && data == NULL && id == 7);
 
     /* Unknown participants. */
     CHECK_STATUS(rtm_mixer_remove_participant(m, 42), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_set_muted(m, 42, true), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_set_gain(m, 42, 0.5f), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_mixer_take_tap_frame(m, 42, &frame), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_take_tap_frame(m, 42, SIZED(frame)), RTM_NOTHING_DUE);
 
     /* A participant: duplicates are refused, gain NaN is invalid. */
     CHECK_STATUS(rtm_mixer_add_participant(m, 1, 0x1001, 0x9001, true, &in), RTM_OK);
@@ -355,14 +400,23 @@ static void test_null_and_invalid(void) {
     static uint8_t huge[RTM_MIXER_MAX_INPUT_LEN + 1];
     CHECK_STATUS(rtm_mixer_input_push(in, huge, sizeof huge, 0), RTM_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(rtm_mixer_input_push(in, huge, RTM_MIXER_MAX_INPUT_LEN, 0), RTM_OK);
+    /* A length no buffer has ((size_t)-1, a failed recv()). */
+    CHECK_STATUS(rtm_mixer_input_push(in, huge, (size_t)-1, 0), RTM_ERR_INVALID_ARGUMENT);
 
     /* One tick: one packet, for participant 1, of payload 0 (the shared mix). */
     CHECK_STATUS(rtm_mixer_tick(m, 10000, &count), RTM_OK);
     CHECK(count == 1);
-    CHECK_STATUS(rtm_mixer_get_packet(m, 0, &pkt), RTM_OK);
+    /* An output struct whose struct_size is not set: refused, untouched. */
+    memset(&pkt, 0xcd, sizeof pkt);
+    pkt.struct_size = 0;
+    CHECK_STATUS(rtm_mixer_get_packet(m, 0, &pkt), RTM_ERR_INVALID_ARGUMENT);
+    bool pkt_untouched = pkt.struct_size == 0;
+    for (size_t i = sizeof(size_t); i < sizeof pkt; i++) pkt_untouched &= ((uint8_t *)&pkt)[i] == 0xcd;
+    CHECK(pkt_untouched);
+    CHECK_STATUS(rtm_mixer_get_packet(m, 0, SIZED(pkt)), RTM_OK);
     CHECK(pkt.participant == 1 && pkt.ssrc == 0x9001 && pkt.payload_index == 0);
-    CHECK_STATUS(rtm_mixer_get_packet(m, 1, &pkt), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_mixer_get_packet(m, SIZE_MAX, &pkt), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_get_packet(m, 1, SIZED(pkt)), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_get_packet(m, SIZE_MAX, SIZED(pkt)), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_write_rtp(m, 1, buf, sizeof buf, &len), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_payload(m, 0, &data, &len), RTM_OK);
     CHECK(data != NULL && len > 0 && len <= 400);
@@ -382,10 +436,22 @@ static void test_null_and_invalid(void) {
     CHECK_STATUS(rtm_mixer_write_rtp(m, 0, buf, full_len, &len), RTM_OK);
     CHECK(len == full_len);
 
-    /* The tapped participant has a frame; another call after taking it has none. */
-    CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, &frame), RTM_OK);
+    /* The tapped participant has a frame; another call after taking it has
+     * none. A frame or change struct without struct_size is refused and
+     * nothing is taken. */
+    memset(&frame, 0xcd, sizeof frame);
+    frame.struct_size = 0;
+    CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, &frame), RTM_ERR_INVALID_ARGUMENT);
+    bool frame_untouched = frame.struct_size == 0;
+    for (size_t i = sizeof(size_t); i < sizeof frame; i++) frame_untouched &= ((uint8_t *)&frame)[i] == 0xcd;
+    CHECK(frame_untouched);
+    memset(&change, 0xcd, sizeof change);
+    change.struct_size = 0;
+    CHECK_STATUS(rtm_mixer_take_speaker_change(m, &change), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(change.struct_size == 0 && change.to == 0xcdcdcdcdu);
+    CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, SIZED(frame)), RTM_OK);
     CHECK(frame.participant == 1);
-    CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, &frame), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, SIZED(frame)), RTM_NOTHING_DUE);
 
     rtm_mixer_input_free(in);
     rtm_mixer_free(m);
@@ -398,7 +464,7 @@ static void test_null_and_invalid(void) {
 #define ROOM_TAIL 28800 /* the last 0.6 s */
 
 static void test_room_mix_minus(void) {
-    rtm_mixer_config c = rtm_mixer_config_default();
+    rtm_mixer_config c = mixer_defaults();
     c.max_participants = 8;
     c.loudest = 0; /* everyone who is not silent */
     c.csrc_levels_ext_id = CSRC_LEVELS_EXT_ID;
@@ -441,7 +507,7 @@ static void test_room_mix_minus(void) {
         for (size_t k = 0; k < count; k++) {
             rtm_mixer_packet p;
             size_t len = 0;
-            CHECK_STATUS(rtm_mixer_get_packet(m, k, &p), RTM_OK);
+            CHECK_STATUS(rtm_mixer_get_packet(m, k, SIZED(p)), RTM_OK);
             CHECK_STATUS(rtm_mixer_write_rtp(m, k, out, sizeof out, &len), RTM_OK);
             int i = (int)p.participant - 1;
             if (i < 0 || i >= ROOM || seen[i]) {
@@ -523,9 +589,9 @@ static void test_room_mix_minus(void) {
     const uint8_t *data = NULL;
     size_t len = 0;
     rtm_mixer_packet p;
-    CHECK_STATUS(rtm_mixer_get_packet(m, 0, &p), RTM_OK);
+    CHECK_STATUS(rtm_mixer_get_packet(m, 0, SIZED(p)), RTM_OK);
     CHECK_STATUS(rtm_mixer_remove_participant(m, 4), RTM_OK);
-    CHECK_STATUS(rtm_mixer_get_packet(m, 0, &p), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_get_packet(m, 0, SIZED(p)), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_write_rtp(m, 0, out, sizeof out, &len), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_mixer_payload(m, 0, &data, &len), RTM_OK);
     CHECK(data != NULL);
@@ -546,7 +612,7 @@ static void test_room_mix_minus(void) {
 /* ---- Taps -------------------------------------------------------------------- */
 
 static void test_taps(void) {
-    rtm_mixer_config c = rtm_mixer_config_default();
+    rtm_mixer_config c = mixer_defaults();
     c.max_participants = 4;
     rtm_mixer_t *m = new_mixer(&c);
     sender a, b;
@@ -570,15 +636,15 @@ static void test_taps(void) {
         size_t count;
         CHECK_STATUS(rtm_mixer_tick(m, now + 10000, &count), RTM_OK);
         /* One frame per tick, on a contiguous clock. */
-        CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, &f), RTM_OK);
+        CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, SIZED(f)), RTM_OK);
         CHECK(f.participant == 1);
         if (t == 0) first = f.media_time;
         else if (f.media_time != last + RTM_MIXER_TAP_FRAME_SAMPLES) clock_errors++;
         last = f.media_time;
         memcpy(pcm + (size_t)frames * RTM_MIXER_TAP_FRAME_SAMPLES, f.pcm, sizeof f.pcm);
         frames++;
-        CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, &f), RTM_ERR_NOT_FOUND);
-        CHECK_STATUS(rtm_mixer_take_tap_frame(m, 2, &f), RTM_ERR_NOT_FOUND); /* not tapped */
+        CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, SIZED(f)), RTM_NOTHING_DUE);
+        CHECK_STATUS(rtm_mixer_take_tap_frame(m, 2, SIZED(f)), RTM_NOTHING_DUE); /* not tapped */
     }
     CHECK(clock_errors == 0);
     CHECK(last == first + (int64_t)(TICKS - 1) * RTM_MIXER_TAP_FRAME_SAMPLES);
@@ -599,7 +665,7 @@ static void test_taps(void) {
     }
     int kept = 0;
     int64_t expect = last + 11 * RTM_MIXER_TAP_FRAME_SAMPLES; /* 10 dropped */
-    while (rtm_mixer_take_tap_frame(m, 1, &f) == RTM_OK) {
+    while (rtm_mixer_take_tap_frame(m, 1, SIZED(f)) == RTM_OK) {
         CHECK(f.media_time == expect);
         expect += RTM_MIXER_TAP_FRAME_SAMPLES;
         kept++;
@@ -641,7 +707,7 @@ static void test_speaker_changes(void) {
         CHECK_STATUS(rtm_mixer_tick(m, now + 10000, &count), RTM_OK);
         if (t < QUIET) CHECK_STATUS(rtm_mixer_dominant_speaker(m, &id), RTM_ERR_NOT_FOUND);
         rtm_mixer_speaker_change c;
-        if (rtm_mixer_take_speaker_change(m, &c) == RTM_OK && n_changes < 8) changes[n_changes++] = c;
+        if (rtm_mixer_take_speaker_change(m, SIZED(c)) == RTM_OK && n_changes < 8) changes[n_changes++] = c;
     }
     CHECK(n_changes == N);
     for (int k = 0; k < n_changes && k < N; k++) {
@@ -657,11 +723,11 @@ static void test_speaker_changes(void) {
     CHECK_STATUS(rtm_mixer_dominant_speaker(m, &id), RTM_OK);
     CHECK(id == 30);
     rtm_mixer_speaker_change c;
-    CHECK_STATUS(rtm_mixer_take_speaker_change(m, &c), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_take_speaker_change(m, SIZED(c)), RTM_NOTHING_DUE);
     /* Removing the dominant speaker empties the seat, without an event. */
     CHECK_STATUS(rtm_mixer_remove_participant(m, 30), RTM_OK);
     CHECK_STATUS(rtm_mixer_dominant_speaker(m, &id), RTM_ERR_NOT_FOUND);
-    CHECK_STATUS(rtm_mixer_take_speaker_change(m, &c), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_take_speaker_change(m, SIZED(c)), RTM_NOTHING_DUE);
 
     for (int i = 0; i < N; i++) sender_destroy(&s[i]);
     rtm_mixer_free(m);
@@ -670,7 +736,7 @@ static void test_speaker_changes(void) {
 /* ---- Stats and their size ------------------------------------------------------ */
 
 static void test_stats_size(void) {
-    rtm_mixer_config c = rtm_mixer_config_default();
+    rtm_mixer_config c = mixer_defaults();
     c.queue_capacity = 2;
     rtm_mixer_t *m = new_mixer(&c);
     rtm_mixer_input_t *in = NULL;
@@ -683,31 +749,39 @@ static void test_stats_size(void) {
     CHECK(full.ticks == 3 && full.queue_drops == 3 && full.participants == 1);
     CHECK(full.encodes == 3 && full.decodes == 0);
 
-    /* A larger size (a newer caller's struct) writes only what the library has. */
+    CHECK(full.struct_size == sizeof full);
+
+    /* A larger size (a newer caller's struct) writes only what the library
+     * has: the tail is untouched, struct_size stays the caller's. */
     struct {
         rtm_mixer_stats s;
         uint8_t tail[32];
     } big;
     memset(&big, 0xab, sizeof big);
-    CHECK_STATUS(rtm_mixer_get_stats(m, &big.s, sizeof big), RTM_OK);
-    CHECK(memcmp(&big.s, &full, sizeof full) == 0);
+    big.s.struct_size = sizeof big;
+    CHECK_STATUS(rtm_mixer_get_stats(m, &big.s), RTM_OK);
+    CHECK(big.s.struct_size == sizeof big);
+    CHECK(memcmp((uint8_t *)&big.s + sizeof(size_t), (uint8_t *)&full + sizeof(size_t),
+                 sizeof full - sizeof(size_t)) == 0);
     bool tail_intact = true;
     for (size_t i = 0; i < sizeof big.tail; i++) tail_intact &= big.tail[i] == 0xab;
     CHECK(tail_intact);
 
-    /* An older caller's smaller struct: only that many bytes are written. */
-    const size_t sizes[4] = {0, 5, offsetof(rtm_mixer_stats, encodes),
-                             offsetof(rtm_mixer_stats, participants)};
-    for (int k = 0; k < 4; k++) {
+    /* A struct_size below the first layout (0: never set; or a partial
+     * struct): RTM_ERR_INVALID_ARGUMENT and nothing is written. */
+    const size_t sizes[5] = {0, 5, offsetof(rtm_mixer_stats, encodes), offsetof(rtm_mixer_stats, participants),
+                             sizeof(rtm_mixer_stats) - 1};
+    for (int k = 0; k < 5; k++) {
         union {
             rtm_mixer_stats s;
             uint8_t bytes[sizeof(rtm_mixer_stats)];
         } canary;
         memset(&canary, 0xab, sizeof canary);
-        CHECK_STATUS(rtm_mixer_get_stats(m, &canary.s, sizes[k]), RTM_OK);
-        CHECK(memcmp(canary.bytes, &full, sizes[k]) == 0);
+        canary.s.struct_size = sizes[k];
+        CHECK_STATUS(rtm_mixer_get_stats(m, &canary.s), RTM_ERR_INVALID_ARGUMENT);
+        CHECK(canary.s.struct_size == sizes[k]);
         bool intact = true;
-        for (size_t i = sizes[k]; i < sizeof canary.bytes; i++) intact &= canary.bytes[i] == 0xab;
+        for (size_t i = sizeof(size_t); i < sizeof canary.bytes; i++) intact &= canary.bytes[i] == 0xab;
         CHECK(intact);
     }
     rtm_mixer_input_free(in);
@@ -717,7 +791,7 @@ static void test_stats_size(void) {
 /* ---- Bounded queues and the lifetimes of input handles --------------------------- */
 
 static void test_queues_and_lifetimes(void) {
-    rtm_mixer_config c = rtm_mixer_config_default();
+    rtm_mixer_config c = mixer_defaults();
     c.queue_capacity = 4;
     c.max_participants = 2;
     rtm_mixer_t *m = new_mixer(&c);
@@ -835,7 +909,7 @@ static void test_threads_push_while_owner_ticks(void) {
         for (size_t k = 0; k < count; k++) {
             rtm_mixer_packet pk;
             size_t len = 0;
-            CHECK_STATUS(rtm_mixer_get_packet(m, k, &pk), RTM_OK);
+            CHECK_STATUS(rtm_mixer_get_packet(m, k, SIZED(pk)), RTM_OK);
             if (pk.participant != 2) continue;
             CHECK_STATUS(rtm_mixer_write_rtp(m, k, out, sizeof out, &len), RTM_OK);
             rtp_view v;
@@ -898,7 +972,7 @@ static void wait_attempts(atomic_int *attempts, int more) {
 }
 
 static void test_thread_outlives_participant_and_mixer(void) {
-    rtm_mixer_config c = rtm_mixer_config_default();
+    rtm_mixer_config c = mixer_defaults();
     c.queue_capacity = 8;
     rtm_mixer_t *m = new_mixer(&c);
     rtm_mixer_input_t *in = NULL;
@@ -942,7 +1016,7 @@ static uint32_t rnd(void) {
 }
 
 static void test_garbage(void) {
-    rtm_mixer_config c = rtm_mixer_config_default();
+    rtm_mixer_config c = mixer_defaults();
     c.audio_level_ext_id = 0; /* decode everything */
     c.csrc_levels_ext_id = 2;
     rtm_mixer_t *m = new_mixer(&c);
@@ -971,7 +1045,7 @@ static void test_garbage(void) {
             if (rtm_mixer_write_rtp(m, k, out, sizeof out, &len) != RTM_OK) errors++;
         }
         rtm_mixer_tap_frame f;
-        while (rtm_mixer_take_tap_frame(m, 1, &f) == RTM_OK) {
+        while (rtm_mixer_take_tap_frame(m, 1, SIZED(f)) == RTM_OK) {
         }
     }
     CHECK(errors == 0);

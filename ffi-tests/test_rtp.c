@@ -23,7 +23,13 @@ static void test_version_and_status(void) {
     CHECK(strcmp(rtm_status_str(RTM_OK), "ok") == 0);
     CHECK(strcmp(rtm_status_str(RTM_ERR_BUFFER_TOO_SMALL), "buffer too small") == 0);
     CHECK(strcmp(rtm_status_str(12345), "unknown status") == 0);
+    /* RTM_NOTHING_DUE: a positive answer, named, and not a failure. */
+    CHECK(RTM_NOTHING_DUE == 1);
+    CHECK(strcmp(rtm_status_str(RTM_NOTHING_DUE), "nothing due now") == 0);
+    CHECK(!RTM_FAILED(RTM_OK) && !RTM_FAILED(RTM_NOTHING_DUE));
+    CHECK(RTM_FAILED(RTM_ERR_NULL_POINTER) && RTM_FAILED(RTM_ERR_NOT_FOUND) && RTM_FAILED(RTM_ERR_BEFORE_KEYFRAME));
     const int32_t all[] = {RTM_OK,
+                           RTM_NOTHING_DUE,
                            RTM_ERR_NULL_POINTER,
                            RTM_ERR_INVALID_ARGUMENT,
                            RTM_ERR_BUFFER_TOO_SMALL,
@@ -67,6 +73,13 @@ static void test_parse(void) {
     /* Every malformed shape has its own status. */
     uint8_t bad[32];
     CHECK_STATUS(rtm_rtp_parse(OPUS, 11, &h), RTM_ERR_TRUNCATED);
+    /* A length no buffer has ((size_t)-1, a failed recv()): refused before
+     * anything is read, *out untouched. */
+    rtm_rtp_header untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    CHECK_STATUS(rtm_rtp_parse(OPUS, (size_t)-1, &untouched), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_rtp_find_extension(OPUS, (size_t)-1, 3, &off, &n), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(((uint8_t *)&untouched)[0] == 0x5a && ((uint8_t *)&untouched)[sizeof untouched - 1] == 0x5a);
     memcpy(bad, OPUS, sizeof bad);
     bad[0] = 0x50;
     CHECK_STATUS(rtm_rtp_parse(bad, sizeof bad, &h), RTM_ERR_BAD_VERSION);

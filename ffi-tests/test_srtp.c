@@ -44,6 +44,15 @@ static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The default configuration (rtm_srtp_config_init). */
+static rtm_srtp_config srtp_defaults(void) {
+    rtm_srtp_config cfg;
+    memset(&cfg, 0xa5, sizeof cfg);
+    CHECK_STATUS(rtm_srtp_config_init(&cfg, sizeof cfg), RTM_OK);
+    CHECK(cfg.struct_size == sizeof cfg);
+    return cfg;
+}
+
 /* A context for profile slot i with the test key; NULL config = defaults. */
 static rtm_srtp_t *make_ctx(size_t i, const rtm_srtp_config *cfg) {
     rtm_srtp_t *ctx = NULL;
@@ -120,7 +129,7 @@ static void unprotect_expect(rtm_srtp_t *ctx, bool rtcp, const uint8_t *ct, size
     unprotect_expect(ctx, rtcp, ct, ct_len, plain, plain_len, want, __LINE__)
 
 static void test_config_and_new(void) {
-    rtm_srtp_config cfg = rtm_srtp_config_default();
+    rtm_srtp_config cfg = srtp_defaults();
     CHECK(cfg.replay_window == 1024 && cfg.max_ssrcs == 1024 && !cfg.cryptex);
 
     for (size_t i = 0; i < 6; i++) {
@@ -164,18 +173,50 @@ static void test_config_and_new(void) {
     CHECK_STATUS(rtm_srtp_new(1, KEY, 16, SALT, 14, NULL, NULL), RTM_ERR_NULL_POINTER);
     cfg.replay_window = 0;
     CHECK_STATUS(rtm_srtp_new(1, KEY, 16, SALT, 14, &cfg, &ctx), RTM_ERR_INVALID_ARGUMENT);
-    cfg = rtm_srtp_config_default();
+    cfg = srtp_defaults();
     cfg.max_ssrcs = 0;
     CHECK_STATUS(rtm_srtp_new(1, KEY, 16, SALT, 14, &cfg, &ctx), RTM_ERR_INVALID_ARGUMENT);
     CHECK(ctx == sentinel);
 
     /* A window that is not a multiple of 64 is accepted (rounded up). */
-    cfg = rtm_srtp_config_default();
+    cfg = srtp_defaults();
     cfg.replay_window = 100;
     cfg.max_ssrcs = 1;
     ctx = NULL;
     CHECK_STATUS(rtm_srtp_new(7, KEY, 16, SALT, 12, &cfg, &ctx), RTM_OK);
     rtm_srtp_free(ctx);
+
+    /* Growable config: a size below the first layout is refused and
+     * nothing is written; a newer caller's larger struct gets zeroes in
+     * the tail it alone knows, and a non-zero byte there is refused. */
+    rtm_srtp_config small;
+    memset(&small, 0xa5, sizeof small);
+    CHECK_STATUS(rtm_srtp_config_init(&small, 0), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_srtp_config_init(&small, sizeof small - 1), RTM_ERR_INVALID_ARGUMENT);
+    for (size_t k = 0; k < sizeof small; k++) CHECK(((uint8_t *)&small)[k] == 0xa5);
+    CHECK_STATUS(rtm_srtp_config_init(NULL, sizeof small), RTM_ERR_NULL_POINTER);
+    /* A config whose struct_size was never set (0) is refused by new. */
+    cfg = srtp_defaults();
+    cfg.struct_size = 0;
+    ctx = sentinel;
+    CHECK_STATUS(rtm_srtp_new(7, KEY, 16, SALT, 12, &cfg, &ctx), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(ctx == sentinel);
+    struct {
+        rtm_srtp_config cfg;
+        uint8_t newer[16];
+    } big;
+    memset(&big, 0xa5, sizeof big);
+    CHECK_STATUS(rtm_srtp_config_init(&big.cfg, sizeof big), RTM_OK);
+    CHECK(big.cfg.struct_size == sizeof big && big.cfg.replay_window == 1024 && big.cfg.max_ssrcs == 1024);
+    for (size_t k = 0; k < sizeof big.newer; k++) CHECK(big.newer[k] == 0);
+    ctx = NULL;
+    CHECK_STATUS(rtm_srtp_new(7, KEY, 16, SALT, 12, &big.cfg, &ctx), RTM_OK);
+    CHECK(ctx != NULL);
+    rtm_srtp_free(ctx);
+    big.newer[5] = 1;
+    ctx = sentinel;
+    CHECK_STATUS(rtm_srtp_new(7, KEY, 16, SALT, 12, &big.cfg, &ctx), RTM_ERR_UNSUPPORTED);
+    CHECK(ctx == sentinel);
 
     rtm_srtp_free(NULL); /* no-op */
 }
@@ -410,6 +451,16 @@ static void test_null_and_malformed(void) {
     CHECK_STATUS(rtm_srtp_unprotect(ctx, NULL, 0, &out_len), RTM_ERR_TRUNCATED);
     CHECK_STATUS(rtm_srtcp_protect(ctx, NULL, 0, 0, &out_len), RTM_ERR_TRUNCATED);
     CHECK_STATUS(rtm_srtcp_unprotect(ctx, NULL, 0, &out_len), RTM_ERR_TRUNCATED);
+    /* A length no buffer has ((size_t)-1, a failed recv()): refused before
+     * anything is read, out_len and the buffer untouched. */
+    out_len = 999;
+    uint8_t before[sizeof pkt];
+    memcpy(before, pkt, sizeof pkt);
+    CHECK_STATUS(rtm_srtp_unprotect(ctx, pkt, (size_t)-1, &out_len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_srtcp_unprotect(ctx, pkt, (size_t)-1, &out_len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_srtp_protect(ctx, pkt, (size_t)-1, (size_t)-1, &out_len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_srtcp_protect(ctx, pkt, (size_t)-1, (size_t)-1, &out_len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(out_len == 999 && memcmp(before, pkt, sizeof pkt) == 0);
 
     /* Truncated and bad-version packets, in exactly sized buffers. */
     uint8_t *b = malloc(11 + 10);
@@ -471,7 +522,7 @@ static bool is_parse_status(rtm_status s) { return s <= RTM_ERR_TRUNCATED && s >
  * accepted, buffer untouched, and no SSRC slot taken by a forgery. */
 static void test_garbage(void) {
     for (size_t i = 0; i < 6; i++) {
-        rtm_srtp_config cfg = rtm_srtp_config_default();
+        rtm_srtp_config cfg = srtp_defaults();
         cfg.max_ssrcs = 4;
         rtm_srtp_t *rx = make_ctx(i, &cfg);
         int rejected = 0, auth = 0;
@@ -501,7 +552,7 @@ static void test_garbage(void) {
         }
         CHECK(auth > 100); /* the mix reached the authentication check */
         rtm_srtp_stats st;
-        CHECK_STATUS(rtm_srtp_get_stats(rx, &st, sizeof st), RTM_OK);
+        CHECK_STATUS(rtm_srtp_get_stats(rx, SIZED(st)), RTM_OK);
         CHECK(st.rtp_unprotected == 0 && st.rtcp_unprotected == 0 && st.ssrc_limit_rejects == 0);
         CHECK(st.auth_failures == (uint64_t)auth);
         CHECK(st.auth_failures + st.malformed == (uint64_t)rejected);
@@ -522,7 +573,7 @@ static void test_garbage(void) {
 
     /* Random packets through protect: either refused with the buffer
      * untouched, or protected so that a peer unprotects the same bytes. */
-    rtm_srtp_config cfg = rtm_srtp_config_default();
+    rtm_srtp_config cfg = srtp_defaults();
     cfg.max_ssrcs = 4096;
     for (size_t i = 0; i < 6; i++) {
         rtm_srtp_t *tx = make_ctx(i, &cfg), *rx = make_ctx(i, &cfg);
@@ -564,7 +615,7 @@ static void test_garbage(void) {
 /* max_ssrcs = 2: the third SSRC is refused on either side, counted, and
  * forged packets from new SSRCs do not take a slot. */
 static void test_ssrc_limit(void) {
-    rtm_srtp_config cfg = rtm_srtp_config_default();
+    rtm_srtp_config cfg = srtp_defaults();
     cfg.max_ssrcs = 2;
     for (size_t i = 0; i < 6; i++) {
         rtm_srtp_t *tx = make_ctx(i, NULL), *rx = make_ctx(i, &cfg), *capped_tx = make_ctx(i, &cfg);
@@ -599,7 +650,7 @@ static void test_ssrc_limit(void) {
         UNPROTECT_EXPECT(rx, false, ct, ct_len, pkt, n, RTM_OK);
         free(ct);
         rtm_srtp_stats st;
-        CHECK_STATUS(rtm_srtp_get_stats(rx, &st, sizeof st), RTM_OK);
+        CHECK_STATUS(rtm_srtp_get_stats(rx, SIZED(st)), RTM_OK);
         CHECK(st.ssrc_limit_rejects == 2 && st.rtp_unprotected == 3 && st.auth_failures == 3);
 
         /* Protect side. */
@@ -617,7 +668,7 @@ static void test_ssrc_limit(void) {
             }
             free(buf);
         }
-        CHECK_STATUS(rtm_srtp_get_stats(capped_tx, &st, sizeof st), RTM_OK);
+        CHECK_STATUS(rtm_srtp_get_stats(capped_tx, SIZED(st)), RTM_OK);
         CHECK(st.ssrc_limit_rejects == 1 && st.rtp_protected == 2);
         rtm_srtp_free(capped_tx);
 
@@ -642,7 +693,7 @@ static void test_ssrc_limit(void) {
 
 /* Every counter after a known sequence, and rtm_srtp_get_stats' size rule. */
 static void test_stats(void) {
-    rtm_srtp_config cfg = rtm_srtp_config_default();
+    rtm_srtp_config cfg = srtp_defaults();
     cfg.max_ssrcs = 2;
     rtm_srtp_t *tx = make_ctx(1, NULL), *rx = make_ctx(1, &cfg);
     const size_t payload[5] = {20, 0, 100, 10, 10};
@@ -669,7 +720,7 @@ static void test_stats(void) {
 
     rtm_srtp_stats st;
     memset(&st, 0xff, sizeof st);
-    CHECK_STATUS(rtm_srtp_get_stats(tx, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_srtp_get_stats(tx, SIZED(st)), RTM_OK);
     CHECK(st.rtp_protected == 5 && st.rtp_protected_bytes == bytes);
     CHECK(st.rtcp_protected == 2 && st.rtp_unprotected == 0 && st.rtp_unprotected_bytes == 0);
     CHECK(st.rtcp_unprotected == 0 && st.auth_failures == 0 && st.replayed == 0 && st.too_old == 0);
@@ -706,7 +757,7 @@ static void test_stats(void) {
     UNPROTECT_EXPECT(rx, true, rct[0], rct_len[0], rtcp, rn, RTM_ERR_REPLAYED);
 
     memset(&st, 0xff, sizeof st);
-    CHECK_STATUS(rtm_srtp_get_stats(rx, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_srtp_get_stats(rx, SIZED(st)), RTM_OK);
     CHECK(st.rtp_protected == 0 && st.rtp_protected_bytes == 0 && st.rtcp_protected == 0);
     CHECK(st.rtp_unprotected == 5);
     CHECK(st.rtp_unprotected_bytes == rx_bytes);
@@ -717,27 +768,32 @@ static void test_stats(void) {
     CHECK(st.ssrc_limit_rejects == 1);
     CHECK(st.malformed == 2);
 
-    /* Only stats_size bytes are written: an older, shorter struct. */
+    /* struct_size below the first layout (0: never set, or a partial
+     * struct): RTM_ERR_INVALID_ARGUMENT and nothing is written. */
     rtm_srtp_stats part;
-    memset(&part, 0xee, sizeof part);
-    CHECK_STATUS(rtm_srtp_get_stats(rx, &part, sizeof(uint64_t)), RTM_OK);
-    CHECK(part.rtp_protected == 0 && part.rtp_protected_bytes == 0xeeeeeeeeeeeeeeeeull);
-    memset(&part, 0xee, sizeof part);
-    CHECK_STATUS(rtm_srtp_get_stats(rx, &part, 3 * sizeof(uint64_t) + 4), RTM_OK);
-    CHECK(part.rtp_unprotected == 5 && part.rtp_unprotected_bytes != rx_bytes);
-    CHECK(part.rtcp_protected == 0xeeeeeeeeeeeeeeeeull);
-    memset(&part, 0xee, sizeof part);
-    CHECK_STATUS(rtm_srtp_get_stats(rx, &part, 0), RTM_OK);
-    for (size_t k = 0; k < sizeof part; k++) CHECK(((uint8_t *)&part)[k] == 0xee);
-    /* A newer caller's larger struct: only ours is written. */
-    uint8_t *big = malloc(sizeof(rtm_srtp_stats) + 16);
-    memset(big, 0xee, sizeof(rtm_srtp_stats) + 16);
-    CHECK_STATUS(rtm_srtp_get_stats(rx, (rtm_srtp_stats *)big, sizeof(rtm_srtp_stats) + 16), RTM_OK);
-    CHECK(memcmp(big, &st, sizeof st) == 0);
-    for (size_t k = sizeof(rtm_srtp_stats); k < sizeof(rtm_srtp_stats) + 16; k++) CHECK(big[k] == 0xee);
-    free(big);
-    CHECK_STATUS(rtm_srtp_get_stats(NULL, &st, sizeof st), RTM_ERR_NULL_POINTER);
-    CHECK_STATUS(rtm_srtp_get_stats(rx, NULL, sizeof st), RTM_ERR_NULL_POINTER);
+    const size_t bad_sizes[] = {0, sizeof(size_t), sizeof part - 1};
+    for (size_t b = 0; b < sizeof bad_sizes / sizeof bad_sizes[0]; b++) {
+        memset(&part, 0xee, sizeof part);
+        part.struct_size = bad_sizes[b];
+        CHECK_STATUS(rtm_srtp_get_stats(rx, &part), RTM_ERR_INVALID_ARGUMENT);
+        CHECK(part.struct_size == bad_sizes[b]);
+        for (size_t k = sizeof(size_t); k < sizeof part; k++) CHECK(((uint8_t *)&part)[k] == 0xee);
+    }
+    /* A newer caller's larger struct: only the known bytes are written,
+     * the tail is untouched and struct_size stays the caller's. */
+    struct {
+        rtm_srtp_stats st;
+        uint8_t newer[16];
+    } big;
+    memset(&big, 0xee, sizeof big);
+    big.st.struct_size = sizeof big;
+    CHECK_STATUS(rtm_srtp_get_stats(rx, &big.st), RTM_OK);
+    CHECK(big.st.struct_size == sizeof big);
+    CHECK(memcmp((uint8_t *)&big.st + sizeof(size_t), (uint8_t *)&st + sizeof(size_t),
+                 sizeof st - sizeof(size_t)) == 0);
+    for (size_t k = 0; k < sizeof big.newer; k++) CHECK(big.newer[k] == 0xee);
+    CHECK_STATUS(rtm_srtp_get_stats(NULL, SIZED(st)), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_srtp_get_stats(rx, NULL), RTM_ERR_NULL_POINTER);
 
     for (int k = 0; k < 5; k++) free(ct[k]);
     free(rct[0]);
@@ -817,7 +873,7 @@ static void cryptex_vectors(uint16_t profile, const char *key_hex, const char *s
                             size_t count, size_t tag) {
     uint8_t key[16], salt[14];
     size_t kl = unhex(key_hex, key), sl = unhex(salt_hex, salt);
-    rtm_srtp_config on = rtm_srtp_config_default();
+    rtm_srtp_config on = srtp_defaults();
     on.cryptex = true;
     rtm_srtp_t *tx = NULL, *rx = NULL, *rx_off = NULL;
     CHECK_STATUS(rtm_srtp_new(profile, key, kl, salt, sl, &on, &tx), RTM_OK);
@@ -844,7 +900,7 @@ static void cryptex_vectors(uint16_t profile, const char *key_hex, const char *s
         UNPROTECT_EXPECT(rx, false, want, wn, plain, pn, RTM_OK);
     }
     rtm_srtp_stats st;
-    CHECK_STATUS(rtm_srtp_get_stats(rx_off, &st, sizeof st), RTM_OK);
+    CHECK_STATUS(rtm_srtp_get_stats(rx_off, SIZED(st)), RTM_OK);
     CHECK(st.malformed == count && st.rtp_unprotected == 0);
     rtm_srtp_free(tx);
     rtm_srtp_free(rx);
@@ -857,7 +913,7 @@ static void test_cryptex(void) {
     cryptex_vectors(7, "000102030405060708090a0b0c0d0e0f", "a0a1a2a3a4a5a6a7a8a9aaab", CRYPTEX_GCM,
                     sizeof CRYPTEX_GCM / sizeof CRYPTEX_GCM[0], 16);
 
-    rtm_srtp_config on = rtm_srtp_config_default();
+    rtm_srtp_config on = srtp_defaults();
     on.cryptex = true;
     for (size_t i = 0; i < 6; i++) {
         rtm_srtp_t *tx = make_ctx(i, &on), *rx = make_ctx(i, &on), *plain_tx = make_ctx(i, NULL),

@@ -130,10 +130,12 @@ static srtp_t lib_session(const peers *s, srtp_ssrc_type_t type) {
 }
 
 static rtm_srtp_t *rtm_session(const peers *s) {
-    rtm_srtp_config cfg = rtm_srtp_config_default();
+    rtm_srtp_config cfg;
+    rtm_status st = rtm_srtp_config_init(&cfg, sizeof cfg);
+    EXPECT(st == RTM_OK, "rtm_srtp_config_init returned %s", rtm_status_str(st));
     cfg.replay_window = 1024;
     rtm_srtp_t *ctx = NULL;
-    rtm_status st = rtm_srtp_new(s->p->id, s->key, s->p->key_len, s->salt, s->p->salt_len, &cfg, &ctx);
+    st = rtm_srtp_new(s->p->id, s->key, s->p->key_len, s->salt, s->p->salt_len, &cfg, &ctx);
     EXPECT(st == RTM_OK && ctx != NULL, "rtm_srtp_new returned %s", rtm_status_str(st));
     return ctx;
 }

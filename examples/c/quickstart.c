@@ -4,7 +4,7 @@
 #include <rtmedia.h>
 #include <stdio.h>
 
-#define TRY(call) do { rtm_status s_ = (call); if (s_ != RTM_OK) { \
+#define TRY(call) do { rtm_status s_ = (call); if (RTM_FAILED(s_)) { \
     fprintf(stderr, "%s: %s\n", #call, rtm_status_str(s_)); return 1; } } while (0)
 
 int main(void) {
@@ -14,11 +14,11 @@ int main(void) {
     TRY(rtm_srtp_new(7, key, 16, salt, 12, NULL, &browser)); /* 7: AEAD_AES_128_GCM */
     TRY(rtm_srtp_new(7, key, 16, salt, 12, NULL, &from_publisher));
     TRY(rtm_srtp_new(7, sub_key, 16, sub_salt, 12, NULL, &to_subscriber));
-    rtm_source_config source_config = rtm_source_config_default();
-    rtm_forwarder_config forwarder_config = rtm_forwarder_config_default();
+    rtm_forwarder_config forwarder_config;
+    TRY(rtm_forwarder_config_init(&forwarder_config, sizeof forwarder_config)); /* the defaults */
     forwarder_config.ssrc = 0xabcd; /* what this subscriber sees */
     rtm_source_t *source; rtm_forwarder_t *forwarder;
-    TRY(rtm_source_new(&source_config, layers, 3, &source));
+    TRY(rtm_source_new(NULL, layers, 3, &source)); /* NULL config: the defaults (VP8, 90 kHz) */
     TRY(rtm_forwarder_new(&forwarder_config, &forwarder));
     TRY(rtm_forwarder_set_target(forwarder, 0, 2)); /* or set_available_bitrate, an allocator */
 
@@ -39,7 +39,7 @@ int main(void) {
     TRY(rtm_source_push_copy(source, wire, len, now_us, NULL));
     rtm_drop_reason dropped;
     TRY(rtm_forwarder_forward(forwarder, source, out, sizeof out, now_us, &n, &dropped));
-    while (n > 0) {
+    while (n > 0) { /* backfill: RTM_NOTHING_DUE (not a failure) with n = 0 ends it */
         TRY(rtm_srtp_protect(to_subscriber, out, n, sizeof out, &n));
         printf("sent %zu bytes to the subscriber\n", n); /* sendto(...) */
         TRY(rtm_forwarder_backfill(forwarder, source, out, sizeof out, now_us, &n));

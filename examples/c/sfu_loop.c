@@ -8,7 +8,7 @@
  *   TL0PICIDX, TID/Y, KEYIDX), TIDs 0,2,1,2 (L1T3) from each keyframe, one sender report per
  *   layer. Keyframes at frame 0 and when a PLI asks, never periodically.
  * - SFU: unprotect -> rtm_source_on_rtcp (SRs) / rtm_source_push_copy -> rtm_forwarder_forward,
- *   then rtm_forwarder_backfill until 0 -> protect with the subscriber's key -> send. Layer 0
+ *   then rtm_forwarder_backfill until RTM_NOTHING_DUE -> protect with the subscriber's key -> send. Layer 0
  *   first, the top layer from frame SWITCH_FRAME; keyframe requests: forwarder -> source -> PLI.
  * - subscriber: unprotect -> VP8 jitter buffer -> complete frames, each checked: the forwarder's
  *   SSRC only, gapless sequence numbers, timestamps +TS_STEP a frame (across the switch too,
@@ -235,7 +235,7 @@ static bool sfu_packet(struct sfu *s, uint8_t *buf, size_t n, uint64_t now) {
         s->reports_used += (unsigned)used;
         return st == RTM_OK || FAIL(&s->failures, "sfu: on_rtcp: %s", rtm_status_str(st));
     }
-    rtm_source_packet_info info;
+    rtm_source_packet_info info = {.struct_size = sizeof(rtm_source_packet_info)};
     if (st == RTM_OK) st = rtm_source_push_copy(s->src, buf, len, now, &info);
     if (st != RTM_OK) return FAIL(&s->failures, "sfu: unprotect/push: %s", rtm_status_str(st));
     /* Head for the top layer after SWITCH_FRAME frames of layer 0. */
@@ -246,11 +246,12 @@ static bool sfu_packet(struct sfu *s, uint8_t *buf, size_t n, uint64_t now) {
         size_t out_len = 0;
         st = first ? rtm_forwarder_forward(s->fwd, s->src, out, sizeof out, now, &out_len, NULL)
                    : rtm_forwarder_backfill(s->fwd, s->src, out, sizeof out, now, &out_len);
-        if (st != RTM_OK || out_len == 0) break; /* dropped (other layer), or no more backfill */
+        /* Dropped (other layer: RTM_OK, 0 bytes), no more backfill (RTM_NOTHING_DUE), or an error. */
+        if (st != RTM_OK || out_len == 0) break;
         if (protect_send(s->to_sub, false, s->fd, s->sub_port, out, out_len, &s->failures))
             s->forwarded++, s->backfilled += !first;
     }
-    return st == RTM_OK || FAIL(&s->failures, "sfu: forward: %s", rtm_status_str(st));
+    return !RTM_FAILED(st) || FAIL(&s->failures, "sfu: forward: %s", rtm_status_str(st));
 }
 
 /* Keyframe requests: the forwarder's go to the source, which merges them
@@ -301,12 +302,16 @@ struct subscriber {
 static bool check_frame(struct subscriber *sub, const rtm_jitter_event *ev) {
     uint8_t d[DESC_LEN + TAG_LEN]; /* the first packet's descriptor and tag */
     uint32_t ts = 0;
-    for (size_t k = 0; k < ev->packet_count; k++) {
-        const uint8_t *data = NULL;
-        size_t len = 0;
+    const uint8_t *packets[8]; /* a frame here has 1-3 packets */
+    size_t lens[8], count = 0;
+    if (rtm_jitter_frame_packets(sub->jb, packets, lens, 8, &count) != RTM_OK || count != ev->packet_count ||
+        count == 0)
+        return FAIL(&sub->failures, "subscriber: frame %u: %zu packets, %zu read", sub->frames, ev->packet_count, count);
+    for (size_t k = 0; k < count; k++) {
+        const uint8_t *data = packets[k];
+        size_t len = lens[k];
         rtm_rtp_header h;
-        if (rtm_jitter_frame_packet(sub->jb, k, &data, &len) != RTM_OK || rtm_rtp_parse(data, len, &h) != RTM_OK ||
-            h.payload_len < sizeof d)
+        if (rtm_rtp_parse(data, len, &h) != RTM_OK || h.payload_len < sizeof d)
             return FAIL(&sub->failures, "subscriber: frame %u: packet %zu unreadable", sub->frames, k);
         const uint8_t *p = data + h.payload_offset;
         if (k == 0) memcpy(d, p, sizeof d), ts = h.timestamp;
@@ -361,18 +366,20 @@ static void *subscriber_main(void *arg) {
         if (n < 0) FAIL(&sub->failures, "subscriber: recv: %s", strerror(errno));
         if (n > 0) {
             size_t len = 0;
-            int32_t result = -1;
+            rtm_jitter_push_result result = -1;
             rtm_status s = rtm_srtp_unprotect(sub->srtp, buf, (size_t)n, &len);
             if (s == RTM_OK) s = rtm_jitter_push_copy(sub->jb, buf, len, now, &result);
             if (s != RTM_OK || result != RTM_JITTER_STORED)
                 FAIL(&sub->failures, "subscriber: %s, push result %d", rtm_status_str(s), (int)result);
         }
-        rtm_jitter_event ev;
-        while (rtm_jitter_pop(sub->jb, now, &ev) == RTM_OK) {
+        rtm_jitter_event ev = {.struct_size = sizeof(rtm_jitter_event)};
+        rtm_status ps;
+        while ((ps = rtm_jitter_pop(sub->jb, now, &ev)) == RTM_OK) { /* until RTM_NOTHING_DUE */
             if (ev.kind == RTM_JITTER_EVENT_FRAME) check_frame(sub, &ev);
             else FAIL(&sub->failures, "subscriber: jitter event %d", (int)ev.kind);
             last_progress = now;
         }
+        if (RTM_FAILED(ps)) FAIL(&sub->failures, "subscriber: pop: %s", rtm_status_str(ps));
     }
     return NULL;
 }
@@ -406,13 +413,14 @@ int main(void) {
     pub.srtp = srtp_ctx(CM_SHA1_80, 'A'), sfu.from_pub = srtp_ctx(CM_SHA1_80, 'A');  /* publisher -> SFU */
     sfu.to_pub = srtp_ctx(CM_SHA1_80, 'C'), pub.feedback = srtp_ctx(CM_SHA1_80, 'C'); /* SFU -> publisher */
     sfu.to_sub = srtp_ctx(GCM, 'B'), sub.srtp = srtp_ctx(GCM, 'B');                   /* SFU -> subscriber */
-    rtm_source_config sc = rtm_source_config_default(); /* VP8, 90 kHz */
-    rtm_forwarder_config fc = rtm_forwarder_config_default();
+    rtm_forwarder_config fc;
+    rtm_jitter_config jc;
+    rtm_status s = rtm_forwarder_config_init(&fc, sizeof fc);
     fc.ssrc = FWD_SSRC;
-    rtm_jitter_config jc = rtm_jitter_config_default(RTM_JITTER_VIDEO_VP8);
+    if (s == RTM_OK) s = rtm_jitter_config_init(&jc, sizeof jc, RTM_JITTER_VIDEO_VP8);
     jc.fixed_delay_us = PLAYOUT_DELAY_US;
     jc.nack_enabled = false; /* nobody retransmits in this example */
-    rtm_status s = rtm_source_new(&sc, SSRCS, LAYERS, &sfu.src);
+    if (s == RTM_OK) s = rtm_source_new(NULL, SSRCS, LAYERS, &sfu.src); /* NULL: the defaults (VP8, 90 kHz) */
     if (s == RTM_OK) s = rtm_forwarder_new(&fc, &sfu.fwd);
     if (s == RTM_OK) s = rtm_forwarder_set_target(sfu.fwd, 0, 2); /* low layer, all TIDs */
     if (s == RTM_OK) s = rtm_jitter_new(&jc, &sub.jb);
@@ -432,19 +440,18 @@ int main(void) {
     pthread_join(t_pub, NULL);
     pthread_join(t_sfu, NULL);
 
-    rtm_srtp_stats ss = {0};
-    rtm_forwarder_stats fs = {0};
-    rtm_jitter_stats js = {0};
-    rtm_srtp_get_stats(sub.srtp, &ss, sizeof ss);
-    rtm_forwarder_get_stats(sfu.fwd, &fs, sizeof fs);
-    rtm_jitter_get_stats(sub.jb, &js, sizeof js);
+    rtm_srtp_stats ss = {.struct_size = sizeof(rtm_srtp_stats)};
+    rtm_forwarder_stats fs = {.struct_size = sizeof(rtm_forwarder_stats)};
+    rtm_jitter_stats js = {.struct_size = sizeof(rtm_jitter_stats)};
+    bool stats_ok = rtm_srtp_get_stats(sub.srtp, &ss) == RTM_OK && rtm_forwarder_get_stats(sfu.fwd, &fs) == RTM_OK &&
+                    rtm_jitter_get_stats(sub.jb, &js) == RTM_OK;
     printf("sfu_loop: %u layers x %u frames (%u packets, %u PLIs -> %u extra top-layer keyframes); SFU: %u sender "
            "reports, %u forwarded (%u backfilled), %u spatial switch; subscriber: %u frames gapless and complete, "
            "%u keyframes, layer 0 -> %u at frame %u on a keyframe, %llu unprotected\n",
            (unsigned)LAYERS, (unsigned)FRAMES, pub.packets, sfu.plis, pub.keyframes[LAYERS - 1] - 1, sfu.reports_used,
            sfu.forwarded, sfu.backfilled, (unsigned)fs.spatial_switches, sub.frames, sub.keyframes, sub.layer,
            sub.switch_frame, (unsigned long long)ss.rtp_unprotected);
-    bool ok = pub.failures == 0 && sfu.failures == 0 && sub.failures == 0 && sub.done && sub.frames == FRAMES &&
+    bool ok = stats_ok && pub.failures == 0 && sfu.failures == 0 && sub.failures == 0 && sub.done && sub.frames == FRAMES &&
               sub.switches == 1 && sub.switch_frame >= SWITCH_FRAME && sfu.reports_used == LAYERS && sfu.plis > 0 &&
               pub.plis > 0 && pub.keyframes[LAYERS - 1] >= 2 && fs.spatial_switches == 1 && fs.cut_frames == 0 &&
               sub.packets == sfu.forwarded && ss.rtp_unprotected == sfu.forwarded && js.frames_dropped == 0 &&

@@ -458,6 +458,8 @@ pub unsafe extern "C" fn rtm_mixer_get_packet(
     out: *mut rtm_mixer_packet,
 ) -> rtm_status {
     handle::with_shared(mixer, |h| {
+        // A NULL or unsized `out` is reported before "no such packet".
+        args::check_out(out)?;
         let p = last_packet(h, index)?;
         let packet = rtm_mixer_packet {
             struct_size: 0,
