@@ -394,12 +394,14 @@ static void test_null_and_invalid(void) {
     CHECK_STATUS(rtm_mixer_set_muted(m, 1, true), RTM_OK);
     CHECK_STATUS(rtm_mixer_set_muted(m, 1, false), RTM_OK);
 
-    /* Pushes: NULL data only with length 0; at most RTM_MIXER_MAX_INPUT_LEN. */
+    /* Pushes: NULL data only with length 0; at most max_packet_bytes (default
+     * RTM_DEFAULT_MAX_PACKET_BYTES). */
     CHECK_STATUS(rtm_mixer_input_push(in, NULL, 12, 0), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_mixer_input_push(in, NULL, 0, 0), RTM_OK); /* dropped at the tick */
-    static uint8_t huge[RTM_MIXER_MAX_INPUT_LEN + 1];
-    CHECK_STATUS(rtm_mixer_input_push(in, huge, sizeof huge, 0), RTM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(rtm_mixer_input_push(in, huge, RTM_MIXER_MAX_INPUT_LEN, 0), RTM_OK);
+    static uint8_t huge[RTM_MAX_PACKET_BYTES_LIMIT + 1];
+    CHECK_STATUS(rtm_mixer_input_push(in, huge, RTM_DEFAULT_MAX_PACKET_BYTES + 1, 0), RTM_ERR_TOO_LARGE);
+    CHECK_STATUS(rtm_mixer_input_push(in, huge, sizeof huge, 0), RTM_ERR_TOO_LARGE);
+    CHECK_STATUS(rtm_mixer_input_push(in, huge, RTM_DEFAULT_MAX_PACKET_BYTES, 0), RTM_OK);
     /* A length no buffer has ((size_t)-1, a failed recv()). */
     CHECK_STATUS(rtm_mixer_input_push(in, huge, (size_t)-1, 0), RTM_ERR_INVALID_ARGUMENT);
 

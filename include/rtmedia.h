@@ -21,8 +21,9 @@
  *   library, which reads and writes only that many bytes. Inputs are filled
  *   by rtm_<struct>_init(&s, sizeof s) (the defaults; fields the caller's
  *   layout lacks keep their defaults), outputs get `s.struct_size = sizeof s`
- *   from the caller before the call. A struct_size smaller than the first
- *   released layout gives RTM_ERR_INVALID_ARGUMENT; fields of a newer header
+ *   from the caller before the call. A struct_size that is no released
+ *   layout's sizeof (nor larger than the library's) gives
+ *   RTM_ERR_INVALID_ARGUMENT; fields of a newer header
  *   that this library does not know must be zero (RTM_ERR_UNSUPPORTED).
  *   Structs without struct_size (views of wire formats, layers) are frozen.
  * - Enumerations are integer typedefs with RTM_* constants: any value may
@@ -1447,7 +1448,7 @@ extern "C" {
  * Fills `*config` with the defaults for stream kind `mode` (audio: 48 kHz,
  * up to 500 ms; video: 90 kHz, up to 1 s) and sets `config->struct_size`
  * to `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT for an
- * unknown mode or a `size` smaller than any released layout. Thread-safe.
+ * unknown mode or a `size` that is not the sizeof of a released layout (nor larger). Thread-safe.
  */
 rtm_status rtm_jitter_config_init(struct rtm_jitter_config *config,
                                   size_t size,
@@ -1505,11 +1506,12 @@ rtm_status rtm_jitter_push_copy(rtm_jitter_t *jb,
 rtm_status rtm_jitter_pop(rtm_jitter_t *jb, uint64_t now_us, struct rtm_jitter_event *event);
 
 /**
- * The packets of the frame returned by the last `rtm_jitter_pop`, in
- * order, in one call: packet `i` is `data[i][0..lens[i]]` for
- * `i < *count`, valid until the next call on this handle (other than this
- * one). Writes `min(packet_count, capacity)` entries: pass the event's
- * `packet_count` as capacity to get them all. Read-only.
+ * The packets the last `rtm_jitter_pop` handed out, in order, in one call
+ * (FRAME: the frame's packets; PACKET: the packet; LOST with
+ * `fec_in_next`: the next packet; otherwise none): packet `i` is
+ * `data[i][0..lens[i]]` for `i < *count`, valid until the next call on
+ * this handle (other than this one). Writes at most `capacity` entries:
+ * pass the event's `packet_count` to get a whole frame. Read-only.
  */
 rtm_status rtm_jitter_frame_packets(const rtm_jitter_t *jb,
                                     const uint8_t **data,
@@ -1568,7 +1570,7 @@ rtm_status rtm_log_set_callback(rtm_log_fn callback, void *userdata, rtm_log_lev
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to
  * `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
- * smaller than any released layout. Thread-safe.
+ * that is not the sizeof of a released layout (nor larger). Thread-safe.
  */
 rtm_status rtm_mixer_config_init(struct rtm_mixer_config *config, size_t size);
 
@@ -1944,7 +1946,7 @@ rtm_status rtm_rtp_build(const struct rtm_rtp_build_params *params,
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to
  * `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
- * smaller than any released layout. Thread-safe.
+ * that is not the sizeof of a released layout (nor larger). Thread-safe.
  */
 rtm_status rtm_allocator_config_init(struct rtm_allocator_config *config, size_t size);
 
@@ -1996,7 +1998,7 @@ rtm_status rtm_allocator_allocate(rtm_allocator_t *alloc,
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to
  * `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
- * smaller than any released layout. Thread-safe.
+ * that is not the sizeof of a released layout (nor larger). Thread-safe.
  */
 rtm_status rtm_forwarder_config_init(struct rtm_forwarder_config *config, size_t size);
 
@@ -2153,7 +2155,7 @@ rtm_status rtm_forwarder_get_stats(const rtm_forwarder_t *fwd, struct rtm_forwar
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to
  * `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
- * smaller than any released layout. Thread-safe.
+ * that is not the sizeof of a released layout (nor larger). Thread-safe.
  */
 rtm_status rtm_source_config_init(struct rtm_source_config *config, size_t size);
 
@@ -2281,7 +2283,7 @@ rtm_status rtm_source_get_stats(const rtm_source_t *src, struct rtm_source_stats
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to
  * `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
- * smaller than any released layout. Thread-safe.
+ * that is not the sizeof of a released layout (nor larger). Thread-safe.
  */
 rtm_status rtm_srtp_config_init(struct rtm_srtp_config *config, size_t size);
 

@@ -94,6 +94,12 @@ pub(crate) unsafe trait Versioned: Copy {
     /// released; appending a field leaves it unchanged.
     const BASE_SIZE: usize;
 
+    /// Every `sizeof` the struct has had in a release, oldest first (the
+    /// first is `BASE_SIZE`, the last today's). A caller's `struct_size`
+    /// must be one of them, or larger than today's (a newer header): a size
+    /// in between would cut a field in two.
+    const LAYOUT_SIZES: &'static [usize];
+
     /// Sets the `struct_size` field.
     fn set_struct_size(&mut self, size: usize);
 }
@@ -105,6 +111,7 @@ macro_rules! versioned {
     ($($t:ty),* $(,)?) => {$(
         unsafe impl $crate::ffi::args::Versioned for $t {
             const BASE_SIZE: usize = core::mem::size_of::<$t>();
+            const LAYOUT_SIZES: &'static [usize] = &[core::mem::size_of::<$t>()];
             fn set_struct_size(&mut self, size: usize) {
                 self.struct_size = size;
             }
@@ -121,6 +128,10 @@ macro_rules! versioned_grown {
     ($t:ty, first_new_field: $field:ident) => {
         unsafe impl $crate::ffi::args::Versioned for $t {
             const BASE_SIZE: usize = core::mem::offset_of!($t, $field);
+            const LAYOUT_SIZES: &'static [usize] = &[
+                core::mem::offset_of!($t, $field),
+                core::mem::size_of::<$t>(),
+            ];
             fn set_struct_size(&mut self, size: usize) {
                 self.struct_size = size;
             }
@@ -143,11 +154,17 @@ const MAX_STRUCT_SIZE: usize = 1 << 16;
 /// # Safety
 /// `ptr` is non-NULL and valid for reads of a `usize`.
 unsafe fn caller_size<T: Versioned>(ptr: *const T) -> Result<usize, rtm_status> {
-    let size = ptr.cast::<usize>().read_unaligned();
-    if !(T::BASE_SIZE..=MAX_STRUCT_SIZE).contains(&size) {
-        return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+    valid_size::<T>(ptr.cast::<usize>().read_unaligned())
+}
+
+/// `size` if it is a layout of `T` (see [`Versioned::LAYOUT_SIZES`]).
+fn valid_size<T: Versioned>(size: usize) -> Result<usize, rtm_status> {
+    let newer = size > core::mem::size_of::<T>() && size <= MAX_STRUCT_SIZE;
+    if newer || T::LAYOUT_SIZES.contains(&size) {
+        Ok(size)
+    } else {
+        Err(rtm_status::RTM_ERR_INVALID_ARGUMENT)
     }
-    Ok(size)
 }
 
 /// `rtm_<struct>_init(ptr, size)`: writes `value` (the defaults) into the
@@ -165,9 +182,7 @@ pub(crate) unsafe fn init<T: Versioned>(
     if ptr.is_null() {
         return Err(rtm_status::RTM_ERR_NULL_POINTER);
     }
-    if !(T::BASE_SIZE..=MAX_STRUCT_SIZE).contains(&size) {
-        return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
-    }
+    valid_size::<T>(size)?;
     value.set_struct_size(size);
     let ours = core::mem::size_of::<T>();
     let dst = ptr.cast::<u8>();

@@ -117,7 +117,7 @@ fn mode(code: rtm_jitter_mode) -> Result<Mode, rtm_status> {
 /// Fills `*config` with the defaults for stream kind `mode` (audio: 48 kHz,
 /// up to 500 ms; video: 90 kHz, up to 1 s) and sets `config->struct_size`
 /// to `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT for an
-/// unknown mode or a `size` smaller than any released layout. Thread-safe.
+/// unknown mode or a `size` that is not the sizeof of a released layout (nor larger). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_jitter_config_init(
     config: *mut rtm_jitter_config,
@@ -410,11 +410,12 @@ pub unsafe extern "C" fn rtm_jitter_pop(
     }
 }
 
-/// The packets of the frame returned by the last `rtm_jitter_pop`, in
-/// order, in one call: packet `i` is `data[i][0..lens[i]]` for
-/// `i < *count`, valid until the next call on this handle (other than this
-/// one). Writes `min(packet_count, capacity)` entries: pass the event's
-/// `packet_count` as capacity to get them all. Read-only.
+/// The packets the last `rtm_jitter_pop` handed out, in order, in one call
+/// (FRAME: the frame's packets; PACKET: the packet; LOST with
+/// `fec_in_next`: the next packet; otherwise none): packet `i` is
+/// `data[i][0..lens[i]]` for `i < *count`, valid until the next call on
+/// this handle (other than this one). Writes at most `capacity` entries:
+/// pass the event's `packet_count` to get a whole frame. Read-only.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_jitter_frame_packets(
     jb: *const rtm_jitter_t,

@@ -134,7 +134,7 @@ args::versioned!(
 
 /// Fills `*config` with the defaults and sets `config->struct_size` to
 /// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
-/// smaller than any released layout. Thread-safe.
+/// that is not the sizeof of a released layout (nor larger). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_config_init(
     config: *mut rtm_mixer_config,

@@ -58,7 +58,7 @@ fn default_config() -> rtm_allocator_config {
 
 /// Fills `*config` with the defaults and sets `config->struct_size` to
 /// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
-/// smaller than any released layout. Thread-safe.
+/// that is not the sizeof of a released layout (nor larger). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_allocator_config_init(
     config: *mut rtm_allocator_config,
