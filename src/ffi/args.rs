@@ -89,13 +89,8 @@ pub(crate) unsafe fn packet_buffer<'a>(
 /// C caller can store is a valid value (integers, floats, `bool` checked by
 /// the caller of [`read`], raw pointers).
 pub(crate) unsafe trait Versioned: Copy {
-    /// `sizeof` of the struct in the first release that had it: a caller
-    /// compiled against any release passes at least this. Frozen once
-    /// released; appending a field leaves it unchanged.
-    const BASE_SIZE: usize;
-
     /// Every `sizeof` the struct has had in a release, oldest first (the
-    /// first is `BASE_SIZE`, the last today's). A caller's `struct_size`
+    /// first release's layout first, today's last; frozen once released). A caller's `struct_size`
     /// must be one of them, or larger than today's (a newer header): a size
     /// in between would cut a field in two.
     const LAYOUT_SIZES: &'static [usize];
@@ -105,12 +100,11 @@ pub(crate) unsafe trait Versioned: Copy {
 }
 
 /// Implements [`Versioned`] for structs whose layout is the one of their
-/// first release (`BASE_SIZE` = today's `sizeof`). When a field is
+/// first release (one layout: today's `sizeof`). When a field is
 /// appended, replace the entry by an explicit impl with the old size.
 macro_rules! versioned {
     ($($t:ty),* $(,)?) => {$(
         unsafe impl $crate::ffi::args::Versioned for $t {
-            const BASE_SIZE: usize = core::mem::size_of::<$t>();
             const LAYOUT_SIZES: &'static [usize] = &[core::mem::size_of::<$t>()];
             fn set_struct_size(&mut self, size: usize) {
                 self.struct_size = size;
@@ -121,13 +115,12 @@ macro_rules! versioned {
 pub(crate) use versioned;
 
 /// Implements [`Versioned`] for a struct that grew after its first release:
-/// `BASE_SIZE` is the offset of the first field appended since, which must
+/// the first layout ends at the first field appended since, which must
 /// equal the old `sizeof` (the new field starts past the old layout's
 /// trailing padding: checked at compile time through the alignment).
 macro_rules! versioned_grown {
     ($t:ty, first_new_field: $field:ident) => {
         unsafe impl $crate::ffi::args::Versioned for $t {
-            const BASE_SIZE: usize = core::mem::offset_of!($t, $field);
             const LAYOUT_SIZES: &'static [usize] = &[
                 core::mem::offset_of!($t, $field),
                 core::mem::size_of::<$t>(),
@@ -364,7 +357,10 @@ mod tests {
 
     #[test]
     fn an_older_caller_gets_defaults_for_what_it_lacks() {
-        assert_eq!(<Grown as Versioned>::BASE_SIZE, size_of::<V1>());
+        assert_eq!(
+            <Grown as Versioned>::LAYOUT_SIZES,
+            &[size_of::<V1>(), size_of::<Grown>()]
+        );
         let mut old = V1 {
             struct_size: 0,
             a: 0,
