@@ -69,18 +69,18 @@ impl Window {
 
     pub(super) fn record(&mut self, seq: u16, arrival_us: i64, ecn: u8) -> Recorded {
         let ext = self.unwrapper.unwrap(u64::from(seq));
+        let i = self.slot(ext);
         if !self.started {
             self.started = true;
             self.start = ext;
             self.highest = ext;
             self.clear_all();
         } else if ext > self.highest {
+            // Its slot is cleared: no duplicate to look for.
             self.advance(ext);
         } else if ext <= self.highest - self.capacity() {
             return Recorded::TooOld;
-        }
-        let i = self.slot(ext);
-        if self.arrivals[i] != NOT_RECEIVED {
+        } else if self.arrivals[i] != NOT_RECEIVED {
             return Recorded::Duplicate;
         }
         self.arrivals[i] = arrival_us;
@@ -103,7 +103,8 @@ impl Window {
         let first = (self.highest + 1).max(ext - cap + 1);
         for e in first..=ext {
             let i = self.slot(e);
-            if self.arrivals[i] != NOT_RECEIVED && e - cap >= self.start {
+            // Only a slot that could hold an unreported packet is read.
+            if e - cap >= self.start && self.arrivals[i] != NOT_RECEIVED {
                 self.evicted += 1;
             }
             self.arrivals[i] = NOT_RECEIVED;

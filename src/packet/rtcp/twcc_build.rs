@@ -9,9 +9,9 @@
 //! tests' packet sizes are checked in `tests/twcc_vectors.rs`.
 //!
 //! Two passes over the entries: the first decides how many fit (deltas in
-//! range, status count ≤ 65535, packet ≤ the size limit) and how many chunks
-//! they need; the second writes chunks and deltas at their final offsets.
-//! Nothing is allocated.
+//! range, status count ≤ 65535, packet ≤ the size limit) and writes the
+//! chunks (whose offsets do not depend on how many there will be); the
+//! second writes the deltas after the last chunk. Nothing is allocated.
 
 use super::twcc::{Status, DELTA_TICK_US, FIXED_LEN, FMT_TWCC, MAX_RUN, REFERENCE_TICK_US};
 use super::{put32, start_packet, WriteError, MAX_PACKET_LEN, PT_RTPFB};
@@ -84,34 +84,41 @@ impl TransportFeedbackBuilder {
         I: Iterator<Item = (u16, Option<i64>)> + Clone,
     {
         let limit = self.max_len.min(buf.len()).min(MAX_PACKET_LEN);
-        let mut plan = Encoder::new(None);
+        // One pass decides how many entries fit and writes the chunks at
+        // their final offsets (an entry that overflows is undone; a chunk it
+        // wrote is overwritten or lies past the packet).
+        let mut plan = Encoder::new(buf);
         let mut used = 0;
         for (seq, arrival) in entries.clone() {
-            let before = plan.snapshot();
-            match plan.add(seq, arrival) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(e),
-            }
-            if plan.packet_len() > limit {
-                plan.restore(before);
+            // Only an entry that might overflow needs its state saved (a
+            // copy right after byte-wise writes to it is slow).
+            if plan.may_overflow(seq, limit) {
+                let before = plan.snapshot();
+                if !plan.add(seq, arrival)? {
+                    break;
+                }
+                if plan.packet_len() > limit {
+                    plan.restore(before);
+                    break;
+                }
+            } else if !plan.add(seq, arrival)? {
                 break;
             }
             used += 1;
         }
         if used == 0 {
             let needed = plan.packet_len().max(MIN_TWCC_LEN);
-            return Err(if plan.count == 0 && entries.clone().next().is_none() {
+            return Err(if entries.clone().next().is_none() {
                 WriteError::InvalidArgument("no feedback entries")
             } else {
                 WriteError::BufferTooSmall { needed }
             });
         }
         let len = plan.packet_len();
-        let chunks = plan.chunks + usize::from(plan.last.size > 0);
+        plan.finish();
         let status_count = plan.count as u16;
         let reference = plan.reference_ticks.unwrap_or(0);
-        let deltas_start = HEADER_LEN + 2 * chunks;
+        let deltas_start = HEADER_LEN + 2 * plan.chunks;
 
         let out = start_packet(buf, len, usize::from(FMT_TWCC), PT_RTPFB)?;
         put32(out, 4, self.sender_ssrc);
@@ -125,18 +132,26 @@ impl TransportFeedbackBuilder {
             16,
             ((reference as u32) << 8) | u32::from(self.fb_pkt_count),
         );
-        let mut writer = Encoder::new(Some((out, deltas_start)));
-        for (seq, arrival) in entries.take(used) {
-            // Cannot fail: the first pass accepted these entries.
-            writer.add(seq, arrival)?;
+        // The second pass writes the deltas, classified as the first did.
+        let mut at = deltas_start;
+        let mut prev = reference * (REFERENCE_TICK_US / DELTA_TICK_US);
+        for (_, arrival) in entries.take(used) {
+            let Some(arrival) = arrival else { continue };
+            let ticks = arrival.div_euclid(DELTA_TICK_US);
+            let delta = ticks - prev;
+            prev = ticks;
+            if (0..=255).contains(&delta) {
+                out[at] = delta as u8;
+                at += 1;
+            } else {
+                out[at..at + 2].copy_from_slice(&(delta as i16).to_be_bytes());
+                at += 2;
+            }
         }
-        writer.finish();
-        let end = deltas_start + writer.delta_bytes;
-        let out = writer.out.map(|(o, _)| o).unwrap_or_default();
-        let pad = len - end;
+        let pad = len - at;
         if pad > 0 {
             // Alignment as libwebrtc writes it: RTCP padding (P bit, count last).
-            out[end..len].fill(0);
+            out[at..len].fill(0);
             out[len - 1] = pad as u8;
             out[0] |= 0x20;
         }
@@ -245,8 +260,8 @@ struct Encoder<'b> {
     prev_ticks: i64,
     /// In 64 ms ticks, set by the first received entry.
     reference_ticks: Option<i64>,
-    /// The packet and the offset of its first delta, in the writing pass.
-    out: Option<(&'b mut [u8], usize)>,
+    /// The caller's buffer: chunks are written at their final offsets.
+    out: &'b mut [u8],
 }
 
 /// The encoder's state without the output, to undo an entry that overflowed.
@@ -262,7 +277,7 @@ struct Snapshot {
 }
 
 impl<'b> Encoder<'b> {
-    fn new(out: Option<(&'b mut [u8], usize)>) -> Self {
+    fn new(out: &'b mut [u8]) -> Self {
         Encoder {
             last: LastChunk::EMPTY,
             chunks: 0,
@@ -297,6 +312,16 @@ impl<'b> Encoder<'b> {
         self.reference_ticks = s.reference_ticks;
     }
 
+    /// Whether adding `seq` could take the packet past `limit`: an entry
+    /// adds at most a 2-byte delta, the chunks its gap's not-received run
+    /// and itself complete (at most 5 plus one per 8191 statuses) and 3
+    /// bytes of padding.
+    fn may_overflow(&self, seq: u16, limit: usize) -> bool {
+        let gap = usize::from(seq.wrapping_sub(self.prev_seq));
+        let chunks = self.chunks + usize::from(self.last.size > 0);
+        HEADER_LEN + 2 * chunks + self.delta_bytes + 2 + 2 * (5 + (gap >> 13)) + 3 > limit
+    }
+
     /// Packet length if it ended now, padded to 32 bits.
     fn packet_len(&self) -> usize {
         let chunks = self.chunks + usize::from(self.last.size > 0);
@@ -306,6 +331,7 @@ impl<'b> Encoder<'b> {
     /// Adds one entry (and the not-received statuses of a gap before it).
     /// `Ok(false)` when it cannot go in this packet (delta out of range or
     /// too many statuses); the state is then unchanged.
+    #[inline]
     fn add(&mut self, seq: u16, arrival_us: Option<i64>) -> Result<bool, WriteError> {
         let gap = if self.count == 0 {
             1
@@ -323,7 +349,7 @@ impl<'b> Encoder<'b> {
             return Ok(false);
         }
         let status = match arrival_us {
-            None => (Status::NotReceived, 0, 0),
+            None => Status::NotReceived,
             Some(at) => {
                 let ticks = at.div_euclid(DELTA_TICK_US);
                 let prev = match self.reference_ticks {
@@ -340,14 +366,12 @@ impl<'b> Encoder<'b> {
                     self.reference_ticks = Some(at.div_euclid(REFERENCE_TICK_US));
                 }
                 self.prev_ticks = ticks;
-                (status, delta, 1)
+                status
             }
         };
         self.push(Status::NotReceived as u8, gap - 1);
-        self.push(status.0 as u8, 1);
-        if status.2 == 1 {
-            self.write_delta(status.1, status.0);
-        }
+        self.push(status as u8, 1);
+        self.delta_bytes += status.delta_len();
         self.count += gap;
         self.prev_seq = seq;
         Ok(true)
@@ -376,22 +400,11 @@ impl<'b> Encoder<'b> {
     }
 
     fn put_chunk(&mut self, chunk: u16) {
-        if let Some((out, _)) = &mut self.out {
-            let at = HEADER_LEN + 2 * self.chunks;
-            out[at..at + 2].copy_from_slice(&chunk.to_be_bytes());
+        let at = HEADER_LEN + 2 * self.chunks;
+        if let Some(slot) = self.out.get_mut(at..at + 2) {
+            slot.copy_from_slice(&chunk.to_be_bytes());
         }
         self.chunks += 1;
-    }
-
-    fn write_delta(&mut self, delta: i64, status: Status) {
-        if let Some((out, start)) = &mut self.out {
-            let at = *start + self.delta_bytes;
-            match status {
-                Status::SmallDelta => out[at] = delta as u8,
-                _ => out[at..at + 2].copy_from_slice(&(delta as i16).to_be_bytes()),
-            }
-        }
-        self.delta_bytes += status.delta_len();
     }
 
     /// Writes the chunk still being filled.
