@@ -193,6 +193,7 @@ impl FeedbackRecorder {
     }
 
     /// [`Self::on_packet`] with the packet's ECN bits (RFC 8888 reports them).
+    #[inline]
     pub fn on_packet_ecn(&mut self, id: SentPacketId, size: usize, ecn: u8, arrival_us: u64) {
         let (ssrc, seq) = match (self.config.format, id) {
             (FeedbackFormat::TransportCc, SentPacketId::TransportSeq(seq)) => (0, seq),

@@ -177,12 +177,14 @@ impl LastChunk {
         has_large: false,
     };
 
+    #[inline]
     fn can_add(&self, s: u8) -> bool {
         self.size < 7
             || (self.size < 14 && !self.has_large && s != Status::LargeDelta as u8)
             || (self.size < MAX_RUN && self.all_same && self.symbols[0] == s)
     }
 
+    #[inline]
     fn add(&mut self, s: u8) {
         if self.size < 14 {
             self.symbols[usize::from(self.size)] = s;
@@ -369,12 +371,23 @@ impl<'b> Encoder<'b> {
                 status
             }
         };
-        self.push(Status::NotReceived as u8, gap - 1);
-        self.push(status as u8, 1);
+        if gap > 1 {
+            self.push(Status::NotReceived as u8, gap - 1);
+        }
+        self.push_one(status as u8);
         self.delta_bytes += status.delta_len();
         self.count += gap;
         self.prev_seq = seq;
         Ok(true)
+    }
+
+    /// Appends one status.
+    #[inline]
+    fn push_one(&mut self, s: u8) {
+        if !self.last.can_add(s) {
+            self.emit();
+        }
+        self.last.add(s);
     }
 
     /// Appends `n` statuses `s`; long runs in O(1) per chunk.
