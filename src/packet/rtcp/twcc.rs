@@ -99,10 +99,14 @@ impl<'a> TransportFeedback<'a> {
     /// header, RTCP padding already removed).
     ///
     /// Rejects: a body shorter than the fixed part or missing chunks or
-    /// deltas (`BadLength`); a status count of 0 (libwebrtc refuses empty
-    /// feedback too) or a reserved status inside the count (`Malformed`);
-    /// more than 3 bytes after the last delta (`BadLength`: only alignment
-    /// may follow).
+    /// deltas (`BadLength`); a status count of 0 or a reserved status inside
+    /// the count (`Malformed`), as libwebrtc's parser does. Bytes after the
+    /// last delta (alignment) are ignored, as libwebrtc does.
+    ///
+    /// libwebrtc also accepts feedback whose deltas are all missing as
+    /// "without timestamps" (a mode browsers do not send for congestion
+    /// control); it is `BadLength` here, as in pion, since a result without
+    /// an arrival time would read as a loss.
     pub fn parse(body: &'a [u8]) -> Result<Self, ParseError> {
         if body.len() < FIXED_LEN {
             return Err(ParseError::BadLength);
@@ -150,9 +154,6 @@ impl<'a> TransportFeedback<'a> {
         }
         let end = at + delta_bytes;
         if end > body.len() {
-            return Err(ParseError::BadLength);
-        }
-        if body.len() - end > 3 {
             return Err(ParseError::BadLength);
         }
         Ok(TransportFeedback {
