@@ -170,8 +170,10 @@ impl<'a> CongestionFeedback<'a> {
         self.results_from(ntp16_to_us(self.report_timestamp()))
     }
 
-    /// As [`Self::results`], with the report timestamp given in µs (e.g.
-    /// unwrapped across the 65536 s NTP wrap).
+    /// As [`Self::results`], with the report timestamp given in µs, e.g.
+    /// unwrapped across the 65536 s wrap with a
+    /// [`TimestampUnwrapper`](crate::packet::TimestampUnwrapper):
+    /// `(unwrapper.unwrap(fb.report_timestamp().into()) * 15_625) >> 10`.
     pub fn results_from(&self, report_us: i64) -> CcfbResults<'a> {
         CcfbResults {
             blocks: self.blocks(),
