@@ -336,3 +336,72 @@ fn config_is_checked() {
     let mut small = [0u8; 32];
     assert!(rec.poll_feedback(1_000_000, &mut small).is_err());
 }
+
+mod props {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Random arrivals (loss, reordering, duplicates, wrap), polled as
+        /// a host would: every packet reported received was received, at its
+        /// first arrival (250 µs resolution), and every packet received
+        /// within the window is reported received at least once.
+        #[test]
+        fn every_arrival_is_reported_truthfully(
+            start in any::<u16>(),
+            steps in prop::collection::vec((-40i64..40, 0u64..3000, 0u8..10), 1..1500),
+        ) {
+            let mut rec = FeedbackRecorder::new(RecorderConfig { window: 1024, ..Default::default() }).unwrap();
+            let mut truth: HashMap<u16, u64> = HashMap::new();
+            let mut ext = i64::from(start);
+            let mut highest = ext;
+            let mut now = 1_000_000u64;
+            let mut reported: HashMap<u16, Vec<i64>> = HashMap::new();
+            let mut collect = |fbs: Vec<Vec<PacketResult>>, reported: &mut HashMap<u16, Vec<i64>>| {
+                for r in fbs.into_iter().flatten() {
+                    if let (SentPacketId::TransportSeq(s), Some(a)) = (r.id, r.arrival_us) {
+                        reported.entry(s).or_default().push(a);
+                    }
+                }
+            };
+            for (jump, dt, kind) in steps {
+                // Mostly in order; sometimes back (reordering or duplicate), sometimes a gap (loss).
+                ext = match kind {
+                    0 => ext + jump,
+                    1 => ext,
+                    _ => highest + 1,
+                };
+                highest = highest.max(ext);
+                now += dt;
+                let seq = ext as u16;
+                rec.on_packet(tseq(seq), 1200, now);
+                // Packets far behind are dropped by design; only in-window ones count.
+                if highest - ext < 1024 {
+                    truth.entry(seq).or_insert(now);
+                }
+                collect(drain(&mut rec, now), &mut reported);
+            }
+            collect(drain(&mut rec, now + 1_000_000), &mut reported);
+            for (seq, arrivals) in &reported {
+                let t = truth.get(seq).copied();
+                prop_assert!(t.is_some(), "seq {} reported received, never received", seq);
+                let want = (t.unwrap() as i64).div_euclid(250) * 250;
+                for a in arrivals {
+                    prop_assert_eq!(*a, want, "seq {}", seq);
+                }
+            }
+            // Received within the last window of the highest: reported.
+            for (seq, _) in truth.iter() {
+                let behind = (highest as u16).wrapping_sub(*seq);
+                if behind < 1024 - 64 {
+                    prop_assert!(reported.contains_key(seq), "seq {} never reported", seq);
+                }
+            }
+        }
+    }
+}
