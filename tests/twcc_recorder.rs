@@ -362,7 +362,7 @@ mod props {
             let mut highest = ext;
             let mut now = 1_000_000u64;
             let mut reported: HashMap<u16, Vec<i64>> = HashMap::new();
-            let mut collect = |fbs: Vec<Vec<PacketResult>>, reported: &mut HashMap<u16, Vec<i64>>| {
+            let collect = |fbs: Vec<Vec<PacketResult>>, reported: &mut HashMap<u16, Vec<i64>>| {
                 for r in fbs.into_iter().flatten() {
                     if let (SentPacketId::TransportSeq(s), Some(a)) = (r.id, r.arrival_us) {
                         reported.entry(s).or_default().push(a);
