@@ -218,6 +218,7 @@ impl FeedbackRecorder {
     }
 
     /// The window of `ssrc`, created on its first packet while under the cap.
+    #[inline]
     fn window_for(&mut self, ssrc: u32) -> Option<&mut Window> {
         if self.config.format == FeedbackFormat::TransportCc {
             return self.streams.first_mut().map(|(_, w)| w);
@@ -312,15 +313,13 @@ impl FeedbackRecorder {
             if !window.pending() {
                 continue;
             }
-            let entries = window.entries();
-            let first = entries.next_ext();
-            let metrics = entries
-                .enumerate()
-                .map(|(i, (seq, arrival))| match arrival {
-                    Some(at) => {
-                        Metric::received_at(seq, window.ecn_at(first + i as i64), at, report_us)
+            let mut entries = window.entries();
+            let metrics =
+                core::iter::from_fn(|| entries.next_with_ecn()).map(|(seq, arrival, ecn)| {
+                    match arrival {
+                        Some(at) => Metric::received_at(seq, ecn, at, report_us),
+                        None => Metric::lost(seq),
                     }
-                    None => Metric::lost(seq),
                 });
             let n = writer.push_block(*ssrc, metrics);
             if n == 0 {

@@ -7,7 +7,8 @@
 
 use crate::packet::SeqUnwrapper;
 
-/// Marks a slot whose packet has not arrived.
+/// Marks a slot whose packet has not arrived. A received slot holds
+/// `arrival_us << 2 | ecn` (one array: one cache line stream per packet).
 const NOT_RECEIVED: i64 = i64::MIN;
 
 /// What [`Window::record`] did with a packet.
@@ -23,7 +24,6 @@ pub(super) enum Recorded {
 #[derive(Debug)]
 pub(super) struct Window {
     arrivals: Box<[i64]>,
-    ecn: Box<[u8]>,
     mask: i64,
     unwrapper: SeqUnwrapper,
     /// First unwrapped sequence number the next feedback covers.
@@ -44,7 +44,6 @@ impl Window {
         debug_assert!(capacity.is_power_of_two());
         Window {
             arrivals: vec![NOT_RECEIVED; capacity].into_boxed_slice(),
-            ecn: vec![0; capacity].into_boxed_slice(),
             mask: capacity as i64 - 1,
             unwrapper: SeqUnwrapper::new(),
             start: 0,
@@ -67,6 +66,7 @@ impl Window {
         self.pending
     }
 
+    #[inline]
     pub(super) fn record(&mut self, seq: u16, arrival_us: i64, ecn: u8) -> Recorded {
         let ext = self.unwrapper.unwrap(u64::from(seq));
         let i = self.slot(ext);
@@ -83,8 +83,8 @@ impl Window {
         } else if self.arrivals[i] != NOT_RECEIVED {
             return Recorded::Duplicate;
         }
-        self.arrivals[i] = arrival_us;
-        self.ecn[i] = ecn;
+        // Arrivals are at most i64::MAX >> 2 µs (146 000 years).
+        self.arrivals[i] = (arrival_us.min(i64::MAX >> 2) << 2) | i64::from(ecn & 3);
         // A late packet before what was reported: report again from it
         // (libwebrtc's RemoteEstimatorProxy does the same).
         self.start = self.start.min(ext);
@@ -101,13 +101,19 @@ impl Window {
     fn advance(&mut self, ext: i64) {
         let cap = self.capacity();
         let first = (self.highest + 1).max(ext - cap + 1);
-        for e in first..=ext {
+        // (A while loop: `RangeInclusive` iterates slower.) The slot of
+        // `ext` itself is written by the caller: not cleared here.
+        let mut e = first;
+        while e <= ext {
             let i = self.slot(e);
             // Only a slot that could hold an unreported packet is read.
             if e - cap >= self.start && self.arrivals[i] != NOT_RECEIVED {
                 self.evicted += 1;
             }
-            self.arrivals[i] = NOT_RECEIVED;
+            if e < ext {
+                self.arrivals[i] = NOT_RECEIVED;
+            }
+            e += 1;
         }
         self.highest = ext;
         self.start = self.start.max(ext - cap + 1);
@@ -124,11 +130,6 @@ impl Window {
                 self.start
             },
         }
-    }
-
-    /// The ECN bits recorded with `ext` (0 if not received).
-    pub(super) fn ecn_at(&self, ext: i64) -> u8 {
-        self.ecn[self.slot(ext)]
     }
 
     /// The first `n` entries were reported.
@@ -150,23 +151,28 @@ pub(super) struct Entries<'a> {
 }
 
 impl Entries<'_> {
-    /// The unwrapped sequence number of the next entry.
-    pub(super) fn next_ext(&self) -> i64 {
-        self.next
-    }
-}
-
-impl Iterator for Entries<'_> {
-    type Item = (u16, Option<i64>);
-
-    fn next(&mut self) -> Option<(u16, Option<i64>)> {
+    /// The next entry with its ECN bits.
+    pub(super) fn next_with_ecn(&mut self) -> Option<(u16, Option<i64>, u8)> {
         if self.next >= self.end {
             return None;
         }
         let ext = self.next;
         self.next += 1;
         let a = self.window.arrivals[self.window.slot(ext)];
-        Some((ext as u16, (a != NOT_RECEIVED).then_some(a)))
+        Some(if a == NOT_RECEIVED {
+            (ext as u16, None, 0)
+        } else {
+            (ext as u16, Some(a >> 2), (a & 3) as u8)
+        })
+    }
+}
+
+impl Iterator for Entries<'_> {
+    type Item = (u16, Option<i64>);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u16, Option<i64>)> {
+        self.next_with_ecn().map(|(seq, a, _)| (seq, a))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

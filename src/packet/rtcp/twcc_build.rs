@@ -333,7 +333,7 @@ impl<'b> Encoder<'b> {
     /// Adds one entry (and the not-received statuses of a gap before it).
     /// `Ok(false)` when it cannot go in this packet (delta out of range or
     /// too many statuses); the state is then unchanged.
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, seq: u16, arrival_us: Option<i64>) -> Result<bool, WriteError> {
         let gap = if self.count == 0 {
             1
@@ -382,7 +382,7 @@ impl<'b> Encoder<'b> {
     }
 
     /// Appends one status.
-    #[inline]
+    #[inline(always)]
     fn push_one(&mut self, s: u8) {
         if !self.last.can_add(s) {
             self.emit();
