@@ -62,6 +62,13 @@ fn touch(p: &RtcpPacket<'_>) {
             keep((remb.bitrate_bps(), remb.exponent_mantissa()));
             drain(remb.ssrcs());
         }
+        RtcpPacket::TransportCc(fb) => drain(fb.results()),
+        RtcpPacket::CongestionFeedback(fb) => {
+            for b in fb.blocks() {
+                drain(b.metrics());
+            }
+            keep(fb.results().count());
+        }
         RtcpPacket::Unknown { .. } => {}
     }
 }
@@ -243,7 +250,9 @@ fn rebuild(p: &RtcpPacket<'_>) -> Option<Vec<u8>> {
                 ssrcs: &ssrcs,
             })
         }
-        RtcpPacket::Unknown { .. } => return None,
+        RtcpPacket::Unknown { .. }
+        | RtcpPacket::TransportCc(_)
+        | RtcpPacket::CongestionFeedback(_) => return None,
     })
 }
 

@@ -6,6 +6,8 @@
 //! The wire formats (transport-cc, RFC 8888) live in [`crate::packet`]; both
 //! parse into the format-neutral [`PacketResult`]s the estimator consumes.
 
+pub mod recorder;
+
 /// Which sent packet a feedback entry speaks of.
 ///
 /// transport-cc (draft-holmer-rmcat-transport-wide-cc-extensions-01) names

@@ -175,7 +175,10 @@ pub unsafe extern "C" fn rtm_rtcp_next(
                 out.remb_bitrate_bps = r.bitrate_bps();
                 rtm_rtcp_kind::RTM_RTCP_REMB
             }
-            RtcpPacket::Unknown { .. } => rtm_rtcp_kind::RTM_RTCP_UNKNOWN,
+            // Reported as before these were modelled, until the C API has kinds for them.
+            RtcpPacket::Unknown { .. }
+            | RtcpPacket::TransportCc(_)
+            | RtcpPacket::CongestionFeedback(_) => rtm_rtcp_kind::RTM_RTCP_UNKNOWN,
         };
         *info = out;
         *offset = start + packet_len;

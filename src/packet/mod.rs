@@ -7,6 +7,7 @@
 pub mod rtcp;
 pub mod rtp;
 pub mod seq;
+pub mod transport_seq;
 
 pub(crate) mod error;
 mod ext;
@@ -15,3 +16,4 @@ pub use error::{ParseError, WriteError};
 pub use ext::{Extension, ExtensionForm, Extensions};
 pub use rtp::{ExtensionBlock, RtpBuilder, RtpLayout, RtpPacket};
 pub use seq::{SeqUnwrapper, TimestampUnwrapper};
+pub use transport_seq::stamp_transport_seq;

@@ -12,14 +12,22 @@
 //! [`write_compound`].
 
 mod bye;
+mod ccfb;
 mod feedback;
 mod remb;
 mod report;
 mod sdes;
 #[cfg(test)]
 mod tests;
+mod twcc;
+mod twcc_build;
 
 pub use bye::{Bye, ByeBuilder};
+pub use ccfb::{
+    ntp16_to_us, us_to_ntp16, CcfbBlock, CcfbBlocks, CcfbBuilder, CcfbMetrics, CcfbResults,
+    CcfbStream, CcfbWriter, CongestionFeedback, Metric, ATO_OVER_RANGE, ATO_UNAVAILABLE, FMT_CCFB,
+    MAX_REPORTS_PER_BLOCK,
+};
 pub use feedback::{
     nack_pair_count, nack_pairs, Fir, FirBuilder, FirEntries, LostSequenceNumbers, Nack,
     NackBuilder, NackPairs, NackPairsBuilder, NackPairsFromLost, Pli, PliBuilder,
@@ -30,6 +38,11 @@ pub use report::{
     SenderReportBuilder,
 };
 pub use sdes::{Sdes, SdesBuilder, SdesChunks, SdesItems, SDES_CNAME};
+pub use twcc::{
+    ReferenceTimeUnwrapper, TransportFeedback, TransportFeedbackResults, DELTA_TICK_US, FMT_TWCC,
+    REFERENCE_TICK_US,
+};
+pub use twcc_build::{TransportFeedbackBuilder, Written, MIN_TWCC_LEN};
 
 use super::error::{be16, be32, ensure_room};
 use super::{ParseError, WriteError};
@@ -115,6 +128,10 @@ pub enum RtcpPacket<'a> {
     Fir(Fir<'a>),
     /// Receiver estimated maximum bitrate (PSFB, FMT 15, "REMB").
     Remb(Remb<'a>),
+    /// Transport-wide congestion control feedback (RTPFB, FMT 15).
+    TransportCc(TransportFeedback<'a>),
+    /// RFC 8888 congestion control feedback (RTPFB, FMT 11).
+    CongestionFeedback(CongestionFeedback<'a>),
     /// A packet type or feedback format this module does not model.
     Unknown {
         packet_type: u8,
@@ -133,7 +150,9 @@ impl RtcpPacket<'_> {
             RtcpPacket::ReceiverReport(_) => PT_RR,
             RtcpPacket::Sdes(_) => PT_SDES,
             RtcpPacket::Bye(_) => PT_BYE,
-            RtcpPacket::Nack(_) => PT_RTPFB,
+            RtcpPacket::Nack(_)
+            | RtcpPacket::TransportCc(_)
+            | RtcpPacket::CongestionFeedback(_) => PT_RTPFB,
             RtcpPacket::Pli(_) | RtcpPacket::Fir(_) | RtcpPacket::Remb(_) => PT_PSFB,
             RtcpPacket::Unknown { packet_type, .. } => *packet_type,
         }
@@ -171,6 +190,8 @@ fn parse_one(buf: &[u8]) -> Result<(RtcpPacket<'_>, &[u8]), ParseError> {
         (PT_SDES, _) => RtcpPacket::Sdes(Sdes::parse(count, body)?),
         (PT_BYE, _) => RtcpPacket::Bye(Bye::parse(count, body)?),
         (PT_RTPFB, FMT_NACK) => RtcpPacket::Nack(Nack::parse(body)?),
+        (PT_RTPFB, FMT_TWCC) => RtcpPacket::TransportCc(TransportFeedback::parse(body)?),
+        (PT_RTPFB, FMT_CCFB) => RtcpPacket::CongestionFeedback(CongestionFeedback::parse(body)?),
         (PT_PSFB, FMT_PLI) => RtcpPacket::Pli(Pli::parse(body)?),
         (PT_PSFB, FMT_FIR) => RtcpPacket::Fir(Fir::parse(body)?),
         (PT_PSFB, FMT_AFB) => Remb::parse(body)?.map_or(unknown, RtcpPacket::Remb),
@@ -230,6 +251,7 @@ impl_rtcp_write!(
     PliBuilder,
     FirBuilder<'_>,
     RembBuilder<'_>,
+    CcfbBuilder<'_>,
 );
 
 /// Checks that a `len`-byte packet fits the length field and `buf`, writes

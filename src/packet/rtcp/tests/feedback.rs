@@ -179,22 +179,32 @@ fn fir_vectors() {
 }
 
 /// A Chrome transport-cc feedback with the P bit set, from a capture in
-/// olivermichel/webrtc-analysis test/include/data.h (`twcc_pkt1`).
+/// olivermichel/webrtc-analysis test/include/data.h (`twcc_pkt1`): the
+/// padding is stripped and the feedback decodes (one run of 9 received
+/// packets from sequence number 1, nine small deltas).
 #[test]
-fn chrome_twcc_is_unknown_and_padding_is_stripped() {
+fn chrome_twcc_parses_and_padding_is_stripped() {
     let buf = [
         0xaf, 0xcd, 0x00, 0x07, 0x00, 0x00, 0x00, 0x01, 0xdd, 0x58, 0x6e, 0xb6, 0x00, 0x01, 0x00,
         0x09, 0x5e, 0x91, 0x10, 0x00, 0x20, 0x09, 0x1c, 0x0c, 0x2c, 0x38, 0x00, 0x04, 0x00, 0x08,
         0x18, 0x01,
     ];
     let p = only(&buf).unwrap();
-    assert_eq!(
-        p,
-        RtcpPacket::Unknown {
-            packet_type: PT_RTPFB,
-            count_or_fmt: 15,
-            body: &buf[4..31]
-        }
-    );
     assert_eq!(p.packet_type(), PT_RTPFB);
+    let RtcpPacket::TransportCc(fb) = p else {
+        panic!("not transport-cc: {p:?}");
+    };
+    assert_eq!((fb.sender_ssrc(), fb.media_ssrc()), (1, 0xdd58_6eb6));
+    assert_eq!(
+        (fb.base_seq(), fb.status_count(), fb.fb_pkt_count()),
+        (1, 9, 0)
+    );
+    assert_eq!(fb.reference_time_raw(), 0x5e9110);
+    let ticks = [0x1c, 0x0c, 0x2c, 0x38, 0x00, 0x04, 0x00, 0x08, 0x18];
+    let mut at = fb.reference_time_us();
+    for (i, r) in fb.results().enumerate() {
+        at += ticks[i] * 250;
+        assert_eq!(r.id, crate::cc::SentPacketId::TransportSeq(1 + i as u16));
+        assert_eq!(r.arrival_us, Some(at));
+    }
 }
