@@ -32,3 +32,16 @@ pub struct PacketResult {
     /// RFC 8888's ECN bits (0..=3) when the format carries them.
     pub ecn: Option<u8>,
 }
+
+mod acked;
+mod aimd;
+mod alr;
+mod bwe;
+mod delay;
+mod history;
+mod loss;
+mod probe;
+
+pub use bwe::{Bwe, BweConfig, BweState, BweStats, MAX_FEEDBACK_RESULTS};
+pub use history::HISTORY_LEN;
+pub use probe::ProbeClusterRequest;

@@ -1,0 +1,181 @@
+//! The delay-based rate controller: additive-increase / multiplicative-
+//! decrease driven by the detector and the acknowledged bitrate, after
+//! libwebrtc's `AimdRateControl`, with three changes that make it converge
+//! faster and hold less queue:
+//! - on overuse it backs off from the *saturated* receive rate (what the busy
+//!   bottleneck served, see [`super::acked`]) rather than a window that
+//!   still holds pre-congestion arrivals, and below it by the measured
+//!   queuing delay over [`DRAIN_US`], so a queue it built drains within about
+//!   a second (GCC backs off to 0.85 × and drains at 15 % of capacity);
+//! - after a back-off it returns to 95 % of the capacity it measured within
+//!   about [`RETURN_US`] (GCC creeps additively, ~1 packet per RTT);
+//! - near that capacity it grows by 4 % of it per second, far from any
+//!   known capacity by 8 %/s (libwebrtc's multiplicative rate); larger steps
+//!   up are left to probes, which measure instead of guessing.
+//!
+//! Growth is capped at 1.5 × the acknowledged bitrate + 10 kbit/s, so an
+//! application-limited sender's estimate does not climb on air.
+
+use super::delay::Usage;
+
+/// Back-off factor from the saturated receive rate.
+pub const BETA: f64 = 0.9;
+/// A queue of this much delay is drained over about this long.
+pub const DRAIN_US: f64 = 1_000_000.0;
+const RETURN_US: f64 = 400_000.0;
+const NEAR_GROWTH_PER_S: f64 = 0.04;
+const FAR_GROWTH_PER_S: f64 = 1.08;
+
+/// The rate controller (see the module comment).
+#[derive(Debug)]
+pub struct RateControl {
+    estimate: f64,
+    min: f64,
+    max: f64,
+    capacity: Option<f64>,
+    last_update: Option<u64>,
+    last_decrease: Option<u64>,
+}
+
+impl RateControl {
+    pub fn new(start_bps: u64, min_bps: u64, max_bps: u64) -> Self {
+        Self {
+            estimate: start_bps as f64,
+            min: min_bps as f64,
+            max: max_bps as f64,
+            capacity: None,
+            last_update: None,
+            last_decrease: None,
+        }
+    }
+
+    pub fn estimate(&self) -> u64 {
+        self.estimate as u64
+    }
+
+    pub fn capacity(&self) -> Option<u64> {
+        self.capacity.map(|c| c as u64)
+    }
+
+    pub fn last_decrease(&self) -> Option<u64> {
+        self.last_decrease
+    }
+
+    fn clamp(&mut self) {
+        self.estimate = self.estimate.clamp(self.min, self.max);
+    }
+
+    /// Sets the estimate (a probe result, a timeout), forgetting a measured
+    /// capacity it exceeds.
+    pub fn set(&mut self, now: u64, bps: u64) {
+        self.estimate = bps as f64;
+        if self.capacity.is_some_and(|c| self.estimate > c) {
+            self.capacity = None;
+        }
+        self.clamp();
+        self.last_update = Some(now);
+    }
+
+    /// One feedback's verdict. `saturated`/`acked`: receive rates (bit/s)
+    /// from [`super::acked::AckedRate`]; `rtt_us` the smoothed RTT.
+    pub fn update(
+        &mut self,
+        now: u64,
+        usage: Usage,
+        queue_delay_us: u64,
+        saturated: Option<u64>,
+        acked: Option<u64>,
+        rtt_us: u64,
+    ) -> bool {
+        let dt = self
+            .last_update
+            .map_or(0.0, |l| now.saturating_sub(l).min(1_000_000) as f64 / 1e6);
+        self.last_update = Some(now);
+        match usage {
+            Usage::Overusing => {
+                let since = self
+                    .last_decrease
+                    .map_or(u64::MAX, |d| now.saturating_sub(d));
+                if since < rtt_us.clamp(100_000, 300_000) {
+                    return false;
+                }
+                let Some(base) = saturated.or(acked) else {
+                    return false;
+                };
+                let base = base as f64;
+                let factor = (BETA - queue_delay_us as f64 / DRAIN_US).max(0.5);
+                let target = base * factor;
+                if saturated.is_some() {
+                    self.capacity = Some(match self.capacity {
+                        Some(c) if (c - base).abs() < 0.3 * c => 0.7 * c + 0.3 * base,
+                        _ => base,
+                    });
+                }
+                if target < self.estimate {
+                    self.estimate = target;
+                    self.last_decrease = Some(now);
+                    self.clamp();
+                    return true;
+                }
+                false
+            }
+            Usage::Underusing => false,
+            Usage::Normal => {
+                let before = self.estimate;
+                match self.capacity {
+                    Some(c) if self.estimate > 1.15 * c => {
+                        self.capacity = None;
+                        self.estimate *= FAR_GROWTH_PER_S.powf(dt);
+                    }
+                    Some(c) if self.estimate < 0.95 * c => {
+                        let step = (0.95 * c - self.estimate) * (dt / (RETURN_US / 1e6)).min(1.0);
+                        self.estimate += step.max(NEAR_GROWTH_PER_S * c * dt);
+                    }
+                    Some(c) => self.estimate += NEAR_GROWTH_PER_S * c * dt,
+                    None => self.estimate = self.estimate * FAR_GROWTH_PER_S.powf(dt) + 1000.0 * dt,
+                }
+                if let Some(a) = acked {
+                    let cap = 1.5 * a as f64 + 10_000.0;
+                    self.estimate = self.estimate.min(cap.max(before));
+                }
+                self.clamp();
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overuse_backs_off_below_the_saturated_rate_and_returns() {
+        let mut r = RateControl::new(2_000_000, 10_000, 10_000_000);
+        let cut = r.update(
+            0,
+            Usage::Overusing,
+            100_000,
+            Some(1_000_000),
+            Some(1_500_000),
+            100_000,
+        );
+        assert!(cut);
+        assert_eq!(r.estimate(), 800_000);
+        // Within 100 ms: no second cut.
+        assert!(!r.update(
+            50_000,
+            Usage::Overusing,
+            100_000,
+            Some(700_000),
+            None,
+            100_000
+        ));
+        let mut now = 50_000;
+        for _ in 0..10 {
+            now += 100_000;
+            r.update(now, Usage::Normal, 0, None, Some(r.estimate()), 100_000);
+        }
+        assert!(r.estimate() >= 940_000, "{}", r.estimate());
+    }
+}
