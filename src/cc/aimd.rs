@@ -21,7 +21,10 @@ use super::delay::Usage;
 /// Back-off factor from the saturated receive rate.
 pub const BETA: f64 = 0.9;
 /// A queue of this much delay is drained over about this long.
-pub const DRAIN_US: f64 = 1_000_000.0;
+pub const DRAIN_US: f64 = 500_000.0;
+/// After a cut, the queue must grow this much over its post-cut minimum
+/// before another cut.
+const REGROWTH_US: u64 = 10_000;
 const RETURN_US: f64 = 400_000.0;
 const NEAR_GROWTH_PER_S: f64 = 0.04;
 const FAR_GROWTH_PER_S: f64 = 1.08;
@@ -35,6 +38,8 @@ pub struct RateControl {
     capacity: Option<f64>,
     last_update: Option<u64>,
     last_decrease: Option<u64>,
+    /// Smallest queuing delay seen in packets sent after the last cut.
+    post_cut_queue_min: Option<u64>,
 }
 
 impl RateControl {
@@ -46,6 +51,7 @@ impl RateControl {
             capacity: None,
             last_update: None,
             last_decrease: None,
+            post_cut_queue_min: None,
         }
     }
 
@@ -77,10 +83,15 @@ impl RateControl {
     }
 
     /// One feedback's verdict. `saturated`/`acked`: receive rates (bit/s)
-    /// from [`super::acked::AckedRate`]; `rtt_us` the smoothed RTT.
+    /// from [`super::acked::AckedRate`]; `rtt_us` the smoothed RTT;
+    /// `newest_send_us` the send time of the newest packet the feedback
+    /// covers: overuse seen only in packets sent before the last cut
+    /// reflects the old rate and does not cut again.
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
         now: u64,
+        newest_send_us: u64,
         usage: Usage,
         queue_delay_us: u64,
         saturated: Option<u64>,
@@ -91,19 +102,36 @@ impl RateControl {
             .last_update
             .map_or(0.0, |l| now.saturating_sub(l).min(1_000_000) as f64 / 1e6);
         self.last_update = Some(now);
+        if self.last_decrease.is_some_and(|d| newest_send_us > d) {
+            let min = self.post_cut_queue_min.get_or_insert(queue_delay_us);
+            *min = (*min).min(queue_delay_us);
+        }
         match usage {
             Usage::Overusing => {
-                let since = self
-                    .last_decrease
-                    .map_or(u64::MAX, |d| now.saturating_sub(d));
-                if since < rtt_us.clamp(100_000, 300_000) {
-                    return false;
+                if let Some(d) = self.last_decrease {
+                    // Packets sent before the cut show the old rate.
+                    if newest_send_us <= d {
+                        return false;
+                    }
+                    // After it, only a queue that grows again counts: the
+                    // one the cut was sized to drain still shows for a while.
+                    let min = self.post_cut_queue_min.unwrap_or(queue_delay_us);
+                    if queue_delay_us < min + REGROWTH_US
+                        || now.saturating_sub(d) < rtt_us.clamp(100_000, 300_000)
+                    {
+                        return false;
+                    }
                 }
                 let Some(base) = saturated.or(acked) else {
                     return false;
                 };
                 let base = base as f64;
-                let factor = (BETA - queue_delay_us as f64 / DRAIN_US).max(0.5);
+                // The queue measured is as old as the feedback; since then
+                // it grew by the excess of the rate sent over the rate served.
+                let stale = now.saturating_sub(newest_send_us) as f64;
+                let excess = ((self.estimate - base) / base).clamp(0.0, 3.0);
+                let queue = queue_delay_us as f64 + excess * stale;
+                let factor = (BETA - queue / DRAIN_US).max(0.5);
                 let target = base * factor;
                 if saturated.is_some() {
                     self.capacity = Some(match self.capacity {
@@ -114,6 +142,7 @@ impl RateControl {
                 if target < self.estimate {
                     self.estimate = target;
                     self.last_decrease = Some(now);
+                    self.post_cut_queue_min = None;
                     self.clamp();
                     return true;
                 }
@@ -154,6 +183,7 @@ mod tests {
         let mut r = RateControl::new(2_000_000, 10_000, 10_000_000);
         let cut = r.update(
             0,
+            0,
             Usage::Overusing,
             100_000,
             Some(1_000_000),
@@ -161,10 +191,12 @@ mod tests {
             100_000,
         );
         assert!(cut);
-        assert_eq!(r.estimate(), 800_000);
+        // 1 Mbit/s × (0.9 − 100 ms / 500 ms).
+        assert_eq!(r.estimate(), 700_000);
         // Within 100 ms: no second cut.
         assert!(!r.update(
             50_000,
+            40_000,
             Usage::Overusing,
             100_000,
             Some(700_000),
@@ -174,8 +206,8 @@ mod tests {
         let mut now = 50_000;
         for _ in 0..10 {
             now += 100_000;
-            r.update(now, Usage::Normal, 0, None, Some(r.estimate()), 100_000);
+            r.update(now, now, Usage::Normal, 0, None, Some(r.estimate()), 100_000);
         }
-        assert!(r.estimate() >= 940_000, "{}", r.estimate());
+        assert!(r.estimate() >= 930_000, "{}", r.estimate());
     }
 }

@@ -42,6 +42,13 @@ const RECENT_HIGH_US: u64 = 5_000_000;
 /// Queuing delay under which probing is allowed.
 const PROBE_QUEUE_US: u64 = 10_000;
 const PENDING_PROBES: usize = 4;
+/// The saturated receive rate is read over at most this much arrival time:
+/// short, so that after a capacity drop it holds post-drop arrivals only.
+const SATURATED_WINDOW_US: i64 = 100_000;
+/// Steady (non-ALR) upward probes go at this multiple of the estimate:
+/// enough to see a step up, small enough that the queue they add at a
+/// saturated bottleneck (a third of [`PROBE_DURATION_US`]) stays small.
+const STEADY_PROBE_FACTOR: f64 = 1.5;
 
 /// Estimator configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -292,6 +299,7 @@ impl Bwe {
             duration_us: PROBE_DURATION_US,
         };
         *slot = Some(req);
+        if std::env::var_os("BWE_DEBUG").is_some() { eprintln!("{:.3} probe {id} at {rate_bps} est {}", now as f64/1e6, self.rate.estimate()); }
         self.probes.register(now, &req);
         self.last_probe_at = Some(now);
         self.stats.probes_requested += 1;
@@ -394,8 +402,14 @@ impl Bwe {
             STEADY_PROBE_INTERVAL_US
         };
         if since_probe >= interval {
-            self.queue_probe(now, factor_rate);
-            self.further_probe_min = Some((factor_rate as f64 * FURTHER_PROBE_FRACTION) as u64);
+            let factor = if self.alr.alr_since().is_some() {
+                MAX_PROBE_FACTOR
+            } else {
+                STEADY_PROBE_FACTOR
+            };
+            let rate = (estimate as f64 * factor) as u64;
+            self.queue_probe(now, rate);
+            self.further_probe_min = Some((rate as f64 * FURTHER_PROBE_FRACTION) as u64);
         }
     }
 
@@ -485,18 +499,24 @@ impl Bwe {
         }
         let usage = self.delay.usage();
         let queue = self.delay.queue_delay_us();
+        let delay_reacted = self
+            .rate
+            .last_decrease()
+            .is_some_and(|d| now.saturating_sub(d) < 1_000_000);
         self.loss
-            .on_feedback(now, n as u32, lost, queue, self.target);
+            .on_feedback(now, n as u32, lost, queue, self.target, delay_reacted);
         let rtt = self.rtt_us().unwrap_or(100_000);
         let cut = self.rate.update(
             now,
+            newest_send.unwrap_or(0),
             usage,
             queue,
-            self.acked.saturated_rate(250_000),
+            self.acked.saturated_rate(SATURATED_WINDOW_US),
             self.acked.rate(500_000),
             rtt,
         );
         if cut {
+            if std::env::var_os("BWE_DEBUG").is_some() { eprintln!("{:.3} newest {:?} cut to {} q {} sat {:?} acked {:?}", now as f64/1e6, newest_send, self.rate.estimate(), queue, self.acked.saturated_rate(SATURATED_WINDOW_US), self.acked.rate(500_000)); }
             self.stats.decreases += 1;
             // Stop probing on delay increase.
             self.further_probe_min = None;
@@ -519,6 +539,7 @@ impl Bwe {
 
     fn on_probe_result(&mut self, now: u64, rate: u64, usage: Usage) {
         self.stats.probe_results += 1;
+        if std::env::var_os("BWE_DEBUG").is_some() { eprintln!("{:.3} probe result {rate} usage {usage:?} est {}", now as f64/1e6, self.rate.estimate()); }
         if usage == Usage::Overusing {
             self.further_probe_min = None;
             return;
@@ -526,6 +547,7 @@ impl Bwe {
         if rate > self.rate.estimate() {
             self.rate.set(now, rate);
         }
+        self.loss.on_probe_result(rate);
         if let Some(min) = self.further_probe_min {
             if rate >= min && rate < self.config.max_bps {
                 let next = rate.saturating_mul(2);

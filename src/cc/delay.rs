@@ -283,7 +283,20 @@ pub struct DelayDetector {
     base_head: usize,
     base_len: usize,
     queue_delay_us: i64,
+    /// Arrival time of the newest packet that found the queue (nearly) empty.
+    last_empty_us: Option<i64>,
+    newest_arrival_us: i64,
 }
+
+/// A queue longer than this that built up after the queue was recently
+/// empty is overuse whatever the trend says: a slow ramp can build a queue
+/// too gently for the trend to cross its threshold.
+const HIGH_QUEUE_US: i64 = 40_000;
+const EMPTY_QUEUE_US: i64 = 5_000;
+/// "Recently": a queue that has not emptied for this long is held by
+/// someone else (a TCP flow filling a buffer); then only the trend counts,
+/// or the flow would starve.
+const RECENTLY_EMPTY_US: i64 = 5_000_000;
 
 impl Default for DelayDetector {
     fn default() -> Self {
@@ -300,6 +313,8 @@ impl DelayDetector {
             base_head: 0,
             base_len: 0,
             queue_delay_us: 0,
+            last_empty_us: None,
+            newest_arrival_us: 0,
         }
     }
 
@@ -331,10 +346,27 @@ impl DelayDetector {
             .min()
             .unwrap_or(owd);
         self.queue_delay_us = owd - base;
+        if self.queue_delay_us < EMPTY_QUEUE_US {
+            self.last_empty_us = Some(arrival_us);
+        }
+        self.newest_arrival_us = arrival_us;
     }
 
     pub fn usage(&self) -> Usage {
-        self.trend.usage
+        let standing = self
+            .last_empty_us
+            .is_some_and(|e| self.newest_arrival_us - e < RECENTLY_EMPTY_US);
+        match self.trend.usage {
+            // Only while it still grows: a queue that drains is answered.
+            Usage::Normal
+                if standing
+                    && self.queue_delay_us > HIGH_QUEUE_US
+                    && self.trend.modified_trend > 0.0 =>
+            {
+                Usage::Overusing
+            }
+            u => u,
+        }
     }
 
     /// Queuing delay of the newest packet (its one-way delay above the

@@ -30,7 +30,10 @@ pub struct LossControl {
 
 impl LossControl {
     /// One feedback's counts; `queue_delay_us` the newest queuing delay,
-    /// `target_bps` the current target (the rate losses are measured at).
+    /// `target_bps` the current target (the rate losses are measured at);
+    /// `delay_reacted`: the delay-based part cut the rate within the last
+    /// second, so the loss that came with the queue is already answered (a
+    /// second cut for the same overflow would compound).
     pub fn on_feedback(
         &mut self,
         now: u64,
@@ -38,6 +41,7 @@ impl LossControl {
         lost: u32,
         queue_delay_us: u64,
         target_bps: u64,
+        delay_reacted: bool,
     ) {
         let start = *self.interval_start.get_or_insert(now);
         self.received += received;
@@ -59,7 +63,7 @@ impl LossControl {
         // (a drop-tail queue overflowing), or when it is so far above that
         // nothing else explains it (a policer drops without queuing).
         let congested = self.queue_max_us >= SHORT_QUEUE_US || excess > POLICER_EXCESS;
-        if excess > DECREASE_EXCESS && congested {
+        if excess > DECREASE_EXCESS && congested && !delay_reacted {
             let base = self.cap_bps.unwrap_or(target_bps).min(target_bps);
             self.cap_bps = Some((base as f64 * (1.0 - 0.5 * excess)) as u64);
             self.last_change = now;
@@ -74,6 +78,13 @@ impl LossControl {
         self.lost = 0;
         self.queue_max_us = 0;
         self.interval_start = Some(now);
+    }
+
+    /// A probe got `bps` through: a ceiling below it no longer holds.
+    pub fn on_probe_result(&mut self, bps: u64) {
+        if self.cap_bps.is_some_and(|c| c < bps) {
+            self.cap_bps = None;
+        }
     }
 
     /// The loss-based ceiling, if loss currently limits the rate.
@@ -102,13 +113,13 @@ mod tests {
         let mut now = 0;
         for _ in 0..100 {
             now += 100_000;
-            l.on_feedback(now, 80, 20, 2_000, 1_000_000);
+            l.on_feedback(now, 80, 20, 2_000, 1_000_000, false);
         }
         assert!((l.inherent() - 0.2).abs() < 0.02, "{}", l.inherent());
         assert_eq!(l.cap_bps(), None);
         for _ in 0..4 {
             now += 100_000;
-            l.on_feedback(now, 50, 50, 150_000, 1_000_000);
+            l.on_feedback(now, 50, 50, 150_000, 1_000_000, false);
         }
         assert!(l.cap_bps().is_some_and(|c| c < 1_000_000));
     }

@@ -43,6 +43,8 @@ const CLUSTERS: usize = 8;
 struct Cluster {
     id: u32,
     in_use: bool,
+    /// Produced a result (later packets may still refine it).
+    resolved: bool,
     created_us: u64,
     min_bytes: u32,
     min_packets: u32,
@@ -99,9 +101,9 @@ impl ProbeEstimator {
         }
     }
 
-    /// Whether any cluster is still awaiting results.
+    /// Whether any cluster is still awaiting its first result.
     pub fn pending(&self) -> bool {
-        self.clusters.iter().any(|c| c.in_use)
+        self.clusters.iter().any(|c| c.in_use && !c.resolved)
     }
 
     /// A probe packet's fate. Returns the cluster's rate estimate (bit/s)
@@ -160,6 +162,7 @@ impl ProbeEstimator {
         if recv_rate > MAX_VALID_RATIO * send_rate {
             return None;
         }
+        c.resolved = true;
         let mut rate = send_rate.min(recv_rate);
         if recv_rate < MIN_RATIO_UNSATURATED * send_rate {
             rate = TARGET_UTILISATION * recv_rate;
