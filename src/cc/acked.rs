@@ -14,6 +14,8 @@
 const ACKED_LEN: usize = 2048;
 /// Queuing delay above which a packet counts as served by a busy queue.
 pub const QUEUED_US: u64 = 4_000;
+/// The short reading of [`AckedRate::saturated_rate`] (at least 4 packets).
+const SHORT_WINDOW_US: i64 = 30_000;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Arrival {
@@ -75,9 +77,15 @@ impl AckedRate {
     }
 
     /// Rate over the latest run of packets that queued at the bottleneck,
-    /// at most `window_us` long; `None` when the run is too short to measure.
+    /// at most `window_us` long (or over its last [`SHORT_WINDOW_US`], if
+    /// lower); `None` when the run is too short to measure.
     pub fn saturated_rate(&self, window_us: i64) -> Option<u64> {
-        self.rate_while(window_us, |a| a.queued)
+        let long = self.rate_while(window_us, |a| a.queued)?;
+        // The newest few packets alone see a capacity drop first; the
+        // lower reading wins (backing off too little costs a second cut a
+        // round trip later, with the queue full meanwhile).
+        let short = self.rate_while(SHORT_WINDOW_US, |a| a.queued);
+        Some(short.map_or(long, |s| s.min(long)))
     }
 
     fn rate_while(&self, window_us: i64, keep: impl Fn(&Arrival) -> bool) -> Option<u64> {

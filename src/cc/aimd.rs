@@ -25,6 +25,10 @@ pub const DRAIN_US: f64 = 500_000.0;
 /// After a cut, the queue must grow this much over its post-cut minimum
 /// before another cut.
 const REGROWTH_US: u64 = 10_000;
+/// Competing with TCP: the cut on loss (CUBIC's β), and the growth per
+/// round trip (one packet, as Reno).
+const COMPETING_BETA: f64 = 0.7;
+const PACKET_BITS: f64 = 1200.0 * 8.0;
 const RETURN_US: f64 = 400_000.0;
 const NEAR_GROWTH_PER_S: f64 = 0.04;
 const FAR_GROWTH_PER_S: f64 = 1.08;
@@ -93,10 +97,12 @@ impl RateControl {
         now: u64,
         newest_send_us: u64,
         usage: Usage,
+        drainable: bool,
         queue_delay_us: u64,
         saturated: Option<u64>,
         acked: Option<u64>,
         rtt_us: u64,
+        lost: u32,
     ) -> bool {
         let dt = self
             .last_update
@@ -106,31 +112,44 @@ impl RateControl {
             let min = self.post_cut_queue_min.get_or_insert(queue_delay_us);
             *min = (*min).min(queue_delay_us);
         }
+        if !drainable {
+            return self.compete(now, dt, acked, rtt_us, lost);
+        }
         match usage {
             Usage::Overusing => {
-                if let Some(d) = self.last_decrease {
-                    // Packets sent before the cut show the old rate.
-                    if newest_send_us <= d {
-                        return false;
-                    }
-                    // After it, only a queue that grows again counts: the
-                    // one the cut was sized to drain still shows for a while.
-                    let min = self.post_cut_queue_min.unwrap_or(queue_delay_us);
-                    if queue_delay_us < min + REGROWTH_US
-                        || now.saturating_sub(d) < rtt_us.clamp(100_000, 300_000)
-                    {
-                        return false;
-                    }
-                }
                 let Some(base) = saturated.or(acked) else {
                     return false;
                 };
+                if let Some(d) = self.last_decrease {
+                    // Packets sent before the cut show the old rate.
+                    if newest_send_us <= d || now.saturating_sub(d) < rtt_us.clamp(100_000, 300_000)
+                    {
+                        return false;
+                    }
+                    // After it, the queue the cut was sized to drain still
+                    // shows for a while: cut again only if the queue grows
+                    // again, or if the estimate is still above what the
+                    // bottleneck serves (the first cut read a rate that
+                    // still held pre-congestion arrivals).
+                    let min = self.post_cut_queue_min.unwrap_or(queue_delay_us);
+                    let regrown = queue_delay_us >= min + REGROWTH_US;
+                    let above_served = saturated.is_some_and(|s| self.estimate > s as f64);
+                    if !regrown && !above_served {
+                        return false;
+                    }
+                }
                 let base = base as f64;
                 // The queue measured is as old as the feedback; since then
                 // it grew by the excess of the rate sent over the rate served.
                 let stale = now.saturating_sub(newest_send_us) as f64;
                 let excess = ((self.estimate - base) / base).clamp(0.0, 3.0);
-                let queue = queue_delay_us as f64 + excess * stale;
+                // A queue that never empties is not ours to drain (a TCP
+                // flow fills it): draining it would only starve us.
+                let queue = if drainable {
+                    queue_delay_us as f64 + excess * stale
+                } else {
+                    0.0
+                };
                 let factor = (BETA - queue / DRAIN_US).max(0.5);
                 let target = base * factor;
                 if saturated.is_some() {
@@ -163,14 +182,39 @@ impl RateControl {
                     Some(c) => self.estimate += NEAR_GROWTH_PER_S * c * dt,
                     None => self.estimate = self.estimate * FAR_GROWTH_PER_S.powf(dt) + 1000.0 * dt,
                 }
-                if let Some(a) = acked {
-                    let cap = 1.5 * a as f64 + 10_000.0;
-                    self.estimate = self.estimate.min(cap.max(before));
-                }
-                self.clamp();
+                self.cap_to_acked(before, acked);
                 false
             }
         }
+    }
+
+    fn cap_to_acked(&mut self, before: f64, acked: Option<u64>) {
+        if let Some(a) = acked {
+            let cap = 1.5 * a as f64 + 10_000.0;
+            self.estimate = self.estimate.min(cap.max(before));
+        }
+        self.clamp();
+    }
+
+    /// Against a flow that keeps the queue full (TCP), delay says nothing
+    /// this sender can act on: behave like TCP instead (RFC 8867 §5.6
+    /// wants a fair share, not starvation). Grow one packet per round trip,
+    /// cut to [`COMPETING_BETA`] on loss, at most once per round trip.
+    fn compete(&mut self, now: u64, dt: f64, acked: Option<u64>, rtt_us: u64, lost: u32) -> bool {
+        let rtt = rtt_us.max(10_000);
+        let since = self.last_decrease.map_or(u64::MAX, |d| now.saturating_sub(d));
+        if lost > 0 && since >= rtt {
+            self.estimate *= COMPETING_BETA;
+            self.last_decrease = Some(now);
+            self.post_cut_queue_min = None;
+            self.capacity = None;
+            self.clamp();
+            return true;
+        }
+        let before = self.estimate;
+        self.estimate += PACKET_BITS * 1e6 / rtt as f64 * dt;
+        self.cap_to_acked(before, acked);
+        false
     }
 }
 
@@ -185,10 +229,12 @@ mod tests {
             0,
             0,
             Usage::Overusing,
+            true,
             100_000,
             Some(1_000_000),
             Some(1_500_000),
             100_000,
+            0,
         );
         assert!(cut);
         // 1 Mbit/s × (0.9 − 100 ms / 500 ms).
@@ -198,15 +244,27 @@ mod tests {
             50_000,
             40_000,
             Usage::Overusing,
+            true,
             100_000,
             Some(700_000),
             None,
-            100_000
+            100_000,
+            0
         ));
         let mut now = 50_000;
         for _ in 0..10 {
             now += 100_000;
-            r.update(now, now, Usage::Normal, 0, None, Some(r.estimate()), 100_000);
+            r.update(
+                now,
+                now,
+                Usage::Normal,
+                true,
+                0,
+                None,
+                Some(r.estimate()),
+                100_000,
+                0,
+            );
         }
         assert!(r.estimate() >= 930_000, "{}", r.estimate());
     }

@@ -299,7 +299,13 @@ impl Bwe {
             duration_us: PROBE_DURATION_US,
         };
         *slot = Some(req);
-        if std::env::var_os("BWE_DEBUG").is_some() { eprintln!("{:.3} probe {id} at {rate_bps} est {}", now as f64/1e6, self.rate.estimate()); }
+        if std::env::var_os("BWE_DEBUG").is_some() {
+            eprintln!(
+                "{:.3} probe {id} at {rate_bps} est {}",
+                now as f64 / 1e6,
+                self.rate.estimate()
+            );
+        }
         self.probes.register(now, &req);
         self.last_probe_at = Some(now);
         self.stats.probes_requested += 1;
@@ -499,6 +505,7 @@ impl Bwe {
         }
         let usage = self.delay.usage();
         let queue = self.delay.queue_delay_us();
+        if std::env::var_os("BWE_DEBUG2").is_some() { eprintln!("{:.3} fb usage {usage:?} q {queue} trend {:?} newest {newest_send:?}", now as f64/1e6, self.delay.trend()); }
         let delay_reacted = self
             .rate
             .last_decrease()
@@ -510,13 +517,25 @@ impl Bwe {
             now,
             newest_send.unwrap_or(0),
             usage,
+            self.delay.recently_empty(),
             queue,
             self.acked.saturated_rate(SATURATED_WINDOW_US),
             self.acked.rate(500_000),
             rtt,
+            lost,
         );
         if cut {
-            if std::env::var_os("BWE_DEBUG").is_some() { eprintln!("{:.3} newest {:?} cut to {} q {} sat {:?} acked {:?}", now as f64/1e6, newest_send, self.rate.estimate(), queue, self.acked.saturated_rate(SATURATED_WINDOW_US), self.acked.rate(500_000)); }
+            if std::env::var_os("BWE_DEBUG").is_some() {
+                eprintln!(
+                    "{:.3} newest {:?} cut to {} q {} sat {:?} acked {:?}",
+                    now as f64 / 1e6,
+                    newest_send,
+                    self.rate.estimate(),
+                    queue,
+                    self.acked.saturated_rate(SATURATED_WINDOW_US),
+                    self.acked.rate(500_000)
+                );
+            }
             self.stats.decreases += 1;
             // Stop probing on delay increase.
             self.further_probe_min = None;
@@ -527,6 +546,7 @@ impl Bwe {
                     Some((RECOVERY_PROBE_FRACTION * self.recent_high.0 as f64) as u64);
             }
         }
+        self.delay.end_feedback();
         if let Some(rate) = probe_result {
             self.on_probe_result(now, rate, usage);
         }
@@ -539,7 +559,13 @@ impl Bwe {
 
     fn on_probe_result(&mut self, now: u64, rate: u64, usage: Usage) {
         self.stats.probe_results += 1;
-        if std::env::var_os("BWE_DEBUG").is_some() { eprintln!("{:.3} probe result {rate} usage {usage:?} est {}", now as f64/1e6, self.rate.estimate()); }
+        if std::env::var_os("BWE_DEBUG").is_some() {
+            eprintln!(
+                "{:.3} probe result {rate} usage {usage:?} est {}",
+                now as f64 / 1e6,
+                self.rate.estimate()
+            );
+        }
         if usage == Usage::Overusing {
             self.further_probe_min = None;
             return;

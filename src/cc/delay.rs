@@ -286,17 +286,28 @@ pub struct DelayDetector {
     /// Arrival time of the newest packet that found the queue (nearly) empty.
     last_empty_us: Option<i64>,
     newest_arrival_us: i64,
+    /// Queuing delay at the end of the previous feedback.
+    prev_queue_us: i64,
+    /// The queue has not emptied for [`RECENTLY_EMPTY_US`]: someone else
+    /// holds it.
+    competing: bool,
+    /// Since when the queue has been low, while it is.
+    low_since_us: Option<i64>,
 }
 
 /// A queue longer than this that built up after the queue was recently
 /// empty is overuse whatever the trend says: a slow ramp can build a queue
 /// too gently for the trend to cross its threshold.
 const HIGH_QUEUE_US: i64 = 40_000;
-const EMPTY_QUEUE_US: i64 = 5_000;
+const EMPTY_QUEUE_US: i64 = 20_000;
 /// "Recently": a queue that has not emptied for this long is held by
 /// someone else (a TCP flow filling a buffer); then only the trend counts,
 /// or the flow would starve.
 const RECENTLY_EMPTY_US: i64 = 5_000_000;
+/// Competing ends when the queue stays low this long.
+const LOW_TO_STOP_COMPETING_US: i64 = 1_000_000;
+/// Growth between feedbacks that makes a long queue overuse.
+const QUEUE_GROWTH_US: i64 = 5_000;
 
 impl Default for DelayDetector {
     fn default() -> Self {
@@ -315,6 +326,9 @@ impl DelayDetector {
             queue_delay_us: 0,
             last_empty_us: None,
             newest_arrival_us: 0,
+            prev_queue_us: 0,
+            competing: false,
+            low_since_us: None,
         }
     }
 
@@ -346,27 +360,54 @@ impl DelayDetector {
             .min()
             .unwrap_or(owd);
         self.queue_delay_us = owd - base;
-        if self.queue_delay_us < EMPTY_QUEUE_US {
-            self.last_empty_us = Some(arrival_us);
-        }
         self.newest_arrival_us = arrival_us;
+        if self.queue_delay_us < EMPTY_QUEUE_US {
+            let since = *self.low_since_us.get_or_insert(arrival_us);
+            // Once competing, a brief dip (the other flow halving its
+            // window) does not end it: the queue must stay low.
+            if !self.competing || arrival_us - since >= LOW_TO_STOP_COMPETING_US {
+                self.competing = false;
+                self.last_empty_us = Some(arrival_us);
+            }
+        } else {
+            self.low_since_us = None;
+            if self
+                .last_empty_us
+                .is_none_or(|e| arrival_us - e >= RECENTLY_EMPTY_US)
+            {
+                self.competing = true;
+            }
+        }
+    }
+
+    /// Whether the queue was (nearly) empty within the last 5 s: then a
+    /// queue that stands now is this sender's to drain. A queue that never
+    /// empties is held by someone else (a TCP flow filling the buffer).
+    pub fn recently_empty(&self) -> bool {
+        !self.competing
     }
 
     pub fn usage(&self) -> Usage {
-        let standing = self
-            .last_empty_us
-            .is_some_and(|e| self.newest_arrival_us - e < RECENTLY_EMPTY_US);
+        let standing = self.recently_empty();
         match self.trend.usage {
-            // Only while it still grows: a queue that drains is answered.
-            Usage::Normal
+            // Only while it still grows (since the previous feedback): a
+            // queue that drains is answered. The raw queue, not the smoothed
+            // trend, which lags a sudden capacity drop.
+            Usage::Normal | Usage::Underusing
                 if standing
                     && self.queue_delay_us > HIGH_QUEUE_US
-                    && self.trend.modified_trend > 0.0 =>
+                    && self.queue_delay_us > self.prev_queue_us + QUEUE_GROWTH_US =>
             {
                 Usage::Overusing
             }
             u => u,
         }
+    }
+
+    /// A feedback message has been processed (the queue it ended with is
+    /// what the next one's growth is measured against).
+    pub fn end_feedback(&mut self) {
+        self.prev_queue_us = self.queue_delay_us;
     }
 
     /// Queuing delay of the newest packet (its one-way delay above the

@@ -218,7 +218,10 @@ mod tests {
             .windows(2)
             .map(|w| w[1].arrival_us - w[0].arrival_us)
             .collect();
-        assert!(gaps.iter().all(|g| *g == 8_000), "serialisation at 1 Mbit/s");
+        assert!(
+            gaps.iter().all(|g| *g == 8_000),
+            "serialisation at 1 Mbit/s"
+        );
         let q = out.last().unwrap().queue_us;
         assert!((90_000..=100_000).contains(&q), "{q}");
         assert!(b.stats().queue_drops > 200);

@@ -459,7 +459,9 @@ pub fn run(cfg: &ScenarioConfig) -> ScenarioResult {
                     let t = &mut tcp[(f - TCP_FLOW) as usize];
                     t.interval_bytes += u64::from(d.packet.size);
                     t.interval_queue = t.interval_queue.max(d.queue_us);
-                    t.result.queue_delays.push((d.arrival_us, d.queue_us as u32));
+                    t.result
+                        .queue_delays
+                        .push((d.arrival_us, d.queue_us as u32));
                     let back = d.arrival_us + paths[1 - dir].config().propagation_us;
                     events.push(Reverse((
                         back,
