@@ -21,7 +21,8 @@ use super::delay::Usage;
 /// Back-off factor from the saturated receive rate.
 pub const BETA: f64 = 0.9;
 /// A queue of this much delay is drained over about this long.
-pub const DRAIN_US: f64 = 500_000.0;
+pub const DRAIN_US: f64 = 400_000.0;
+const DRAIN_FROM_US: f64 = 50_000.0;
 /// After a cut, the queue must grow this much over its post-cut minimum
 /// before another cut.
 const REGROWTH_US: u64 = 10_000;
@@ -31,6 +32,8 @@ const COMPETING_BETA: f64 = 0.7;
 const PACKET_BITS: f64 = 1200.0 * 8.0;
 const RETURN_US: f64 = 400_000.0;
 const NEAR_GROWTH_PER_S: f64 = 0.04;
+const RETURN: bool = true;
+const MIN_ADDITIVE_BPS: f64 = 20_000.0;
 const FAR_GROWTH_PER_S: f64 = 1.08;
 
 /// The rate controller (see the module comment).
@@ -150,7 +153,11 @@ impl RateControl {
                 } else {
                     0.0
                 };
-                let factor = (BETA - queue / DRAIN_US).max(0.5);
+                // Only the part above what a shared bottleneck normally holds:
+                // flows that joined later measure the queue from a higher
+                // base, and draining by the full reading would make the
+                // earlier flows cut deeper every time (unfair).
+                let factor = (BETA - (queue - DRAIN_FROM_US).max(0.0) / DRAIN_US).max(0.5);
                 let target = base * factor;
                 if saturated.is_some() {
                     self.capacity = Some(match self.capacity {
@@ -175,11 +182,17 @@ impl RateControl {
                         self.capacity = None;
                         self.estimate *= FAR_GROWTH_PER_S.powf(dt);
                     }
-                    Some(c) if self.estimate < 0.95 * c => {
+                    Some(c) if RETURN && self.estimate < 0.95 * c => {
                         let step = (0.95 * c - self.estimate) * (dt / (RETURN_US / 1e6)).min(1.0);
                         self.estimate += step.max(NEAR_GROWTH_PER_S * c * dt);
                     }
-                    Some(c) => self.estimate += NEAR_GROWTH_PER_S * c * dt,
+                    Some(_) => {
+                        // Additive, the same for every flow whatever its
+                        // rate: what makes flows sharing a bottleneck
+                        // converge to equal shares (Chiu & Jain).
+                        let response_s = (rtt_us as f64 + 100_000.0) / 1e6;
+                        self.estimate += (PACKET_BITS / response_s).max(MIN_ADDITIVE_BPS) * dt;
+                    }
                     None => self.estimate = self.estimate * FAR_GROWTH_PER_S.powf(dt) + 1000.0 * dt,
                 }
                 self.cap_to_acked(before, acked);
@@ -202,7 +215,9 @@ impl RateControl {
     /// cut to [`COMPETING_BETA`] on loss, at most once per round trip.
     fn compete(&mut self, now: u64, dt: f64, acked: Option<u64>, rtt_us: u64, lost: u32) -> bool {
         let rtt = rtt_us.max(10_000);
-        let since = self.last_decrease.map_or(u64::MAX, |d| now.saturating_sub(d));
+        let since = self
+            .last_decrease
+            .map_or(u64::MAX, |d| now.saturating_sub(d));
         if lost > 0 && since >= rtt {
             self.estimate *= COMPETING_BETA;
             self.last_decrease = Some(now);
@@ -237,8 +252,8 @@ mod tests {
             0,
         );
         assert!(cut);
-        // 1 Mbit/s × (0.9 − 100 ms / 500 ms).
-        assert_eq!(r.estimate(), 700_000);
+        // 1 Mbit/s × (0.9 − (100 − 50) ms / 400 ms).
+        assert_eq!(r.estimate(), 775_000);
         // Within 100 ms: no second cut.
         assert!(!r.update(
             50_000,

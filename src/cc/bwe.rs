@@ -15,7 +15,8 @@ use super::delay::{DelayDetector, Usage};
 use super::history::{Lookup, SendHistory};
 use super::loss::LossControl;
 use super::probe::{
-    ProbeClusterRequest, ProbeEstimator, MAX_PROBE_FACTOR, PROBE_DURATION_US, PROBE_MIN_PACKETS,
+    ProbeClusterRequest, ProbeEstimator, ProbeResult, MAX_PROBE_FACTOR, PROBE_DURATION_US,
+    PROBE_MIN_PACKETS,
 };
 use super::{PacketResult, SentPacketId};
 
@@ -148,7 +149,8 @@ pub struct Bwe {
     recovery_rate: Option<u64>,
     recent_high: (u64, u64),
     last_feedback_at: Option<u64>,
-    sent_since_feedback: bool,
+    /// First packet sent since the last feedback, if any.
+    unacked_since: Option<u64>,
     last_timeout_at: u64,
 }
 
@@ -181,7 +183,7 @@ impl Bwe {
             recovery_rate: None,
             recent_high: (start, now),
             last_feedback_at: None,
-            sent_since_feedback: false,
+            unacked_since: None,
             last_timeout_at: now,
         }
     }
@@ -247,7 +249,7 @@ impl Bwe {
         self.history.on_sent(now, id, size, probe);
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += size as u64;
-        self.sent_since_feedback = true;
+        self.unacked_since.get_or_insert(now);
         if probe.is_none() {
             self.alr.on_sent(now, size, self.target);
         }
@@ -327,8 +329,8 @@ impl Bwe {
             return self.now;
         }
         let mut at = self.now + 100_000;
-        if self.sent_since_feedback {
-            let last = self.last_feedback_at.unwrap_or(0).max(self.last_timeout_at);
+        if let Some(since) = self.unacked_since {
+            let last = since.max(self.last_timeout_at);
             at = at.min(last + self.config.feedback_timeout_us);
         }
         if self.config.periodic_probes {
@@ -364,12 +366,17 @@ impl Bwe {
     }
 
     fn check_feedback_timeout(&mut self, now: u64) {
-        let last = self.last_feedback_at.unwrap_or(0).max(self.last_timeout_at);
+        let Some(since) = self.unacked_since else {
+            return;
+        };
+        // Counted from the first packet sent since the last feedback: a
+        // sender that paused has nothing to hear about.
+        let last = since.max(self.last_timeout_at);
         let timeout = self
             .config
             .feedback_timeout_us
             .max(self.rtt_us().unwrap_or(0) * 4);
-        if self.sent_since_feedback && now.saturating_sub(last) >= timeout {
+        if now.saturating_sub(last) >= timeout {
             self.last_timeout_at = now;
             self.stats.feedback_timeouts += 1;
             let halved = self.rate.estimate() / 2;
@@ -478,7 +485,7 @@ impl Bwe {
             return;
         }
         self.last_feedback_at = Some(now);
-        self.sent_since_feedback = false;
+        self.unacked_since = None;
         if let Some(send) = newest_send {
             let sample = now.saturating_sub(send);
             self.rtt_us = Some(match self.rtt_us {
@@ -505,7 +512,13 @@ impl Bwe {
         }
         let usage = self.delay.usage();
         let queue = self.delay.queue_delay_us();
-        if std::env::var_os("BWE_DEBUG2").is_some() { eprintln!("{:.3} fb usage {usage:?} q {queue} trend {:?} newest {newest_send:?}", now as f64/1e6, self.delay.trend()); }
+        if std::env::var_os("BWE_DEBUG2").is_some() {
+            eprintln!(
+                "{:.3} fb usage {usage:?} q {queue} trend {:?} newest {newest_send:?}",
+                now as f64 / 1e6,
+                self.delay.trend()
+            );
+        }
         let delay_reacted = self
             .rate
             .last_decrease()
@@ -557,8 +570,9 @@ impl Bwe {
         self.update_target();
     }
 
-    fn on_probe_result(&mut self, now: u64, rate: u64, usage: Usage) {
+    fn on_probe_result(&mut self, now: u64, result: ProbeResult, usage: Usage) {
         self.stats.probe_results += 1;
+        let rate = result.bps;
         if std::env::var_os("BWE_DEBUG").is_some() {
             eprintln!(
                 "{:.3} probe result {rate} usage {usage:?} est {}",
@@ -574,6 +588,11 @@ impl Bwe {
             self.rate.set(now, rate);
         }
         self.loss.on_probe_result(rate);
+        if result.saturated {
+            // The path is full: higher probes would only build a queue
+            // (and, at a shared bottleneck, grab from other flows).
+            self.further_probe_min = None;
+        }
         if let Some(min) = self.further_probe_min {
             if rate >= min && rate < self.config.max_bps {
                 let next = rate.saturating_mul(2);

@@ -298,7 +298,7 @@ pub struct DelayDetector {
 /// A queue longer than this that built up after the queue was recently
 /// empty is overuse whatever the trend says: a slow ramp can build a queue
 /// too gently for the trend to cross its threshold.
-const HIGH_QUEUE_US: i64 = 40_000;
+const HIGH_QUEUE_US: i64 = 60_000;
 const EMPTY_QUEUE_US: i64 = 20_000;
 /// "Recently": a queue that has not emptied for this long is held by
 /// someone else (a TCP flow filling a buffer); then only the trend counts,

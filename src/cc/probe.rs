@@ -24,6 +24,16 @@ pub struct ProbeClusterRequest {
     pub duration_us: u64,
 }
 
+/// What a probe cluster measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub bps: u64,
+    /// The path could not carry the probe rate (the receive rate fell
+    /// under 90 % of the send rate): the result is the capacity (or this
+    /// flow's share of it), and probing higher would only build a queue.
+    pub saturated: bool,
+}
+
 /// Probe send duration: long enough to measure at 1 ms pacing granularity,
 /// short enough that a saturating probe at 2× adds ~10 ms of queue.
 pub const PROBE_DURATION_US: u64 = 20_000;
@@ -117,7 +127,7 @@ impl ProbeEstimator {
         arrival_us: Option<i64>,
         size: u32,
         inherent_loss: f64,
-    ) -> Option<u64> {
+    ) -> Option<ProbeResult> {
         let c = self.clusters.iter_mut().find(|c| c.in_use && c.id == id)?;
         let Some(arrival) = arrival_us else {
             c.lost += 1;
@@ -163,11 +173,16 @@ impl ProbeEstimator {
             return None;
         }
         c.resolved = true;
-        let mut rate = send_rate.min(recv_rate);
-        if recv_rate < MIN_RATIO_UNSATURATED * send_rate {
-            rate = TARGET_UTILISATION * recv_rate;
-        }
-        Some(rate as u64)
+        let saturated = recv_rate < MIN_RATIO_UNSATURATED * send_rate;
+        let rate = if saturated {
+            TARGET_UTILISATION * recv_rate
+        } else {
+            send_rate.min(recv_rate)
+        };
+        Some(ProbeResult {
+            bps: rate as u64,
+            saturated,
+        })
     }
 }
 
@@ -187,7 +202,7 @@ mod tests {
 
     /// Sends a cluster at 2 Mbit/s (1,000 bytes every 4 ms) through a
     /// bottleneck of `capacity` bit/s.
-    fn probe(capacity: u64) -> Option<u64> {
+    fn probe(capacity: u64) -> Option<ProbeResult> {
         let mut p = ProbeEstimator::default();
         p.register(0, &req(1));
         let mut last = None;
@@ -206,8 +221,10 @@ mod tests {
     #[test]
     fn unsaturated_probe_reads_the_send_rate_and_saturated_the_capacity() {
         let free = probe(10_000_000).unwrap();
-        assert!((1_900_000..=2_100_000).contains(&free), "{free}");
+        assert!(!free.saturated);
+        assert!((1_900_000..=2_100_000).contains(&free.bps), "{free:?}");
         let sat = probe(1_000_000).unwrap();
-        assert!((900_000..=1_000_000).contains(&sat), "{sat}");
+        assert!(sat.saturated);
+        assert!((900_000..=1_000_000).contains(&sat.bps), "{sat:?}");
     }
 }
