@@ -1,17 +1,27 @@
 //! The delay-based rate controller: additive-increase / multiplicative-
 //! decrease driven by the detector and the acknowledged bitrate, after
-//! libwebrtc's `AimdRateControl`, with three changes that make it converge
-//! faster and hold less queue:
+//! libwebrtc's `AimdRateControl`, with changes that make it react faster and
+//! hold less queue:
 //! - on overuse it backs off from the *saturated* receive rate (what the busy
 //!   bottleneck served, see [`super::acked`]) rather than a window that
-//!   still holds pre-congestion arrivals, and below it by the measured
-//!   queuing delay over [`DRAIN_US`], so a queue it built drains within about
-//!   a second (GCC backs off to 0.85 × and drains at 15 % of capacity);
-//! - after a back-off it returns to 95 % of the capacity it measured within
-//!   about [`RETURN_US`] (GCC creeps additively, ~1 packet per RTT);
-//! - near that capacity it grows by 4 % of it per second, far from any
-//!   known capacity by 8 %/s (libwebrtc's multiplicative rate); larger steps
-//!   up are left to probes, which measure instead of guessing.
+//!   still holds pre-congestion arrivals, to [`BETA`] of it, and further by
+//!   the queuing delay above [`DRAIN_FROM_US`] over [`DRAIN_US`], so a
+//!   queue it built after a capacity drop drains within about a second
+//!   (GCC backs off to 0.85 × and drains at 15 % of capacity). Only the part
+//!   above 50 ms: flows that joined a shared bottleneck later measure the
+//!   queue from a higher base, and draining by the full reading made the
+//!   earlier flows cut deeper every time (unfair, RFC 8867 §5.4);
+//! - one cut per event: packets sent before the last cut, or the queue it
+//!   was sized to drain, are no reason for another, unless the estimate is
+//!   still far above what the bottleneck serves;
+//! - near a known capacity it grows additively, one packet per response
+//!   time (RTT + 100 ms, at least 20 kbit/s per s) — the same for every flow,
+//!   which is what makes flows sharing a bottleneck converge to equal shares;
+//!   far from any known capacity by 8 %/s (libwebrtc's multiplicative rate).
+//!   Larger steps up (and the return after a back-off) are left to probes,
+//!   which measure instead of guessing;
+//! - against a flow that keeps the queue full (TCP), it competes like TCP
+//!   (see [`RateControl::update`]'s `drainable`).
 //!
 //! Growth is capped at 1.5 × the acknowledged bitrate + 10 kbit/s, so an
 //! application-limited sender's estimate does not climb on air.
@@ -30,9 +40,6 @@ const REGROWTH_US: u64 = 10_000;
 /// round trip (one packet, as Reno).
 const COMPETING_BETA: f64 = 0.7;
 const PACKET_BITS: f64 = 1200.0 * 8.0;
-const RETURN_US: f64 = 400_000.0;
-const NEAR_GROWTH_PER_S: f64 = 0.04;
-const RETURN: bool = true;
 const MIN_ADDITIVE_BPS: f64 = 20_000.0;
 const FAR_GROWTH_PER_S: f64 = 1.08;
 
@@ -124,20 +131,23 @@ impl RateControl {
                     return false;
                 };
                 if let Some(d) = self.last_decrease {
-                    // Packets sent before the cut show the old rate.
-                    if newest_send_us <= d || now.saturating_sub(d) < rtt_us.clamp(100_000, 300_000)
-                    {
+                    if now.saturating_sub(d) < rtt_us.clamp(100_000, 300_000) {
                         return false;
                     }
-                    // After it, the queue the cut was sized to drain still
-                    // shows for a while: cut again only if the queue grows
-                    // again, or if the estimate is still above what the
-                    // bottleneck serves (the first cut read a rate that
-                    // still held pre-congestion arrivals).
+                    // The estimate far above what the bottleneck serves is
+                    // a new event (a capacity drop right after a cut), or a
+                    // first cut that read a rate still holding
+                    // pre-congestion arrivals: cut whatever else holds.
+                    let far_above = saturated.is_some_and(|s| self.estimate > 1.2 * s as f64);
+                    // Otherwise: packets sent before the cut show the old
+                    // rate; after it, the queue the cut was sized to drain
+                    // still shows for a while, so only a queue that grows
+                    // again (or an estimate still above what is served)
+                    // counts.
                     let min = self.post_cut_queue_min.unwrap_or(queue_delay_us);
                     let regrown = queue_delay_us >= min + REGROWTH_US;
                     let above_served = saturated.is_some_and(|s| self.estimate > s as f64);
-                    if !regrown && !above_served {
+                    if !far_above && (newest_send_us <= d || (!regrown && !above_served)) {
                         return false;
                     }
                 }
@@ -181,10 +191,6 @@ impl RateControl {
                     Some(c) if self.estimate > 1.15 * c => {
                         self.capacity = None;
                         self.estimate *= FAR_GROWTH_PER_S.powf(dt);
-                    }
-                    Some(c) if RETURN && self.estimate < 0.95 * c => {
-                        let step = (0.95 * c - self.estimate) * (dt / (RETURN_US / 1e6)).min(1.0);
-                        self.estimate += step.max(NEAR_GROWTH_PER_S * c * dt);
                     }
                     Some(_) => {
                         // Additive, the same for every flow whatever its
@@ -281,6 +287,7 @@ mod tests {
                 0,
             );
         }
-        assert!(r.estimate() >= 930_000, "{}", r.estimate());
+        // Additive: one 1,200-byte packet per response time (RTT + 100 ms).
+        assert_eq!(r.estimate(), 775_000 + 48_000);
     }
 }

@@ -99,32 +99,31 @@ pub fn time_to_fall(flow: &FlowResult, from_us: u64, at_most_bps: u64) -> Option
         .map(|s| s.t_us - from_us)
 }
 
-/// Time from `from_us` until the delivered rate stays within ±`tol` of
-/// `share_bps` for `hold_us` (RFC 8868 §2 convergence).
+/// Convergence time (RFC 8868 §2): from `from_us` until the first moment
+/// from which the flow's mean delivered rate over the next `avg_us` is
+/// within ±`tol` of `share_bps` (a frame-based sender's rate per 100 ms
+/// swings ±30 %: the mean over a few seconds is what converges).
 pub fn convergence_time(
     flow: &FlowResult,
     from_us: u64,
     share_bps: f64,
     tol: f64,
-    hold_us: u64,
+    avg_us: u64,
 ) -> Option<u64> {
-    let mut since: Option<u64> = None;
-    // Smooth over 1 s: per-interval rates of a frame-based sender jitter.
     let s = &flow.samples;
     for (i, x) in s.iter().enumerate().filter(|(_, x)| x.t_us >= from_us) {
-        let lo = s[..=i]
+        let end = x.t_us + avg_us;
+        if s.last().is_none_or(|l| l.t_us < end) {
+            return None;
+        }
+        let w: Vec<f64> = s[i..]
             .iter()
-            .rposition(|y| y.t_us + 1_000_000 <= x.t_us)
-            .map_or(0, |p| p + 1);
-        let n = (i + 1 - lo) as f64;
-        let mean = s[lo..=i].iter().map(|y| y.recv_bps as f64).sum::<f64>() / n;
+            .take_while(|y| y.t_us <= end)
+            .map(|y| y.recv_bps as f64)
+            .collect();
+        let mean = w.iter().sum::<f64>() / w.len() as f64;
         if (mean - share_bps).abs() <= tol * share_bps {
-            let st = *since.get_or_insert(x.t_us);
-            if x.t_us - st >= hold_us {
-                return Some(st - from_us);
-            }
-        } else {
-            since = None;
+            return Some(x.t_us - from_us);
         }
     }
     None
