@@ -43,6 +43,9 @@ const RECENT_HIGH_US: u64 = 5_000_000;
 /// Queuing delay under which probing is allowed.
 const PROBE_QUEUE_US: u64 = 10_000;
 const PENDING_PROBES: usize = 4;
+/// Smallest cluster: five packets of 200 bytes (at low rates a 20 ms
+/// cluster would be a few tiny packets, measured with too little precision).
+const PROBE_MIN_BYTES: u32 = 1_000;
 /// The saturated receive rate is read over at most this much arrival time:
 /// short, so that after a capacity drop it holds post-drop arrivals only.
 const SATURATED_WINDOW_US: i64 = 100_000;
@@ -292,7 +295,7 @@ impl Bwe {
         };
         let id = self.next_probe_id;
         self.next_probe_id = self.next_probe_id.wrapping_add(1).max(1);
-        let min_bytes = (rate_bps * PROBE_DURATION_US / 8_000_000) as u32;
+        let min_bytes = ((rate_bps * PROBE_DURATION_US / 8_000_000) as u32).max(PROBE_MIN_BYTES);
         let req = ProbeClusterRequest {
             id,
             rate_bps,

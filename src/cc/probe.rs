@@ -60,7 +60,7 @@ struct Cluster {
     min_packets: u32,
     first_send: u64,
     last_send: u64,
-    size_last_send: u32,
+    size_first_send: u32,
     first_arrival: i64,
     last_arrival: i64,
     size_first_arrival: u32,
@@ -136,18 +136,16 @@ impl ProbeEstimator {
         if c.received == 0 {
             c.first_send = send_us;
             c.last_send = send_us;
-            c.size_last_send = size;
+            c.size_first_send = size;
             c.first_arrival = arrival;
             c.last_arrival = arrival;
             c.size_first_arrival = size;
         } else {
             if send_us < c.first_send {
                 c.first_send = send_us;
+                c.size_first_send = size;
             }
-            if send_us >= c.last_send {
-                c.last_send = send_us;
-                c.size_last_send = size;
-            }
+            c.last_send = c.last_send.max(send_us);
             if arrival < c.first_arrival {
                 c.first_arrival = arrival;
                 c.size_first_arrival = size;
@@ -166,7 +164,12 @@ impl ProbeEstimator {
         if send_span == 0 || send_span > 1_000_000 || recv_span <= 0 || recv_span > 1_000_000 {
             return None;
         }
-        let send_rate = (c.bytes - u64::from(c.size_last_send)) as f64 * 8e6 / send_span as f64;
+        // Both rates leave out the first packet (its bytes left before the
+        // span began): with the same packets on both sides an unqueued path
+        // reads exactly 1:1, however the cluster mixes media and padding
+        // sizes (libwebrtc leaves out the last sent and the first received,
+        // which reads small mixed clusters as saturated).
+        let send_rate = (c.bytes - u64::from(c.size_first_send)) as f64 * 8e6 / send_span as f64;
         let recv_bytes = (c.bytes - u64::from(c.size_first_arrival)) as f64;
         let recv_rate = recv_bytes * 8e6 / recv_span as f64 / (1.0 - inherent_loss.clamp(0.0, 0.5));
         if recv_rate > MAX_VALID_RATIO * send_rate {
