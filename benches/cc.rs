@@ -103,8 +103,13 @@ impl NaiveGcc {
                         let trend = if den > 0.0 { num / den } else { 0.0 };
                         let modified = self.points.len().min(60) as f64 * trend * 4.0;
                         let last_t = *self.last_threshold.get_or_insert(a);
-                        let k = if modified.abs() < self.threshold { 0.039 } else { 0.0087 };
-                        self.threshold += k * (modified.abs() - self.threshold) * (a - last_t).min(100.0);
+                        let k = if modified.abs() < self.threshold {
+                            0.039
+                        } else {
+                            0.0087
+                        };
+                        self.threshold +=
+                            k * (modified.abs() - self.threshold) * (a - last_t).min(100.0);
                         self.threshold = self.threshold.clamp(6.0, 600.0);
                         self.last_threshold = Some(a);
                         if modified > self.threshold {

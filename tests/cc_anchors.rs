@@ -19,7 +19,13 @@ fn run_seeds(make: impl Fn(u64) -> ScenarioConfig + Sync) -> Vec<ScenarioResult>
         let make = &make;
         let handles: Vec<_> = [1..6u64, 6..SEEDS + 1]
             .into_iter()
-            .map(|seeds| s.spawn(move || seeds.map(|seed| run_scenario(&make(seed))).collect::<Vec<_>>()))
+            .map(|seeds| {
+                s.spawn(move || {
+                    seeds
+                        .map(|seed| run_scenario(&make(seed)))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -69,7 +75,10 @@ fn estimate_recovers_while_every_layer_is_paused() {
     for (i, ((w, wo), rq)) in with.iter().zip(&without).zip(&requested).enumerate() {
         let seed = i + 1;
         let low = target_at(&w.media[0], 13 * S);
-        let (at20, at25) = (target_at(&w.media[0], 20 * S), target_at(&w.media[0], 25 * S));
+        let (at20, at25) = (
+            target_at(&w.media[0], 20 * S),
+            target_at(&w.media[0], 25 * S),
+        );
         let stuck = target_at(&wo.media[0], 25 * S);
         let asked = target_at(&rq.media[0], 22 * S);
         println!(
@@ -81,7 +90,10 @@ fn estimate_recovers_while_every_layer_is_paused() {
             stuck / 1000,
             asked / 1000
         );
-        assert!(low < 500_000, "seed {seed}: the collapse must drive the estimate down");
+        assert!(
+            low < 500_000,
+            "seed {seed}: the collapse must drive the estimate down"
+        );
         // The failure mode exists: with nothing probing it stays stuck low…
         assert!(stuck < 500_000, "seed {seed}: without probes {stuck}");
         // …ALR probes recover it while paused (AIMD cannot: nothing is sent)…
@@ -95,7 +107,11 @@ fn estimate_recovers_while_every_layer_is_paused() {
 /// the publisher: frames up to 80 ms late and sent in one burst each, 5 % of
 /// packets lost upstream (never sent here).
 fn forwarded(seed: u64) -> ScenarioConfig {
-    let mut c = ScenarioConfig::single(seed, 60 * S, BottleneckConfig::constant(2_500_000, 300, 50_000));
+    let mut c = ScenarioConfig::single(
+        seed,
+        60 * S,
+        BottleneckConfig::constant(2_500_000, 300, 50_000),
+    );
     let m = &mut c.media[0];
     m.app_limit = vec![(0, Some(1_500_000))];
     m.upstream_jitter_us = 80_000;
@@ -128,7 +144,11 @@ fn no_false_drops_from_publisher_side_loss_or_jitter() {
 
 /// 1 Mbit/s; the application sends 300 kbit/s for 30 s, then all it may.
 fn app_limited(seed: u64) -> ScenarioConfig {
-    let mut c = ScenarioConfig::single(seed, 40 * S, BottleneckConfig::constant(1_000_000, 300, 50_000));
+    let mut c = ScenarioConfig::single(
+        seed,
+        40 * S,
+        BottleneckConfig::constant(1_000_000, 300, 50_000),
+    );
     c.media[0].app_limit = vec![(0, Some(300_000)), (30 * S, None)];
     c
 }
@@ -152,16 +172,33 @@ fn no_overestimation_while_application_limited() {
             q95 / 1000,
             loss_ratio(m) * 100.0
         );
-        assert!(max <= 1_100_000, "seed {}: estimate {max} on a 1 Mbit/s path", i + 1);
-        assert!(q95 <= 100_000, "seed {}: queue p95 {q95} after release", i + 1);
-        assert!(loss_ratio(m) < 0.01, "seed {}: loss {}", i + 1, loss_ratio(m));
+        assert!(
+            max <= 1_100_000,
+            "seed {}: estimate {max} on a 1 Mbit/s path",
+            i + 1
+        );
+        assert!(
+            q95 <= 100_000,
+            "seed {}: queue p95 {q95} after release",
+            i + 1
+        );
+        assert!(
+            loss_ratio(m) < 0.01,
+            "seed {}: loss {}",
+            i + 1,
+            loss_ratio(m)
+        );
     }
 }
 
 /// 1 Mbit/s with a short (60 ms) queue; the allocator asks to probe for
 /// 10 Mbit/s every 2 s.
 fn greedy_probes(seed: u64) -> ScenarioConfig {
-    let mut c = ScenarioConfig::single(seed, 40 * S, BottleneckConfig::constant(1_000_000, 60, 50_000));
+    let mut c = ScenarioConfig::single(
+        seed,
+        40 * S,
+        BottleneckConfig::constant(1_000_000, 60, 50_000),
+    );
     c.media[0].probe_requests = (5..20).map(|k| (k * 2 * S, 10_000_000)).collect();
     c
 }
@@ -181,6 +218,11 @@ fn probes_do_not_cause_loss() {
         );
         assert!(bwe.probes_requested >= 15);
         assert_eq!(m.probe_packets_dropped, 0, "seed {}", i + 1);
-        assert!(loss_ratio(m) < 0.01, "seed {}: loss {}", i + 1, loss_ratio(m));
+        assert!(
+            loss_ratio(m) < 0.01,
+            "seed {}: loss {}",
+            i + 1,
+            loss_ratio(m)
+        );
     }
 }

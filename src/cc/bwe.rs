@@ -304,13 +304,6 @@ impl Bwe {
             duration_us: PROBE_DURATION_US,
         };
         *slot = Some(req);
-        if std::env::var_os("BWE_DEBUG").is_some() {
-            eprintln!(
-                "{:.3} probe {id} at {rate_bps} est {}",
-                now as f64 / 1e6,
-                self.rate.estimate()
-            );
-        }
         self.probes.register(now, &req);
         self.last_probe_at = Some(now);
         self.stats.probes_requested += 1;
@@ -515,13 +508,6 @@ impl Bwe {
         }
         let usage = self.delay.usage();
         let queue = self.delay.queue_delay_us();
-        if std::env::var_os("BWE_DEBUG2").is_some() {
-            eprintln!(
-                "{:.3} fb usage {usage:?} q {queue} trend {:?} newest {newest_send:?}",
-                now as f64 / 1e6,
-                self.delay.trend()
-            );
-        }
         let delay_reacted = self
             .rate
             .last_decrease()
@@ -541,17 +527,6 @@ impl Bwe {
             lost,
         );
         if cut {
-            if std::env::var_os("BWE_DEBUG").is_some() {
-                eprintln!(
-                    "{:.3} newest {:?} cut to {} q {} sat {:?} acked {:?}",
-                    now as f64 / 1e6,
-                    newest_send,
-                    self.rate.estimate(),
-                    queue,
-                    self.acked.saturated_rate(SATURATED_WINDOW_US),
-                    self.acked.rate(500_000)
-                );
-            }
             self.stats.decreases += 1;
             // Stop probing on delay increase.
             self.further_probe_min = None;
@@ -576,13 +551,6 @@ impl Bwe {
     fn on_probe_result(&mut self, now: u64, result: ProbeResult, usage: Usage) {
         self.stats.probe_results += 1;
         let rate = result.bps;
-        if std::env::var_os("BWE_DEBUG").is_some() {
-            eprintln!(
-                "{:.3} probe result {rate} usage {usage:?} est {}",
-                now as f64 / 1e6,
-                self.rate.estimate()
-            );
-        }
         if usage == Usage::Overusing {
             self.further_probe_min = None;
             return;
