@@ -282,6 +282,8 @@ pub struct DelayDetector {
     base: [(i64, i64); BASE_BUCKETS],
     base_head: usize,
     base_len: usize,
+    /// Minimum over the buckets, kept up to date.
+    base_min: i64,
     queue_delay_us: i64,
     /// Arrival time of the newest packet that found the queue (nearly) empty.
     last_empty_us: Option<i64>,
@@ -323,6 +325,7 @@ impl DelayDetector {
             base: [(0, 0); BASE_BUCKETS],
             base_head: 0,
             base_len: 0,
+            base_min: 0,
             queue_delay_us: 0,
             last_empty_us: None,
             newest_arrival_us: 0,
@@ -347,18 +350,23 @@ impl DelayDetector {
         if self.base_len > 0 && self.base[newest].0 >= bucket {
             let b = &mut self.base[newest];
             b.1 = b.1.min(owd);
-        } else if self.base_len < BASE_BUCKETS {
-            self.base[(self.base_head + self.base_len) % BASE_BUCKETS] = (bucket, owd);
-            self.base_len += 1;
+            self.base_min = self.base_min.min(owd);
         } else {
-            self.base[self.base_head] = (bucket, owd);
-            self.base_head = (self.base_head + 1) % BASE_BUCKETS;
+            if self.base_len < BASE_BUCKETS {
+                self.base[(self.base_head + self.base_len) % BASE_BUCKETS] = (bucket, owd);
+                self.base_len += 1;
+            } else {
+                self.base[self.base_head] = (bucket, owd);
+                self.base_head = (self.base_head + 1) % BASE_BUCKETS;
+            }
+            // A bucket left the window: recompute (once per bucket).
+            self.base_min = self.base[..self.base_len]
+                .iter()
+                .map(|b| b.1)
+                .min()
+                .unwrap_or(owd);
         }
-        let base = self.base[..self.base_len]
-            .iter()
-            .map(|b| b.1)
-            .min()
-            .unwrap_or(owd);
+        let base = self.base_min;
         self.queue_delay_us = owd - base;
         self.newest_arrival_us = arrival_us;
         if self.queue_delay_us < EMPTY_QUEUE_US {
