@@ -264,8 +264,9 @@ impl Bwe {
         self.rr_rtt = Some((now, rtt_us));
     }
 
-    /// A REMB from the peer: a ceiling on the target (for peers without
-    /// transport-cc, the estimate itself). `None` lifts it.
+    /// A REMB from the peer: a ceiling on the target; for a peer that has
+    /// sent no transport-wide feedback (no transport-cc, no RFC 8888), the
+    /// target itself. `None` lifts it.
     pub fn on_remb(&mut self, now: u64, bps: Option<u64>) {
         self.now = self.now.max(now);
         self.remb_bps = bps;
@@ -325,7 +326,7 @@ impl Bwe {
             return self.now;
         }
         let mut at = self.now + 100_000;
-        if let Some(since) = self.unacked_since {
+        if let (Some(since), Some(_)) = (self.unacked_since, self.last_feedback_at) {
             let last = since.max(self.last_timeout_at);
             at = at.min(last + self.config.feedback_timeout_us);
         }
@@ -362,7 +363,9 @@ impl Bwe {
     }
 
     fn check_feedback_timeout(&mut self, now: u64) {
-        let Some(since) = self.unacked_since else {
+        // Only for a peer that sends feedback at all (one that has none,
+        // REMB-only, has nothing to time out).
+        let (Some(since), Some(_)) = (self.unacked_since, self.last_feedback_at) else {
             return;
         };
         // Counted from the first packet sent since the last feedback: a
@@ -574,6 +577,11 @@ impl Bwe {
     }
 
     fn update_target(&mut self) {
+        // A peer without transport-cc feedback: REMB is the estimate.
+        if let (None, Some(remb)) = (self.last_feedback_at, self.remb_bps) {
+            self.target = remb.clamp(self.config.min_bps, self.config.max_bps);
+            return;
+        }
         let mut t = self.rate.estimate();
         if let Some(cap) = self.loss.cap_bps() {
             t = t.min(cap);
