@@ -223,7 +223,8 @@ mod tests {
             "serialisation at 1 Mbit/s"
         );
         let q = out.last().unwrap().queue_us;
-        assert!((90_000..=100_000).contains(&q), "{q}");
+        // 12 packets of 8 ms fit in 100 ms; the last one out waited 11 or so.
+        assert!((80_000..=100_000).contains(&q), "{q}");
         assert!(b.stats().queue_drops > 200);
     }
 
