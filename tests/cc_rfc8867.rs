@@ -136,6 +136,22 @@ fn rfc8867_5_1_variable_capacity_single_flow() {
                 .unwrap_or(0) as f64
         })
         .collect();
+    let padding: Vec<f64> = runs
+        .iter()
+        .map(|r| {
+            let m = f(r);
+            let (mut pad, mut cap_sum) = (0.0, 0.0);
+            for x in m.samples.iter().filter(|x| {
+                steady
+                    .iter()
+                    .any(|&(a, b)| x.t_us > a * S && x.t_us <= b * S)
+            }) {
+                pad += x.padding_bps as f64;
+                cap_sum += cap(x.t_us - 1) as f64;
+            }
+            pad / cap_sum
+        })
+        .collect();
     let loss: Vec<f64> = runs.iter().map(|r| loss_ratio(&f(r))).collect();
     let osc: Vec<f64> = runs
         .iter()
@@ -164,7 +180,14 @@ fn rfc8867_5_1_variable_capacity_single_flow() {
         1e-3,
         " ms",
     );
-    row("5.1", "steady utilisation", &util, 100.0, " %");
+    row("5.1", "steady utilisation (media only)", &util, 100.0, " %");
+    row(
+        "5.1",
+        "probe padding (share of capacity)",
+        &padding,
+        100.0,
+        " %",
+    );
     row(
         "5.1",
         "steady queuing delay p95, worst period (ms)",

@@ -18,6 +18,9 @@ pub struct NetPacket {
     pub seq: u64,
     pub size: u32,
     pub sent_us: u64,
+    /// Probe padding: carried like any packet, but no media (metrics that
+    /// measure what the application got leave it out).
+    pub padding: bool,
 }
 
 /// A packet out of the far end.
@@ -197,6 +200,7 @@ mod tests {
             seq,
             size: 1000,
             sent_us: now,
+            padding: false,
         }
     }
 

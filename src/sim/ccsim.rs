@@ -110,8 +110,11 @@ pub struct Sample {
     /// End of the interval.
     pub t_us: u64,
     pub target_bps: u64,
-    /// Delivered at the receiver during the interval.
+    /// Media delivered at the receiver during the interval (probe padding
+    /// not counted).
     pub recv_bps: u64,
+    /// Probe padding delivered during the interval.
+    pub padding_bps: u64,
     /// Largest queuing delay of this flow's packets delivered in it.
     pub queue_max_us: u64,
     pub state: Option<BweState>,
@@ -159,6 +162,7 @@ struct Media {
     upstream: VecDeque<(u64, u32)>,
     pacer: VecDeque<u32>,
     pacer_bytes: u64,
+    interval_padding: u64,
     budget: f64,
     probe: Option<Probe>,
     next_seq: u64,
@@ -216,6 +220,7 @@ impl Media {
             upstream: VecDeque::new(),
             pacer: VecDeque::new(),
             pacer_bytes: 0,
+            interval_padding: 0,
             budget: 0.0,
             probe: None,
             next_seq: 0,
@@ -272,7 +277,14 @@ impl Media {
         }
     }
 
-    fn emit(&mut self, now: u64, size: u32, cluster: Option<u32>, path: &mut Bottleneck) {
+    fn emit(
+        &mut self,
+        now: u64,
+        size: u32,
+        cluster: Option<u32>,
+        padding: bool,
+        path: &mut Bottleneck,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let id = SentPacketId::TransportSeq(seq as u16);
@@ -283,6 +295,7 @@ impl Media {
             seq,
             size,
             sent_us: now,
+            padding,
         };
         if path.send(now, packet).is_err() {
             self.result.packets_dropped += 1;
@@ -304,14 +317,14 @@ impl Media {
             p.budget += p.rate_bps as f64 / 8.0 * TICK_US as f64 / 1e6;
             let pad = (p.min_bytes / p.min_packets.max(1)).clamp(100, MTU);
             while p.budget > 0.0 && (p.bytes < p.min_bytes || p.packets < p.min_packets) {
-                let size = match self.pacer.pop_front() {
+                let (size, padding) = match self.pacer.pop_front() {
                     Some(s) => {
                         self.pacer_bytes -= u64::from(s);
-                        s
+                        (s, false)
                     }
-                    None => pad,
+                    None => (pad, true),
                 };
-                self.emit(now, size, Some(p.id), path);
+                self.emit(now, size, Some(p.id), padding, path);
                 p.budget -= f64::from(size);
                 p.bytes += size;
                 p.packets += 1;
@@ -325,7 +338,7 @@ impl Media {
             // Forwarded as received: no pacing.
             while let Some(s) = self.pacer.pop_front() {
                 self.pacer_bytes -= u64::from(s);
-                self.emit(now, s, None, path);
+                self.emit(now, s, None, false, path);
             }
             return;
         }
@@ -337,7 +350,7 @@ impl Media {
                 break;
             };
             self.pacer_bytes -= u64::from(s);
-            self.emit(now, s, None, path);
+            self.emit(now, s, None, false, path);
             self.budget -= f64::from(s);
         }
         if self.pacer.is_empty() {
@@ -362,9 +375,13 @@ impl Media {
         }
     }
 
-    fn on_arrival(&mut self, seq: u64, arrival: u64, queue_us: u64, size: u32) {
+    fn on_arrival(&mut self, seq: u64, arrival: u64, queue_us: u64, size: u32, padding: bool) {
         self.result.queue_delays.push((arrival, queue_us as u32));
-        self.interval_bytes += u64::from(size);
+        if padding {
+            self.interval_padding += u64::from(size);
+        } else {
+            self.interval_bytes += u64::from(size);
+        }
         self.interval_queue = self.interval_queue.max(queue_us);
         if seq < self.rx_base {
             return; // already reported lost
@@ -404,11 +421,13 @@ impl Media {
             t_us: now,
             target_bps: self.bwe.target_bps(),
             recv_bps: self.interval_bytes * 8 * 1_000_000 / interval,
+            padding_bps: self.interval_padding * 8 * 1_000_000 / interval,
             queue_max_us: self.interval_queue,
             state: Some(self.bwe.state()),
         };
         self.result.samples.push(s);
         self.interval_bytes = 0;
+        self.interval_padding = 0;
         self.interval_queue = 0;
     }
 }
@@ -454,7 +473,13 @@ pub fn run(cfg: &ScenarioConfig) -> ScenarioResult {
                 let f = d.packet.flow;
                 if f < TCP_FLOW {
                     let m = &mut media[f as usize];
-                    m.on_arrival(d.packet.seq, d.arrival_us, d.queue_us, d.packet.size);
+                    m.on_arrival(
+                        d.packet.seq,
+                        d.arrival_us,
+                        d.queue_us,
+                        d.packet.size,
+                        d.packet.padding,
+                    );
                 } else if f < FEEDBACK_FLOW {
                     let t = &mut tcp[(f - TCP_FLOW) as usize];
                     t.interval_bytes += u64::from(d.packet.size);
@@ -530,6 +555,7 @@ pub fn run(cfg: &ScenarioConfig) -> ScenarioResult {
                     seq,
                     size,
                     sent_us: now,
+                    padding: false,
                 };
                 let _ = paths[1 - dir].send(now, packet);
             }
@@ -544,6 +570,7 @@ pub fn run(cfg: &ScenarioConfig) -> ScenarioResult {
                     seq: t.next_seq,
                     size: TCP_MSS,
                     sent_us: now,
+                    padding: false,
                 };
                 t.next_seq += 1;
                 t.inflight += 1;
@@ -563,6 +590,7 @@ pub fn run(cfg: &ScenarioConfig) -> ScenarioResult {
                     t_us: now,
                     target_bps: 0,
                     recv_bps: t.interval_bytes * 8 * 1_000_000 / cfg.sample_us,
+                    padding_bps: 0,
                     queue_max_us: t.interval_queue,
                     state: None,
                 });
