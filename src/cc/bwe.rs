@@ -274,7 +274,7 @@ impl Bwe {
     }
 
     /// The allocator wants `target_bps` (an upgrade): probe for it, at most
-    /// [`MAX_PROBE_FACTOR`] × the estimate now, more later while results
+    /// twice the estimate now, more later while results
     /// keep up.
     pub fn request_probe(&mut self, now: u64, target_bps: u64) {
         self.now = self.now.max(now);

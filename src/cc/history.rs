@@ -73,7 +73,9 @@ impl SendHistory {
     pub fn new() -> Self {
         Self {
             ring: vec![None; HISTORY_LEN].into_boxed_slice(),
-            rtp_index: vec![0; INDEX_LEN].into_boxed_slice(),
+            // Allocated at the first RTP id (RFC 8888 peers only): a
+            // transport-cc sender never needs it.
+            rtp_index: Box::default(),
             next_index: 0,
             newest_transport: None,
         }
@@ -123,6 +125,9 @@ impl SendHistory {
                 Self::transport_slot(ext)
             }
             SentPacketId::Rtp { ssrc, seq } => {
+                if self.rtp_index.is_empty() {
+                    self.rtp_index = vec![0; INDEX_LEN].into_boxed_slice();
+                }
                 let slot = (index & MASK) as usize;
                 let h = hash(ssrc, seq);
                 let live = |i: u64| i != 0 && i - 1 + HISTORY_LEN as u64 > index;
@@ -152,6 +157,9 @@ impl SendHistory {
                 Self::transport_slot(self.unwrap_transport(seq))
             }
             SentPacketId::Rtp { ssrc, seq } => {
+                if self.rtp_index.is_empty() {
+                    return None;
+                }
                 let h = hash(ssrc, seq);
                 (0..PROBES).find_map(|k| {
                     let i = self.rtp_index[(h + k) % INDEX_LEN];
@@ -254,5 +262,11 @@ mod tests {
         assert_eq!(found, 3000);
         let never = SentPacketId::Rtp { ssrc: 7, seq: 1 };
         assert_eq!(h.on_feedback(never, true), Lookup::Unknown);
+    }
+
+    #[test]
+    fn record_size() {
+        // Memory per estimator is dominated by this ring.
+        assert!(std::mem::size_of::<Option<SentRecord>>() <= 48);
     }
 }
