@@ -127,3 +127,31 @@ fn initial_probes_at_three_and_six_times_the_start_rate() {
     assert_eq!((a.rate_bps, b.rate_bps), (900_000, 1_800_000));
     assert_ne!(a.id, b.id);
 }
+
+#[test]
+fn next_wakeup_moves_on_after_handle_timeout() {
+    // Periodic probes on, sending and feedback flowing: whatever is due or
+    // declined, after handle_timeout(now) the next wake-up is later than
+    // now, except while probe clusters wait to be polled.
+    let mut bwe = Bwe::new(BweConfig::default(), 0);
+    while bwe.poll_probe(0).is_some() {}
+    let mut seq = 0u16;
+    for step in 0..2_000u64 {
+        let now = step * 5_000;
+        bwe.on_sent(now, tseq(seq), 1250, None);
+        if step % 20 == 19 {
+            let from = seq.wrapping_sub(19);
+            bwe.on_feedback(
+                now + 45_000,
+                (0..20u16).map(|k| result(from.wrapping_add(k), Some((now + 40_000) as i64))),
+            );
+        }
+        seq = seq.wrapping_add(1);
+        let t = now + 45_000;
+        if bwe.next_wakeup() <= t {
+            bwe.handle_timeout(t);
+            while bwe.poll_probe(t).is_some() {}
+            assert!(bwe.next_wakeup() > t, "busy at {t}");
+        }
+    }
+}

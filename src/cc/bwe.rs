@@ -43,6 +43,8 @@ const RECENT_HIGH_US: u64 = 5_000_000;
 /// Queuing delay under which probing is allowed.
 const PROBE_QUEUE_US: u64 = 10_000;
 const PENDING_PROBES: usize = 4;
+/// A periodic probe that was due but declined is reconsidered this often.
+const PROBE_RECHECK_US: u64 = 50_000;
 /// Smallest cluster: five packets of 200 bytes (at low rates a 20 ms
 /// cluster would be a few tiny packets, measured with too little precision).
 const PROBE_MIN_BYTES: u32 = 1_000;
@@ -155,6 +157,7 @@ pub struct Bwe {
     /// First packet sent since the last feedback, if any.
     unacked_since: Option<u64>,
     last_timeout_at: u64,
+    last_periodic_check: u64,
 }
 
 impl Bwe {
@@ -188,6 +191,7 @@ impl Bwe {
             last_feedback_at: None,
             unacked_since: None,
             last_timeout_at: now,
+            last_periodic_check: now,
         }
     }
 
@@ -334,7 +338,7 @@ impl Bwe {
         let mut at = self.now + 100_000;
         if let (Some(since), Some(_)) = (self.unacked_since, self.last_feedback_at) {
             let last = since.max(self.last_timeout_at);
-            at = at.min(last + self.config.feedback_timeout_us);
+            at = at.min(last + self.feedback_timeout());
         }
         if self.config.periodic_probes {
             let interval = if self.alr.alr_since().is_some() {
@@ -342,7 +346,10 @@ impl Bwe {
             } else {
                 STEADY_PROBE_INTERVAL_US
             };
-            at = at.min(self.last_probe_at.unwrap_or(0) + interval);
+            // A probe that is due but declined (queue, overuse) is looked at
+            // again at the recheck interval, not at once (no busy loop).
+            let due = self.last_probe_at.unwrap_or(0) + interval;
+            at = at.min(due.max(self.last_periodic_check + PROBE_RECHECK_US));
         }
         at.max(self.now)
     }
@@ -365,7 +372,14 @@ impl Bwe {
         self.check_feedback_timeout(now);
         if self.config.periodic_probes {
             self.periodic_probe(now);
+            self.last_periodic_check = now;
         }
+    }
+
+    fn feedback_timeout(&self) -> u64 {
+        self.config
+            .feedback_timeout_us
+            .max(self.rtt_us().unwrap_or(0) * 4)
     }
 
     fn check_feedback_timeout(&mut self, now: u64) {
@@ -377,11 +391,7 @@ impl Bwe {
         // Counted from the first packet sent since the last feedback: a
         // sender that paused has nothing to hear about.
         let last = since.max(self.last_timeout_at);
-        let timeout = self
-            .config
-            .feedback_timeout_us
-            .max(self.rtt_us().unwrap_or(0) * 4);
-        if now.saturating_sub(last) >= timeout {
+        if now.saturating_sub(last) >= self.feedback_timeout() {
             self.last_timeout_at = now;
             self.stats.feedback_timeouts += 1;
             let halved = self.rate.estimate() / 2;
