@@ -4,11 +4,21 @@
 //! (libopus, libvpx) need the `sim-codecs` feature, which tests, benches and
 //! examples have through the crate's dev-dependency on itself.
 
+mod bottleneck;
+pub mod ccmetrics;
+mod ccsim;
 mod link;
 #[cfg(feature = "sim-codecs")]
 mod publisher;
 mod rng;
 
+pub use bottleneck::{
+    Bottleneck, BottleneckConfig, BottleneckStats, Delivered, Drop as NetDrop, NetPacket,
+};
+pub use ccsim::{
+    run as run_scenario, FlowResult, MediaFlowConfig, Sample, ScenarioConfig, ScenarioResult,
+    TcpFlowConfig,
+};
 pub use link::{DriftClock, Jitter, Link, LinkConfig, LinkStats, Loss};
 #[cfg(feature = "sim-codecs")]
 pub use publisher::{

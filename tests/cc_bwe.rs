@@ -1,0 +1,157 @@
+//! The estimator's API contract, directly: bad feedback is counted and
+//! ignored (never a poisoned estimate), REMB caps or (without feedback)
+//! sets the target, allocator probes are capped, RTT from feedback and RR,
+//! `next_wakeup` and the probe drain.
+
+use rtmedia::cc::{Bwe, BweConfig, BweState, PacketResult, SentPacketId};
+
+fn tseq(s: u16) -> SentPacketId {
+    SentPacketId::TransportSeq(s)
+}
+
+fn result(s: u16, arrival: Option<i64>) -> PacketResult {
+    PacketResult {
+        id: tseq(s),
+        arrival_us: arrival,
+        ecn: None,
+    }
+}
+
+/// 1 Mbit/s (1,250 bytes every 10 ms) for `secs`, arriving 40 ms later on an
+/// uncongested path, feedback every 100 ms; returns the next sequence number.
+fn steady(bwe: &mut Bwe, seq0: u16, t0: u64, secs: u64) -> u16 {
+    let mut seq = seq0;
+    let mut batch = Vec::new();
+    for i in 0..secs * 100 {
+        let now = t0 + i * 10_000;
+        bwe.on_sent(now, tseq(seq), 1250, None);
+        batch.push(result(seq, Some(now as i64 + 40_000 + 7_000_000)));
+        seq = seq.wrapping_add(1);
+        if batch.len() == 10 {
+            bwe.on_feedback(now + 45_000, batch.drain(..));
+        }
+    }
+    seq
+}
+
+fn no_probes() -> BweConfig {
+    BweConfig {
+        start_bps: 1_000_000,
+        initial_probes: false,
+        periodic_probes: false,
+        ..BweConfig::default()
+    }
+}
+
+#[test]
+fn bad_feedback_is_counted_and_does_not_move_the_estimate() {
+    let mut bwe = Bwe::new(no_probes(), 0);
+    let seq = steady(&mut bwe, 65_000, 0, 5);
+    let before = bwe.target_bps();
+    let now = 5_000_000;
+    // Never sent, duplicates, absurd arrival deltas, an empty feedback.
+    bwe.on_feedback(
+        now,
+        (0..200u16).map(|k| result(seq.wrapping_add(100 + k), Some(1))),
+    );
+    bwe.on_feedback(
+        now,
+        (1..50u16).map(|k| result(seq.wrapping_sub(k), Some(9))),
+    );
+    bwe.on_sent(now, tseq(seq), 1250, None);
+    bwe.on_feedback(now + 50_000, [result(seq, Some(i64::MAX / 2))]);
+    bwe.on_feedback(now + 60_000, std::iter::empty());
+    let s = *bwe.stats();
+    assert_eq!(s.unknown, 200, "{s:?}");
+    assert_eq!(s.duplicates, 49, "{s:?}");
+    assert_eq!(s.absurd, 1, "{s:?}");
+    assert_eq!(bwe.target_bps(), before);
+    assert_ne!(bwe.state(), BweState::Overusing);
+}
+
+#[test]
+fn remb_caps_the_target_and_is_the_estimate_without_feedback() {
+    let mut bwe = Bwe::new(no_probes(), 0);
+    // No transport-wide feedback at all: REMB is the target, and sending
+    // without feedback is no timeout.
+    for i in 0..300u64 {
+        bwe.on_sent(i * 10_000, tseq(i as u16), 1250, None);
+        bwe.handle_timeout(i * 10_000);
+    }
+    bwe.on_remb(3_000_000, Some(2_500_000));
+    assert_eq!(bwe.target_bps(), 2_500_000);
+    assert_eq!(bwe.stats().feedback_timeouts, 0);
+    // With feedback, REMB only caps.
+    let mut bwe = Bwe::new(no_probes(), 0);
+    steady(&mut bwe, 0, 0, 3);
+    bwe.on_remb(3_000_000, Some(400_000));
+    assert_eq!(bwe.target_bps(), 400_000);
+    bwe.on_remb(3_000_000, None);
+    assert!(bwe.target_bps() > 400_000);
+}
+
+#[test]
+fn allocator_probe_is_capped_at_twice_the_estimate_and_drained_once() {
+    let mut bwe = Bwe::new(no_probes(), 0);
+    steady(&mut bwe, 0, 0, 3);
+    let estimate = bwe.target_bps();
+    bwe.request_probe(3_100_000, 50_000_000);
+    assert_eq!(bwe.next_wakeup(), 3_100_000, "due at once");
+    assert_eq!(bwe.state(), BweState::Probing);
+    let p = bwe.poll_probe(3_100_000).expect("a probe cluster");
+    assert_eq!(p.rate_bps, estimate * 2);
+    assert!(p.min_packets >= 5 && p.min_bytes >= 1000);
+    assert_eq!(bwe.poll_probe(3_100_000), None);
+    // Below the estimate: nothing to probe.
+    bwe.request_probe(3_100_000, estimate / 2);
+    assert_eq!(bwe.poll_probe(3_100_000), None);
+}
+
+#[test]
+fn rtt_from_feedback_and_from_receiver_reports() {
+    let mut bwe = Bwe::new(no_probes(), 0);
+    steady(&mut bwe, 0, 0, 2);
+    // Newest packet of each feedback sent 45 ms before it came back.
+    let rtt = bwe.rtt_us().unwrap();
+    assert!((40_000..=50_000).contains(&rtt), "{rtt}");
+    bwe.on_rtt(2_000_000, 123_000);
+    assert_eq!(bwe.rtt_us(), Some(123_000));
+}
+
+#[test]
+fn initial_probes_at_three_and_six_times_the_start_rate() {
+    let mut bwe = Bwe::new(BweConfig::default(), 0);
+    assert_eq!(bwe.next_wakeup(), 0);
+    let a = bwe.poll_probe(0).unwrap();
+    let b = bwe.poll_probe(0).unwrap();
+    assert_eq!((a.rate_bps, b.rate_bps), (900_000, 1_800_000));
+    assert_ne!(a.id, b.id);
+}
+
+#[test]
+fn next_wakeup_moves_on_after_handle_timeout() {
+    // Periodic probes on, sending and feedback flowing: whatever is due or
+    // declined, after handle_timeout(now) the next wake-up is later than
+    // now, except while probe clusters wait to be polled.
+    let mut bwe = Bwe::new(BweConfig::default(), 0);
+    while bwe.poll_probe(0).is_some() {}
+    let mut seq = 0u16;
+    for step in 0..2_000u64 {
+        let now = step * 5_000;
+        bwe.on_sent(now, tseq(seq), 1250, None);
+        if step % 20 == 19 {
+            let from = seq.wrapping_sub(19);
+            bwe.on_feedback(
+                now + 45_000,
+                (0..20u16).map(|k| result(from.wrapping_add(k), Some((now + 40_000) as i64))),
+            );
+        }
+        seq = seq.wrapping_add(1);
+        let t = now + 45_000;
+        if bwe.next_wakeup() <= t {
+            bwe.handle_timeout(t);
+            while bwe.poll_probe(t).is_some() {}
+            assert!(bwe.next_wakeup() > t, "busy at {t}");
+        }
+    }
+}
