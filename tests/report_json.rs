@@ -300,6 +300,7 @@ fn json_lines_have_the_documented_fields() {
         "forwarder_select_rewrite/",
         "sfu_leg/AEAD_AES_128_GCM",
         "sfu_fanout/100_subscribers",
+        "sfu_leg_paced/AEAD_AES_128_GCM",
     ] {
         assert!(
             stages.iter().any(|s| s == want),

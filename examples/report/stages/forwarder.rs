@@ -193,15 +193,15 @@ pub(super) fn forwarder_select_rewrite(trace: &Arc<Trace>) -> Stage {
 /// The publisher's side of the SFU leg: the endless stream protected with
 /// the publisher's key, into pieces of one slab per batch (a host's pooled
 /// receive buffers).
-struct Publisher {
+pub(super) struct Publisher {
     trace: Arc<Trace>,
     next: u64,
     ctx: Srtp,
-    batch: Vec<(BytesMut, u64)>,
+    pub(super) batch: Vec<(BytesMut, u64)>,
 }
 
 impl Publisher {
-    fn new(trace: &Arc<Trace>) -> Self {
+    pub(super) fn new(trace: &Arc<Trace>) -> Self {
         Self {
             trace: trace.clone(),
             next: 0,
@@ -211,7 +211,7 @@ impl Publisher {
     }
 
     /// The next `n` protected packets into `self.batch`; returns `n`.
-    fn fill(&mut self, n: usize) -> usize {
+    pub(super) fn fill(&mut self, n: usize) -> usize {
         self.batch.clear();
         for (mut piece, len, at) in slab_pieces(&self.trace, &mut self.next, n, CAP) {
             let len = self.ctx.protect_rtp(&mut piece, len).unwrap();
@@ -265,26 +265,7 @@ pub(super) fn sfu_leg(trace: &Arc<Trace>) -> Stage {
             }
         },
     );
-    let theirs = NaiveLeg {
-        publisher: Publisher::new(trace),
-        rx: webrtc_gcm(PUBLISHER_KEY, true),
-        naive: Naive::new(trace, TARGET),
-        tx: webrtc_gcm(1, false),
-        out: Box::new([0; CAP]),
-    };
-    let theirs = batched(
-        BATCH,
-        theirs,
-        |s, k| s.publisher.fill(k),
-        |s| {
-            for (p, _) in s.publisher.batch.drain(..) {
-                let plain = s.rx.decrypt_rtp(&p).unwrap();
-                if let Some(len) = s.naive.rewrite(plain, &mut s.out[..]) {
-                    black_box(s.tx.encrypt_rtp(&s.out[..len]).unwrap());
-                }
-            }
-        },
-    );
+    let theirs = naive_leg(trace);
     Stage {
         name: "sfu_leg",
         variant: profile_name(super::simulcast::PROFILE).to_string(),
@@ -296,6 +277,30 @@ pub(super) fn sfu_leg(trace: &Arc<Trace>) -> Stage {
             run: theirs,
         }),
     }
+}
+
+/// The `sfu_leg` baseline, webrtc-rs: decrypt, the naive rewrite, encrypt.
+pub(super) fn naive_leg(trace: &Arc<Trace>) -> RunFn {
+    let theirs = NaiveLeg {
+        publisher: Publisher::new(trace),
+        rx: webrtc_gcm(PUBLISHER_KEY, true),
+        naive: Naive::new(trace, TARGET),
+        tx: webrtc_gcm(1, false),
+        out: Box::new([0; CAP]),
+    };
+    batched(
+        BATCH,
+        theirs,
+        |s, k| s.publisher.fill(k),
+        |s| {
+            for (p, _) in s.publisher.batch.drain(..) {
+                let plain = s.rx.decrypt_rtp(&p).unwrap();
+                if let Some(len) = s.naive.rewrite(plain, &mut s.out[..]) {
+                    black_box(s.tx.encrypt_rtp(&s.out[..len]).unwrap());
+                }
+            }
+        },
+    )
 }
 
 /// Plain source packets of the endless stream, shared pieces of a slab.

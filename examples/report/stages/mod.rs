@@ -4,6 +4,7 @@
 mod forwarder;
 pub(crate) mod jitter;
 mod mixer;
+mod paced;
 mod packet;
 pub(crate) mod simulcast;
 pub(crate) mod srtp;
@@ -28,6 +29,7 @@ pub(crate) fn stages(options: &Options) -> Vec<Stage> {
     rows.push(forwarder::forwarder_select_rewrite(&trace));
     rows.push(forwarder::sfu_leg(&trace));
     rows.push(forwarder::sfu_fanout(&trace));
+    rows.push(paced::sfu_leg_paced(&trace));
     rows
 }
 
