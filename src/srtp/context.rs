@@ -5,6 +5,7 @@ use bytes::BytesMut;
 use super::crypto::AesCtr;
 use super::keys::{SessionKeys, RTCP_LABELS, RTP_LABELS};
 use super::stream::StreamTable;
+use super::wipe::{burn_stack, Wiped};
 use super::{Error, Profile};
 
 /// Options of a context. `Default` gives the documented defaults.
@@ -55,8 +56,10 @@ pub struct Stats {
 pub struct Srtp {
     pub(super) profile: Profile,
     pub(super) config: Config,
-    pub(super) rtp: SessionKeys,
-    pub(super) rtcp: SessionKeys,
+    /// Session keys, zeroed (with the storage around them) when the
+    /// context is dropped.
+    pub(super) rtp: Wiped<SessionKeys>,
+    pub(super) rtcp: Wiped<SessionKeys>,
     pub(super) streams: StreamTable,
     pub(super) stats: Stats,
     /// Ciphertext kept while GCM opens it in place, to restore it on failure
@@ -66,16 +69,54 @@ pub struct Srtp {
 
 impl Srtp {
     /// Derives the session keys (RFC 3711 §4.3, key derivation rate 0).
+    ///
+    /// The master key and salt are not kept; the session keys are zeroed
+    /// when the context is dropped (the bytes of `key` and `salt` stay the
+    /// caller's to clear). The context is returned by value, so copies of it
+    /// may remain in the caller's stack frames: a host that keeps contexts
+    /// on the heap should use [`new_boxed`](Self::new_boxed).
     pub fn new(profile: Profile, key: &[u8], salt: &[u8], config: Config) -> Result<Self, Error> {
+        let context = Self::derive(profile, key, salt, config);
+        burn_stack();
+        context
+    }
+
+    /// [`new`](Self::new), built on the heap: no copy of the session keys
+    /// or of the key schedules made while deriving them is left on the
+    /// stack (the frames used are overwritten before returning).
+    pub fn new_boxed(
+        profile: Profile,
+        key: &[u8],
+        salt: &[u8],
+        config: Config,
+    ) -> Result<Box<Self>, Error> {
+        let context = Self::derive_boxed(profile, key, salt, config);
+        burn_stack();
+        context
+    }
+
+    #[inline(never)]
+    fn derive_boxed(
+        profile: Profile,
+        key: &[u8],
+        salt: &[u8],
+        config: Config,
+    ) -> Result<Box<Self>, Error> {
+        Self::derive(profile, key, salt, config).map(Box::new)
+    }
+
+    #[inline(never)]
+    fn derive(profile: Profile, key: &[u8], salt: &[u8], config: Config) -> Result<Self, Error> {
         if key.len() != profile.key_len() || salt.len() != profile.salt_len() {
             return Err(Error::BadKeyLength);
         }
-        let master = AesCtr::new(key).ok_or(Error::BadKeyLength)?;
+        // The master key's schedule is only needed for the derivation.
+        let master = Wiped::new(AesCtr::new(key).ok_or(Error::BadKeyLength)?);
         Ok(Self {
             profile,
             config,
-            rtp: SessionKeys::derive(profile, &master, salt, RTP_LABELS),
-            rtcp: SessionKeys::derive(profile, &master, salt, RTCP_LABELS),
+            rtp: Wiped::new(SessionKeys::derive(profile, &master, salt, RTP_LABELS)),
+            rtcp: Wiped::new(SessionKeys::derive(profile, &master, salt, RTCP_LABELS)),
             streams: StreamTable::new(config.max_ssrcs, config.replay_window),
             stats: Stats::default(),
             scratch: Vec::with_capacity(1500),
@@ -156,5 +197,15 @@ impl Srtp {
         let n = self.unprotect_rtcp(packet)?;
         packet.truncate(n);
         Ok(())
+    }
+}
+
+impl Drop for Srtp {
+    /// The session keys clear themselves ([`Wiped`]); this also overwrites
+    /// the stack below the caller, where protect and unprotect called from
+    /// the same depth may have left copies of round keys or HMAC states
+    /// (unoptimised builds spill them).
+    fn drop(&mut self) {
+        burn_stack();
     }
 }

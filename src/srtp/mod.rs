@@ -6,6 +6,19 @@
 //! Per-SSRC state (rollover counter, SRTCP index, replay windows) is kept in
 //! a capped table; replay windows and ROCs only move after a packet
 //! authenticates, and a packet that fails leaves the buffer as it was.
+//!
+//! # Key hygiene
+//! The master key and salt are read once, by [`Srtp::new`], and not kept;
+//! the temporaries of the RFC 3711 derivation are zeroed right after it, and
+//! the frames it used are overwritten before `new` returns. The session keys,
+//! salts and key schedules (AES round keys, HMAC pad states, ring's AES-GCM
+//! key and GHASH table) are zeroed, with the storage around them, when the
+//! context is dropped; a rekey is a new context, so the old keys go with the
+//! old one. What stays the caller's job: the key and salt buffers it passed
+//! in, the keying material it split, and any copy of a context returned by
+//! value in its own stack frames ([`Srtp::new_boxed`] builds on the heap and
+//! leaves none). Tests: `tests/srtp_zeroize.rs` (every freed heap block) and
+//! `tests/srtp_zeroize_stack.rs` (the dead stack after a session).
 
 mod context;
 mod cryptex;
@@ -17,6 +30,7 @@ mod replay;
 mod rtcp;
 mod rtp;
 mod stream;
+mod wipe;
 
 use core::fmt;
 
