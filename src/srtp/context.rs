@@ -201,7 +201,7 @@ impl Srtp {
 }
 
 impl Drop for Srtp {
-    /// The session keys clear themselves ([`Wiped`]); this also overwrites
+    /// The session keys clear themselves (see the module docs); this also overwrites
     /// the stack below the caller, where protect and unprotect called from
     /// the same depth may have left copies of round keys or HMAC states
     /// (unoptimised builds spill them).
