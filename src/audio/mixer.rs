@@ -14,13 +14,15 @@
 //! the listener is moved back to the shared packets.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use crossbeam::channel::{self, Receiver};
 
 use super::encoder::{Encoder, OpusError};
+use super::input::InputShared;
+pub use super::input::{ParticipantInput, DEFAULT_MAX_PACKET_LEN};
 use super::level::{level_dbov, parse_audio_level, write_csrc_levels};
 use super::limiter::Limiter;
 use super::mixdown::{select_loudest_with_floor, MixBus};
@@ -41,10 +43,16 @@ const MAX_CSRCS: usize = 15;
 /// RTP timestamp step of one 20 ms frame at 48 kHz.
 const TS_STEP: u32 = FRAME_SAMPLES as u32;
 
+/// Most participants a mixer can be configured for.
+pub const MAX_PARTICIPANTS: usize = 16_384;
+/// Largest per-participant input queue, in packets.
+pub const MAX_QUEUE_CAPACITY: usize = 65_536;
+
 /// Options of a mixer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MixerConfig {
-    /// Most participants (memory is reserved per participant when it joins).
+    /// Most participants (memory is reserved per participant when it joins),
+    /// at most [`MAX_PARTICIPANTS`].
     pub max_participants: usize,
     /// Speakers mixed at once, the loudest; `usize::MAX` mixes everyone who
     /// is not silent (pure mix-minus).
@@ -62,7 +70,9 @@ pub struct MixerConfig {
     pub audio_level_ext_id: Option<u8>,
     /// RFC 6465 extension id for the contributors' levels in outgoing packets.
     pub csrc_levels_ext_id: Option<u8>,
-    /// Packets queued per participant between ticks.
+    /// Packets queued per participant between ticks, 1 to
+    /// [`MAX_QUEUE_CAPACITY`]; each at most the mixer's
+    /// [`max_packet_len`](Mixer::set_max_packet_len) bytes.
     pub queue_capacity: usize,
     pub jitter: JitterConfig,
 }
@@ -104,31 +114,6 @@ impl From<OpusError> for MixerError {
     }
 }
 
-/// The sending side of a participant's input queue: `Clone + Send`, for the
-/// network threads.
-#[derive(Debug, Clone)]
-pub struct ParticipantInput {
-    tx: Sender<(Bytes, u64)>,
-    /// The mixer's `queue_drops` counter.
-    drops: Arc<AtomicU64>,
-}
-
-impl ParticipantInput {
-    /// Queues an RTP packet that arrived at `now` (µs). `false` if the queue
-    /// is full (counted in [`MixerStats::queue_drops`]) or the participant
-    /// left (the packet is dropped).
-    pub fn push(&self, packet: Bytes, now: u64) -> bool {
-        match self.tx.try_send((packet, now)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.drops.fetch_add(1, Ordering::Relaxed);
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => false,
-        }
-    }
-}
-
 /// 16 kHz mono audio of one participant, for transcription.
 #[derive(Debug, Clone)]
 pub struct TapFrame {
@@ -137,6 +122,7 @@ pub struct TapFrame {
     /// since the mixer started: one clock for every participant, so frames
     /// of different speakers line up (the decimator's delay is removed).
     pub media_time: i64,
+    /// Samples in [-1, 1] (clamped: a decode may overshoot full scale).
     pub pcm: [f32; TAP_FRAME_SAMPLES],
 }
 
@@ -203,6 +189,9 @@ pub struct MixerStats {
     pub fec_frames: u64,
     /// Packets dropped because a participant's queue was full.
     pub queue_drops: u64,
+    /// Packets dropped because they were longer than the mixer's
+    /// [`max_packet_len`](Mixer::set_max_packet_len).
+    pub oversize_drops: u64,
     /// Frames skipped to catch up with a sender running fast.
     pub drift_skips: u64,
 }
@@ -226,12 +215,16 @@ pub struct Mixer {
     /// Mixer media clock, in 48 kHz samples.
     media_time: i64,
     stats: MixerStats,
-    /// `stats.queue_drops`, counted by the input handles.
-    queue_drops: Arc<AtomicU64>,
+    /// Drop counters kept by the input handles, and their size limit.
+    inputs: Arc<InputShared>,
 }
 
 impl Mixer {
-    pub fn new(config: MixerConfig) -> Result<Self, MixerError> {
+    /// Settings out of their documented ranges are brought into them (see
+    /// [`MixerConfig`]); [`config`](Self::config) returns what is used.
+    pub fn new(mut config: MixerConfig) -> Result<Self, MixerError> {
+        config.max_participants = config.max_participants.min(MAX_PARTICIPANTS);
+        config.queue_capacity = config.queue_capacity.clamp(1, MAX_QUEUE_CAPACITY);
         let n = config.max_participants;
         Ok(Self {
             shared: Encoder::new(config.bitrate, config.expected_loss_percent)?,
@@ -249,7 +242,7 @@ impl Mixer {
             media_time: 0,
             config,
             stats: MixerStats::default(),
-            queue_drops: Arc::new(AtomicU64::new(0)),
+            inputs: Arc::default(),
         })
     }
 
@@ -257,9 +250,19 @@ impl Mixer {
         &self.config
     }
 
+    /// Largest RTP packet the participants' inputs accept from now on
+    /// (default [`DEFAULT_MAX_PACKET_LEN`]); longer ones are dropped and
+    /// counted in [`MixerStats::oversize_drops`]. What bounds a
+    /// participant's packet memory: `(queue_capacity + jitter
+    /// capacity_packets) × max_packet_len`.
+    pub fn set_max_packet_len(&mut self, len: usize) {
+        self.inputs.max_packet_len.store(len, Ordering::Relaxed);
+    }
+
     pub fn stats(&self) -> MixerStats {
         MixerStats {
-            queue_drops: self.queue_drops.load(Ordering::Relaxed),
+            queue_drops: self.inputs.queue_drops.load(Ordering::Relaxed),
+            oversize_drops: self.inputs.oversize_drops.load(Ordering::Relaxed),
             ..self.stats
         }
     }
@@ -306,7 +309,7 @@ impl Mixer {
         self.levels.push(super::level::SILENCE);
         Ok(ParticipantInput {
             tx,
-            drops: Arc::clone(&self.queue_drops),
+            shared: Arc::clone(&self.inputs),
         })
     }
 
@@ -599,6 +602,12 @@ impl Mixer {
                 pcm: [0.0; TAP_FRAME_SAMPLES],
             };
             decimator.process(&p.pcm, &mut frame.pcm);
+            // Documented in [-1, 1]: an Opus decode of a full-scale talker
+            // overshoots (and garbage decodes further), and a consumer that
+            // converts to 16-bit would wrap.
+            for s in &mut frame.pcm {
+                *s = s.clamp(-1.0, 1.0);
+            }
             if queue.len() == TAP_QUEUE_FRAMES {
                 queue.pop_front();
             }

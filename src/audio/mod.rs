@@ -3,6 +3,7 @@
 //! transcription. Samples are `f32` in [-1, 1], 48 kHz mono, 20 ms frames.
 
 pub mod encoder;
+mod input;
 pub mod level;
 pub mod limiter;
 pub mod mixdown;

@@ -81,7 +81,8 @@ impl TrackDemand {
         limit_us == 0
             || bytes == 0
             || current.is_some_and(|c| spatial <= c)
-            || (bytes * 8).saturating_mul(1_000_000) <= limit_us.saturating_mul(estimate)
+            // u128: keyframe_bytes beyond 2^61 and huge limits cannot overflow.
+            || u128::from(bytes) * 8 * 1_000_000 <= u128::from(limit_us) * u128::from(estimate)
     }
 }
 

@@ -8,11 +8,16 @@ use super::stream::StreamTable;
 use super::wipe::{burn_stack, Wiped};
 use super::{Error, Profile};
 
+/// Largest replay window (packets), as libsrtp's (`0x8000`): 4 KiB of
+/// bitmap per direction and SSRC. Larger settings are treated as this.
+pub const MAX_REPLAY_WINDOW: usize = 32_768;
+
 /// Options of a context. `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Replay window in packets (RTP and SRTCP each), rounded up to a
-    /// power of two (at least 64). Default 1024: at least the NACK history, so that
+    /// power of two, at least 64 and at most [`MAX_REPLAY_WINDOW`] (larger
+    /// settings are treated as that): `window / 4` bytes per SSRC. Default 1024: at least the NACK history, so that
     /// retransmissions are not dropped as replays.
     pub replay_window: usize,
     /// Most SSRCs tracked; packets of further SSRCs are rejected. Default 1024.
@@ -106,7 +111,13 @@ impl Srtp {
     }
 
     #[inline(never)]
-    fn derive(profile: Profile, key: &[u8], salt: &[u8], config: Config) -> Result<Self, Error> {
+    fn derive(
+        profile: Profile,
+        key: &[u8],
+        salt: &[u8],
+        mut config: Config,
+    ) -> Result<Self, Error> {
+        config.replay_window = config.replay_window.clamp(64, MAX_REPLAY_WINDOW);
         if key.len() != profile.key_len() || salt.len() != profile.salt_len() {
             return Err(Error::BadKeyLength);
         }
@@ -143,12 +154,28 @@ impl Srtp {
     /// Tells the receiver the rollover counter of `ssrc` (e.g. from
     /// signalling, or when joining a stream after 65,536 packets), with the
     /// sequence number it refers to. `SsrcLimit` if the table is full.
+    ///
+    /// When to call it: every packet of an SSRC fails with
+    /// [`Error::AuthFailed`] although the keys are right, after a loss burst
+    /// of more than 32,768 packets or when the first packets received came
+    /// after a sequence-number wrap (RFC 3711 then guesses the wrong ROC
+    /// for good).
     pub fn set_receive_roc(&mut self, ssrc: u32, roc: u32, seq: u16) -> Result<(), Error> {
         if self.streams.set_rx_roc(ssrc, roc, seq) {
             Ok(())
         } else {
             Err(Error::SsrcLimit)
         }
+    }
+
+    /// Forgets everything about `ssrc` (both directions: rollover counter,
+    /// SRTCP index, replay windows), making room in the SSRC table; `false`
+    /// if it was not tracked. Call it when a stream ends (RTCP BYE,
+    /// signalling) or when [`Error::SsrcLimit`] is returned, for streams no
+    /// longer in use. A packet of a forgotten SSRC starts a new stream (its
+    /// replay history is gone: forget only SSRCs that left).
+    pub fn remove_ssrc(&mut self, ssrc: u32) -> bool {
+        self.streams.remove(ssrc)
     }
 
     /// Counts a failure in the statistics and passes it on.

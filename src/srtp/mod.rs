@@ -34,7 +34,7 @@ mod wipe;
 
 use core::fmt;
 
-pub use context::{Config, Srtp, Stats};
+pub use context::{Config, Srtp, Stats, MAX_REPLAY_WINDOW};
 pub use keying::{keying_material_len, split_keying_material, MasterKey};
 pub use profile::{Profile, MAX_TRAILER_LEN};
 pub use replay::{Replay, ReplayWindow};
@@ -50,12 +50,17 @@ pub enum Error {
     /// Protect needs `needed` bytes of capacity.
     BufferTooSmall { needed: usize },
     /// The authentication tag does not match. Log it: keys may be wrong.
+    /// If every packet of one SSRC fails while others pass, its rollover
+    /// counter is lost (a loss burst over 32,768 packets, or a stream joined
+    /// after a wrap): [`Srtp::set_receive_roc`] recovers it.
     AuthFailed,
     /// This index was already received. Drop silently.
     Replayed,
     /// The index is older than the replay window. Drop silently.
     TooOld,
-    /// A new SSRC arrived but the context tracks its maximum already.
+    /// A new SSRC arrived but the context tracks its maximum already
+    /// ([`Config::max_ssrcs`]): forget SSRCs that left with
+    /// [`Srtp::remove_ssrc`].
     SsrcLimit,
     /// Key or salt length does not match the profile.
     BadKeyLength,
