@@ -350,6 +350,10 @@ pub(crate) fn replaced_len(
     let form = block.form().ok_or(WriteError::NotFound)?;
     let data = &buf[block.data_start..block.data_start + block.data_len];
     let elem = find_element(form, data, id).ok_or(WriteError::NotFound)?;
+    // As add refuses to append to a malformed block, replace refuses to
+    // rewrite one: closing the gap could complete a truncated trailing
+    // element and give the block a second element `id`.
+    used_len(form, data).ok_or(MALFORMED)?;
     let cut = Cut {
         data,
         start: elem.start,
