@@ -410,9 +410,9 @@ pub fn mixer(data: &[u8]) {
     while let Some((control, step, packet)) = input.record() {
         now += step;
         inputs[usize::from(control % 3)].push(patched(control, packet), now);
-        // A tick decodes and encodes Opus: at most 25 per input keeps the
+        // A tick decodes and encodes Opus: at most 10 per input keeps the
         // fuzzer fast (a time step of hours still ticks only that often).
-        while now >= next_tick && ticks < 25 {
+        while now >= next_tick && ticks < 10 {
             ticks += 1;
             let tick = mixer.tick(next_tick);
             for p in tick.packets() {
