@@ -204,3 +204,47 @@ fn srtp_replay_window_is_bounded() {
         assert_eq!(rx.unprotect_rtp(&mut buf[..n]), Ok(20));
     }
 }
+
+/// The defaults are valid; each documented range is enforced by `validate`.
+#[test]
+fn validate_names_the_setting_out_of_range() {
+    use rtmedia::audio::mixer::MixerConfig;
+    assert_eq!(Config::default().validate(), Ok(()));
+    assert_eq!(SourceConfig::default().validate(), Ok(()));
+    assert_eq!(ForwarderConfig::default().validate(), Ok(()));
+    assert_eq!(AllocatorConfig::default().validate(), Ok(()));
+    assert_eq!(MixerConfig::default().validate(), Ok(()));
+    let srtp = Config {
+        replay_window: u32::MAX as usize,
+        ..Config::default()
+    };
+    assert!(srtp.validate().unwrap_err().contains("replay_window"));
+    let source = SourceConfig {
+        history_packets: usize::MAX,
+        ..SourceConfig::default()
+    };
+    assert!(source.validate().unwrap_err().contains("history_packets"));
+    let fwd = ForwarderConfig {
+        clock_rate: 0,
+        ..ForwarderConfig::default()
+    };
+    assert!(fwd.validate().unwrap_err().contains("clock_rate"));
+    let alloc = AllocatorConfig {
+        min_change: f64::NAN,
+        ..AllocatorConfig::default()
+    };
+    assert!(alloc.validate().unwrap_err().contains("min_change"));
+    let mixer = MixerConfig {
+        queue_capacity: usize::MAX,
+        ..MixerConfig::default()
+    };
+    assert!(mixer.validate().unwrap_err().contains("queue_capacity"));
+    // Out of range is brought into range at new, never a panic.
+    let m = rtmedia::audio::mixer::Mixer::new(MixerConfig {
+        max_participants: usize::MAX,
+        queue_capacity: usize::MAX,
+        ..MixerConfig::default()
+    })
+    .unwrap();
+    assert_eq!(m.config().validate(), Ok(()));
+}

@@ -96,6 +96,28 @@ impl Default for MixerConfig {
     }
 }
 
+impl MixerConfig {
+    /// Whether the mixer's own settings are in their documented ranges
+    /// (the jitter buffer's are its own); `Err` names the first that is
+    /// not. [`Mixer::new`] brings the sizes into range instead of failing;
+    /// libopus refuses a bitrate or loss it cannot use.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(1..=MAX_PARTICIPANTS).contains(&self.max_participants) {
+            return Err("max_participants must be 1..=MAX_PARTICIPANTS");
+        }
+        if !(1..=MAX_QUEUE_CAPACITY).contains(&self.queue_capacity) {
+            return Err("queue_capacity must be 1..=MAX_QUEUE_CAPACITY");
+        }
+        if !(500..=512_000).contains(&self.bitrate) {
+            return Err("bitrate must be 500..=512000 (Opus)");
+        }
+        if !(0..=100).contains(&self.expected_loss_percent) {
+            return Err("expected_loss_percent must be 0..=100");
+        }
+        Ok(())
+    }
+}
+
 /// Why a mixer call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MixerError {

@@ -36,6 +36,18 @@ impl Default for AllocatorConfig {
     }
 }
 
+impl AllocatorConfig {
+    /// Whether every setting is in its documented range (`min_change` a
+    /// finite, non-negative fraction); `Err` names the first that is not.
+    /// Out-of-range values do not make the allocator fail or overflow.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(self.min_change.is_finite() && self.min_change >= 0.0) {
+            return Err("min_change must be finite and not negative");
+        }
+        Ok(())
+    }
+}
+
 /// What one track can use, as the host knows it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackDemand {

@@ -45,6 +45,22 @@ impl Default for SourceConfig {
     }
 }
 
+impl SourceConfig {
+    /// Whether every setting is in its documented range; `Err` names the
+    /// first that is not. [`Source::new`] brings settings into range
+    /// instead of failing; a host that wants to refuse bad settings calls
+    /// this.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.clock_rate == 0 {
+            return Err("clock_rate must be at least 1");
+        }
+        if !(1..=MAX_HISTORY_PACKETS).contains(&self.history_packets) {
+            return Err("history_packets must be 1..=MAX_HISTORY_PACKETS");
+        }
+        Ok(())
+    }
+}
+
 /// Why a packet or a configuration was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceError {

@@ -37,6 +37,21 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Whether every setting is in its documented range; `Err` names the
+    /// first that is not. [`Srtp::new`] brings settings into range instead
+    /// of failing; a host that wants to refuse bad settings calls this.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(1..=MAX_REPLAY_WINDOW).contains(&self.replay_window) {
+            return Err("replay_window must be 1..=MAX_REPLAY_WINDOW");
+        }
+        if self.max_ssrcs == 0 {
+            return Err("max_ssrcs must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// Counters since the context was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {

@@ -49,6 +49,27 @@ impl Default for ForwarderConfig {
     }
 }
 
+impl ForwarderConfig {
+    /// Whether every setting is in its documented range; `Err` names the
+    /// first that is not. [`Forwarder::new`] brings settings into range
+    /// instead of failing; a host that wants to refuse bad settings calls
+    /// this.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.clock_rate == 0 {
+            return Err("clock_rate must be at least 1");
+        }
+        if !(1..=MAX_HISTORY_PACKETS).contains(&self.history_packets) {
+            return Err("history_packets must be 1..=MAX_HISTORY_PACKETS");
+        }
+        if self.max_layer.spatial as usize >= MAX_SPATIAL
+            || self.max_layer.temporal as usize >= MAX_TEMPORAL
+        {
+            return Err("max_layer must be below MAX_SPATIAL and MAX_TEMPORAL");
+        }
+        Ok(())
+    }
+}
+
 /// Why a forwarder sends nothing (values fixed: they are in the C ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
