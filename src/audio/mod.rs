@@ -8,6 +8,7 @@ pub mod level;
 pub mod limiter;
 pub mod mixdown;
 pub mod mixer;
+mod mixer_config;
 pub mod resample;
 pub mod speaker;
 
