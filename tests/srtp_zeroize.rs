@@ -166,18 +166,21 @@ fn no_key_in_freed_memory_for_any_profile() {
     let mut failures = Vec::new();
     let mut total_scanned = 0;
     for (seed, profile) in Profile::ALL.into_iter().enumerate() {
-        for cryptex in [false, true] {
+        for (cryptex, by_value) in [(false, false), (true, false), (false, true)] {
             let key = bytes(2 * seed as u64 + 1, profile.key_len());
             let salt = bytes(2 * seed as u64 + 2, profile.salt_len());
             set_needles(&secrets::secrets(profile, &key, &salt));
-            let (hits, scanned) = scan_frees(|| session(profile, &key, &salt, cryptex));
+            let (hits, scanned) = scan_frees(|| session(profile, &key, &salt, cryptex, by_value));
             total_scanned += scanned;
             assert!(scanned >= 2, "the two contexts were freed and scanned");
             if !hits.is_empty() {
-                failures.push(format!("{profile:?} cryptex={cryptex}: {hits:?}"));
+                failures.push(format!(
+                    "{profile:?} cryptex={cryptex} by_value={by_value}: {hits:?}"
+                ));
             }
         }
     }
+    eprintln!("{total_scanned} freed blocks scanned");
     assert!(
         failures.is_empty(),
         "key material in freed blocks ({total_scanned} blocks scanned):\n{}",

@@ -84,7 +84,7 @@ fn no_key_on_the_dead_stack_for_any_profile() {
             let salt = bytes(2 * seed as u64 + 102, profile.salt_len());
             let needles = secrets(profile, &key, &salt);
             let (k, s) = (key.clone(), salt.clone());
-            let dump = dead_stack_after(move || session(profile, &k, &s, cryptex));
+            let dump = dead_stack_after(move || session(profile, &k, &s, cryptex, false));
             let found: Vec<_> = needles
                 .iter()
                 .filter_map(|(name, n)| find(&dump, n).map(|at| (*name, DEPTH - at)))

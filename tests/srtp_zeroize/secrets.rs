@@ -133,12 +133,19 @@ fn rtcp_packet(buf: &mut [u8], ssrc: u32) -> usize {
 
 /// new → protect/unprotect RTP and RTCP (including an authentication
 /// failure and a replay) → drop, both contexts boxed.
-pub fn session(profile: Profile, key: &[u8], salt: &[u8], cryptex: bool) {
+///
+/// `by_value`: the sender is made with `Srtp::new` and then boxed, as the C
+/// layer does today (its stack copies are the caller's: heap test only).
+pub fn session(profile: Profile, key: &[u8], salt: &[u8], cryptex: bool, by_value: bool) {
     let config = Config {
         cryptex,
         ..Config::default()
     };
-    let mut tx = Srtp::new_boxed(profile, key, salt, config).unwrap();
+    let mut tx = if by_value {
+        Box::new(Srtp::new(profile, key, salt, config).unwrap())
+    } else {
+        Srtp::new_boxed(profile, key, salt, config).unwrap()
+    };
     let mut rx = Srtp::new_boxed(profile, key, salt, config).unwrap();
     let mut buf = vec![0u8; 1500];
     for ssrc in [0x0101_0101u32, 0x0202_0202] {
