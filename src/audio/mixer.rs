@@ -14,20 +14,23 @@
 //! the listener is moved back to the shared packets.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use crossbeam::channel::{self, Receiver};
 
 use super::encoder::{Encoder, OpusError};
+use super::input::InputShared;
+pub use super::input::{ParticipantInput, DEFAULT_MAX_PACKET_LEN};
 use super::level::{level_dbov, parse_audio_level, write_csrc_levels};
 use super::limiter::Limiter;
 use super::mixdown::{select_loudest_with_floor, MixBus};
+pub use super::mixer_config::{MixerConfig, MAX_PARTICIPANTS, MAX_QUEUE_CAPACITY};
 use super::resample::Decimator3;
 use super::speaker::{DominantSpeaker, SpeakerChange};
 use super::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
-use crate::jitter::{Event, JitterBuffer, JitterConfig};
+use crate::jitter::{Event, JitterBuffer};
 use crate::packet::{RtpBuilder, RtpPacket, WriteError};
 
 /// Frames a former speaker keeps its personal encoder on the shared mix.
@@ -40,51 +43,6 @@ pub const TAP_QUEUE_FRAMES: usize = 50;
 const MAX_CSRCS: usize = 15;
 /// RTP timestamp step of one 20 ms frame at 48 kHz.
 const TS_STEP: u32 = FRAME_SAMPLES as u32;
-
-/// Options of a mixer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MixerConfig {
-    /// Most participants (memory is reserved per participant when it joins).
-    pub max_participants: usize,
-    /// Speakers mixed at once, the loudest; `usize::MAX` mixes everyone who
-    /// is not silent (pure mix-minus).
-    pub loudest: usize,
-    /// A participant quieter than this (-dBov) is not mixed.
-    pub speech_floor_dbov: u8,
-    /// Opus bitrate of the outgoing mixes.
-    pub bitrate: i32,
-    /// Loss the outgoing in-band FEC is planned for (0 disables FEC).
-    pub expected_loss_percent: i32,
-    /// Payload type of the outgoing mixes.
-    pub payload_type: u8,
-    /// RFC 6464 extension id in the participants' packets (levels are
-    /// computed from decoded audio when absent).
-    pub audio_level_ext_id: Option<u8>,
-    /// RFC 6465 extension id for the contributors' levels in outgoing packets.
-    pub csrc_levels_ext_id: Option<u8>,
-    /// Packets queued per participant between ticks.
-    pub queue_capacity: usize,
-    pub jitter: JitterConfig,
-}
-
-impl Default for MixerConfig {
-    fn default() -> Self {
-        let mut jitter = JitterConfig::audio();
-        jitter.capacity_packets = 128;
-        Self {
-            max_participants: 1024,
-            loudest: 3,
-            speech_floor_dbov: 70,
-            bitrate: 32_000,
-            expected_loss_percent: 10,
-            payload_type: 111,
-            audio_level_ext_id: Some(1),
-            csrc_levels_ext_id: None,
-            queue_capacity: 64,
-            jitter,
-        }
-    }
-}
 
 /// Why a mixer call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,40 +62,6 @@ impl From<OpusError> for MixerError {
     }
 }
 
-/// The sending side of a participant's input queue: `Clone + Send`, for the
-/// network threads.
-#[derive(Debug, Clone)]
-pub struct ParticipantInput {
-    tx: Sender<(Bytes, u64)>,
-    /// The mixer's `queue_drops` counter.
-    drops: Arc<AtomicU64>,
-}
-
-impl ParticipantInput {
-    /// Queues an RTP packet that arrived at `now` (µs). `false` if the queue
-    /// is full (counted in [`MixerStats::queue_drops`]) or the participant
-    /// left (the packet is dropped).
-    pub fn push(&self, packet: Bytes, now: u64) -> bool {
-        match self.tx.try_send((packet, now)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                let drops = self.drops.fetch_add(1, Ordering::Relaxed) + 1;
-                if drops.is_power_of_two() {
-                    crate::log::log(
-                        crate::log::Level::Warn,
-                        format_args!(
-                            "mixer input queue full: packet dropped ({drops} drops in this room); \
-                             is the mixer ticking every 20 ms?"
-                        ),
-                    );
-                }
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => false,
-        }
-    }
-}
-
 /// 16 kHz mono audio of one participant, for transcription.
 #[derive(Debug, Clone)]
 pub struct TapFrame {
@@ -146,6 +70,7 @@ pub struct TapFrame {
     /// since the mixer started: one clock for every participant, so frames
     /// of different speakers line up (the decimator's delay is removed).
     pub media_time: i64,
+    /// Samples in [-1, 1] (clamped: a decode may overshoot full scale).
     pub pcm: [f32; TAP_FRAME_SAMPLES],
 }
 
@@ -212,6 +137,9 @@ pub struct MixerStats {
     pub fec_frames: u64,
     /// Packets dropped because a participant's queue was full.
     pub queue_drops: u64,
+    /// Packets dropped because they were longer than the mixer's
+    /// [`max_packet_len`](Mixer::set_max_packet_len).
+    pub oversize_drops: u64,
     /// Frames skipped to catch up with a sender running fast.
     pub drift_skips: u64,
 }
@@ -235,12 +163,16 @@ pub struct Mixer {
     /// Mixer media clock, in 48 kHz samples.
     media_time: i64,
     stats: MixerStats,
-    /// `stats.queue_drops`, counted by the input handles.
-    queue_drops: Arc<AtomicU64>,
+    /// Drop counters kept by the input handles, and their size limit.
+    inputs: Arc<InputShared>,
 }
 
 impl Mixer {
-    pub fn new(config: MixerConfig) -> Result<Self, MixerError> {
+    /// Settings out of their documented ranges are brought into them (see
+    /// [`MixerConfig`]); [`config`](Self::config) returns what is used.
+    pub fn new(mut config: MixerConfig) -> Result<Self, MixerError> {
+        config.max_participants = config.max_participants.min(MAX_PARTICIPANTS);
+        config.queue_capacity = config.queue_capacity.clamp(1, MAX_QUEUE_CAPACITY);
         let n = config.max_participants;
         Ok(Self {
             shared: Encoder::new(config.bitrate, config.expected_loss_percent)?,
@@ -258,7 +190,7 @@ impl Mixer {
             media_time: 0,
             config,
             stats: MixerStats::default(),
-            queue_drops: Arc::new(AtomicU64::new(0)),
+            inputs: Arc::default(),
         })
     }
 
@@ -266,9 +198,19 @@ impl Mixer {
         &self.config
     }
 
+    /// Largest RTP packet the participants' inputs accept from now on
+    /// (default [`DEFAULT_MAX_PACKET_LEN`]); longer ones are dropped and
+    /// counted in [`MixerStats::oversize_drops`]. What bounds a
+    /// participant's packet memory: `(queue_capacity + jitter
+    /// capacity_packets) × max_packet_len`.
+    pub fn set_max_packet_len(&mut self, len: usize) {
+        self.inputs.max_packet_len.store(len, Ordering::Relaxed);
+    }
+
     pub fn stats(&self) -> MixerStats {
         MixerStats {
-            queue_drops: self.queue_drops.load(Ordering::Relaxed),
+            queue_drops: self.inputs.queue_drops.load(Ordering::Relaxed),
+            oversize_drops: self.inputs.oversize_drops.load(Ordering::Relaxed),
             ..self.stats
         }
     }
@@ -315,7 +257,7 @@ impl Mixer {
         self.levels.push(super::level::SILENCE);
         Ok(ParticipantInput {
             tx,
-            drops: Arc::clone(&self.queue_drops),
+            shared: Arc::clone(&self.inputs),
         })
     }
 
@@ -608,6 +550,12 @@ impl Mixer {
                 pcm: [0.0; TAP_FRAME_SAMPLES],
             };
             decimator.process(&p.pcm, &mut frame.pcm);
+            // Documented in [-1, 1]: an Opus decode of a full-scale talker
+            // overshoots (and garbage decodes further), and a consumer that
+            // converts to 16-bit would wrap.
+            for s in &mut frame.pcm {
+                *s = s.clamp(-1.0, 1.0);
+            }
             if queue.len() == TAP_QUEUE_FRAMES {
                 queue.pop_front();
             }

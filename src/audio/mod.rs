@@ -3,10 +3,12 @@
 //! transcription. Samples are `f32` in [-1, 1], 48 kHz mono, 20 ms frames.
 
 pub mod encoder;
+mod input;
 pub mod level;
 pub mod limiter;
 pub mod mixdown;
 pub mod mixer;
+mod mixer_config;
 pub mod resample;
 pub mod speaker;
 

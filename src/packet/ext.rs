@@ -102,11 +102,56 @@ enum ScanEnd {
     Malformed,
 }
 
+/// Random access to extension data: the bytes themselves, or a view of
+/// them with one element cut out (to predict a replace without writing).
+trait Data {
+    fn len(&self) -> usize;
+    fn at(&self, i: usize) -> Option<u8>;
+}
+
+impl Data for [u8] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    #[inline(always)]
+    fn at(&self, i: usize) -> Option<u8> {
+        self.get(i).copied()
+    }
+}
+
+/// `data` as [`remove`] leaves it before shrinking: the element at
+/// `start..start + removed` cut out and the tail zero-filled.
+struct Cut<'a> {
+    data: &'a [u8],
+    start: usize,
+    removed: usize,
+}
+
+impl Data for Cut<'_> {
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+    fn at(&self, i: usize) -> Option<u8> {
+        if i >= self.data.len() {
+            None
+        } else if i < self.start {
+            Some(self.data[i])
+        } else {
+            Some(self.data.get(i + self.removed).copied().unwrap_or(0))
+        }
+    }
+}
+
 /// Next element at or after `pos`, skipping padding bytes (id 0).
 #[inline]
-fn next_element(form: ExtensionForm, data: &[u8], mut pos: usize) -> Result<Element, ScanEnd> {
+fn next_element<D: Data + ?Sized>(
+    form: ExtensionForm,
+    data: &D,
+    mut pos: usize,
+) -> Result<Element, ScanEnd> {
     loop {
-        let Some(&first) = data.get(pos) else {
+        let Some(first) = data.at(pos) else {
             return Err(ScanEnd::Clean);
         };
         if first == 0 {
@@ -122,7 +167,7 @@ fn next_element(form: ExtensionForm, data: &[u8], mut pos: usize) -> Result<Elem
                 (id, pos + 1, usize::from(first & 0x0f) + 1)
             }
             ExtensionForm::TwoByte { .. } => {
-                let Some(&len) = data.get(pos + 1) else {
+                let Some(len) = data.at(pos + 1) else {
                     return Err(ScanEnd::Malformed);
                 };
                 (first, pos + 2, usize::from(len))
@@ -200,7 +245,7 @@ pub(crate) fn find_value_range(form: ExtensionForm, data: &[u8], id: u8) -> Opti
 
 /// End of the last element (trailing padding excluded), or `None` if the
 /// block holds a malformed element that appending after would hide.
-fn used_len(form: ExtensionForm, data: &[u8]) -> Option<usize> {
+fn used_len<D: Data + ?Sized>(form: ExtensionForm, data: &D) -> Option<usize> {
     let mut pos = 0;
     let mut used = 0;
     loop {
@@ -255,20 +300,9 @@ pub(crate) fn add(buf: &mut [u8], len: usize, id: u8, value: &[u8]) -> Result<us
     let form = block.form().ok_or(WriteError::InvalidArgument(
         "the packet's header extension is not RFC 8285",
     ))?;
-    if !form.allows(id, value.len()) {
-        return Err(WriteError::InvalidArgument(match form {
-            ExtensionForm::OneByte => {
-                "one-byte extension block needs id 1-14 and a 1-16 byte value"
-            }
-            ExtensionForm::TwoByte { .. } => {
-                "extension id must be 1-255 and value at most 255 bytes"
-            }
-        }));
-    }
+    check_allows(form, id, value)?;
     let data_start = block.data_start;
-    let used = used_len(form, &buf[data_start..data_start + block.data_len]).ok_or(
-        WriteError::InvalidArgument("the packet's extension block is malformed"),
-    )?;
+    let used = used_len(form, &buf[data_start..data_start + block.data_len]).ok_or(MALFORMED)?;
     let needed = used + form.element_len(value.len());
     let new_data_len = needed.next_multiple_of(4).max(block.data_len);
     if new_data_len / 4 > usize::from(u16::MAX) {
@@ -285,6 +319,66 @@ pub(crate) fn add(buf: &mut [u8], len: usize, id: u8, value: &[u8]) -> Result<us
     let written = form.write_element(&mut buf[at..], id, value);
     buf[at + written..data_start + new_data_len].fill(0);
     set_block_words(buf, data_start, new_data_len);
+    Ok(new_len)
+}
+
+const MALFORMED: WriteError =
+    WriteError::InvalidArgument("the packet's extension block is malformed");
+
+fn check_allows(form: ExtensionForm, id: u8, value: &[u8]) -> Result<(), WriteError> {
+    if form.allows(id, value.len()) {
+        return Ok(());
+    }
+    Err(WriteError::InvalidArgument(match form {
+        ExtensionForm::OneByte => "one-byte extension block needs id 1-14 and a 1-16 byte value",
+        ExtensionForm::TwoByte { .. } => "extension id must be 1-255 and value at most 255 bytes",
+    }))
+}
+
+/// What replacing the present element `id` by `value` ([`remove`] then
+/// [`add`]) will give: the new length, or the error `add` would return,
+/// computed without writing anything, so that a replace that cannot be
+/// done leaves the packet as it was. `NotFound` if `id` is absent.
+pub(crate) fn replaced_len(
+    buf: &[u8],
+    len: usize,
+    id: u8,
+    value: &[u8],
+) -> Result<usize, WriteError> {
+    let layout = parse_layout(buf, len)?;
+    let block = layout.extension.ok_or(WriteError::NotFound)?;
+    let form = block.form().ok_or(WriteError::NotFound)?;
+    let data = &buf[block.data_start..block.data_start + block.data_len];
+    let elem = find_element(form, data, id).ok_or(WriteError::NotFound)?;
+    // As add refuses to append to a malformed block, replace refuses to
+    // rewrite one: closing the gap could complete a truncated trailing
+    // element and give the block a second element `id`.
+    used_len(form, data).ok_or(MALFORMED)?;
+    let cut = Cut {
+        data,
+        start: elem.start,
+        removed: elem.value.end - elem.start,
+    };
+    let used = used_len(form, &cut);
+    let kept = used.unwrap_or(block.data_len).next_multiple_of(4);
+    let new_len = if kept == 0 {
+        // remove drops the block; add creates one for this element alone.
+        let form = form_for(core::iter::once((id, value.len())))?.expect("one element");
+        len - 4 - block.data_len + 4 + form.element_len(value.len()).next_multiple_of(4)
+    } else {
+        check_allows(form, id, value)?;
+        let used = used.ok_or(MALFORMED)?;
+        let data_len = (used + form.element_len(value.len()))
+            .next_multiple_of(4)
+            .max(kept);
+        if data_len / 4 > usize::from(u16::MAX) {
+            return Err(WriteError::InvalidArgument("extension block too long"));
+        }
+        len - block.data_len + data_len
+    };
+    if new_len > buf.len() {
+        return Err(WriteError::BufferTooSmall { needed: new_len });
+    }
     Ok(new_len)
 }
 

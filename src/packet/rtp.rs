@@ -333,18 +333,23 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RtpPacket<B> {
 /// `BufferTooSmall` if the grown packet exceeds the capacity (the packet is
 /// then unchanged), and with `InvalidArgument` if the element cannot be
 /// expressed in the block's existing form or the block is not RFC 8285.
+/// On any error the buffer is unchanged, replacements included.
 pub fn add_extension(
     buf: &mut [u8],
     len: usize,
     id: u8,
     value: &[u8],
 ) -> Result<usize, WriteError> {
-    let len = if find_extension_in(buf, len, id)?.is_some() {
-        remove_extension(buf, len, id)?
-    } else {
-        len
-    };
-    ext::add(buf, len, id, value)
+    if find_extension_in(buf, len, id)?.is_none() {
+        return ext::add(buf, len, id, value);
+    }
+    // Replace: remove then add, once it is known that the add will succeed
+    // (issue 19: a failed replace must leave the packet as it was).
+    let expected = ext::replaced_len(buf, len, id, value)?;
+    let removed = remove_extension(buf, len, id)?;
+    let result = ext::add(buf, removed, id, value);
+    debug_assert_eq!(result, Ok(expected));
+    result
 }
 
 /// Removes the RFC 8285 element `id` from the packet in `buf[..len]`,

@@ -36,6 +36,18 @@ impl Default for AllocatorConfig {
     }
 }
 
+impl AllocatorConfig {
+    /// Whether every setting is in its documented range (`min_change` a
+    /// finite, non-negative fraction); `Err` names the first that is not.
+    /// Out-of-range values do not make the allocator fail or overflow.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(self.min_change.is_finite() && self.min_change >= 0.0) {
+            return Err("min_change must be finite and not negative");
+        }
+        Ok(())
+    }
+}
+
 /// What one track can use, as the host knows it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackDemand {
@@ -81,7 +93,8 @@ impl TrackDemand {
         limit_us == 0
             || bytes == 0
             || current.is_some_and(|c| spatial <= c)
-            || (bytes * 8).saturating_mul(1_000_000) <= limit_us.saturating_mul(estimate)
+            // u128: keyframe_bytes beyond 2^61 and huge limits cannot overflow.
+            || u128::from(bytes) * 8 * 1_000_000 <= u128::from(limit_us) * u128::from(estimate)
     }
 }
 

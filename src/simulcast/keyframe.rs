@@ -36,7 +36,7 @@ impl KeyframeRequest {
     /// When a request may go out next (`None`: nothing wanted).
     pub fn due_at(&self, retry_us: u64) -> Option<u64> {
         self.wanted
-            .then(|| self.last_sent_us.map_or(0, |t| t + retry_us))
+            .then(|| self.last_sent_us.map_or(0, |t| t.saturating_add(retry_us)))
     }
 
     /// Whether to send a request now; records it if so.

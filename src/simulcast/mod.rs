@@ -46,6 +46,13 @@ pub use source::{Source, SourceConfig, SourceError, SourcePacket, SourceStats};
 pub const MAX_SPATIAL: usize = 3;
 /// Most temporal layers (the VP8 descriptor's TID has two bits).
 pub const MAX_TEMPORAL: usize = 4;
+/// Largest packet history (per spatial layer of a [`Source`], per
+/// [`Forwarder`]): larger `history_packets` settings are treated as this.
+/// 32,768 packets is about 30 s of 720p at 8 Mbit/s.
+pub const MAX_HISTORY_PACKETS: usize = 32_768;
+/// Default largest RTP packet a [`Source`] accepts (an Ethernet MTU): what
+/// makes its memory bound `layers × history × max_packet_len`.
+pub const DEFAULT_MAX_PACKET_LEN: usize = 1500;
 
 /// A spatial and temporal layer pair; temporal layers are cumulative
 /// (temporal 2 means TID 0, 1 and 2).

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::history::History;
 use super::keyframe::KeyframeRequest;
 use super::layers::{LayerBitrates, SpatialMeter};
-use super::MAX_SPATIAL;
+use super::{DEFAULT_MAX_PACKET_LEN, MAX_HISTORY_PACKETS, MAX_SPATIAL};
 use crate::codec::{self, vp8::Descriptor, Codec};
 use crate::packet::rtcp::{self, RtcpPacket};
 use crate::packet::seq::Unwrapper;
@@ -23,7 +23,8 @@ pub struct SourceConfig {
     /// RTP clock rate. Default 90 000.
     pub clock_rate: u32,
     /// Packets kept per spatial layer to answer NACKs (rounded up to a power
-    /// of two). Default 1024 (about 1 s of 720p at 8 Mbit/s).
+    /// of two; 0 counts as 1, more than [`MAX_HISTORY_PACKETS`] as that).
+    /// Default 1024 (about 1 s of 720p at 8 Mbit/s).
     pub history_packets: usize,
     /// A spatial layer with no media for this long is not alive (padding
     /// does not count). Default 1 s.
@@ -41,6 +42,22 @@ impl Default for SourceConfig {
             inactive_after_us: 1_000_000,
             keyframe_retry_min_us: 300_000,
         }
+    }
+}
+
+impl SourceConfig {
+    /// Whether every setting is in its documented range; `Err` names the
+    /// first that is not. [`Source::new`] brings settings into range
+    /// instead of failing; a host that wants to refuse bad settings calls
+    /// this.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.clock_rate == 0 {
+            return Err("clock_rate must be at least 1");
+        }
+        if !(1..=MAX_HISTORY_PACKETS).contains(&self.history_packets) {
+            return Err("history_packets must be 1..=MAX_HISTORY_PACKETS");
+        }
+        Ok(())
     }
 }
 
@@ -116,6 +133,9 @@ pub struct SourceStats {
     pub padding_packets: u64,
     pub unknown_ssrc: u64,
     pub malformed: u64,
+    /// Packets refused for being longer than
+    /// [`max_packet_len`](Source::set_max_packet_len) (also in `malformed`).
+    pub oversize: u64,
     pub keyframes: [u64; MAX_SPATIAL],
     /// Keyframe requests the host was told to send (after merging).
     pub keyframe_requests_sent: [u64; MAX_SPATIAL],
@@ -147,6 +167,7 @@ pub struct Source {
     config: SourceConfig,
     layers: Vec<SpatialLayer>,
     rtt_us: u64,
+    max_packet_len: usize,
     stats: SourceStats,
     /// Rate limit of the "keyframe requests repeat" warning.
     repeated_keyframe_requests: crate::log::Throttle,
@@ -158,7 +179,11 @@ fn ntp_to_us(ntp: u64) -> i64 {
 
 impl Source {
     /// A source whose spatial layers have these SSRCs, lowest first.
-    pub fn new(config: SourceConfig, ssrcs: &[u32]) -> Result<Self, SourceError> {
+    /// Settings out of their documented ranges are brought into them (see
+    /// [`SourceConfig`]); [`config`](Self::config) returns what is used.
+    pub fn new(mut config: SourceConfig, ssrcs: &[u32]) -> Result<Self, SourceError> {
+        config.history_packets = config.history_packets.clamp(1, MAX_HISTORY_PACKETS);
+        config.clock_rate = config.clock_rate.max(1);
         // The length first: the duplicate scan is quadratic.
         if ssrcs.is_empty() || ssrcs.len() > MAX_SPATIAL {
             return Err(SourceError::BadLayers);
@@ -187,6 +212,7 @@ impl Source {
             config,
             layers,
             rtt_us: 100_000,
+            max_packet_len: DEFAULT_MAX_PACKET_LEN,
             stats: SourceStats::default(),
             repeated_keyframe_requests: Default::default(),
         })
@@ -210,6 +236,15 @@ impl Source {
         self.layers.get(usize::from(spatial)).map(|l| l.ssrc)
     }
 
+    /// Largest packet [`on_rtp`](Self::on_rtp) accepts (default
+    /// [`DEFAULT_MAX_PACKET_LEN`]). The history then holds at most
+    /// `layers × history_packets × max_packet_len` bytes of packets (a
+    /// `Bytes` that is a slice of a larger buffer keeps all of that buffer:
+    /// hand in packet-sized buffers).
+    pub fn set_max_packet_len(&mut self, len: usize) {
+        self.max_packet_len = len;
+    }
+
     /// Round-trip time to the publisher, for keyframe request retries.
     pub fn set_rtt(&mut self, rtt_us: u64) {
         self.rtt_us = rtt_us;
@@ -220,8 +255,15 @@ impl Source {
     }
 
     /// Parses a received (already decrypted) RTP packet of this source,
-    /// measures it and keeps it for retransmissions.
+    /// measures it and keeps it for retransmissions. A packet longer than
+    /// [`max_packet_len`](Self::set_max_packet_len) is refused as
+    /// `Malformed(BadLength)` and counted in [`SourceStats::oversize`].
     pub fn on_rtp(&mut self, bytes: Bytes, now: u64) -> Result<SourcePacket, SourceError> {
+        if bytes.len() > self.max_packet_len {
+            self.stats.oversize += 1;
+            self.stats.malformed += 1;
+            return Err(SourceError::Malformed(ParseError::BadLength));
+        }
         let layout = match RtpLayout::parse(&bytes) {
             Ok(l) => l,
             Err(e) => {
@@ -442,7 +484,9 @@ impl Source {
             0 => 100_000,
             f => f,
         };
-        (self.rtt_us + 2 * frame).max(self.config.keyframe_retry_min_us)
+        self.rtt_us
+            .saturating_add(frame.saturating_mul(2))
+            .max(self.config.keyframe_retry_min_us)
     }
 
     /// The SSRC to send a PLI for now, if any: once per wanted keyframe,

@@ -5,13 +5,19 @@ use bytes::BytesMut;
 use super::crypto::AesCtr;
 use super::keys::{SessionKeys, RTCP_LABELS, RTP_LABELS};
 use super::stream::StreamTable;
+use super::wipe::{burn_stack, Wiped};
 use super::{Error, Profile};
+
+/// Largest replay window (packets), as libsrtp's (`0x8000`): 4 KiB of
+/// bitmap per direction and SSRC. Larger settings are treated as this.
+pub const MAX_REPLAY_WINDOW: usize = 32_768;
 
 /// Options of a context. `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Replay window in packets (RTP and SRTCP each), rounded up to a
-    /// power of two (at least 64). Default 1024: at least the NACK history, so that
+    /// power of two, at least 64 and at most [`MAX_REPLAY_WINDOW`] (larger
+    /// settings are treated as that): `window / 4` bytes per SSRC. Default 1024: at least the NACK history, so that
     /// retransmissions are not dropped as replays.
     pub replay_window: usize,
     /// Most SSRCs tracked; packets of further SSRCs are rejected. Default 1024.
@@ -28,6 +34,21 @@ impl Default for Config {
             max_ssrcs: 1024,
             cryptex: false,
         }
+    }
+}
+
+impl Config {
+    /// Whether every setting is in its documented range; `Err` names the
+    /// first that is not. [`Srtp::new`] brings settings into range instead
+    /// of failing; a host that wants to refuse bad settings calls this.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(1..=MAX_REPLAY_WINDOW).contains(&self.replay_window) {
+            return Err("replay_window must be 1..=MAX_REPLAY_WINDOW");
+        }
+        if self.max_ssrcs == 0 {
+            return Err("max_ssrcs must be at least 1");
+        }
+        Ok(())
     }
 }
 
@@ -55,8 +76,10 @@ pub struct Stats {
 pub struct Srtp {
     pub(super) profile: Profile,
     pub(super) config: Config,
-    pub(super) rtp: SessionKeys,
-    pub(super) rtcp: SessionKeys,
+    /// Session keys, zeroed (with the storage around them) when the
+    /// context is dropped.
+    pub(super) rtp: Wiped<SessionKeys>,
+    pub(super) rtcp: Wiped<SessionKeys>,
     pub(super) streams: StreamTable,
     pub(super) stats: Stats,
     /// Ciphertext kept while GCM opens it in place, to restore it on failure
@@ -66,16 +89,60 @@ pub struct Srtp {
 
 impl Srtp {
     /// Derives the session keys (RFC 3711 §4.3, key derivation rate 0).
+    ///
+    /// The master key and salt are not kept; the session keys are zeroed
+    /// when the context is dropped (the bytes of `key` and `salt` stay the
+    /// caller's to clear). The context is returned by value, so copies of it
+    /// may remain in the caller's stack frames: a host that keeps contexts
+    /// on the heap should use [`new_boxed`](Self::new_boxed).
     pub fn new(profile: Profile, key: &[u8], salt: &[u8], config: Config) -> Result<Self, Error> {
+        let context = Self::derive(profile, key, salt, config);
+        burn_stack();
+        context
+    }
+
+    /// [`new`](Self::new), built on the heap: no copy of the session keys
+    /// or of the key schedules made while deriving them is left on the
+    /// stack (the frames used are overwritten before returning).
+    pub fn new_boxed(
+        profile: Profile,
+        key: &[u8],
+        salt: &[u8],
+        config: Config,
+    ) -> Result<Box<Self>, Error> {
+        let context = Self::derive_boxed(profile, key, salt, config);
+        burn_stack();
+        context
+    }
+
+    #[inline(never)]
+    fn derive_boxed(
+        profile: Profile,
+        key: &[u8],
+        salt: &[u8],
+        config: Config,
+    ) -> Result<Box<Self>, Error> {
+        Self::derive(profile, key, salt, config).map(Box::new)
+    }
+
+    #[inline(never)]
+    fn derive(
+        profile: Profile,
+        key: &[u8],
+        salt: &[u8],
+        mut config: Config,
+    ) -> Result<Self, Error> {
+        config.replay_window = config.replay_window.clamp(64, MAX_REPLAY_WINDOW);
         if key.len() != profile.key_len() || salt.len() != profile.salt_len() {
             return Err(Error::BadKeyLength);
         }
-        let master = AesCtr::new(key).ok_or(Error::BadKeyLength)?;
+        // The master key's schedule is only needed for the derivation.
+        let master = Wiped::new(AesCtr::new(key).ok_or(Error::BadKeyLength)?);
         Ok(Self {
             profile,
             config,
-            rtp: SessionKeys::derive(profile, &master, salt, RTP_LABELS),
-            rtcp: SessionKeys::derive(profile, &master, salt, RTCP_LABELS),
+            rtp: Wiped::new(SessionKeys::derive(profile, &master, salt, RTP_LABELS)),
+            rtcp: Wiped::new(SessionKeys::derive(profile, &master, salt, RTCP_LABELS)),
             streams: StreamTable::new(config.max_ssrcs, config.replay_window),
             stats: Stats::default(),
             scratch: Vec::with_capacity(1500),
@@ -102,12 +169,28 @@ impl Srtp {
     /// Tells the receiver the rollover counter of `ssrc` (e.g. from
     /// signalling, or when joining a stream after 65,536 packets), with the
     /// sequence number it refers to. `SsrcLimit` if the table is full.
+    ///
+    /// When to call it: every packet of an SSRC fails with
+    /// [`Error::AuthFailed`] although the keys are right, after a loss burst
+    /// of more than 32,768 packets or when the first packets received came
+    /// after a sequence-number wrap (RFC 3711 then guesses the wrong ROC
+    /// for good).
     pub fn set_receive_roc(&mut self, ssrc: u32, roc: u32, seq: u16) -> Result<(), Error> {
         if self.streams.set_rx_roc(ssrc, roc, seq) {
             Ok(())
         } else {
             Err(Error::SsrcLimit)
         }
+    }
+
+    /// Forgets everything about `ssrc` (both directions: rollover counter,
+    /// SRTCP index, replay windows), making room in the SSRC table; `false`
+    /// if it was not tracked. Call it when a stream ends (RTCP BYE,
+    /// signalling) or when [`Error::SsrcLimit`] is returned, for streams no
+    /// longer in use. A packet of a forgotten SSRC starts a new stream (its
+    /// replay history is gone: forget only SSRCs that left).
+    pub fn remove_ssrc(&mut self, ssrc: u32) -> bool {
+        self.streams.remove(ssrc)
     }
 
     /// Counts a failure in the statistics and passes it on.
@@ -156,5 +239,15 @@ impl Srtp {
         let n = self.unprotect_rtcp(packet)?;
         packet.truncate(n);
         Ok(())
+    }
+}
+
+impl Drop for Srtp {
+    /// The session keys clear themselves (see the module docs); this also overwrites
+    /// the stack below the caller, where protect and unprotect called from
+    /// the same depth may have left copies of round keys or HMAC states
+    /// (unoptimised builds spill them).
+    fn drop(&mut self) {
+        burn_stack();
     }
 }

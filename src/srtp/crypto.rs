@@ -1,7 +1,8 @@
 //! The primitives SRTP needs, wrapped so each key schedule is expanded once
 //! per session and nothing allocates per packet. No primitive is implemented
 //! here: AES and HMAC-SHA1 come from RustCrypto (AES-NI and SHA-NI chosen at
-//! run time), AES-GCM from ring.
+//! run time), AES-GCM from ring. Neither `hmac` nor ring clears its key
+//! state on drop: the context keeps these in [`Wiped`](super::wipe::Wiped).
 
 use aes::cipher::{InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper};
 use aes::{Aes128, Aes256};
@@ -10,6 +11,7 @@ use ctr::CtrCore;
 use hmac::{Hmac, Mac};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
 use sha1::Sha1;
+use zeroize::Zeroize;
 
 /// An expanded AES key used in counter mode (RFC 3711 AES-CM).
 // One per context, used on every packet: inline beats a boxed indirection.
@@ -114,4 +116,5 @@ pub(crate) fn derive(master: &AesCtr, master_salt: &[u8], label: u8, out: &mut [
     iv[7] ^= label;
     out.fill(0);
     master.apply_keystream(&iv, out);
+    iv.zeroize();
 }

@@ -19,6 +19,10 @@ pub fn keying_material_len(profile: Profile) -> usize {
 /// `client_key | server_key | client_salt | server_salt`, into the client's
 /// and the server's master key and salt. The DTLS client protects with the
 /// client key and unprotects with the server key, and the reverse.
+///
+/// Nothing is copied: both halves borrow `material`, which stays the
+/// caller's to clear once the contexts are made ([`Srtp::new`](super::Srtp::new)
+/// keeps no copy of the master keys either).
 pub fn split_keying_material(
     profile: Profile,
     material: &[u8],

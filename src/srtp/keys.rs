@@ -2,6 +2,7 @@
 
 use super::crypto::{derive, AesCtr, AesGcm, HmacSha1};
 use super::Profile;
+use zeroize::Zeroizing;
 
 /// RFC 3711 §4.3.2 labels: (encryption, authentication, salt) for RTP and RTCP.
 pub(crate) const RTP_LABELS: (u8, u8, u8) = (0, 1, 2);
@@ -24,7 +25,10 @@ pub(crate) enum SessionKeys {
 }
 
 impl SessionKeys {
-    /// Derives the session keys for `labels` (key and salt lengths already checked).
+    /// Derives the session keys for `labels` (key and salt lengths already
+    /// checked). The derived bytes are cleared from this frame once the
+    /// cipher objects hold them; the caller keeps the result in a
+    /// [`Wiped`](super::wipe::Wiped).
     pub fn derive(
         profile: Profile,
         master: &AesCtr,
@@ -32,25 +36,25 @@ impl SessionKeys {
         labels: (u8, u8, u8),
     ) -> Self {
         let (enc_label, auth_label, salt_label) = labels;
-        let mut key = [0u8; 32];
-        let key = &mut key[..profile.key_len()];
+        let mut key_buf = Zeroizing::new([0u8; 32]);
+        let key = &mut key_buf[..profile.key_len()];
         derive(master, master_salt, enc_label, key);
         if profile.is_aead() {
-            let mut salt = [0u8; 12];
-            derive(master, master_salt, salt_label, &mut salt);
+            let mut salt = Zeroizing::new([0u8; 12]);
+            derive(master, master_salt, salt_label, &mut *salt);
             Self::Gcm {
                 aead: AesGcm::new(key).expect("16- or 32-byte key"),
-                salt,
+                salt: *salt,
             }
         } else {
-            let mut auth = [0u8; AUTH_KEY_LEN];
-            derive(master, master_salt, auth_label, &mut auth);
-            let mut salt = [0u8; 14];
-            derive(master, master_salt, salt_label, &mut salt);
+            let mut auth = Zeroizing::new([0u8; AUTH_KEY_LEN]);
+            derive(master, master_salt, auth_label, &mut *auth);
+            let mut salt = Zeroizing::new([0u8; 14]);
+            derive(master, master_salt, salt_label, &mut *salt);
             Self::Cm {
                 aes: AesCtr::new(key).expect("16- or 32-byte key"),
-                mac: HmacSha1::new(&auth),
-                salt,
+                mac: HmacSha1::new(&*auth),
+                salt: *salt,
             }
         }
     }

@@ -6,6 +6,19 @@
 //! Per-SSRC state (rollover counter, SRTCP index, replay windows) is kept in
 //! a capped table; replay windows and ROCs only move after a packet
 //! authenticates, and a packet that fails leaves the buffer as it was.
+//!
+//! # Key hygiene
+//! The master key and salt are read once, by [`Srtp::new`], and not kept;
+//! the temporaries of the RFC 3711 derivation are zeroed right after it, and
+//! the frames it used are overwritten before `new` returns. The session keys,
+//! salts and key schedules (AES round keys, HMAC pad states, ring's AES-GCM
+//! key and GHASH table) are zeroed, with the storage around them, when the
+//! context is dropped; a rekey is a new context, so the old keys go with the
+//! old one. What stays the caller's job: the key and salt buffers it passed
+//! in, the keying material it split, and any copy of a context returned by
+//! value in its own stack frames ([`Srtp::new_boxed`] builds on the heap and
+//! leaves none). Tests: `tests/srtp_zeroize.rs` (every freed heap block) and
+//! `tests/srtp_zeroize_stack.rs` (the dead stack after a session).
 
 mod context;
 mod cryptex;
@@ -17,10 +30,11 @@ mod replay;
 mod rtcp;
 mod rtp;
 mod stream;
+mod wipe;
 
 use core::fmt;
 
-pub use context::{Config, Srtp, Stats};
+pub use context::{Config, Srtp, Stats, MAX_REPLAY_WINDOW};
 pub use keying::{keying_material_len, split_keying_material, MasterKey};
 pub use profile::{Profile, MAX_TRAILER_LEN};
 pub use replay::{Replay, ReplayWindow};
@@ -36,12 +50,17 @@ pub enum Error {
     /// Protect needs `needed` bytes of capacity.
     BufferTooSmall { needed: usize },
     /// The authentication tag does not match. Log it: keys may be wrong.
+    /// If every packet of one SSRC fails while others pass, its rollover
+    /// counter is lost (a loss burst over 32,768 packets, or a stream joined
+    /// after a wrap): [`Srtp::set_receive_roc`] recovers it.
     AuthFailed,
     /// This index was already received. Drop silently.
     Replayed,
     /// The index is older than the replay window. Drop silently.
     TooOld,
-    /// A new SSRC arrived but the context tracks its maximum already.
+    /// A new SSRC arrived but the context tracks its maximum already
+    /// ([`Config::max_ssrcs`]): forget SSRCs that left with
+    /// [`Srtp::remove_ssrc`].
     SsrcLimit,
     /// Key or salt length does not match the profile.
     BadKeyLength,

@@ -48,7 +48,7 @@ impl Srtp {
         stream.rtcp_tx_next += 1;
         let word = (ENCRYPTED | index).to_be_bytes();
 
-        match &self.rtcp {
+        match &*self.rtcp {
             SessionKeys::Cm { aes, mac, salt } => {
                 aes.apply_keystream(
                     &cm_iv(salt, ssrc, u64::from(index)),
@@ -101,7 +101,7 @@ impl Srtp {
         }
 
         let Self { rtcp, scratch, .. } = self;
-        match rtcp {
+        match &**rtcp {
             SessionKeys::Cm { aes, mac, salt } => {
                 let expected = mac.tag(&buf[..body_len + 4], &[]);
                 if !bool::from(expected[..tag_len].ct_eq(&buf[body_len + 4..])) {

@@ -66,7 +66,7 @@ impl Srtp {
         if with_cryptex {
             cryptex::rotate_in(buf);
         }
-        match &self.rtp {
+        match &*self.rtp {
             SessionKeys::Cm { aes, mac, salt } => {
                 aes.apply_keystream(&cm_iv(salt, ssrc, index), &mut buf[start..len]);
                 if with_cryptex {
@@ -123,7 +123,7 @@ impl Srtp {
             layout.payload_start
         };
         let Self { rtp, scratch, .. } = self;
-        match rtp {
+        match &**rtp {
             SessionKeys::Cm { aes, mac, salt } => {
                 let expected = mac.tag(&buf[..body_len], &roc_bytes(index));
                 if !bool::from(expected[..tag_len].ct_eq(&buf[body_len..])) {

@@ -121,6 +121,22 @@ impl StreamTable {
         Some(&mut self.streams[slot])
     }
 
+    /// Forgets `ssrc`; `false` if it was not tracked.
+    pub fn remove(&mut self, ssrc: u32) -> bool {
+        let Some(slot) = self.index.remove(&ssrc) else {
+            return false;
+        };
+        self.streams.swap_remove(slot);
+        if slot < self.streams.len() {
+            // The last stream moved into `slot`: repoint its SSRC.
+            if let Some(moved) = self.index.values_mut().find(|s| **s == self.streams.len()) {
+                *moved = slot;
+            }
+        }
+        self.last = None;
+        true
+    }
+
     /// Number of SSRCs tracked.
     pub fn len(&self) -> usize {
         self.streams.len()
@@ -221,5 +237,22 @@ mod tests {
         t.get(2).unwrap().rtcp_tx_next = 9;
         t.get(1).unwrap().rtcp_tx_next = 4;
         assert_eq!(t.get(2).unwrap().rtcp_tx_next, 9);
+    }
+
+    #[test]
+    fn remove_keeps_the_other_streams() {
+        let mut t = StreamTable::new(3, 64);
+        for ssrc in [10, 20, 30] {
+            t.get_or_insert(ssrc).unwrap().rtcp_tx_next = ssrc;
+        }
+        assert!(t.remove(10));
+        assert!(!t.remove(10));
+        assert_eq!(t.len(), 2);
+        assert!(t.get(10).is_none());
+        assert_eq!(t.get(20).unwrap().rtcp_tx_next, 20);
+        assert_eq!(t.get(30).unwrap().rtcp_tx_next, 30);
+        assert!(t.remove(30));
+        assert_eq!(t.get(20).unwrap().rtcp_tx_next, 20);
+        assert_eq!(t.get_or_insert(40).unwrap().rtcp_tx_next, 0);
     }
 }

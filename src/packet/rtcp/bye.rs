@@ -46,7 +46,15 @@ impl ByeBuilder<'_> {
         4 + self.ssrcs.len() * 4 + reason
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for no SSRC (a BYE must name who leaves); more than 31 SSRCs (the 5-bit count); a reason longer than 255 bytes (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
+        if self.ssrcs.is_empty() {
+            return Err(WriteError::InvalidArgument("BYE without SSRCs"));
+        }
         check_count(self.ssrcs.len(), "more than 31 BYE SSRCs")?;
         if self.reason.is_some_and(|r| r.len() > 255) {
             return Err(WriteError::InvalidArgument(

@@ -179,6 +179,11 @@ impl NackBuilder<'_> {
         4 + COMMON_LEN + 4 * nack_pair_count(self.lost)
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for no lost sequence number; more pairs than the 16-bit length field allows (about 65,000) (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         if self.lost.is_empty() {
             return Err(WriteError::InvalidArgument("NACK without lost packets"));
@@ -211,6 +216,11 @@ impl NackPairsBuilder<'_> {
         4 + COMMON_LEN + 4 * self.pairs.len()
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for no pair; more pairs than the 16-bit length field allows (about 65,000) (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         if self.pairs.is_empty() {
             return Err(WriteError::InvalidArgument("NACK without pairs"));
@@ -279,6 +289,10 @@ impl PliBuilder {
         Self::LEN
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len) (never `InvalidArgument`).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         start_feedback(
             buf,
@@ -359,6 +373,11 @@ impl FirBuilder<'_> {
         4 + COMMON_LEN + 8 * self.entries.len()
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for no entry; more entries than the 16-bit length field allows (about 32,000) (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         if self.entries.is_empty() {
             return Err(WriteError::InvalidArgument("FIR without entries"));

@@ -84,6 +84,11 @@ impl RembBuilder<'_> {
         (exp, (self.bitrate_bps >> exp) as u32)
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for more than 255 SSRCs (the 8-bit count) (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         let count = u8::try_from(self.ssrcs.len())
             .map_err(|_| WriteError::InvalidArgument("more than 255 REMB SSRCs"))?;

@@ -220,6 +220,11 @@ impl SenderReportBuilder<'_> {
         8 + SENDER_INFO_LEN + self.report_blocks.len() * ReportBlock::LEN
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for more than 31 report blocks (the 5-bit count; send the rest in an RR); a block whose `cumulative_lost` does not fit 24 bits (see [`ReportBlock::clamp_cumulative_lost`]) (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         check_blocks(self.report_blocks)?;
         let len = self.encoded_len();
@@ -247,6 +252,11 @@ impl ReceiverReportBuilder<'_> {
         8 + self.report_blocks.len() * ReportBlock::LEN
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for more than 31 report blocks (the 5-bit count; send the rest in another RR); a block whose `cumulative_lost` does not fit 24 bits (see [`ReportBlock::clamp_cumulative_lost`]) (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         check_blocks(self.report_blocks)?;
         let len = self.encoded_len();

@@ -130,6 +130,11 @@ impl SdesBuilder<'_> {
         4 + self.chunks.iter().map(|(_, c)| chunk_len(c)).sum::<usize>()
     }
 
+    /// Writes the packet at the start of `buf`; returns its length.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for more than 31 chunks (the 5-bit count); a CNAME longer than 255 bytes (nothing is written);
+    /// `BufferTooSmall { needed }` when `buf` is shorter than [`encoded_len`](Self::encoded_len).
     pub fn write_into(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         check_count(self.chunks.len(), "more than 31 SDES chunks")?;
         if self.chunks.iter().any(|(_, c)| c.len() > 255) {

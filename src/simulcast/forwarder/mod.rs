@@ -9,7 +9,7 @@ use super::rewrite::{self, OutFields};
 use super::select::select_layer;
 use super::seqmap::DropMap;
 use super::source::{Source, SourcePacket};
-use super::{Layer, LayerBitrates, MAX_SPATIAL, MAX_TEMPORAL};
+use super::{Layer, LayerBitrates, MAX_HISTORY_PACKETS, MAX_SPATIAL, MAX_TEMPORAL};
 use crate::packet::WriteError;
 use frames::{FrameDecisions, FrameOut};
 use nack::SentRecord;
@@ -26,8 +26,9 @@ pub struct ForwarderConfig {
     pub max_layer: Layer,
     /// RTP clock rate, for timestamps across a switch. Default 90 000.
     pub clock_rate: u32,
-    /// Sent packets remembered for NACKs (rounded up to a power of two), 24
-    /// bytes each (the payloads are the source's, shared). Default 1024.
+    /// Sent packets remembered for NACKs (rounded up to a power of two; 0
+    /// counts as 1, more than [`MAX_HISTORY_PACKETS`] as that), 24 bytes
+    /// each (the payloads are the source's, shared). Default 1024.
     pub history_packets: usize,
     /// Largest disagreement allowed between the sender-report timeline and
     /// the arrival clock at a switch before falling back to the arrival
@@ -45,6 +46,27 @@ impl Default for ForwarderConfig {
             history_packets: 1024,
             max_timestamp_skew_us: 500_000,
         }
+    }
+}
+
+impl ForwarderConfig {
+    /// Whether every setting is in its documented range; `Err` names the
+    /// first that is not. [`Forwarder::new`] brings settings into range
+    /// instead of failing; a host that wants to refuse bad settings calls
+    /// this.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.clock_rate == 0 {
+            return Err("clock_rate must be at least 1");
+        }
+        if !(1..=MAX_HISTORY_PACKETS).contains(&self.history_packets) {
+            return Err("history_packets must be 1..=MAX_HISTORY_PACKETS");
+        }
+        if self.max_layer.spatial as usize >= MAX_SPATIAL
+            || self.max_layer.temporal as usize >= MAX_TEMPORAL
+        {
+            return Err("max_layer must be below MAX_SPATIAL and MAX_TEMPORAL");
+        }
+        Ok(())
     }
 }
 
@@ -193,8 +215,12 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new(config: ForwarderConfig) -> Self {
-        let history = config.history_packets.max(1).next_power_of_two();
+    /// Settings out of their documented ranges are brought into them (see
+    /// [`ForwarderConfig`]); [`config`](Self::config) returns what is used.
+    pub fn new(mut config: ForwarderConfig) -> Self {
+        config.history_packets = config.history_packets.clamp(1, MAX_HISTORY_PACKETS);
+        config.clock_rate = config.clock_rate.max(1);
+        let history = config.history_packets.next_power_of_two();
         Self {
             config,
             target: None,
@@ -509,19 +535,21 @@ impl Forwarder {
     /// disagree with it by more than the allowed skew; always later than the
     /// last one sent.
     fn timestamp_after_switch(&self, last: &LastSent, pkt: &SourcePacket, now: u64) -> u32 {
-        let rate = i64::from(self.config.clock_rate.max(1));
-        let arrival_us = now.saturating_sub(last.at_us) as i64;
+        // i128 throughout: sender-report times, clock rates and skews are
+        // the publisher's or the host's, and any of them may be absurd.
+        let rate = i128::from(self.config.clock_rate.max(1));
+        let arrival_us = i128::from(now.saturating_sub(last.at_us));
         let elapsed_us = match (last.capture_us, pkt.capture_us) {
             (Some(a), Some(b))
-                if (b - a - arrival_us).unsigned_abs() <= self.config.max_timestamp_skew_us =>
+                if (i128::from(b) - i128::from(a) - arrival_us).unsigned_abs()
+                    <= u128::from(self.config.max_timestamp_skew_us) =>
             {
-                b - a
+                i128::from(b) - i128::from(a)
             }
             _ => arrival_us,
         };
-        let ticks = (elapsed_us * rate / 1_000_000).max(1);
-        last.timestamp
-            .wrapping_add(ticks.min(i64::from(i32::MAX)) as u32)
+        let ticks = (elapsed_us * rate / 1_000_000).clamp(1, i128::from(i32::MAX));
+        last.timestamp.wrapping_add(ticks as u32)
     }
 
     /// Records a sent packet: continuity state, NACK record, counters.

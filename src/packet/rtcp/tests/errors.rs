@@ -132,11 +132,21 @@ fn builder_errors() {
     ));
     assert!(invalid(
         ByeBuilder {
-            ssrcs: &[],
+            ssrcs: &[1],
             reason: Some(&long)
         }
         .write_into(&mut buf)
     ));
+    assert!(
+        invalid(
+            ByeBuilder {
+                ssrcs: &[],
+                reason: None
+            }
+            .write_into(&mut buf)
+        ),
+        "a BYE must name at least one SSRC"
+    );
     assert!(invalid(NackBuilder::default().write_into(&mut buf)));
     assert!(invalid(NackPairsBuilder::default().write_into(&mut buf)));
     assert!(invalid(FirBuilder::default().write_into(&mut buf)));

@@ -276,10 +276,10 @@ fn bye_with_reason() {
     let bye = expect!(Bye, only(&bytes).unwrap());
     assert_eq!(bye.reason(), Some(&b"bye"[..]));
     let b = ByeBuilder {
-        ssrcs: &[],
+        ssrcs: &[7],
         reason: Some(b""),
     };
-    assert_eq!(build(&b), [0x80, 0xcb, 0x00, 0x01, 0, 0, 0, 0]);
+    assert_eq!(build(&b), [0x81, 0xcb, 0x00, 0x02, 0, 0, 0, 7, 0, 0, 0, 0]);
 }
 
 #[test]

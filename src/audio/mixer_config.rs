@@ -1,0 +1,78 @@
+//! The options of a [`Mixer`](super::mixer::Mixer), their ranges and defaults.
+
+use crate::jitter::JitterConfig;
+
+/// Most participants a mixer can be configured for.
+pub const MAX_PARTICIPANTS: usize = 16_384;
+/// Largest per-participant input queue, in packets.
+pub const MAX_QUEUE_CAPACITY: usize = 65_536;
+
+/// Options of a mixer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MixerConfig {
+    /// Most participants (memory is reserved per participant when it joins),
+    /// at most [`MAX_PARTICIPANTS`].
+    pub max_participants: usize,
+    /// Speakers mixed at once, the loudest; `usize::MAX` mixes everyone who
+    /// is not silent (pure mix-minus).
+    pub loudest: usize,
+    /// A participant quieter than this (-dBov) is not mixed.
+    pub speech_floor_dbov: u8,
+    /// Opus bitrate of the outgoing mixes.
+    pub bitrate: i32,
+    /// Loss the outgoing in-band FEC is planned for (0 disables FEC).
+    pub expected_loss_percent: i32,
+    /// Payload type of the outgoing mixes.
+    pub payload_type: u8,
+    /// RFC 6464 extension id in the participants' packets (levels are
+    /// computed from decoded audio when absent).
+    pub audio_level_ext_id: Option<u8>,
+    /// RFC 6465 extension id for the contributors' levels in outgoing packets.
+    pub csrc_levels_ext_id: Option<u8>,
+    /// Packets queued per participant between ticks, 1 to
+    /// [`MAX_QUEUE_CAPACITY`]; each at most the mixer's
+    /// [`max_packet_len`](super::mixer::Mixer::set_max_packet_len) bytes.
+    pub queue_capacity: usize,
+    pub jitter: JitterConfig,
+}
+
+impl Default for MixerConfig {
+    fn default() -> Self {
+        let mut jitter = JitterConfig::audio();
+        jitter.capacity_packets = 128;
+        Self {
+            max_participants: 1024,
+            loudest: 3,
+            speech_floor_dbov: 70,
+            bitrate: 32_000,
+            expected_loss_percent: 10,
+            payload_type: 111,
+            audio_level_ext_id: Some(1),
+            csrc_levels_ext_id: None,
+            queue_capacity: 64,
+            jitter,
+        }
+    }
+}
+
+impl MixerConfig {
+    /// Whether the mixer's own settings are in their documented ranges
+    /// (the jitter buffer's are its own); `Err` names the first that is
+    /// not. [`Mixer::new`](super::mixer::Mixer::new) brings the sizes into range instead of failing;
+    /// libopus refuses a bitrate or loss it cannot use.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !(1..=MAX_PARTICIPANTS).contains(&self.max_participants) {
+            return Err("max_participants must be 1..=MAX_PARTICIPANTS");
+        }
+        if !(1..=MAX_QUEUE_CAPACITY).contains(&self.queue_capacity) {
+            return Err("queue_capacity must be 1..=MAX_QUEUE_CAPACITY");
+        }
+        if !(500..=512_000).contains(&self.bitrate) {
+            return Err("bitrate must be 500..=512000 (Opus)");
+        }
+        if !(0..=100).contains(&self.expected_loss_percent) {
+            return Err("expected_loss_percent must be 0..=100");
+        }
+        Ok(())
+    }
+}
