@@ -24,7 +24,7 @@ RUST_NATIVE_LIBS := $(shell pkg-config --libs opus 2>/dev/null) -lgcc_s -lutil -
 SRTP_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 
 .PHONY: demo test deps rust-checks rust-tests ffi-tests ffi-asan ffi-valgrind header bench clean \
-	lib release-lib install install-test abi-check abi-baseline rust-user-check
+	lib release-lib install install-test abi-check abi-baseline rust-user-check fuzz
 
 # ---- Installation (C library, header, pkg-config file).
 PREFIX ?= /usr/local
@@ -217,6 +217,18 @@ rust-user-check:
 	assert not feats, "features on by default: %s" % feats; \
 	print("== a Rust dependent builds only", ", ".join(sorted({f.rsplit(".",1)[1] for f in files})), "of rtmedia, features: none")' \
 	  $(RUST_USER)/artifacts.json
+
+# Longer fuzzing (libFuzzer through cargo-fuzz, on the stable toolchain with
+# RUSTC_BOOTSTRAP): every target of fuzz/ for FUZZ_SECONDS each, from the
+# checked-in seeds (fuzz/corpus/, replayed by `make test` through
+# tests/fuzz_corpus.rs) plus what earlier runs found (fuzz/target/corpus/).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := rtp_parse rtcp_compound srtp codec jitter source mixer
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p target/corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O --debug-assertions $$t target/corpus/$$t corpus/$$t -- \
+	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 || exit 1; done
 
 # Regenerates include/rtmedia.h with the cbindgen version pinned in Cargo.toml.
 header:

@@ -754,11 +754,22 @@ static void test_zero_copy_ownership(void) {
     CHECK(bad_info.struct_size == 0 && bad_info.ssrc == 0x5a5a5a5au && bad_info.len == 0x5a5a5a5a5a5a5a5aull);
     CHECK_STATUS(rtm_source_get_stats(src, SIZED(st_after)), RTM_OK);
     CHECK(st_after.packets == st_before.packets && st_after.malformed == st_before.malformed);
+    /* Longer than max_packet_bytes (default RTM_DEFAULT_MAX_PACKET_BYTES):
+     * refused as TOO_LARGE, counted in `oversize`, released once. */
+    static uint8_t jumbo[RTM_DEFAULT_MAX_PACKET_BYTES + 1];
+    memcpy(jumbo, p0[0], len0[0]);
+    CHECK_STATUS(rtm_source_push_copy(src, jumbo, sizeof jumbo, 0, NULL), RTM_ERR_TOO_LARGE);
+    CHECK_STATUS(rtm_source_push(src, exact_copy(jumbo, sizeof jumbo), sizeof jumbo, release_count_free, &count,
+                                 0, NULL),
+                 RTM_ERR_TOO_LARGE);
+    CHECK(count == before + 7);
+    CHECK_STATUS(rtm_source_get_stats(src, SIZED(st_after)), RTM_OK);
+    CHECK(st_after.oversize == 2 && st_after.packets == st_before.packets);
     /* No callback: nothing to release (static memory). */
     static uint8_t fixed[20] = {0x80, 96, 0, 1, 0, 0, 0, 1, 0x77, 0x77, 0x77, 0x77, 0x10, 0x00};
     CHECK_STATUS(rtm_source_push(src, fixed, sizeof fixed, NULL, NULL, 0, NULL), RTM_ERR_NOT_FOUND);
     rtm_source_free(src);
-    CHECK(count == pushed + 6);
+    CHECK(count == pushed + 7);
 }
 
 /* ---- Allocator ----------------------------------------------------------------- */

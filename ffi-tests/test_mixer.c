@@ -402,6 +402,11 @@ static void test_null_and_invalid(void) {
     CHECK_STATUS(rtm_mixer_input_push(in, huge, RTM_DEFAULT_MAX_PACKET_BYTES + 1, 0), RTM_ERR_TOO_LARGE);
     CHECK_STATUS(rtm_mixer_input_push(in, huge, sizeof huge, 0), RTM_ERR_TOO_LARGE);
     CHECK_STATUS(rtm_mixer_input_push(in, huge, RTM_DEFAULT_MAX_PACKET_BYTES, 0), RTM_OK);
+    {
+        rtm_mixer_stats ms;
+        CHECK_STATUS(rtm_mixer_get_stats(m, SIZED(ms)), RTM_OK);
+        CHECK(ms.oversize_drops == 2);
+    }
     /* A length no buffer has ((size_t)-1, a failed recv()). */
     CHECK_STATUS(rtm_mixer_input_push(in, huge, (size_t)-1, 0), RTM_ERR_INVALID_ARGUMENT);
 

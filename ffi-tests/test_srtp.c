@@ -128,6 +128,20 @@ static void unprotect_expect(rtm_srtp_t *ctx, bool rtcp, const uint8_t *ct, size
 #define UNPROTECT_EXPECT(ctx, rtcp, ct, ct_len, plain, plain_len, want) \
     unprotect_expect(ctx, rtcp, ct, ct_len, plain, plain_len, want, __LINE__)
 
+static void test_replay_window_bound(void) {
+    rtm_srtp_config cfg = srtp_defaults();
+    rtm_srtp_t *ctx = NULL;
+    cfg.replay_window = RTM_SRTP_MAX_REPLAY_WINDOW;
+    CHECK_STATUS(rtm_srtp_new(7, KEY, 16, SALT, 12, &cfg, &ctx), RTM_OK);
+    rtm_srtp_free(ctx);
+    ctx = NULL;
+    cfg.replay_window = RTM_SRTP_MAX_REPLAY_WINDOW + 1;
+    CHECK_STATUS(rtm_srtp_new(7, KEY, 16, SALT, 12, &cfg, &ctx), RTM_ERR_INVALID_ARGUMENT);
+    cfg.replay_window = UINT32_MAX;
+    CHECK_STATUS(rtm_srtp_new(7, KEY, 16, SALT, 12, &cfg, &ctx), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(ctx == NULL);
+}
+
 static void test_config_and_new(void) {
     rtm_srtp_config cfg = srtp_defaults();
     CHECK(cfg.replay_window == 1024 && cfg.max_ssrcs == 1024 && !cfg.cryptex);
@@ -652,6 +666,36 @@ static void test_ssrc_limit(void) {
         rtm_srtp_stats st;
         CHECK_STATUS(rtm_srtp_get_stats(rx, SIZED(st)), RTM_OK);
         CHECK(st.ssrc_limit_rejects == 2 && st.rtp_unprotected == 3 && st.auth_failures == 3);
+        /* Recovery from C: forget an SSRC that left, and the new one fits. */
+        CHECK_STATUS(rtm_srtp_remove_ssrc(rx, 0x123456), RTM_ERR_NOT_FOUND);
+        CHECK_STATUS(rtm_srtp_remove_ssrc(NULL, 0xb), RTM_ERR_NULL_POINTER);
+        CHECK_STATUS(rtm_srtp_remove_ssrc(rx, 0xb), RTM_OK);
+        CHECK_STATUS(rtm_srtp_remove_ssrc(rx, 0xb), RTM_ERR_NOT_FOUND);
+        n = make_rtp(pkt, 0xc, 1, 24);
+        ct = protect_copy(tx, false, pkt, n, RTP_TRAILER[i], &ct_len);
+        UNPROTECT_EXPECT(rx, false, ct, ct_len, pkt, n, RTM_OK);
+        free(ct);
+        /* A stream whose first packets came after a wrap: RFC 3711 guesses
+         * ROC 0 and fails for good; telling the ROC recovers it. The table
+         * is full (0xa, 0xc): make room first. */
+        CHECK_STATUS(rtm_srtp_set_receive_roc(rx, 0xd, 1, 5), RTM_ERR_SSRC_LIMIT);
+        CHECK_STATUS(rtm_srtp_remove_ssrc(rx, 0xa), RTM_OK);
+        if (i == 0 || i == 4) { /* one CM and one GCM profile: 65,542 packets each */
+            rtm_srtp_t *wrap_tx = make_ctx(i, NULL);
+            uint8_t *last = NULL;
+            size_t last_len = 0;
+            for (uint32_t k = 0; k <= 65536 + 5; k++) { /* seq wraps once: ROC 1 */
+                n = make_rtp(pkt, 0xd, (uint16_t)k, 24);
+                free(last);
+                last = protect_copy(wrap_tx, false, pkt, n, RTP_TRAILER[i], &last_len);
+            }
+            UNPROTECT_EXPECT(rx, false, last, last_len, pkt, n, RTM_ERR_AUTH_FAILED);
+            CHECK_STATUS(rtm_srtp_set_receive_roc(rx, 0xd, 1, 5), RTM_OK);
+            CHECK_STATUS(rtm_srtp_set_receive_roc(NULL, 0xd, 1, 5), RTM_ERR_NULL_POINTER);
+            UNPROTECT_EXPECT(rx, false, last, last_len, pkt, n, RTM_OK);
+            free(last);
+            rtm_srtp_free(wrap_tx);
+        }
 
         /* Protect side. */
         for (uint32_t ssrc = 1; ssrc <= 3; ssrc++) {
@@ -974,6 +1018,7 @@ static void test_cryptex(void) {
 
 int main(void) {
     test_config_and_new();
+    test_replay_window_bound();
     test_overhead();
     test_keying_material();
     test_round_trip();

@@ -112,6 +112,12 @@
 #define RTM_DROP_REASONS 7
 
 /**
+ * The largest `replay_window` (libsrtp's maximum): 4 KiB of window per
+ * SSRC and direction.
+ */
+#define RTM_SRTP_MAX_REPLAY_WINDOW 32768
+
+/**
  * The most bytes protect appends to any packet (SRTCP with AES-GCM).
  * A packet buffer with this much room past the packet always suffices
  * (RTP with cryptex may add 4 bytes more: an empty extension header when
@@ -740,6 +746,10 @@ typedef struct rtm_mixer_stats {
    * Participants in the room now.
    */
   uint64_t participants;
+  /**
+   * Pushes refused for exceeding `max_packet_bytes` (RTM_ERR_TOO_LARGE).
+   */
+  uint64_t oversize_drops;
 } rtm_mixer_stats;
 
 /**
@@ -1162,6 +1172,13 @@ typedef struct rtm_source_config {
    * Default 300000.
    */
   uint64_t keyframe_retry_min_us;
+  /**
+   * Longest packet accepted, 12..=RTM_MAX_PACKET_BYTES_LIMIT; a push of
+   * a longer one returns RTM_ERR_TOO_LARGE (counted in `oversize`).
+   * Bounds the history's memory: layers x `history_packets` x this.
+   * Default RTM_DEFAULT_MAX_PACKET_BYTES (1500). (Appended in 0.2.)
+   */
+  size_t max_packet_bytes;
 } rtm_source_config;
 
 /**
@@ -1262,6 +1279,10 @@ typedef struct rtm_source_stats {
    */
   uint64_t keyframe_requests_sent[RTM_SIMULCAST_MAX_SPATIAL];
   uint64_t sender_reports;
+  /**
+   * Packets refused for exceeding `max_packet_bytes`.
+   */
+  uint64_t oversize;
 } rtm_source_stats;
 
 /**
@@ -1274,8 +1295,9 @@ typedef struct rtm_srtp_config {
    */
   size_t struct_size;
   /**
-   * Replay window in packets, for RTP and SRTCP each; rounded up to a
-   * power of two (at least 64). Default 1024 (at least the NACK history). Must be > 0.
+   * Replay window in packets, for RTP and SRTCP each, 1..=
+   * RTM_SRTP_MAX_REPLAY_WINDOW; rounded up to a power of two (at least
+   * 64). Default 1024 (at least the NACK history).
    */
   uint32_t replay_window;
   /**
@@ -1328,7 +1350,9 @@ typedef struct rtm_srtp_stats {
 } rtm_srtp_stats;
 
 /**
- * One side's master key and salt, split from DTLS keying material.
+ * One side's master key and salt, split from DTLS keying material. It
+ * holds secrets: clear it (e.g. `explicit_bzero`) once `rtm_srtp_new` has
+ * used it.
  */
 typedef struct rtm_srtp_master_key {
   uint8_t key[32];
@@ -2200,7 +2224,8 @@ void rtm_source_free(rtm_source_t *src);
  *
  * RTM_ERR_NOT_FOUND for an SSRC that is not one of this source's; a parse
  * status (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION, ...) for a malformed RTP
- * header or VP8 descriptor. Both are counted in the stats.
+ * header or VP8 descriptor; RTM_ERR_TOO_LARGE for a packet longer than
+ * `max_packet_bytes`. All are counted in the stats.
  */
 rtm_status rtm_source_push(rtm_source_t *src,
                            uint8_t *data,
@@ -2295,7 +2320,17 @@ rtm_status rtm_srtp_config_init(struct rtm_srtp_config *config, size_t size);
  * bytes, 12 for GCM). Session keys are derived here, once. `config` may be
  * NULL for defaults. On success `*out` owns the new context.
  * RTM_ERR_UNKNOWN_PROFILE, RTM_ERR_BAD_KEY_LENGTH, RTM_ERR_INVALID_ARGUMENT
- * (a config field of 0). Thread-safe.
+ * (a config field of 0, or a replay window above
+ * RTM_SRTP_MAX_REPLAY_WINDOW). Thread-safe.
+ *
+ * Key material: rtmedia keeps the session keys it derives (and the key
+ * schedules of AES, HMAC-SHA1 and AES-GCM) only inside the context, and
+ * clears every copy it made: derivation temporaries at once, the stack it
+ * used before returning, the context itself when it is freed (or when
+ * creation fails). It never keeps `key` or `salt`: clearing them, and any
+ * `rtm_srtp_master_key` they came from, is the caller's job, as is the
+ * packet buffers' plaintext. Not covered: a live context in a core dump
+ * (nothing is `mlock`ed) and values still in CPU registers.
  */
 rtm_status rtm_srtp_new(uint16_t profile_id,
                         const uint8_t *key,
@@ -2306,7 +2341,8 @@ rtm_status rtm_srtp_new(uint16_t profile_id,
                         rtm_srtp_t **out);
 
 /**
- * Frees a context and wipes nothing else; NULL is a no-op.
+ * Frees a context, clearing its key material (see "Key material" at
+ * `rtm_srtp_new`); NULL is a no-op.
  */
 void rtm_srtp_free(rtm_srtp_t *ctx);
 
@@ -2349,6 +2385,27 @@ rtm_status rtm_srtcp_protect(rtm_srtp_t *ctx,
  * Same statuses as `rtm_srtp_unprotect`.
  */
 rtm_status rtm_srtcp_unprotect(rtm_srtp_t *ctx, uint8_t *packet, size_t len, size_t *out_len);
+
+/**
+ * Sets the rollover counter of received SSRC `ssrc` to `roc` at sequence
+ * number `seq` (from signalling, or when joining a stream late). Use it
+ * when every packet of an SSRC fails with RTM_ERR_AUTH_FAILED although
+ * the keys are right: after a loss burst of more than 32,768 packets, or
+ * when the first packets received came after a sequence-number wrap (RFC
+ * 3711's estimate is then wrong for good). RTM_ERR_SSRC_LIMIT when the
+ * SSRC is new and the table is full (forget one first).
+ */
+rtm_status rtm_srtp_set_receive_roc(rtm_srtp_t *ctx, uint32_t ssrc, uint32_t roc, uint16_t seq);
+
+/**
+ * Forgets everything about `ssrc` in both directions (rollover counter,
+ * SRTCP index, replay windows), freeing its place in the table: call it
+ * when a stream ends (RTCP BYE, signalling) and when RTM_ERR_SSRC_LIMIT
+ * shows the table full of SSRCs no longer in use. A later packet of that
+ * SSRC starts a new stream (its replay history is gone: forget only SSRCs
+ * that left). RTM_ERR_NOT_FOUND if it was not tracked.
+ */
+rtm_status rtm_srtp_remove_ssrc(rtm_srtp_t *ctx, uint32_t ssrc);
 
 /**
  * Copies the context's counters into `*out`, at most `out->struct_size`

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use rtmedia::audio::mixer::{Mixer, MixerConfig, DEFAULT_MAX_PACKET_LEN};
 use rtmedia::audio::FRAME_SAMPLES;
-use rtmedia::packet::{ParseError, RtpBuilder};
+use rtmedia::packet::RtpBuilder;
 use rtmedia::simulcast::{Source, SourceConfig, SourceError};
 use rtmedia::srtp::{Config, Error, Profile, Srtp};
 
@@ -34,7 +34,7 @@ fn source_refuses_packets_longer_than_the_limit() {
     let big = vp8_packet(1, 10, 64_000);
     assert_eq!(
         source.on_rtp(big, 0).unwrap_err(),
-        SourceError::Malformed(ParseError::BadLength)
+        SourceError::TooLarge(64_012)
     );
     assert!(source.packet(0, (1 << 16) + 10).is_none(), "not kept");
     assert_eq!(source.stats().oversize, 1);

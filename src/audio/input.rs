@@ -43,6 +43,19 @@ pub struct ParticipantInput {
 }
 
 impl ParticipantInput {
+    /// Whether a packet of `len` bytes is within the mixer's
+    /// `max_packet_len`; a refusal is counted in
+    /// [`MixerStats::oversize_drops`](super::mixer::MixerStats::oversize_drops).
+    /// A host that copies packets checks this first, so that an oversized
+    /// packet is never copied.
+    pub fn admits(&self, len: usize) -> bool {
+        if len > self.shared.max_packet_len.load(Ordering::Relaxed) {
+            self.shared.oversize_drops.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
     /// Queues an RTP packet that arrived at `now` (µs). `false` if the packet
     /// is longer than the mixer's `max_packet_len` (counted in
     /// [`MixerStats::oversize_drops`](super::mixer::MixerStats::oversize_drops)),
@@ -50,8 +63,7 @@ impl ParticipantInput {
     /// [`MixerStats::queue_drops`](super::mixer::MixerStats::queue_drops)) or
     /// if the participant left (the packet is dropped).
     pub fn push(&self, packet: Bytes, now: u64) -> bool {
-        if packet.len() > self.shared.max_packet_len.load(Ordering::Relaxed) {
-            self.shared.oversize_drops.fetch_add(1, Ordering::Relaxed);
+        if !self.admits(packet.len()) {
             return false;
         }
         match self.tx.try_send((packet, now)) {

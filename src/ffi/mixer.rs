@@ -29,8 +29,6 @@ pub struct rtm_mixer {
     tick_valid: bool,
     /// Packets an input's pool tracks: what can be queued and buffered.
     pool_limit: usize,
-    /// Longest packet an input accepts.
-    max_packet_bytes: usize,
     poisoned: bool,
 }
 
@@ -46,7 +44,6 @@ pub struct rtm_mixer_input {
     /// Recycled copies of pushed packets. A mutex because any thread may
     /// push; one network thread per participant never contends.
     pool: parking_lot::Mutex<IssuedPool>,
-    max_packet_bytes: usize,
     /// Set by a panic during a push; shared by all pushing threads.
     poisoned: AtomicBool,
 }
@@ -129,8 +126,8 @@ args::versioned!(
     rtm_mixer_packet,
     rtm_mixer_tap_frame,
     rtm_mixer_speaker_change,
-    rtm_mixer_stats,
 );
+args::versioned_grown!(rtm_mixer_stats, first_new_field: oversize_drops);
 
 /// Fills `*config` with the defaults and sets `config->struct_size` to
 /// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
@@ -236,10 +233,10 @@ pub unsafe extern "C" fn rtm_mixer_new(
         } else {
             args::read(config, default_config())?
         };
-        let mixer = Mixer::new(mixer_config(&c)?)?;
+        let mut mixer = Mixer::new(mixer_config(&c)?)?;
+        mixer.set_max_packet_len(c.max_packet_bytes);
         *out = handle::into_raw(rtm_mixer {
             pool_limit: c.queue_capacity as usize + c.jitter_capacity_packets as usize,
-            max_packet_bytes: c.max_packet_bytes,
             mixer,
             tick_valid: false,
             poisoned: false,
@@ -280,7 +277,6 @@ pub unsafe extern "C" fn rtm_mixer_add_participant(
         *out = handle::into_raw(rtm_mixer_input {
             input,
             pool: parking_lot::Mutex::new(IssuedPool::new(h.pool_limit)),
-            max_packet_bytes: h.max_packet_bytes,
             poisoned: AtomicBool::new(false),
         });
         Ok(())
@@ -365,7 +361,9 @@ pub unsafe extern "C" fn rtm_mixer_input_push(
     }
     let pushed = catch_unwind(AssertUnwindSafe(|| {
         let bytes = args::slice(data, len)?;
-        if len > h.max_packet_bytes {
+        // Checked before the copy: an oversized packet never grows a pool
+        // buffer (counted in the stats' oversize_drops).
+        if !h.input.admits(len) {
             return Err(rtm_status::RTM_ERR_TOO_LARGE);
         }
         let packet = h.pool.lock().copy(bytes);
@@ -661,6 +659,8 @@ pub struct rtm_mixer_stats {
     pub drift_skips: u64,
     /// Participants in the room now.
     pub participants: u64,
+    /// Pushes refused for exceeding `max_packet_bytes` (RTM_ERR_TOO_LARGE).
+    pub oversize_drops: u64,
 }
 
 /// Copies the mixer's counters into `*out`, at most `out->struct_size`
@@ -682,6 +682,7 @@ pub unsafe extern "C" fn rtm_mixer_get_stats(
             queue_drops: s.queue_drops,
             drift_skips: s.drift_skips,
             participants: h.mixer.len() as u64,
+            oversize_drops: s.oversize_drops,
         };
         args::write(out, stats)
     })

@@ -10,7 +10,7 @@ use crate::simulcast::{Source, SourceConfig, SourceError, SourcePacket, MAX_SPAT
 
 use super::buffers::{shared_buffer, BufferPool, CallerBuffer};
 use super::handle;
-use super::jitter::rtm_release_fn;
+use super::jitter::{rtm_release_fn, RTM_DEFAULT_MAX_PACKET_BYTES, RTM_MAX_PACKET_BYTES_LIMIT};
 use super::simulcast::*;
 use super::{args, guard, rtm_status};
 
@@ -95,6 +95,7 @@ impl rtm_source {
                     SourceError::UnknownSsrc(_) => rtm_status::RTM_ERR_NOT_FOUND,
                     SourceError::Malformed(p) => p.into(),
                     SourceError::BadLayers => rtm_status::RTM_ERR_INVALID_ARGUMENT,
+                    SourceError::TooLarge(_) => rtm_status::RTM_ERR_TOO_LARGE,
                 });
             }
         };
@@ -135,6 +136,11 @@ pub struct rtm_source_config {
     /// Least time between two keyframe requests for one SSRC, µs.
     /// Default 300000.
     pub keyframe_retry_min_us: u64,
+    /// Longest packet accepted, 12..=RTM_MAX_PACKET_BYTES_LIMIT; a push of
+    /// a longer one returns RTM_ERR_TOO_LARGE (counted in `oversize`).
+    /// Bounds the history's memory: layers x `history_packets` x this.
+    /// Default RTM_DEFAULT_MAX_PACKET_BYTES (1500). (Appended in 0.2.)
+    pub max_packet_bytes: usize,
 }
 
 fn codec_code(codec: Codec) -> rtm_source_codec {
@@ -145,7 +151,9 @@ fn codec_code(codec: Codec) -> rtm_source_codec {
     }
 }
 
-args::versioned!(rtm_source_config, rtm_source_packet_info, rtm_source_stats);
+args::versioned!(rtm_source_packet_info);
+args::versioned_grown!(rtm_source_config, first_new_field: max_packet_bytes);
+args::versioned_grown!(rtm_source_stats, first_new_field: oversize);
 
 fn default_config() -> rtm_source_config {
     let d = SourceConfig::default();
@@ -156,6 +164,7 @@ fn default_config() -> rtm_source_config {
         history_packets: d.history_packets as u32,
         inactive_after_us: d.inactive_after_us,
         keyframe_retry_min_us: d.keyframe_retry_min_us,
+        max_packet_bytes: RTM_DEFAULT_MAX_PACKET_BYTES,
     }
 }
 
@@ -177,7 +186,10 @@ fn source_config(c: &rtm_source_config) -> Result<SourceConfig, rtm_status> {
         RTM_SOURCE_CODEC_OPAQUE => Codec::Opaque,
         _ => return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT),
     };
-    if c.clock_rate == 0 || c.history_packets == 0 || c.history_packets > RTM_SIMULCAST_MAX_HISTORY
+    if c.clock_rate == 0
+        || c.history_packets == 0
+        || c.history_packets > RTM_SIMULCAST_MAX_HISTORY
+        || !(12..=RTM_MAX_PACKET_BYTES_LIMIT).contains(&c.max_packet_bytes)
     {
         return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
     }
@@ -215,8 +227,9 @@ pub unsafe extern "C" fn rtm_source_new(
         let ssrcs = args::slice(ssrcs, n)?;
         let out = args::out(out)?;
         let config = source_config(&c)?;
-        let source =
+        let mut source =
             Source::new(config, ssrcs).map_err(|_| rtm_status::RTM_ERR_INVALID_ARGUMENT)?;
+        source.set_max_packet_len(c.max_packet_bytes);
         let history = config.history_packets.next_power_of_two();
         let issued_limit = history + 8;
         *out = handle::into_raw(rtm_source {
@@ -322,7 +335,8 @@ fn packet_info(p: &SourcePacket) -> rtm_source_packet_info {
 ///
 /// RTM_ERR_NOT_FOUND for an SSRC that is not one of this source's; a parse
 /// status (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION, ...) for a malformed RTP
-/// header or VP8 descriptor. Both are counted in the stats.
+/// header or VP8 descriptor; RTM_ERR_TOO_LARGE for a packet longer than
+/// `max_packet_bytes`. All are counted in the stats.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_source_push(
     src: *mut rtm_source_t,
@@ -353,6 +367,12 @@ pub unsafe extern "C" fn rtm_source_push_copy(
 ) -> rtm_status {
     handle::with(src, |h| {
         let bytes = args::slice(data, len)?;
+        // Checked before the copy: an oversized packet never grows a pool
+        // buffer.
+        if !h.source.admits(bytes.len()) {
+            h.current = None;
+            return Err(rtm_status::RTM_ERR_TOO_LARGE);
+        }
         let packet = h.pool.copy(bytes);
         h.push(packet, true, now_us, info)
     })
@@ -510,6 +530,8 @@ pub struct rtm_source_stats {
     /// spatial layer.
     pub keyframe_requests_sent: [u64; RTM_SIMULCAST_MAX_SPATIAL],
     pub sender_reports: u64,
+    /// Packets refused for exceeding `max_packet_bytes`.
+    pub oversize: u64,
 }
 
 /// Copies the counters into `*out`, at most `out->struct_size` bytes (set
@@ -531,6 +553,7 @@ pub unsafe extern "C" fn rtm_source_get_stats(
             keyframes: st.keyframes,
             keyframe_requests_sent: st.keyframe_requests_sent,
             sender_reports: st.sender_reports,
+            oversize: st.oversize,
         };
         args::write(out, stats)
     })

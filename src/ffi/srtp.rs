@@ -9,7 +9,9 @@ use super::{args, guard, rtm_status};
 /// free with `rtm_srtp_free`. Calls on one context must not overlap; it may
 /// move between threads.
 pub struct rtm_srtp {
-    ctx: Srtp,
+    /// Boxed where it is built: no copy of the session keys is left on the
+    /// stack (`Srtp::new_boxed`); wiped when dropped.
+    ctx: Box<Srtp>,
     poisoned: bool,
 }
 
@@ -25,8 +27,9 @@ handle::poison_flag!(rtm_srtp);
 pub struct rtm_srtp_config {
     /// `sizeof` the caller's struct, set by `rtm_srtp_config_init`.
     pub struct_size: usize,
-    /// Replay window in packets, for RTP and SRTCP each; rounded up to a
-    /// power of two (at least 64). Default 1024 (at least the NACK history). Must be > 0.
+    /// Replay window in packets, for RTP and SRTCP each, 1..=
+    /// RTM_SRTP_MAX_REPLAY_WINDOW; rounded up to a power of two (at least
+    /// 64). Default 1024 (at least the NACK history).
     pub replay_window: u32,
     /// Most SSRCs tracked; packets of more are rejected with
     /// RTM_ERR_SSRC_LIMIT. Default 1024. Must be > 0.
@@ -35,6 +38,11 @@ pub struct rtm_srtp_config {
     /// protecting, accept such packets when unprotecting. Default false.
     pub cryptex: bool,
 }
+
+/// The largest `replay_window` (libsrtp's maximum): 4 KiB of window per
+/// SSRC and direction.
+pub const RTM_SRTP_MAX_REPLAY_WINDOW: usize = 32_768;
+const _: () = assert!(RTM_SRTP_MAX_REPLAY_WINDOW == srtp::MAX_REPLAY_WINDOW);
 
 /// The most bytes protect appends to any packet (SRTCP with AES-GCM).
 /// A packet buffer with this much room past the packet always suffices
@@ -77,7 +85,17 @@ fn profile(id: u16) -> Result<Profile, rtm_status> {
 /// bytes, 12 for GCM). Session keys are derived here, once. `config` may be
 /// NULL for defaults. On success `*out` owns the new context.
 /// RTM_ERR_UNKNOWN_PROFILE, RTM_ERR_BAD_KEY_LENGTH, RTM_ERR_INVALID_ARGUMENT
-/// (a config field of 0). Thread-safe.
+/// (a config field of 0, or a replay window above
+/// RTM_SRTP_MAX_REPLAY_WINDOW). Thread-safe.
+///
+/// Key material: rtmedia keeps the session keys it derives (and the key
+/// schedules of AES, HMAC-SHA1 and AES-GCM) only inside the context, and
+/// clears every copy it made: derivation temporaries at once, the stack it
+/// used before returning, the context itself when it is freed (or when
+/// creation fails). It never keeps `key` or `salt`: clearing them, and any
+/// `rtm_srtp_master_key` they came from, is the caller's job, as is the
+/// packet buffers' plaintext. Not covered: a live context in a core dump
+/// (nothing is `mlock`ed) and values still in CPU registers.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_srtp_new(
     profile_id: u16,
@@ -98,7 +116,10 @@ pub unsafe extern "C" fn rtm_srtp_new(
         } else {
             args::read(config, default_config())?
         };
-        if c.replay_window == 0 || c.max_ssrcs == 0 {
+        if c.replay_window == 0
+            || c.replay_window as usize > RTM_SRTP_MAX_REPLAY_WINDOW
+            || c.max_ssrcs == 0
+        {
             return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
         }
         let config = Config {
@@ -106,7 +127,7 @@ pub unsafe extern "C" fn rtm_srtp_new(
             max_ssrcs: c.max_ssrcs as usize,
             cryptex: c.cryptex,
         };
-        let ctx = Srtp::new(profile, key, salt, config)?;
+        let ctx = Srtp::new_boxed(profile, key, salt, config)?;
         *out = handle::into_raw(rtm_srtp {
             ctx,
             poisoned: false,
@@ -115,7 +136,8 @@ pub unsafe extern "C" fn rtm_srtp_new(
     })
 }
 
-/// Frees a context and wipes nothing else; NULL is a no-op.
+/// Frees a context, clearing its key material (see "Key material" at
+/// `rtm_srtp_new`); NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_srtp_free(ctx: *mut rtm_srtp_t) {
     handle::free(ctx)
@@ -199,6 +221,40 @@ pub unsafe extern "C" fn rtm_srtcp_unprotect(
     })
 }
 
+/// Sets the rollover counter of received SSRC `ssrc` to `roc` at sequence
+/// number `seq` (from signalling, or when joining a stream late). Use it
+/// when every packet of an SSRC fails with RTM_ERR_AUTH_FAILED although
+/// the keys are right: after a loss burst of more than 32,768 packets, or
+/// when the first packets received came after a sequence-number wrap (RFC
+/// 3711's estimate is then wrong for good). RTM_ERR_SSRC_LIMIT when the
+/// SSRC is new and the table is full (forget one first).
+#[no_mangle]
+pub unsafe extern "C" fn rtm_srtp_set_receive_roc(
+    ctx: *mut rtm_srtp_t,
+    ssrc: u32,
+    roc: u32,
+    seq: u16,
+) -> rtm_status {
+    handle::with(ctx, |h| Ok(h.ctx.set_receive_roc(ssrc, roc, seq)?))
+}
+
+/// Forgets everything about `ssrc` in both directions (rollover counter,
+/// SRTCP index, replay windows), freeing its place in the table: call it
+/// when a stream ends (RTCP BYE, signalling) and when RTM_ERR_SSRC_LIMIT
+/// shows the table full of SSRCs no longer in use. A later packet of that
+/// SSRC starts a new stream (its replay history is gone: forget only SSRCs
+/// that left). RTM_ERR_NOT_FOUND if it was not tracked.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_srtp_remove_ssrc(ctx: *mut rtm_srtp_t, ssrc: u32) -> rtm_status {
+    handle::with(ctx, |h| {
+        if h.ctx.remove_ssrc(ssrc) {
+            Ok(())
+        } else {
+            Err(rtm_status::RTM_ERR_NOT_FOUND)
+        }
+    })
+}
+
 /// Counters of a context, RTP and SRTCP together unless named (a growable
 /// struct: set `struct_size = sizeof` before `rtm_srtp_get_stats`).
 #[repr(C)]
@@ -268,9 +324,11 @@ pub unsafe extern "C" fn rtm_srtp_profile_overhead(
     })
 }
 
-/// One side's master key and salt, split from DTLS keying material.
+/// One side's master key and salt, split from DTLS keying material. It
+/// holds secrets: clear it (e.g. `explicit_bzero`) once `rtm_srtp_new` has
+/// used it.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct rtm_srtp_master_key {
     pub key: [u8; 32],
     pub key_len: usize,

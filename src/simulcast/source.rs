@@ -70,6 +70,8 @@ pub enum SourceError {
     Malformed(ParseError),
     /// No SSRC, more than [`MAX_SPATIAL`], or one twice.
     BadLayers,
+    /// Longer than [`Source::set_max_packet_len`] allows.
+    TooLarge(usize),
 }
 
 impl core::fmt::Display for SourceError {
@@ -78,6 +80,7 @@ impl core::fmt::Display for SourceError {
             Self::UnknownSsrc(ssrc) => write!(f, "SSRC {ssrc:#010x} is not a layer of this source"),
             Self::Malformed(e) => write!(f, "malformed packet: {e}"),
             Self::BadLayers => write!(f, "a source has 1 to {MAX_SPATIAL} distinct SSRCs"),
+            Self::TooLarge(len) => write!(f, "a {len}-byte packet is above the source's limit"),
         }
     }
 }
@@ -245,6 +248,17 @@ impl Source {
         self.max_packet_len = len;
     }
 
+    /// Whether a packet of `len` bytes is within the limit; a refusal is
+    /// counted in [`SourceStats::oversize`]. A host that copies packets
+    /// checks this first, so that an oversized packet is never copied.
+    pub fn admits(&mut self, len: usize) -> bool {
+        if len > self.max_packet_len {
+            self.stats.oversize += 1;
+            return false;
+        }
+        true
+    }
+
     /// Round-trip time to the publisher, for keyframe request retries.
     pub fn set_rtt(&mut self, rtt_us: u64) {
         self.rtt_us = rtt_us;
@@ -257,12 +271,10 @@ impl Source {
     /// Parses a received (already decrypted) RTP packet of this source,
     /// measures it and keeps it for retransmissions. A packet longer than
     /// [`max_packet_len`](Self::set_max_packet_len) is refused as
-    /// `Malformed(BadLength)` and counted in [`SourceStats::oversize`].
+    /// [`SourceError::TooLarge`] and counted in [`SourceStats::oversize`].
     pub fn on_rtp(&mut self, bytes: Bytes, now: u64) -> Result<SourcePacket, SourceError> {
-        if bytes.len() > self.max_packet_len {
-            self.stats.oversize += 1;
-            self.stats.malformed += 1;
-            return Err(SourceError::Malformed(ParseError::BadLength));
+        if !self.admits(bytes.len()) {
+            return Err(SourceError::TooLarge(bytes.len()));
         }
         let layout = match RtpLayout::parse(&bytes) {
             Ok(l) => l,
