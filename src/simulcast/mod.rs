@@ -36,7 +36,11 @@ mod source;
 
 pub use allocator::{Allocation, Allocator, AllocatorConfig, TrackDemand};
 pub use forwarder::{
-    DropReason, Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason, RetransmitError,
+    DropReason, Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason,
+    RetransmitError, UPGRADE_HOLD_US, UPGRADE_MARGIN_PERCENT,
+};
+pub use keyframe::{
+    BACKOFF_MAX_US as KEYFRAME_BACKOFF_MAX_US, BACKOFF_MIN_US as KEYFRAME_BACKOFF_MIN_US,
 };
 pub use layers::LayerBitrates;
 pub use select::select_layer;

@@ -2,17 +2,20 @@
 //! rewriting that makes the layers one continuous stream. Frame-level
 //! bookkeeping is in `frames`, NACK answers in `nack`.
 
+mod bitrate;
 mod frames;
 mod nack;
+mod switch;
 
 use super::rewrite::{self, OutFields};
-use super::select::select_layer;
 use super::seqmap::DropMap;
 use super::source::{Source, SourcePacket};
-use super::{Layer, LayerBitrates, MAX_SPATIAL, MAX_TEMPORAL};
+use super::{Layer, MAX_SPATIAL, MAX_TEMPORAL};
 use crate::packet::WriteError;
+pub use bitrate::{UPGRADE_HOLD_US, UPGRADE_MARGIN_PERCENT};
 use frames::{FrameDecisions, FrameOut};
 use nack::SentRecord;
+use switch::{KeyframeUse, SwitchPoint};
 
 /// Options of a [`Forwarder`]. `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,11 @@ pub enum DropReason {
 
 const DROP_REASONS: usize = 7;
 
+/// A spatial layer with no media for this long that sends again "came
+/// alive" ([`Forwarder::poll_layers_changed`]); the source's default
+/// inactivity timeout.
+const LAYER_SILENT_US: u64 = 1_000_000;
+
 /// Result of [`Forwarder::forward`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forwarded {
@@ -127,7 +135,9 @@ pub struct ForwarderStats {
     pub dropped: [u64; DROP_REASONS],
     pub spatial_switches: u64,
     pub temporal_switches: u64,
-    /// Keyframe requests this forwarder asked for (one per switch decision).
+    /// Keyframe requests the host took with
+    /// [`Forwarder::poll_keyframe_request`] (one per switch decision; a
+    /// request withdrawn before it was polled is not counted).
     pub keyframe_requests: u64,
     pub retransmitted: u64,
     pub nacks_before_keyframe: u64,
@@ -182,6 +192,20 @@ pub struct Forwarder {
     /// After a switch: the layer and next source sequence number of packets
     /// that arrived before the keyframe that started it (see `backfill`).
     backfill: Option<(u8, u64)>,
+    /// A keyframe of a layer on the way to the target, held back for one
+    /// frame in case the target's keyframe of the same capture follows.
+    candidate: Option<SwitchPoint>,
+    /// Last media packet seen per spatial layer (0: never), to tell the
+    /// host when a layer comes alive.
+    last_media_us: [u64; MAX_SPATIAL],
+    /// A layer came alive since the host last asked.
+    layers_changed: bool,
+    /// Latest `now` seen (the clock of `set_available_bitrate`).
+    clock_us: u64,
+    /// When `set_available_bitrate` last moved down for bandwidth.
+    last_downgrade_us: Option<u64>,
+    /// Recent peak rate of each layer (upgrade decisions).
+    rate_peaks: bitrate::RatePeaks,
     /// Temporal-layer decisions of the last few frames.
     frames: FrameDecisions,
     /// What of the frame being sent has gone out.
@@ -211,6 +235,12 @@ impl Forwarder {
             keyframe_ext_seq: 0,
             layer_first_ext_seq: u64::MAX,
             backfill: None,
+            candidate: None,
+            last_media_us: [0; MAX_SPATIAL],
+            layers_changed: false,
+            clock_us: 0,
+            last_downgrade_us: None,
+            rate_peaks: Default::default(),
             frames: FrameDecisions::default(),
             frame_out: FrameOut::default(),
             frame_ts: None,
@@ -263,27 +293,13 @@ impl Forwarder {
         self.auto_pause = None;
         let spatial_change = self.target.is_none_or(|t| t.spatial != layer.spatial);
         self.target = Some(layer);
+        if spatial_change {
+            self.candidate = None;
+        }
         if self.current.is_some_and(|c| c.spatial == layer.spatial) {
             self.keyframe_request = None;
         } else if spatial_change {
             self.ask_keyframe(layer.spatial);
-        }
-    }
-
-    /// Picks the target from the source's measured layers and the bandwidth
-    /// this subscriber has for this source; pauses (reason `Bandwidth` or
-    /// `NoFeed`) when nothing fits.
-    pub fn set_available_bitrate(&mut self, bitrates: &LayerBitrates, available_bps: u64) {
-        match select_layer(bitrates, available_bps, self.config.max_layer) {
-            Some(layer) => self.set_target(layer),
-            None => {
-                let any_alive = select_layer(bitrates, u64::MAX, self.config.max_layer).is_some();
-                self.stop(if any_alive {
-                    PauseReason::Bandwidth
-                } else {
-                    PauseReason::NoFeed
-                });
-            }
         }
     }
 
@@ -292,6 +308,7 @@ impl Forwarder {
     pub fn pause(&mut self, reason: PauseReason) {
         self.host_pause = Some(reason);
         self.current = None;
+        self.candidate = None;
     }
 
     /// Undoes [`pause`](Self::pause); asks for a keyframe to restart from.
@@ -307,19 +324,29 @@ impl Forwarder {
         self.auto_pause = Some(reason);
         self.target = None;
         self.current = None;
+        self.candidate = None;
         self.keyframe_request = None;
     }
 
     fn ask_keyframe(&mut self, spatial: u8) {
         self.keyframe_request = Some(spatial);
-        self.stats.keyframe_requests += 1;
+    }
+
+    /// Whether a spatial layer of the source came alive (its first media,
+    /// or media again after a second of silence) since the last call: a
+    /// forwarder driven by [`set_available_bitrate`](Self::set_available_bitrate)
+    /// starts paused (`NoFeed`) and needs the host to run it again then.
+    pub fn poll_layers_changed(&mut self) -> bool {
+        core::mem::take(&mut self.layers_changed)
     }
 
     /// The spatial layer this forwarder needs a keyframe on, once per
     /// decision; pass it to [`Source::request_keyframe`], which merges the
     /// requests of all subscribers.
     pub fn poll_keyframe_request(&mut self) -> Option<u8> {
-        self.keyframe_request.take()
+        let spatial = self.keyframe_request.take();
+        self.stats.keyframe_requests += u64::from(spatial.is_some());
+        spatial
     }
 
     /// Forwards `pkt` into `out` if this subscriber gets it: the rewritten
@@ -327,6 +354,9 @@ impl Forwarder {
     /// [`SourcePacket::forwarded_len`] bytes (the packet's length, plus one
     /// when a 7-bit PictureID is widened), whether the packet is sent or
     /// not: a smaller buffer is refused before anything changes.
+    ///
+    /// Call [`backfill`](Self::backfill) after every `forward`, sent or
+    /// dropped: a switch may start from packets the source already holds.
     pub fn forward(
         &mut self,
         pkt: &SourcePacket,
@@ -336,6 +366,10 @@ impl Forwarder {
         let needed = pkt.forwarded_len();
         if out.len() < needed {
             return Err(WriteError::BufferTooSmall { needed });
+        }
+        self.clock_us = self.clock_us.max(now);
+        if !pkt.padding_only {
+            self.note_media(pkt.spatial, now);
         }
         let decision = self.decide(pkt, now);
         let sending = match decision {
@@ -365,15 +399,31 @@ impl Forwarder {
             }
             return Err(DropReason::Padding);
         }
-        if !on_current {
-            if !(pkt.keyframe && self.may_switch_to(pkt.spatial)) {
-                return Err(if self.current.is_some() {
-                    DropReason::OtherLayer
-                } else {
-                    DropReason::WaitingForKeyframe
-                });
+        if self.candidate_expired(pkt) {
+            self.take_candidate();
+            if pkt.spatial == self.current.map_or(u8::MAX, |c| c.spatial) {
+                // Sent by `backfill`, after the keyframe it follows.
+                return Err(DropReason::OtherLayer);
             }
-            self.switch_to(pkt, now);
+        }
+        let on_current = self.current.is_some_and(|c| c.spatial == pkt.spatial);
+        if !on_current {
+            let not_now = if self.current.is_some() {
+                DropReason::OtherLayer
+            } else {
+                DropReason::WaitingForKeyframe
+            };
+            if !pkt.keyframe {
+                return Err(not_now);
+            }
+            match self.keyframe_use(pkt.spatial) {
+                KeyframeUse::Switch => self.switch_to(&SwitchPoint::of(pkt, now)),
+                KeyframeUse::Candidate => {
+                    self.hold_candidate(pkt, now);
+                    return Err(not_now);
+                }
+                KeyframeUse::Ignore => return Err(not_now),
+            }
         }
         let current = self.current.as_mut().expect("set above");
         if let Some(tid) = pkt.temporal {
@@ -434,94 +484,15 @@ impl Forwarder {
         })
     }
 
-    /// Whether a keyframe of `spatial` may become the forwarded layer: any
-    /// layer up to the target to start with; otherwise one between the
-    /// current and the target layer (taken on the way).
-    fn may_switch_to(&self, spatial: u8) -> bool {
-        let Some(target) = self.target else {
-            return false;
-        };
-        if spatial > target.spatial {
-            return false;
-        }
-        match self.current {
-            None => true,
-            Some(c) if target.spatial > c.spatial => spatial > c.spatial,
-            Some(c) if target.spatial < c.spatial => spatial < c.spatial,
-            Some(_) => false,
-        }
-    }
-
-    /// Makes `pkt`'s layer the forwarded one from this keyframe on, numbering
-    /// it to continue what the subscriber has seen.
-    fn switch_to(&mut self, pkt: &SourcePacket, now: u64) {
-        let target = self.target.expect("switch only with a target");
-        if self.current.is_some() {
-            self.stats.spatial_switches += 1;
-        }
-        self.current = Some(Layer::new(pkt.spatial, target.temporal));
-        self.frame_ts = None;
-        self.frames = FrameDecisions::default();
-        self.backfill = Some((pkt.spatial, pkt.ext_seq + 1));
-        let d = pkt.vp8.as_ref();
-        match self.last {
-            None => {
-                // The first layer keeps its own numbering.
-                self.seq.rebase(pkt.ext_seq, pkt.ext_seq);
-                self.layer_first_ext_seq = pkt.ext_seq;
-                if let Some(pid) = pkt.ext_picture_id {
-                    self.picture_id.rebase(pid, pid);
-                }
-                self.ts_offset = 0;
-                self.tl0_offset = 0;
-                self.key_idx_offset = 0;
+    /// Notes a media packet of `spatial`; a layer silent for a second (or
+    /// never seen) coming alive is news for the host.
+    fn note_media(&mut self, spatial: u8, now: u64) {
+        if let Some(last) = self.last_media_us.get_mut(usize::from(spatial)) {
+            if *last == 0 || now.saturating_sub(*last) >= LAYER_SILENT_US {
+                self.layers_changed = true;
             }
-            Some(last) => {
-                // A frame cut short by the switch gets a one-number gap, so
-                // the receiver sees a loss rather than a complete frame.
-                // (A frame missing an earlier packet already shows a hole.)
-                let cut = !last.marker;
-                self.stats.cut_frames += u64::from(cut || !self.frame_out.is_complete());
-                let first_out = last.ext_seq + 1 + u64::from(cut);
-                self.seq.rebase(pkt.ext_seq, first_out);
-                self.layer_first_ext_seq = first_out;
-                if let Some(pid) = pkt.ext_picture_id {
-                    self.picture_id.rebase(pid, last.ext_picture_id + 1);
-                }
-                let out_ts = self.timestamp_after_switch(&last, pkt, now);
-                self.ts_offset = out_ts.wrapping_sub(pkt.timestamp);
-                if let Some(tl0) = d.and_then(|d| d.tl0_pic_idx) {
-                    self.tl0_offset = tl0.wrapping_sub(last.tl0_pic_idx.wrapping_add(1));
-                }
-                if let Some(k) = d.and_then(|d| d.key_idx) {
-                    self.key_idx_offset = k.wrapping_sub(last.key_idx.wrapping_add(1)) & 0x1f;
-                }
-            }
+            *last = now.max(1);
         }
-        if target.spatial == pkt.spatial {
-            self.keyframe_request = None;
-        }
-    }
-
-    /// The output timestamp for the first frame of a new layer: the old
-    /// layer's timeline moved by the capture-time difference from the sender
-    /// reports, or by the arrival-time difference when there are none or they
-    /// disagree with it by more than the allowed skew; always later than the
-    /// last one sent.
-    fn timestamp_after_switch(&self, last: &LastSent, pkt: &SourcePacket, now: u64) -> u32 {
-        let rate = i64::from(self.config.clock_rate.max(1));
-        let arrival_us = now.saturating_sub(last.at_us) as i64;
-        let elapsed_us = match (last.capture_us, pkt.capture_us) {
-            (Some(a), Some(b))
-                if (b - a - arrival_us).unsigned_abs() <= self.config.max_timestamp_skew_us =>
-            {
-                b - a
-            }
-            _ => arrival_us,
-        };
-        let ticks = (elapsed_us * rate / 1_000_000).max(1);
-        last.timestamp
-            .wrapping_add(ticks.min(i64::from(i32::MAX)) as u32)
     }
 
     /// Records a sent packet: continuity state, NACK record, counters.
