@@ -33,6 +33,7 @@ mod rewrite;
 mod select;
 mod seqmap;
 mod source;
+mod track;
 
 pub use allocator::{Allocation, Allocator, AllocatorConfig, TrackDemand};
 pub use forwarder::{
@@ -45,6 +46,10 @@ pub use keyframe::{
 pub use layers::LayerBitrates;
 pub use select::select_layer;
 pub use source::{Source, SourceConfig, SourceError, SourcePacket, SourceStats};
+pub use track::{
+    Output, RtpKind, RtxConfig, SubscriberConfig, SubscriberId, Track, TrackConfig, TrackError,
+    TrackStats,
+};
 
 /// Most spatial layers (simulcast encodings) of a source.
 pub const MAX_SPATIAL: usize = 3;

@@ -138,6 +138,8 @@ struct SpatialLayer {
     history: History,
     keyframe: KeyframeRequest,
     clock: Option<SenderClock>,
+    /// Extended sequence number of the last keyframe's first packet.
+    last_keyframe: Option<u64>,
 }
 
 /// A published video track: up to three simulcast SSRCs, lowest resolution
@@ -181,6 +183,7 @@ impl Source {
                 history: History::new(config.history_packets),
                 keyframe: KeyframeRequest::default(),
                 clock: None,
+                last_keyframe: None,
             })
             .collect();
         Ok(Self {
@@ -266,6 +269,9 @@ impl Source {
                 .on_keyframe_bytes(pkt.keyframe, len, pkt.timestamp);
         }
         if pkt.keyframe {
+            if layer.last_keyframe.is_none_or(|k| k < ext_seq) {
+                layer.last_keyframe = Some(ext_seq);
+            }
             layer.keyframe.satisfied();
             self.stats.keyframes[index] += 1;
         }
@@ -284,6 +290,18 @@ impl Source {
         let layout = RtpLayout::parse(&bytes).ok()?;
         self.describe(usize::from(spatial), bytes, layout, ext_seq)
             .ok()
+    }
+
+    /// The last keyframe of `spatial` (its first packet's extended sequence
+    /// number) when the history still holds it and every packet since: a
+    /// subscriber can start from there without asking the publisher.
+    pub fn keyframe_in_history(&self, spatial: u8) -> Option<u64> {
+        let layer = self.layers.get(usize::from(spatial))?;
+        let first = layer.last_keyframe?;
+        let highest = self.highest_ext_seq(spatial)?;
+        (first..=highest)
+            .all(|seq| layer.history.get(seq).is_some())
+            .then_some(first)
     }
 
     /// Highest extended sequence number received on `spatial`.

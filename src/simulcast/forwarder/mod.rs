@@ -192,6 +192,12 @@ pub struct Forwarder {
     /// After a switch: the layer and next source sequence number of packets
     /// that arrived before the keyframe that started it (see `backfill`).
     backfill: Option<(u8, u64)>,
+    /// Highest source packet of the current layer `backfill` sent: a host
+    /// that forwards packets later than they reached the source (a queue,
+    /// as [`Track`](crate::simulcast::Track) keeps) does not send it twice.
+    backfilled_through: Option<(u8, u64)>,
+    /// A start from the source's history: the kept keyframe to begin at.
+    history_start: Option<(u8, u64)>,
     /// A keyframe of a layer on the way to the target, held back for one
     /// frame in case the target's keyframe of the same capture follows.
     candidate: Option<SwitchPoint>,
@@ -235,6 +241,8 @@ impl Forwarder {
             keyframe_ext_seq: 0,
             layer_first_ext_seq: u64::MAX,
             backfill: None,
+            backfilled_through: None,
+            history_start: None,
             candidate: None,
             last_media_us: [0; MAX_SPATIAL],
             layers_changed: false,
@@ -407,6 +415,13 @@ impl Forwarder {
             }
         }
         let on_current = self.current.is_some_and(|c| c.spatial == pkt.spatial);
+        if on_current
+            && self
+                .backfilled_through
+                .is_some_and(|(s, t)| s == pkt.spatial && pkt.ext_seq <= t)
+        {
+            return Err(DropReason::Late);
+        }
         if !on_current {
             let not_now = if self.current.is_some() {
                 DropReason::OtherLayer
@@ -544,6 +559,20 @@ impl Forwarder {
         out: &mut [u8],
         now: u64,
     ) -> Result<Option<usize>, WriteError> {
+        if let Some((spatial, first)) = self.history_start {
+            // Checked before anything moves (see below).
+            if let Some(pkt) = source.kept_packet(spatial, first) {
+                if out.len() < pkt.forwarded_len() {
+                    return Err(WriteError::BufferTooSmall {
+                        needed: pkt.forwarded_len(),
+                    });
+                }
+            }
+            self.history_start = None;
+            if let Some(n) = self.start_at_kept_keyframe(source, spatial, first, out, now)? {
+                return Ok(Some(n));
+            }
+        }
         while let Some((spatial, next)) = self.backfill {
             let highest = source.highest_ext_seq(spatial).unwrap_or(0);
             if next > highest || self.current.is_none_or(|c| c.spatial != spatial) {
@@ -562,6 +591,9 @@ impl Forwarder {
                 self.backfill = Some((spatial, next + 1));
             }
             if let Forwarded::Sent(n) = sent {
+                if self.current.is_some_and(|c| c.spatial == spatial) {
+                    self.backfilled_through = Some((spatial, next));
+                }
                 return Ok(Some(n));
             }
         }

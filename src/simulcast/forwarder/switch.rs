@@ -16,8 +16,9 @@
 //! [target, current) at once (the target's comes first anyway); a layer
 //! outside [target, current] is never forwarded.
 
-use super::{Forwarder, LastSent};
-use crate::simulcast::source::SourcePacket;
+use super::{Forwarded, Forwarder, LastSent};
+use crate::packet::WriteError;
+use crate::simulcast::source::{Source, SourcePacket};
 use crate::simulcast::Layer;
 
 /// Captures this close (µs, sender-report clock) are the same capture seen
@@ -113,6 +114,50 @@ impl Forwarder {
         }
     }
 
+    /// Starts from the source's history when nothing is forwarded yet (a
+    /// join, or a resume) and the source still holds the target layer's last
+    /// keyframe and every packet since: the keyframe request is withdrawn,
+    /// and [`backfill`](Forwarder::backfill) sends that keyframe and what
+    /// followed at once, rewritten. `false`: the forwarder waits for a
+    /// keyframe (and asks for one) as before.
+    pub fn start_from_history(&mut self, source: &Source) -> bool {
+        if self.current.is_some() || self.pause_reason().is_some() {
+            return false;
+        }
+        let Some(target) = self.target else {
+            return false;
+        };
+        let Some(first) = source.keyframe_in_history(target.spatial) else {
+            return false;
+        };
+        self.history_start = Some((target.spatial, first));
+        self.candidate = None;
+        self.keyframe_request = None;
+        true
+    }
+
+    /// Forwards the kept keyframe `first` of `spatial` (switching to it);
+    /// the rest follows through `backfill`.
+    pub(super) fn start_at_kept_keyframe(
+        &mut self,
+        source: &Source,
+        spatial: u8,
+        first: u64,
+        out: &mut [u8],
+        now: u64,
+    ) -> Result<Option<usize>, WriteError> {
+        let Some(pkt) = source.kept_packet(spatial, first) else {
+            return Ok(None);
+        };
+        match self.forward(&pkt, out, now)? {
+            Forwarded::Sent(n) => {
+                self.backfilled_through = Some((spatial, first));
+                Ok(Some(n))
+            }
+            Forwarded::Dropped(_) => Ok(None),
+        }
+    }
+
     /// Makes `at`'s layer the forwarded one from its keyframe on, numbering
     /// it to continue what the subscriber has seen.
     pub(super) fn switch_to(&mut self, at: &SwitchPoint) {
@@ -121,6 +166,7 @@ impl Forwarder {
             self.stats.spatial_switches += 1;
         }
         self.candidate = None;
+        self.backfilled_through = None;
         self.current = Some(Layer::new(at.spatial, target.temporal));
         self.frame_ts = None;
         self.frames = Default::default();
