@@ -271,10 +271,10 @@ fn a_track_serves_subscribers_with_nack_rtx_and_joins_from_history() {
     let stage = Viewer::new(1, true, 0.03);
     let thumb = Viewer::new(2, false, 0.03);
     room.track
-        .add_subscriber(1, stage.config(), Layer::new(2, 2))
+        .add_subscriber(1, stage.config(), Layer::new(2, 2), 0)
         .unwrap();
     room.track
-        .add_subscriber(2, thumb.config(), Layer::new(0, 2))
+        .add_subscriber(2, thumb.config(), Layer::new(0, 2), 0)
         .unwrap();
     room.viewers.push(stage);
     room.viewers.push(thumb);
@@ -298,7 +298,7 @@ fn a_track_serves_subscribers_with_nack_rtx_and_joins_from_history() {
                 let mut v = Viewer::new(id, false, 0.0);
                 v.joined_at = Some(now);
                 let plis_before = room.plis.len();
-                room.track.add_subscriber(id, v.config(), layer).unwrap();
+                room.track.add_subscriber(id, v.config(), layer, now).unwrap();
                 room.viewers.push(v);
                 room.drain(now);
                 late_joins.push((id, plis_before));

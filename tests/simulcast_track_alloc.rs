@@ -102,7 +102,7 @@ fn track_push_poll_nack_and_switches_allocate_nothing() {
             }),
         };
         track
-            .add_subscriber(id, config, TARGETS[id as usize])
+            .add_subscriber(id, config, TARGETS[id as usize], 0)
             .unwrap();
     }
     let mut out = [0u8; CAP];
@@ -116,7 +116,7 @@ fn track_push_poll_nack_and_switches_allocate_nothing() {
             if k % 300 == 0 {
                 let sub = (k / 300) as u64 % 3;
                 track
-                    .set_target(sub, TARGETS[(k / 300) % TARGETS.len()])
+                    .set_target(sub, TARGETS[(k / 300) % TARGETS.len()], at)
                     .unwrap();
             }
             track.push_rtp(p.freeze(), at).unwrap();

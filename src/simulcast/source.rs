@@ -138,8 +138,9 @@ struct SpatialLayer {
     history: History,
     keyframe: KeyframeRequest,
     clock: Option<SenderClock>,
-    /// Extended sequence number of the last keyframe's first packet.
-    last_keyframe: Option<u64>,
+    /// Extended sequence number of the last keyframe's first packet, and
+    /// when it arrived.
+    last_keyframe: Option<(u64, u64)>,
 }
 
 /// A published video track: up to three simulcast SSRCs, lowest resolution
@@ -269,8 +270,8 @@ impl Source {
                 .on_keyframe_bytes(pkt.keyframe, len, pkt.timestamp);
         }
         if pkt.keyframe {
-            if layer.last_keyframe.is_none_or(|k| k < ext_seq) {
-                layer.last_keyframe = Some(ext_seq);
+            if layer.last_keyframe.is_none_or(|(k, _)| k < ext_seq) {
+                layer.last_keyframe = Some((ext_seq, now));
             }
             layer.keyframe.satisfied();
             self.stats.keyframes[index] += 1;
@@ -293,11 +294,15 @@ impl Source {
     }
 
     /// The last keyframe of `spatial` (its first packet's extended sequence
-    /// number) when the history still holds it and every packet since: a
-    /// subscriber can start from there without asking the publisher.
-    pub fn keyframe_in_history(&self, spatial: u8) -> Option<u64> {
+    /// number) when it arrived at most `max_age_us` before `now` and the
+    /// history still holds it and every packet since: a subscriber can start
+    /// from there without asking the publisher.
+    pub fn keyframe_in_history(&self, spatial: u8, max_age_us: u64, now: u64) -> Option<u64> {
         let layer = self.layers.get(usize::from(spatial))?;
-        let first = layer.last_keyframe?;
+        let (first, at) = layer.last_keyframe?;
+        if now.saturating_sub(at) > max_age_us {
+            return None;
+        }
         let highest = self.highest_ext_seq(spatial)?;
         (first..=highest)
             .all(|seq| layer.history.get(seq).is_some())

@@ -116,18 +116,21 @@ impl Forwarder {
 
     /// Starts from the source's history when nothing is forwarded yet (a
     /// join, or a resume) and the source still holds the target layer's last
-    /// keyframe and every packet since: the keyframe request is withdrawn,
-    /// and [`backfill`](Forwarder::backfill) sends that keyframe and what
-    /// followed at once, rewritten. `false`: the forwarder waits for a
-    /// keyframe (and asks for one) as before.
-    pub fn start_from_history(&mut self, source: &Source) -> bool {
+    /// keyframe, no older than `max_age_us`, and every packet since: the
+    /// keyframe request is withdrawn, and [`backfill`](Forwarder::backfill)
+    /// sends that keyframe and what followed at once, rewritten. `false`: the
+    /// forwarder waits for a keyframe (and asks for one) as before.
+    ///
+    /// The age bounds the burst (everything since the keyframe goes out at
+    /// once) and the delay the subscriber's jitter buffer inherits.
+    pub fn start_from_history(&mut self, source: &Source, max_age_us: u64, now: u64) -> bool {
         if self.current.is_some() || self.pause_reason().is_some() {
             return false;
         }
         let Some(target) = self.target else {
             return false;
         };
-        let Some(first) = source.keyframe_in_history(target.spatial) else {
+        let Some(first) = source.keyframe_in_history(target.spatial, max_age_us, now) else {
             return false;
         };
         self.history_start = Some((target.spatial, first));

@@ -55,6 +55,10 @@ pub struct TrackConfig {
     /// NACKed packets waiting to be answered, all subscribers together;
     /// more are counted and dropped. Default 512.
     pub nack_queue: usize,
+    /// A join or resume starts from the history only when the layer's last
+    /// keyframe is at most this old (everything since goes out at once).
+    /// 0: never. Default 1 s.
+    pub max_history_start_us: u64,
 }
 
 impl Default for TrackConfig {
@@ -64,6 +68,7 @@ impl Default for TrackConfig {
             max_subscribers: 1024,
             queue_packets: 16,
             nack_queue: 512,
+            max_history_start_us: 1_000_000,
         }
     }
 }
@@ -276,9 +281,10 @@ impl Track {
         id: SubscriberId,
         config: SubscriberConfig,
         target: Layer,
+        now: u64,
     ) -> Result<(), TrackError> {
         self.insert(id, config)?;
-        self.with_sub(id, |fwd| fwd.set_target(target))
+        self.with_sub(id, now, |fwd| fwd.set_target(target))
     }
 
     /// Adds a subscriber whose layer follows its bandwidth for this track
@@ -358,6 +364,7 @@ impl Track {
     fn with_sub(
         &mut self,
         id: SubscriberId,
+        now: u64,
         f: impl FnOnce(&mut Forwarder),
     ) -> Result<(), TrackError> {
         let &i = self.by_id.get(&id).ok_or(TrackError::UnknownSubscriber)?;
@@ -365,7 +372,8 @@ impl Track {
         let was_forwarding = sub.fwd.current_layer().is_some();
         f(&mut sub.fwd);
         if !was_forwarding && sub.fwd.target_layer().is_some() && sub.fwd.pause_reason().is_none() {
-            if sub.fwd.start_from_history(&self.source) {
+            let max_age = self.config.max_history_start_us;
+            if max_age > 0 && sub.fwd.start_from_history(&self.source, max_age, now) {
                 self.stats.starts_from_history += 1;
                 if !self.starting.contains(&id) {
                     self.starting.push(id);
@@ -382,15 +390,25 @@ impl Track {
 
     /// Heads a subscriber for `layer` (see [`Forwarder::set_target`]); it no
     /// longer follows a bitrate.
-    pub fn set_target(&mut self, id: SubscriberId, layer: Layer) -> Result<(), TrackError> {
+    pub fn set_target(
+        &mut self,
+        id: SubscriberId,
+        layer: Layer,
+        now: u64,
+    ) -> Result<(), TrackError> {
         if let Some(&i) = self.by_id.get(&id) {
             self.subs[i].available_bps = None;
         }
-        self.with_sub(id, |fwd| fwd.set_target(layer))
+        self.with_sub(id, now, |fwd| fwd.set_target(layer))
     }
 
-    pub fn set_max_layer(&mut self, id: SubscriberId, max: Layer) -> Result<(), TrackError> {
-        self.with_sub(id, |fwd| fwd.set_max_layer(max))
+    pub fn set_max_layer(
+        &mut self,
+        id: SubscriberId,
+        max: Layer,
+        now: u64,
+    ) -> Result<(), TrackError> {
+        self.with_sub(id, now, |fwd| fwd.set_max_layer(max))
     }
 
     /// The subscriber's bandwidth for this track: the track picks its layer
@@ -405,18 +423,18 @@ impl Track {
         let &i = self.by_id.get(&id).ok_or(TrackError::UnknownSubscriber)?;
         self.subs[i].available_bps = Some(available_bps);
         let bitrates = self.source.bitrates(now);
-        self.with_sub(id, |fwd| {
+        self.with_sub(id, now, |fwd| {
             fwd.set_available_bitrate_at(&bitrates, available_bps, now)
         })
     }
 
     pub fn pause(&mut self, id: SubscriberId, reason: PauseReason) -> Result<(), TrackError> {
-        self.with_sub(id, |fwd| fwd.pause(reason))
+        self.with_sub(id, 0, |fwd| fwd.pause(reason))
     }
 
     /// Resumes a paused subscriber, from the history when it can.
-    pub fn resume(&mut self, id: SubscriberId) -> Result<(), TrackError> {
-        self.with_sub(id, |fwd| fwd.resume())
+    pub fn resume(&mut self, id: SubscriberId, now: u64) -> Result<(), TrackError> {
+        self.with_sub(id, now, |fwd| fwd.resume())
     }
 
     /// A decrypted RTP packet from the publisher; drain with `poll_output`.
