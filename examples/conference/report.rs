@@ -305,8 +305,9 @@ pub fn goals(m: &Meeting) -> Vec<Goal> {
         .map(|t| {
             let j = t.late_join;
             format!(
-                "{} first frame {} PLIs {}",
+                "{} (keyframe {} old) first frame {} PLIs {}",
                 if j.from_history { "history" } else { "waited" },
+                j.keyframe_age_us.map_or("never".into(), ms),
                 j.first_frame_us.map_or("never".into(), ms),
                 j.plis
             )
@@ -314,8 +315,9 @@ pub fn goals(m: &Meeting) -> Vec<Goal> {
         .collect();
     goals.push(Goal {
         name: format!(
-            "a late joiner (thumbnail, at {:.0} s) starts from the history: no PLI, first frame at once",
-            crate::sfu::LATE_JOIN_AT_US as f64 / 1e6
+            "a late joiner (thumbnail, at {:.0} s) starts from the history when its keyframe is at most {} old: no PLI, first frame at once",
+            crate::sfu::LATE_JOIN_AT_US as f64 / 1e6,
+            ms(rtmedia::simulcast::TrackConfig::default().max_history_start_us)
         ),
         measured: joins.join(", "),
         pass: m.sfu.tracks.iter().all(|t| {

@@ -105,6 +105,8 @@ pub struct Subscription {
 pub struct LateJoin {
     /// Whether the track started it from its history.
     pub from_history: bool,
+    /// Age of the thumbnail layer's last keyframe at the join.
+    pub keyframe_age_us: Option<u64>,
     /// Until the last packet of its first frame left the SFU.
     pub first_frame_us: Option<u64>,
     /// PLIs sent to the publisher for the join (0 from history).
@@ -175,7 +177,9 @@ impl Sfu {
                 for i in 0..n {
                     // Paused (no feed) until the allocator gives it a layer.
                     let config = subscriber(out_ssrc(i, j));
-                    track.add_subscriber_with_bitrate(i as u64, config, 0, 0).unwrap();
+                    track
+                        .add_subscriber_with_bitrate(i as u64, config, 0, 0)
+                        .unwrap();
                 }
                 Track {
                     track,
@@ -209,7 +213,10 @@ impl Sfu {
 
     /// Subscriber `i`'s forwarder of publisher `j`'s video.
     pub fn forwarder(&self, i: usize, j: usize) -> &Forwarder {
-        self.tracks[j].track.forwarder(i as u64).expect("every subscriber")
+        self.tracks[j]
+            .track
+            .forwarder(i as u64)
+            .expect("every subscriber")
     }
 
     /// Does what track `j` says until it has nothing more now: packets to
@@ -218,7 +225,11 @@ impl Sfu {
     fn drain(&mut self, j: usize, now: u64) {
         let t = &mut self.tracks[j];
         loop {
-            match t.track.poll_output(now, &mut self.buf).expect("2048-byte buffer") {
+            match t
+                .track
+                .poll_output(now, &mut self.buf)
+                .expect("2048-byte buffer")
+            {
                 Output::Rtp {
                     subscriber: PROBE, ..
                 } => {
@@ -356,8 +367,12 @@ impl Sfu {
             self.joined = true;
             for t in &mut self.tracks {
                 let before = t.track.stats().starts_from_history;
+                let last_key = t.track.source().last_keyframe_us(THUMBNAIL.spatial);
+                t.late_join.keyframe_age_us = last_key.map(|at| now - at);
                 let config = subscriber(0x7f00_0000);
-                t.track.add_subscriber(PROBE, config, THUMBNAIL, now).unwrap();
+                t.track
+                    .add_subscriber(PROBE, config, THUMBNAIL, now)
+                    .unwrap();
                 t.late_join.from_history = t.track.stats().starts_from_history > before;
             }
         }

@@ -309,6 +309,14 @@ impl Source {
             .then_some(first)
     }
 
+    /// When the last keyframe of `spatial` arrived (`None` before one).
+    pub fn last_keyframe_us(&self, spatial: u8) -> Option<u64> {
+        self.layers
+            .get(usize::from(spatial))?
+            .last_keyframe
+            .map(|(_, at)| at)
+    }
+
     /// Highest extended sequence number received on `spatial`.
     pub fn highest_ext_seq(&self, spatial: u8) -> Option<u64> {
         let layer = self.layers.get(usize::from(spatial))?;

@@ -17,10 +17,12 @@
 //! caller's buffer; nothing is allocated per packet (tables and queues are
 //! sized at creation; adding a subscriber allocates its forwarder).
 //!
-//! A subscriber that joins (or resumes) while the source's history still
-//! holds the last keyframe of its layer and every packet since starts from
-//! that history at once: no keyframe request reaches the publisher
-//! ([`Forwarder::start_from_history`]).
+//! A subscriber that joins while the source's history still holds the last
+//! keyframe of its layer (at most [`TrackConfig::max_history_start_us`] old)
+//! and every packet since starts from that history at once: no keyframe
+//! request reaches the publisher ([`Forwarder::start_from_history`]). A
+//! subscriber resuming after a pause does not: the burst would land on a
+//! link that was just too small.
 //!
 //! `Source` and `Forwarder` stay usable on their own; the track is the glue
 //! every host would otherwise write.
@@ -55,7 +57,7 @@ pub struct TrackConfig {
     /// NACKed packets waiting to be answered, all subscribers together;
     /// more are counted and dropped. Default 512.
     pub nack_queue: usize,
-    /// A join or resume starts from the history only when the layer's last
+    /// A join starts from the history only when the layer's last
     /// keyframe is at most this old (everything since goes out at once).
     /// 0: never. Default 1 s.
     pub max_history_start_us: u64,
@@ -170,9 +172,9 @@ pub struct TrackStats {
     pub rtx_sent: u64,
     /// PLIs (and FIRs) from subscribers.
     pub subscriber_plis: u64,
-    /// Joins and resumes that started from the history (no keyframe asked).
+    /// Joins that started from the history (no keyframe asked).
     pub starts_from_history: u64,
-    /// Joins and resumes that had to ask the publisher for a keyframe.
+    /// Joins that had to ask the publisher for a keyframe.
     pub starts_with_request: u64,
     /// PLIs handed to the host for the publisher.
     pub keyframe_requests_sent: u64,
@@ -284,7 +286,7 @@ impl Track {
         now: u64,
     ) -> Result<(), TrackError> {
         self.insert(id, config)?;
-        self.with_sub(id, now, |fwd| fwd.set_target(target))
+        self.with_sub(id, now, true, |fwd| fwd.set_target(target))
     }
 
     /// Adds a subscriber whose layer follows its bandwidth for this track
@@ -297,7 +299,13 @@ impl Track {
         now: u64,
     ) -> Result<(), TrackError> {
         self.insert(id, config)?;
-        self.set_available_bitrate(id, available_bps, now)
+        if let Some(sub) = self.subs.last_mut() {
+            sub.available_bps = Some(available_bps);
+        }
+        let bitrates = self.source.bitrates(now);
+        self.with_sub(id, now, true, |fwd| {
+            fwd.set_available_bitrate_at(&bitrates, available_bps, now)
+        })
     }
 
     fn insert(&mut self, id: SubscriberId, config: SubscriberConfig) -> Result<(), TrackError> {
@@ -359,26 +367,31 @@ impl Track {
         true
     }
 
-    /// Runs `f` on a subscriber's forwarder, then starts it from history if
-    /// it has nothing yet, and hands its keyframe request to the source.
+    /// Runs `f` on a subscriber's forwarder, then (for a `join`) starts it
+    /// from the history if it can, and hands its keyframe request to the
+    /// source.
+    ///
+    /// Only a join starts from the history, not a later first target nor a
+    /// resume: the replay is a burst on a link that may just have proved too
+    /// small, and starting every subscriber of a meeting that begins
+    /// together from the first keyframe (instead of the fresh one their
+    /// requests bring) froze DSL subscribers in the conference example.
     fn with_sub(
         &mut self,
         id: SubscriberId,
         now: u64,
+        join: bool,
         f: impl FnOnce(&mut Forwarder),
     ) -> Result<(), TrackError> {
         let &i = self.by_id.get(&id).ok_or(TrackError::UnknownSubscriber)?;
         let sub = &mut self.subs[i];
-        let was_forwarding = sub.fwd.current_layer().is_some();
         f(&mut sub.fwd);
-        if !was_forwarding && sub.fwd.target_layer().is_some() && sub.fwd.pause_reason().is_none() {
+        if join && sub.fwd.target_layer().is_some() && sub.fwd.pause_reason().is_none() {
             let max_age = self.config.max_history_start_us;
             if max_age > 0 && sub.fwd.start_from_history(&self.source, max_age, now) {
                 self.stats.starts_from_history += 1;
-                if !self.starting.contains(&id) {
-                    self.starting.push(id);
-                }
-            } else if sub.fwd.current_layer().is_none() {
+                self.starting.push(id);
+            } else {
                 self.stats.starts_with_request += 1;
             }
         }
@@ -399,7 +412,7 @@ impl Track {
         if let Some(&i) = self.by_id.get(&id) {
             self.subs[i].available_bps = None;
         }
-        self.with_sub(id, now, |fwd| fwd.set_target(layer))
+        self.with_sub(id, now, false, |fwd| fwd.set_target(layer))
     }
 
     pub fn set_max_layer(
@@ -408,7 +421,7 @@ impl Track {
         max: Layer,
         now: u64,
     ) -> Result<(), TrackError> {
-        self.with_sub(id, now, |fwd| fwd.set_max_layer(max))
+        self.with_sub(id, now, false, |fwd| fwd.set_max_layer(max))
     }
 
     /// The subscriber's bandwidth for this track: the track picks its layer
@@ -423,18 +436,18 @@ impl Track {
         let &i = self.by_id.get(&id).ok_or(TrackError::UnknownSubscriber)?;
         self.subs[i].available_bps = Some(available_bps);
         let bitrates = self.source.bitrates(now);
-        self.with_sub(id, now, |fwd| {
+        self.with_sub(id, now, false, |fwd| {
             fwd.set_available_bitrate_at(&bitrates, available_bps, now)
         })
     }
 
     pub fn pause(&mut self, id: SubscriberId, reason: PauseReason) -> Result<(), TrackError> {
-        self.with_sub(id, 0, |fwd| fwd.pause(reason))
+        self.with_sub(id, 0, false, |fwd| fwd.pause(reason))
     }
 
-    /// Resumes a paused subscriber, from the history when it can.
+    /// Resumes a paused subscriber at the next keyframe (asked for).
     pub fn resume(&mut self, id: SubscriberId, now: u64) -> Result<(), TrackError> {
-        self.with_sub(id, now, |fwd| fwd.resume())
+        self.with_sub(id, now, false, |fwd| fwd.resume())
     }
 
     /// A decrypted RTP packet from the publisher; drain with `poll_output`.
