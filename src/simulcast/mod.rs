@@ -38,7 +38,7 @@ mod track;
 pub use allocator::{Allocation, Allocator, AllocatorConfig, TrackDemand};
 pub use forwarder::{
     DropReason, Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason,
-    RetransmitError, UPGRADE_HOLD_US, UPGRADE_MARGIN_PERCENT,
+    RetransmitError, NACK_WINDOW_US, UPGRADE_HOLD_US, UPGRADE_MARGIN_PERCENT,
 };
 pub use keyframe::{
     BACKOFF_MAX_US as KEYFRAME_BACKOFF_MAX_US, BACKOFF_MIN_US as KEYFRAME_BACKOFF_MIN_US,

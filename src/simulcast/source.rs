@@ -417,6 +417,15 @@ impl Source {
         out
     }
 
+    /// Media packets per second of a spatial layer over the last second (0
+    /// when not alive): what a forwarder on it must remember for NACKs.
+    pub fn packet_rate(&self, spatial: u8, now: u64) -> u64 {
+        self.layers
+            .get(usize::from(spatial))
+            .filter(|l| l.meter.is_alive(now, self.config.inactive_after_us))
+            .map_or(0, |l| l.meter.packet_rate(now))
+    }
+
     /// Whether a spatial layer has sent media within the inactivity timeout.
     pub fn is_alive(&self, spatial: u8, now: u64) -> bool {
         self.layers

@@ -29,8 +29,15 @@ pub struct ForwarderConfig {
     pub max_layer: Layer,
     /// RTP clock rate, for timestamps across a switch. Default 90 000.
     pub clock_rate: u32,
-    /// Sent packets remembered for NACKs (rounded up to a power of two), 24
-    /// bytes each (the payloads are the source's, shared). Default 1024.
+    /// Most sent packets remembered for NACKs (rounded up to a power of
+    /// two), 24 bytes each (the payloads are the source's, shared). The
+    /// record ring starts at 64 and grows, up to this, on control calls:
+    /// [`Forwarder::set_target`] sizes it for the target's spatial layer
+    /// (64 / 256 / 1024 records for layers 0 / 1 / 2), a
+    /// [`Track`](crate::simulcast::Track) for the layer's measured packet
+    /// rate over [`NACK_WINDOW_US`] ([`Forwarder::reserve_nack_records`]).
+    /// A thumbnail's forwarder stays at 64 (1.5 KB). Never grown per packet.
+    /// Default 1024.
     pub history_packets: usize,
     /// Largest disagreement allowed between the sender-report timeline and
     /// the arrival clock at a switch before falling back to the arrival
@@ -81,6 +88,14 @@ pub enum DropReason {
 }
 
 const DROP_REASONS: usize = 7;
+
+/// How long a sent packet should stay answerable to a NACK (when
+/// `history_packets` allows; see [`Forwarder::reserve_nack_records`]): a
+/// NACK comes a round trip plus a reorder wait after the loss, and a
+/// retransmission later than this is too late to play.
+pub const NACK_WINDOW_US: u64 = 1_000_000;
+/// Records a forwarder starts with.
+const INITIAL_NACK_RECORDS: usize = 64;
 
 /// A spatial layer with no media for this long that sends again "came
 /// alive" ([`Forwarder::poll_layers_changed`]); the source's default
@@ -195,7 +210,12 @@ pub struct Forwarder {
     /// Highest source packet of the current layer `backfill` sent: a host
     /// that forwards packets later than they reached the source (a queue,
     /// as [`Track`](crate::simulcast::Track) keeps) does not send it twice.
+    /// Only a gapless run counts: a packet backfill skipped (not arrived)
+    /// may come later and must then be forwarded.
     backfilled_through: Option<(u8, u64)>,
+    /// Backfill skipped a packet since the switch: `backfilled_through`
+    /// stays where it was.
+    backfill_gap: bool,
     /// A start from the source's history: the kept keyframe to begin at.
     history_start: Option<(u8, u64)>,
     /// A keyframe of a layer on the way to the target, held back for one
@@ -224,7 +244,11 @@ pub struct Forwarder {
 
 impl Forwarder {
     pub fn new(config: ForwarderConfig) -> Self {
-        let history = config.history_packets.max(1).next_power_of_two();
+        let history = config
+            .history_packets
+            .max(1)
+            .next_power_of_two()
+            .min(INITIAL_NACK_RECORDS);
         Self {
             config,
             target: None,
@@ -242,6 +266,7 @@ impl Forwarder {
             layer_first_ext_seq: u64::MAX,
             backfill: None,
             backfilled_through: None,
+            backfill_gap: false,
             history_start: None,
             candidate: None,
             last_media_us: [0; MAX_SPATIAL],
@@ -303,6 +328,7 @@ impl Forwarder {
         self.target = Some(layer);
         if spatial_change {
             self.candidate = None;
+            self.reserve_nack_records(INITIAL_NACK_RECORDS << (2 * layer.spatial));
         }
         if self.current.is_some_and(|c| c.spatial == layer.spatial) {
             self.keyframe_request = None;
@@ -541,9 +567,8 @@ impl Forwarder {
                 at_us: now,
             });
         }
-        let mask = self.sent.len() - 1;
-        self.sent[ext_seq as usize & mask] =
-            SentRecord::new(ext_seq, pkt.spatial, pkt.ext_seq, &fields);
+        let record = SentRecord::new(ext_seq, pkt.spatial, pkt.ext_seq, &fields);
+        self.remember(record, ext_seq);
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += len as u64;
     }
@@ -582,6 +607,7 @@ impl Forwarder {
             let Some(pkt) = source.kept_packet(spatial, next) else {
                 // Not arrived yet: it will be forwarded when it does.
                 self.backfill = Some((spatial, next + 1));
+                self.backfill_gap = true;
                 continue;
             };
             // Checked before anything moves, so a too-small buffer can be
@@ -591,7 +617,7 @@ impl Forwarder {
                 self.backfill = Some((spatial, next + 1));
             }
             if let Forwarded::Sent(n) = sent {
-                if self.current.is_some_and(|c| c.spatial == spatial) {
+                if !self.backfill_gap && self.current.is_some_and(|c| c.spatial == spatial) {
                     self.backfilled_through = Some((spatial, next));
                 }
                 return Ok(Some(n));

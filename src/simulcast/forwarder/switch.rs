@@ -170,6 +170,7 @@ impl Forwarder {
         }
         self.candidate = None;
         self.backfilled_through = None;
+        self.backfill_gap = false;
         self.current = Some(Layer::new(at.spatial, target.temporal));
         self.frame_ts = None;
         self.frames = Default::default();

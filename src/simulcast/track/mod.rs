@@ -36,7 +36,7 @@ use bytes::Bytes;
 
 use super::{
     Forwarded, Forwarder, ForwarderConfig, Layer, PauseReason, Source, SourceConfig, SourceError,
-    SourcePacket,
+    SourcePacket, NACK_WINDOW_US,
 };
 use crate::packet::WriteError;
 pub use rtx::RtxConfig;
@@ -394,6 +394,13 @@ impl Track {
             } else {
                 self.stats.starts_with_request += 1;
             }
+        }
+        if let Some(target) = sub.fwd.target_layer() {
+            // NACK records for the window at this layer's packet rate, with
+            // a quarter more for its keyframes' bursts.
+            let rate = self.source.packet_rate(target.spatial, now);
+            let window = (rate * NACK_WINDOW_US / 1_000_000) as usize;
+            sub.fwd.reserve_nack_records(window + window / 4);
         }
         if let Some(spatial) = sub.fwd.poll_keyframe_request() {
             self.source.request_keyframe(spatial);
