@@ -64,6 +64,11 @@ struct Sim {
     /// PLIs the source asked the host to send: (time, spatial layer).
     plis: Vec<(u64, u8)>,
     answer_plis: bool,
+    /// Call `backfill` after every `forward` (the contract), or only after
+    /// sent packets (what hosts written before did).
+    backfill_after_drops: bool,
+    /// Output sequence numbers, in sending order.
+    seqs: Vec<u16>,
     /// Capture time of frame 0 on the sender-report clock.
     capture_zero: Option<i64>,
 }
@@ -83,6 +88,8 @@ impl Sim {
             sent: Vec::new(),
             plis: Vec::new(),
             answer_plis: true,
+            backfill_after_drops: true,
+            seqs: Vec::new(),
             capture_zero: None,
         }
     }
@@ -111,9 +118,13 @@ impl Sim {
                 let pkt = self.source.on_rtp(p.clone(), now).unwrap();
                 let sent = self.fwd.forward(&pkt, &mut self.buf, now).unwrap();
                 if let Forwarded::Sent(_) = sent {
+                    self.seqs
+                        .push(u16::from_be_bytes([self.buf[2], self.buf[3]]));
                     self.record(pkt.spatial, pkt.capture_us);
                 }
-                self.drain_backfill();
+                if self.backfill_after_drops || matches!(sent, Forwarded::Sent(_)) {
+                    self.drain_backfill();
+                }
             }
         }
         if let Some(spatial) = self.fwd.poll_keyframe_request() {
@@ -139,9 +150,9 @@ impl Sim {
                 Some(n) => {
                     assert_eq!(self.fwd.stats().packets_sent, before + 1);
                     let pkt = rtmedia::packet::RtpPacket::parse(&self.buf[..n]).unwrap();
+                    self.seqs.push(pkt.sequence_number());
                     // A backfilled packet is one of the current layer's.
                     let spatial = self.fwd.current_layer().unwrap().spatial;
-                    let _ = pkt;
                     self.sent.push(Sent {
                         spatial,
                         capture: self.sent.last().map_or(0, |s| s.capture),
@@ -361,4 +372,32 @@ fn keyframe_requests_count_only_what_the_host_saw() {
     sim.fwd.set_target(Layer::new(1, 2));
     assert_eq!(sim.fwd.poll_keyframe_request(), Some(1));
     assert_eq!(sim.fwd.stats().keyframe_requests, before + 1);
+}
+
+#[test]
+fn a_late_backfill_drain_reorders_but_never_duplicates() {
+    // Layer 2 is off: heading for it, layer 1's keyframe is held, then
+    // entered from the history when layer 1's next frame shows that no
+    // layer-2 keyframe comes. A host that drains backfill only after sent
+    // packets gets those packets late, but once.
+    for after_drops in [true, false] {
+        let mut sim = Sim::new(publisher(Some(30), [100, 300, 800]));
+        sim.publisher.set_layer_active(2, false);
+        sim.backfill_after_drops = after_drops;
+        sim.fwd.set_target(Layer::new(0, 2));
+        sim.run_until(500_000);
+        sim.fwd.set_target(Layer::new(2, 2));
+        sim.run_until(2_500_000);
+        assert_eq!(sim.fwd.current_layer().map(|l| l.spatial), Some(1));
+        let mut sorted = sim.seqs.clone();
+        sorted.sort_unstable();
+        let dups = sorted.windows(2).filter(|w| w[0] == w[1]).count();
+        assert_eq!(dups, 0, "backfill after drops: {after_drops}");
+        let (first, last) = (sorted[0], sorted[sorted.len() - 1]);
+        assert_eq!(
+            usize::from(last - first) + 1,
+            sorted.len(),
+            "gapless (backfill after drops: {after_drops})"
+        );
+    }
 }

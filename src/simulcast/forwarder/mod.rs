@@ -207,6 +207,13 @@ pub struct Forwarder {
     /// After a switch: the layer and next source sequence number of packets
     /// that arrived before the keyframe that started it (see `backfill`).
     backfill: Option<(u8, u64)>,
+    /// Last source packet `backfill` may send (a deferred switch or a start
+    /// from history replays what had arrived then; later packets are
+    /// forwarded as they come, so a host that drains backfill late gets
+    /// them reordered, not twice).
+    backfill_until: Option<u64>,
+    /// Highest source sequence number seen per spatial layer.
+    seen_ext_seq: [u64; MAX_SPATIAL],
     /// Highest source packet of the current layer `backfill` sent: a host
     /// that forwards packets later than they reached the source (a queue,
     /// as [`Track`](crate::simulcast::Track) keeps) does not send it twice.
@@ -265,6 +272,8 @@ impl Forwarder {
             keyframe_ext_seq: 0,
             layer_first_ext_seq: u64::MAX,
             backfill: None,
+            backfill_until: None,
+            seen_ext_seq: [0; MAX_SPATIAL],
             backfilled_through: None,
             backfill_gap: false,
             history_start: None,
@@ -402,6 +411,9 @@ impl Forwarder {
             return Err(WriteError::BufferTooSmall { needed });
         }
         self.clock_us = self.clock_us.max(now);
+        if let Some(seen) = self.seen_ext_seq.get_mut(usize::from(pkt.spatial)) {
+            *seen = (*seen).max(pkt.ext_seq);
+        }
         if !pkt.padding_only {
             self.note_media(pkt.spatial, now);
         }
@@ -599,7 +611,10 @@ impl Forwarder {
             }
         }
         while let Some((spatial, next)) = self.backfill {
-            let highest = source.highest_ext_seq(spatial).unwrap_or(0);
+            let highest = source
+                .highest_ext_seq(spatial)
+                .unwrap_or(0)
+                .min(self.backfill_until.unwrap_or(u64::MAX));
             if next > highest || self.current.is_none_or(|c| c.spatial != spatial) {
                 self.backfill = None;
                 break;

@@ -111,6 +111,7 @@ impl Forwarder {
         if let Some(c) = self.candidate.take() {
             self.switch_to(&c);
             self.backfill = Some((c.spatial, c.ext_seq));
+            self.backfill_until = self.seen_ext_seq.get(usize::from(c.spatial)).copied();
         }
     }
 
@@ -152,8 +153,10 @@ impl Forwarder {
         let Some(pkt) = source.kept_packet(spatial, first) else {
             return Ok(None);
         };
+        let until = source.highest_ext_seq(spatial);
         match self.forward(&pkt, out, now)? {
             Forwarded::Sent(n) => {
+                self.backfill_until = until;
                 self.backfilled_through = Some((spatial, first));
                 Ok(Some(n))
             }
@@ -175,6 +178,7 @@ impl Forwarder {
         self.frame_ts = None;
         self.frames = Default::default();
         self.backfill = Some((at.spatial, at.ext_seq + 1));
+        self.backfill_until = None;
         match self.last {
             None => {
                 // The first layer keeps its own numbering.
