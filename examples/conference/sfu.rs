@@ -280,13 +280,6 @@ impl Sfu {
                 Output::Timeout(_) => break,
             }
         }
-        let stats = t.track.stats();
-        t.recovery_requests = stats.subscriber_plis;
-        t.switch_requests = (0..self.subscribers.len() as u64)
-            .chain(self.joined.then_some(PROBE))
-            .filter_map(|i| t.track.forwarder(i))
-            .map(|f| f.stats().keyframe_requests)
-            .sum();
     }
 
     fn drain_all(&mut self, now: u64) {
@@ -379,8 +372,17 @@ impl Sfu {
         self.drain_all(now);
     }
 
-    /// Keyframe requests due again (merged and backed off by the tracks).
+    /// Keyframe requests due again (merged and backed off by the tracks);
+    /// the request counters the report reads.
     pub fn poll_keyframes(&mut self, now: u64) {
         self.drain_all(now);
+        for t in &mut self.tracks {
+            t.recovery_requests = t.track.stats().subscriber_plis;
+            t.switch_requests = (0..self.subscribers.len() as u64)
+                .chain(self.joined.then_some(PROBE))
+                .filter_map(|i| t.track.forwarder(i))
+                .map(|f| f.stats().keyframe_requests)
+                .sum();
+        }
     }
 }
