@@ -289,6 +289,11 @@ fn constant_estimate_between_overlapping_layers_changes_the_target_rarely() {
         }
     }
     let late: Vec<_> = targets.iter().filter(|(t, _)| *t >= 2_000_000).collect();
+    eprintln!(
+        "estimate {estimate} bit/s: {} target changes in the last 10 s, {} keyframe requests in all",
+        late.len(),
+        sim.fwd.stats().keyframe_requests
+    );
     assert!(
         late.len() <= 2,
         "estimate {estimate} bit/s held constant: {} target changes in 10 s \
@@ -313,6 +318,7 @@ fn unanswered_keyframe_requests_back_off() {
         .filter(|(_, l)| *l == 2)
         .map(|(t, _)| *t)
         .collect();
+    eprintln!("PLIs to the top layer while unanswered (µs): {top:?}");
     assert!(top.len() >= 3, "the request is repeated: {top:?}");
     for w in top[1..].windows(2) {
         assert!(

@@ -28,7 +28,9 @@ pub struct SourceConfig {
     /// A spatial layer with no media for this long is not alive (padding
     /// does not count). Default 1 s.
     pub inactive_after_us: u64,
-    /// Least time between two keyframe requests for one SSRC. Default 300 ms.
+    /// Least time between two keyframe requests for one SSRC (unanswered
+    /// ones back off further: see [`Source::poll_keyframe_request`]).
+    /// Default 300 ms.
     pub keyframe_retry_min_us: u64,
 }
 
@@ -486,8 +488,12 @@ impl Source {
     }
 
     /// The SSRC to send a PLI for now, if any: once per wanted keyframe,
-    /// again after the retry interval while it has not arrived. Call until
-    /// `None`.
+    /// again while it has not arrived. The first repeat comes after the
+    /// retry interval (a round trip plus two frame intervals, at least
+    /// `keyframe_retry_min_us`); from then on the wait doubles per
+    /// unanswered request, at least [`KEYFRAME_BACKOFF_MIN_US`](super::KEYFRAME_BACKOFF_MIN_US)
+    /// (1 s) and at most [`KEYFRAME_BACKOFF_MAX_US`](super::KEYFRAME_BACKOFF_MAX_US)
+    /// (2 s); a keyframe on the layer resets it. Call until `None`.
     pub fn poll_keyframe_request(&mut self, now: u64) -> Option<u32> {
         for i in 0..self.layers.len() {
             let retry = self.retry_us(&self.layers[i]);
