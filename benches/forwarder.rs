@@ -36,6 +36,10 @@
 //!   forwarders (targets (2,2), (2,1), (1,2), (0,2) in turn), each forward +
 //!   GCM protect into its own buffer. Baseline: the naive path with
 //!   webrtc-srtp encrypt, once per subscriber (each parses the packet).
+//!   `track`: the same 100 subscribers in one `simulcast::Track`
+//!   (`push_rtp`, then `poll_output` until `Timeout`, each packet protected
+//!   in the one output buffer): the cost of the track object's drain
+//!   contract over bare forwarders.
 //!
 //! Times are this thread's CPU time (`support::cpu_now`). After criterion,
 //! a table of medians and ratios, with goals, and the per-forwarded-packet
@@ -47,7 +51,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
 use rtmedia::sim::{SimulcastConfig, SimulcastTrace as Trace};
-use rtmedia::simulcast::{Forwarded, Forwarder, Layer, Source, SourceConfig, SourcePacket};
+use rtmedia::simulcast::{
+    Forwarded, Forwarder, ForwarderConfig, Layer, Output, Source, SourceConfig, SourcePacket,
+    SubscriberConfig, Track, TrackConfig,
+};
 use rtmedia::srtp::{Config, Profile, Srtp};
 use webrtc_srtp::context::Context as WebrtcContext;
 use webrtc_srtp::option::srtp_replay_protection;
@@ -412,6 +419,50 @@ fn bench_fanout(c: &mut Criterion, trace: &Trace) -> (Tally, Tally) {
         })
     });
 
+    let mut next = 0;
+    let mut track = Track::new(TrackConfig::default(), trace.ssrcs()).unwrap();
+    let mut txs: Vec<Srtp> = (0..SUBSCRIBERS).map(|i| gcm(i as u8)).collect();
+    for i in 0..SUBSCRIBERS {
+        let config = SubscriberConfig {
+            forwarder: ForwarderConfig {
+                ssrc: OUT_SSRC + i as u32,
+                ..ForwarderConfig::default()
+            },
+            rtx: None,
+        };
+        track
+            .add_subscriber(i as u64, config, targets(i), 0)
+            .unwrap();
+    }
+    let mut out = [0u8; CAP];
+    g.bench_function("track", |b| {
+        b.iter_custom(|iters| {
+            batched(iters, FANOUT_BATCH, |n, stopwatch| {
+                make(&mut next, n, &mut batch);
+                stopwatch.time(|| {
+                    for (p, at) in batch.drain(..) {
+                        track.push_rtp(p, at).unwrap();
+                        loop {
+                            match track.poll_output(at, &mut out).unwrap() {
+                                Output::Rtp {
+                                    subscriber, len, ..
+                                } => {
+                                    let tx = &mut txs[subscriber as usize];
+                                    black_box(tx.protect_rtp(&mut out, len).unwrap());
+                                }
+                                Output::KeyframeRequest { ssrc } => {
+                                    black_box(ssrc);
+                                }
+                                Output::Timeout(_) => break,
+                            }
+                        }
+                    }
+                });
+                n
+            })
+        })
+    });
+
     let mut base = Tally::default();
     let mut next = 0;
     let mut subs: Vec<(Naive, WebrtcContext)> = (0..SUBSCRIBERS)
@@ -525,6 +576,13 @@ fn main() {
         support::Comparison {
             group: GROUP_FANOUT,
             candidate: "rtmedia",
+            baseline: "webrtc",
+            min_speedup: 1.0,
+            min_packets_per_sec: None,
+        },
+        support::Comparison {
+            group: GROUP_FANOUT,
+            candidate: "track",
             baseline: "webrtc",
             min_speedup: 1.0,
             min_packets_per_sec: None,

@@ -155,6 +155,10 @@ fn run(src: &mut Source, fwd: &mut Forwarder, packets: &[Bytes], now: &mut u64) 
         if let Forwarded::Sent(n) = fwd.forward(&pkt, &mut buf, *now).unwrap() {
             sent.push(parse_out(&buf[..n]));
         }
+        // Forwarder::forward's contract: backfill after every forward.
+        while let Some(n) = fwd.backfill(src, &mut buf, *now).unwrap() {
+            sent.push(parse_out(&buf[..n]));
+        }
     }
     sent
 }
@@ -263,9 +267,17 @@ fn an_intermediate_layers_keyframe_is_taken_on_the_way() {
     let mut packets = p.frame(&[0, 1, 2], &[1]);
     packets.extend(p.frame(&[0, 1, 2], &[]));
     packets.extend(p.frame(&[0, 1, 2], &[2]));
-    run(&mut src, &mut fwd, &packets[..6], &mut now);
+    // Layer 1's keyframe is held: layer 2's of the same capture may follow.
+    let mut sent = run(&mut src, &mut fwd, &packets[..6], &mut now);
+    assert_eq!(fwd.current_layer().map(|l| l.spatial), Some(0));
+    // It did not: layer 1's next frame starts layer 1 at its keyframe,
+    // replayed from the source's history.
+    sent.extend(run(&mut src, &mut fwd, &packets[6..12], &mut now));
     assert_eq!(fwd.current_layer().map(|l| l.spatial), Some(1));
-    run(&mut src, &mut fwd, &packets[6..], &mut now);
+    let key = sent.iter().position(|o| o.key).expect("layer 1's keyframe");
+    assert_eq!(sent.len(), key + 4, "layer 1's keyframe and next frame");
+    sent.extend(run(&mut src, &mut fwd, &packets[12..], &mut now));
+    assert_continuous(&sent);
     assert_eq!(fwd.current_layer().map(|l| l.spatial), Some(2));
     assert_eq!(fwd.stats().spatial_switches, 2);
 }

@@ -287,14 +287,13 @@ impl Meeting {
             .subscribers
             .iter()
             .zip(&self.sfu.subscribers)
-            .map(|(sub, state)| SubSample {
+            .enumerate()
+            .map(|(i, (sub, state))| SubSample {
                 capacity_bps: sub.profile.capacity_at(now, duration),
                 estimate_bps: state.estimate_bps,
                 allocated_bps: state.allocated_bps,
-                layers: state
-                    .subs
-                    .iter()
-                    .map(|s| s.forwarder.current_layer().map(|l| l.spatial))
+                layers: (0..state.subs.len())
+                    .map(|j| self.sfu.forwarder(i, j).current_layer().map(|l| l.spatial))
                     .collect(),
                 jb_target_ms: sub
                     .tracks

@@ -136,7 +136,7 @@ pub fn print(m: &Meeting) {
             link.sent, link.lost, link.queue_drops, sub.nacks_sent, state.retransmitted, unrecovered, sub.audio_packets
         );
         for (j, t) in sub.tracks.iter().enumerate() {
-            let fwd = m.sfu.subscribers[i].subs[j].forwarder.stats();
+            let fwd = m.sfu.forwarder(i, j).stats();
             let total: u64 = t.layer_time_us.iter().sum::<u64>().max(1);
             let share: Vec<String> = t
                 .layer_time_us
@@ -296,6 +296,34 @@ pub fn goals(m: &Meeting) -> Vec<Goal> {
         name: "at most one keyframe request per switch, per source (PLIs sent / switch decisions + subscriber PLIs)".into(),
         measured: per_source.join(", "),
         pass: m.sfu.tracks.iter().all(|t| t.plis_sent <= t.switch_requests + t.recovery_requests),
+    });
+
+    let joins: Vec<String> = m
+        .sfu
+        .tracks
+        .iter()
+        .map(|t| {
+            let j = t.late_join;
+            format!(
+                "{} (keyframe {} old) first frame {} PLIs {}",
+                if j.from_history { "history" } else { "waited" },
+                j.keyframe_age_us.map_or("never".into(), ms),
+                j.first_frame_us.map_or("never".into(), ms),
+                j.plis
+            )
+        })
+        .collect();
+    goals.push(Goal {
+        name: format!(
+            "a late joiner (thumbnail, at {:.0} s) starts from the history when its keyframe is at most {} old: no PLI, first frame at once",
+            crate::sfu::LATE_JOIN_AT_US as f64 / 1e6,
+            ms(rtmedia::simulcast::TrackConfig::default().max_history_start_us)
+        ),
+        measured: joins.join(", "),
+        pass: m.sfu.tracks.iter().all(|t| {
+            let j = t.late_join;
+            !j.from_history || (j.plis == 0 && j.first_frame_us.is_some_and(|us| us < 50_000))
+        }),
     });
 
     let checks = m

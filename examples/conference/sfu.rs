@@ -1,8 +1,14 @@
-//! The SFU: one [`Source`] per published video, one [`Forwarder`] per
-//! (subscriber, source), one [`Allocator`] per subscriber. It owns the legs
-//! it sends on (to subscribers: media; to publishers: PLIs and their mix),
-//! so that a forwarded packet is written once into the subscriber's buffer
-//! and protected there in place, as the library intends.
+//! The SFU: one [`simulcast::Track`] per published video (its source, one
+//! forwarder per subscriber, NACK answers, merged PLIs, joins from history),
+//! one [`Allocator`] per subscriber. It owns the legs it sends on (to
+//! subscribers: media; to publishers: PLIs and their mix), so that a
+//! forwarded packet is written once into the subscriber's buffer and
+//! protected there in place, as the library intends. Everything a track
+//! wants done comes out of its `poll_output`.
+//!
+//! A probe subscriber joins every track late ([`LATE_JOIN_AT_US`]) to
+//! measure what a late joiner gets: time to its first frame and the PLIs the
+//! join caused (none when the track's history holds the layer's keyframe).
 //!
 //! It also checks its own output before it reaches any network: every
 //! forwarder's sequence numbers must be gapless (except the one-number gap
@@ -10,10 +16,10 @@
 //! timestamps must increase from frame to frame.
 
 use bytes::Bytes;
-use rtmedia::packet::rtcp::{self, PliBuilder, RtcpPacket};
+use rtmedia::packet::rtcp::PliBuilder;
 use rtmedia::simulcast::{
-    Allocator, AllocatorConfig, Forwarded, Forwarder, ForwarderConfig, Layer, Source, SourceConfig,
-    TrackDemand,
+    self, Allocator, AllocatorConfig, Forwarder, ForwarderConfig, Layer, Output, RtpKind,
+    SubscriberConfig, TrackConfig, TrackDemand,
 };
 
 use crate::audio::RoomAudio;
@@ -25,6 +31,10 @@ pub const STAGE: Layer = Layer::new(2, 2);
 pub const THUMBNAIL: Layer = Layer::new(0, 2);
 /// SSRC the SFU sends RTCP with.
 const SFU_SSRC: u32 = 0x5f0_0001;
+/// When the probe subscriber joins every track (as a thumbnail).
+pub const LATE_JOIN_AT_US: u64 = 6_000_000;
+/// The probe's subscriber id in every track (real subscribers are 0..n).
+const PROBE: u64 = u64::MAX;
 
 /// The output of a forwarder as it leaves the SFU.
 #[derive(Debug, Default, Clone)]
@@ -77,25 +87,42 @@ impl OutputCheck {
     }
 }
 
-/// One subscriber's view of one source.
+/// One subscriber's view of one source (its forwarder is in the track:
+/// [`Sfu::forwarder`]).
+#[derive(Default)]
 pub struct Subscription {
-    pub forwarder: Forwarder,
     pub check: OutputCheck,
     /// When a new spatial target was set on a forwarder that had one.
     pub decided_us: Vec<u64>,
     /// When the forwarder actually moved to another spatial layer.
     pub switched_us: Vec<u64>,
+    /// The forwarder's switch and cut counts at its last packet.
+    seen: (u64, u64),
+}
+
+/// What a late joiner got from one track.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LateJoin {
+    /// Whether the track started it from its history.
+    pub from_history: bool,
+    /// Age of the thumbnail layer's last keyframe at the join.
+    pub keyframe_age_us: Option<u64>,
+    /// Until the last packet of its first frame left the SFU.
+    pub first_frame_us: Option<u64>,
+    /// PLIs sent to the publisher for the join (0 from history).
+    pub plis: u64,
 }
 
 /// A published video and what the SFU did for it.
 pub struct Track {
-    pub source: Source,
+    pub track: simulcast::Track,
     /// Keyframe requests the forwarders made (one per spatial decision).
     pub switch_requests: u64,
     /// PLIs from subscribers whose jitter buffer lost a frame.
     pub recovery_requests: u64,
     /// PLIs sent to the publisher after merging.
     pub plis_sent: u64,
+    pub late_join: LateJoin,
 }
 
 pub struct SubscriberState {
@@ -104,7 +131,6 @@ pub struct SubscriberState {
     pub estimate_bps: u64,
     pub allocated_bps: u64,
     pub retransmitted: u64,
-    pub nacked: u64,
 }
 
 pub struct Sfu {
@@ -115,11 +141,22 @@ pub struct Sfu {
     pub to_publishers: Vec<Leg>,
     buf: Vec<u8>,
     pub source_errors: u64,
+    joined: bool,
 }
 
 /// The SSRC subscriber `sub` receives publisher `track`'s video on.
 pub fn out_ssrc(sub: usize, track: usize) -> u32 {
     0x7e00_0000 + (sub as u32) * 64 + track as u32
+}
+
+fn subscriber(ssrc: u32) -> SubscriberConfig {
+    SubscriberConfig {
+        forwarder: ForwarderConfig {
+            ssrc,
+            ..ForwarderConfig::default()
+        },
+        rtx: None,
+    }
 }
 
 impl Sfu {
@@ -130,33 +167,36 @@ impl Sfu {
         to_subscribers: Vec<Leg>,
         to_publishers: Vec<Leg>,
     ) -> Self {
+        let n = to_subscribers.len();
         let tracks = video_ssrcs
             .iter()
-            .map(|ssrcs| Track {
-                source: Source::new(SourceConfig::default(), ssrcs).expect("1 to 3 distinct SSRCs"),
-                switch_requests: 0,
-                recovery_requests: 0,
-                plis_sent: 0,
+            .enumerate()
+            .map(|(j, ssrcs)| {
+                let mut track = simulcast::Track::new(TrackConfig::default(), ssrcs)
+                    .expect("1 to 3 distinct SSRCs");
+                for i in 0..n {
+                    // Paused (no feed) until the allocator gives it a layer.
+                    let config = subscriber(out_ssrc(i, j));
+                    track
+                        .add_subscriber_with_bitrate(i as u64, config, 0, 0)
+                        .unwrap();
+                }
+                Track {
+                    track,
+                    switch_requests: 0,
+                    recovery_requests: 0,
+                    plis_sent: 0,
+                    late_join: LateJoin::default(),
+                }
             })
             .collect::<Vec<_>>();
-        let subscribers = (0..to_subscribers.len())
-            .map(|i| SubscriberState {
-                subs: (0..tracks.len())
-                    .map(|j| Subscription {
-                        forwarder: Forwarder::new(ForwarderConfig {
-                            ssrc: out_ssrc(i, j),
-                            ..ForwarderConfig::default()
-                        }),
-                        check: OutputCheck::default(),
-                        decided_us: Vec::new(),
-                        switched_us: Vec::new(),
-                    })
-                    .collect(),
+        let subscribers = (0..n)
+            .map(|_| SubscriberState {
+                subs: (0..tracks.len()).map(|_| Subscription::default()).collect(),
                 allocator: Allocator::new(AllocatorConfig::default(), tracks.len()),
                 estimate_bps: 0,
                 allocated_bps: 0,
                 retransmitted: 0,
-                nacked: 0,
             })
             .collect();
         Self {
@@ -167,86 +207,121 @@ impl Sfu {
             to_publishers,
             buf: vec![0; 2048],
             source_errors: 0,
+            joined: false,
+        }
+    }
+
+    /// Subscriber `i`'s forwarder of publisher `j`'s video.
+    pub fn forwarder(&self, i: usize, j: usize) -> &Forwarder {
+        self.tracks[j]
+            .track
+            .forwarder(i as u64)
+            .expect("every subscriber")
+    }
+
+    /// Does what track `j` says until it has nothing more now: packets to
+    /// subscribers (checked, then protected in place and sent), PLIs to the
+    /// publisher.
+    fn drain(&mut self, j: usize, now: u64) {
+        let t = &mut self.tracks[j];
+        loop {
+            match t
+                .track
+                .poll_output(now, &mut self.buf)
+                .expect("2048-byte buffer")
+            {
+                Output::Rtp {
+                    subscriber: PROBE, ..
+                } => {
+                    // The probe receives nothing; its first frame is done at
+                    // the first marker.
+                    let marker = self.buf[1] & 0x80 != 0;
+                    if marker && t.late_join.first_frame_us.is_none() {
+                        t.late_join.first_frame_us = Some(now - LATE_JOIN_AT_US);
+                    }
+                }
+                Output::Rtp {
+                    subscriber,
+                    len,
+                    kind,
+                } => {
+                    let i = subscriber as usize;
+                    if kind != RtpKind::Media {
+                        self.subscribers[i].retransmitted += 1;
+                    } else {
+                        let fwd = t.track.forwarder(subscriber).expect("routed");
+                        let stats = fwd.stats();
+                        let sub = &mut self.subscribers[i].subs[j];
+                        let (switches, cuts) = (stats.spatial_switches, stats.cut_frames);
+                        if switches > sub.seen.0 {
+                            sub.switched_us.push(now);
+                        }
+                        let b = &self.buf;
+                        let seq = u16::from_be_bytes([b[2], b[3]]);
+                        let ts = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                        sub.check.on_packet(seq, ts, cuts > sub.seen.1);
+                        sub.seen = (switches, cuts);
+                    }
+                    self.to_subscribers[i].send_rtp_in_place(now, &mut self.buf, len);
+                }
+                Output::KeyframeRequest { ssrc } => {
+                    let pli = PliBuilder {
+                        sender_ssrc: SFU_SSRC,
+                        media_ssrc: ssrc,
+                    };
+                    let mut buf = [0u8; PliBuilder::LEN];
+                    pli.write_into(&mut buf).expect("12 bytes");
+                    self.to_publishers[j].send_rtcp(now, &buf);
+                    t.plis_sent += 1;
+                    if self.joined && t.late_join.first_frame_us.is_none() {
+                        t.late_join.plis += 1;
+                    }
+                }
+                Output::Timeout(_) => break,
+            }
+        }
+    }
+
+    fn drain_all(&mut self, now: u64) {
+        for j in 0..self.tracks.len() {
+            self.drain(j, now);
         }
     }
 
     /// A decrypted RTP packet from publisher `p`: audio to the mixer, video
-    /// through the source to every subscriber's forwarder.
+    /// to its track.
     pub fn on_publisher_rtp(&mut self, p: usize, packet: Bytes, now: u64, room: &mut RoomAudio) {
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
         if ssrc == self.audio_ssrcs[p] {
             room.push(p, packet, now);
             return;
         }
-        let Ok(pkt) = self.tracks[p].source.on_rtp(packet, now) else {
+        if self.tracks[p].track.push_rtp(packet, now).is_err() {
             self.source_errors += 1;
             return;
-        };
-        for (state, leg) in self.subscribers.iter_mut().zip(&mut self.to_subscribers) {
-            let sub = &mut state.subs[p];
-            let before = *sub.forwarder.stats();
-            let Ok(Forwarded::Sent(len)) = sub.forwarder.forward(&pkt, &mut self.buf, now) else {
-                continue;
-            };
-            let after = sub.forwarder.stats();
-            if after.spatial_switches > before.spatial_switches {
-                sub.switched_us.push(now);
-            }
-            let b = &self.buf;
-            let seq = u16::from_be_bytes([b[2], b[3]]);
-            let ts = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
-            sub.check
-                .on_packet(seq, ts, after.cut_frames > before.cut_frames);
-            leg.send_rtp_in_place(now, &mut self.buf, len);
         }
+        self.drain(p, now);
     }
 
     /// A decrypted RTCP packet from publisher `p` (its sender reports).
     pub fn on_publisher_rtcp(&mut self, p: usize, packet: &[u8]) {
-        self.tracks[p].source.on_rtcp(packet);
+        self.tracks[p].track.push_publisher_rtcp(packet);
     }
 
-    /// A decrypted RTCP packet from subscriber `i`: NACKs are answered from
-    /// the source's history, PLIs become keyframe requests on the layer the
-    /// subscriber is getting.
-    pub fn on_subscriber_rtcp(&mut self, i: usize, packet: &[u8], now: u64) {
-        let state = &mut self.subscribers[i];
-        let leg = &mut self.to_subscribers[i];
-        for p in rtcp::compound(packet).flatten() {
-            let media = match &p {
-                RtcpPacket::Nack(n) => n.media_ssrc(),
-                RtcpPacket::Pli(pli) => pli.media_ssrc(),
-                _ => continue,
-            };
-            let Some(j) = (0..self.tracks.len()).find(|&j| out_ssrc(i, j) == media) else {
-                continue;
-            };
-            let track = &mut self.tracks[j];
-            let fwd = &mut state.subs[j].forwarder;
-            match p {
-                RtcpPacket::Nack(n) => {
-                    for seq in n.lost_sequence_numbers() {
-                        state.nacked += 1;
-                        if let Ok(len) = fwd.retransmit(&track.source, seq, &mut self.buf) {
-                            state.retransmitted += 1;
-                            leg.send_rtp_in_place(now, &mut self.buf, len);
-                        }
-                    }
-                }
-                RtcpPacket::Pli(_) => {
-                    if let Some(layer) = fwd.current_layer().or(fwd.target_layer()) {
-                        track.source.request_keyframe(layer.spatial);
-                        track.recovery_requests += 1;
-                    }
-                }
-                _ => {}
+    /// A decrypted RTCP packet from subscriber `i`: each track takes the
+    /// NACKs and PLIs for its SSRCs.
+    pub fn on_subscriber_rtcp(&mut self, _i: usize, packet: &[u8], now: u64) {
+        for j in 0..self.tracks.len() {
+            if self.tracks[j].track.push_subscriber_rtcp(packet) > 0 {
+                self.drain(j, now);
             }
         }
     }
 
     /// Shares each subscriber's estimate between the tracks: the stage
     /// speaker's video first and up to the top layer, the others as
-    /// thumbnails. A forwarder given a new spatial layer asks for a keyframe.
+    /// thumbnails. A forwarder given a new spatial layer asks for a keyframe
+    /// (or starts from the track's history).
     pub fn allocate(&mut self, now: u64, estimates: &[u64], stage: Option<usize>) {
         let demands: Vec<TrackDemand> = self
             .tracks
@@ -255,23 +330,24 @@ impl Sfu {
             .map(|(j, t)| TrackDemand {
                 priority: if stage == Some(j) { 10 } else { 1 },
                 max_layer: if stage == Some(j) { STAGE } else { THUMBNAIL },
-                bitrates: t.source.bitrates(now),
+                bitrates: t.track.source().bitrates(now),
                 muted: false,
-                keyframe_bytes: t.source.keyframe_bytes(),
+                keyframe_bytes: t.track.source().keyframe_bytes(),
             })
             .collect();
-        for (state, &estimate) in self.subscribers.iter_mut().zip(estimates) {
+        for (i, (state, &estimate)) in self.subscribers.iter_mut().zip(estimates).enumerate() {
             state.estimate_bps = estimate;
             let allocations = state.allocator.allocate(estimate, &demands, now);
             state.allocated_bps = allocations.iter().map(|a| a.bitrate).sum();
-            for ((sub, a), demand) in state.subs.iter_mut().zip(allocations).zip(&demands) {
-                let fwd = &mut sub.forwarder;
-                let old = fwd.target_layer();
-                match a.layer {
-                    Some(layer) => fwd.set_target(layer),
-                    None => fwd.set_available_bitrate(&demand.bitrates, 0),
-                }
-                let new = fwd.target_layer();
+            for (j, (sub, a)) in state.subs.iter_mut().zip(allocations).enumerate() {
+                let track = &mut self.tracks[j].track;
+                let id = i as u64;
+                let old = track.forwarder(id).and_then(Forwarder::target_layer);
+                let _ = match a.layer {
+                    Some(layer) => track.set_target(id, layer, now),
+                    None => track.set_available_bitrate(id, 0, now),
+                };
+                let new = track.forwarder(id).and_then(Forwarder::target_layer);
                 if old.is_some()
                     && new.is_some()
                     && old.map(|l| l.spatial) != new.map(|l| l.spatial)
@@ -280,30 +356,33 @@ impl Sfu {
                 }
             }
         }
-    }
-
-    /// Passes the forwarders' keyframe requests to their sources, and the
-    /// sources' merged requests to the publishers as PLIs.
-    pub fn poll_keyframes(&mut self, now: u64) {
-        for state in &mut self.subscribers {
-            for (sub, track) in state.subs.iter_mut().zip(&mut self.tracks) {
-                while let Some(spatial) = sub.forwarder.poll_keyframe_request() {
-                    track.source.request_keyframe(spatial);
-                    track.switch_requests += 1;
-                }
+        if !self.joined && now >= LATE_JOIN_AT_US {
+            self.joined = true;
+            for t in &mut self.tracks {
+                let before = t.track.stats().starts_from_history;
+                let last_key = t.track.source().last_keyframe_us(THUMBNAIL.spatial);
+                t.late_join.keyframe_age_us = last_key.map(|at| now - at);
+                let config = subscriber(0x7f00_0000);
+                t.track
+                    .add_subscriber(PROBE, config, THUMBNAIL, now)
+                    .unwrap();
+                t.late_join.from_history = t.track.stats().starts_from_history > before;
             }
         }
-        for (track, leg) in self.tracks.iter_mut().zip(&mut self.to_publishers) {
-            while let Some(ssrc) = track.source.poll_keyframe_request(now) {
-                let pli = PliBuilder {
-                    sender_ssrc: SFU_SSRC,
-                    media_ssrc: ssrc,
-                };
-                let mut buf = [0u8; PliBuilder::LEN];
-                pli.write_into(&mut buf).expect("12 bytes");
-                leg.send_rtcp(now, &buf);
-                track.plis_sent += 1;
-            }
+        self.drain_all(now);
+    }
+
+    /// Keyframe requests due again (merged and backed off by the tracks);
+    /// the request counters the report reads.
+    pub fn poll_keyframes(&mut self, now: u64) {
+        self.drain_all(now);
+        for t in &mut self.tracks {
+            t.recovery_requests = t.track.stats().subscriber_plis;
+            t.switch_requests = (0..self.subscribers.len() as u64)
+                .chain(self.joined.then_some(PROBE))
+                .filter_map(|i| t.track.forwarder(i))
+                .map(|f| f.stats().keyframe_requests)
+                .sum();
         }
     }
 }

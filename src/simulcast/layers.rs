@@ -38,6 +38,8 @@ impl LayerBitrates {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SpatialMeter {
     bytes: [[u64; BUCKETS]; MAX_TEMPORAL],
+    /// Media packets per bucket (all temporal layers).
+    packets: [u32; BUCKETS],
     /// Bucket index (time / BUCKET_US) each slot currently holds.
     bucket_of: [u64; BUCKETS],
     first_media_us: Option<u64>,
@@ -86,7 +88,9 @@ impl SpatialMeter {
             for t in &mut self.bytes {
                 t[slot] = 0;
             }
+            self.packets[slot] = 0;
         }
+        self.packets[slot] = self.packets[slot].saturating_add(1);
         let tid = usize::from(tid).min(MAX_TEMPORAL - 1);
         self.bytes[tid][slot] += bytes as u64;
         self.max_tid = self.max_tid.max(tid as u8);
@@ -109,6 +113,21 @@ impl SpatialMeter {
     pub fn is_alive(&self, now: u64, inactive_after_us: u64) -> bool {
         self.last_media_us
             .is_some_and(|t| now.saturating_sub(t) < inactive_after_us)
+    }
+
+    /// Media packets per second over the window (all temporal layers).
+    pub fn packet_rate(&self, now: u64) -> u64 {
+        let Some(first) = self.first_media_us else {
+            return 0;
+        };
+        let current = now / BUCKET_US;
+        let oldest = current.saturating_sub(BUCKETS as u64 - 1);
+        let span_us = (now - first.min(now)).clamp(BUCKET_US, BUCKETS as u64 * BUCKET_US);
+        let total: u64 = (0..BUCKETS)
+            .filter(|&s| (oldest..=current).contains(&self.bucket_of[s]))
+            .map(|s| u64::from(self.packets[s]))
+            .sum();
+        total * 1_000_000 / span_us
     }
 
     /// Cumulative bitrates of the temporal layers, bits/s.

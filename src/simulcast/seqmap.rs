@@ -23,8 +23,10 @@ pub(crate) struct DropMap {
     max_sent: Option<u64>,
     /// Drops since the rebase.
     drop_total: u64,
-    /// Ring of the most recent drops, ascending from `start`.
-    drops: [u64; RECENT_DROPS],
+    /// Ring of the most recent drops, ascending from `start`: the low 32
+    /// bits of each (a drop is within 2^32 below `max_in`), so that two maps
+    /// per forwarder stay small (1 KB together).
+    drops: [u32; RECENT_DROPS],
     start: usize,
     len: usize,
     /// Values at or below this may have drops the ring no longer holds.
@@ -58,7 +60,9 @@ impl DropMap {
     }
 
     fn drop_at(&self, i: usize) -> u64 {
-        self.drops[(self.start + i) % RECENT_DROPS]
+        let low = self.drops[(self.start + i) % RECENT_DROPS];
+        let anchor = self.max_in.unwrap_or(0);
+        anchor - u64::from((anchor as u32).wrapping_sub(low))
     }
 
     /// Drops at or below `value`, and whether `value` is one; `None` when the
@@ -146,17 +150,18 @@ impl DropMap {
             self.len -= 1;
             at -= 1;
         }
-        let mut i = self.len;
-        while i > at {
-            self.drops[(self.start + i) % RECENT_DROPS] = self.drop_at(i - 1);
-            i -= 1;
-        }
-        self.drops[(self.start + at) % RECENT_DROPS] = value;
-        self.len += 1;
-        self.drop_total += 1;
         if self.max_in.is_none_or(|m| value > m) {
             self.max_in = Some(value);
         }
+        let mut i = self.len;
+        while i > at {
+            self.drops[(self.start + i) % RECENT_DROPS] =
+                self.drops[(self.start + i - 1) % RECENT_DROPS];
+            i -= 1;
+        }
+        self.drops[(self.start + at) % RECENT_DROPS] = value as u32;
+        self.len += 1;
+        self.drop_total += 1;
     }
 
     /// The output the next new head value would get.

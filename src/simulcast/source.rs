@@ -29,7 +29,9 @@ pub struct SourceConfig {
     /// A spatial layer with no media for this long is not alive (padding
     /// does not count). Default 1 s.
     pub inactive_after_us: u64,
-    /// Least time between two keyframe requests for one SSRC. Default 300 ms.
+    /// Least time between two keyframe requests for one SSRC (unanswered
+    /// ones back off further: see [`Source::poll_keyframe_request`]).
+    /// Default 300 ms.
     pub keyframe_retry_min_us: u64,
 }
 
@@ -161,6 +163,9 @@ struct SpatialLayer {
     history: History,
     keyframe: KeyframeRequest,
     clock: Option<SenderClock>,
+    /// Extended sequence number of the last keyframe's first packet, and
+    /// when it arrived.
+    last_keyframe: Option<(u64, u64)>,
 }
 
 /// A published video track: up to three simulcast SSRCs, lowest resolution
@@ -209,6 +214,7 @@ impl Source {
                 history: History::new(config.history_packets),
                 keyframe: KeyframeRequest::default(),
                 clock: None,
+                last_keyframe: None,
             })
             .collect();
         Ok(Self {
@@ -320,6 +326,9 @@ impl Source {
                 .on_keyframe_bytes(pkt.keyframe, len, pkt.timestamp);
         }
         if pkt.keyframe {
+            if layer.last_keyframe.is_none_or(|(k, _)| k < ext_seq) {
+                layer.last_keyframe = Some((ext_seq, now));
+            }
             layer.keyframe.satisfied();
             self.stats.keyframes[index] += 1;
         }
@@ -338,6 +347,30 @@ impl Source {
         let layout = RtpLayout::parse(&bytes).ok()?;
         self.describe(usize::from(spatial), bytes, layout, ext_seq)
             .ok()
+    }
+
+    /// The last keyframe of `spatial` (its first packet's extended sequence
+    /// number) when it arrived at most `max_age_us` before `now` and the
+    /// history still holds it and every packet since: a subscriber can start
+    /// from there without asking the publisher.
+    pub fn keyframe_in_history(&self, spatial: u8, max_age_us: u64, now: u64) -> Option<u64> {
+        let layer = self.layers.get(usize::from(spatial))?;
+        let (first, at) = layer.last_keyframe?;
+        if now.saturating_sub(at) > max_age_us {
+            return None;
+        }
+        let highest = self.highest_ext_seq(spatial)?;
+        (first..=highest)
+            .all(|seq| layer.history.get(seq).is_some())
+            .then_some(first)
+    }
+
+    /// When the last keyframe of `spatial` arrived (`None` before one).
+    pub fn last_keyframe_us(&self, spatial: u8) -> Option<u64> {
+        self.layers
+            .get(usize::from(spatial))?
+            .last_keyframe
+            .map(|(_, at)| at)
     }
 
     /// Highest extended sequence number received on `spatial`.
@@ -440,6 +473,15 @@ impl Source {
         out
     }
 
+    /// Media packets per second of a spatial layer over the last second (0
+    /// when not alive): what a forwarder on it must remember for NACKs.
+    pub fn packet_rate(&self, spatial: u8, now: u64) -> u64 {
+        self.layers
+            .get(usize::from(spatial))
+            .filter(|l| l.meter.is_alive(now, self.config.inactive_after_us))
+            .map_or(0, |l| l.meter.packet_rate(now))
+    }
+
     /// Whether a spatial layer has sent media within the inactivity timeout.
     pub fn is_alive(&self, spatial: u8, now: u64) -> bool {
         self.layers
@@ -502,8 +544,12 @@ impl Source {
     }
 
     /// The SSRC to send a PLI for now, if any: once per wanted keyframe,
-    /// again after the retry interval while it has not arrived. Call until
-    /// `None`.
+    /// again while it has not arrived. The first repeat comes after the
+    /// retry interval (a round trip plus two frame intervals, at least
+    /// `keyframe_retry_min_us`); from then on the wait doubles per
+    /// unanswered request, at least [`KEYFRAME_BACKOFF_MIN_US`](super::KEYFRAME_BACKOFF_MIN_US)
+    /// (1 s) and at most [`KEYFRAME_BACKOFF_MAX_US`](super::KEYFRAME_BACKOFF_MAX_US)
+    /// (2 s); a keyframe on the layer resets it. Call until `None`.
     pub fn poll_keyframe_request(&mut self, now: u64) -> Option<u32> {
         for i in 0..self.layers.len() {
             let retry = self.retry_us(&self.layers[i]);

@@ -35,6 +35,11 @@ pub struct SimulcastConfig {
     /// Forced keyframe every this many frames of a layer; `None`: only the
     /// first frame, requested ones and the first after a layer resumes.
     pub keyframe_interval: Option<u32>,
+    /// A keyframe on one layer (requested or periodic) is a keyframe on every
+    /// active layer at the same capture instant, as libvpx's multi-encoder
+    /// simulcast (libwebrtc's `LibvpxVp8Encoder`) and browsers do. Default
+    /// false: each layer answers its own requests.
+    pub keyframes_on_all_layers: bool,
     pub cpu_used: i32,
     pub mtu: usize,
     pub payload_type: u8,
@@ -58,6 +63,7 @@ impl Default for SimulcastConfig {
             ],
             fps: 30,
             keyframe_interval: None,
+            keyframes_on_all_layers: false,
             cpu_used: 8,
             mtu: 1200,
             payload_type: 96,
@@ -107,6 +113,8 @@ struct Layer {
     packets: u32,
     octets: u32,
     frames: u64,
+    /// Frames encoded since this layer's last keyframe.
+    since_keyframe: u32,
     picture: Vec<u8>,
 }
 
@@ -178,6 +186,7 @@ impl SimulcastPublisher {
                 packets: 0,
                 octets: 0,
                 frames: 0,
+                since_keyframe: 0,
                 picture: Vec::new(),
             });
         }
@@ -346,6 +355,18 @@ impl SimulcastPublisher {
         // Rendered even when every layer is off, so that the picture at a
         // given capture index does not depend on which layers were on.
         self.pattern.render(&mut self.source);
+        if self.config.keyframes_on_all_layers {
+            let due = self.layers.iter().any(|l| {
+                let periodic = self
+                    .config
+                    .keyframe_interval
+                    .is_some_and(|n| l.since_keyframe >= n.max(1));
+                l.active && (l.keyframe_requested || periodic)
+            });
+            for l in &mut self.layers {
+                l.keyframe_requested |= due;
+            }
+        }
         let mut layers = Vec::new();
         for index in 0..self.layers.len() {
             if !self.layers[index].active {
@@ -391,6 +412,11 @@ impl SimulcastPublisher {
             }
             layer.packets = layer.packets.wrapping_add(packets.len() as u32);
             layer.frames += 1;
+            layer.since_keyframe = if keyframe {
+                1
+            } else {
+                layer.since_keyframe.saturating_add(1)
+            };
             layers.push(SimulcastLayerFrame {
                 layer: index,
                 ssrc: layer.packetizer.ssrc,

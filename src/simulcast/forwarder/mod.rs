@@ -2,17 +2,20 @@
 //! rewriting that makes the layers one continuous stream. Frame-level
 //! bookkeeping is in `frames`, NACK answers in `nack`.
 
+mod bitrate;
 mod frames;
 mod nack;
+mod switch;
 
 use super::rewrite::{self, OutFields};
-use super::select::select_layer;
 use super::seqmap::DropMap;
 use super::source::{Source, SourcePacket};
-use super::{Layer, LayerBitrates, MAX_HISTORY_PACKETS, MAX_SPATIAL, MAX_TEMPORAL};
+use super::{Layer, MAX_HISTORY_PACKETS, MAX_SPATIAL, MAX_TEMPORAL};
 use crate::packet::WriteError;
+pub use bitrate::{UPGRADE_HOLD_US, UPGRADE_MARGIN_PERCENT};
 use frames::{FrameDecisions, FrameOut};
 use nack::SentRecord;
+use switch::{KeyframeUse, SwitchPoint};
 
 /// Options of a [`Forwarder`]. `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +29,16 @@ pub struct ForwarderConfig {
     pub max_layer: Layer,
     /// RTP clock rate, for timestamps across a switch. Default 90 000.
     pub clock_rate: u32,
-    /// Sent packets remembered for NACKs (rounded up to a power of two; 0
-    /// counts as 1, more than [`MAX_HISTORY_PACKETS`] as that), 24 bytes
-    /// each (the payloads are the source's, shared). Default 1024.
+    /// Most sent packets remembered for NACKs (rounded up to a power of
+    /// two), 24 bytes each (the payloads are the source's, shared). The
+    /// record ring starts at 64 and grows, up to this, on control calls:
+    /// [`Forwarder::set_target`] sizes it for the target's spatial layer
+    /// (64 / 256 / 1024 records for layers 0 / 1 / 2), a
+    /// [`Track`](crate::simulcast::Track) for the layer's measured packet
+    /// rate over [`NACK_WINDOW_US`] ([`Forwarder::reserve_nack_records`]).
+    /// A thumbnail's forwarder stays at 64 (1.5 KB). Never grown per packet.
+    /// 0 counts as 1, more than [`MAX_HISTORY_PACKETS`] as that. Default
+    /// 1024.
     pub history_packets: usize,
     /// Largest disagreement allowed between the sender-report timeline and
     /// the arrival clock at a switch before falling back to the arrival
@@ -101,6 +111,19 @@ pub enum DropReason {
 
 const DROP_REASONS: usize = 7;
 
+/// How long a sent packet should stay answerable to a NACK (when
+/// `history_packets` allows; see [`Forwarder::reserve_nack_records`]): a
+/// NACK comes a round trip plus a reorder wait after the loss, and a
+/// retransmission later than this is too late to play.
+pub const NACK_WINDOW_US: u64 = 1_000_000;
+/// Records a forwarder starts with.
+const INITIAL_NACK_RECORDS: usize = 64;
+
+/// A spatial layer with no media for this long that sends again "came
+/// alive" ([`Forwarder::poll_layers_changed`]); the source's default
+/// inactivity timeout.
+const LAYER_SILENT_US: u64 = 1_000_000;
+
 /// Result of [`Forwarder::forward`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forwarded {
@@ -149,7 +172,9 @@ pub struct ForwarderStats {
     pub dropped: [u64; DROP_REASONS],
     pub spatial_switches: u64,
     pub temporal_switches: u64,
-    /// Keyframe requests this forwarder asked for (one per switch decision).
+    /// Keyframe requests the host took with
+    /// [`Forwarder::poll_keyframe_request`] (one per switch decision; a
+    /// request withdrawn before it was polled is not counted).
     pub keyframe_requests: u64,
     pub retransmitted: u64,
     pub nacks_before_keyframe: u64,
@@ -204,6 +229,38 @@ pub struct Forwarder {
     /// After a switch: the layer and next source sequence number of packets
     /// that arrived before the keyframe that started it (see `backfill`).
     backfill: Option<(u8, u64)>,
+    /// Last source packet `backfill` may send (a deferred switch or a start
+    /// from history replays what had arrived then; later packets are
+    /// forwarded as they come, so a host that drains backfill late gets
+    /// them reordered, not twice).
+    backfill_until: Option<u64>,
+    /// Highest source sequence number seen per spatial layer.
+    seen_ext_seq: [u64; MAX_SPATIAL],
+    /// Highest source packet of the current layer `backfill` sent: a host
+    /// that forwards packets later than they reached the source (a queue,
+    /// as [`Track`](crate::simulcast::Track) keeps) does not send it twice.
+    /// Only a gapless run counts: a packet backfill skipped (not arrived)
+    /// may come later and must then be forwarded.
+    backfilled_through: Option<(u8, u64)>,
+    /// Backfill skipped a packet since the switch: `backfilled_through`
+    /// stays where it was.
+    backfill_gap: bool,
+    /// A start from the source's history: the kept keyframe to begin at.
+    history_start: Option<(u8, u64)>,
+    /// A keyframe of a layer on the way to the target, held back for one
+    /// frame in case the target's keyframe of the same capture follows.
+    candidate: Option<SwitchPoint>,
+    /// Last media packet seen per spatial layer (0: never), to tell the
+    /// host when a layer comes alive.
+    last_media_us: [u64; MAX_SPATIAL],
+    /// A layer came alive since the host last asked.
+    layers_changed: bool,
+    /// Latest `now` seen (the clock of `set_available_bitrate`).
+    clock_us: u64,
+    /// When `set_available_bitrate` last moved down for bandwidth.
+    last_downgrade_us: Option<u64>,
+    /// Recent peak rate of each layer (upgrade decisions).
+    rate_peaks: bitrate::RatePeaks,
     /// Temporal-layer decisions of the last few frames.
     frames: FrameDecisions,
     /// What of the frame being sent has gone out.
@@ -220,7 +277,10 @@ impl Forwarder {
     pub fn new(mut config: ForwarderConfig) -> Self {
         config.history_packets = config.history_packets.clamp(1, MAX_HISTORY_PACKETS);
         config.clock_rate = config.clock_rate.max(1);
-        let history = config.history_packets.next_power_of_two();
+        let history = config
+            .history_packets
+            .next_power_of_two()
+            .min(INITIAL_NACK_RECORDS);
         Self {
             config,
             target: None,
@@ -237,6 +297,17 @@ impl Forwarder {
             keyframe_ext_seq: 0,
             layer_first_ext_seq: u64::MAX,
             backfill: None,
+            backfill_until: None,
+            seen_ext_seq: [0; MAX_SPATIAL],
+            backfilled_through: None,
+            backfill_gap: false,
+            history_start: None,
+            candidate: None,
+            last_media_us: [0; MAX_SPATIAL],
+            layers_changed: false,
+            clock_us: 0,
+            last_downgrade_us: None,
+            rate_peaks: Default::default(),
             frames: FrameDecisions::default(),
             frame_out: FrameOut::default(),
             frame_ts: None,
@@ -289,27 +360,14 @@ impl Forwarder {
         self.auto_pause = None;
         let spatial_change = self.target.is_none_or(|t| t.spatial != layer.spatial);
         self.target = Some(layer);
+        if spatial_change {
+            self.candidate = None;
+            self.reserve_nack_records(INITIAL_NACK_RECORDS << (2 * layer.spatial));
+        }
         if self.current.is_some_and(|c| c.spatial == layer.spatial) {
             self.keyframe_request = None;
         } else if spatial_change {
             self.ask_keyframe(layer.spatial);
-        }
-    }
-
-    /// Picks the target from the source's measured layers and the bandwidth
-    /// this subscriber has for this source; pauses (reason `Bandwidth` or
-    /// `NoFeed`) when nothing fits.
-    pub fn set_available_bitrate(&mut self, bitrates: &LayerBitrates, available_bps: u64) {
-        match select_layer(bitrates, available_bps, self.config.max_layer) {
-            Some(layer) => self.set_target(layer),
-            None => {
-                let any_alive = select_layer(bitrates, u64::MAX, self.config.max_layer).is_some();
-                self.stop(if any_alive {
-                    PauseReason::Bandwidth
-                } else {
-                    PauseReason::NoFeed
-                });
-            }
         }
     }
 
@@ -318,6 +376,7 @@ impl Forwarder {
     pub fn pause(&mut self, reason: PauseReason) {
         self.host_pause = Some(reason);
         self.current = None;
+        self.candidate = None;
     }
 
     /// Undoes [`pause`](Self::pause); asks for a keyframe to restart from.
@@ -333,19 +392,29 @@ impl Forwarder {
         self.auto_pause = Some(reason);
         self.target = None;
         self.current = None;
+        self.candidate = None;
         self.keyframe_request = None;
     }
 
     fn ask_keyframe(&mut self, spatial: u8) {
         self.keyframe_request = Some(spatial);
-        self.stats.keyframe_requests += 1;
+    }
+
+    /// Whether a spatial layer of the source came alive (its first media,
+    /// or media again after a second of silence) since the last call: a
+    /// forwarder driven by [`set_available_bitrate`](Self::set_available_bitrate)
+    /// starts paused (`NoFeed`) and needs the host to run it again then.
+    pub fn poll_layers_changed(&mut self) -> bool {
+        core::mem::take(&mut self.layers_changed)
     }
 
     /// The spatial layer this forwarder needs a keyframe on, once per
     /// decision; pass it to [`Source::request_keyframe`], which merges the
     /// requests of all subscribers.
     pub fn poll_keyframe_request(&mut self) -> Option<u8> {
-        self.keyframe_request.take()
+        let spatial = self.keyframe_request.take();
+        self.stats.keyframe_requests += u64::from(spatial.is_some());
+        spatial
     }
 
     /// Forwards `pkt` into `out` if this subscriber gets it: the rewritten
@@ -353,6 +422,9 @@ impl Forwarder {
     /// [`SourcePacket::forwarded_len`] bytes (the packet's length, plus one
     /// when a 7-bit PictureID is widened), whether the packet is sent or
     /// not: a smaller buffer is refused before anything changes.
+    ///
+    /// Call [`backfill`](Self::backfill) after every `forward`, sent or
+    /// dropped: a switch may start from packets the source already holds.
     pub fn forward(
         &mut self,
         pkt: &SourcePacket,
@@ -362,6 +434,13 @@ impl Forwarder {
         let needed = pkt.forwarded_len();
         if out.len() < needed {
             return Err(WriteError::BufferTooSmall { needed });
+        }
+        self.clock_us = self.clock_us.max(now);
+        if let Some(seen) = self.seen_ext_seq.get_mut(usize::from(pkt.spatial)) {
+            *seen = (*seen).max(pkt.ext_seq);
+        }
+        if !pkt.padding_only {
+            self.note_media(pkt.spatial, now);
         }
         let decision = self.decide(pkt, now);
         let sending = match decision {
@@ -391,15 +470,38 @@ impl Forwarder {
             }
             return Err(DropReason::Padding);
         }
-        if !on_current {
-            if !(pkt.keyframe && self.may_switch_to(pkt.spatial)) {
-                return Err(if self.current.is_some() {
-                    DropReason::OtherLayer
-                } else {
-                    DropReason::WaitingForKeyframe
-                });
+        if self.candidate_expired(pkt) {
+            self.take_candidate();
+            if pkt.spatial == self.current.map_or(u8::MAX, |c| c.spatial) {
+                // Sent by `backfill`, after the keyframe it follows.
+                return Err(DropReason::OtherLayer);
             }
-            self.switch_to(pkt, now);
+        }
+        let on_current = self.current.is_some_and(|c| c.spatial == pkt.spatial);
+        if on_current
+            && self
+                .backfilled_through
+                .is_some_and(|(s, t)| s == pkt.spatial && pkt.ext_seq <= t)
+        {
+            return Err(DropReason::Late);
+        }
+        if !on_current {
+            let not_now = if self.current.is_some() {
+                DropReason::OtherLayer
+            } else {
+                DropReason::WaitingForKeyframe
+            };
+            if !pkt.keyframe {
+                return Err(not_now);
+            }
+            match self.keyframe_use(pkt.spatial) {
+                KeyframeUse::Switch => self.switch_to(&SwitchPoint::of(pkt, now)),
+                KeyframeUse::Candidate => {
+                    self.hold_candidate(pkt, now);
+                    return Err(not_now);
+                }
+                KeyframeUse::Ignore => return Err(not_now),
+            }
         }
         let current = self.current.as_mut().expect("set above");
         if let Some(tid) = pkt.temporal {
@@ -460,96 +562,15 @@ impl Forwarder {
         })
     }
 
-    /// Whether a keyframe of `spatial` may become the forwarded layer: any
-    /// layer up to the target to start with; otherwise one between the
-    /// current and the target layer (taken on the way).
-    fn may_switch_to(&self, spatial: u8) -> bool {
-        let Some(target) = self.target else {
-            return false;
-        };
-        if spatial > target.spatial {
-            return false;
-        }
-        match self.current {
-            None => true,
-            Some(c) if target.spatial > c.spatial => spatial > c.spatial,
-            Some(c) if target.spatial < c.spatial => spatial < c.spatial,
-            Some(_) => false,
-        }
-    }
-
-    /// Makes `pkt`'s layer the forwarded one from this keyframe on, numbering
-    /// it to continue what the subscriber has seen.
-    fn switch_to(&mut self, pkt: &SourcePacket, now: u64) {
-        let target = self.target.expect("switch only with a target");
-        if self.current.is_some() {
-            self.stats.spatial_switches += 1;
-        }
-        self.current = Some(Layer::new(pkt.spatial, target.temporal));
-        self.frame_ts = None;
-        self.frames = FrameDecisions::default();
-        self.backfill = Some((pkt.spatial, pkt.ext_seq + 1));
-        let d = pkt.vp8.as_ref();
-        match self.last {
-            None => {
-                // The first layer keeps its own numbering.
-                self.seq.rebase(pkt.ext_seq, pkt.ext_seq);
-                self.layer_first_ext_seq = pkt.ext_seq;
-                if let Some(pid) = pkt.ext_picture_id {
-                    self.picture_id.rebase(pid, pid);
-                }
-                self.ts_offset = 0;
-                self.tl0_offset = 0;
-                self.key_idx_offset = 0;
+    /// Notes a media packet of `spatial`; a layer silent for a second (or
+    /// never seen) coming alive is news for the host.
+    fn note_media(&mut self, spatial: u8, now: u64) {
+        if let Some(last) = self.last_media_us.get_mut(usize::from(spatial)) {
+            if *last == 0 || now.saturating_sub(*last) >= LAYER_SILENT_US {
+                self.layers_changed = true;
             }
-            Some(last) => {
-                // A frame cut short by the switch gets a one-number gap, so
-                // the receiver sees a loss rather than a complete frame.
-                // (A frame missing an earlier packet already shows a hole.)
-                let cut = !last.marker;
-                self.stats.cut_frames += u64::from(cut || !self.frame_out.is_complete());
-                let first_out = last.ext_seq + 1 + u64::from(cut);
-                self.seq.rebase(pkt.ext_seq, first_out);
-                self.layer_first_ext_seq = first_out;
-                if let Some(pid) = pkt.ext_picture_id {
-                    self.picture_id.rebase(pid, last.ext_picture_id + 1);
-                }
-                let out_ts = self.timestamp_after_switch(&last, pkt, now);
-                self.ts_offset = out_ts.wrapping_sub(pkt.timestamp);
-                if let Some(tl0) = d.and_then(|d| d.tl0_pic_idx) {
-                    self.tl0_offset = tl0.wrapping_sub(last.tl0_pic_idx.wrapping_add(1));
-                }
-                if let Some(k) = d.and_then(|d| d.key_idx) {
-                    self.key_idx_offset = k.wrapping_sub(last.key_idx.wrapping_add(1)) & 0x1f;
-                }
-            }
+            *last = now.max(1);
         }
-        if target.spatial == pkt.spatial {
-            self.keyframe_request = None;
-        }
-    }
-
-    /// The output timestamp for the first frame of a new layer: the old
-    /// layer's timeline moved by the capture-time difference from the sender
-    /// reports, or by the arrival-time difference when there are none or they
-    /// disagree with it by more than the allowed skew; always later than the
-    /// last one sent.
-    fn timestamp_after_switch(&self, last: &LastSent, pkt: &SourcePacket, now: u64) -> u32 {
-        // i128 throughout: sender-report times, clock rates and skews are
-        // the publisher's or the host's, and any of them may be absurd.
-        let rate = i128::from(self.config.clock_rate.max(1));
-        let arrival_us = i128::from(now.saturating_sub(last.at_us));
-        let elapsed_us = match (last.capture_us, pkt.capture_us) {
-            (Some(a), Some(b))
-                if (i128::from(b) - i128::from(a) - arrival_us).unsigned_abs()
-                    <= u128::from(self.config.max_timestamp_skew_us) =>
-            {
-                i128::from(b) - i128::from(a)
-            }
-            _ => arrival_us,
-        };
-        let ticks = (elapsed_us * rate / 1_000_000).clamp(1, i128::from(i32::MAX));
-        last.timestamp.wrapping_add(ticks as u32)
     }
 
     /// Records a sent packet: continuity state, NACK record, counters.
@@ -583,9 +604,8 @@ impl Forwarder {
                 at_us: now,
             });
         }
-        let mask = self.sent.len() - 1;
-        self.sent[ext_seq as usize & mask] =
-            SentRecord::new(ext_seq, pkt.spatial, pkt.ext_seq, &fields);
+        let record = SentRecord::new(ext_seq, pkt.spatial, pkt.ext_seq, &fields);
+        self.remember(record, ext_seq);
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += len as u64;
     }
@@ -601,8 +621,25 @@ impl Forwarder {
         out: &mut [u8],
         now: u64,
     ) -> Result<Option<usize>, WriteError> {
+        if let Some((spatial, first)) = self.history_start {
+            // Checked before anything moves (see below).
+            if let Some(pkt) = source.kept_packet(spatial, first) {
+                if out.len() < pkt.forwarded_len() {
+                    return Err(WriteError::BufferTooSmall {
+                        needed: pkt.forwarded_len(),
+                    });
+                }
+            }
+            self.history_start = None;
+            if let Some(n) = self.start_at_kept_keyframe(source, spatial, first, out, now)? {
+                return Ok(Some(n));
+            }
+        }
         while let Some((spatial, next)) = self.backfill {
-            let highest = source.highest_ext_seq(spatial).unwrap_or(0);
+            let highest = source
+                .highest_ext_seq(spatial)
+                .unwrap_or(0)
+                .min(self.backfill_until.unwrap_or(u64::MAX));
             if next > highest || self.current.is_none_or(|c| c.spatial != spatial) {
                 self.backfill = None;
                 break;
@@ -610,6 +647,7 @@ impl Forwarder {
             let Some(pkt) = source.kept_packet(spatial, next) else {
                 // Not arrived yet: it will be forwarded when it does.
                 self.backfill = Some((spatial, next + 1));
+                self.backfill_gap = true;
                 continue;
             };
             // Checked before anything moves, so a too-small buffer can be
@@ -619,6 +657,9 @@ impl Forwarder {
                 self.backfill = Some((spatial, next + 1));
             }
             if let Forwarded::Sent(n) = sent {
+                if !self.backfill_gap && self.current.is_some_and(|c| c.spatial == spatial) {
+                    self.backfilled_through = Some((spatial, next));
+                }
                 return Ok(Some(n));
             }
         }

@@ -92,6 +92,36 @@ impl Default for SentRecord {
 }
 
 impl Forwarder {
+    /// Keeps the record of a sent packet.
+    pub(super) fn remember(&mut self, record: SentRecord, ext_seq: u64) {
+        let mask = self.sent.len() - 1;
+        self.sent[ext_seq as usize & mask] = record;
+    }
+
+    /// Sent-packet records kept for NACKs (the ring's size).
+    pub fn nack_records(&self) -> usize {
+        self.sent.len()
+    }
+
+    /// Makes room for at least `packets` sent-packet records (rounded up to
+    /// a power of two, at most `history_packets`); never shrinks. Call on a
+    /// control path (it allocates when it grows): [`set_target`](Self::set_target)
+    /// does with an estimate by spatial layer, a [`Track`](crate::simulcast::Track)
+    /// with the layer's measured packet rate over [`NACK_WINDOW_US`](super::NACK_WINDOW_US).
+    pub fn reserve_nack_records(&mut self, packets: usize) {
+        let max = self.config.history_packets.max(1).next_power_of_two();
+        let want = packets.max(1).next_power_of_two().min(max);
+        if want <= self.sent.len() {
+            return;
+        }
+        let mut grown = vec![SentRecord::default(); want];
+        let mask = want - 1;
+        for r in self.sent.iter().filter(|r| r.spatial != SentRecord::EMPTY) {
+            grown[r.ext_seq_low as usize & mask] = *r;
+        }
+        self.sent = grown;
+    }
+
     /// Sends again the packet this subscriber received as `seq` (from a
     /// NACK), rebuilt from the source's shared history with this
     /// subscriber's own values. Packets from before the last keyframe are
