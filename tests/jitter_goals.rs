@@ -51,10 +51,12 @@ fn trace_values(sim: &Sim<impl Source>, from_us: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Every 40th packet (an isolated loss every ~1.3 s of 300 kbit/s video)
-/// is lost and recovered by a retransmission, as RTX or on the media SSRC.
-/// The target delay, sampled every 50 ms, never exceeds the lossless run's
-/// (same jitter on every other packet) by more than one histogram bin.
+/// Every 40th packet (a loss every ~1.3 s of 300 kbit/s video) is lost
+/// and recovered by a retransmission, as RTX or on the media SSRC. The
+/// jitter delay estimate, sampled every 50 ms, never exceeds the lossless
+/// run's (same jitter on every other packet) by more than one histogram
+/// bin; and the target (which adds one round trip once losses are frequent)
+/// is the same whether retransmissions come as RTX or on the media SSRC.
 #[test]
 fn retransmissions_never_raise_the_video_delay_estimate() {
     for seed in SEEDS {
@@ -62,6 +64,7 @@ fn retransmissions_never_raise_the_video_delay_estimate() {
         let sent = clean.log.len();
         let drops: HashSet<usize> = (20..sent).step_by(40).collect();
         let mut worst = Vec::new();
+        let mut targets = Vec::new();
         for plain in [false, true] {
             let lossy = video_run(jittery(0.0), seed, plain, |s| {
                 s.drop_original = drops.clone()
@@ -80,25 +83,39 @@ fn retransmissions_never_raise_the_video_delay_estimate() {
                 "seed {seed}: recovered {recovered} of {}",
                 drops.len()
             );
-            let (a, b) = (trace_values(&clean, 0), trace_values(&lossy, 0));
+            let (a, b) = (&clean.estimate_trace, &lossy.estimate_trace);
             let excess = a
                 .iter()
-                .zip(&b)
-                .map(|(a, b)| b.saturating_sub(*a))
+                .zip(b)
+                .map(|(a, b)| b.1.saturating_sub(a.1))
                 .max()
                 .unwrap();
             worst.push(excess);
+            targets.push(trace_values(&lossy, 0));
             assert!(
                 excess <= 2_000,
-                "seed {seed} plain={plain}: target above the lossless run's by {:.1} ms",
+                "seed {seed} plain={plain}: estimate above the lossless run's by {:.1} ms",
                 ms(excess)
             );
         }
+        let rtx_vs_plain = targets[0]
+            .iter()
+            .zip(&targets[1])
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
         println!(
-            "seed {seed}: {} losses recovered; target excess over lossless: RTX {:.1} ms, plain {:.1} ms",
+            "seed {seed}: {} losses recovered; estimate above lossless: RTX {:.1} ms, plain {:.1} ms; \
+             targets RTX vs plain differ by at most {:.1} ms",
             drops.len(),
             ms(worst[0]),
-            ms(worst[1])
+            ms(worst[1]),
+            ms(rtx_vs_plain)
+        );
+        assert!(
+            rtx_vs_plain <= 2_000,
+            "seed {seed}: RTX and plain targets differ by {:.1} ms",
+            ms(rtx_vs_plain)
         );
     }
 }
@@ -158,9 +175,13 @@ fn video_delay_returns_to_the_no_loss_level_within_2s_after_an_isolated_loss() {
 /// Video added delay (time each frame spends in the buffer after its last
 /// packet arrived), 0.5 % loss each way recovered by NACK, 2 Mbit/s
 /// bottleneck: p95 ≤ the link's jitter p95 + a typical frame's
-/// transmission time + 20 ms.
+/// transmission time + 20 ms while losses stay isolated. Once three
+/// retransmissions were needed within 60 s the buffer holds one round trip
+/// more (so that frames waiting for retransmissions do not stall the
+/// picture): those seeds are held to that bound plus the round trip.
 #[test]
 fn video_added_delay_p95_stays_within_link_jitter_plus_frame_time_plus_20ms() {
+    let mut isolated = 0;
     for seed in SEEDS {
         let bandwidth = 2_000_000;
         let link = LinkConfig {
@@ -178,13 +199,24 @@ fn video_added_delay_p95_stays_within_link_jitter_plus_frame_time_plus_20ms() {
         let frame_time = percentile(&mut sizes, 0.5) * 8 * 1_000_000 / bandwidth;
         let mut added: Vec<u64> = sim.residence.iter().map(|r| r.2).collect();
         let added_p95 = percentile(&mut added, 0.95);
-        let bound = jitter_p95 + frame_time + 20_000;
+        // The round trip reserved shows as a target a round trip above
+        // the jitter estimate.
+        let rtt = 2 * link.base_delay_us;
+        let reserve = sim
+            .target_trace
+            .iter()
+            .zip(&sim.estimate_trace)
+            .any(|(t, e)| t.1 >= e.1 + rtt);
+        isolated += usize::from(!reserve);
+        let bound = jitter_p95 + frame_time + 20_000 + if reserve { rtt } else { 0 };
         println!(
-            "seed {seed}: network jitter p95 {:.1} ms, typical frame {:.1} ms, added delay p95 {:.1} ms (bound {:.1}), frames {} of {}",
+            "seed {seed}: network jitter p95 {:.1} ms, typical frame {:.1} ms, added delay p95 {:.1} ms \
+             (bound {:.1}{}), frames {} of {}",
             ms(jitter_p95),
             ms(frame_time),
             ms(added_p95),
             ms(bound),
+            if reserve { ", losses frequent: + RTT" } else { "" },
             sim.video.len(),
             sim.source.frames.len()
         );
@@ -195,6 +227,10 @@ fn video_added_delay_p95_stays_within_link_jitter_plus_frame_time_plus_20ms() {
             ms(bound)
         );
     }
+    assert!(
+        isolated >= 5,
+        "most seeds see isolated losses only ({isolated})"
+    );
 }
 
 /// What the NACKs of a run asked for: sequence numbers requested, those

@@ -28,6 +28,9 @@ pub(crate) enum Placed {
     Normal(i64),
     /// Suspect timestamp: placed at its arrival, not to be measured.
     Suspect(i64),
+    /// The suspects before it agreed: the clock took up the jump, and this
+    /// packet is placed on the new timeline (and measured).
+    Jumped(i64),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -70,7 +73,7 @@ impl MediaClock {
         if count >= CONFIRM {
             self.offset_us = self.offset_us.saturating_add(on_time.saturating_sub(media));
             self.pending = None;
-            return Placed::Normal(on_time);
+            return Placed::Jumped(on_time);
         }
         Placed::Suspect(on_time)
     }
@@ -103,6 +106,7 @@ mod tests {
             let media = 1_000_000 + i * 20_000 - 2_000_000;
             let placed = c.place(media, 1_050_000 + i as u64 * 20_000, base, 500_000);
             assert_eq!(matches!(placed, Placed::Suspect(_)), expect_suspect);
+            assert_eq!(matches!(placed, Placed::Jumped(_)), !expect_suspect);
         }
         // Continuous afterwards.
         assert_eq!(

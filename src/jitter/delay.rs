@@ -263,6 +263,13 @@ impl DelayEstimator {
         }
     }
 
+    /// The delay the measured jitter alone asks for (the target without any
+    /// floor set by the owner, such as a retransmission reserve).
+    pub fn estimate_us(&self) -> u64 {
+        let c = &self.config;
+        (self.percentile_us + c.margin_us).clamp(c.min_delay_us, c.max_delay_us)
+    }
+
     /// Transit of the fastest recent packet (arrival minus media time), µs.
     pub fn base_transit_us(&self) -> Option<i64> {
         (self.base_transit_us != i64::MAX).then_some(self.base_transit_us)

@@ -107,13 +107,18 @@ impl JitterConfig {
         config
     }
 
-    /// Defaults for 90 kHz video of `codec`.
+    /// Defaults for 90 kHz video of `codec`: the per-frame jitter
+    /// percentile plus 20 ms (a frame a little later than the jitter seen
+    /// so far, or the tail of a big frame, does not stall the picture).
     pub fn video(codec: codec::Codec) -> Self {
         Self {
             mode: Mode::Video(codec),
             clock_rate: 90_000,
             capacity_packets: 2048,
-            delay: DelayConfig::default(),
+            delay: DelayConfig {
+                margin_us: 20_000,
+                ..DelayConfig::default()
+            },
             nack: NackConfig {
                 delay_rtts: 1.0,
                 ..NackConfig::default()
@@ -232,6 +237,12 @@ pub struct JitterBuffer {
     stale_run: u32,
     /// Video: timestamp of the newest frame that fed the delay estimate.
     newest_sampled_ts: Option<i64>,
+    /// Video: arrival times of the last three retransmissions that filled
+    /// a gap (see `video_floor`).
+    recoveries: [u64; 3],
+    /// The latest `now` seen (push, pop, NACK list): `next_wakeup` takes
+    /// no time and must not point at a request that can no longer help.
+    now_hint: u64,
     stats: JitterStats,
 }
 
@@ -259,6 +270,8 @@ impl JitterBuffer {
             in_concealment: false,
             stale_run: 0,
             newest_sampled_ts: None,
+            recoveries: [0; 3],
+            now_hint: 0,
             stats: JitterStats::default(),
         }
     }
@@ -277,6 +290,12 @@ impl JitterBuffer {
     /// Current target delay (webrtc-stats' jitterBufferTargetDelay per packet).
     pub fn target_delay_us(&self) -> u64 {
         self.delay.target_us()
+    }
+
+    /// The delay the measured jitter asks for, before any retransmission
+    /// reserve: what retransmissions never raise.
+    pub fn jitter_delay_us(&self) -> u64 {
+        self.delay.estimate_us()
     }
 
     /// Round-trip time to the sender, for NACK timing. Default 100 ms.
@@ -338,6 +357,7 @@ impl JitterBuffer {
         mut retransmitted: bool,
     ) -> Result<Pushed, ParseError> {
         let p = RtpPacket::parse(&packet[..])?;
+        self.now_hint = self.now_hint.max(now);
         let seq = self.seq_unwrap.unwrap(u64::from(p.sequence_number()));
         let ts = self.ts_unwrap.unwrap(u64::from(p.timestamp()));
         let padding_only = p.payload().is_empty();
@@ -353,6 +373,7 @@ impl JitterBuffer {
         self.stats.packets_received += 1;
 
         let mut outcome = Pushed::Stored;
+        let mut in_window = false;
         let head = match self.ring.head() {
             None => {
                 self.ring.start_at(seq);
@@ -383,7 +404,10 @@ impl JitterBuffer {
                 outcome = Pushed::Reset;
                 seq
             }
-            Some(head) => head,
+            Some(head) => {
+                in_window = true;
+                head
+            }
         };
         self.stale_run = 0;
         if self.ring.held(seq).is_some() {
@@ -400,8 +424,16 @@ impl JitterBuffer {
         let (media_us, suspect) = match placed {
             Placed::Normal(m) => (m, false),
             Placed::Suspect(m) => (m, true),
+            Placed::Jumped(m) => {
+                self.stats.timestamp_jumps += 1;
+                (m, false)
+            }
         };
         self.stats.timestamp_outliers += u64::from(suspect);
+        let fills_gap = in_window && seq <= self.ring.highest();
+        if fills_gap && !retransmitted && self.nack.on_filled(seq, now) == Filled::Requested {
+            retransmitted = true;
+        }
         let slot = Slot {
             seq,
             packet: Some(packet),
@@ -412,19 +444,20 @@ impl JitterBuffer {
         };
         if let Inserted::Stored {
             first_gap,
-            filled_gap,
+            filled_gap: false,
         } = self.ring.insert(slot)
         {
-            if filled_gap {
-                if !retransmitted && self.nack.on_filled(seq, now) == Filled::Requested {
-                    retransmitted = true;
-                }
-            } else if seq > first_gap {
+            if seq > first_gap {
                 self.nack.on_gaps(first_gap.max(head), seq - 1, now);
             }
         }
         if retransmitted {
             self.stats.retransmitted_packets_received += 1;
+            if self.frames.is_some() {
+                self.recoveries.rotate_left(1);
+                self.recoveries[2] = now.max(1);
+                self.video_floor(now);
+            }
         } else if !suspect {
             self.measure(seq, ts, media_us, flags, now);
             // The percentile and two of its bins: the spread's edge.
@@ -453,6 +486,7 @@ impl JitterBuffer {
                 if newer && flags.starts_frame() != Some(false) {
                     self.newest_sampled_ts = Some(ts);
                     self.delay.sample_transit(transit, now);
+                    self.video_floor(now);
                 }
             }
         }
@@ -485,6 +519,27 @@ impl JitterBuffer {
         self.delay.set_floor(floor, now);
     }
 
+    /// Video: once three retransmissions have been needed within 60 s (as
+    /// libwebrtc's jitter estimator counts NACKed frames before it adds the
+    /// round trip to its estimate), one round trip above the jitter
+    /// estimate, so that a frame waiting for its retransmission does not
+    /// stall the picture each time. An isolated loss adds nothing (its
+    /// frame waits, late by about a round trip), and the reserve goes as
+    /// the losses stop. The jitter part is never fed by retransmissions.
+    fn video_floor(&mut self, now: u64) {
+        if !self.config.nack.enabled || self.config.delay.fixed_delay_us.is_some() {
+            return;
+        }
+        let oldest = self.recoveries[0];
+        let frequent = oldest > 0 && now < oldest.saturating_add(60_000_000);
+        let floor = if frequent {
+            self.delay.estimate_us().saturating_add(self.nack.rtt_us())
+        } else {
+            0
+        };
+        self.delay.set_floor(floor, now);
+    }
+
     /// Media time between `seq` and the packet before it (20 ms for
     /// typical audio; used as a margin).
     fn packet_interval_us(&self, seq: i64) -> u64 {
@@ -500,6 +555,7 @@ impl JitterBuffer {
         self.nack.reset();
         self.delay.reset_timing();
         self.newest_sampled_ts = None;
+        self.recoveries = [0; 3];
         self.stats.resets += 1;
         self.stale_run = 0;
         self.last_out = None;
@@ -513,6 +569,7 @@ impl JitterBuffer {
     /// The next event due at `now`, if any. Call until `None`.
     #[inline]
     pub fn pop(&mut self, now: u64) -> Option<Event<'_>> {
+        self.now_hint = self.now_hint.max(now);
         match self.config.mode {
             Mode::Audio => self.pop_audio(now),
             Mode::Video(_) => self.pop_video(now),
