@@ -114,6 +114,12 @@ impl DelayEstimator {
         }
     }
 
+    /// Whether `media_us` is exactly `ext_ts` in µs (no remainder).
+    #[inline]
+    pub fn media_ts_exact(&self, ext_ts: i64, media_us: i64) -> bool {
+        i128::from(media_us) * i128::from(self.clock_rate) == i128::from(ext_ts) * 1_000_000
+    }
+
     /// Records the arrival at `now` of a packet of media time `media_us`
     /// (see [`media_us`](Self::media_us)). Retransmitted packets should not
     /// be recorded: their lateness is the sender's reaction time, not the

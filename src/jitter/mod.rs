@@ -240,6 +240,9 @@ pub struct JitterBuffer {
     /// Video: arrival times of the last three retransmissions that filled
     /// a gap (see `video_floor`).
     recoveries: [u64; 3],
+    /// Media time of the last timestamp pushed, for an exact step without
+    /// a division (see `MediaStep`).
+    media: MediaStep,
     /// The latest `now` seen (push, pop, NACK list): `next_wakeup` takes
     /// no time and must not point at a request that can no longer help.
     now_hint: u64,
@@ -272,6 +275,7 @@ impl JitterBuffer {
             newest_sampled_ts: None,
             recoveries: [0; 3],
             now_hint: 0,
+            media: MediaStep::default(),
             stats: JitterStats::default(),
         }
     }
@@ -416,7 +420,7 @@ impl JitterBuffer {
         }
 
         let placed = self.clock.place(
-            self.delay.media_us(ts),
+            self.media.media_us(ts, &self.delay),
             now,
             self.delay.base_transit_us(),
             self.delay.max_delay_us(),
@@ -692,6 +696,42 @@ impl JitterBuffer {
             timestamp: ts,
             fec,
         })
+    }
+}
+
+/// Timestamps to media µs without a 64-bit division per packet: when a
+/// timestamp is the previous one plus the usual step, and that step is a
+/// whole number of µs (960 ticks at 48 kHz), its media time is the
+/// previous one plus that many µs, exactly what the division gives.
+#[derive(Debug, Clone, Copy, Default)]
+struct MediaStep {
+    last: Option<(i64, i64)>,
+    /// `(ticks, µs)` of the last step seen, if whole.
+    step: Option<(i64, i64)>,
+}
+
+impl MediaStep {
+    #[inline]
+    fn media_us(&mut self, ts: i64, delay: &DelayEstimator) -> i64 {
+        let media = match (self.last, self.step) {
+            (Some((last_ts, last_us)), Some((ticks, us))) if ts.wrapping_sub(last_ts) == ticks => {
+                last_us.saturating_add(us)
+            }
+            _ => {
+                let media = delay.media_us(ts);
+                if let Some((last_ts, last_us)) = self.last {
+                    let ticks = ts.wrapping_sub(last_ts);
+                    let us = media.wrapping_sub(last_us);
+                    // Whole only if both ends divide exactly.
+                    let exact = |t: i64, m: i64| delay.media_ts_exact(t, m);
+                    self.step = (ticks > 0 && exact(ts, media) && exact(last_ts, last_us))
+                        .then_some((ticks, us));
+                }
+                media
+            }
+        };
+        self.last = Some((ts, media));
+        media
     }
 }
 
