@@ -12,6 +12,8 @@
 //! before and after keep one continuous timeline. A new talk spurt after a
 //! pause moves timestamps and arrivals together and is no suspect at all.
 
+use super::delay::DelayEstimator;
+
 /// Most a packet may arrive earlier than the fastest recent packet.
 pub(crate) const EARLY_US: i64 = 150_000;
 /// Most a packet may arrive later than the maximum delay allows.
@@ -76,6 +78,42 @@ impl MediaClock {
             return Placed::Jumped(on_time);
         }
         Placed::Suspect(on_time)
+    }
+}
+
+/// Timestamps to media µs without a 64-bit division per packet: when a
+/// timestamp is the previous one plus the usual step, and that step is a
+/// whole number of µs (960 ticks at 48 kHz), its media time is the
+/// previous one plus that many µs, exactly what the division gives.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MediaStep {
+    last: Option<(i64, i64)>,
+    /// `(ticks, µs)` of the last step seen, if whole.
+    step: Option<(i64, i64)>,
+}
+
+impl MediaStep {
+    #[inline]
+    pub fn media_us(&mut self, ts: i64, delay: &DelayEstimator) -> i64 {
+        let media = match (self.last, self.step) {
+            (Some((last_ts, last_us)), Some((ticks, us))) if ts.wrapping_sub(last_ts) == ticks => {
+                last_us.saturating_add(us)
+            }
+            _ => {
+                let media = delay.media_us(ts);
+                if let Some((last_ts, last_us)) = self.last {
+                    let ticks = ts.wrapping_sub(last_ts);
+                    let us = media.wrapping_sub(last_us);
+                    // Whole only if both ends divide exactly.
+                    let exact = |t: i64, m: i64| delay.media_ts_exact(t, m);
+                    self.step = (ticks > 0 && exact(ts, media) && exact(last_ts, last_us))
+                        .then_some((ticks, us));
+                }
+                media
+            }
+        };
+        self.last = Some((ts, media));
+        media
     }
 }
 

@@ -10,17 +10,18 @@
 //! memory is fixed at construction.
 //!
 //! The parts, each owning its invariants and tested alone:
-//! - [`ring`]: the packets of the window and the bitmap of which are held
+//! - `ring`: the packets of the window and the bitmap of which are held
 //!   (the gap index);
-//! - [`nack`]: which gaps to request when, what was requested (so that a
-//!   retransmission, RTX or not, is known as one), with [`reorder`]'s
+//! - `nack`: which gaps to request when, what was requested (so that a
+//!   retransmission, RTX or not, is known as one), with `reorder`'s
 //!   measured reordering;
-//! - [`delay`]: the target delay from per-packet (audio) or per-frame
+//! - `delay`: the target delay from per-packet (audio) or per-frame
 //!   (video) delays, which retransmissions never feed;
-//! - [`clock`]: timestamps to local media time, an outlier costing at most
+//! - `clock`: timestamps to local media time, an outlier costing at most
 //!   its packet;
-//! - [`frame`]: video frame assembly, keyframe waits and requests;
-//! - this module: the push path and audio release, which tie them together.
+//! - `frame`: video frame assembly, keyframe waits and requests;
+//! - `audio`: audio release (packets, and `Lost` with the FEC offer);
+//! - this module: the push path, which ties them together.
 //!
 //! Product defaults. Audio ([`JitterConfig::audio`]) is conversational:
 //! the delay follows the jitter only, losses are left to Opus in-band FEC
@@ -47,7 +48,7 @@ pub use rtx::{restore_rtx, RtxConfig};
 
 use crate::codec;
 use crate::packet::{ParseError, RtpPacket, SeqUnwrapper, TimestampUnwrapper};
-use clock::{MediaClock, Placed};
+use clock::{MediaClock, MediaStep, Placed};
 use frame::FrameAssembler;
 use nack::{Filled, NackScheduler};
 use ring::{Flags, Inserted, PacketRing, Slot};
@@ -635,104 +636,6 @@ impl JitterBuffer {
         self.stats.jitter_buffer_target_delay += self.delay.target_us() as f64 * 1e-6;
         self.stats.jitter_buffer_emitted_count += 1;
     }
-
-    #[inline]
-    fn pop_audio(&mut self, now: u64) -> Option<Event<'_>> {
-        loop {
-            let head = self.ring.head()?;
-            if head > self.ring.highest() {
-                return None;
-            }
-            let Some(slot) = self.ring.held(head) else {
-                return self.pop_gap(head, now);
-            };
-            if now < self.delay.playout_time_of_media(slot.media_us)? {
-                return None;
-            }
-            let slot = self.ring.pop_head()?;
-            self.nack.advance(head + 1);
-            self.last_out = Some(LastOut {
-                seq: head,
-                ts: slot.ts,
-                media_us: slot.media_us,
-                marker: slot.flags.marker(),
-            });
-            let Some(packet) = slot.packet.filter(|_| !slot.flags.padding_only()) else {
-                continue;
-            };
-            self.in_concealment = false;
-            self.record_emitted(slot.arrival, now);
-            return Some(Event::Packet {
-                packet,
-                seq: head,
-                timestamp: slot.ts,
-            });
-        }
-    }
-
-    /// A gap at the head: `Lost` once its expected playout time has come.
-    #[inline(never)]
-    fn pop_gap(&mut self, head: i64, now: u64) -> Option<Event<'_>> {
-        let (ts, media_us) = self.expected(head)?;
-        if now < self.delay.playout_time_of_media(media_us)? {
-            return None;
-        }
-        self.ring.pop_head();
-        self.nack.advance(head + 1);
-        self.last_out = Some(LastOut {
-            seq: head,
-            ts,
-            media_us,
-            marker: false,
-        });
-        self.stats.packets_lost += 1;
-        if !self.in_concealment {
-            self.stats.concealment_events += 1;
-            self.in_concealment = true;
-        }
-        let fec = self.ring.held(head + 1).and_then(|s| s.packet.clone());
-        Some(Event::Lost {
-            seq: head,
-            timestamp: ts,
-            fec,
-        })
-    }
-}
-
-/// Timestamps to media µs without a 64-bit division per packet: when a
-/// timestamp is the previous one plus the usual step, and that step is a
-/// whole number of µs (960 ticks at 48 kHz), its media time is the
-/// previous one plus that many µs, exactly what the division gives.
-#[derive(Debug, Clone, Copy, Default)]
-struct MediaStep {
-    last: Option<(i64, i64)>,
-    /// `(ticks, µs)` of the last step seen, if whole.
-    step: Option<(i64, i64)>,
-}
-
-impl MediaStep {
-    #[inline]
-    fn media_us(&mut self, ts: i64, delay: &DelayEstimator) -> i64 {
-        let media = match (self.last, self.step) {
-            (Some((last_ts, last_us)), Some((ticks, us))) if ts.wrapping_sub(last_ts) == ticks => {
-                last_us.saturating_add(us)
-            }
-            _ => {
-                let media = delay.media_us(ts);
-                if let Some((last_ts, last_us)) = self.last {
-                    let ticks = ts.wrapping_sub(last_ts);
-                    let us = media.wrapping_sub(last_us);
-                    // Whole only if both ends divide exactly.
-                    let exact = |t: i64, m: i64| delay.media_ts_exact(t, m);
-                    self.step = (ticks > 0 && exact(ts, media) && exact(last_ts, last_us))
-                        .then_some((ticks, us));
-                }
-                media
-            }
-        };
-        self.last = Some((ts, media));
-        media
-    }
 }
 
 fn is_rtx(packet: &[u8], rtx: &RtxConfig) -> bool {
@@ -740,6 +643,7 @@ fn is_rtx(packet: &[u8], rtx: &RtxConfig) -> bool {
         && u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]) == rtx.rtx_ssrc
 }
 
+mod audio;
 mod requests;
 
 #[cfg(test)]
