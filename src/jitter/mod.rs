@@ -376,6 +376,9 @@ impl JitterBuffer {
             Mode::Audio => Flags::new(p.marker(), false, padding_only, None),
         };
         self.stats.packets_received += 1;
+        // Known retransmissions count as received even when duplicates
+        // (webrtc-stats' retransmittedPacketsReceived); inferred ones below.
+        self.stats.retransmitted_packets_received += u64::from(retransmitted);
 
         let mut outcome = Pushed::Stored;
         let mut in_window = false;
@@ -438,6 +441,7 @@ impl JitterBuffer {
         let fills_gap = in_window && seq <= self.ring.highest();
         if fills_gap && !retransmitted && self.nack.on_filled(seq, now) == Filled::Requested {
             retransmitted = true;
+            self.stats.retransmitted_packets_received += 1;
         }
         let slot = Slot {
             seq,
@@ -457,7 +461,6 @@ impl JitterBuffer {
             }
         }
         if retransmitted {
-            self.stats.retransmitted_packets_received += 1;
             if self.frames.is_some() {
                 self.recoveries.rotate_left(1);
                 self.recoveries[2] = now.max(1);
