@@ -231,6 +231,12 @@ static void test_recorder_errors(void) {
     rtm_feedback_recorder_config_init(&cfg, sizeof cfg);
     cfg.struct_size = 0;
     CHECK_STATUS(rtm_feedback_recorder_new(&cfg, &rec), RTM_ERR_INVALID_ARGUMENT);
+    rtm_feedback_recorder_config_init(&cfg, sizeof cfg);
+    cfg.rtcp_share_percent = 0;
+    CHECK_STATUS(rtm_feedback_recorder_new(&cfg, &rec), RTM_ERR_INVALID_ARGUMENT);
+    rtm_feedback_recorder_config_init(&cfg, sizeof cfg);
+    cfg.max_packet_len = 10;
+    CHECK_STATUS(rtm_feedback_recorder_new(&cfg, &rec), RTM_ERR_INVALID_ARGUMENT);
     CHECK(rec == NULL);
     CHECK_STATUS(rtm_feedback_recorder_new(NULL, &rec), RTM_OK);
     CHECK_STATUS(rtm_feedback_recorder_next_wakeup(rec, &at), RTM_NOTHING_DUE);
@@ -423,6 +429,21 @@ static void test_bwe_api(void) {
     rtm_bwe_config_init(&cfg, sizeof cfg);
     cfg.struct_size = 0;
     CHECK_STATUS(rtm_bwe_new(&cfg, 0, &bwe), RTM_ERR_INVALID_ARGUMENT);
+    {
+        /* A newer header's struct: unknown fields zero are fine, set are not. */
+        struct {
+            rtm_bwe_config c;
+            uint64_t newer;
+        } big;
+        CHECK_STATUS(rtm_bwe_config_init(&big.c, sizeof big), RTM_OK);
+        CHECK(big.c.struct_size == sizeof big && big.newer == 0);
+        big.newer = 1;
+        CHECK_STATUS(rtm_bwe_new(&big.c, 0, &bwe), RTM_ERR_UNSUPPORTED);
+        big.newer = 0;
+        CHECK_STATUS(rtm_bwe_new(&big.c, 0, &bwe), RTM_OK);
+        rtm_bwe_free(bwe);
+        bwe = NULL;
+    }
     rtm_bwe_config_init(&cfg, sizeof cfg);
     CHECK_STATUS(rtm_bwe_new(&cfg, 0, NULL), RTM_ERR_NULL_POINTER);
     CHECK(bwe == NULL);
@@ -463,11 +484,15 @@ static void test_bwe_api(void) {
     CHECK_STATUS(rtm_bwe_on_feedback(bwe, 60000, NULL, 4), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_bwe_on_feedback(bwe, 60000, NULL, 0), RTM_OK);
     CHECK_STATUS(rtm_bwe_on_feedback(NULL, 60000, r, 4), RTM_ERR_NULL_POINTER);
+    /* A `received` byte that is neither 0 nor 1 reads as true. */
+    r[0] = twcc_entry(1, false, 0);
+    memset(&r[0].received, 7, 1);
+    CHECK_STATUS(rtm_bwe_on_feedback(bwe, 60000, r, 1), RTM_OK);
     r[0].id_kind = 9;
     CHECK_STATUS(rtm_bwe_on_feedback(bwe, 60000, r, 4), RTM_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(rtm_bwe_get_stats(bwe, SIZED(st)), RTM_OK);
     CHECK(st.packets_sent == 2 && st.bytes_sent == 2400 && st.packets_received == 2);
-    CHECK(st.unknown == 1 && st.duplicates == 1 && st.feedbacks == 2);
+    CHECK(st.unknown == 1 && st.duplicates == 2 && st.feedbacks == 3);
     st.struct_size = 0;
     CHECK_STATUS(rtm_bwe_get_stats(bwe, &st), RTM_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(rtm_bwe_get_stats(NULL, SIZED(st)), RTM_ERR_NULL_POINTER);
@@ -584,6 +609,21 @@ static void test_pacer_api(void) {
     CHECK_STATUS(rtm_pacer_new(&cfg, &pacer), RTM_ERR_INVALID_ARGUMENT);
     rtm_pacer_config_init(&cfg, sizeof cfg);
     cfg.struct_size = 0;
+    CHECK_STATUS(rtm_pacer_new(&cfg, &pacer), RTM_ERR_INVALID_ARGUMENT);
+    {
+        struct {
+            rtm_pacer_config c;
+            uint64_t newer;
+        } big;
+        CHECK_STATUS(rtm_pacer_config_init(&big.c, sizeof big), RTM_OK);
+        big.newer = 2;
+        CHECK_STATUS(rtm_pacer_new(&big.c, &pacer), RTM_ERR_UNSUPPORTED);
+    }
+    rtm_pacer_config_init(&cfg, sizeof cfg);
+    cfg.max_streams = 0;
+    CHECK_STATUS(rtm_pacer_new(&cfg, &pacer), RTM_ERR_INVALID_ARGUMENT);
+    rtm_pacer_config_init(&cfg, sizeof cfg);
+    cfg.initial_rate_bps = 0;
     CHECK_STATUS(rtm_pacer_new(&cfg, &pacer), RTM_ERR_INVALID_ARGUMENT);
     rtm_pacer_config_init(&cfg, sizeof cfg);
     CHECK_STATUS(rtm_pacer_new(&cfg, NULL), RTM_ERR_NULL_POINTER);

@@ -2204,7 +2204,12 @@ rtm_status rtm_bwe_get_stats(const rtm_bwe_t *bwe, struct rtm_bwe_stats *stats);
  * reports, in order. transport-cc entries have id_kind
  * RTM_PACKET_ID_TRANSPORT_SEQ and ecn RTM_ECN_NONE; RFC 8888 entries
  * RTM_PACKET_ID_RTP with their ECN bits (packets reported received with
- * an unknown arrival time are left out).
+ * an unknown arrival time are left out). Arrival times are on the scale of
+ * `info->reference_time_us`, which wraps (transport-cc: every 2^24 x 64 ms,
+ * about 12 days, read as signed; RFC 8888: every 65536 s):
+ * `rtm_bwe_on_rtcp` unwraps it across feedbacks, a host feeding
+ * `rtm_bwe_on_feedback` from this array sees one absurd jump per wrap
+ * (counted and ignored by the estimator).
  *
  * `info` may be NULL; otherwise it is a growable output (set
  * `info->struct_size = sizeof *info`). `results` may be NULL only with

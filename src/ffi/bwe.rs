@@ -5,8 +5,8 @@ use crate::cc::{Bwe, BweConfig, BweState, ProbeClusterRequest, SentPacketId};
 use crate::packet::rtcp::{self, ReferenceTimeUnwrapper, RtcpPacket, REFERENCE_TICK_US};
 
 use super::cc::{
-    read_result, rtm_packet_id_kind, rtm_packet_result, rust_result, RTM_PACKET_ID_RTP,
-    RTM_PACKET_ID_TRANSPORT_SEQ,
+    check_results, read_result, rtm_packet_id_kind, rtm_packet_result, rust_result,
+    RTM_PACKET_ID_RTP, RTM_PACKET_ID_TRANSPORT_SEQ,
 };
 use super::handle;
 use super::{args, guard, rtm_status};
@@ -307,7 +307,7 @@ pub unsafe extern "C" fn rtm_bwe_on_feedback(
     n: usize,
 ) -> rtm_status {
     handle::with(bwe, |h| {
-        args::slice(results, n)?;
+        check_results(results, n)?;
         for i in 0..n {
             rust_result(&read_result(results, i))?;
         }

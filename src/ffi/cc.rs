@@ -83,6 +83,19 @@ pub(crate) unsafe fn read_result(base: *const rtm_packet_result, i: usize) -> rt
     }
 }
 
+/// Checks a caller's array of `n` results (NULL only with `n` 0, a length
+/// no array can have) without forming a slice: its `bool`s are read as
+/// bytes by [`read_result`].
+pub(crate) fn check_results(ptr: *const rtm_packet_result, n: usize) -> Result<(), rtm_status> {
+    if n > isize::MAX as usize / core::mem::size_of::<rtm_packet_result>() {
+        return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+    }
+    if ptr.is_null() && n > 0 {
+        return Err(rtm_status::RTM_ERR_NULL_POINTER);
+    }
+    Ok(())
+}
+
 /// A checked caller result as the Rust type; RTM_ERR_INVALID_ARGUMENT for
 /// an unknown `id_kind`.
 pub(crate) fn rust_result(r: &rtm_packet_result) -> Result<PacketResult, rtm_status> {
@@ -178,7 +191,12 @@ fn parse_feedback(
 /// reports, in order. transport-cc entries have id_kind
 /// RTM_PACKET_ID_TRANSPORT_SEQ and ecn RTM_ECN_NONE; RFC 8888 entries
 /// RTM_PACKET_ID_RTP with their ECN bits (packets reported received with
-/// an unknown arrival time are left out).
+/// an unknown arrival time are left out). Arrival times are on the scale of
+/// `info->reference_time_us`, which wraps (transport-cc: every 2^24 x 64 ms,
+/// about 12 days, read as signed; RFC 8888: every 65536 s):
+/// `rtm_bwe_on_rtcp` unwraps it across feedbacks, a host feeding
+/// `rtm_bwe_on_feedback` from this array sees one absurd jump per wrap
+/// (counted and ignored by the estimator).
 ///
 /// `info` may be NULL; otherwise it is a growable output (set
 /// `info->struct_size = sizeof *info`). `results` may be NULL only with
@@ -257,8 +275,7 @@ pub unsafe extern "C" fn rtm_twcc_feedback_build(
     used: *mut usize,
 ) -> rtm_status {
     guard(|| {
-        // Checked as a slice (NULL/length); read element-wise below.
-        args::slice(entries, n)?;
+        check_results(entries, n)?;
         if buf.is_null() {
             return Err(rtm_status::RTM_ERR_NULL_POINTER);
         }
