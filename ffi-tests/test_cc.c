@@ -783,7 +783,8 @@ static void test_end_to_end(void) {
     rtm_probe_cluster probe;
     uint8_t pkt[1600];
     size_t a_head = 0, a_tail = 0, f_head = 0, f_tail = 0;
-    uint64_t now, link_free = 0, est_at_3s = 0, lo = UINT64_MAX, hi = 0;
+    uint64_t now, link_free = 0, est_at_3s = 0, lo = UINT64_MAX, hi = 0, settled_at = 0;
+    rtm_pacer_stats pst;
     uint16_t tseq = 0, rtp_seq = 0;
     unsigned drops = 0, sent = 0, delivered = 0, fb_count = 0, fb_bad = 0;
     double budget = 0;
@@ -865,8 +866,13 @@ static void test_end_to_end(void) {
             fb_count++;
             f_head++;
         }
+        rtm_bwe_get_estimate(bwe, SIZED(est));
+        if (est.target_bps < 700000 || est.target_bps > 1050000) {
+            settled_at = 0;
+        } else if (settled_at == 0) {
+            settled_at = now;
+        }
         if (now == 3000000) {
-            rtm_bwe_get_estimate(bwe, SIZED(est));
             est_at_3s = est.target_bps;
         }
         if (now >= 3000000 && now % 100000 == 0) {
@@ -881,13 +887,18 @@ static void test_end_to_end(void) {
     }
     rtm_bwe_get_estimate(bwe, SIZED(est));
     rtm_bwe_get_stats(bwe, SIZED(bst));
+    rtm_pacer_get_stats(pacer, SIZED(pst));
     printf("end-to-end: 1 Mbit/s bottleneck, %u packets sent, %u delivered, %u dropped, "
            "%u feedbacks; estimate at 3 s %llu bit/s, 3-6 s range %llu-%llu bit/s, "
-           "final %llu bit/s, queue delay %llu us, rtt %llu us, loss %.3f\n",
+           "final %llu bit/s, within 0.7-1.05 Mbit/s for good from %llu ms; queue delay %llu us, "
+           "rtt %llu us, loss %.3f; %llu probes requested, %llu results, %llu padding bytes\n",
            sent, delivered, drops, fb_count, (unsigned long long)est_at_3s,
            (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)est.target_bps,
-           (unsigned long long)est.queue_delay_us, (unsigned long long)est.rtt_us,
-           est.loss_ratio);
+           (unsigned long long)(settled_at / 1000), (unsigned long long)est.queue_delay_us,
+           (unsigned long long)est.rtt_us, est.loss_ratio,
+           (unsigned long long)bst.probes_requested, (unsigned long long)bst.probe_results,
+           (unsigned long long)pst.padding_bytes);
+    CHECK(settled_at > 0 && settled_at <= 3000000);
     CHECK(fb_bad == 0);
     CHECK(fb_count >= 50);
     CHECK(bst.unknown == 0 && bst.absurd == 0);
