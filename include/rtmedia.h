@@ -47,6 +47,27 @@
 #include <stdint.h>
 
 /**
+ * `probe_cluster` of a packet that belongs to no probe cluster (probe
+ * cluster ids are never 0).
+ */
+#define RTM_NO_PROBE_CLUSTER 0
+
+/**
+ * `rtm_bwe_on_remb`'s `bps` that lifts the REMB ceiling.
+ */
+#define RTM_BWE_NO_REMB UINT64_MAX
+
+/**
+ * `rtm_packet_result.ecn` when the format carries no ECN bits.
+ */
+#define RTM_ECN_NONE 255
+
+/**
+ * Smallest buffer `rtm_twcc_feedback_build` can write a packet into.
+ */
+#define RTM_TWCC_MIN_LEN 24
+
+/**
  * Default of `max_packet_bytes`: an Ethernet MTU's worth.
  */
 #define RTM_DEFAULT_MAX_PACKET_BYTES 1500
@@ -74,6 +95,27 @@
  * Most participants a mixer may be configured for.
  */
 #define RTM_MIXER_MAX_PARTICIPANTS 16384
+
+/**
+ * Number of classes (the length of the per-class arrays of
+ * `rtm_pacer_config` and `rtm_pacer_stats`).
+ */
+#define RTM_PACKET_CLASSES 4
+
+/**
+ * `rtm_pacer_output.wakeup_us` when nothing is queued and no probe runs.
+ */
+#define RTM_NO_WAKEUP UINT64_MAX
+
+/**
+ * Most `capacity_packets` may be.
+ */
+#define RTM_PACER_MAX_CAPACITY 65536
+
+/**
+ * Most `max_streams` may be.
+ */
+#define RTM_PACER_MAX_STREAMS 1024
 
 /**
  * Most report blocks one SR or RR holds.
@@ -316,6 +358,18 @@ enum rtm_rtcp_kind
    * Receiver estimated maximum bitrate.
    */
   RTM_RTCP_REMB = 8,
+  /**
+   * transport-cc feedback (RTPFB FMT 15): read it with
+   * `rtm_cc_feedback_parse` or give it to `rtm_bwe_on_rtcp`.
+   * `media_ssrc` is set. (Appended in 0.2: reported as
+   * RTM_RTCP_UNKNOWN before.)
+   */
+  RTM_RTCP_TRANSPORT_CC = 9,
+  /**
+   * RFC 8888 congestion control feedback (RTPFB FMT 11): as
+   * RTM_RTCP_TRANSPORT_CC. (Appended in 0.2.)
+   */
+  RTM_RTCP_CCFB = 10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -332,6 +386,23 @@ typedef uint8_t rtm_rtcp_kind;
  * it may move between threads.
  */
 typedef struct rtm_allocator rtm_allocator;
+
+/**
+ * The send-side bandwidth estimator of one transport (opaque): delay- and
+ * loss-based, with probing, from transport-cc or RFC 8888 feedback.
+ * Create with `rtm_bwe_new`, free with `rtm_bwe_free`. Calls on one
+ * estimator must not overlap; it may move between threads. All its memory
+ * is reserved at creation; no call allocates.
+ */
+typedef struct rtm_bwe rtm_bwe;
+
+/**
+ * Records packet arrivals of one transport and writes congestion-control
+ * feedback for the sender (opaque). Create with `rtm_feedback_recorder_new`,
+ * free with `rtm_feedback_recorder_free`. Calls on one recorder must not
+ * overlap; it may move between threads.
+ */
+typedef struct rtm_feedback_recorder rtm_feedback_recorder;
 
 /**
  * One subscriber's forwarding state for one source (opaque): which layer it
@@ -365,6 +436,15 @@ typedef struct rtm_mixer rtm_mixer;
 typedef struct rtm_mixer_input rtm_mixer_input;
 
 /**
+ * Paces the packets of one transport (opaque): priority classes
+ * (audio, retransmissions, video, padding), a budget at a multiple of the
+ * target bitrate, probe clusters. Create with `rtm_pacer_new`, free with
+ * `rtm_pacer_free`. Calls on one pacer must not overlap; it may move
+ * between threads.
+ */
+typedef struct rtm_pacer rtm_pacer;
+
+/**
  * One published video track: its simulcast SSRCs, lowest resolution first
  * (opaque). Create with `rtm_source_new`, free with `rtm_source_free`.
  * Calls that change it (push, on_rtcp, set_rtt, request_keyframe,
@@ -382,6 +462,322 @@ typedef struct rtm_source rtm_source;
  * move between threads.
  */
 typedef struct rtm_srtp rtm_srtp;
+
+/**
+ * Options of an estimator (a growable struct): fill with
+ * `rtm_bwe_config_init(&cfg, sizeof cfg)`, then change fields.
+ */
+typedef struct rtm_bwe_config {
+  size_t struct_size;
+  /**
+   * First estimate, bits/s. Default 300000.
+   */
+  uint64_t start_bps;
+  /**
+   * Floor, bits/s (> 0, <= start_bps). Default 30000.
+   */
+  uint64_t min_bps;
+  /**
+   * Ceiling, bits/s (>= start_bps). Default 20000000.
+   */
+  uint64_t max_bps;
+  /**
+   * Probe at 3x and 6x the start rate at the first call. Default true.
+   */
+  bool initial_probes;
+  /**
+   * Periodic probes (steady upward, application-limited, recovery after
+   * a drop). Default true.
+   */
+  bool periodic_probes;
+  /**
+   * Without feedback for this long while sending, the target halves,
+   * µs (> 0). Default 1000000.
+   */
+  uint64_t feedback_timeout_us;
+} rtm_bwe_config;
+
+/**
+ * The C name of the estimator handle.
+ */
+typedef struct rtm_bwe rtm_bwe_t;
+
+/**
+ * How an `rtm_packet_result` names its packet (`RTM_PACKET_ID_*`).
+ */
+typedef uint8_t rtm_packet_id_kind;
+
+/**
+ * One packet's fate as a feedback message reports it. Frozen (no
+ * `struct_size`): arrays of it are the per-feedback interface, and its
+ * layout (24 bytes) never changes.
+ */
+typedef struct rtm_packet_result {
+  /**
+   * RTM_PACKET_ID_TRANSPORT_SEQ or RTM_PACKET_ID_RTP.
+   */
+  rtm_packet_id_kind id_kind;
+  /**
+   * Transport-wide or RTP sequence number (see `id_kind`).
+   */
+  uint16_t seq;
+  /**
+   * RTM_PACKET_ID_RTP: the packet's SSRC; otherwise 0 (ignored).
+   */
+  uint32_t ssrc;
+  /**
+   * Whether the packet arrived. As an input, any non-zero byte is true.
+   */
+  bool received;
+  /**
+   * ECN bits (0..=3) when the format carries them, RTM_ECN_NONE (0xff)
+   * otherwise.
+   */
+  uint8_t ecn;
+  /**
+   * Arrival time on the receiver's clock, µs (only differences mean
+   * anything); 0 and ignored when not received.
+   */
+  int64_t arrival_us;
+} rtm_packet_result;
+
+/**
+ * A probe cluster the estimator wants sent (a growable struct: set
+ * `struct_size = sizeof` before `rtm_bwe_poll_probe`; give it to
+ * `rtm_pacer_start_probe` as it is).
+ */
+typedef struct rtm_probe_cluster {
+  size_t struct_size;
+  /**
+   * Cluster id (never 0): stamp it on the packets sent for it
+   * (`rtm_bwe_on_sent`'s `probe_cluster`).
+   */
+  uint32_t id;
+  /**
+   * Rate to send the cluster at, bits/s (> 0).
+   */
+  uint64_t rate_bps;
+  /**
+   * The cluster counts once this many bytes...
+   */
+  uint32_t min_bytes;
+  /**
+   * ...and this many packets were sent.
+   */
+  uint32_t min_packets;
+  /**
+   * Longest time the cluster may take, µs.
+   */
+  uint64_t duration_us;
+} rtm_probe_cluster;
+
+/**
+ * What the estimator is doing (`RTM_BWE_*`).
+ */
+typedef uint8_t rtm_bwe_state;
+
+/**
+ * The estimate now (a growable struct: set `struct_size = sizeof` before
+ * `rtm_bwe_get_estimate`).
+ */
+typedef struct rtm_bwe_estimate {
+  size_t struct_size;
+  /**
+   * The bitrate the sender may use now, bits/s (give it to
+   * `rtm_pacer_set_target_bitrate` and the allocator).
+   */
+  uint64_t target_bps;
+  /**
+   * RTM_BWE_NORMAL, _OVERUSING, _APP_LIMITED or _PROBING.
+   */
+  rtm_bwe_state state;
+  /**
+   * Whether `rtt_us` is known.
+   */
+  bool has_rtt;
+  /**
+   * Smoothed round-trip time, µs (from `rtm_bwe_on_rtt` in the last
+   * 5 s, else from feedback).
+   */
+  uint64_t rtt_us;
+  /**
+   * Queuing delay the newest feedback showed, µs.
+   */
+  uint64_t queue_delay_us;
+  /**
+   * Loss ratio of the last interval, 0..=1.
+   */
+  double loss_ratio;
+  /**
+   * The random (non-congestion) loss learned, 0..=1.
+   */
+  double inherent_loss;
+  /**
+   * The bottleneck capacity measured at the last back-off while the
+   * estimate stays near it, bits/s; 0 when unknown.
+   */
+  uint64_t capacity_bps;
+} rtm_bwe_estimate;
+
+/**
+ * Counters of an estimator (a growable struct: set `struct_size = sizeof`
+ * before `rtm_bwe_get_stats`).
+ */
+typedef struct rtm_bwe_stats {
+  size_t struct_size;
+  uint64_t packets_sent;
+  uint64_t bytes_sent;
+  /**
+   * Feedback messages taken.
+   */
+  uint64_t feedbacks;
+  uint64_t packets_received;
+  uint64_t packets_lost;
+  /**
+   * Feedback entries about packets never sent or no longer remembered
+   * (ignored).
+   */
+  uint64_t unknown;
+  /**
+   * Feedback entries already reported (ignored).
+   */
+  uint64_t duplicates;
+  /**
+   * Arrival times that jumped absurdly (ignored).
+   */
+  uint64_t absurd;
+  /**
+   * Entries past the most one feedback may carry (2048; ignored).
+   */
+  uint64_t overflow;
+  uint64_t decreases;
+  uint64_t probes_requested;
+  uint64_t probe_results;
+  uint64_t feedback_timeouts;
+} rtm_bwe_stats;
+
+/**
+ * Which feedback format (`RTM_CC_FEEDBACK_*`).
+ */
+typedef uint8_t rtm_cc_feedback_format;
+
+/**
+ * What `rtm_cc_feedback_parse` found besides the results (a growable
+ * struct: set `struct_size = sizeof` before the call).
+ */
+typedef struct rtm_cc_feedback_info {
+  size_t struct_size;
+  /**
+   * RTM_CC_FEEDBACK_TRANSPORT_CC or RTM_CC_FEEDBACK_CCFB.
+   */
+  rtm_cc_feedback_format format;
+  /**
+   * The feedback's sender.
+   */
+  uint32_t sender_ssrc;
+  /**
+   * transport-cc: the media SSRC field (receivers ignore it); RFC 8888: 0.
+   */
+  uint32_t media_ssrc;
+  /**
+   * transport-cc: the feedback packet count (a gap is lost feedback);
+   * RFC 8888: 0.
+   */
+  uint8_t fb_pkt_count;
+  /**
+   * transport-cc: the first sequence number reported; RFC 8888: 0.
+   */
+  uint16_t base_seq;
+  /**
+   * Results the packet holds (what `*count` is set to).
+   */
+  size_t result_count;
+  /**
+   * transport-cc: the reference time (signed, µs); RFC 8888: the report
+   * timestamp in µs. Arrival times are on this scale.
+   */
+  int64_t reference_time_us;
+} rtm_cc_feedback_info;
+
+/**
+ * Options of a feedback recorder (a growable struct): fill with
+ * `rtm_feedback_recorder_config_init(&cfg, sizeof cfg)`, then change
+ * fields.
+ */
+typedef struct rtm_feedback_recorder_config {
+  size_t struct_size;
+  /**
+   * RTM_CC_FEEDBACK_TRANSPORT_CC (default: record with
+   * `rtm_feedback_recorder_on_transport_packet`) or RTM_CC_FEEDBACK_CCFB
+   * (RFC 8888: record with `rtm_feedback_recorder_on_rtp_packet`).
+   */
+  rtm_cc_feedback_format format;
+  /**
+   * SSRC this receiver sends feedback as. Default 0.
+   */
+  uint32_t sender_ssrc;
+  /**
+   * transport-cc's media SSRC field (one of the sender's streams;
+   * receivers ignore it). Default 0.
+   */
+  uint32_t media_ssrc;
+  /**
+   * Feedback interval, µs, 50000..=250000 (it grows when feedback would
+   * exceed `rtcp_share_percent` of the received bitrate). Default 100000.
+   */
+  uint64_t interval_us;
+  /**
+   * Most feedback may take of the received bitrate, percent, 1..=100.
+   * Default 5.
+   */
+  uint32_t rtcp_share_percent;
+  /**
+   * Longest feedback packet written, bytes, >= 64. Default 1200.
+   */
+  size_t max_packet_len;
+  /**
+   * Arrivals remembered per stream: a power of two in 64..=32768.
+   * Default 2048.
+   */
+  size_t window;
+  /**
+   * RFC 8888: most SSRCs reported (1..=64; each one's window is
+   * allocated when it is first seen). Default 16.
+   */
+  size_t max_streams;
+} rtm_feedback_recorder_config;
+
+/**
+ * The C name of the recorder handle.
+ */
+typedef struct rtm_feedback_recorder rtm_feedback_recorder_t;
+
+/**
+ * Counters of a recorder (a growable struct: set `struct_size = sizeof`
+ * before `rtm_feedback_recorder_get_stats`).
+ */
+typedef struct rtm_feedback_recorder_stats {
+  size_t struct_size;
+  /**
+   * Distinct packets recorded.
+   */
+  uint64_t packets;
+  uint64_t duplicates;
+  /**
+   * Too far behind the newest to be reported.
+   */
+  uint64_t too_old;
+  /**
+   * Recorded but pushed out of the window before being reported.
+   */
+  uint64_t evicted;
+  /**
+   * Of the wrong kind for the format, or of an SSRC past `max_streams`.
+   */
+  uint64_t rejected;
+  uint64_t feedback_packets;
+  uint64_t feedback_bytes;
+} rtm_feedback_recorder_stats;
 
 /**
  * Stream kind of a jitter buffer (`rtm_jitter_config.mode`,
@@ -751,6 +1147,160 @@ typedef struct rtm_mixer_stats {
    */
   uint64_t oversize_drops;
 } rtm_mixer_stats;
+
+/**
+ * Options of a pacer (a growable struct): fill with
+ * `rtm_pacer_config_init(&cfg, sizeof cfg)`, then change fields.
+ */
+typedef struct rtm_pacer_config {
+  size_t struct_size;
+  /**
+   * Packets queued at most, all classes together, 1..=65536. Default
+   * 2048.
+   */
+  size_t capacity_packets;
+  /**
+   * SSRCs at most, 1..=1024. Default 64.
+   */
+  size_t max_streams;
+  /**
+   * Longest burst, as time at the pacing rate, µs. Default 5000.
+   */
+  uint64_t max_burst_us;
+  /**
+   * Pacing rate / target bitrate, finite, 1..=100. Default 2.5.
+   */
+  double pacing_factor;
+  /**
+   * Pacing rate before the first target, bits/s (> 0). Default 2000000.
+   */
+  uint64_t initial_rate_bps;
+  /**
+   * Longest wait per class (index RTM_PACKET_CLASS_*), µs. Defaults:
+   * audio 100 ms, retransmission 250 ms, video 2 s, padding 50 ms.
+   */
+  uint64_t ttl_us[RTM_PACKET_CLASSES];
+  /**
+   * Hold audio to the budget too. Default false: audio leaves at once.
+   */
+  bool pace_audio;
+  /**
+   * Largest padding request, bytes (> 0). Default 1200.
+   */
+  size_t max_padding_bytes;
+  /**
+   * Longest packet accepted, 12..=RTM_MAX_PACKET_BYTES_LIMIT; a push of
+   * a longer one gives RTM_ERR_TOO_LARGE. Default
+   * RTM_DEFAULT_MAX_PACKET_BYTES (1500; copies up to this long reuse
+   * their buffers without allocating).
+   */
+  size_t max_packet_bytes;
+} rtm_pacer_config;
+
+/**
+ * The C name of the pacer handle.
+ */
+typedef struct rtm_pacer rtm_pacer_t;
+
+/**
+ * Priority class of a paced packet (`RTM_PACKET_CLASS_*`), highest first.
+ */
+typedef uint8_t rtm_packet_class;
+
+/**
+ * What `rtm_pacer_poll` gives (`RTM_PACER_OUTPUT_*`).
+ */
+typedef uint8_t rtm_pacer_output_kind;
+
+/**
+ * What `rtm_pacer_poll` gives (a growable struct: set `struct_size =
+ * sizeof` before the call).
+ */
+typedef struct rtm_pacer_output {
+  size_t struct_size;
+  /**
+   * RTM_PACER_OUTPUT_SEND, _PADDING, or _NONE (with RTM_NOTHING_DUE).
+   */
+  rtm_pacer_output_kind kind;
+  /**
+   * SEND: the packet as pushed. Valid until the next call on this pacer
+   * (or its free); do not write through it. NULL otherwise.
+   */
+  const uint8_t *data;
+  /**
+   * SEND: the packet's length; PADDING: the bytes wanted.
+   */
+  size_t len;
+  /**
+   * SEND: the packet's SSRC as pushed.
+   */
+  uint32_t ssrc;
+  /**
+   * SEND: its class; PADDING: RTM_PACKET_CLASS_PADDING.
+   */
+  rtm_packet_class packet_class;
+  /**
+   * The probe cluster the packet counts for (give it to
+   * `rtm_bwe_on_sent`), or RTM_NO_PROBE_CLUSTER.
+   */
+  uint32_t probe_cluster;
+  /**
+   * SEND: how long it waited in the pacer, µs.
+   */
+  uint64_t queued_us;
+  /**
+   * NONE: when to poll again (µs), or RTM_NO_WAKEUP when nothing is
+   * queued and no probe runs (poll again after a push). 0 otherwise.
+   */
+  uint64_t wakeup_us;
+} rtm_pacer_output;
+
+/**
+ * Counters of a pacer (a growable struct: set `struct_size = sizeof`
+ * before `rtm_pacer_get_stats`). Arrays are per class (RTM_PACKET_CLASS_*).
+ */
+typedef struct rtm_pacer_stats {
+  size_t struct_size;
+  uint64_t sent_packets[RTM_PACKET_CLASSES];
+  uint64_t sent_bytes[RTM_PACKET_CLASSES];
+  /**
+   * Dropped after waiting longer than the class's `ttl_us`.
+   */
+  uint64_t expired[RTM_PACKET_CLASSES];
+  /**
+   * Video dropped because a keyframe of the same SSRC replaced it.
+   */
+  uint64_t superseded;
+  /**
+   * Pushes refused (queue full or too many streams).
+   */
+  uint64_t refused;
+  /**
+   * Padding bytes requested for probes.
+   */
+  uint64_t padding_bytes;
+  /**
+   * Probe clusters finished.
+   */
+  uint64_t probes_done;
+  /**
+   * Longest wait of a sent packet, µs.
+   */
+  uint64_t max_queued_us[RTM_PACKET_CLASSES];
+  /**
+   * Packets and bytes queued now.
+   */
+  uint64_t queued_packets;
+  uint64_t queued_bytes;
+  /**
+   * The pacing rate now, bits/s.
+   */
+  uint64_t pacing_rate_bps;
+  /**
+   * How long the queued bytes take at the pacing rate, µs.
+   */
+  uint64_t queue_time_us;
+} rtm_pacer_stats;
 
 /**
  * One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
@@ -1361,6 +1911,44 @@ typedef struct rtm_srtp_master_key {
   size_t salt_len;
 } rtm_srtp_master_key;
 
+#define RTM_BWE_NORMAL 0
+
+/**
+ * The queue grows (or just grew): the estimate backs off.
+ */
+#define RTM_BWE_OVERUSING 1
+
+/**
+ * The sender sends well under the target; the estimate holds.
+ */
+#define RTM_BWE_APP_LIMITED 2
+
+/**
+ * A probe cluster is out, awaiting its result.
+ */
+#define RTM_BWE_PROBING 3
+
+/**
+ * transport-cc: `seq` is the transport-wide sequence number; `ssrc` is 0.
+ */
+#define RTM_PACKET_ID_TRANSPORT_SEQ 0
+
+/**
+ * RFC 8888: `ssrc` and `seq` are the packet's SSRC and RTP sequence number.
+ */
+#define RTM_PACKET_ID_RTP 1
+
+/**
+ * transport-cc (draft-holmer-rmcat-transport-wide-cc-extensions-01,
+ * RTPFB FMT 15), with transport-wide sequence numbers.
+ */
+#define RTM_CC_FEEDBACK_TRANSPORT_CC 0
+
+/**
+ * RFC 8888 congestion control feedback (RTPFB FMT 11), per SSRC.
+ */
+#define RTM_CC_FEEDBACK_CCFB 1
+
 #define RTM_JITTER_AUDIO 0
 
 #define RTM_JITTER_VIDEO_VP8 1
@@ -1399,6 +1987,35 @@ typedef struct rtm_srtp_master_key {
 #define RTM_LOG_INFO 3
 
 #define RTM_LOG_DEBUG 4
+
+#define RTM_PACKET_CLASS_AUDIO 0
+
+#define RTM_PACKET_CLASS_RETRANSMISSION 1
+
+#define RTM_PACKET_CLASS_VIDEO 2
+
+/**
+ * Padding or probe packets the host made itself.
+ */
+#define RTM_PACKET_CLASS_PADDING 3
+
+/**
+ * Nothing now (with RTM_NOTHING_DUE): see `wakeup_us`.
+ */
+#define RTM_PACER_OUTPUT_NONE 0
+
+/**
+ * Send `data[0..len]` now.
+ */
+#define RTM_PACER_OUTPUT_SEND 1
+
+/**
+ * A probe cluster needs `len` more bytes and no media is queued: send
+ * RTX re-sends of recent packets or padding-only packets of about this
+ * size, with `probe_cluster` given to `rtm_bwe_on_sent`. `data` is NULL;
+ * the pacer already counts them as sent.
+ */
+#define RTM_PACER_OUTPUT_PADDING 2
 
 #define RTM_SOURCE_CODEC_VP8 1
 
@@ -1467,6 +2084,285 @@ typedef struct rtm_srtp_master_key {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Fills `*config` with the defaults and sets `config->struct_size` to
+ * `size` (pass `sizeof *config`). RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT when `size` is not the sizeof of a released
+ * layout (nor larger). Thread-safe.
+ */
+rtm_status rtm_bwe_config_init(struct rtm_bwe_config *config, size_t size);
+
+/**
+ * Creates an estimator at `now_us` (the caller's monotonic clock, µs; the
+ * same clock for every call). On success `*out` owns it. `config` may be
+ * NULL for the defaults. RTM_ERR_NULL_POINTER (`out`);
+ * RTM_ERR_INVALID_ARGUMENT for a bad `struct_size` or rates out of order
+ * (0 < min_bps <= start_bps <= max_bps) or a zero feedback timeout;
+ * RTM_ERR_UNSUPPORTED for fields of a newer header set. Thread-safe.
+ */
+rtm_status rtm_bwe_new(const struct rtm_bwe_config *config, uint64_t now_us, rtm_bwe_t **out);
+
+/**
+ * Frees an estimator. NULL is a no-op.
+ */
+void rtm_bwe_free(rtm_bwe_t *bwe);
+
+/**
+ * A packet of `size` bytes (the whole UDP payload) has just left at
+ * `now_us`: call it for every packet the feedback will name, at the
+ * socket, after pacing. `id_kind` RTM_PACKET_ID_TRANSPORT_SEQ names it by
+ * its transport-wide sequence number `seq` (`ssrc` ignored), or
+ * RTM_PACKET_ID_RTP by `ssrc`/`seq` (RFC 8888 feedback). `probe_cluster`:
+ * the id of the probe cluster it was sent for (the pacer's output), or
+ * RTM_NO_PROBE_CLUSTER. RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT
+ * for an unknown `id_kind`. Allocates nothing.
+ */
+rtm_status rtm_bwe_on_sent(rtm_bwe_t *bwe,
+                           uint64_t now_us,
+                           rtm_packet_id_kind id_kind,
+                           uint32_t ssrc,
+                           uint16_t seq,
+                           size_t size,
+                           uint32_t probe_cluster);
+
+/**
+ * One feedback message's results `results[0..n]`, received at `now_us`
+ * (e.g. from `rtm_cc_feedback_parse`, or the host's own parser). Entries
+ * about packets never sent, no longer remembered or already reported,
+ * absurd arrival times and entries past 2048 are counted in the stats
+ * and ignored: the estimate stays sane. RTM_ERR_NULL_POINTER (`bwe`, or
+ * `results` with `n` > 0); RTM_ERR_INVALID_ARGUMENT for an entry with an
+ * unknown `id_kind` (checked first: nothing is taken then). Allocates
+ * nothing.
+ */
+rtm_status rtm_bwe_on_feedback(rtm_bwe_t *bwe,
+                               uint64_t now_us,
+                               const struct rtm_packet_result *results,
+                               size_t n);
+
+/**
+ * Gives the estimator every transport-cc and RFC 8888 feedback packet of
+ * the (compound) RTCP packet `packet[0..len]`, received at `now_us`,
+ * parsed straight into it (no caller array, no allocation); other RTCP
+ * packets are skipped (read REMB and RRs with `rtm_rtcp_next` and give
+ * them to `rtm_bwe_on_remb` / `rtm_bwe_on_rtt`). The whole compound is
+ * validated first: a damaged one changes nothing and returns the parse
+ * status of `rtm_rtcp_next` (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION,
+ * RTM_ERR_BAD_LENGTH, RTM_ERR_BAD_PADDING, RTM_ERR_MALFORMED). `*taken`
+ * (may be NULL) receives the number of feedback packets taken. Bad
+ * entries are counted and ignored as in `rtm_bwe_on_feedback`.
+ * RTM_ERR_NULL_POINTER (`bwe`, or `packet` with `len` > 0).
+ */
+rtm_status rtm_bwe_on_rtcp(rtm_bwe_t *bwe,
+                           uint64_t now_us,
+                           const uint8_t *packet,
+                           size_t len,
+                           size_t *taken);
+
+/**
+ * A round-trip time `rtt_us` from RTCP receiver reports (DLSR/LSR) at
+ * `now_us`. RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_bwe_on_rtt(rtm_bwe_t *bwe, uint64_t now_us, uint64_t rtt_us);
+
+/**
+ * A REMB of `bps` from the peer at `now_us`: a ceiling on the target, and
+ * the target itself for a peer that sends no transport-wide feedback.
+ * RTM_BWE_NO_REMB lifts the ceiling. RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_bwe_on_remb(rtm_bwe_t *bwe, uint64_t now_us, uint64_t bps);
+
+/**
+ * The allocator wants `target_bps` (an upgrade): the estimator queues a
+ * probe toward it (at most twice the estimate now), unless the estimate
+ * already reaches it or the link is overusing. Take the probe with
+ * `rtm_bwe_poll_probe`. RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_bwe_request_probe(rtm_bwe_t *bwe, uint64_t now_us, uint64_t target_bps);
+
+/**
+ * The next probe cluster to send (runs the timers first, as
+ * `rtm_bwe_handle_timeout`): RTM_OK with `*probe` written (set
+ * `probe->struct_size = sizeof *probe` first; give it to
+ * `rtm_pacer_start_probe`), RTM_NOTHING_DUE when none is wanted.
+ * RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a bad
+ * `struct_size` (nothing is taken then).
+ */
+rtm_status rtm_bwe_poll_probe(rtm_bwe_t *bwe, uint64_t now_us, struct rtm_probe_cluster *probe);
+
+/**
+ * Runs the estimator's timers at `now_us` (initial and periodic probes,
+ * the feedback timeout). Call it at `rtm_bwe_next_wakeup`.
+ * RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_bwe_handle_timeout(rtm_bwe_t *bwe, uint64_t now_us);
+
+/**
+ * When `rtm_bwe_handle_timeout` (or `rtm_bwe_poll_probe`) next has work
+ * (µs, `*at`; at most 100 ms after the latest time the estimator has
+ * seen). The estimator always has a timer, so this returns RTM_OK; a
+ * caller should still treat RTM_NOTHING_DUE (reserved) as "no timer".
+ * RTM_ERR_NULL_POINTER. Only reads the estimator.
+ */
+rtm_status rtm_bwe_next_wakeup(const rtm_bwe_t *bwe, uint64_t *at);
+
+/**
+ * The estimate now into `*estimate` (set `estimate->struct_size = sizeof
+ * *estimate` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a
+ * bad `struct_size`. Only reads the estimator.
+ */
+rtm_status rtm_bwe_get_estimate(const rtm_bwe_t *bwe, struct rtm_bwe_estimate *estimate);
+
+/**
+ * The estimator's counters into `*stats` (set `stats->struct_size =
+ * sizeof *stats` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT
+ * for a bad `struct_size`. Only reads the estimator.
+ */
+rtm_status rtm_bwe_get_stats(const rtm_bwe_t *bwe, struct rtm_bwe_stats *stats);
+
+/**
+ * Parses the single RTCP packet `packet[0..len]` (e.g. `buf + info.offset`,
+ * `info.len` from `rtm_rtcp_next` with kind RTM_RTCP_TRANSPORT_CC or
+ * RTM_RTCP_CCFB) into `results[0..capacity]`, one entry per packet it
+ * reports, in order. transport-cc entries have id_kind
+ * RTM_PACKET_ID_TRANSPORT_SEQ and ecn RTM_ECN_NONE; RFC 8888 entries
+ * RTM_PACKET_ID_RTP with their ECN bits (packets reported received with
+ * an unknown arrival time are left out). Arrival times are on the scale of
+ * `info->reference_time_us`, which wraps (transport-cc: every 2^24 x 64 ms,
+ * about 12 days, read as signed; RFC 8888: every 65536 s):
+ * `rtm_bwe_on_rtcp` unwraps it across feedbacks, a host feeding
+ * `rtm_bwe_on_feedback` from this array sees one absurd jump per wrap
+ * (counted and ignored by the estimator).
+ *
+ * `info` may be NULL; otherwise it is a growable output (set
+ * `info->struct_size = sizeof *info`). `results` may be NULL only with
+ * `capacity` 0 (to ask how many there are).
+ *
+ * Statuses: RTM_OK (`*count` results written); RTM_ERR_BUFFER_TOO_SMALL
+ * when `capacity` is short: `*count` (and `info`) are still set, to the
+ * number needed, and `results` is not written; RTM_ERR_NULL_POINTER
+ * (`count` NULL, or `packet`/`results` NULL with a length);
+ * RTM_ERR_INVALID_ARGUMENT (a bad `info->struct_size`, or an RTCP packet
+ * of another kind); the parse statuses of `rtm_rtcp_next`
+ * (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION, RTM_ERR_BAD_LENGTH,
+ * RTM_ERR_BAD_PADDING, RTM_ERR_MALFORMED) for a damaged packet.
+ * Thread-safe; allocates nothing.
+ */
+rtm_status rtm_cc_feedback_parse(const uint8_t *packet,
+                                 size_t len,
+                                 struct rtm_cc_feedback_info *info,
+                                 struct rtm_packet_result *results,
+                                 size_t capacity,
+                                 size_t *count);
+
+/**
+ * Writes one transport-cc feedback packet (RTPFB FMT 15) into
+ * `buf[0..capacity]` from `entries[0..n]`: results with id_kind
+ * RTM_PACKET_ID_TRANSPORT_SEQ, each sequence number after the previous
+ * one (modulo 2^16; gaps are reported not received). Arrival times are
+ * rounded down to 250 µs, the reference time to 64 ms. As many entries
+ * as fit in `capacity` bytes are written: `*used` (may be NULL) says how
+ * many (send the rest in another packet), `*out_len` the packet's length.
+ *
+ * Statuses: RTM_OK; RTM_ERR_NULL_POINTER (`buf`, `out_len`, or `entries`
+ * with `n` > 0); RTM_ERR_INVALID_ARGUMENT (`n` 0, an id_kind other than
+ * RTM_PACKET_ID_TRANSPORT_SEQ, or entries out of order);
+ * RTM_ERR_BUFFER_TOO_SMALL (not even the first entry fits: give at least
+ * RTM_TWCC_MIN_LEN bytes). Thread-safe; allocates nothing.
+ */
+rtm_status rtm_twcc_feedback_build(uint32_t sender_ssrc,
+                                   uint32_t media_ssrc,
+                                   uint8_t fb_pkt_count,
+                                   const struct rtm_packet_result *entries,
+                                   size_t n,
+                                   uint8_t *buf,
+                                   size_t capacity,
+                                   size_t *out_len,
+                                   size_t *used);
+
+/**
+ * Fills `*config` with the defaults and sets `config->struct_size` to
+ * `size` (pass `sizeof *config`). RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT when `size` is not the sizeof of a released
+ * layout (nor larger). Thread-safe.
+ */
+rtm_status rtm_feedback_recorder_config_init(struct rtm_feedback_recorder_config *config,
+                                             size_t size);
+
+/**
+ * Creates a recorder; all its memory is reserved here (RFC 8888: a
+ * stream's window at its first packet). On success `*out` owns it.
+ * `config` may be NULL for the defaults. RTM_ERR_NULL_POINTER (`out`);
+ * RTM_ERR_INVALID_ARGUMENT for a bad `struct_size`, an unknown format or
+ * a field out of its documented range; RTM_ERR_UNSUPPORTED for fields of
+ * a newer header set. Thread-safe.
+ */
+rtm_status rtm_feedback_recorder_new(const struct rtm_feedback_recorder_config *config,
+                                     rtm_feedback_recorder_t **out);
+
+/**
+ * Frees a recorder. NULL is a no-op.
+ */
+void rtm_feedback_recorder_free(rtm_feedback_recorder_t *rec);
+
+/**
+ * Records the arrival at `arrival_us` (the receiver's monotonic clock) of
+ * a packet of `size` bytes carrying transport-wide sequence number `seq`
+ * (read it with `rtm_rtp_get_transport_seq`). Duplicates and packets too
+ * old to report are counted, not errors. RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT for a recorder of format RTM_CC_FEEDBACK_CCFB.
+ * Allocates nothing.
+ */
+rtm_status rtm_feedback_recorder_on_transport_packet(rtm_feedback_recorder_t *rec,
+                                                     uint16_t seq,
+                                                     size_t size,
+                                                     uint64_t arrival_us);
+
+/**
+ * RFC 8888: records the arrival of RTP packet `ssrc`/`seq` of `size` bytes
+ * with ECN bits `ecn` (0..=3; 0 when the socket does not report them).
+ * A packet of an SSRC past `max_streams` is counted as rejected.
+ * RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for `ecn` > 3 or a
+ * recorder of format RTM_CC_FEEDBACK_TRANSPORT_CC. Allocates nothing
+ * except a new SSRC's window, once.
+ */
+rtm_status rtm_feedback_recorder_on_rtp_packet(rtm_feedback_recorder_t *rec,
+                                               uint32_t ssrc,
+                                               uint16_t seq,
+                                               size_t size,
+                                               uint8_t ecn,
+                                               uint64_t arrival_us);
+
+/**
+ * When feedback is next due (µs, `*at`): RTM_OK, or RTM_NOTHING_DUE when
+ * nothing is waiting to be reported (`*at` untouched).
+ * RTM_ERR_NULL_POINTER. Only reads the recorder.
+ */
+rtm_status rtm_feedback_recorder_next_wakeup(const rtm_feedback_recorder_t *rec, uint64_t *at);
+
+/**
+ * Writes the feedback packet due at `now_us` into `buf[0..capacity]`
+ * (one RTCP packet; send it as is, or in a compound, then SRTCP-protect
+ * it). RTM_OK with `*len` set; RTM_NOTHING_DUE when none is due (call at
+ * `rtm_feedback_recorder_next_wakeup`); RTM_ERR_BUFFER_TOO_SMALL for a
+ * `capacity` below 64 (nothing is lost: poll again with a bigger buffer);
+ * RTM_ERR_NULL_POINTER. Packets past `max_packet_len` or `capacity` are
+ * split over successive polls. Allocates nothing.
+ */
+rtm_status rtm_feedback_recorder_poll(rtm_feedback_recorder_t *rec,
+                                      uint64_t now_us,
+                                      uint8_t *buf,
+                                      size_t capacity,
+                                      size_t *len);
+
+/**
+ * Copies the recorder's counters into `*stats` (set `stats->struct_size =
+ * sizeof *stats` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT
+ * for a bad `struct_size`. Only reads the recorder.
+ */
+rtm_status rtm_feedback_recorder_get_stats(const rtm_feedback_recorder_t *rec,
+                                           struct rtm_feedback_recorder_stats *stats);
 
 /**
  * Fills `*config` with the defaults for stream kind `mode` (audio: 48 kHz,
@@ -1766,6 +2662,112 @@ rtm_status rtm_mixer_take_speaker_change(rtm_mixer_t *mixer, struct rtm_mixer_sp
 rtm_status rtm_mixer_get_stats(const rtm_mixer_t *mixer, struct rtm_mixer_stats *out);
 
 /**
+ * Fills `*config` with the defaults and sets `config->struct_size` to
+ * `size` (pass `sizeof *config`). RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT when `size` is not the sizeof of a released
+ * layout (nor larger). Thread-safe.
+ */
+rtm_status rtm_pacer_config_init(struct rtm_pacer_config *config, size_t size);
+
+/**
+ * Creates a pacer; its queues are reserved here. On success `*out` owns
+ * it. `config` may be NULL for the defaults. RTM_ERR_NULL_POINTER
+ * (`out`); RTM_ERR_INVALID_ARGUMENT for a bad `struct_size` or a field
+ * out of its documented range; RTM_ERR_UNSUPPORTED for fields of a newer
+ * header set. Thread-safe.
+ */
+rtm_status rtm_pacer_new(const struct rtm_pacer_config *config, rtm_pacer_t **out);
+
+/**
+ * Frees a pacer; the release callbacks of queued zero-copy packets run
+ * here. NULL is a no-op.
+ */
+void rtm_pacer_free(rtm_pacer_t *pacer);
+
+/**
+ * Sets the target bitrate (bits/s, from `rtm_bwe_get_estimate`); the
+ * pacing rate becomes `pacing_factor` times it. RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT for 0.
+ */
+rtm_status rtm_pacer_set_target_bitrate(rtm_pacer_t *pacer, uint64_t target_bps);
+
+/**
+ * Zero-copy push: queues the packet `data[0..len]` of `ssrc` in `class`
+ * at `now_us`. The pacer owns the buffer from this call on, whatever it
+ * returns: `release(userdata, data, len)` runs exactly once when the
+ * pacer is done with it (after the poll that sent it, at the next call on
+ * this pacer; when it expires or is superseded; at `rtm_pacer_free`; or
+ * before this call returns an error), on the thread making that call.
+ * `release` may be NULL (the buffer outlives the pacer). `keyframe_start`:
+ * a video packet that starts a keyframe; the SSRC's queued video is
+ * dropped first. RTM_ERR_NULL_POINTER (`pacer`, or `data` with `len` >
+ * 0); RTM_ERR_INVALID_ARGUMENT (unknown `class`, an impossible `len`);
+ * RTM_ERR_TOO_LARGE (`len` > `max_packet_bytes`); RTM_ERR_QUEUE_FULL
+ * (`capacity_packets` queued); RTM_ERR_FULL (`max_streams` SSRCs known).
+ * Costs one small allocation (the ownership record): use
+ * `rtm_pacer_push_copy` for an allocation-free path.
+ */
+rtm_status rtm_pacer_push(rtm_pacer_t *pacer,
+                          uint64_t now_us,
+                          uint32_t ssrc,
+                          rtm_packet_class packet_class,
+                          uint8_t *data,
+                          size_t len,
+                          rtm_release_fn release,
+                          void *userdata,
+                          bool keyframe_start);
+
+/**
+ * Copying push: `data[0..len]` is copied into a recycled buffer (no
+ * allocation in steady state for packets up to 1500 bytes) and may be
+ * reused as soon as this returns. Otherwise as `rtm_pacer_push`.
+ */
+rtm_status rtm_pacer_push_copy(rtm_pacer_t *pacer,
+                               uint64_t now_us,
+                               uint32_t ssrc,
+                               rtm_packet_class packet_class,
+                               const uint8_t *data,
+                               size_t len,
+                               bool keyframe_start);
+
+/**
+ * Starts sending probe cluster `*probe` at `now_us` (from
+ * `rtm_bwe_poll_probe`); it replaces a cluster still running. The next
+ * polls send queued packets, or ask for padding, at the cluster's rate.
+ * RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a bad `struct_size`,
+ * an id of 0 or a rate of 0; RTM_ERR_UNSUPPORTED for fields of a newer
+ * header set.
+ */
+rtm_status rtm_pacer_start_probe(rtm_pacer_t *pacer,
+                                 uint64_t now_us,
+                                 const struct rtm_probe_cluster *probe);
+
+/**
+ * What to do at `now_us`, into `*out` (set `out->struct_size = sizeof
+ * *out` first): RTM_OK with kind RTM_PACER_OUTPUT_SEND (send `data`,
+ * valid until the next call on this pacer) or RTM_PACER_OUTPUT_PADDING;
+ * RTM_NOTHING_DUE with kind RTM_PACER_OUTPUT_NONE and `wakeup_us` (the
+ * output is written in this case too). Poll until RTM_NOTHING_DUE.
+ * RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a bad
+ * `struct_size` (nothing is taken then). Allocates nothing.
+ */
+rtm_status rtm_pacer_poll(rtm_pacer_t *pacer, uint64_t now_us, struct rtm_pacer_output *out);
+
+/**
+ * When to poll next, given the time `now_us` (µs, `*at`): RTM_OK, or
+ * RTM_NOTHING_DUE when nothing is queued and no probe runs (`*at`
+ * untouched). RTM_ERR_NULL_POINTER. Only reads the pacer.
+ */
+rtm_status rtm_pacer_next_wakeup(const rtm_pacer_t *pacer, uint64_t now_us, uint64_t *at);
+
+/**
+ * The pacer's counters into `*stats` (set `stats->struct_size = sizeof
+ * *stats` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a
+ * bad `struct_size`. Only reads the pacer.
+ */
+rtm_status rtm_pacer_get_stats(const rtm_pacer_t *pacer, struct rtm_pacer_stats *stats);
+
+/**
  * Validates and describes the RTCP packet starting at `buf[*offset]`, then
  * advances `*offset` past it. Loop until RTM_ERR_NOT_FOUND (end of the
  * compound packet). A parse status (RTM_ERR_BAD_VERSION, RTM_ERR_TRUNCATED,
@@ -1966,6 +2968,40 @@ rtm_status rtm_rtp_build(const struct rtm_rtp_build_params *params,
                          uint8_t *out,
                          size_t capacity,
                          size_t *out_len);
+
+/**
+ * Reads the transport-wide sequence number
+ * (draft-holmer-rmcat-transport-wide-cc-extensions-01) from RFC 8285
+ * extension element `ext_id` (the id the session negotiated) of the RTP
+ * packet `packet[0..len]` into `*seq`. RTM_ERR_NOT_FOUND when the packet
+ * has no such element (or it is not two bytes long); the RTP parse
+ * statuses of `rtm_rtp_parse` for a damaged packet; RTM_ERR_NULL_POINTER
+ * for a NULL `seq` or a NULL `packet` with a length. Thread-safe.
+ */
+rtm_status rtm_rtp_get_transport_seq(const uint8_t *packet,
+                                     size_t len,
+                                     uint8_t ext_id,
+                                     uint16_t *seq);
+
+/**
+ * Stamps `seq` as the transport-wide sequence number in extension element
+ * `ext_id` of the RTP packet `buf[0..len]` (a buffer of `capacity`
+ * bytes): in place when the element exists (the usual case: reserve it
+ * when building the packet), else by adding the element (which moves the
+ * payload and needs room, at most 8 bytes). `*new_len` receives the
+ * packet's length. Stamp after SRTP protection is impossible: stamp, then
+ * protect. Statuses: RTM_OK; RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT
+ * (`len` > `capacity`, an id the packet's extension form cannot hold, or
+ * an existing element that is not two bytes long); RTM_ERR_BUFFER_TOO_SMALL
+ * (no room to add it); the parse statuses of `rtm_rtp_parse`. Nothing is
+ * changed on failure. Thread-safe; allocates nothing.
+ */
+rtm_status rtm_rtp_stamp_transport_seq(uint8_t *buf,
+                                       size_t len,
+                                       size_t capacity,
+                                       uint8_t ext_id,
+                                       uint16_t seq,
+                                       size_t *new_len);
 
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to

@@ -155,3 +155,24 @@ fn next_wakeup_moves_on_after_handle_timeout() {
         }
     }
 }
+
+/// Arrival times no wire format produces (a C caller's array can hold any
+/// i64) are counted as absurd, never an overflow panic.
+#[test]
+fn extreme_arrival_times_are_absurd_not_a_panic() {
+    let mut bwe = Bwe::new(no_probes(), 0);
+    for s in 0..4u16 {
+        bwe.on_sent(u64::from(s) * 1000, tseq(s), 1200, None);
+    }
+    bwe.on_feedback(
+        10_000,
+        [
+            result(0, Some(5_000)),
+            result(1, Some(i64::MIN)),
+            result(2, Some(i64::MAX)),
+            result(3, Some(-(1 << 52))),
+        ],
+    );
+    assert_eq!(bwe.stats().absurd, 3);
+    assert!(bwe.target_bps() >= no_probes().min_bps);
+}

@@ -22,6 +22,8 @@ use super::{PacketResult, SentPacketId};
 
 /// Results one feedback may carry; more are counted as overflow and ignored.
 pub const MAX_FEEDBACK_RESULTS: usize = 2048;
+/// Arrival times beyond ±2^50 µs (35 years) are absurd outright.
+const MAX_ARRIVAL_US: u64 = 1 << 50;
 /// An arrival whose one-way delay jumps this far from the previous one's is
 /// absurd (a corrupt delta, a receiver clock jump) and ignored.
 const ABSURD_JUMP_US: i64 = 5_000_000;
@@ -468,9 +470,15 @@ impl Bwe {
                 }
                 continue;
             };
-            let owd = arrival - found.send_us as i64;
+            // No wire format gives arrival times this far from 0 (a C
+            // caller's array may): absurd, before any arithmetic on them.
+            if arrival.unsigned_abs() > MAX_ARRIVAL_US {
+                self.stats.absurd += 1;
+                continue;
+            }
+            let owd = arrival.saturating_sub(i64::try_from(found.send_us).unwrap_or(i64::MAX));
             if let Some(last) = self.last_owd {
-                if (owd - last).abs() > ABSURD_JUMP_US {
+                if owd.saturating_sub(last).saturating_abs() > ABSURD_JUMP_US {
                     self.absurd_run += 1;
                     self.stats.absurd += 1;
                     if self.absurd_run < ABSURD_RESET {

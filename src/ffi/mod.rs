@@ -12,10 +12,14 @@
 
 mod args;
 mod buffers;
+pub mod bwe;
+pub mod cc;
+pub mod feedback_recorder;
 mod handle;
 pub mod jitter;
 pub mod log;
 pub mod mixer;
+pub mod pacer;
 pub mod rtcp;
 pub mod rtp;
 pub mod simulcast;

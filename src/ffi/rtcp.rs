@@ -28,6 +28,14 @@ pub enum rtm_rtcp_kind {
     RTM_RTCP_FIR = 7,
     /// Receiver estimated maximum bitrate.
     RTM_RTCP_REMB = 8,
+    /// transport-cc feedback (RTPFB FMT 15): read it with
+    /// `rtm_cc_feedback_parse` or give it to `rtm_bwe_on_rtcp`.
+    /// `media_ssrc` is set. (Appended in 0.2: reported as
+    /// RTM_RTCP_UNKNOWN before.)
+    RTM_RTCP_TRANSPORT_CC = 9,
+    /// RFC 8888 congestion control feedback (RTPFB FMT 11): as
+    /// RTM_RTCP_TRANSPORT_CC. (Appended in 0.2.)
+    RTM_RTCP_CCFB = 10,
 }
 
 /// One packet of a compound RTCP packet, filled by `rtm_rtcp_next`. Fields
@@ -175,10 +183,12 @@ pub unsafe extern "C" fn rtm_rtcp_next(
                 out.remb_bitrate_bps = r.bitrate_bps();
                 rtm_rtcp_kind::RTM_RTCP_REMB
             }
-            // Reported as before these were modelled, until the C API has kinds for them.
-            RtcpPacket::Unknown { .. }
-            | RtcpPacket::TransportCc(_)
-            | RtcpPacket::CongestionFeedback(_) => rtm_rtcp_kind::RTM_RTCP_UNKNOWN,
+            RtcpPacket::TransportCc(fb) => {
+                out.media_ssrc = fb.media_ssrc();
+                rtm_rtcp_kind::RTM_RTCP_TRANSPORT_CC
+            }
+            RtcpPacket::CongestionFeedback(_) => rtm_rtcp_kind::RTM_RTCP_CCFB,
+            RtcpPacket::Unknown { .. } => rtm_rtcp_kind::RTM_RTCP_UNKNOWN,
         };
         *info = out;
         *offset = start + packet_len;

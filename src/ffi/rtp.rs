@@ -273,3 +273,56 @@ pub unsafe extern "C" fn rtm_rtp_build(
         Ok(())
     })
 }
+
+/// Reads the transport-wide sequence number
+/// (draft-holmer-rmcat-transport-wide-cc-extensions-01) from RFC 8285
+/// extension element `ext_id` (the id the session negotiated) of the RTP
+/// packet `packet[0..len]` into `*seq`. RTM_ERR_NOT_FOUND when the packet
+/// has no such element (or it is not two bytes long); the RTP parse
+/// statuses of `rtm_rtp_parse` for a damaged packet; RTM_ERR_NULL_POINTER
+/// for a NULL `seq` or a NULL `packet` with a length. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_rtp_get_transport_seq(
+    packet: *const u8,
+    len: usize,
+    ext_id: u8,
+    seq: *mut u16,
+) -> rtm_status {
+    guard(|| {
+        let bytes = args::slice(packet, len)?;
+        let seq = args::out(seq)?;
+        let p = RtpPacket::parse(bytes)?;
+        *seq = p
+            .transport_seq(ext_id)
+            .ok_or(rtm_status::RTM_ERR_NOT_FOUND)?;
+        Ok(())
+    })
+}
+
+/// Stamps `seq` as the transport-wide sequence number in extension element
+/// `ext_id` of the RTP packet `buf[0..len]` (a buffer of `capacity`
+/// bytes): in place when the element exists (the usual case: reserve it
+/// when building the packet), else by adding the element (which moves the
+/// payload and needs room, at most 8 bytes). `*new_len` receives the
+/// packet's length. Stamp after SRTP protection is impossible: stamp, then
+/// protect. Statuses: RTM_OK; RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT
+/// (`len` > `capacity`, an id the packet's extension form cannot hold, or
+/// an existing element that is not two bytes long); RTM_ERR_BUFFER_TOO_SMALL
+/// (no room to add it); the parse statuses of `rtm_rtp_parse`. Nothing is
+/// changed on failure. Thread-safe; allocates nothing.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_rtp_stamp_transport_seq(
+    buf: *mut u8,
+    len: usize,
+    capacity: usize,
+    ext_id: u8,
+    seq: u16,
+    new_len: *mut usize,
+) -> rtm_status {
+    guard(|| {
+        let bytes = args::packet_buffer(buf, len, capacity)?;
+        let new_len = args::out(new_len)?;
+        *new_len = crate::packet::stamp_transport_seq(bytes, len, ext_id, seq)?;
+        Ok(())
+    })
+}

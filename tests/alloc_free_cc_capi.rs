@@ -1,0 +1,292 @@
+//! The congestion-control C functions allocate nothing per packet or per
+//! feedback in steady state: a sender (pacer copying push and poll,
+//! transport-seq stamping, estimator on_sent, on_feedback from a caller
+//! array and on_rtcp straight from the packet) and a receiver (recorder
+//! on_packet and poll, feedback parse) run a closed loop through a simulated
+//! bottleneck, counted by a counting global allocator (as
+//! `tests/alloc_free.rs`).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::VecDeque;
+
+use rtmedia::ffi::bwe::*;
+use rtmedia::ffi::cc::*;
+use rtmedia::ffi::feedback_recorder::*;
+use rtmedia::ffi::pacer::*;
+use rtmedia::ffi::rtp::*;
+use rtmedia::ffi::status::rtm_status;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+const EXT_ID: u8 = 3;
+const LINK_BPS: u64 = 2_000_000;
+const ONE_WAY_US: u64 = 20_000;
+
+/// An RTP packet with a transport-seq element reserved (one-byte form).
+fn rtp(buf: &mut [u8], seq: u16, payload: usize) -> usize {
+    buf[..12].copy_from_slice(&[
+        0x90,
+        96,
+        (seq >> 8) as u8,
+        seq as u8,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0x55,
+        0x55,
+    ]);
+    buf[12..20].copy_from_slice(&[0xbe, 0xde, 0, 1, EXT_ID << 4 | 1, 0, 0, 0]);
+    buf[20..20 + payload].fill(0x5a);
+    20 + payload
+}
+
+struct Loop {
+    bwe: *mut rtm_bwe_t,
+    pacer: *mut rtm_pacer_t,
+    rec: *mut rtm_feedback_recorder_t,
+    now: u64,
+    tseq: u16,
+    rtp_seq: u16,
+    budget: f64,
+    link_free: u64,
+    /// (arrival time, transport seq, size), reserved up front.
+    link: VecDeque<(u64, u16, usize)>,
+    /// Feedback in flight back to the sender.
+    feedback: VecDeque<(u64, usize, [u8; 1500])>,
+    results: Vec<rtm_packet_result>,
+    pkt: [u8; 1600],
+    feedbacks: u64,
+    sent: u64,
+}
+
+impl Loop {
+    fn new() -> Self {
+        let mut l = Loop {
+            bwe: core::ptr::null_mut(),
+            pacer: core::ptr::null_mut(),
+            rec: core::ptr::null_mut(),
+            now: 0,
+            tseq: 0,
+            rtp_seq: 0,
+            budget: 0.0,
+            link_free: 0,
+            link: VecDeque::with_capacity(8192),
+            feedback: VecDeque::with_capacity(64),
+            results: vec![rtm_packet_result::default(); 4096],
+            pkt: [0; 1600],
+            feedbacks: 0,
+            sent: 0,
+        };
+        unsafe {
+            assert_eq!(
+                rtm_bwe_new(core::ptr::null(), 0, &mut l.bwe),
+                rtm_status::RTM_OK
+            );
+            assert_eq!(
+                rtm_pacer_new(core::ptr::null(), &mut l.pacer),
+                rtm_status::RTM_OK
+            );
+            assert_eq!(
+                rtm_feedback_recorder_new(core::ptr::null(), &mut l.rec),
+                rtm_status::RTM_OK
+            );
+        }
+        l
+    }
+
+    /// One millisecond of the loop.
+    unsafe fn tick(&mut self) {
+        let now = self.now;
+        let mut est = rtm_bwe_estimate {
+            struct_size: core::mem::size_of::<rtm_bwe_estimate>(),
+            ..Default::default()
+        };
+        assert_eq!(rtm_bwe_handle_timeout(self.bwe, now), rtm_status::RTM_OK);
+        assert_eq!(rtm_bwe_get_estimate(self.bwe, &mut est), rtm_status::RTM_OK);
+        if now % 10_000 == 0 {
+            rtm_pacer_set_target_bitrate(self.pacer, est.target_bps);
+            self.budget += est.target_bps as f64 / 800.0;
+            while self.budget >= 200.0 {
+                let payload = (self.budget as usize).min(1100);
+                self.budget -= payload as f64;
+                let len = rtp(&mut self.pkt, self.rtp_seq, payload);
+                self.rtp_seq = self.rtp_seq.wrapping_add(1);
+                let st = rtm_pacer_push_copy(
+                    self.pacer,
+                    now,
+                    0x5555,
+                    RTM_PACKET_CLASS_VIDEO,
+                    self.pkt.as_ptr(),
+                    len,
+                    false,
+                );
+                assert_eq!(st, rtm_status::RTM_OK);
+            }
+        }
+        let mut probe = core::mem::MaybeUninit::<rtm_probe_cluster>::zeroed().assume_init();
+        probe.struct_size = core::mem::size_of::<rtm_probe_cluster>();
+        while rtm_bwe_poll_probe(self.bwe, now, &mut probe) == rtm_status::RTM_OK {
+            assert_eq!(
+                rtm_pacer_start_probe(self.pacer, now, &probe),
+                rtm_status::RTM_OK
+            );
+        }
+        let mut out = core::mem::MaybeUninit::<rtm_pacer_output>::zeroed().assume_init();
+        out.struct_size = core::mem::size_of::<rtm_pacer_output>();
+        while rtm_pacer_poll(self.pacer, now, &mut out) == rtm_status::RTM_OK {
+            let len = if out.kind == RTM_PACER_OUTPUT_SEND {
+                self.pkt[..out.len].copy_from_slice(core::slice::from_raw_parts(out.data, out.len));
+                out.len
+            } else {
+                let len = rtp(&mut self.pkt, self.rtp_seq, out.len.min(1100));
+                self.rtp_seq = self.rtp_seq.wrapping_add(1);
+                len
+            };
+            let mut new_len = 0;
+            let st = rtm_rtp_stamp_transport_seq(
+                self.pkt.as_mut_ptr(),
+                len,
+                self.pkt.len(),
+                EXT_ID,
+                self.tseq,
+                &mut new_len,
+            );
+            assert_eq!(st, rtm_status::RTM_OK);
+            let st = rtm_bwe_on_sent(
+                self.bwe,
+                now,
+                RTM_PACKET_ID_TRANSPORT_SEQ,
+                0,
+                self.tseq,
+                new_len,
+                out.probe_cluster,
+            );
+            assert_eq!(st, rtm_status::RTM_OK);
+            let mut seq = 0;
+            let st = rtm_rtp_get_transport_seq(self.pkt.as_ptr(), new_len, EXT_ID, &mut seq);
+            assert_eq!((st, seq), (rtm_status::RTM_OK, self.tseq));
+            self.tseq = self.tseq.wrapping_add(1);
+            self.sent += 1;
+            self.link_free = self.link_free.max(now);
+            if self.link_free - now < 300_000 && self.link.len() < self.link.capacity() {
+                self.link_free += new_len as u64 * 8 * 1_000_000 / LINK_BPS;
+                self.link
+                    .push_back((self.link_free + ONE_WAY_US, seq, new_len));
+            }
+        }
+        while let Some(&(at, seq, size)) = self.link.front() {
+            if at > now {
+                break;
+            }
+            self.link.pop_front();
+            let st = rtm_feedback_recorder_on_transport_packet(self.rec, seq, size, at);
+            assert_eq!(st, rtm_status::RTM_OK);
+        }
+        if self.feedback.len() < self.feedback.capacity() {
+            let mut msg = [0u8; 1500];
+            let mut len = 0;
+            let st =
+                rtm_feedback_recorder_poll(self.rec, now, msg.as_mut_ptr(), msg.len(), &mut len);
+            if st == rtm_status::RTM_OK {
+                self.feedback.push_back((now + ONE_WAY_US, len, msg));
+            }
+        }
+        while let Some(&(at, len, ref msg)) = self.feedback.front() {
+            if at > now {
+                break;
+            }
+            // Alternate: parse into a caller array, or straight into the
+            // estimator.
+            if self.feedbacks % 2 == 0 {
+                let mut count = 0;
+                let st = rtm_cc_feedback_parse(
+                    msg.as_ptr(),
+                    len,
+                    core::ptr::null_mut(),
+                    self.results.as_mut_ptr(),
+                    self.results.len(),
+                    &mut count,
+                );
+                assert_eq!(st, rtm_status::RTM_OK);
+                let st = rtm_bwe_on_feedback(self.bwe, now, self.results.as_ptr(), count);
+                assert_eq!(st, rtm_status::RTM_OK);
+            } else {
+                let mut taken = 0;
+                let st = rtm_bwe_on_rtcp(self.bwe, now, msg.as_ptr(), len, &mut taken);
+                assert_eq!((st, taken), (rtm_status::RTM_OK, 1));
+            }
+            self.feedbacks += 1;
+            self.feedback.pop_front();
+        }
+        self.now += 1000;
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        unsafe {
+            rtm_bwe_free(self.bwe);
+            rtm_pacer_free(self.pacer);
+            rtm_feedback_recorder_free(self.rec);
+        }
+    }
+}
+
+#[test]
+fn cc_c_functions_allocate_nothing_in_steady_state() {
+    let mut l = Loop::new();
+    // Warm-up: probes, the pools filled, queues at their working size.
+    for _ in 0..5_000 {
+        unsafe { l.tick() };
+    }
+    let (sent, feedbacks) = (l.sent, l.feedbacks);
+    let n = allocations_in(|| {
+        for _ in 0..5_000 {
+            unsafe { l.tick() };
+        }
+    });
+    assert_eq!(n, 0, "allocations in 5 s of the C congestion-control loop");
+    assert!(l.sent - sent > 500, "{}", l.sent - sent);
+    assert!(l.feedbacks - feedbacks > 40, "{}", l.feedbacks - feedbacks);
+    let mut est = rtm_bwe_estimate {
+        struct_size: core::mem::size_of::<rtm_bwe_estimate>(),
+        ..Default::default()
+    };
+    unsafe { rtm_bwe_get_estimate(l.bwe, &mut est) };
+    assert!(
+        (1_000_000..=2_200_000).contains(&est.target_bps),
+        "{}",
+        est.target_bps
+    );
+}
