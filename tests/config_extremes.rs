@@ -9,6 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use rtmedia::jitter::{JitterBuffer, JitterConfig};
+use rtmedia::packet::RtpBuilder;
 use rtmedia::simulcast::{
     Allocator, AllocatorConfig, Forwarder, ForwarderConfig, Layer, LayerBitrates, Source,
     SourceConfig, TrackDemand, MAX_HISTORY_PACKETS,
@@ -116,6 +118,34 @@ fn drive_allocator(ac: AllocatorConfig, keyframe_bytes: u64, estimates: [u64; 3]
 }
 
 /// Runs `f`; on a panic returns its message.
+/// An audio jitter buffer with these settings, driven through a gap, NACK
+/// polls and retries, pops and wakeups at extreme times.
+fn drive_jitter(config: JitterConfig, rtt: u64, times: [u64; 3]) {
+    let mut jb = JitterBuffer::new(config);
+    jb.set_rtt(rtt);
+    let mut seqs = [0i64; 16];
+    for (i, seq) in [1u16, 2, 5, 6, 4].into_iter().enumerate() {
+        let mut buf = [0u8; 64];
+        let payload = [0xf8u8; 20];
+        let len = RtpBuilder {
+            payload_type: 111,
+            sequence_number: seq,
+            timestamp: 960 * u32::from(seq),
+            ssrc: 9,
+            payload: &payload,
+            ..Default::default()
+        }
+        .write_into(&mut buf)
+        .unwrap();
+        let now = times[i % 3].saturating_add(i as u64 * 20_000);
+        let _ = jb.push(Bytes::copy_from_slice(&buf[..len]), now);
+        let n = jb.poll_nacks(now, &mut seqs);
+        jb.on_nack_sent(now, &seqs[..n]);
+        while jb.pop(now).is_some() {}
+        let _ = jb.next_wakeup();
+    }
+}
+
 fn no_panic(f: impl FnOnce()) -> Result<(), String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|e| {
         e.downcast_ref::<String>()
@@ -158,6 +188,29 @@ proptest! {
         if history > MAX_HISTORY_PACKETS {
             prop_assert!(Source::new(sc, &SSRCS).unwrap().config().history_packets <= MAX_HISTORY_PACKETS);
         }
+    }
+
+    #[test]
+    fn jitter_survives_extreme_settings(
+        min in extreme_u64(),
+        max in extreme_u64(),
+        margin in extreme_u64(),
+        initial in extreme_u64(),
+        reorder in extreme_u64(),
+        delay_rtts in prop_oneof![Just(0.0f64), Just(f64::INFINITY), Just(f64::NAN), Just(1e300), Just(2.0)],
+        rtt in extreme_u64(),
+        times in [extreme_u64(), extreme_u64(), extreme_u64()],
+    ) {
+        let mut c = JitterConfig::audio();
+        c.delay.min_delay_us = min;
+        c.delay.max_delay_us = max;
+        c.delay.margin_us = margin;
+        c.delay.initial_delay_us = initial;
+        c.nack.enabled = true;
+        c.nack.reorder_wait_us = reorder;
+        c.nack.delay_rtts = delay_rtts;
+        let r = no_panic(|| drive_jitter(c, rtt, times));
+        prop_assert!(r.is_ok(), "{:?}", r);
     }
 
     #[test]

@@ -66,7 +66,9 @@ impl MediaClock {
             return Placed::Normal(media);
         }
         let count = match self.pending {
-            Some((t, n)) if transit.saturating_sub(t).abs() <= AGREE_US => n + 1,
+            Some((t, n)) if transit.saturating_sub(t).unsigned_abs() <= AGREE_US.unsigned_abs() => {
+                n + 1
+            }
             _ => 1,
         };
         self.pending = Some((transit, count));

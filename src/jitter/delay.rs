@@ -216,7 +216,9 @@ impl DelayEstimator {
 
     fn update_target(&mut self, now: u64) {
         let c = &self.config;
-        let desired = (self.percentile_us + c.margin_us)
+        let desired = self
+            .percentile_us
+            .saturating_add(c.margin_us)
             .max(self.floor_us)
             .clamp(c.min_delay_us, c.max_delay_us);
         if desired >= self.target_us {
@@ -273,7 +275,9 @@ impl DelayEstimator {
     /// floor set by the owner, such as a retransmission reserve).
     pub fn estimate_us(&self) -> u64 {
         let c = &self.config;
-        (self.percentile_us + c.margin_us).clamp(c.min_delay_us, c.max_delay_us)
+        self.percentile_us
+            .saturating_add(c.margin_us)
+            .clamp(c.min_delay_us, c.max_delay_us)
     }
 
     /// Transit of the fastest recent packet (arrival minus media time), µs.

@@ -125,7 +125,8 @@ impl JitterBuffer {
     pub(super) fn incomplete_frame_grace(&self) -> u64 {
         let late = self.delay.percentile_us().max(30_000);
         if self.nack.enabled() {
-            late + self.nack.rtt_us() + self.nack.reorder_wait_us()
+            late.saturating_add(self.nack.rtt_us())
+                .saturating_add(self.nack.reorder_wait_us())
         } else {
             late
         }

@@ -170,6 +170,10 @@ pub enum Event<'a> {
     },
 }
 
+/// The longest delay, wait or round trip the buffer works with, µs (60 s):
+/// larger settings are brought down to it.
+pub const MAX_DELAY_US: u64 = 60_000_000;
+
 /// Counters with their webrtc-stats meanings (times in seconds, as there).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct JitterStats {
@@ -251,7 +255,24 @@ pub struct JitterBuffer {
 }
 
 impl JitterBuffer {
-    pub fn new(config: JitterConfig) -> Self {
+    /// Settings out of range are brought into it (absurd values must not
+    /// overflow the time arithmetic): delays and waits at most
+    /// [`MAX_DELAY_US`], a minimum delay at most the maximum, the initial
+    /// delay between them, `delay_rtts` in 0..=16 (NaN: 0).
+    pub fn new(mut config: JitterConfig) -> Self {
+        let d = &mut config.delay;
+        d.max_delay_us = d.max_delay_us.min(MAX_DELAY_US);
+        d.min_delay_us = d.min_delay_us.min(d.max_delay_us);
+        d.initial_delay_us = d.initial_delay_us.clamp(d.min_delay_us, d.max_delay_us);
+        d.margin_us = d.margin_us.min(MAX_DELAY_US);
+        d.fixed_delay_us = d.fixed_delay_us.map(|f| f.min(MAX_DELAY_US));
+        let n = &mut config.nack;
+        n.reorder_wait_us = n.reorder_wait_us.min(MAX_DELAY_US);
+        n.delay_rtts = if n.delay_rtts.is_nan() {
+            0.0
+        } else {
+            n.delay_rtts.clamp(0.0, 16.0)
+        };
         let ring = PacketRing::new(config.capacity_packets);
         let capacity = ring.capacity() as usize;
         Self {
@@ -304,8 +325,9 @@ impl JitterBuffer {
     }
 
     /// Round-trip time to the sender, for NACK timing. Default 100 ms.
+    /// (At most [`MAX_DELAY_US`]: a longer round trip is no round trip.)
     pub fn set_rtt(&mut self, rtt_us: u64) {
-        self.nack.set_rtt(rtt_us);
+        self.nack.set_rtt(rtt_us.min(MAX_DELAY_US));
     }
 
     /// Wait before a gap is first requested: until reordering has been
@@ -518,7 +540,7 @@ impl JitterBuffer {
             return;
         }
         let jitter = self.delay.jitter_us();
-        let round_trip = self.nack.rtt_us().saturating_add(2 * jitter);
+        let round_trip = self.nack.rtt_us().saturating_add(jitter.saturating_mul(2));
         let floor = self
             .packet_interval_us(seq)
             .saturating_add(jitter)

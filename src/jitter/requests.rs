@@ -11,7 +11,7 @@ impl JitterBuffer {
     /// request's way and of the retransmission's, taken as twice the
     /// measured delay percentile (0 with a fixed delay, which measures none).
     fn retry_margin_us(&self) -> u64 {
-        2 * self.delay.jitter_us()
+        self.delay.jitter_us().saturating_mul(2)
     }
 
     /// Until when a retransmission of a gap is useful, given the next held
