@@ -359,7 +359,10 @@ mod tests {
         unsafe {
             init(p, size_of::<V1>(), DEFAULTS).unwrap();
             let v1 = p.cast::<V1>();
-            assert_eq!(((*v1).struct_size, (*v1).a, (*v1).b), (size_of::<V1>(), 1, 2));
+            assert_eq!(
+                ((*v1).struct_size, (*v1).a, (*v1).b),
+                (size_of::<V1>(), 1, 2)
+            );
             (*v1).a = 10;
             let read_back = read(p, DEFAULTS).unwrap();
             assert_eq!((read_back.a, read_back.b, read_back.added), (10, 2, 3));
