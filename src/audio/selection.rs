@@ -8,7 +8,8 @@
 //! attack, slow release) and its average over about a second (the talker's
 //! loudness), and the selection is sticky:
 //!
-//! - a free slot goes to the loudest unselected talker above the floor;
+//! - a free slot goes at once to the loudest unselected talker above the
+//!   floor (this tick's raw level counts, so no onset is lost);
 //! - a selected talker keeps its slot while its smoothed level stays above
 //!   the floor (it is dropped once it has been quiet long enough for its
 //!   meter to fall through the floor, or at once when muted or removed);
@@ -42,6 +43,8 @@ pub struct Selector {
     meters: Vec<LevelMeter>,
     /// Each meter's running average, -dBov.
     averages: Vec<f32>,
+    /// This tick's raw levels.
+    raw: Vec<u8>,
     /// Selected participants and the ticks each has held its slot.
     selected: Vec<(usize, u32)>,
     /// The selection as plain indexes, for the mixer.
@@ -56,6 +59,7 @@ impl Selector {
             n,
             meters: Vec::with_capacity(capacity),
             averages: Vec::with_capacity(capacity),
+            raw: Vec::with_capacity(capacity),
             selected: Vec::with_capacity(n),
             indexes: Vec::with_capacity(n),
         }
@@ -65,6 +69,7 @@ impl Selector {
     pub fn add(&mut self) {
         self.meters.push(LevelMeter::new());
         self.averages.push(f32::from(SILENCE));
+        self.raw.push(SILENCE);
     }
 
     /// Participant `i` left; the last one moved to `i` (as `Vec::swap_remove`).
@@ -72,6 +77,7 @@ impl Selector {
         let last = self.meters.len() - 1;
         self.meters.swap_remove(i);
         self.averages.swap_remove(i);
+        self.raw.swap_remove(i);
         self.selected.retain(|&(s, _)| s != i);
         for (s, _) in &mut self.selected {
             if *s == last {
@@ -85,6 +91,7 @@ impl Selector {
     pub fn silence(&mut self, i: usize) {
         self.meters[i] = LevelMeter::new();
         self.averages[i] = f32::from(SILENCE);
+        self.raw[i] = SILENCE;
         self.selected.retain(|&(s, _)| s != i);
         self.sync_indexes();
     }
@@ -108,12 +115,19 @@ impl Selector {
     /// silence) and updates the selection. `floor`: quieter than `-floor`
     /// dBov is not speech.
     pub fn update(&mut self, levels: &[u8], floor: u8) -> &[usize] {
-        for ((m, a), &l) in self.meters.iter_mut().zip(&mut self.averages).zip(levels) {
+        for (((m, a), r), &l) in self
+            .meters
+            .iter_mut()
+            .zip(&mut self.averages)
+            .zip(&mut self.raw)
+            .zip(levels)
+        {
             let now = f32::from(m.update(l));
             *a += (now - *a) * AVERAGE_WEIGHT;
+            *r = l;
         }
-        let meters = &self.meters;
-        let talking = |i: usize| meters[i].level() <= floor;
+        let (meters, raw) = (&self.meters, &self.raw);
+        let talking = |i: usize| meters[i].level().min(raw[i]) <= floor;
         self.selected.retain(|&(s, _)| talking(s));
         for (_, held) in &mut self.selected {
             *held = held.saturating_add(1);
@@ -149,11 +163,12 @@ impl Selector {
         &self.indexes
     }
 
-    /// The loudest talking participant not selected (lowest index on ties).
+    /// The loudest talking participant not selected (lowest index on ties),
+    /// by its meter or, at an onset, this tick's level.
     fn loudest_unselected(&self, floor: u8) -> Option<usize> {
         let mut best: Option<(u8, usize)> = None;
-        for (i, m) in self.meters.iter().enumerate() {
-            let l = m.level();
+        for (i, (m, &r)) in self.meters.iter().zip(&self.raw).enumerate() {
+            let l = m.level().min(r);
             if l > floor || l >= SILENCE || best.is_some_and(|(b, _)| l >= b) {
                 continue;
             }
