@@ -56,8 +56,10 @@
 //! both encoders then code the same signal and their states converge before
 //! the listener is moved back to the shared packets.
 
+mod config;
 mod output;
 mod playout;
+mod quiet;
 mod taps;
 
 use std::collections::HashMap;
@@ -71,17 +73,19 @@ use super::encoder::{Encoder, OpusError};
 use super::level::{level_dbov, parse_audio_level, SILENCE};
 use super::limiter::Limiter;
 use super::mixdown::MixBus;
-use super::opus_packet::{inspect, OpusPacketInfo};
+use super::opus_packet::inspect;
 use super::resample::Decimator3;
 use super::selection::Selector;
 use super::speaker::{DominantSpeaker, SpeakerChange};
 use super::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
-use crate::jitter::{JitterBuffer, JitterConfig};
+use crate::jitter::JitterBuffer;
 use crate::packet::RtpPacket;
 
+pub use config::{MixerConfig, MixerError};
 pub use output::{ListenerPacket, TickOutput};
 use playout::{Frame, Playout, PlayoutCounts};
 pub use playout::{MAX_CONCEAL_FRAMES, MAX_FOLLOW_FRAMES};
+pub use quiet::{QuietTracker, QUIET_REFRESH_TICKS};
 use taps::TapQueue;
 pub use taps::{TapFrame, Taps, TAP_QUEUE_TICKS};
 
@@ -91,77 +95,10 @@ pub const HANGOVER_FRAMES: u8 = 10;
 pub const MAX_PAYLOAD: usize = 400;
 /// Tap frames kept per tapped participant (see [`TAP_QUEUE_TICKS`]).
 pub const TAP_QUEUE_FRAMES: usize = TAP_QUEUE_TICKS;
-/// A quiet participant without RFC 6464 levels is decoded at least this
-/// often (ticks: 500 ms) to refresh its level.
-pub const QUIET_REFRESH_TICKS: u32 = 25;
 /// Most CSRCs an RTP packet can carry.
 const MAX_CSRCS: usize = 15;
 /// RTP timestamp step of one 20 ms frame at 48 kHz.
 const TS_STEP: u32 = FRAME_SAMPLES as u32;
-
-/// Options of a mixer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MixerConfig {
-    /// Most participants (memory is reserved per participant when it joins).
-    pub max_participants: usize,
-    /// Speakers mixed at once, the loudest (with hysteresis, see
-    /// [`selection`](super::selection)); `usize::MAX` mixes everyone who is
-    /// not silent (pure mix-minus).
-    pub loudest: usize,
-    /// A participant quieter than this (-dBov) is not mixed.
-    pub speech_floor_dbov: u8,
-    /// Opus bitrate of the outgoing mixes.
-    pub bitrate: i32,
-    /// Loss the outgoing in-band FEC is planned for (0 disables FEC).
-    pub expected_loss_percent: i32,
-    /// Payload type of the outgoing mixes.
-    pub payload_type: u8,
-    /// RFC 6464 extension id in the participants' packets (levels are
-    /// computed from decoded audio when absent; see the module docs).
-    pub audio_level_ext_id: Option<u8>,
-    /// RFC 6465 extension id for the contributors' levels in outgoing packets.
-    pub csrc_levels_ext_id: Option<u8>,
-    /// Packets queued per participant between ticks.
-    pub queue_capacity: usize,
-    pub jitter: JitterConfig,
-}
-
-impl Default for MixerConfig {
-    fn default() -> Self {
-        let mut jitter = JitterConfig::audio();
-        jitter.capacity_packets = 128;
-        Self {
-            max_participants: 1024,
-            loudest: 3,
-            speech_floor_dbov: 70,
-            bitrate: 32_000,
-            expected_loss_percent: 10,
-            payload_type: 111,
-            audio_level_ext_id: Some(1),
-            csrc_levels_ext_id: None,
-            queue_capacity: 64,
-            jitter,
-        }
-    }
-}
-
-/// Why a mixer call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MixerError {
-    /// `max_participants` reached.
-    Full,
-    /// The participant id is already in the room.
-    DuplicateId,
-    /// No such participant.
-    UnknownParticipant,
-    Opus(OpusError),
-}
-
-impl From<OpusError> for MixerError {
-    fn from(e: OpusError) -> Self {
-        MixerError::Opus(e)
-    }
-}
 
 /// The sending side of a participant's input queue: `Clone + Send`, for the
 /// network threads.
@@ -206,58 +143,6 @@ enum Role {
     Speaker,
     /// A former speaker still on its personal encoder for this many frames.
     Hangover(u8),
-}
-
-/// Without RFC 6464 levels: what a participant's last decode said, so that
-/// a quiet participant is not decoded every tick (rule 3 of the module docs).
-#[derive(Debug, Clone, Copy)]
-pub struct QuietTracker {
-    /// Level of the last decoded frame, -dBov.
-    level: u8,
-    /// Payload size of the last decoded quiet frame.
-    quiet_bytes: usize,
-    /// Ticks since the last decode.
-    since_decode: u32,
-}
-
-impl QuietTracker {
-    const fn new() -> Self {
-        Self {
-            level: SILENCE,
-            quiet_bytes: 0,
-            since_decode: u32::MAX,
-        }
-    }
-
-    /// The level of a packet known without decoding it, if the rules allow.
-    fn level_without_decoding(
-        &mut self,
-        info: Option<OpusPacketInfo>,
-        bytes: usize,
-        floor: u8,
-    ) -> Option<u8> {
-        self.since_decode = self.since_decode.saturating_add(1);
-        match info {
-            None => Some(SILENCE),
-            Some(i) if i.dtx || i.voice_activity == Some(false) => Some(SILENCE),
-            Some(_)
-                if self.level > floor
-                    && self.since_decode < QUIET_REFRESH_TICKS
-                    && bytes <= self.quiet_bytes + self.quiet_bytes / 2 + 8 =>
-            {
-                Some(self.level)
-            }
-            Some(_) => None,
-        }
-    }
-
-    fn decoded(&mut self, level: u8, bytes: usize, floor: u8) {
-        self.level = level;
-        self.since_decode = 0;
-        if level > floor {
-            self.quiet_bytes = bytes;
-        }
-    }
 }
 
 struct Participant {
@@ -495,7 +380,13 @@ impl Mixer {
     /// than [`TAP_QUEUE_TICKS`] ticks passed since the last call, the
     /// oldest were dropped and [`Taps::dropped`] says how many.
     pub fn take_taps(&mut self) -> Taps<'_> {
-        self.taps.take()
+        self.taps.take(usize::MAX)
+    }
+
+    /// As [`take_taps`](Self::take_taps), at most `max` frames (for a
+    /// caller with a fixed buffer, e.g. the C API); the rest stay queued.
+    pub fn take_taps_max(&mut self, max: usize) -> Taps<'_> {
+        self.taps.take(max)
     }
 
     /// The oldest waiting tap frame of participant `id`, if any (a scan of

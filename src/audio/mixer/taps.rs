@@ -62,11 +62,12 @@ impl TapQueue {
         self.frames.push_back(frame);
     }
 
-    /// Every waiting frame, oldest tick first.
-    pub fn take(&mut self) -> Taps<'_> {
+    /// The `max` oldest waiting frames (oldest tick first); the rest stay.
+    pub fn take(&mut self, max: usize) -> Taps<'_> {
         let dropped = std::mem::take(&mut self.unreported);
+        let n = max.min(self.frames.len());
         Taps {
-            frames: self.frames.drain(..),
+            frames: self.frames.drain(..n),
             dropped,
         }
     }

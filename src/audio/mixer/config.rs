@@ -1,0 +1,71 @@
+//! The mixer's options and errors.
+
+use crate::audio::encoder::OpusError;
+use crate::jitter::JitterConfig;
+
+/// Options of a mixer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MixerConfig {
+    /// Most participants (memory is reserved per participant when it joins).
+    pub max_participants: usize,
+    /// Speakers mixed at once, the loudest (with hysteresis, see
+    /// [`selection`](crate::audio::selection)); `usize::MAX` mixes everyone who is
+    /// not silent (pure mix-minus).
+    pub loudest: usize,
+    /// A participant quieter than this (-dBov) is not mixed.
+    pub speech_floor_dbov: u8,
+    /// Opus bitrate of the outgoing mixes.
+    pub bitrate: i32,
+    /// Loss the outgoing in-band FEC is planned for (0 disables FEC).
+    pub expected_loss_percent: i32,
+    /// Payload type of the outgoing mixes.
+    pub payload_type: u8,
+    /// RFC 6464 extension id in the participants' packets (levels are
+    /// computed from decoded audio when absent; see the module docs).
+    pub audio_level_ext_id: Option<u8>,
+    /// RFC 6465 extension id for the contributors' levels in outgoing packets.
+    pub csrc_levels_ext_id: Option<u8>,
+    /// Packets queued per participant between ticks.
+    pub queue_capacity: usize,
+    pub jitter: JitterConfig,
+}
+
+impl Default for MixerConfig {
+    fn default() -> Self {
+        let mut jitter = JitterConfig::audio();
+        jitter.capacity_packets = 128;
+        // The mixer has no way to send NACKs (and audio is concealed, not
+        // retransmitted): no NACK timers to keep or walk.
+        jitter.nack.enabled = false;
+        Self {
+            max_participants: 1024,
+            loudest: 3,
+            speech_floor_dbov: 70,
+            bitrate: 32_000,
+            expected_loss_percent: 10,
+            payload_type: 111,
+            audio_level_ext_id: Some(1),
+            csrc_levels_ext_id: None,
+            queue_capacity: 64,
+            jitter,
+        }
+    }
+}
+
+/// Why a mixer call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixerError {
+    /// `max_participants` reached.
+    Full,
+    /// The participant id is already in the room.
+    DuplicateId,
+    /// No such participant.
+    UnknownParticipant,
+    Opus(OpusError),
+}
+
+impl From<OpusError> for MixerError {
+    fn from(e: OpusError) -> Self {
+        MixerError::Opus(e)
+    }
+}
