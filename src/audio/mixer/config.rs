@@ -37,6 +37,10 @@ impl Default for MixerConfig {
         // The mixer has no way to send NACKs (and audio is concealed, not
         // retransmitted): no NACK timers to keep or walk.
         jitter.nack.enabled = false;
+        // At least one frame of delay: when a packet is lost alone, the next
+        // one is there by its playout time, so its in-band FEC can rebuild
+        // it (with less, the mixer must conceal it with PLC at its deadline).
+        jitter.delay.min_delay_us = 20_000;
         Self {
             max_participants: 1024,
             loudest: 3,

@@ -189,9 +189,12 @@ pub struct MixerStats {
     pub fec_attempts: u64,
     /// Packets dropped because a participant's queue was full.
     pub queue_drops: u64,
-    /// Frames skipped to catch up with a sender running fast, or lost
-    /// frames whose time had passed.
+    /// Frames skipped to catch up with a sender running fast (over 60 ms
+    /// behind).
     pub drift_skips: u64,
+    /// Frames nobody would hear (lost, DTX, VAD-silent) dropped to work off
+    /// a backlog after the jitter buffer lowered its delay.
+    pub backlog_skips: u64,
     /// Packets (and losses) that arrived for frames the mixer had already
     /// concealed at their playout time, dropped.
     pub late_frames: u64,
@@ -262,6 +265,7 @@ impl Mixer {
         MixerStats {
             queue_drops: self.queue_drops.load(Ordering::Relaxed),
             drift_skips: self.playout_counts.drift_skips,
+            backlog_skips: self.playout_counts.backlog_skips,
             late_frames: self.playout_counts.late_frames,
             tap_frames_dropped: self.taps.dropped,
             ..self.stats
