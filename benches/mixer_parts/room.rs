@@ -16,17 +16,26 @@ pub(super) struct Source {
 
 /// A browser-like Opus encoder: 48 kHz mono VoIP, 32 kbit/s, FEC for 10 %.
 pub(super) fn opus_encoder() -> opus::Encoder {
-    let mut enc =
-        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    encoder_for(opus::Application::Voip)
+}
+
+fn encoder_for(application: opus::Application) -> opus::Encoder {
+    let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, application).unwrap();
     enc.set_bitrate(opus::Bitrate::Bits(BITRATE)).unwrap();
     enc.set_inband_fec(true).unwrap();
     enc.set_packet_loss_perc(LOSS_PERCENT).unwrap();
     enc
 }
 
-pub(super) fn encode_source(pcm: &[f32], voice: bool) -> Source {
+/// Encodes `pcm`; `celt_only`: as a low-delay client (libopus
+/// `RESTRICTED_LOWDELAY`: CELT-only packets, which carry no VAD flag).
+pub(super) fn encode_source(pcm: &[f32], voice: bool, celt_only: bool) -> Source {
     assert_eq!(pcm.len(), LOOP_FRAMES * FRAME_SAMPLES);
-    let mut enc = opus_encoder();
+    let mut enc = encoder_for(if celt_only {
+        opus::Application::LowDelay
+    } else {
+        opus::Application::Voip
+    });
     let mut frames = Vec::with_capacity(LOOP_FRAMES);
     let mut level_sum = 0.0;
     for frame in pcm.chunks_exact(FRAME_SAMPLES) {
@@ -68,7 +77,7 @@ pub(super) fn talker_source(voice: usize) -> Source {
             0.55 + 0.45 * (2.0 * std::f64::consts::PI * syllable_hz * t + voice as f64).sin();
         pcm.push((0.08 * envelope * s + 0.001 * rng.normal()) as f32);
     }
-    encode_source(&pcm, true)
+    encode_source(&pcm, true, false)
 }
 
 /// Low-pass (one-pole) Gaussian noise scaled to `NOISE_DBOV` RMS.
@@ -85,7 +94,9 @@ pub(super) fn noise_source(seed: u64) -> Source {
     let rms = (raw.iter().map(|x| x * x).sum::<f64>() / n as f64).sqrt();
     let scale = 10f64.powf(-NOISE_DBOV / 20.0) / rms;
     let pcm: Vec<f32> = raw.iter().map(|x| (x * scale) as f32).collect();
-    encode_source(&pcm, false)
+    // Every other noise source from a low-delay (CELT-only) client: no VAD
+    // flag, so a mixer without levels must judge them otherwise.
+    encode_source(&pcm, false, seed % 2 == 1)
 }
 
 // ------------------------------------------------------------------ room

@@ -19,11 +19,18 @@
 //!   absolute-deadline sleep, not "sleep 20 ms after the work").
 //! - Push each packet as soon as it is received, with its arrival time: the
 //!   jitter buffer needs true arrival times to size its delay. A packet is
-//!   played at the first tick with `now` ≥ its playout time (arrival of the
-//!   fastest packets + the adaptive target delay, typically 20–60 ms); one
-//!   that arrives after the tick that needed it is counted in `late_frames`
-//!   and dropped (that frame was concealed). Packets pushed between two
-//!   ticks wait in the queue (`queue_capacity`, default 64 ≈ 1.3 s).
+//!   played at the first tick with `now` ≥ its playout time (its media time
+//!   on the fastest recent packets' clock + the adaptive target delay, at
+//!   least 20 ms by default so that one lost packet can be rebuilt from the
+//!   next one's FEC). One that arrives after the tick that needed it is
+//!   counted in `late_frames` and dropped: that frame was concealed at its
+//!   deadline (see [`MAX_CONCEAL_FRAMES`]). Packets pushed between two ticks
+//!   wait in the queue (`queue_capacity`, default 64 ≈ 1.3 s).
+//! - Each participant plays one frame per tick. When its jitter buffer
+//!   lowers its delay, frames fall due faster than ticks come; the backlog
+//!   is worked off by dropping frames nobody would hear (lost, DTX, or
+//!   marked silent by the sender's VAD; `backlog_skips`), and anything more
+//!   than 60 ms overdue is skipped (`drift_skips`).
 //! - Everything a tick produced ([`Mixer::last_tick`], the tap frames of
 //!   [`Mixer::take_taps`]) is read on the mixer's thread before the next
 //!   tick; tap frames are kept [`TAP_QUEUE_TICKS`] ticks, the rest is
@@ -37,12 +44,14 @@
 //! when its packet may hold speech ([`QuietTracker`]):
 //!
 //! 1. a DTX / comfort-noise frame (≤ 2 bytes) is silence: never decoded;
-//! 2. a SILK or hybrid packet whose SILK VAD flags are all 0 (the sender's
-//!    libopus found no voice) is silence: not decoded;
-//! 3. otherwise, if its last decoded level was below the speech floor, it
-//!    is assumed still quiet while its packets stay about that size (at
-//!    most 1.5× + 8 bytes), and decoded again every [`QUIET_REFRESH_TICKS`]
-//!    ticks to refresh the level;
+//! 2. a SILK or hybrid packet carries the sender's libopus VAD decision:
+//!    all VAD flags 0 is silence (not decoded), a set flag is decoded and
+//!    its level measured;
+//! 3. a CELT-only packet has no VAD flag: if the participant's last decoded
+//!    level was below the speech floor, it is assumed still quiet while its
+//!    packets stay within 1.5× + 8 bytes of its quiet packets' size, and it
+//!    is decoded again every [`QUIET_REFRESH_TICKS`] ticks (100 ms;
+//!    participants are spread over that period) to refresh the level;
 //! 4. anything else is decoded and its level measured.
 //!
 //! Mixed participants are decoded every tick, so what listeners hear is a
@@ -164,6 +173,8 @@ struct Participant {
     level_known: bool,
     decoded: bool,
     frame: Option<Frame>,
+    /// Opus payload length of this tick's packet (0 if none).
+    payload_len: usize,
     quiet: QuietTracker,
     gain: f32,
     muted: bool,
@@ -308,7 +319,8 @@ impl Mixer {
             level_known: true,
             decoded: false,
             frame: None,
-            quiet: QuietTracker::new(),
+            payload_len: 0,
+            quiet: QuietTracker::new(id),
             gain: 1.0,
             muted: false,
             role: Role::Listener,
@@ -448,6 +460,7 @@ impl Mixer {
                     let rtp = RtpPacket::parse(&packet[..]).ok();
                     let payload = rtp.as_ref().map_or(&[][..], |r| r.payload());
                     let info = inspect(payload);
+                    p.payload_len = payload.len();
                     p.playout.played_packet(info.is_some_and(|i| !i.dtx));
                     let from_ext =
                         ext.and_then(|id| rtp.as_ref()?.extension(id).and_then(parse_audio_level));
@@ -529,11 +542,7 @@ impl Mixer {
             let p = &mut self.participants[i];
             if !p.level_known {
                 p.level = level_dbov(&p.pcm);
-                let bytes = match &p.frame {
-                    Some(Frame::Packet(b)) => b.len(),
-                    _ => 0,
-                };
-                p.quiet.decoded(p.level, bytes, floor);
+                p.quiet.decoded(p.level, p.payload_len, floor);
                 p.level_known = true;
             }
             self.levels[i] = if p.muted { SILENCE } else { p.level };

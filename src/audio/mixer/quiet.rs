@@ -4,9 +4,11 @@
 use crate::audio::level::SILENCE;
 use crate::audio::opus_packet::OpusPacketInfo;
 
-/// A quiet participant without RFC 6464 levels is decoded at least this
-/// often (ticks: 500 ms) to refresh its level.
-pub const QUIET_REFRESH_TICKS: u32 = 25;
+/// A quiet participant sending CELT-only packets (no VAD flag) without RFC
+/// 6464 levels is decoded at least this often (ticks: 100 ms) to refresh
+/// its level: the longest a talker's onset can go unnoticed when its
+/// packets do not grow.
+pub const QUIET_REFRESH_TICKS: u32 = 5;
 
 /// Without RFC 6464 levels: what a participant's last decode said, so that
 /// a quiet participant is not decoded every tick (rule 3 of the module docs).
@@ -18,14 +20,19 @@ pub struct QuietTracker {
     quiet_bytes: usize,
     /// Ticks since the last decode.
     since_decode: u32,
+    /// Offset of this participant's refreshes (0..QUIET_REFRESH_TICKS), so
+    /// that a room that joined at once does not decode everyone together.
+    phase: u32,
 }
 
 impl QuietTracker {
-    pub(super) const fn new() -> Self {
+    /// `seed` (e.g. the participant id) spreads refreshes over the period.
+    pub(super) const fn new(seed: u32) -> Self {
         Self {
             level: SILENCE,
             quiet_bytes: 0,
             since_decode: u32::MAX,
+            phase: (seed.wrapping_mul(0x9e37_79b9) >> 16) % QUIET_REFRESH_TICKS,
         }
     }
 
@@ -40,6 +47,11 @@ impl QuietTracker {
         match info {
             None => Some(SILENCE),
             Some(i) if i.dtx || i.voice_activity == Some(false) => Some(SILENCE),
+            // The sender's VAD heard voice: measure it.
+            Some(OpusPacketInfo {
+                voice_activity: Some(true),
+                ..
+            }) => None,
             Some(_)
                 if self.level > floor
                     && self.since_decode < QUIET_REFRESH_TICKS
@@ -51,11 +63,13 @@ impl QuietTracker {
         }
     }
 
+    /// A frame of `bytes` (payload) was decoded at `level`.
     pub(super) fn decoded(&mut self, level: u8, bytes: usize, floor: u8) {
         self.level = level;
-        self.since_decode = 0;
+        self.since_decode = std::mem::take(&mut self.phase);
         if level > floor {
-            self.quiet_bytes = bytes;
+            // The envelope of quiet sizes (VBR noise varies from frame to frame).
+            self.quiet_bytes = bytes.max(self.quiet_bytes - self.quiet_bytes / 8);
         }
     }
 }
