@@ -517,9 +517,9 @@ fn bench_no_levels(c: &mut Criterion, voices: &[Source], noises: &[Source]) {
         Rtmedia::new(no_levels(usize::MAX), 100),
         Room::new(100, 3, voices, noises, false),
     );
-    // The 3 talkers every tick, plus the quiet CELT-only ones (no VAD flag)
-    // refreshed every 5 ticks.
-    preroll(&mut run, 3..=3 + 97 / 4, 4..=4);
+    // The 3 talkers every tick, plus quiet ones refreshed every 5 ticks
+    // (CELT-only, or SILK with the VAD on) or whose VAD turned on.
+    preroll(&mut run, 3..=3 + 97 / 2, 4..=4);
     let before = run.side.mixer.stats();
     bench_run(&mut g, CANDIDATE, &mut run);
     println!(
@@ -541,7 +541,7 @@ fn bench_no_levels(c: &mut Criterion, voices: &[Source], noises: &[Source]) {
         Rtmedia::new(no_levels(3), 1000),
         Room::new(1000, 3, voices, noises, false),
     );
-    preroll(&mut run, 3..=3 + 997 / 4, 4..=5);
+    preroll(&mut run, 3..=3 + 997 / 2, 4..=5);
     let before = run.side.mixer.stats();
     bench_run(&mut g, CANDIDATE, &mut run);
     println!(

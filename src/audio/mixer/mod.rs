@@ -45,13 +45,14 @@
 //!
 //! 1. a DTX / comfort-noise frame (≤ 2 bytes) is silence: never decoded;
 //! 2. a SILK or hybrid packet carries the sender's libopus VAD decision:
-//!    all VAD flags 0 is silence (not decoded), a set flag is decoded and
-//!    its level measured;
-//! 3. a CELT-only packet has no VAD flag: if the participant's last decoded
-//!    level was below the speech floor, it is assumed still quiet while its
-//!    packets stay within 1.5× + 8 bytes of its quiet packets' size, and it
-//!    is decoded again every [`QUIET_REFRESH_TICKS`] ticks (100 ms;
-//!    participants are spread over that period) to refresh the level;
+//!    all VAD flags 0 is silence (not decoded); a flag turning on is
+//!    decoded and its level measured;
+//! 3. otherwise (VAD staying on, or CELT-only packets, which have no VAD
+//!    flag): if the participant's last decoded level was below the speech
+//!    floor, it is assumed still quiet while its packets stay within 1.5× +
+//!    8 bytes of its quiet packets' size, and it is decoded again every
+//!    [`QUIET_REFRESH_TICKS`] ticks (100 ms; participants are spread over
+//!    that period) to refresh the level;
 //! 4. anything else is decoded and its level measured.
 //!
 //! Mixed participants are decoded every tick, so what listeners hear is a

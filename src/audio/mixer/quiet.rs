@@ -4,10 +4,11 @@
 use crate::audio::level::SILENCE;
 use crate::audio::opus_packet::OpusPacketInfo;
 
-/// A quiet participant sending CELT-only packets (no VAD flag) without RFC
-/// 6464 levels is decoded at least this often (ticks: 100 ms) to refresh
-/// its level: the longest a talker's onset can go unnoticed when its
-/// packets do not grow.
+/// A quiet participant without RFC 6464 levels whose packets may hold
+/// sound (CELT-only ones, which have no VAD flag, or SILK ones whose VAD
+/// stays on over noise) is decoded at least this often (ticks: 100 ms) to
+/// refresh its level: the longest a talker's onset can go unnoticed when
+/// its packets neither grow nor turn the VAD on.
 pub const QUIET_REFRESH_TICKS: u32 = 5;
 
 /// Without RFC 6464 levels: what a participant's last decode said, so that
@@ -20,6 +21,8 @@ pub struct QuietTracker {
     quiet_bytes: usize,
     /// Ticks since the last decode.
     since_decode: u32,
+    /// The previous packet's SILK VAD flag.
+    last_vad: bool,
     /// Offset of this participant's refreshes (0..QUIET_REFRESH_TICKS), so
     /// that a room that joined at once does not decode everyone together.
     phase: u32,
@@ -32,6 +35,7 @@ impl QuietTracker {
             level: SILENCE,
             quiet_bytes: 0,
             since_decode: u32::MAX,
+            last_vad: false,
             phase: (seed.wrapping_mul(0x9e37_79b9) >> 16) % QUIET_REFRESH_TICKS,
         }
     }
@@ -44,14 +48,14 @@ impl QuietTracker {
         floor: u8,
     ) -> Option<u8> {
         self.since_decode = self.since_decode.saturating_add(1);
+        let vad = info.and_then(|i| i.voice_activity);
+        let onset = vad == Some(true) && !self.last_vad;
+        self.last_vad = vad == Some(true);
         match info {
             None => Some(SILENCE),
             Some(i) if i.dtx || i.voice_activity == Some(false) => Some(SILENCE),
-            // The sender's VAD heard voice: measure it.
-            Some(OpusPacketInfo {
-                voice_activity: Some(true),
-                ..
-            }) => None,
+            // The sender's VAD just heard voice: measure it.
+            Some(_) if onset => None,
             Some(_)
                 if self.level > floor
                     && self.since_decode < QUIET_REFRESH_TICKS
