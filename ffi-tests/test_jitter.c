@@ -880,7 +880,6 @@ static void test_nack_poll(void) {
     CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
     CHECK(st.nacked_packets == 2 && st.retransmitted_packets_received == 2);
     CHECK(st.timestamp_outliers == 0 && st.timestamp_jumps == 0);
-    CHECK(st.jitter_delay_us <= st.target_delay_us);
     for (int i = 0; i < 5; i++) {
         rtm_jitter_event ev = no_event();
         CHECK_STATUS(rtm_jitter_pop(jb, ARR(4) + 200000, &ev), RTM_OK);

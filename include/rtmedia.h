@@ -956,10 +956,6 @@ typedef struct rtm_jitter_stats {
    * Lasting timestamp jumps taken up (a stream restart, a talk spurt).
    */
   uint64_t timestamp_jumps;
-  /**
-   * The delay estimate without the retransmission reserve, µs.
-   */
-  uint64_t jitter_delay_us;
 } rtm_jitter_stats;
 
 /**

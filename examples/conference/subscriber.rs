@@ -155,14 +155,11 @@ impl Subscriber {
             return;
         }
         self.next_nack_us = now + NACK_INTERVAL_US;
-        let (mut due, mut lost) = ([0i64; 64], [0u16; 64]);
+        let mut lost = [0u16; 64];
         for track in &mut self.tracks {
-            let n = track.jitter.poll_nacks(now, &mut due);
+            let n = track.jitter.nack_list(now, &mut lost);
             if n == 0 {
                 continue;
-            }
-            for (wire, &seq) in lost.iter_mut().zip(&due[..n]) {
-                *wire = seq as u16;
             }
             let nack = NackBuilder {
                 sender_ssrc: self.ssrc,
@@ -172,9 +169,6 @@ impl Subscriber {
             let mut buf = vec![0u8; nack.encoded_len()];
             nack.write_into(&mut buf).expect("sized above");
             self.up.send_rtcp(now, &buf);
-            // Recorded once sent: the buffer then knows these come back
-            // as retransmissions and waits a round trip before asking again.
-            track.jitter.on_nack_sent(now, &due[..n]);
             self.nacks_sent += n as u64;
         }
     }

@@ -650,8 +650,6 @@ pub struct rtm_jitter_stats {
     pub timestamp_outliers: u64,
     /// Lasting timestamp jumps taken up (a stream restart, a talk spurt).
     pub timestamp_jumps: u64,
-    /// The delay estimate without the retransmission reserve, µs.
-    pub jitter_delay_us: u64,
 }
 
 /// Copies the counters into `*out`, at most `out->struct_size` bytes (set
@@ -685,7 +683,6 @@ pub unsafe extern "C" fn rtm_jitter_get_stats(
             nacked_packets: s.nacked_packets,
             timestamp_outliers: s.timestamp_outliers,
             timestamp_jumps: s.timestamp_jumps,
-            jitter_delay_us: h.jb.jitter_delay_us(),
         };
         args::write(out, stats)
     })

@@ -12,8 +12,6 @@
 //! before and after keep one continuous timeline. A new talk spurt after a
 //! pause moves timestamps and arrivals together and is no suspect at all.
 
-use super::delay::DelayEstimator;
-
 /// Most a packet may arrive earlier than the fastest recent packet.
 pub(crate) const EARLY_US: i64 = 150_000;
 /// Most a packet may arrive later than the maximum delay allows.
@@ -30,9 +28,6 @@ pub(crate) enum Placed {
     Normal(i64),
     /// Suspect timestamp: placed at its arrival, not to be measured.
     Suspect(i64),
-    /// The suspects before it agreed: the clock took up the jump, and this
-    /// packet is placed on the new timeline (and measured).
-    Jumped(i64),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -77,45 +72,9 @@ impl MediaClock {
         if count >= CONFIRM {
             self.offset_us = self.offset_us.saturating_add(on_time.saturating_sub(media));
             self.pending = None;
-            return Placed::Jumped(on_time);
+            return Placed::Normal(on_time);
         }
         Placed::Suspect(on_time)
-    }
-}
-
-/// Timestamps to media µs without a 64-bit division per packet: when a
-/// timestamp is the previous one plus the usual step, and that step is a
-/// whole number of µs (960 ticks at 48 kHz), its media time is the
-/// previous one plus that many µs, exactly what the division gives.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct MediaStep {
-    last: Option<(i64, i64)>,
-    /// `(ticks, µs)` of the last step seen, if whole.
-    step: Option<(i64, i64)>,
-}
-
-impl MediaStep {
-    #[inline]
-    pub fn media_us(&mut self, ts: i64, delay: &DelayEstimator) -> i64 {
-        let media = match (self.last, self.step) {
-            (Some((last_ts, last_us)), Some((ticks, us))) if ts.wrapping_sub(last_ts) == ticks => {
-                last_us.saturating_add(us)
-            }
-            _ => {
-                let media = delay.media_us(ts);
-                if let Some((last_ts, last_us)) = self.last {
-                    let ticks = ts.wrapping_sub(last_ts);
-                    let us = media.wrapping_sub(last_us);
-                    // Whole only if both ends divide exactly.
-                    let exact = |t: i64, m: i64| delay.media_ts_exact(t, m);
-                    self.step = (ticks > 0 && exact(ts, media) && exact(last_ts, last_us))
-                        .then_some((ticks, us));
-                }
-                media
-            }
-        };
-        self.last = Some((ts, media));
-        media
     }
 }
 
@@ -146,7 +105,6 @@ mod tests {
             let media = 1_000_000 + i * 20_000 - 2_000_000;
             let placed = c.place(media, 1_050_000 + i as u64 * 20_000, base, 500_000);
             assert_eq!(matches!(placed, Placed::Suspect(_)), expect_suspect);
-            assert_eq!(matches!(placed, Placed::Jumped(_)), !expect_suspect);
         }
         // Continuous afterwards.
         assert_eq!(

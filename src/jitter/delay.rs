@@ -114,12 +114,6 @@ impl DelayEstimator {
         }
     }
 
-    /// Whether `media_us` is exactly `ext_ts` in µs (no remainder).
-    #[inline]
-    pub fn media_ts_exact(&self, ext_ts: i64, media_us: i64) -> bool {
-        i128::from(media_us) * i128::from(self.clock_rate) == i128::from(ext_ts) * 1_000_000
-    }
-
     /// Records the arrival at `now` of a packet of media time `media_us`
     /// (see [`media_us`](Self::media_us)). Retransmitted packets should not
     /// be recorded: their lateness is the sender's reaction time, not the
@@ -269,15 +263,6 @@ impl DelayEstimator {
         } else {
             self.percentile_us.max(self.config.initial_delay_us)
         }
-    }
-
-    /// The delay the measured jitter alone asks for (the target without any
-    /// floor set by the owner, such as a retransmission reserve).
-    pub fn estimate_us(&self) -> u64 {
-        let c = &self.config;
-        self.percentile_us
-            .saturating_add(c.margin_us)
-            .clamp(c.min_delay_us, c.max_delay_us)
     }
 
     /// Transit of the fastest recent packet (arrival minus media time), µs.

@@ -118,14 +118,12 @@ impl JitterBuffer {
     /// How long past its playout time an incomplete frame is still waited
     /// for: a late frame costs a short freeze, a dropped one a keyframe round
     /// trip. One more jitter percentile for late packets (at least 30 ms),
-    /// and with NACK the reorder wait and a round trip (a frame whose
-    /// missing packet was requested waits for that request's
-    /// retransmission besides, see `give_up_time`). A frame whose packet
-    /// will never come is given up soon, and its keyframe asked for.
+    /// and with NACK one more retransmission: the reorder wait, a round
+    /// trip and the jitter of both ways.
     pub(super) fn incomplete_frame_grace(&self) -> u64 {
         let late = self.delay.percentile_us().max(30_000);
         if self.nack.enabled() {
-            late.saturating_add(self.nack.rtt_us())
+            late.saturating_add(self.retransmission_wait_us())
                 .saturating_add(self.nack.reorder_wait_us())
         } else {
             late
@@ -133,12 +131,10 @@ impl JitterBuffer {
     }
 
     /// How long a retransmission takes after its request: a round trip
-    /// and the jitter of both ways (at least 15 ms each). Longer waits
-    /// recover a few more late retransmissions but make every packet that
-    /// will never come (lost before the SFU, say) a longer freeze before
-    /// the keyframe request.
+    /// and the jitter of both ways (at least 15 ms each).
     pub(super) fn retransmission_wait_us(&self) -> u64 {
-        self.nack.rtt_us() + 2 * self.delay.percentile_us().max(15_000)
+        (self.nack.rtt_us())
+            .saturating_add(self.delay.percentile_us().max(15_000).saturating_mul(2))
     }
 
     /// When `pop` has something to do for the frame at `head`: its playout

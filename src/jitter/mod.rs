@@ -10,18 +10,17 @@
 //! memory is fixed at construction.
 //!
 //! The parts, each owning its invariants and tested alone:
-//! - `ring`: the packets of the window and the bitmap of which are held
+//! - [`ring`]: the packets of the window and the bitmap of which are held
 //!   (the gap index);
-//! - `nack`: which gaps to request when, what was requested (so that a
-//!   retransmission, RTX or not, is known as one), with `reorder`'s
+//! - [`nack`]: which gaps to request when, what was requested (so that a
+//!   retransmission, RTX or not, is known as one), with [`reorder`]'s
 //!   measured reordering;
-//! - `delay`: the target delay from per-packet (audio) or per-frame
+//! - [`delay`]: the target delay from per-packet (audio) or per-frame
 //!   (video) delays, which retransmissions never feed;
-//! - `clock`: timestamps to local media time, an outlier costing at most
+//! - [`clock`]: timestamps to local media time, an outlier costing at most
 //!   its packet;
-//! - `frame`: video frame assembly, keyframe waits and requests;
-//! - `audio`: audio release (packets, and `Lost` with the FEC offer);
-//! - this module: the push path, which ties them together.
+//! - [`frame`]: video frame assembly, keyframe waits and requests;
+//! - this module: the push path and audio release, which tie them together.
 //!
 //! Product defaults. Audio ([`JitterConfig::audio`]) is conversational:
 //! the delay follows the jitter only, losses are left to Opus in-band FEC
@@ -48,7 +47,7 @@ pub use rtx::{restore_rtx, RtxConfig};
 
 use crate::codec;
 use crate::packet::{ParseError, RtpPacket, SeqUnwrapper, TimestampUnwrapper};
-use clock::{MediaClock, MediaStep, Placed};
+use clock::{MediaClock, Placed};
 use frame::FrameAssembler;
 use nack::{Filled, NackScheduler};
 use ring::{Flags, Inserted, PacketRing, Slot};
@@ -108,18 +107,13 @@ impl JitterConfig {
         config
     }
 
-    /// Defaults for 90 kHz video of `codec`: the per-frame jitter
-    /// percentile plus 20 ms (a frame a little later than the jitter seen
-    /// so far, or the tail of a big frame, does not stall the picture).
+    /// Defaults for 90 kHz video of `codec`.
     pub fn video(codec: codec::Codec) -> Self {
         Self {
             mode: Mode::Video(codec),
             clock_rate: 90_000,
             capacity_packets: 2048,
-            delay: DelayConfig {
-                margin_us: 20_000,
-                ..DelayConfig::default()
-            },
+            delay: DelayConfig::default(),
             nack: NackConfig {
                 delay_rtts: 1.0,
                 ..NackConfig::default()
@@ -242,15 +236,6 @@ pub struct JitterBuffer {
     stale_run: u32,
     /// Video: timestamp of the newest frame that fed the delay estimate.
     newest_sampled_ts: Option<i64>,
-    /// Video: arrival times of the last three retransmissions that filled
-    /// a gap (see `video_floor`).
-    recoveries: [u64; 3],
-    /// Media time of the last timestamp pushed, for an exact step without
-    /// a division (see `MediaStep`).
-    media: MediaStep,
-    /// The latest `now` seen (push, pop, NACK list): `next_wakeup` takes
-    /// no time and must not point at a request that can no longer help.
-    now_hint: u64,
     stats: JitterStats,
 }
 
@@ -295,9 +280,6 @@ impl JitterBuffer {
             in_concealment: false,
             stale_run: 0,
             newest_sampled_ts: None,
-            recoveries: [0; 3],
-            now_hint: 0,
-            media: MediaStep::default(),
             stats: JitterStats::default(),
         }
     }
@@ -316,12 +298,6 @@ impl JitterBuffer {
     /// Current target delay (webrtc-stats' jitterBufferTargetDelay per packet).
     pub fn target_delay_us(&self) -> u64 {
         self.delay.target_us()
-    }
-
-    /// The delay the measured jitter asks for, before any retransmission
-    /// reserve: what retransmissions never raise.
-    pub fn jitter_delay_us(&self) -> u64 {
-        self.delay.estimate_us()
     }
 
     /// Round-trip time to the sender, for NACK timing. Default 100 ms.
@@ -384,7 +360,6 @@ impl JitterBuffer {
         mut retransmitted: bool,
     ) -> Result<Pushed, ParseError> {
         let p = RtpPacket::parse(&packet[..])?;
-        self.now_hint = self.now_hint.max(now);
         let seq = self.seq_unwrap.unwrap(u64::from(p.sequence_number()));
         let ts = self.ts_unwrap.unwrap(u64::from(p.timestamp()));
         let padding_only = p.payload().is_empty();
@@ -403,7 +378,6 @@ impl JitterBuffer {
         self.stats.retransmitted_packets_received += u64::from(retransmitted);
 
         let mut outcome = Pushed::Stored;
-        let mut in_window = false;
         let head = match self.ring.head() {
             None => {
                 self.ring.start_at(seq);
@@ -434,10 +408,7 @@ impl JitterBuffer {
                 outcome = Pushed::Reset;
                 seq
             }
-            Some(head) => {
-                in_window = true;
-                head
-            }
+            Some(head) => head,
         };
         self.stale_run = 0;
         if self.ring.held(seq).is_some() {
@@ -446,7 +417,7 @@ impl JitterBuffer {
         }
 
         let placed = self.clock.place(
-            self.media.media_us(ts, &self.delay),
+            self.delay.media_us(ts),
             now,
             self.delay.base_transit_us(),
             self.delay.max_delay_us(),
@@ -454,17 +425,8 @@ impl JitterBuffer {
         let (media_us, suspect) = match placed {
             Placed::Normal(m) => (m, false),
             Placed::Suspect(m) => (m, true),
-            Placed::Jumped(m) => {
-                self.stats.timestamp_jumps += 1;
-                (m, false)
-            }
         };
         self.stats.timestamp_outliers += u64::from(suspect);
-        let fills_gap = in_window && seq <= self.ring.highest();
-        if fills_gap && !retransmitted && self.nack.on_filled(seq, now) == Filled::Requested {
-            retransmitted = true;
-            self.stats.retransmitted_packets_received += 1;
-        }
         let slot = Slot {
             seq,
             packet: Some(packet),
@@ -475,19 +437,20 @@ impl JitterBuffer {
         };
         if let Inserted::Stored {
             first_gap,
-            filled_gap: false,
+            filled_gap,
         } = self.ring.insert(slot)
         {
-            if seq > first_gap {
+            if filled_gap {
+                if !retransmitted && self.nack.on_filled(seq, now) == Filled::Requested {
+                    retransmitted = true;
+                    self.stats.retransmitted_packets_received += 1;
+                }
+            } else if seq > first_gap {
                 self.nack.on_gaps(first_gap.max(head), seq - 1, now);
             }
         }
         if retransmitted {
-            if self.frames.is_some() {
-                self.recoveries.rotate_left(1);
-                self.recoveries[2] = now.max(1);
-                self.video_floor(now);
-            }
+            // Not a network delay sample: the buffer asked for it.
         } else if !suspect {
             self.measure(seq, ts, media_us, flags, now);
             // The percentile and two of its bins: the spread's edge.
@@ -516,7 +479,6 @@ impl JitterBuffer {
                 if newer && flags.starts_frame() != Some(false) {
                     self.newest_sampled_ts = Some(ts);
                     self.delay.sample_transit(transit, now);
-                    self.video_floor(now);
                 }
             }
         }
@@ -549,27 +511,6 @@ impl JitterBuffer {
         self.delay.set_floor(floor, now);
     }
 
-    /// Video: once three retransmissions have been needed within 60 s (as
-    /// libwebrtc's jitter estimator counts NACKed frames before it adds the
-    /// round trip to its estimate), one round trip above the jitter
-    /// estimate, so that a frame waiting for its retransmission does not
-    /// stall the picture each time. An isolated loss adds nothing (its
-    /// frame waits, late by about a round trip), and the reserve goes as
-    /// the losses stop. The jitter part is never fed by retransmissions.
-    fn video_floor(&mut self, now: u64) {
-        if !self.config.nack.enabled || self.config.delay.fixed_delay_us.is_some() {
-            return;
-        }
-        let oldest = self.recoveries[0];
-        let frequent = oldest > 0 && now < oldest.saturating_add(60_000_000);
-        let floor = if frequent {
-            self.delay.estimate_us().saturating_add(self.nack.rtt_us())
-        } else {
-            0
-        };
-        self.delay.set_floor(floor, now);
-    }
-
     /// Media time between `seq` and the packet before it (20 ms for
     /// typical audio; used as a margin).
     fn packet_interval_us(&self, seq: i64) -> u64 {
@@ -585,7 +526,6 @@ impl JitterBuffer {
         self.nack.reset();
         self.delay.reset_timing();
         self.newest_sampled_ts = None;
-        self.recoveries = [0; 3];
         self.stats.resets += 1;
         self.stale_run = 0;
         self.last_out = None;
@@ -599,7 +539,6 @@ impl JitterBuffer {
     /// The next event due at `now`, if any. Call until `None`.
     #[inline]
     pub fn pop(&mut self, now: u64) -> Option<Event<'_>> {
-        self.now_hint = self.now_hint.max(now);
         match self.config.mode {
             Mode::Audio => self.pop_audio(now),
             Mode::Video(_) => self.pop_video(now),
@@ -661,6 +600,68 @@ impl JitterBuffer {
         self.stats.jitter_buffer_target_delay += self.delay.target_us() as f64 * 1e-6;
         self.stats.jitter_buffer_emitted_count += 1;
     }
+
+    #[inline]
+    fn pop_audio(&mut self, now: u64) -> Option<Event<'_>> {
+        loop {
+            let head = self.ring.head()?;
+            if head > self.ring.highest() {
+                return None;
+            }
+            let Some(slot) = self.ring.held(head) else {
+                return self.pop_gap(head, now);
+            };
+            if now < self.delay.playout_time_of_media(slot.media_us)? {
+                return None;
+            }
+            let slot = self.ring.pop_head()?;
+            self.nack.advance(head + 1);
+            self.last_out = Some(LastOut {
+                seq: head,
+                ts: slot.ts,
+                media_us: slot.media_us,
+                marker: slot.flags.marker(),
+            });
+            let Some(packet) = slot.packet.filter(|_| !slot.flags.padding_only()) else {
+                continue;
+            };
+            self.in_concealment = false;
+            self.record_emitted(slot.arrival, now);
+            return Some(Event::Packet {
+                packet,
+                seq: head,
+                timestamp: slot.ts,
+            });
+        }
+    }
+
+    /// A gap at the head: `Lost` once its expected playout time has come.
+    #[inline(never)]
+    fn pop_gap(&mut self, head: i64, now: u64) -> Option<Event<'_>> {
+        let (ts, media_us) = self.expected(head)?;
+        if now < self.delay.playout_time_of_media(media_us)? {
+            return None;
+        }
+        self.ring.pop_head();
+        self.nack.advance(head + 1);
+        self.last_out = Some(LastOut {
+            seq: head,
+            ts,
+            media_us,
+            marker: false,
+        });
+        self.stats.packets_lost += 1;
+        if !self.in_concealment {
+            self.stats.concealment_events += 1;
+            self.in_concealment = true;
+        }
+        let fec = self.ring.held(head + 1).and_then(|s| s.packet.clone());
+        Some(Event::Lost {
+            seq: head,
+            timestamp: ts,
+            fec,
+        })
+    }
 }
 
 fn is_rtx(packet: &[u8], rtx: &RtxConfig) -> bool {
@@ -668,7 +669,6 @@ fn is_rtx(packet: &[u8], rtx: &RtxConfig) -> bool {
         && u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]) == rtx.rtx_ssrc
 }
 
-mod audio;
 mod requests;
 
 #[cfg(test)]

@@ -26,9 +26,8 @@ pub struct NackConfig {
     /// Audio: round trips of retransmission to keep room for in the target
     /// delay (0: none, NACKs are then only sent when the delay happens to
     /// allow a retransmission; 2 recovers a loss whose first retransmission
-    /// is lost too). Video: ignored; an incomplete frame waits for its
-    /// retransmission, and once losses are frequent (three retransmissions
-    /// within 60 s) one round trip is reserved.
+    /// is lost too). Video: ignored (an incomplete frame waits for its
+    /// retransmission instead; a standing reserve would delay every frame).
     pub delay_rtts: f64,
 }
 
@@ -46,9 +45,6 @@ impl Default for NackConfig {
 /// Only gaps this close to the newest packet are requested (libwebrtc's
 /// `NackRequester` keeps at most 1,000 too): a far gap costs no more than this.
 pub(crate) const NACK_SPAN: i64 = 1024;
-/// How often hosts are expected to ask for NACKs (10–20 ms): a request
-/// pulled forward to the last useful moment is due this much before it.
-const POLL_SLACK_US: u64 = 20_000;
 /// Most runs of gaps remembered; beyond it the two oldest merge (their
 /// gaps then count as noticed at the older time).
 const MAX_RUNS: usize = 256;
@@ -247,9 +243,7 @@ impl NackScheduler {
 
     /// Visits the gaps worth requesting, newest first, within
     /// [`NACK_SPAN`] of the newest packet: `f(seq, due, limit)` where
-    /// `due` is when to request it (a first request no later than one
-    /// round trip before `limit`), `limit` when a retransmission stops
-    /// being useful, from
+    /// `limit` is when a retransmission stops being useful, from
     /// `limit_of(next held packet, when the gap was noticed)`. Stops at
     /// the first gap whose retransmission could no longer arrive in time
     /// (older gaps are due earlier still), or when `f` returns false.
@@ -289,15 +283,7 @@ impl NackScheduler {
                 if now.saturating_add(self.rtt_us) > limit {
                     return;
                 }
-                if let Some(mut due) = self.due(retries, last, margin_us) {
-                    if retries == 0 {
-                        // When the reorder wait would leave no time for a
-                        // retransmission, ask by the last useful moment (a
-                        // host polls every 10–20 ms): a packet merely
-                        // reordered has had its chance.
-                        let last_useful = limit.saturating_sub(self.rtt_us + POLL_SLACK_US);
-                        due = due.min(last_useful);
-                    }
+                if let Some(due) = self.due(retries, last, margin_us) {
                     if !f(gap, due, limit) {
                         return;
                     }

@@ -20,13 +20,8 @@ const WARM_UP: u32 = 20;
 
 #[derive(Debug, Clone)]
 pub(crate) struct ReorderEstimator {
-    /// Weighted counts; forgetting is done by growing the weight of new
-    /// samples (`weight`), not by scaling every bin.
     histogram: [f32; BINS],
     total: f32,
-    weight: f32,
-    /// Highest bin filled: quantile scans start there.
-    top_bin: usize,
     samples: u32,
     initial_us: u64,
     /// Latest reordering seen, decaying.
@@ -39,8 +34,6 @@ impl ReorderEstimator {
         Self {
             histogram: [0.0; BINS],
             total: 0.0,
-            weight: 1.0,
-            top_bin: 0,
             samples: 0,
             initial_us,
             peak_us: 0,
@@ -50,26 +43,19 @@ impl ReorderEstimator {
 
     /// A gap was filled by the original packet `late_us` after it was noticed.
     pub fn on_reordered(&mut self, late_us: u64) {
-        self.weight /= FORGET;
-        if self.weight > 1e20 {
-            let scale = 1.0 / self.weight;
-            for b in &mut self.histogram {
-                *b *= scale;
-            }
-            self.total *= scale;
-            self.weight = 1.0;
+        for b in &mut self.histogram {
+            *b *= FORGET;
         }
+        self.total = self.total * FORGET + 1.0;
         let bin = ((late_us / BIN_US) as usize).min(BINS - 1);
-        self.histogram[bin] += self.weight;
-        self.total += self.weight;
-        self.top_bin = self.top_bin.max(bin);
+        self.histogram[bin] += 1.0;
         self.samples = self.samples.saturating_add(1);
         let late_us = late_us.min(BINS as u64 * BIN_US);
         self.peak_us = self.peak_us.saturating_sub(PEAK_DECAY_US).max(late_us);
         let allowed = (1.0 - QUANTILE) * self.total;
         let mut above = 0.0;
         let mut wait = BIN_US;
-        for i in (0..=self.top_bin).rev() {
+        for i in (0..BINS).rev() {
             above += self.histogram[i];
             if above > allowed {
                 // The bin's upper edge and one more: the tail is sparse.

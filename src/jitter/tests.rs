@@ -130,32 +130,3 @@ fn the_head_frame_progress_is_forgotten_on_a_reset() {
     // Past its playout time (50 ms) but within the wait for late packets.
     assert!(jb.pop(60_000).is_none(), "frame 0 misses packets 1..=5");
 }
-
-#[test]
-fn a_gap_is_requested_by_the_last_useful_moment_whatever_the_reorder_wait() {
-    let mut config = JitterConfig::audio();
-    config.delay.min_delay_us = 60_000;
-    config.nack.reorder_wait_us = 200_000; // longer than the delay allows
-    let mut jb = JitterBuffer::new(config);
-    jb.set_rtt(20_000);
-    let at = |seq: u16| 1_000_000 + u64::from(seq) * 20_000;
-    for seq in (0..152u16).filter(|&s| s != 150) {
-        jb.push(rtp(seq, u32::from(seq) * 960, false, b"a"), at(seq))
-            .unwrap();
-        while jb.pop(at(seq)).is_some() {}
-    }
-    let mut out = [0i64; 8];
-    let noticed = at(151);
-    let mut requested = None;
-    let mut now = noticed;
-    while now < noticed + 60_000 && requested.is_none() {
-        let n = jb.poll_nacks(now, &mut out);
-        if n > 0 {
-            requested = Some((now, out[0]));
-        }
-        now += 1_000;
-    }
-    let (when, seq) = requested.expect("requested while a retransmission can still play");
-    assert_eq!(seq, 150);
-    assert!(when + 20_000 <= noticed + 60_000, "requested at {when}");
-}

@@ -167,9 +167,8 @@ pub struct Sim<S: Source> {
     /// `(first, last, delta)`: the sender adds `delta` to the RTP
     /// timestamp of packets `first..=last`.
     pub ts_shift: Vec<(usize, usize, u32)>,
-    /// `(time, target delay)` and `(time, jitter delay estimate)` every 50 ms.
+    /// `(time, target delay)` every 50 ms.
     pub target_trace: Vec<(u64, u64)>,
-    pub estimate_trace: Vec<(u64, u64)>,
 }
 
 impl<S: Source> Sim<S> {
@@ -203,7 +202,6 @@ impl<S: Source> Sim<S> {
             drop_first_rtx: HashSet::new(),
             ts_shift: Vec::new(),
             target_trace: Vec::new(),
-            estimate_trace: Vec::new(),
         }
     }
 
@@ -246,8 +244,6 @@ impl<S: Source> Sim<S> {
                 }
                 self.target_trace
                     .push((next_sample, self.jb.target_delay_us()));
-                self.estimate_trace
-                    .push((next_sample, self.jb.jitter_delay_us()));
                 next_sample += 50_000;
             }
             self.step();
