@@ -328,9 +328,10 @@ fn jitter_buffer_steady_state_allocates_nothing() {
 
     /// Warm-up on the first second, then 10 000 packets counted.
     fn check(name: &str, mut config: JitterConfig, arrivals: &[(u64, Bytes)]) -> JitterBuffer {
-        // A delay that covers the reordering, and an RTT short enough that
-        // gaps are NACKed (a retransmission could still be played).
-        config.delay.min_delay_us = 60_000;
+        // A delay that covers the reordering and the learned reorder wait,
+        // and an RTT short enough that gaps are NACKed (the buffer asks only
+        // when a retransmission could still be played).
+        config.delay.min_delay_us = 120_000;
         let mut jb = JitterBuffer::new(config);
         jb.set_rtt(20_000);
         let warm = arrivals
