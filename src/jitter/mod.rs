@@ -236,6 +236,9 @@ pub struct JitterBuffer {
     stale_run: u32,
     /// Video: timestamp of the newest frame that fed the delay estimate.
     newest_sampled_ts: Option<i64>,
+    /// The latest `now` seen (push, pop, NACK calls): `next_wakeup` takes
+    /// no time and must not point at a request that can no longer help.
+    now_hint: u64,
     stats: JitterStats,
 }
 
@@ -280,6 +283,7 @@ impl JitterBuffer {
             in_concealment: false,
             stale_run: 0,
             newest_sampled_ts: None,
+            now_hint: 0,
             stats: JitterStats::default(),
         }
     }
@@ -360,6 +364,7 @@ impl JitterBuffer {
         mut retransmitted: bool,
     ) -> Result<Pushed, ParseError> {
         let p = RtpPacket::parse(&packet[..])?;
+        self.now_hint = self.now_hint.max(now);
         let seq = self.seq_unwrap.unwrap(u64::from(p.sequence_number()));
         let ts = self.ts_unwrap.unwrap(u64::from(p.timestamp()));
         let padding_only = p.payload().is_empty();
@@ -539,6 +544,7 @@ impl JitterBuffer {
     /// The next event due at `now`, if any. Call until `None`.
     #[inline]
     pub fn pop(&mut self, now: u64) -> Option<Event<'_>> {
+        self.now_hint = self.now_hint.max(now);
         match self.config.mode {
             Mode::Audio => self.pop_audio(now),
             Mode::Video(_) => self.pop_video(now),

@@ -45,6 +45,9 @@ impl Default for NackConfig {
 /// Only gaps this close to the newest packet are requested (libwebrtc's
 /// `NackRequester` keeps at most 1,000 too): a far gap costs no more than this.
 pub(crate) const NACK_SPAN: i64 = 1024;
+/// How often hosts are expected to ask for NACKs (10–20 ms): a request
+/// pulled forward to the last useful moment is due this much before it.
+const POLL_SLACK_US: u64 = 20_000;
 /// Most runs of gaps remembered; beyond it the two oldest merge (their
 /// gaps then count as noticed at the older time).
 const MAX_RUNS: usize = 256;
@@ -283,7 +286,16 @@ impl NackScheduler {
                 if now.saturating_add(self.rtt_us) > limit {
                     return;
                 }
-                if let Some(due) = self.due(retries, last, margin_us) {
+                if let Some(mut due) = self.due(retries, last, margin_us) {
+                    if retries == 0 {
+                        // When the reorder wait would leave no time for a
+                        // retransmission, ask by the last useful moment (a
+                        // host polls every 10–20 ms): a packet merely
+                        // reordered has had its chance.
+                        let last_useful =
+                            limit.saturating_sub(self.rtt_us.saturating_add(POLL_SLACK_US));
+                        due = due.min(last_useful);
+                    }
                     if !f(gap, due, limit) {
                         return;
                     }

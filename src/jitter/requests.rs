@@ -76,6 +76,7 @@ impl JitterBuffer {
     /// [`poll_nacks`](Self::poll_nacks)) was sent at `now`. Sequence numbers
     /// no longer missing are ignored.
     pub fn on_nack_sent(&mut self, now: u64, seqs: &[i64]) {
+        self.now_hint = self.now_hint.max(now);
         let Some(head) = self.ring.head() else { return };
         let mut any = false;
         for &seq in seqs {
@@ -95,6 +96,7 @@ impl JitterBuffer {
     #[doc(hidden)]
     #[inline]
     pub fn nack_list(&mut self, now: u64, out: &mut [u16]) -> usize {
+        self.now_hint = self.now_hint.max(now);
         let Some(head) = self.ring.head() else {
             return 0;
         };
@@ -120,14 +122,15 @@ impl JitterBuffer {
             return None;
         }
         let rtt = self.nack.rtt_us();
+        let now = self.now_hint;
         let mut earliest: Option<u64> = None;
         self.nack.walk(
             &self.ring,
-            0,
+            now,
             self.retry_margin_us(),
             |next, noticed| self.request_limit(next, noticed),
             |_, due, limit| {
-                if due.saturating_add(rtt) <= limit {
+                if due.max(now).saturating_add(rtt) <= limit {
                     earliest = Some(earliest.map_or(due, |e| e.min(due)));
                 }
                 true
