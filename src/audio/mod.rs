@@ -8,9 +8,8 @@ pub mod level;
 pub mod limiter;
 pub mod mixdown;
 pub mod mixer;
-pub mod opus_packet;
+mod mixer_config;
 pub mod resample;
-pub mod selection;
 pub mod speaker;
 
 /// Samples per channel in one 20 ms frame at 48 kHz.
