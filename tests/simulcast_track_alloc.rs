@@ -4,9 +4,6 @@
 //! a real libvpx simulcast trace. A counting global allocator (the pattern
 //! of `tests/alloc_free.rs`) counts this thread's allocations.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use bytes::BytesMut;
 use rtmedia::packet::rtcp::{NackBuilder, PliBuilder};
 use rtmedia::sim::{SimulcastConfig, SimulcastLayerConfig, SimulcastTrace};
@@ -14,34 +11,9 @@ use rtmedia::simulcast::{
     ForwarderConfig, Layer, Output, RtpKind, RtxConfig, SubscriberConfig, Track, TrackConfig,
 };
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations_in;
 
 const TARGETS: [Layer; 4] = [
     Layer::new(2, 2),

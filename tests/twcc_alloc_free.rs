@@ -4,42 +4,14 @@
 //! counting global allocator (as in tests/alloc_free.rs) counts this
 //! thread's heap allocations while they run.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use rtmedia::cc::recorder::{FeedbackFormat, FeedbackRecorder, RecorderConfig};
 use rtmedia::cc::SentPacketId;
 use rtmedia::packet::rtcp::{compound, RtcpPacket, TransportFeedbackBuilder};
 use rtmedia::packet::{RtpBuilder, RtpPacket};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations_in;
 
 /// Feeds `rec` 20 s of 1000 packets/s with loss, reordering and duplicates,
 /// polling every ms; returns (feedback packets, results parsed).
