@@ -66,6 +66,62 @@ static int overflow(int pushes) {
     return refused;
 }
 
+/* An SRTP context for at most one SSRC: `ssrcs` streams protect one packet
+ * each (all but the first refused with RTM_ERR_SSRC_LIMIT), then `forged`
+ * packets of the first stream with a broken tag are unprotected
+ * (RTM_ERR_AUTH_FAILED). Both are what an operator must hear about. */
+static void srtp_trouble(int ssrcs, int forged) {
+    static const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    static const uint8_t salt[14] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+    rtm_srtp_config cfg;
+    CHECK_STATUS(rtm_srtp_config_init(&cfg, sizeof cfg), RTM_OK);
+    cfg.max_ssrcs = 1;
+    rtm_srtp_t *tx = NULL, *rx = NULL;
+    CHECK_STATUS(rtm_srtp_new(1 /* AES_CM_128_HMAC_SHA1_80 */, key, 16, salt, 14, &cfg, &tx), RTM_OK);
+    CHECK_STATUS(rtm_srtp_new(1, key, 16, salt, 14, &cfg, &rx), RTM_OK);
+    uint8_t buf[64];
+    size_t n = 0;
+    for (int i = 0; i < ssrcs; i++) {
+        const uint8_t rtp[16] = {0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, (uint8_t)(i + 1), 1, 2, 3, 4};
+        memcpy(buf, rtp, sizeof rtp);
+        CHECK_STATUS(rtm_srtp_protect(tx, buf, sizeof rtp, sizeof buf, &n), i == 0 ? RTM_OK : RTM_ERR_SSRC_LIMIT);
+    }
+    const uint8_t rtp[16] = {0x80, 111, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 3, 4};
+    memcpy(buf, rtp, sizeof rtp);
+    CHECK_STATUS(rtm_srtp_protect(tx, buf, sizeof rtp, sizeof buf, &n), RTM_OK);
+    buf[n - 1] ^= 1; /* a broken tag */
+    for (int i = 0; i < forged; i++) {
+        uint8_t copy[64];
+        memcpy(copy, buf, n);
+        size_t out = 0;
+        CHECK_STATUS(rtm_srtp_unprotect(rx, copy, n, &out), RTM_ERR_AUTH_FAILED);
+    }
+    rtm_srtp_free(tx);
+    rtm_srtp_free(rx);
+}
+
+/* SRTP's warnings: the full SSRC table and authentication failures, each
+ * at its 1st, 2nd, 4th... occurrence, with the count. */
+static void srtp_warnings(void) {
+    sink s;
+    memset(&s, 0, sizeof s);
+    CHECK_STATUS(rtm_log_set_callback(on_log, &s, RTM_LOG_WARN), RTM_OK);
+    srtp_trouble(11, 0); /* 10 refusals: logged at 1, 2, 4, 8 */
+    CHECK(s.calls == 4 && s.bad_len == 0 && s.bad_level == 0);
+    CHECK(strstr(s.last, "SSRC") != NULL && strstr(s.last, "max_ssrcs = 1") != NULL);
+    CHECK(strstr(s.last, "8 refusals") != NULL);
+    memset(&s, 0, sizeof s);
+    srtp_trouble(1, 5); /* 5 failures: logged at 1, 2, 4 */
+    printf("test_log: srtp, last: %s\n", s.last);
+    CHECK(s.calls == 3 && s.bad_len == 0 && s.bad_level == 0);
+    CHECK(strstr(s.last, "authentication failed (4 failures)") != NULL);
+    CHECK_STATUS(rtm_log_set_callback(NULL, NULL, RTM_LOG_WARN), RTM_OK);
+    /* Off: the same trouble delivers nothing. */
+    memset(&s, 0, sizeof s);
+    srtp_trouble(11, 5);
+    CHECK(s.calls == 0);
+}
+
 int main(void) {
     sink s;
     memset(&s, 0, sizeof s);
@@ -127,5 +183,6 @@ int main(void) {
     /* Removing twice is fine. */
     CHECK_STATUS(rtm_log_set_callback(NULL, NULL, RTM_LOG_DEBUG), RTM_OK);
 
+    srtp_warnings();
     return check_report("test_log");
 }

@@ -2484,6 +2484,13 @@ rtm_status rtm_jitter_get_stats(const rtm_jitter_t *jb, struct rtm_jitter_stats 
  * once this returns the old callback is never called again.
  * RTM_ERR_INVALID_ARGUMENT for a level outside RTM_LOG_ERROR..RTM_LOG_DEBUG.
  * Thread-safe.
+ *
+ * Logged today (all `RTM_LOG_WARN`): a mixer input queue full (the mixer
+ * is not ticked often enough), keyframe requests repeated without an
+ * answer, an SRTP context refusing a new SSRC (`max_ssrcs` reached:
+ * `rtm_srtp_remove_ssrc` streams that ended) and SRTP authentication
+ * failures (wrong keys, a wrong rollover counter, forged packets). Every
+ * one is also counted in its object's stats.
  */
 rtm_status rtm_log_set_callback(rtm_log_fn callback, void *userdata, rtm_log_level max_level);
 

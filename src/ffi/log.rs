@@ -58,6 +58,13 @@ impl CLogger {
 /// once this returns the old callback is never called again.
 /// RTM_ERR_INVALID_ARGUMENT for a level outside RTM_LOG_ERROR..RTM_LOG_DEBUG.
 /// Thread-safe.
+///
+/// Logged today (all `RTM_LOG_WARN`): a mixer input queue full (the mixer
+/// is not ticked often enough), keyframe requests repeated without an
+/// answer, an SRTP context refusing a new SSRC (`max_ssrcs` reached:
+/// `rtm_srtp_remove_ssrc` streams that ended) and SRTP authentication
+/// failures (wrong keys, a wrong rollover counter, forged packets). Every
+/// one is also counted in its object's stats.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_log_set_callback(
     callback: rtm_log_fn,

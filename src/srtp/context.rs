@@ -196,11 +196,41 @@ impl Srtp {
     /// Counts a failure in the statistics and passes it on.
     pub(super) fn count(&mut self, error: Error) -> Error {
         let s = &mut self.stats;
+        // The two failures an operator must act on are logged (the 1st,
+        // 2nd, 4th, 8th... of each, from the counters): a full SSRC table
+        // refuses every new stream, and authentication failures mean wrong
+        // keys, a wrong rollover counter or forged traffic. Replays are
+        // normal on networks that duplicate packets: counted only.
         match error {
-            Error::AuthFailed => s.auth_failures += 1,
+            Error::AuthFailed => {
+                s.auth_failures += 1;
+                if s.auth_failures.is_power_of_two() {
+                    crate::log::log(
+                        crate::log::Level::Warn,
+                        format_args!(
+                            "SRTP: authentication failed ({} failures): wrong keys, a rollover \
+                             counter guessed wrong after a long gap (set_receive_roc), or forged \
+                             packets",
+                            s.auth_failures
+                        ),
+                    );
+                }
+            }
             Error::Replayed => s.replayed += 1,
             Error::TooOld => s.too_old += 1,
-            Error::SsrcLimit => s.ssrc_limit_rejects += 1,
+            Error::SsrcLimit => {
+                s.ssrc_limit_rejects += 1;
+                if s.ssrc_limit_rejects.is_power_of_two() {
+                    crate::log::log(
+                        crate::log::Level::Warn,
+                        format_args!(
+                            "SRTP: packet of a new SSRC refused, the context already tracks \
+                             max_ssrcs = {} SSRCs ({} refusals); remove_ssrc the streams that ended",
+                            self.config.max_ssrcs, s.ssrc_limit_rejects
+                        ),
+                    );
+                }
+            }
             Error::Malformed(_) | Error::CryptexNotEnabled | Error::IndexExhausted => {
                 s.malformed += 1
             }
