@@ -1,11 +1,82 @@
 //! Video mode: complete frames (same timestamp, frame start to marker, no
-//! holes) released in decode order; a frame that cannot complete before its
-//! playout time is dropped, and decoding waits for the next keyframe, with a
+//! holes) released in decode order; a frame that cannot complete in time
+//! is dropped, and decoding waits for the next keyframe, with a
 //! rate-limited keyframe request to the host.
+//!
+//! [`FrameAssembler`] owns the frame state (how far the head frame is known
+//! to be present, the keyframe wait, the request rate limit, the released
+//! frame's packets); the release logic reads the ring and the delay.
 
-use super::store::Slot;
-use super::{Event, JitterBuffer, Mode};
+use bytes::Bytes;
+
+use super::ring::Slot;
+use super::{Event, JitterBuffer, LastOut};
 use crate::codec;
+
+/// How far the head frame is known to be present: packets `head..next` are
+/// all here, of the head's timestamp, none with the marker; `arrival` is
+/// the latest of their arrivals. While the head stays, those packets stay,
+/// so the next look at the head frame resumes at `next`: a big keyframe
+/// arriving packet by packet is walked once, not once per `pop`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FrameScan {
+    pub(super) head: i64,
+    pub(super) next: i64,
+    pub(super) arrival: u64,
+}
+
+/// Frame state of a video buffer.
+#[derive(Debug)]
+pub(super) struct FrameAssembler {
+    /// Whether keyframes of this codec can be recognised.
+    keyframe_aware: bool,
+    pub(super) scan: Option<FrameScan>,
+    waiting_for_keyframe: bool,
+    request_pending: bool,
+    last_request: Option<u64>,
+    request_interval_us: u64,
+    /// Timestamp of the last frame counted in `frames_dropped`.
+    last_dropped_ts: Option<i64>,
+    /// The released frame's packets (reused).
+    frame: Vec<Bytes>,
+}
+
+impl FrameAssembler {
+    pub fn new(codec: codec::Codec, request_interval_us: u64, capacity: usize) -> Self {
+        Self {
+            keyframe_aware: codec::knows_keyframes(codec),
+            scan: None,
+            waiting_for_keyframe: true,
+            request_pending: false,
+            last_request: None,
+            request_interval_us,
+            last_dropped_ts: None,
+            frame: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The head moved back: what was known of the head frame no longer is.
+    pub fn forget_scan(&mut self) {
+        self.scan = None;
+    }
+
+    pub fn on_reset(&mut self) {
+        self.scan = None;
+        self.waiting_for_keyframe = true;
+    }
+
+    /// Raises a keyframe request unless one was raised within the interval.
+    fn request_keyframe(&mut self, now: u64) -> bool {
+        let due = self
+            .last_request
+            .is_none_or(|t| now >= t.saturating_add(self.request_interval_us));
+        if due {
+            self.last_request = Some(now);
+            self.request_pending = true;
+        }
+        due
+    }
+}
 
 /// What the packets at the head make up.
 enum HeadFrame {
@@ -24,22 +95,13 @@ enum HeadFrame {
     Orphan,
 }
 
-/// How far the head frame is known to be present: packets `head..next` are
-/// all here, of the head's timestamp, none with the marker; `arrival` is
-/// the latest of their arrivals. While the head stays, those packets stay,
-/// so the next look at the head frame resumes at `next`: a big keyframe
-/// arriving packet by packet is walked once, not once per `pop`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct FrameScan {
-    pub(super) head: i64,
-    pub(super) next: i64,
-    pub(super) arrival: u64,
-}
-
 impl JitterBuffer {
-    /// Whether keyframes of this stream's codec can be recognised.
-    fn keyframe_aware(&self) -> bool {
-        matches!(self.config.mode, Mode::Video(c) if codec::knows_keyframes(c))
+    fn frames(&self) -> &FrameAssembler {
+        self.frames.as_ref().expect("video mode")
+    }
+
+    fn frames_mut(&mut self) -> &mut FrameAssembler {
+        self.frames.as_mut().expect("video mode")
     }
 
     fn is_frame_start(&self, slot: &Slot) -> bool {
@@ -47,25 +109,32 @@ impl JitterBuffer {
             return starts;
         }
         match self.last_out {
-            Some((_, ts, marker)) => marker || ts != slot.ts,
+            Some(last) => last.marker || last.ts != slot.ts,
             // First frame of the stream: only a keyframe start is known to be one.
-            None => slot.flags.keyframe() || !self.keyframe_aware(),
+            None => slot.flags.keyframe() || !self.frames().keyframe_aware,
         }
     }
 
     /// How long past its playout time an incomplete frame is still waited
     /// for: a late frame costs a short freeze, a dropped one a keyframe round
     /// trip. One more jitter percentile for late packets (at least 30 ms),
-    /// and with NACK one more retransmission.
+    /// and with NACK one more retransmission: the reorder wait, a round
+    /// trip and the jitter of both ways.
     pub(super) fn incomplete_frame_grace(&self) -> u64 {
         let late = self.delay.percentile_us().max(30_000);
-        let nack = &self.config.nack;
-        if nack.enabled {
-            late.saturating_add(self.rtt_us)
-                .saturating_add(nack.reorder_wait_us)
+        if self.nack.enabled() {
+            late.saturating_add(self.retransmission_wait_us())
+                .saturating_add(self.nack.reorder_wait_us())
         } else {
             late
         }
+    }
+
+    /// How long a retransmission takes after its request: a round trip
+    /// and the jitter of both ways (at least 15 ms each).
+    pub(super) fn retransmission_wait_us(&self) -> u64 {
+        (self.nack.rtt_us())
+            .saturating_add(self.delay.percentile_us().max(15_000).saturating_mul(2))
     }
 
     /// When `pop` has something to do for the frame at `head`: its playout
@@ -93,11 +162,12 @@ impl JitterBuffer {
         let base = deadline
             .max(last_arrival)
             .saturating_add(self.incomplete_frame_grace());
-        let retransmission_wait = self.rtt_us + self.delay.percentile_us().max(30_000);
+        let retransmission_wait = self.retransmission_wait_us();
         let requested = scan
-            .and_then(|s| self.ring.get(s.next))
-            .filter(|slot| slot.packet.is_none() && slot.nack_retries > 0)
-            .map(|slot| slot.time.saturating_add(retransmission_wait));
+            .filter(|s| self.ring.held(s.next).is_none())
+            .map(|s| self.nack.requested(s.next))
+            .filter(|&(retries, _)| retries > 0)
+            .map(|(_, at)| at.saturating_add(retransmission_wait));
         match requested {
             Some(at) => base.max(at.min(base.saturating_add(retransmission_wait))),
             None => base,
@@ -111,9 +181,9 @@ impl JitterBuffer {
         if !self.is_frame_start(first) {
             return HeadFrame::Orphan;
         }
-        let (mut seq, mut arrival) = match self.frame_scan {
+        let (mut seq, mut arrival) = match self.frames().scan {
             Some(scan) if scan.head == head => (scan.next, scan.arrival),
-            _ => (head, first.time),
+            _ => (head, first.arrival),
         };
         let complete = |last, arrival| HeadFrame::Complete {
             last,
@@ -135,11 +205,11 @@ impl JitterBuffer {
                 // The previous packet ended the frame without a marker.
                 return complete(seq - 1, arrival);
             }
-            arrival = arrival.max(slot.time);
+            arrival = arrival.max(slot.arrival);
             if slot.flags.marker() {
                 return complete(seq, arrival);
             }
-            if seq >= self.highest {
+            if seq >= self.ring.highest() {
                 let scan = FrameScan {
                     head,
                     next: seq + 1,
@@ -153,17 +223,16 @@ impl JitterBuffer {
 
     pub(super) fn pop_video(&mut self, now: u64) -> Option<Event<'_>> {
         // The previous frame's packets are the caller's no longer.
-        self.frame.clear();
+        self.frames_mut().frame.clear();
         loop {
-            let head = self.head?;
-            if head > self.highest {
+            let head = self.ring.head()?;
+            if head > self.ring.highest() {
                 return None;
             }
-            if self.ring.get(head).is_some_and(|s| s.flags.padding_only()) {
+            if self.ring.held(head).is_some_and(|s| s.flags.padding_only()) {
                 // Padding (bandwidth probing) is neither media nor loss: skip
                 // it without touching the frame boundaries.
-                self.ring.take(head);
-                self.head = Some(head + 1);
+                self.ring.pop_head();
                 continue;
             }
             match self.head_frame(head) {
@@ -174,39 +243,46 @@ impl JitterBuffer {
                     keyframe,
                     arrival,
                 } => {
-                    let undecodable =
-                        self.waiting_for_keyframe && !keyframe && self.keyframe_aware();
-                    if undecodable {
+                    let f = self.frames();
+                    if f.waiting_for_keyframe && !keyframe && f.keyframe_aware {
                         self.drop_packets(head, last, now);
                         continue;
                     }
                     if now < self.delay.playout_time_of_media(media_us)? {
                         return None;
                     }
-                    self.frame.clear();
-                    for seq in head..=last {
-                        match self.ring.take(seq) {
-                            Some(Slot {
-                                packet: Some(p),
-                                flags,
-                                ..
-                            }) if !flags.padding_only() => self.frame.push(p),
-                            _ => {}
+                    let mut frame = core::mem::take(&mut self.frames_mut().frame);
+                    for _ in head..=last {
+                        if let Some(Slot {
+                            packet: Some(p),
+                            flags,
+                            ..
+                        }) = self.ring.pop_head()
+                        {
+                            if !flags.padding_only() {
+                                frame.push(p);
+                            }
                         }
                     }
-                    self.head = Some(last + 1);
-                    self.last_out = Some((last, ts, true));
-                    if self.frame.is_empty() {
+                    self.nack.advance(last + 1);
+                    self.last_out = Some(LastOut {
+                        seq: last,
+                        ts,
+                        media_us,
+                        marker: true,
+                    });
+                    self.frames_mut().frame = frame;
+                    if self.frames().frame.is_empty() {
                         continue;
                     }
                     if keyframe {
-                        self.waiting_for_keyframe = false;
+                        self.frames_mut().waiting_for_keyframe = false;
                         self.stats.key_frames_decoded += 1;
                     }
                     self.stats.frames_decoded += 1;
                     self.record_emitted(arrival, now);
                     return Some(Event::Frame {
-                        packets: &self.frame,
+                        packets: &self.frames().frame,
                         first_seq: head,
                         timestamp: ts,
                         keyframe,
@@ -214,11 +290,8 @@ impl JitterBuffer {
                 }
                 HeadFrame::Orphan => self.drop_packets(head, head, now),
                 HeadFrame::Incomplete { scan } => {
-                    self.frame_scan = scan;
-                    let deadline = match self.ring.held(head) {
-                        Some(slot) => self.delay.playout_time_of_media(slot.media_us)?,
-                        None => self.gap_deadline(head)?.0,
-                    };
+                    self.frames_mut().scan = scan;
+                    let deadline = self.deadline_of(head)?;
                     if now < self.give_up_time(deadline, head, scan) {
                         return None;
                     }
@@ -232,49 +305,51 @@ impl JitterBuffer {
     /// lost), counts the frames they belonged to, and waits for a keyframe.
     fn drop_packets(&mut self, first: i64, last: i64, now: u64) {
         for seq in first..=last {
-            match self.ring.take(seq) {
-                Some(slot) if slot.packet.is_some() => {
-                    let ts = slot.ts;
-                    if !slot.flags.padding_only() && self.last_dropped_ts != Some(ts) {
+            match self.ring.pop_head() {
+                Some(slot) => {
+                    let f = self.frames_mut();
+                    let counted = f.last_dropped_ts == Some(slot.ts);
+                    if !slot.flags.padding_only() && !counted {
+                        f.last_dropped_ts = Some(slot.ts);
                         self.stats.frames_dropped += 1;
-                        self.last_dropped_ts = Some(ts);
                     }
-                    self.last_out = Some((seq, ts, slot.flags.marker()));
+                    self.last_out = Some(LastOut {
+                        seq,
+                        ts: slot.ts,
+                        media_us: slot.media_us,
+                        marker: slot.flags.marker(),
+                    });
                 }
-                gap => {
+                None => {
                     // Which frame a lost packet belonged to is unknown: keep
                     // the last known timestamp, and no frame end.
-                    if gap.is_some() {
-                        self.forget_gap();
-                    }
                     self.stats.packets_lost += 1;
-                    let ts = self.last_out.map_or(i64::MIN, |(_, ts, _)| ts);
-                    self.last_out = Some((seq, ts, false));
+                    let (ts, media_us) =
+                        self.last_out.map_or((i64::MIN, 0), |l| (l.ts, l.media_us));
+                    self.last_out = Some(LastOut {
+                        seq,
+                        ts,
+                        media_us,
+                        marker: false,
+                    });
                 }
             }
-            self.head = Some(seq + 1);
         }
-        if self.keyframe_aware() {
-            self.waiting_for_keyframe = true;
-            self.request_keyframe(now);
-        }
-    }
-
-    fn request_keyframe(&mut self, now: u64) {
-        let interval = self.config.keyframe_request_interval_us;
-        if self
-            .last_keyframe_request
-            .is_none_or(|t| now >= t.saturating_add(interval))
-        {
-            self.last_keyframe_request = Some(now);
-            self.keyframe_request_pending = true;
-            self.stats.keyframe_requests += 1;
+        self.nack.advance(last + 1);
+        if self.frames().keyframe_aware {
+            let f = self.frames_mut();
+            f.waiting_for_keyframe = true;
+            if f.request_keyframe(now) {
+                self.stats.keyframe_requests += 1;
+            }
         }
     }
 
     /// Whether the host should send a keyframe request (PLI) now; clears it.
     /// Raised at most once per `keyframe_request_interval_us`.
     pub fn take_keyframe_request(&mut self) -> bool {
-        core::mem::take(&mut self.keyframe_request_pending)
+        self.frames
+            .as_mut()
+            .is_some_and(|f| core::mem::take(&mut f.request_pending))
     }
 }
