@@ -10,8 +10,15 @@
 use bytes::Bytes;
 
 use super::ring::Slot;
+use super::temporal::LayerChain;
 use super::{Event, JitterBuffer, LastOut};
-use crate::codec;
+use crate::codec::{self, TemporalLayer};
+
+/// How many frames behind a gap are looked at for one decodable without
+/// the missing packets (an L1T3 stream has its next TL0 frame within 4).
+const FRAMES_BEHIND_GAP: usize = 8;
+/// How many packets that look may walk (a big keyframe fits).
+const PACKETS_BEHIND_GAP: usize = 512;
 
 /// How far the head frame is known to be present: packets `head..next` are
 /// all here, of the head's timestamp, none with the marker; `arrival` is
@@ -35,6 +42,8 @@ pub(super) struct FrameAssembler {
     request_pending: bool,
     last_request: Option<u64>,
     request_interval_us: u64,
+    /// Which frames the decoder can use without a keyframe.
+    chain: LayerChain,
     /// Timestamp of the last frame counted in `frames_dropped`.
     last_dropped_ts: Option<i64>,
     /// The released frame's packets (reused).
@@ -50,6 +59,7 @@ impl FrameAssembler {
             request_pending: false,
             last_request: None,
             request_interval_us,
+            chain: LayerChain::default(),
             last_dropped_ts: None,
             frame: Vec::with_capacity(capacity),
         }
@@ -63,6 +73,7 @@ impl FrameAssembler {
     pub fn on_reset(&mut self) {
         self.scan = None;
         self.waiting_for_keyframe = true;
+        self.chain.forget();
     }
 
     /// Raises a keyframe request unless one was raised within the interval.
@@ -86,6 +97,7 @@ enum HeadFrame {
         ts: i64,
         media_us: i64,
         keyframe: bool,
+        layer: Option<TemporalLayer>,
         arrival: u64,
     },
     /// Missing packets; may still complete. `scan` says how far it is known
@@ -143,7 +155,87 @@ impl JitterBuffer {
         let deadline = self.deadline_of(head)?;
         match self.head_frame(head) {
             HeadFrame::Complete { .. } | HeadFrame::Orphan => Some(deadline),
-            HeadFrame::Incomplete { scan } => Some(self.give_up_time(deadline, head, scan)),
+            HeadFrame::Incomplete { scan } => {
+                let give_up = self.give_up_time(deadline, head, scan);
+                Some(match self.decodable_behind_gap(head, scan) {
+                    Some((_, due)) => due.min(give_up),
+                    None => give_up,
+                })
+            }
+        }
+    }
+
+    /// The first frame behind the head's missing packets that the decoder
+    /// can use without them (see [`temporal`](super::temporal); a keyframe
+    /// when waiting for one), with its playout time. `None` while the head
+    /// frame is only still arriving, or when no such frame is complete.
+    fn decodable_behind_gap(&self, head: i64, scan: Option<FrameScan>) -> Option<(i64, u64)> {
+        let first_missing = match self.ring.held(head) {
+            None => head,
+            Some(_) => {
+                let scan = scan.filter(|s| s.head == head)?;
+                if scan.next > self.ring.highest() {
+                    return None;
+                }
+                scan.next
+            }
+        };
+        let f = self.frames();
+        let mut seq = self.ring.next_held(first_missing)?;
+        let mut frames = 0;
+        let mut budget = PACKETS_BEHIND_GAP;
+        while frames < FRAMES_BEHIND_GAP && budget > 0 {
+            let slot = self.ring.held(seq)?;
+            match slot.flags.starts_frame() {
+                Some(true) => {}
+                // The rest of a frame whose start is missing.
+                Some(false) => {
+                    budget -= 1;
+                    seq = self.ring.next_held(seq + 1)?;
+                    continue;
+                }
+                None => return None,
+            }
+            let last = self.complete_frame_from(seq, &mut budget)?;
+            let keyframe = slot.flags.keyframe();
+            let usable = if f.waiting_for_keyframe {
+                keyframe
+            } else {
+                f.chain.decodable_after_skip(keyframe, slot.layer)
+            };
+            if usable {
+                // Not before the missing packet could still be only reordered.
+                let lost_by = self
+                    .nack
+                    .noticed(first_missing)
+                    .saturating_add(self.nack.reorder_wait_us());
+                let due = self.delay.playout_time_of_media(slot.media_us)?;
+                return Some((seq, due.max(lost_by)));
+            }
+            frames += 1;
+            seq = self.ring.next_held(last + 1)?;
+        }
+        None
+    }
+
+    /// The last packet of the complete frame starting at `start`, or `None`
+    /// when a packet is missing (or the walk's budget runs out).
+    fn complete_frame_from(&self, start: i64, budget: &mut usize) -> Option<i64> {
+        let ts = self.ring.held(start)?.ts;
+        let mut seq = start;
+        loop {
+            *budget = budget.checked_sub(1)?;
+            let slot = self.ring.held(seq)?;
+            if slot.ts != ts {
+                return Some(seq - 1);
+            }
+            if slot.flags.marker() {
+                return Some(seq);
+            }
+            if seq >= self.ring.highest() {
+                return None;
+            }
+            seq += 1;
         }
     }
 
@@ -153,7 +245,9 @@ impl JitterBuffer {
     ///
     /// When the frame's first missing packet has been requested, it also
     /// waits for that retransmission (one round trip and a jitter margin
-    /// after the request), up to one such wait beyond the grace: a big
+    /// after the request), or for the retry's when one is still to come (a
+    /// retransmission can be lost too), up to one such wait beyond the
+    /// grace — the same limit the NACK scheduler requests within: a big
     /// keyframe that lost its tail on a slow link is worth 100 ms more, not a
     /// keyframe request and half a second of frozen picture.
     fn give_up_time(&self, deadline: u64, head: i64, scan: Option<FrameScan>) -> u64 {
@@ -167,7 +261,12 @@ impl JitterBuffer {
             .filter(|s| self.ring.held(s.next).is_none())
             .map(|s| self.nack.requested(s.next))
             .filter(|&(retries, _)| retries > 0)
-            .map(|(_, at)| at.saturating_add(retransmission_wait));
+            .map(|(retries, at)| {
+                let margin = self.retry_margin_us(self.ring.held(head));
+                let retry = self.nack.due(retries, at, margin);
+                at.max(retry.unwrap_or(0))
+                    .saturating_add(retransmission_wait)
+            });
         match requested {
             Some(at) => base.max(at.min(base.saturating_add(retransmission_wait))),
             None => base,
@@ -190,6 +289,7 @@ impl JitterBuffer {
             ts: first.ts,
             media_us: first.media_us,
             keyframe: first.flags.keyframe(),
+            layer: first.layer,
             arrival,
         };
         loop {
@@ -241,11 +341,17 @@ impl JitterBuffer {
                     ts,
                     media_us,
                     keyframe,
+                    layer,
                     arrival,
                 } => {
                     let f = self.frames();
                     if f.waiting_for_keyframe && !keyframe && f.keyframe_aware {
                         self.drop_packets(head, last, now);
+                        continue;
+                    }
+                    if !f.chain.decodable(layer) {
+                        // It references a frame skipped before it.
+                        self.discard(head, last);
                         continue;
                     }
                     if now < self.delay.playout_time_of_media(media_us)? {
@@ -279,6 +385,7 @@ impl JitterBuffer {
                         self.frames_mut().waiting_for_keyframe = false;
                         self.stats.key_frames_decoded += 1;
                     }
+                    self.frames_mut().chain.on_released(keyframe, layer);
                     self.stats.frames_decoded += 1;
                     self.record_emitted(arrival, now);
                     return Some(Event::Frame {
@@ -292,7 +399,18 @@ impl JitterBuffer {
                 HeadFrame::Incomplete { scan } => {
                     self.frames_mut().scan = scan;
                     let deadline = self.deadline_of(head)?;
-                    if now < self.give_up_time(deadline, head, scan) {
+                    let give_up = self.give_up_time(deadline, head, scan);
+                    if let Some((start, due)) = self.decodable_behind_gap(head, scan) {
+                        // The missing packets are not needed: skip them
+                        // when the frame behind is due, or when they are
+                        // given up anyway.
+                        if now >= due.min(give_up) {
+                            self.discard(head, start - 1);
+                            self.frames_mut().chain.on_skip();
+                            continue;
+                        }
+                    }
+                    if now < give_up {
                         return None;
                     }
                     self.drop_packets(head, head, now);
@@ -304,6 +422,20 @@ impl JitterBuffer {
     /// Drops packets `first..=last` at the head (missing ones count as
     /// lost), counts the frames they belonged to, and waits for a keyframe.
     fn drop_packets(&mut self, first: i64, last: i64, now: u64) {
+        self.discard(first, last);
+        if self.frames().keyframe_aware {
+            let f = self.frames_mut();
+            f.waiting_for_keyframe = true;
+            f.chain.forget();
+            if f.request_keyframe(now) {
+                self.stats.keyframe_requests += 1;
+            }
+        }
+    }
+
+    /// Drops packets `first..=last` at the head (missing ones count as
+    /// lost) and counts the frames they belonged to.
+    fn discard(&mut self, first: i64, last: i64) {
         for seq in first..=last {
             match self.ring.pop_head() {
                 Some(slot) => {
@@ -336,13 +468,6 @@ impl JitterBuffer {
             }
         }
         self.nack.advance(last + 1);
-        if self.frames().keyframe_aware {
-            let f = self.frames_mut();
-            f.waiting_for_keyframe = true;
-            if f.request_keyframe(now) {
-                self.stats.keyframe_requests += 1;
-            }
-        }
     }
 
     /// Whether the host should send a keyframe request (PLI) now; clears it.

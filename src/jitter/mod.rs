@@ -19,7 +19,10 @@
 //!   (video) delays, which retransmissions never feed;
 //! - [`clock`]: timestamps to local media time, an outlier costing at most
 //!   its packet;
-//! - [`frame`]: video frame assembly, keyframe waits and requests;
+//! - [`frame`]: video frame assembly, keyframe waits and requests, with
+//!   [`temporal`]'s record of which frames the decoder can still use (a
+//!   lost frame above VP8's base temporal layer is skipped at the next
+//!   decodable frame's playout time, without a keyframe);
 //! - this module: the push path and audio release, which tie them together.
 //!
 //! Product defaults. Audio ([`JitterConfig::audio`]) is conversational:
@@ -38,6 +41,7 @@ mod nack;
 mod reorder;
 mod ring;
 mod rtx;
+mod temporal;
 
 use bytes::Bytes;
 
@@ -234,6 +238,8 @@ pub struct JitterBuffer {
     last_out: Option<LastOut>,
     in_concealment: bool,
     stale_run: u32,
+    /// Video: timestamp of the newest keyframe seen.
+    keyframe_ts: Option<i64>,
     /// Video: timestamp of the newest frame that fed the delay estimate.
     newest_sampled_ts: Option<i64>,
     /// The latest `now` seen (push, pop, NACK calls): `next_wakeup` takes
@@ -282,6 +288,7 @@ impl JitterBuffer {
             last_out: None,
             in_concealment: false,
             stale_run: 0,
+            keyframe_ts: None,
             newest_sampled_ts: None,
             now_hint: 0,
             stats: JitterStats::default(),
@@ -368,15 +375,17 @@ impl JitterBuffer {
         let seq = self.seq_unwrap.unwrap(u64::from(p.sequence_number()));
         let ts = self.ts_unwrap.unwrap(u64::from(p.timestamp()));
         let padding_only = p.payload().is_empty();
-        let flags = match self.config.mode {
-            Mode::Video(codec) => Flags::new(
-                p.marker(),
-                codec::is_keyframe_start(codec, p.payload()),
-                padding_only,
-                codec::starts_frame(codec, p.payload()),
-            ),
-            Mode::Audio => Flags::new(p.marker(), false, padding_only, None),
+        let (flags, layer) = match self.config.mode {
+            Mode::Video(codec) => {
+                let info = codec::inspect(codec, p.payload());
+                let flags = Flags::new(p.marker(), info.keyframe, padding_only, info.starts_frame);
+                (flags, info.layer)
+            }
+            Mode::Audio => (Flags::new(p.marker(), false, padding_only, None), None),
         };
+        if flags.keyframe() {
+            self.keyframe_ts = Some(ts);
+        }
         self.stats.packets_received += 1;
         // Known retransmissions count as received even when duplicates
         // (webrtc-stats' retransmittedPacketsReceived); inferred ones below.
@@ -439,6 +448,7 @@ impl JitterBuffer {
             media_us,
             arrival: now,
             flags,
+            layer,
         };
         if let Inserted::Stored {
             first_gap,

@@ -254,7 +254,7 @@ impl NackScheduler {
         &self,
         ring: &PacketRing,
         now: u64,
-        margin_us: u64,
+        margin_of: impl Fn(&Slot) -> u64,
         limit_of: impl Fn(&Slot, u64) -> Option<u64>,
         mut f: impl FnMut(i64, u64, u64) -> bool,
     ) {
@@ -286,7 +286,7 @@ impl NackScheduler {
                 if now.saturating_add(self.rtt_us) > limit {
                     return;
                 }
-                if let Some(mut due) = self.due(retries, last, margin_us) {
+                if let Some(mut due) = self.due(retries, last, margin_of(next)) {
                     if retries == 0 {
                         // When the reorder wait would leave no time for a
                         // retransmission, ask by the last useful moment (a
@@ -323,6 +323,7 @@ mod tests {
                 media_us: seq * 20_000,
                 arrival: 0,
                 flags: crate::jitter::ring::Flags::new(false, false, false, None),
+                layer: None,
             });
         }
         ring
@@ -333,7 +334,7 @@ mod tests {
         n.walk(
             ring,
             now,
-            0,
+            |_| 0,
             |next, _| Some(next.media_us as u64 + 200_000),
             |seq, due, _| {
                 if due <= now {

@@ -7,11 +7,21 @@ use super::ring::Slot;
 use super::JitterBuffer;
 
 impl JitterBuffer {
-    /// What a retry waits for beyond one round trip: the jitter of the
-    /// request's way and of the retransmission's, taken as twice the
-    /// measured delay percentile (0 with a fixed delay, which measures none).
-    fn retry_margin_us(&self) -> u64 {
-        self.delay.jitter_us().saturating_mul(2)
+    /// What a retry waits for beyond one round trip, for a gap whose next
+    /// held packet is `next`: the jitter of the request's way and of the
+    /// retransmission's, taken as twice the measured delay percentile (0
+    /// with a fixed delay, which measures none). Inside a keyframe, once:
+    /// a retry there that comes too early costs one duplicate packet, one
+    /// that comes too late (after its frame is given up) a keyframe request
+    /// and a frozen picture for a keyframe round trip.
+    pub(super) fn retry_margin_us(&self, next: Option<&Slot>) -> u64 {
+        let jitter = self.delay.jitter_us();
+        let in_keyframe = next.is_some_and(|n| Some(n.ts) == self.keyframe_ts);
+        if in_keyframe {
+            jitter
+        } else {
+            jitter.saturating_mul(2)
+        }
     }
 
     /// Until when a retransmission of a gap is useful, given the next held
@@ -43,7 +53,7 @@ impl JitterBuffer {
         self.nack.walk(
             &self.ring,
             now,
-            self.retry_margin_us(),
+            |next| self.retry_margin_us(Some(next)),
             |next, noticed| self.request_limit(next, noticed),
             |seq, due, limit| {
                 if due <= now && now.saturating_add(rtt) <= limit {
@@ -127,7 +137,7 @@ impl JitterBuffer {
         self.nack.walk(
             &self.ring,
             now,
-            self.retry_margin_us(),
+            |next| self.retry_margin_us(Some(next)),
             |next, noticed| self.request_limit(next, noticed),
             |_, due, limit| {
                 if due.max(now).saturating_add(rtt) <= limit {

@@ -10,6 +10,8 @@
 
 use bytes::Bytes;
 
+use crate::codec::TemporalLayer;
+
 /// A held packet.
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
@@ -22,6 +24,8 @@ pub(crate) struct Slot {
     pub media_us: i64,
     pub arrival: u64,
     pub flags: Flags,
+    /// VP8 temporal layer (video, when the descriptor carries one).
+    pub layer: Option<TemporalLayer>,
 }
 
 impl Slot {
@@ -32,6 +36,7 @@ impl Slot {
         media_us: 0,
         arrival: 0,
         flags: Flags::NONE,
+        layer: None,
     };
 }
 
@@ -249,6 +254,7 @@ impl PacketRing {
             media_us: s.media_us,
             arrival: s.arrival,
             flags: s.flags,
+            layer: s.layer,
         })
     }
 
