@@ -824,6 +824,70 @@ static void test_nack(void) {
     tracker_destroy(&t);
 }
 
+static void free_release(void *userdata, uint8_t *data, size_t len) {
+    (void)userdata;
+    (void)len;
+    free(data);
+}
+
+/* NACKs in two steps (poll, then report what was sent), extended numbers,
+ * and plain retransmissions pushed as such. */
+static void test_nack_poll(void) {
+    rtm_jitter_config c = audio_config(200000, true);
+    c.nack_reorder_wait_us = 5000;
+    rtm_jitter_t *jb = new_jitter(&c);
+    CHECK_STATUS(rtm_jitter_set_rtt(jb, 50000), RTM_OK);
+    const uint32_t ts0 = 48000;
+    uint8_t pkt[64];
+    size_t n;
+    for (int i = 0; i < 5; i++) {
+        if (i == 2 || i == 3) continue; /* wire 65535 and 0: extended 65535, 65536 */
+        n = audio_packet(pkt, (uint16_t)(65533 + i), ts0 + 960u * (uint32_t)i);
+        CHECK_STATUS(rtm_jitter_push_copy(jb, pkt, n, ARR(i), NULL), RTM_OK);
+    }
+    int64_t seqs[8];
+    size_t count = 99;
+    CHECK_STATUS(rtm_jitter_poll_nacks(jb, ARR(4), seqs, 8, &count), RTM_NOTHING_DUE);
+    CHECK(count == 0);
+    CHECK_STATUS(rtm_jitter_poll_nacks(jb, ARR(4) + 5000, seqs, 8, &count), RTM_OK);
+    CHECK(count == 2 && seqs[0] == 65535 && seqs[1] == 65536);
+    /* No side effect: the host could not send it; it is due again. */
+    CHECK_STATUS(rtm_jitter_poll_nacks(jb, ARR(4) + 6000, seqs, 8, &count), RTM_OK);
+    CHECK(count == 2);
+    CHECK_STATUS(rtm_jitter_on_nack_sent(jb, ARR(4) + 6000, seqs, count), RTM_OK);
+    CHECK_STATUS(rtm_jitter_poll_nacks(jb, ARR(4) + 7000, seqs, 8, &count), RTM_NOTHING_DUE);
+    /* Unknown and far numbers are ignored. */
+    const int64_t junk[3] = {-5, 1, INT64_MAX};
+    CHECK_STATUS(rtm_jitter_on_nack_sent(jb, ARR(4) + 7000, junk, 3), RTM_OK);
+    CHECK_STATUS(rtm_jitter_on_nack_sent(jb, ARR(4) + 7000, NULL, 0), RTM_OK);
+    CHECK_STATUS(rtm_jitter_on_nack_sent(jb, ARR(4) + 7000, NULL, 1), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_on_nack_sent(NULL, 0, seqs, 1), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_poll_nacks(jb, 0, NULL, 8, &count), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_poll_nacks(jb, 0, seqs, 8, NULL), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_jitter_poll_nacks(NULL, 0, seqs, 8, &count), RTM_ERR_NULL_POINTER);
+    /* The retransmissions come back on the media SSRC (no RTX): pushed as
+     * such, they fill their gaps. */
+    rtm_jitter_push_result r = -1;
+    n = audio_packet(pkt, 65535, ts0 + 960u * 2);
+    CHECK_STATUS(rtm_jitter_push_copy_retransmission(jb, pkt, n, ARR(4) + 70000, &r), RTM_OK);
+    CHECK(r == RTM_JITTER_STORED);
+    uint8_t *owned = malloc(64);
+    n = audio_packet(owned, 0, ts0 + 960u * 3);
+    CHECK_STATUS(rtm_jitter_push_retransmission(jb, owned, n, free_release, NULL, ARR(4) + 71000, &r), RTM_OK);
+    CHECK(r == RTM_JITTER_STORED);
+    CHECK_STATUS(rtm_jitter_push_retransmission(NULL, NULL, 0, NULL, NULL, 0, NULL), RTM_ERR_NULL_POINTER);
+    rtm_jitter_stats st;
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
+    CHECK(st.nacked_packets == 2 && st.retransmitted_packets_received == 2);
+    CHECK(st.timestamp_outliers == 0 && st.timestamp_jumps == 0);
+    for (int i = 0; i < 5; i++) {
+        rtm_jitter_event ev = no_event();
+        CHECK_STATUS(rtm_jitter_pop(jb, ARR(4) + 200000, &ev), RTM_OK);
+        CHECK(ev.kind == RTM_JITTER_EVENT_PACKET && ev.seq == 65533 + i);
+    }
+    rtm_jitter_free(jb);
+}
+
 /* ---- RTX ------------------------------------------------------------------------- */
 
 static void test_rtx(void) {
@@ -1407,6 +1471,7 @@ int main(void) {
     test_audio_playout();
     test_audio_wrap_push_copy();
     test_nack();
+    test_nack_poll();
     test_rtx();
     test_video_vp8();
     test_video_start_and_other_codecs();

@@ -936,6 +936,20 @@ typedef struct rtm_jitter_stats {
    * Current target delay, µs.
    */
   uint64_t target_delay_us;
+  /**
+   * Distinct sequence numbers requested by NACK (`nack_count` counts
+   * requests, retries included).
+   */
+  uint64_t nacked_packets;
+  /**
+   * Packets whose RTP timestamp disagreed with their neighbours' and
+   * were judged a single outlier (played by sequence, not timestamp).
+   */
+  uint64_t timestamp_outliers;
+  /**
+   * Lasting timestamp jumps taken up (a stream restart, a talk spurt).
+   */
+  uint64_t timestamp_jumps;
 } rtm_jitter_stats;
 
 /**
@@ -2408,6 +2422,22 @@ rtm_status rtm_jitter_push(rtm_jitter_t *jb,
                            rtm_jitter_push_result *result);
 
 /**
+ * `rtm_jitter_push` of a packet the host knows is a retransmission (it
+ * NACKed it and it came back on the media SSRC, without RTX): it fills its
+ * gap but never feeds the delay estimate (a retransmission's lateness is
+ * the round trip, not network jitter). RTX packets are recognised without
+ * it. Otherwise as `rtm_jitter_push` (ownership of `data` passes whatever
+ * the status).
+ */
+rtm_status rtm_jitter_push_retransmission(rtm_jitter_t *jb,
+                                          uint8_t *data,
+                                          size_t len,
+                                          rtm_release_fn release,
+                                          void *userdata,
+                                          uint64_t now_us,
+                                          rtm_jitter_push_result *result);
+
+/**
  * Copying push: `data[0..len]` is copied (into a recycled buffer: no
  * allocation in steady state) and may be reused as soon as this returns.
  * Otherwise as `rtm_jitter_push`.
@@ -2417,6 +2447,16 @@ rtm_status rtm_jitter_push_copy(rtm_jitter_t *jb,
                                 size_t len,
                                 uint64_t now_us,
                                 rtm_jitter_push_result *result);
+
+/**
+ * `rtm_jitter_push_copy` of a known retransmission: see
+ * `rtm_jitter_push_retransmission`.
+ */
+rtm_status rtm_jitter_push_copy_retransmission(rtm_jitter_t *jb,
+                                               const uint8_t *data,
+                                               size_t len,
+                                               uint64_t now_us,
+                                               rtm_jitter_push_result *result);
 
 /**
  * The next event due at `now_us`: RTM_OK with `*event` filled (set its
@@ -2446,9 +2486,36 @@ rtm_status rtm_jitter_frame_packets(const rtm_jitter_t *jb,
 rtm_status rtm_jitter_next_wakeup(const rtm_jitter_t *jb, uint64_t *out_us);
 
 /**
- * Writes the sequence numbers to NACK now into `seqs[0..capacity]`
- * (`*count` of them, oldest first) and marks them requested; RTM_OK even
- * when none. Build the RTCP packet with `rtm_rtcp_build_nack`.
+ * The sequence numbers to NACK now, extended (the 16-bit wire numbers are
+ * their low bits), oldest first, into `seqs[0..capacity]` (`*count` of
+ * them): RTM_OK with `*count` > 0, or RTM_NOTHING_DUE (`*count` 0). Marks
+ * nothing: once the NACK is sent, report it with `rtm_jitter_on_nack_sent`
+ * (a NACK that could not be sent is then simply asked for again). Build
+ * the RTCP packet with `rtm_rtcp_build_nack` from `(uint16_t)seqs[i]`.
+ * Read-only.
+ */
+rtm_status rtm_jitter_poll_nacks(const rtm_jitter_t *jb,
+                                 uint64_t now_us,
+                                 int64_t *seqs,
+                                 size_t capacity,
+                                 size_t *count);
+
+/**
+ * Records that a NACK naming `seqs[0..count]` (extended, as from
+ * `rtm_jitter_poll_nacks`) was sent at `now_us`: they are not asked for
+ * again until a retransmission could have arrived (round trip + jitter).
+ * Numbers no longer missing, or unknown, are ignored.
+ */
+rtm_status rtm_jitter_on_nack_sent(rtm_jitter_t *jb,
+                                   uint64_t now_us,
+                                   const int64_t *seqs,
+                                   size_t count);
+
+/**
+ * Older form of `rtm_jitter_poll_nacks` + `rtm_jitter_on_nack_sent` in one
+ * call (kept for 0.2 callers): writes the 16-bit sequence numbers to NACK
+ * now into `seqs[0..capacity]` (`*count` of them, oldest first) and marks
+ * them requested as if the NACK was sent; RTM_OK even when none.
  */
 rtm_status rtm_jitter_nack_list(rtm_jitter_t *jb,
                                 uint64_t now_us,

@@ -123,7 +123,7 @@ fn drive_allocator(ac: AllocatorConfig, keyframe_bytes: u64, estimates: [u64; 3]
 fn drive_jitter(config: JitterConfig, rtt: u64, times: [u64; 3]) {
     let mut jb = JitterBuffer::new(config);
     jb.set_rtt(rtt);
-    let mut seqs = [0u16; 16];
+    let mut seqs = [0i64; 16];
     for (i, seq) in [1u16, 2, 5, 6, 4].into_iter().enumerate() {
         let mut buf = [0u8; 64];
         let payload = [0xf8u8; 20];
@@ -139,7 +139,8 @@ fn drive_jitter(config: JitterConfig, rtt: u64, times: [u64; 3]) {
         .unwrap();
         let now = times[i % 3].saturating_add(i as u64 * 20_000);
         let _ = jb.push(Bytes::copy_from_slice(&buf[..len]), now);
-        let _ = jb.nack_list(now, &mut seqs);
+        let n = jb.poll_nacks(now, &mut seqs);
+        jb.on_nack_sent(now, &seqs[..n]);
         while jb.pop(now).is_some() {}
         let _ = jb.next_wakeup();
     }

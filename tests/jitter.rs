@@ -286,7 +286,7 @@ fn video_releases_complete_frames_in_order() {
 }
 
 #[test]
-fn unrecoverable_frame_skips_to_next_keyframe_and_requests_one() {
+fn unrecoverable_frame_skips_to_the_keyframe_behind_it_without_a_request() {
     let mut jb = video();
     jb.push(vp8(1, 0, true, true, true), 0).unwrap();
     // Frame at 3000 loses its first packet; the next delta frames depend on it.
@@ -295,10 +295,34 @@ fn unrecoverable_frame_skips_to_next_keyframe_and_requests_one() {
     jb.push(vp8(5, 9000, true, true, true), 100_000).unwrap();
     let got = frames(&mut jb, 1_000_000);
     assert_eq!(got, vec![(1, 1, true), (5, 1, true)]);
+    assert!(!jb.take_keyframe_request(), "the keyframe is already here");
+    let s = jb.stats();
+    assert_eq!(s.frames_dropped, 2);
+    assert_eq!(s.keyframe_requests, 0);
+    assert_eq!(s.packets_lost, 1);
+}
+
+#[test]
+fn unrecoverable_frame_waits_for_a_keyframe_and_requests_one() {
+    let mut jb = video();
+    jb.push(vp8(1, 0, true, true, true), 0).unwrap();
+    // Frame at 3000 loses its first packet; the next delta frames depend on it.
+    jb.push(vp8(3, 3000, true, false, false), 33_000).unwrap();
+    jb.push(vp8(4, 6000, true, true, false), 66_000).unwrap();
+    let got = frames(&mut jb, 1_000_000);
+    assert_eq!(got, vec![(1, 1, true)]);
+    jb.push(vp8(5, 9000, true, true, false), 1_000_000).unwrap();
+    assert_eq!(
+        frames(&mut jb, 1_100_000),
+        vec![],
+        "a delta frame after the loss"
+    );
+    jb.push(vp8(6, 12000, true, true, true), 1_100_000).unwrap();
+    assert_eq!(frames(&mut jb, 1_200_000), vec![(6, 1, true)]);
     assert!(jb.take_keyframe_request());
     assert!(!jb.take_keyframe_request());
     let s = jb.stats();
-    assert_eq!(s.frames_dropped, 2);
+    assert_eq!(s.frames_dropped, 3);
     assert_eq!(s.keyframe_requests, 1, "rate-limited to one per interval");
     assert_eq!(s.packets_lost, 1);
 }

@@ -56,6 +56,10 @@ struct Subscriber {
     rendered: Vec<u64>,
     decode_errors: Vec<String>,
     last_pid: Option<u16>,
+    /// TL0PICIDX of the last TL0 frame decoded, and the temporal layers
+    /// (bit k) whose references a skipped frame may have taken.
+    last_tl0: Option<u8>,
+    broken_layers: u8,
     /// Times the forwarded spatial layer changed, and the layer.
     switches: Vec<(u64, Option<Layer>)>,
     /// Times the allocator changed the target.
@@ -108,6 +112,8 @@ impl Subscriber {
             rendered: Vec::new(),
             decode_errors: Vec::new(),
             last_pid: None,
+            last_tl0: None,
+            broken_layers: 0,
             switches: Vec::new(),
             target_changes: Vec::new(),
             plis: 0,
@@ -115,18 +121,48 @@ impl Subscriber {
         }
     }
 
-    /// Decodes a released frame, checking it follows the previous one.
+    /// Decodes a released frame, checking that the decoder holds its
+    /// references: it follows the previous one, or (RFC 7741 temporal
+    /// layers, whose L1T3 references `tests/jitter_temporal.rs` checks
+    /// against libvpx's pictures) frames were skipped that it does not
+    /// reference: it is the next TL0 frame, or a layer-sync frame on the
+    /// last TL0 frame, or a frame of a layer no skip has touched since its
+    /// last sync frame.
     fn render(&mut self, packets: &[Bytes], keyframe: bool, now: u64) {
         let first = RtpPacket::parse(&packets[0][..]).unwrap();
-        let pid = Descriptor::parse(first.payload())
-            .unwrap()
-            .picture_id
-            .unwrap();
-        if !keyframe && self.last_pid.is_none_or(|p| (p + 1) & 0x7fff != pid) {
+        let d = Descriptor::parse(first.payload()).unwrap();
+        let pid = d.picture_id.unwrap();
+        let (tl0, tid) = (d.tl0_pic_idx.unwrap(), d.temporal_id.unwrap());
+        let follows = self.last_pid.is_some_and(|p| (p + 1) & 0x7fff == pid);
+        let upper = |k: u8| ((1u8 << (k + 1)) - 1) & !1;
+        let skipped_ok = if tid == 0 {
+            self.last_tl0.is_some_and(|t| t.wrapping_add(1) == tl0)
+        } else if d.layer_sync {
+            self.last_tl0 == Some(tl0)
+        } else {
+            false
+        };
+        if !keyframe && !follows && !skipped_ok {
             self.decode_errors.push(format!(
                 "frame {pid} after {:?} without a keyframe",
                 self.last_pid
             ));
+        }
+        if !keyframe && !follows {
+            self.broken_layers = !1;
+        }
+        if !keyframe && tid > 0 && !d.layer_sync && self.broken_layers & upper(tid) != 0 {
+            self.decode_errors.push(format!(
+                "frame {pid} (layer {tid}) after a skipped frame it may reference"
+            ));
+        }
+        if keyframe {
+            self.broken_layers = 0;
+        }
+        if tid == 0 {
+            self.last_tl0 = Some(tl0);
+        } else if d.layer_sync {
+            self.broken_layers &= !(1 << tid);
         }
         self.last_pid = Some(pid);
         match self.decoder.decode(&vp8_depacketize(packets).unwrap()) {

@@ -13,6 +13,59 @@ pub enum Codec {
     Opaque,
 }
 
+/// A VP8 frame's place in its temporal layers (RFC 7741: TL0PICIDX, TID
+/// and the Y bit): what a receiver needs to know which frames a lost one
+/// leaves decodable. A TL0 frame references only the previous TL0 frame
+/// (whose TL0PICIDX is one less); a frame with `layer_sync` references
+/// only the TL0 frame of its own TL0PICIDX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemporalLayer {
+    pub tl0_pic_idx: u8,
+    pub temporal_id: u8,
+    pub layer_sync: bool,
+}
+
+/// What a video receiver reads from one RTP payload, in one parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PayloadInfo {
+    /// See [`is_keyframe_start`].
+    pub keyframe: bool,
+    /// See [`starts_frame`].
+    pub starts_frame: Option<bool>,
+    /// VP8 with both TL0PICIDX and TID present.
+    pub layer: Option<TemporalLayer>,
+}
+
+/// [`is_keyframe_start`], [`starts_frame`] and the temporal layer, parsing
+/// the payload descriptor once.
+pub fn inspect(codec: Codec, payload: &[u8]) -> PayloadInfo {
+    match codec {
+        Codec::Vp8 => match vp8::Descriptor::parse(payload) {
+            Ok(d) => PayloadInfo {
+                keyframe: d.keyframe,
+                starts_frame: Some(d.start_of_partition && d.partition_index == 0),
+                layer: match (d.tl0_pic_idx, d.temporal_id) {
+                    (Some(tl0_pic_idx), Some(temporal_id)) => Some(TemporalLayer {
+                        tl0_pic_idx,
+                        temporal_id,
+                        layer_sync: d.layer_sync,
+                    }),
+                    _ => None,
+                },
+            },
+            Err(_) => PayloadInfo {
+                starts_frame: (!payload.is_empty()).then_some(false),
+                ..PayloadInfo::default()
+            },
+        },
+        _ => PayloadInfo {
+            keyframe: is_keyframe_start(codec, payload),
+            starts_frame: starts_frame(codec, payload),
+            layer: None,
+        },
+    }
+}
+
 /// Whether this RTP payload starts a keyframe (VP8: first packet of a key
 /// frame; H.264: carries the SPS that leads an IDR, see [`h264`]).
 pub fn is_keyframe_start(codec: Codec, payload: &[u8]) -> bool {

@@ -95,7 +95,8 @@ pub struct rtm_jitter_config {
     pub max_packet_bytes: usize,
 }
 
-args::versioned!(rtm_jitter_event, rtm_jitter_stats);
+args::versioned!(rtm_jitter_event);
+args::versioned_grown!(rtm_jitter_stats, first_new_field: nacked_packets);
 args::versioned_grown!(rtm_jitter_config, first_new_field: max_packet_bytes);
 
 /// Default of `max_packet_bytes`: an Ethernet MTU's worth.
@@ -270,13 +271,37 @@ pub unsafe extern "C" fn rtm_jitter_push(
         Ok(packet) => packet,
         Err(status) => return status,
     };
-    push_owned(jb, packet, now_us, result)
+    push_owned(jb, packet, now_us, false, result)
+}
+
+/// `rtm_jitter_push` of a packet the host knows is a retransmission (it
+/// NACKed it and it came back on the media SSRC, without RTX): it fills its
+/// gap but never feeds the delay estimate (a retransmission's lateness is
+/// the round trip, not network jitter). RTX packets are recognised without
+/// it. Otherwise as `rtm_jitter_push` (ownership of `data` passes whatever
+/// the status).
+#[no_mangle]
+pub unsafe extern "C" fn rtm_jitter_push_retransmission(
+    jb: *mut rtm_jitter_t,
+    data: *mut u8,
+    len: usize,
+    release: rtm_release_fn,
+    userdata: *mut c_void,
+    now_us: u64,
+    result: *mut rtm_jitter_push_result,
+) -> rtm_status {
+    let packet = match CallerBuffer::adopt(jb, data, len, release, userdata) {
+        Ok(packet) => packet,
+        Err(status) => return status,
+    };
+    push_owned(jb, packet, now_us, true, result)
 }
 
 unsafe fn push_owned(
     jb: *mut rtm_jitter_t,
     packet: Bytes,
     now_us: u64,
+    retransmission: bool,
     result: *mut rtm_jitter_push_result,
 ) -> rtm_status {
     handle::with(jb, |h| {
@@ -284,7 +309,11 @@ unsafe fn push_owned(
         if packet.len() > h.max_packet_bytes {
             return Err(rtm_status::RTM_ERR_TOO_LARGE);
         }
-        let pushed = h.jb.push(packet, now_us)?;
+        let pushed = if retransmission {
+            h.jb.push_retransmission(packet, now_us)?
+        } else {
+            h.jb.push(packet, now_us)?
+        };
         if let Some(r) = result.as_mut() {
             *r = pushed_code(pushed);
         }
@@ -303,7 +332,20 @@ pub unsafe extern "C" fn rtm_jitter_push_copy(
     now_us: u64,
     result: *mut rtm_jitter_push_result,
 ) -> rtm_status {
-    push_copied(jb, data, len, now_us, result)
+    push_copied(jb, data, len, now_us, false, result)
+}
+
+/// `rtm_jitter_push_copy` of a known retransmission: see
+/// `rtm_jitter_push_retransmission`.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_jitter_push_copy_retransmission(
+    jb: *mut rtm_jitter_t,
+    data: *const u8,
+    len: usize,
+    now_us: u64,
+    result: *mut rtm_jitter_push_result,
+) -> rtm_status {
+    push_copied(jb, data, len, now_us, true, result)
 }
 
 unsafe fn push_copied(
@@ -311,6 +353,7 @@ unsafe fn push_copied(
     data: *const u8,
     len: usize,
     now_us: u64,
+    retransmission: bool,
     result: *mut rtm_jitter_push_result,
 ) -> rtm_status {
     handle::with(jb, |h| {
@@ -320,7 +363,11 @@ unsafe fn push_copied(
             return Err(rtm_status::RTM_ERR_TOO_LARGE);
         }
         let packet = h.pool.copy(bytes);
-        let pushed = h.jb.push(packet, now_us)?;
+        let pushed = if retransmission {
+            h.jb.push_retransmission(packet, now_us)?
+        } else {
+            h.jb.push(packet, now_us)?
+        };
         if let Some(r) = result.as_mut() {
             *r = pushed_code(pushed);
         }
@@ -479,9 +526,57 @@ pub unsafe extern "C" fn rtm_jitter_next_wakeup(
     }
 }
 
-/// Writes the sequence numbers to NACK now into `seqs[0..capacity]`
-/// (`*count` of them, oldest first) and marks them requested; RTM_OK even
-/// when none. Build the RTCP packet with `rtm_rtcp_build_nack`.
+/// The sequence numbers to NACK now, extended (the 16-bit wire numbers are
+/// their low bits), oldest first, into `seqs[0..capacity]` (`*count` of
+/// them): RTM_OK with `*count` > 0, or RTM_NOTHING_DUE (`*count` 0). Marks
+/// nothing: once the NACK is sent, report it with `rtm_jitter_on_nack_sent`
+/// (a NACK that could not be sent is then simply asked for again). Build
+/// the RTCP packet with `rtm_rtcp_build_nack` from `(uint16_t)seqs[i]`.
+/// Read-only.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_jitter_poll_nacks(
+    jb: *const rtm_jitter_t,
+    now_us: u64,
+    seqs: *mut i64,
+    capacity: usize,
+    count: *mut usize,
+) -> rtm_status {
+    let mut n = 0;
+    let status = handle::with_shared(jb, |h| {
+        let seqs = args::slice_mut(seqs, capacity)?;
+        let count = args::out(count)?;
+        n = h.jb.poll_nacks(now_us, seqs);
+        *count = n;
+        Ok(())
+    });
+    match status {
+        rtm_status::RTM_OK if n == 0 => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
+}
+
+/// Records that a NACK naming `seqs[0..count]` (extended, as from
+/// `rtm_jitter_poll_nacks`) was sent at `now_us`: they are not asked for
+/// again until a retransmission could have arrived (round trip + jitter).
+/// Numbers no longer missing, or unknown, are ignored.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_jitter_on_nack_sent(
+    jb: *mut rtm_jitter_t,
+    now_us: u64,
+    seqs: *const i64,
+    count: usize,
+) -> rtm_status {
+    handle::with(jb, |h| {
+        let seqs = args::slice(seqs, count)?;
+        h.jb.on_nack_sent(now_us, seqs);
+        Ok(())
+    })
+}
+
+/// Older form of `rtm_jitter_poll_nacks` + `rtm_jitter_on_nack_sent` in one
+/// call (kept for 0.2 callers): writes the 16-bit sequence numbers to NACK
+/// now into `seqs[0..capacity]` (`*count` of them, oldest first) and marks
+/// them requested as if the NACK was sent; RTM_OK even when none.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_jitter_nack_list(
     jb: *mut rtm_jitter_t,
@@ -547,6 +642,14 @@ pub struct rtm_jitter_stats {
     pub resets: u64,
     /// Current target delay, µs.
     pub target_delay_us: u64,
+    /// Distinct sequence numbers requested by NACK (`nack_count` counts
+    /// requests, retries included).
+    pub nacked_packets: u64,
+    /// Packets whose RTP timestamp disagreed with their neighbours' and
+    /// were judged a single outlier (played by sequence, not timestamp).
+    pub timestamp_outliers: u64,
+    /// Lasting timestamp jumps taken up (a stream restart, a talk spurt).
+    pub timestamp_jumps: u64,
 }
 
 /// Copies the counters into `*out`, at most `out->struct_size` bytes (set
@@ -577,6 +680,9 @@ pub unsafe extern "C" fn rtm_jitter_get_stats(
             keyframe_requests: s.keyframe_requests,
             resets: s.resets,
             target_delay_us: h.jb.target_delay_us(),
+            nacked_packets: s.nacked_packets,
+            timestamp_outliers: s.timestamp_outliers,
+            timestamp_jumps: s.timestamp_jumps,
         };
         args::write(out, stats)
     })

@@ -7,6 +7,11 @@
 const BIN_US: u64 = 2_000;
 /// Bins cover 0..1024 ms of relative delay; later packets count in the last.
 const BINS: usize = 512;
+/// Samples before the percentile is trusted: until then it is computed at
+/// every sample, and [`DelayEstimator::jitter_us`] does not go below the
+/// initial delay (a loss among the first packets needs a reserve as large as
+/// a later one, when a handful of samples cannot tell the jitter yet).
+const WARM_UP: u64 = 64;
 /// The fastest-transit tracker keeps the minimum of this many 1 s buckets.
 const MIN_BUCKETS: usize = 8;
 const BUCKET_US: u64 = 1_000_000;
@@ -183,7 +188,7 @@ impl DelayEstimator {
             self.weight = 1.0;
         }
         self.samples += 1;
-        if self.samples % 16 == 1 {
+        if self.samples <= WARM_UP || self.samples % 16 == 1 {
             self.percentile_us = self.percentile();
         }
         self.update_target(now);
@@ -247,6 +252,27 @@ impl DelayEstimator {
     /// The delay percentile measured so far (µs above the fastest packet).
     pub fn percentile_us(&self) -> u64 {
         self.percentile_us
+    }
+
+    /// The jitter to plan margins with (NACK retries, the retransmission
+    /// reserve): the percentile, and while it is still being learnt at
+    /// least the initial delay (0 with a fixed delay, which measures none).
+    pub fn jitter_us(&self) -> u64 {
+        if self.config.fixed_delay_us.is_some() || self.samples > WARM_UP {
+            self.percentile_us
+        } else {
+            self.percentile_us.max(self.config.initial_delay_us)
+        }
+    }
+
+    /// Transit of the fastest recent packet (arrival minus media time), µs.
+    pub fn base_transit_us(&self) -> Option<i64> {
+        (self.base_transit_us != i64::MAX).then_some(self.base_transit_us)
+    }
+
+    /// Most delay the target may reach.
+    pub fn max_delay_us(&self) -> u64 {
+        self.config.max_delay_us
     }
 
     /// Sets a least target delay (0 for none): the target rises to it at

@@ -8,11 +8,40 @@
 //! [`JitterBuffer::pop`] until it returns `None`, and come back at
 //! [`JitterBuffer::next_wakeup`]. Packets are kept as `Bytes` (no copy);
 //! memory is fixed at construction.
+//!
+//! The parts, each owning its invariants and tested alone:
+//! - [`ring`]: the packets of the window and the bitmap of which are held
+//!   (the gap index);
+//! - [`nack`]: which gaps to request when, what was requested (so that a
+//!   retransmission, RTX or not, is known as one), with [`reorder`]'s
+//!   measured reordering;
+//! - [`delay`]: the target delay from per-packet (audio) or per-frame
+//!   (video) delays, which retransmissions never feed;
+//! - [`clock`]: timestamps to local media time, an outlier costing at most
+//!   its packet;
+//! - [`frame`]: video frame assembly, keyframe waits and requests, with
+//!   [`temporal`]'s record of which frames the decoder can still use (a
+//!   lost frame above VP8's base temporal layer is skipped at the next
+//!   decodable frame's playout time, without a keyframe);
+//! - this module: the push path and audio release, which tie them together.
+//!
+//! Product defaults. Audio ([`JitterConfig::audio`]) is conversational:
+//! the delay follows the jitter only, losses are left to Opus in-band FEC
+//! (each `Lost` event offers the next packet) and concealment, and NACKs
+//! are sent only for packets whose retransmission can still arrive in time
+//! at that delay (short round trips). [`JitterConfig::audio_with_nack_reserve`]
+//! keeps two retransmission round trips in the delay instead (for
+//! recording or transcription, where completeness beats latency). Video
+//! keeps no reserve: an incomplete frame waits for its retransmission.
 
+mod clock;
 mod delay;
+mod frame;
 mod nack;
+mod reorder;
+mod ring;
 mod rtx;
-mod store;
+mod temporal;
 
 use bytes::Bytes;
 
@@ -22,8 +51,10 @@ pub use rtx::{restore_rtx, RtxConfig};
 
 use crate::codec;
 use crate::packet::{ParseError, RtpPacket, SeqUnwrapper, TimestampUnwrapper};
-use store::{Flags, Ring, Slot};
-use video::FrameScan;
+use clock::{MediaClock, Placed};
+use frame::FrameAssembler;
+use nack::{Filled, NackScheduler};
+use ring::{Flags, Inserted, PacketRing, Slot};
 
 /// What the stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +83,9 @@ pub struct JitterConfig {
 }
 
 impl JitterConfig {
-    /// Defaults for 48 kHz audio.
+    /// Defaults for 48 kHz conversational audio: the delay follows the
+    /// jitter; losses go to FEC and concealment; NACKs only for what a
+    /// retransmission can still fix at that delay (see the module doc).
     pub fn audio() -> Self {
         Self {
             mode: Mode::Audio,
@@ -66,6 +99,16 @@ impl JitterConfig {
             rtx: None,
             keyframe_request_interval_us: 0,
         }
+    }
+
+    /// 48 kHz audio that waits for retransmissions: NACK with a reserve of
+    /// two retransmission round trips held from the first packet (each
+    /// round trip with the jitter margin its retry waits for), so that a
+    /// loss whose first retransmission is lost too is still recovered.
+    pub fn audio_with_nack_reserve() -> Self {
+        let mut config = Self::audio();
+        config.nack.delay_rtts = 2.0;
+        config
     }
 
     /// Defaults for 90 kHz video of `codec`.
@@ -125,6 +168,10 @@ pub enum Event<'a> {
     },
 }
 
+/// The longest delay, wait or round trip the buffer works with, µs (60 s):
+/// larger settings are brought down to it.
+pub const MAX_DELAY_US: u64 = 60_000_000;
+
 /// Counters with their webrtc-stats meanings (times in seconds, as there).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct JitterStats {
@@ -134,6 +181,9 @@ pub struct JitterStats {
     /// Packets dropped because they arrived after their playout time.
     pub packets_discarded: u64,
     pub packets_duplicated: u64,
+    /// Retransmissions received: RTX packets, packets pushed with
+    /// [`JitterBuffer::push_retransmission`], and packets filling a gap
+    /// this buffer had requested.
     pub retransmitted_packets_received: u64,
     /// RFC 3550 interarrival jitter, seconds.
     pub jitter: f64,
@@ -143,8 +193,14 @@ pub struct JitterStats {
     pub jitter_buffer_target_delay: f64,
     pub jitter_buffer_emitted_count: u64,
     pub concealment_events: u64,
-    /// NACK lists produced by `nack_list`.
+    /// NACK lists produced (`nack_list`, or `on_nack_sent` calls).
     pub nack_count: u64,
+    /// Sequence numbers requested, counting each request.
+    pub nacked_packets: u64,
+    /// Packets whose timestamp did not fit the stream (placed at their
+    /// arrival, not measured), and timestamp jumps taken up.
+    pub timestamp_outliers: u64,
+    pub timestamp_jumps: u64,
     pub frames_dropped: u64,
     pub frames_decoded: u64,
     pub key_frames_decoded: u64,
@@ -158,49 +214,37 @@ pub struct JitterStats {
 /// have restarted its sequence numbers.
 const STALE_RUN_RESET: u32 = 64;
 
-/// The longest delay, wait or round trip the buffer works with, µs (60 s):
-/// larger settings are brought down to it.
-pub const MAX_DELAY_US: u64 = 60_000_000;
+/// The last packet released or declared lost.
+#[derive(Debug, Clone, Copy)]
+struct LastOut {
+    seq: i64,
+    ts: i64,
+    media_us: i64,
+    marker: bool,
+}
 
 /// A jitter buffer for one RTP stream (one SSRC).
 #[derive(Debug)]
 pub struct JitterBuffer {
     config: JitterConfig,
-    ring: Ring,
+    ring: PacketRing,
+    nack: NackScheduler,
+    delay: DelayEstimator,
+    clock: MediaClock,
+    /// Video only.
+    frames: Option<FrameAssembler>,
     seq_unwrap: SeqUnwrapper,
     ts_unwrap: TimestampUnwrapper,
-    delay: DelayEstimator,
-    /// Next sequence number to release.
-    head: Option<i64>,
-    /// Highest sequence number stored.
-    highest: i64,
-    /// Last released (or dropped) packet: sequence number, timestamp, marker.
-    last_out: Option<(i64, i64, bool)>,
+    last_out: Option<LastOut>,
     in_concealment: bool,
-    /// Timestamp of the last frame counted in `frames_dropped`.
-    last_dropped_ts: Option<i64>,
-    waiting_for_keyframe: bool,
-    keyframe_request_pending: bool,
-    last_keyframe_request: Option<u64>,
-    rtt_us: u64,
     stale_run: u32,
-    /// Gaps (missing slots) between the head and the highest: NACK work is
-    /// skipped while there are none.
-    missing: u32,
-    /// While `missing > 0`, every gap lies in `lo..=hi`: NACK walks cover
-    /// only that span (and the packet after it), not the whole window.
-    gap_span: (i64, i64),
-    /// `(from, to)`: no packet is held in `from..to` (empty when equal). A
-    /// run of losses at the head is then scanned once for the packet after
-    /// it, not once per lost packet. Cleared when a packet lands below `to`.
-    gap_run: (i64, i64),
-    /// Video: how far the head frame is known to be present.
-    frame_scan: Option<FrameScan>,
+    /// Video: timestamp of the newest keyframe seen.
+    keyframe_ts: Option<i64>,
     /// Video: timestamp of the newest frame that fed the delay estimate.
     newest_sampled_ts: Option<i64>,
-    /// When a gap was last noticed (drives the retransmission reserve).
-    last_gap_at: Option<u64>,
-    frame: Vec<Bytes>,
+    /// The latest `now` seen (push, pop, NACK calls): `next_wakeup` takes
+    /// no time and must not point at a request that can no longer help.
+    now_hint: u64,
     stats: JitterStats,
 }
 
@@ -223,31 +267,30 @@ impl JitterBuffer {
         } else {
             n.delay_rtts.clamp(0.0, 16.0)
         };
-        let ring = Ring::new(config.capacity_packets);
-        let frame_capacity = ring.capacity() as usize;
+        let ring = PacketRing::new(config.capacity_packets);
+        let capacity = ring.capacity() as usize;
         Self {
             delay: DelayEstimator::new(config.delay, config.clock_rate),
+            nack: NackScheduler::new(config.nack, capacity),
+            frames: match config.mode {
+                Mode::Video(codec) => Some(FrameAssembler::new(
+                    codec,
+                    config.keyframe_request_interval_us,
+                    capacity,
+                )),
+                Mode::Audio => None,
+            },
             ring,
             config,
+            clock: MediaClock::default(),
             seq_unwrap: SeqUnwrapper::new(),
             ts_unwrap: TimestampUnwrapper::new(),
-            head: None,
-            highest: 0,
             last_out: None,
             in_concealment: false,
-            last_dropped_ts: None,
-            waiting_for_keyframe: matches!(config.mode, Mode::Video(_)),
-            keyframe_request_pending: false,
-            last_keyframe_request: None,
-            rtt_us: 100_000,
             stale_run: 0,
-            missing: 0,
-            gap_span: (0, 0),
-            gap_run: (0, 0),
-            frame_scan: None,
+            keyframe_ts: None,
             newest_sampled_ts: None,
-            last_gap_at: None,
-            frame: Vec::with_capacity(frame_capacity),
+            now_hint: 0,
             stats: JitterStats::default(),
         }
     }
@@ -271,15 +314,19 @@ impl JitterBuffer {
     /// Round-trip time to the sender, for NACK timing. Default 100 ms.
     /// (At most [`MAX_DELAY_US`]: a longer round trip is no round trip.)
     pub fn set_rtt(&mut self, rtt_us: u64) {
-        self.rtt_us = rtt_us.min(MAX_DELAY_US);
+        self.nack.set_rtt(rtt_us.min(MAX_DELAY_US));
+    }
+
+    /// Wait before a gap is first requested: until reordering has been
+    /// measured, the configured `reorder_wait_us` or the delay jitter if
+    /// longer; then a high quantile of how late reordered packets came.
+    pub fn reorder_wait_us(&self) -> u64 {
+        self.nack.reorder_wait_us()
     }
 
     /// Packets held or awaited between the head and the highest received.
     pub fn len(&self) -> usize {
-        match self.head {
-            Some(h) if self.highest >= h => (self.highest - h + 1) as usize,
-            _ => 0,
-        }
+        self.ring.window_len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -287,11 +334,23 @@ impl JitterBuffer {
     }
 
     /// Stores an RTP packet that arrived at `now` (µs). An RTX packet (see
-    /// [`JitterConfig::rtx`]) is restored to its original form first.
+    /// [`JitterConfig::rtx`]) is restored to its original form first and
+    /// counts as a retransmission; so does a packet filling a gap this
+    /// buffer requested.
     pub fn push(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
         match self.config.rtx {
             Some(rtx) if is_rtx(&packet, &rtx) => self.push_rtx(packet, &rtx, now),
             _ => self.store(packet, now, false),
+        }
+    }
+
+    /// [`push`](Self::push) of a packet the host knows to be a
+    /// retransmission (restored from RTX by the host, or retransmitted on
+    /// the media SSRC): it fills its gap but never feeds the delay estimate.
+    pub fn push_retransmission(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
+        match self.config.rtx {
+            Some(rtx) if is_rtx(&packet, &rtx) => self.push_rtx(packet, &rtx, now),
+            _ => self.store(packet, now, true),
         }
     }
 
@@ -304,63 +363,59 @@ impl JitterBuffer {
         self.store(restore_rtx(packet, rtx)?, now, true)
     }
 
-    /// [`push`](Self::push) of a media packet (a restored one if `retransmitted`).
     #[inline]
     fn store(
         &mut self,
         packet: Bytes,
         now: u64,
-        retransmitted: bool,
+        mut retransmitted: bool,
     ) -> Result<Pushed, ParseError> {
         let p = RtpPacket::parse(&packet[..])?;
+        self.now_hint = self.now_hint.max(now);
         let seq = self.seq_unwrap.unwrap(u64::from(p.sequence_number()));
         let ts = self.ts_unwrap.unwrap(u64::from(p.timestamp()));
-        let marker = p.marker();
         let padding_only = p.payload().is_empty();
-        let flags = match self.config.mode {
-            Mode::Video(codec) => Flags::new(
-                marker,
-                codec::is_keyframe_start(codec, p.payload()),
-                padding_only,
-                codec::starts_frame(codec, p.payload()),
-            ),
-            Mode::Audio => Flags::new(marker, false, padding_only, None),
+        let (flags, layer) = match self.config.mode {
+            Mode::Video(codec) => {
+                let info = codec::inspect(codec, p.payload());
+                let flags = Flags::new(p.marker(), info.keyframe, padding_only, info.starts_frame);
+                (flags, info.layer)
+            }
+            Mode::Audio => (Flags::new(p.marker(), false, padding_only, None), None),
         };
-        self.stats.packets_received += 1;
-        if retransmitted {
-            self.stats.retransmitted_packets_received += 1;
+        if flags.keyframe() {
+            self.keyframe_ts = Some(ts);
         }
+        self.stats.packets_received += 1;
+        // Known retransmissions count as received even when duplicates
+        // (webrtc-stats' retransmittedPacketsReceived); inferred ones below.
+        self.stats.retransmitted_packets_received += u64::from(retransmitted);
 
         let mut outcome = Pushed::Stored;
-        let head = match self.head {
+        let head = match self.ring.head() {
             None => {
-                self.start_at(seq);
+                self.ring.start_at(seq);
                 seq
             }
-            Some(head) if seq < head && self.may_move_head_back(seq, head) => {
+            Some(head) if seq < head && self.may_move_head_back(seq) => {
                 // Nothing released yet: a packet sent before the first one to
                 // arrive still belongs to the stream.
-                for missing in seq + 1..head {
-                    self.ring.put(Slot::missing(missing, now));
+                self.ring.move_head_back(seq);
+                self.nack.on_gaps(seq + 1, head - 1, now);
+                if let Some(f) = &mut self.frames {
+                    f.forget_scan();
                 }
-                if head - seq > 1 {
-                    self.note_gaps(seq + 1, head - 1);
-                }
-                self.last_gap_at = Some(now);
-                self.head = Some(seq);
-                self.frame_scan = None;
                 seq
             }
             Some(head) if seq < head => {
                 self.stale_run += 1;
-                if self.stale_run >= STALE_RUN_RESET {
-                    self.reset(seq);
-                    outcome = Pushed::Reset;
-                    seq
-                } else {
+                if self.stale_run < STALE_RUN_RESET {
                     self.stats.packets_discarded += 1;
                     return Ok(Pushed::TooLate);
                 }
+                self.reset(seq);
+                outcome = Pushed::Reset;
+                seq
             }
             Some(head) if seq >= head + self.ring.capacity() => {
                 self.reset(seq);
@@ -370,159 +425,146 @@ impl JitterBuffer {
             Some(head) => head,
         };
         self.stale_run = 0;
+        if self.ring.held(seq).is_some() {
+            self.stats.packets_duplicated += 1;
+            return Ok(Pushed::Duplicate);
+        }
 
-        match self.ring.get(seq) {
-            Some(s) if s.packet.is_some() => {
-                self.stats.packets_duplicated += 1;
-                return Ok(Pushed::Duplicate);
-            }
-            Some(_) => self.forget_gap(),
-            None => {}
-        }
-        if seq > self.highest {
-            // Everything between the old highest and this one is a gap.
-            let first_gap = (self.highest + 1).max(head);
-            for missing in first_gap..seq {
-                self.ring.put(Slot::missing(missing, now));
-            }
-            if seq > first_gap {
-                self.note_gaps(first_gap, seq - 1);
-                self.last_gap_at = Some(now);
-            }
-            self.highest = seq;
-        }
-        if seq < self.gap_run.1 {
-            // It may land in the remembered run of gaps.
-            self.gap_run = (0, 0);
-        }
-        let media_us = self.delay.media_us(ts);
-        if !retransmitted {
-            match self.config.mode {
-                Mode::Audio => self.delay.on_arrival(media_us, now),
-                Mode::Video(_) => {
-                    // One delay sample per frame, at its first packet: the
-                    // rest of a frame trails by its transmission time (a
-                    // big keyframe takes 100 ms or more), which is not
-                    // network jitter and must not raise every frame's delay.
-                    let transit = self.delay.update_jitter(media_us, now);
-                    if self.newest_sampled_ts.is_none_or(|t| ts > t) {
-                        self.newest_sampled_ts = Some(ts);
-                        self.delay.sample_transit(transit, now);
-                    }
-                }
-            }
-            self.reserve_for_retransmissions(now);
-        }
-        self.ring.put(Slot {
+        let placed = self.clock.place(
+            self.delay.media_us(ts),
+            now,
+            self.delay.base_transit_us(),
+            self.delay.max_delay_us(),
+        );
+        let (media_us, suspect) = match placed {
+            Placed::Normal(m) => (m, false),
+            Placed::Suspect(m) => (m, true),
+        };
+        self.stats.timestamp_outliers += u64::from(suspect);
+        let slot = Slot {
             seq,
             packet: Some(packet),
             ts,
             media_us,
-            time: now,
+            arrival: now,
             flags,
-            nack_retries: 0,
-        });
+            layer,
+        };
+        if let Inserted::Stored {
+            first_gap,
+            filled_gap,
+        } = self.ring.insert(slot)
+        {
+            if filled_gap {
+                if !retransmitted && self.nack.on_filled(seq, now) == Filled::Requested {
+                    retransmitted = true;
+                    self.stats.retransmitted_packets_received += 1;
+                }
+            } else if seq > first_gap {
+                self.nack.on_gaps(first_gap.max(head), seq - 1, now);
+            }
+        }
+        if retransmitted {
+            // Not a network delay sample: the buffer asked for it.
+        } else if !suspect {
+            self.measure(seq, ts, media_us, flags, now);
+            // The percentile and two of its bins: the spread's edge.
+            let video = self.frames.is_some();
+            let spread = self.delay.jitter_us() + 4_000;
+            self.nack.set_reorder_floor(spread, video);
+        }
         Ok(outcome)
     }
 
-    /// Counts the new gaps `first..=last` and widens the span holding gaps.
-    fn note_gaps(&mut self, first: i64, last: i64) {
-        self.gap_span = if self.missing == 0 {
-            (first, last)
-        } else {
-            (self.gap_span.0.min(first), self.gap_span.1.max(last))
-        };
-        self.missing += (last - first + 1) as u32;
+    /// Feeds the delay estimate with an original packet's arrival.
+    #[inline]
+    fn measure(&mut self, seq: i64, ts: i64, media_us: i64, flags: Flags, now: u64) {
+        match self.config.mode {
+            Mode::Audio => {
+                self.delay.on_arrival(media_us, now);
+                self.reserve_for_retransmissions(seq, now);
+            }
+            Mode::Video(_) => {
+                // One delay sample per frame, at its first packet: the rest
+                // of a frame trails by its transmission time (a big keyframe
+                // takes 100 ms or more), which is not network jitter. A
+                // frame whose first packet was lost is not sampled.
+                let transit = self.delay.update_jitter(media_us, now);
+                let newer = self.newest_sampled_ts.is_none_or(|t| ts > t);
+                if newer && flags.starts_frame() != Some(false) {
+                    self.newest_sampled_ts = Some(ts);
+                    self.delay.sample_transit(transit, now);
+                }
+            }
+        }
     }
 
     /// Whether `seq`, older than the head, can become the head: nothing has
     /// been released yet and the window still fits.
-    fn may_move_head_back(&self, seq: i64, head: i64) -> bool {
-        self.last_out.is_none() && self.highest - seq < self.ring.capacity() / 2 && head - seq > 0
+    fn may_move_head_back(&self, seq: i64) -> bool {
+        self.last_out.is_none() && self.ring.highest() - seq < self.ring.capacity() / 2
     }
 
-    /// With NACK on and losses seen in the last 10 s, keeps the target
-    /// delay long enough for a retransmission to arrive: `delay_rtts` round
-    /// trips, the reorder wait, one packet interval and twice the delay
-    /// percentile (the gap is noticed late by up to one jitter, and the
-    /// retransmission is jittered too), as libwebrtc's video receiver does.
-    fn reserve_for_retransmissions(&mut self, now: u64) {
+    /// Audio with `delay_rtts` > 0: keeps the target delay long enough for
+    /// that many requests: a gap shows one packet interval and up to one
+    /// jitter after the lost packet was due; the first request waits for
+    /// reordering; each retransmission takes a round trip plus the jitter
+    /// of both ways (which each retry waits for). Held from the first
+    /// packet, since the first loss may come at any time.
+    fn reserve_for_retransmissions(&mut self, seq: i64, now: u64) {
         let nack = self.config.nack;
         if !(nack.enabled && nack.delay_rtts > 0.0) || self.config.delay.fixed_delay_us.is_some() {
-            // No reserve (the audio default), or a fixed delay, which ignores
-            // floors: the floor stays 0, nothing to do on each packet.
             return;
         }
-        let recent_loss = self
-            .last_gap_at
-            .is_some_and(|t| now < t.saturating_add(10_000_000));
-        let floor = if recent_loss {
-            ((nack.delay_rtts * self.rtt_us as f64) as u64)
-                .saturating_add(nack.reorder_wait_us)
-                .saturating_add(self.packet_interval_us())
-                .saturating_add(self.delay.percentile_us().saturating_mul(2))
-        } else {
-            0
-        };
+        let jitter = self.delay.jitter_us();
+        let round_trip = self.nack.rtt_us().saturating_add(jitter.saturating_mul(2));
+        let floor = self
+            .packet_interval_us(seq)
+            .saturating_add(jitter)
+            .saturating_add(self.nack.reorder_wait_us())
+            .saturating_add((nack.delay_rtts * round_trip as f64) as u64);
         self.delay.set_floor(floor, now);
     }
 
-    /// Media time between consecutive packets at the highest sequence number
-    /// (20 ms for typical audio; used as a margin).
-    fn packet_interval_us(&self) -> u64 {
-        match (
-            self.ring.held(self.highest),
-            self.ring.held(self.highest - 1),
-        ) {
+    /// Media time between `seq` and the packet before it (20 ms for
+    /// typical audio; used as a margin).
+    fn packet_interval_us(&self, seq: i64) -> u64 {
+        match (self.ring.held(seq), self.ring.held(seq - 1)) {
             (Some(a), Some(b)) => a.media_us.saturating_sub(b.media_us).clamp(0, 100_000) as u64,
             _ => 20_000,
         }
     }
 
-    /// A gap slot was filled or played out.
-    fn forget_gap(&mut self) {
-        debug_assert!(self.missing > 0, "gap accounting");
-        self.missing = self.missing.saturating_sub(1);
-    }
-
-    fn start_at(&mut self, seq: i64) {
-        self.head = Some(seq);
-        self.highest = seq - 1;
-        self.frame_scan = None;
-    }
-
+    /// Forgets the stream (a sequence jump or a restart): O(packets held).
     fn reset(&mut self, seq: i64) {
         self.ring.clear();
-        self.missing = 0;
-        self.gap_run = (0, 0);
+        self.nack.reset();
         self.delay.reset_timing();
         self.newest_sampled_ts = None;
         self.stats.resets += 1;
         self.stale_run = 0;
         self.last_out = None;
         self.in_concealment = false;
-        if matches!(self.config.mode, Mode::Video(_)) {
-            self.waiting_for_keyframe = true;
+        if let Some(f) = &mut self.frames {
+            f.on_reset();
         }
-        self.start_at(seq);
+        self.ring.start_at(seq);
     }
 
     /// The next event due at `now`, if any. Call until `None`.
-    ///
-    /// Inline (with audio's common path): it runs at least twice per packet,
-    /// and a call costs as much as the work when nothing is due.
     #[inline]
     pub fn pop(&mut self, now: u64) -> Option<Event<'_>> {
+        self.now_hint = self.now_hint.max(now);
         match self.config.mode {
             Mode::Audio => self.pop_audio(now),
             Mode::Video(_) => self.pop_video(now),
         }
     }
 
-    /// When the next event (or NACK retry) is due, if anything is pending.
+    /// When the next event (or NACK) is due, if anything is pending.
     pub fn next_wakeup(&self) -> Option<u64> {
-        let head = self.head?;
-        let release = match (head <= self.highest, self.config.mode) {
+        let head = self.ring.head()?;
+        let release = match (head <= self.ring.highest(), self.config.mode) {
             (false, _) => None,
             (true, Mode::Audio) => self.deadline_of(head),
             (true, Mode::Video(_)) => self.video_wakeup(head),
@@ -534,62 +576,37 @@ impl JitterBuffer {
         }
     }
 
-    /// Playout deadline of `seq`: its own timestamp's, or for a gap the
-    /// timestamp interpolated between the last released and the next held.
+    /// Playout deadline of `seq`: its own media time's, or for a gap the
+    /// media time expected there.
     #[inline]
     fn deadline_of(&self, seq: i64) -> Option<u64> {
         match self.ring.held(seq) {
             Some(slot) => self.delay.playout_time_of_media(slot.media_us),
-            None => self.delay.playout_time(self.expected_ts(seq)?),
+            None => self.delay.playout_time_of_media(self.expected(seq)?.1),
         }
     }
 
-    /// [`deadline_of`](Self::deadline_of) a gap, with its expected
-    /// timestamp; remembers the run of gaps it starts (see `gap_run`).
-    fn gap_deadline(&mut self, seq: i64) -> Option<(u64, i64)> {
-        let next = self.next_held(seq)?.seq;
-        self.gap_run = (seq, next);
-        let ts = self.expected_ts(seq)?;
-        Some((self.delay.playout_time(ts)?, ts))
-    }
-
-    /// The first packet held at or after `from`.
-    fn next_held(&self, from: i64) -> Option<&Slot> {
-        let (run_from, run_to) = self.gap_run;
-        let start = if run_from <= from && from < run_to {
-            run_to
-        } else {
-            from
-        };
-        (start..=self.highest).find_map(|s| self.ring.held(s))
-    }
-
-    /// Timestamp a missing `seq` would have had. Audio interpolates (one
-    /// packet per frame); video takes the next held packet's, since a gap may
-    /// be the start of that frame.
-    fn expected_ts(&self, seq: i64) -> Option<i64> {
-        let next = self.next_held(seq)?;
-        if matches!(self.config.mode, Mode::Video(_)) {
-            return Some(next.ts);
+    /// Timestamp and media time a missing `seq` would have had. Audio
+    /// interpolates between the last released and the next held (one
+    /// packet per frame); video takes the next held packet's, since a gap
+    /// may be the start of that frame.
+    fn expected(&self, seq: i64) -> Option<(i64, i64)> {
+        let next = self.ring.held(self.ring.next_held(seq)?)?;
+        if self.frames.is_some() {
+            return Some((next.ts, next.media_us));
         }
         match self.last_out {
-            Some((last_seq, last_ts, _)) if next.seq > last_seq && last_ts != i64::MIN => {
-                let (span, k) = (next.seq - last_seq, seq - last_seq);
-                let interpolated = next
-                    .ts
-                    .checked_sub(last_ts)
-                    .and_then(|step| step.checked_mul(k))
-                    .and_then(|x| last_ts.checked_add(x / span));
-                if interpolated.is_some() {
-                    return interpolated;
-                }
-                // i128: garbage timestamps must not overflow.
-                let span = i128::from(next.seq - last_seq);
-                let step = i128::from(next.ts) - i128::from(last_ts);
-                let ts = i128::from(last_ts) + step * i128::from(seq - last_seq) / span;
-                Some(ts.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+            Some(last) if next.seq > last.seq => {
+                let at = |from: i64, to: i64| {
+                    // i128: garbage timestamps must not overflow.
+                    let step = i128::from(to) - i128::from(from);
+                    let v = i128::from(from)
+                        + step * i128::from(seq - last.seq) / i128::from(next.seq - last.seq);
+                    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+                };
+                Some((at(last.ts, next.ts), at(last.media_us, next.media_us)))
             }
-            _ => Some(next.ts),
+            _ => Some((next.ts, next.media_us)),
         }
     }
 
@@ -603,32 +620,33 @@ impl JitterBuffer {
     #[inline]
     fn pop_audio(&mut self, now: u64) -> Option<Event<'_>> {
         loop {
-            let head = self.head?;
-            if head > self.highest {
+            let head = self.ring.head()?;
+            if head > self.ring.highest() {
                 return None;
             }
-            // The common case, a packet at the head, without leaving this
-            // function: one ring lookup for its deadline, one to move it out.
             let Some(slot) = self.ring.held(head) else {
                 return self.pop_gap(head, now);
             };
             if now < self.delay.playout_time_of_media(slot.media_us)? {
                 return None;
             }
-            let (ts, arrival) = (slot.ts, slot.time);
-            let (marker, padding_only) = (slot.flags.marker(), slot.flags.padding_only());
-            let packet = self.ring.take_packet(head)?;
-            self.head = Some(head + 1);
-            self.last_out = Some((head, ts, marker));
-            if padding_only {
+            let slot = self.ring.pop_head()?;
+            self.nack.advance(head + 1);
+            self.last_out = Some(LastOut {
+                seq: head,
+                ts: slot.ts,
+                media_us: slot.media_us,
+                marker: slot.flags.marker(),
+            });
+            let Some(packet) = slot.packet.filter(|_| !slot.flags.padding_only()) else {
                 continue;
-            }
+            };
             self.in_concealment = false;
-            self.record_emitted(arrival, now);
+            self.record_emitted(slot.arrival, now);
             return Some(Event::Packet {
                 packet,
                 seq: head,
-                timestamp: ts,
+                timestamp: slot.ts,
             });
         }
     }
@@ -636,21 +654,24 @@ impl JitterBuffer {
     /// A gap at the head: `Lost` once its expected playout time has come.
     #[inline(never)]
     fn pop_gap(&mut self, head: i64, now: u64) -> Option<Event<'_>> {
-        let (deadline, ts) = self.gap_deadline(head)?;
-        if now < deadline {
+        let (ts, media_us) = self.expected(head)?;
+        if now < self.delay.playout_time_of_media(media_us)? {
             return None;
         }
-        self.head = Some(head + 1);
-        if self.ring.take(head).is_some() {
-            self.forget_gap();
-        }
-        self.last_out = Some((head, ts, false));
+        self.ring.pop_head();
+        self.nack.advance(head + 1);
+        self.last_out = Some(LastOut {
+            seq: head,
+            ts,
+            media_us,
+            marker: false,
+        });
         self.stats.packets_lost += 1;
         if !self.in_concealment {
             self.stats.concealment_events += 1;
             self.in_concealment = true;
         }
-        let fec = self.ring.get(head + 1).and_then(|s| s.packet.clone());
+        let fec = self.ring.held(head + 1).and_then(|s| s.packet.clone());
         Some(Event::Lost {
             seq: head,
             timestamp: ts,
@@ -664,149 +685,7 @@ fn is_rtx(packet: &[u8], rtx: &RtxConfig) -> bool {
         && u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]) == rtx.rtx_ssrc
 }
 
-mod video;
+mod requests;
 
-/// The shortcuts kept for speed (`gap_run`, `gap_span`, `frame_scan`) must
-/// give what a full walk gives.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::packet::RtpBuilder;
-
-    fn rtp(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Bytes {
-        let mut buf = vec![0u8; 12 + payload.len()];
-        RtpBuilder {
-            payload_type: 96,
-            sequence_number: seq,
-            timestamp: ts,
-            ssrc: 7,
-            marker,
-            payload,
-            ..Default::default()
-        }
-        .write_into(&mut buf)
-        .unwrap();
-        Bytes::from(buf)
-    }
-
-    fn fixed(mut config: JitterConfig, delay_us: u64) -> JitterBuffer {
-        config.delay.fixed_delay_us = Some(delay_us);
-        JitterBuffer::new(config)
-    }
-
-    #[test]
-    fn a_long_loss_is_reported_in_order_and_a_late_packet_inside_it_still_plays() {
-        let mut jb = fixed(JitterConfig::audio(), 40_000);
-        let at = |seq: u16| u64::from(seq) * 20_000;
-        for seq in 0..10 {
-            jb.push(rtp(seq, u32::from(seq) * 960, false, b"a"), at(seq))
-                .unwrap();
-        }
-        // 10..300 lost; 300 arrives; then 150 arrives late but in time.
-        jb.push(rtp(300, 300 * 960, false, b"a"), at(300)).unwrap();
-        let mut events = vec![];
-        let mut now = at(10);
-        while now <= at(300) + 40_000 {
-            if now == at(140) {
-                jb.push(rtp(150, 150 * 960, false, b"a"), now).unwrap();
-            }
-            while let Some(e) = jb.pop(now) {
-                events.push(match e {
-                    Event::Packet { seq, timestamp, .. } => (seq, timestamp, true),
-                    Event::Lost { seq, timestamp, .. } => (seq, timestamp, false),
-                    Event::Frame { .. } => unreachable!(),
-                });
-            }
-            now += 10_000;
-        }
-        let expected: Vec<_> = (0..=300)
-            .map(|s: i64| (s, s * 960, s < 10 || s == 150 || s == 300))
-            .collect();
-        assert_eq!(events, expected);
-        assert_eq!(jb.stats().packets_lost, 289);
-    }
-
-    #[test]
-    fn nack_sees_gaps_at_both_ends_of_a_long_window() {
-        let mut config = JitterConfig::audio();
-        config.delay.max_delay_us = 10_000_000;
-        let mut jb = fixed(config, 5_000_000);
-        jb.set_rtt(10_000);
-        let at = |seq: u16| u64::from(seq) * 20_000;
-        for seq in (0..200u16).filter(|s| ![1, 2, 197].contains(s)) {
-            jb.push(rtp(seq, u32::from(seq) * 960, false, b"a"), at(seq))
-                .unwrap();
-        }
-        let now = at(199) + 10_000;
-        let mut out = [0u16; 8];
-        let n = jb.nack_list(now, &mut out);
-        assert_eq!(&out[..n], &[1, 2, 197]);
-        // A filled gap is not requested again; the others are, an RTT later.
-        jb.push(rtp(2, 2 * 960, false, b"a"), now + 500).unwrap();
-        assert_eq!(jb.next_wakeup(), Some(now + 10_000));
-        let n = jb.nack_list(now + 10_000, &mut out);
-        assert_eq!(&out[..n], &[1, 197]);
-    }
-
-    #[test]
-    fn a_big_keyframe_arriving_packet_by_packet_is_released_whole() {
-        let vp8 = |seq: u16, ts: u32, marker: bool, start: bool| {
-            rtp(seq, ts, marker, &[if start { 0x10 } else { 0 }, 0x00, 0xaa])
-        };
-        let mut jb = fixed(JitterConfig::video(codec::Codec::Vp8), 50_000);
-        let mut frames = vec![];
-        for round in 0..2u16 {
-            // The second keyframe comes after a far jump (a reset): the
-            // head frame's progress must not carry over.
-            let base = round * 10_000;
-            let ts = u32::from(round) * 900_000;
-            for i in 0..300u16 {
-                let now = u64::from(round) * 10_000_000 + u64::from(i) * 10;
-                jb.push(vp8(base + i, ts, i == 299, i == 0), now).unwrap();
-                while let Some(e) = jb.pop(now + 60_000) {
-                    if let Event::Frame {
-                        packets, first_seq, ..
-                    } = e
-                    {
-                        frames.push((first_seq, packets.len()));
-                    }
-                }
-            }
-        }
-        assert_eq!(frames, vec![(0, 300), (10_000, 300)]);
-        assert_eq!(jb.stats().resets, 1);
-    }
-
-    #[test]
-    fn a_packet_landing_in_a_remembered_run_of_gaps_ends_it() {
-        let mut jb = fixed(JitterConfig::audio(), 40_000);
-        jb.push(rtp(0, 0, false, b"a"), 0).unwrap();
-        jb.push(rtp(300, 300 * 960, false, b"a"), 1_000).unwrap();
-        assert!(jb.gap_deadline(1).is_some());
-        assert_eq!(jb.gap_run, (1, 300));
-        assert_eq!(jb.next_held(5).map(|s| s.seq), Some(300));
-        jb.push(rtp(150, 150 * 960, false, b"a"), 2_000).unwrap();
-        assert_eq!(jb.next_held(5).map(|s| s.seq), Some(150));
-        assert_eq!(jb.next_held(151).map(|s| s.seq), Some(300));
-    }
-
-    #[test]
-    fn the_head_frame_progress_is_forgotten_on_a_reset() {
-        let vp8 = |seq: u16, marker: bool, start: bool| {
-            rtp(seq, 0, marker, &[if start { 0x10 } else { 0 }, 0x00, 0xaa])
-        };
-        let mut jb = fixed(JitterConfig::video(codec::Codec::Vp8), 50_000);
-        for seq in 0..6 {
-            jb.push(vp8(seq, false, seq == 0), 0).unwrap();
-        }
-        assert!(jb.pop(0).is_none());
-        assert!(matches!(jb.frame_scan, Some(FrameScan { next: 6, .. })));
-        // The same head after a reset: packets 1..=5 are gone.
-        jb.reset(0);
-        for seq in [0, 6, 7] {
-            jb.push(vp8(seq, seq == 7, seq == 0), 0).unwrap();
-        }
-        // Past its playout time (50 ms) but within the wait for late packets.
-        assert!(jb.pop(60_000).is_none(), "frame 0 misses packets 1..=5");
-    }
-}
+mod tests;

@@ -1,20 +1,33 @@
-//! NACK scheduling: which missing packets to request now, retried every RTT
-//! up to a limit, and only while a retransmission could still be played.
+//! NACK scheduling: when each missing sequence number is first requested
+//! (after an adaptive reorder wait), when it is retried (one round trip
+//! plus the jitter a retransmission meets on its way, so that a
+//! retransmission still on its way is not requested again), and which
+//! packets were requested (so that their late arrival, a retransmission,
+//! never feeds the delay estimate).
+//!
+//! State per gap lives in a table indexed like the packet ring; when each
+//! run of gaps was noticed lives in a short list of runs. Neither is walked
+//! on a reset (an epoch invalidates the table), and a far gap is one run.
 
-use super::{JitterBuffer, Mode};
+use std::collections::VecDeque;
+
+use super::reorder::ReorderEstimator;
+use super::ring::{PacketRing, Slot};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NackConfig {
     pub enabled: bool,
     /// Requests per missing packet.
     pub max_retries: u8,
-    /// Wait this long after noticing a gap before the first request, so that
-    /// mere reordering does not trigger retransmissions.
+    /// Wait after noticing a gap before the first request until reordering
+    /// has been measured; then the wait follows the measured reordering
+    /// (see [`JitterBuffer::reorder_wait_us`](super::JitterBuffer::reorder_wait_us)).
     pub reorder_wait_us: u64,
-    /// Round trips of extra delay to hold while losses are being seen, so
-    /// that retransmissions arrive before playout (0: none; NACKs are then
-    /// sent only when the existing delay happens to allow a retransmission).
-    /// Two round trips recover a loss whose first retransmission is lost too.
+    /// Audio: round trips of retransmission to keep room for in the target
+    /// delay (0: none, NACKs are then only sent when the delay happens to
+    /// allow a retransmission; 2 recovers a loss whose first retransmission
+    /// is lost too). Video: ignored (an incomplete frame waits for its
+    /// retransmission instead; a standing reserve would delay every frame).
     pub delay_rtts: f64,
 }
 
@@ -29,144 +42,367 @@ impl Default for NackConfig {
     }
 }
 
-impl JitterBuffer {
-    /// Writes into `out` the (wire) sequence numbers to NACK now, oldest
-    /// first, and returns how many; marks them requested. Build the RTCP
-    /// packet with `packet::rtcp::NackBuilder`. A packet is requested when
-    /// its first wait or one RTT since the last request has passed, it has
-    /// retries left, and a retransmission (one RTT away) would arrive before
-    /// its playout time.
-    ///
-    /// Inline up to the check for gaps: hosts call it every 10–20 ms, and
-    /// most of the time there are none.
+/// Only gaps this close to the newest packet are requested (libwebrtc's
+/// `NackRequester` keeps at most 1,000 too): a far gap costs no more than this.
+pub(crate) const NACK_SPAN: i64 = 1024;
+/// How often hosts are expected to ask for NACKs (10–20 ms): a request
+/// pulled forward to the last useful moment is due this much before it.
+const POLL_SLACK_US: u64 = 20_000;
+/// Most runs of gaps remembered; beyond it the two oldest merge (their
+/// gaps then count as noticed at the older time).
+const MAX_RUNS: usize = 256;
+
+/// Requests made for one missing sequence number.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    seq: i64,
+    epoch: u32,
+    retries: u8,
+    last_us: u64,
+}
+
+/// What became of a gap when its packet arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// Never requested: the packet was reordered or late.
+    Reordered,
+    /// Requested: the packet is (most likely) a retransmission.
+    Requested,
+}
+
+#[derive(Debug)]
+pub(crate) struct NackScheduler {
+    config: NackConfig,
+    requests: Box<[Request]>,
+    mask: i64,
+    epoch: u32,
+    /// `(first sequence number, when noticed)`, ascending: a gap was
+    /// noticed when the run starting at or below it was.
+    runs: VecDeque<(i64, u64)>,
+    reorder: ReorderEstimator,
+    /// Least reorder wait until reordering has been measured (the jitter:
+    /// packets cannot be reordered by more than their delays differ), and
+    /// whether it stays a floor afterwards.
+    reorder_floor_us: u64,
+    floor_always: bool,
+    rtt_us: u64,
+}
+
+impl NackScheduler {
+    pub fn new(config: NackConfig, capacity: usize) -> Self {
+        let vacant = Request {
+            seq: i64::MIN,
+            epoch: 0,
+            retries: 0,
+            last_us: 0,
+        };
+        Self {
+            config,
+            requests: vec![vacant; capacity].into_boxed_slice(),
+            mask: capacity as i64 - 1,
+            epoch: 0,
+            runs: VecDeque::with_capacity(MAX_RUNS),
+            reorder: ReorderEstimator::new(config.reorder_wait_us),
+            reorder_floor_us: 0,
+            floor_always: false,
+            rtt_us: 100_000,
+        }
+    }
+
     #[inline]
-    pub fn nack_list(&mut self, now: u64, out: &mut [u16]) -> usize {
-        match self.head {
-            Some(head) if self.config.nack.enabled && !out.is_empty() && self.missing > 0 => {
-                self.nack_gaps(head, now, out)
+    pub fn enabled(&self) -> bool {
+        self.config.enabled
+    }
+
+    pub fn set_rtt(&mut self, rtt_us: u64) {
+        self.rtt_us = rtt_us;
+    }
+
+    #[inline]
+    pub fn rtt_us(&self) -> u64 {
+        self.rtt_us
+    }
+
+    /// Wait before the first request of a gap.
+    pub fn reorder_wait_us(&self) -> u64 {
+        if self.reorder.warmed_up() && !self.floor_always {
+            self.reorder.wait_us()
+        } else {
+            self.reorder.wait_us().max(self.reorder_floor_us)
+        }
+    }
+
+    /// Sets the least reorder wait: until reordering has been measured, or
+    /// `always` (video, whose packets leave in bursts: any two of a frame
+    /// may swap by as much as the path's delays differ, a tail too thin
+    /// for the histogram to see early).
+    #[inline]
+    pub fn set_reorder_floor(&mut self, floor_us: u64, always: bool) {
+        self.reorder_floor_us = floor_us;
+        self.floor_always = always;
+    }
+
+    /// Forgets every gap (a stream reset): O(runs).
+    pub fn reset(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        self.runs.clear();
+    }
+
+    /// The sequence numbers `first..=last` went missing at `now`.
+    pub fn on_gaps(&mut self, first: i64, last: i64, now: u64) {
+        if first > last {
+            return;
+        }
+        if self.runs.len() == MAX_RUNS {
+            // Merge the two oldest runs.
+            let oldest = self.runs.pop_front().expect("full");
+            if let Some(next) = self.runs.front_mut() {
+                *next = (oldest.0, oldest.1.min(next.1));
             }
-            _ => 0,
+        }
+        match self.runs.back() {
+            Some(&(start, _)) if first < start => {
+                // Below every run (the head moved back): the first run.
+                self.runs.push_front((first, now));
+            }
+            _ => self.runs.push_back((first, now)),
         }
     }
 
-    /// [`nack_list`](Self::nack_list) when there are gaps.
-    #[inline(never)]
-    fn nack_gaps(&mut self, head: i64, now: u64, out: &mut [u16]) -> usize {
-        // Walk from the newest down so each gap knows the next held packet,
-        // which bounds its deadline. `out` is used as a ring so that, when it
-        // is too small, the oldest gaps (the most urgent) are the ones kept.
-        let ring = out.len();
-        let mut found = 0usize;
-        let mut next_held_media_us: Option<i64> = None;
-        for seq in self.gap_walk(head) {
-            match self.ring.get(seq) {
-                Some(slot) if slot.packet.is_some() => next_held_media_us = Some(slot.media_us),
-                Some(slot) => {
-                    let due = self.nack_due(slot.time, slot.nack_retries);
-                    let deadline = next_held_media_us
-                        .and_then(|m| self.delay.playout_time_of_media(m))
-                        .map(|d| self.request_limit(d, slot.time));
-                    let playable = deadline.is_some_and(|d| now.saturating_add(self.rtt_us) <= d);
-                    if due.is_some_and(|d| d <= now) && playable {
-                        out[found % ring] = seq as u16;
-                        found += 1;
-                    }
-                }
-                None => {}
+    /// Runs wholly below `head` are forgotten.
+    pub fn advance(&mut self, head: i64) {
+        while self.runs.len() >= 2 && self.runs[1].0 <= head {
+            self.runs.pop_front();
+        }
+    }
+
+    /// When the gap at `seq` was noticed.
+    pub fn noticed(&self, seq: i64) -> u64 {
+        let i = self.runs.partition_point(|r| r.0 <= seq);
+        if i == 0 {
+            return 0;
+        }
+        self.runs[i - 1].1
+    }
+
+    #[inline]
+    fn request(&self, seq: i64) -> Option<&Request> {
+        let r = &self.requests[(seq & self.mask) as usize];
+        (r.seq == seq && r.epoch == self.epoch).then_some(r)
+    }
+
+    /// Requests made for `seq` and when the last was (when it was noticed
+    /// if none).
+    pub fn requested(&self, seq: i64) -> (u8, u64) {
+        match self.request(seq) {
+            Some(r) => (r.retries, r.last_us),
+            None => (0, self.noticed(seq)),
+        }
+    }
+
+    /// The gap at `seq` was filled at `now` by a packet that did not come as
+    /// a retransmission: a reordering sample if it was not requested, or
+    /// if it came back sooner than any retransmission could.
+    pub fn on_filled(&mut self, seq: i64, now: u64) -> Filled {
+        let noticed = self.noticed(seq);
+        match self.request(seq) {
+            Some(r) if r.retries > 1 || now >= r.last_us.saturating_add(self.rtt_us / 2) => {
+                Filled::Requested
+            }
+            _ => {
+                self.reorder.on_reordered(now.saturating_sub(noticed));
+                Filled::Reordered
             }
         }
-        let n = found.min(ring);
-        // Entries were written newest first; when the ring wrapped, the
-        // oldest kept entry is just before position `found % ring`.
-        if found > ring {
-            out.rotate_left(found % ring);
-        }
-        out[..n].reverse();
-        for &wire in &out[..n] {
-            let seq = self.extended_in_window(wire, head);
-            if let Some(slot) = self.ring.get_mut(seq) {
-                slot.nack_retries += 1;
-                slot.time = now;
-            }
-        }
-        if n > 0 {
-            self.stats.nack_count += 1;
-        }
-        n
     }
 
-    /// The extended sequence number in the window `head..=highest` whose
-    /// low 16 bits are `wire` (the window is shorter than 2^16).
-    fn extended_in_window(&self, wire: u16, head: i64) -> i64 {
-        head + i64::from(wire.wrapping_sub(head as u16))
-    }
-
-    /// The sequence numbers a NACK walk visits, newest first: the span
-    /// holding every gap and the packet just after it (which bounds the
-    /// newest gap's deadline), within the window. Walking the whole window
-    /// would give the same result, slower when gaps are few and the window
-    /// long (video). Every slot in the window is a gap or a packet, so the
-    /// slot after the newest gap holds a packet.
-    fn gap_walk(&self, head: i64) -> impl Iterator<Item = i64> {
-        let (lo, hi) = self.gap_span;
-        (lo.max(head)..=hi.saturating_add(1).min(self.highest)).rev()
-    }
-
-    /// Until when a retransmission of a missing packet is still useful, given
-    /// the playout time `deadline` that bounds it and when the gap was seen
-    /// (or last requested): audio, the playout time (concealed then); video,
-    /// the grace an incomplete frame gets, counted from the later of the two
-    /// (a frame still arriving when its tail went missing is waited for).
-    fn request_limit(&self, deadline: u64, noticed: u64) -> u64 {
-        match self.config.mode {
-            Mode::Audio => deadline,
-            Mode::Video(_) => deadline
-                .max(noticed)
-                .saturating_add(self.incomplete_frame_grace()),
-        }
-    }
-
-    /// When a missing packet may be requested, if it has retries left: the
-    /// reorder wait after it was noticed, then one RTT after each request
-    /// (`time` is when it was noticed, then when it was last requested).
-    fn nack_due(&self, time: u64, retries: u8) -> Option<u64> {
-        if retries >= self.config.nack.max_retries {
+    /// When a gap with `retries` requests, the last (or its noticing) at
+    /// `last_us`, may be requested: the reorder wait after it was noticed,
+    /// then a round trip plus `margin_us` (the jitter of the request and
+    /// of the retransmission) after each request.
+    pub fn due(&self, retries: u8, last_us: u64, margin_us: u64) -> Option<u64> {
+        if retries >= self.config.max_retries {
             return None;
         }
         Some(if retries == 0 {
-            time.saturating_add(self.config.nack.reorder_wait_us)
+            last_us.saturating_add(self.reorder_wait_us())
         } else {
-            time.saturating_add(self.rtt_us)
+            last_us
+                .saturating_add(self.rtt_us)
+                .saturating_add(margin_us)
         })
     }
 
-    /// Earliest time a NACK that could still help is due (for
-    /// `next_wakeup`): requests that would come back after their packet's
-    /// playout time never become due.
-    pub(super) fn next_nack_time(&self) -> Option<u64> {
-        let head = self.head?;
-        if !self.config.nack.enabled || self.missing == 0 {
-            return None;
+    /// Records a request for `seq` sent at `now`.
+    pub fn mark(&mut self, seq: i64, now: u64) {
+        let retries = self.request(seq).map_or(0, |r| r.retries);
+        self.requests[(seq & self.mask) as usize] = Request {
+            seq,
+            epoch: self.epoch,
+            retries: retries.saturating_add(1),
+            last_us: now,
+        };
+    }
+
+    /// Visits the gaps worth requesting, newest first, within
+    /// [`NACK_SPAN`] of the newest packet: `f(seq, due, limit)` where
+    /// `limit` is when a retransmission stops being useful, from
+    /// `limit_of(next held packet, when the gap was noticed)`. Stops at
+    /// the first gap whose retransmission could no longer arrive in time
+    /// (older gaps are due earlier still), or when `f` returns false.
+    pub fn walk(
+        &self,
+        ring: &PacketRing,
+        now: u64,
+        margin_of: impl Fn(&Slot) -> u64,
+        limit_of: impl Fn(&Slot, u64) -> Option<u64>,
+        mut f: impl FnMut(i64, u64, u64) -> bool,
+    ) {
+        let Some(head) = ring.head() else { return };
+        if !self.config.enabled || ring.missing() == 0 {
+            return;
         }
-        let mut next_held_media_us: Option<i64> = None;
-        let mut earliest: Option<u64> = None;
-        for seq in self.gap_walk(head) {
-            match self.ring.get(seq) {
-                Some(slot) if slot.packet.is_some() => next_held_media_us = Some(slot.media_us),
-                Some(slot) => {
-                    let due = self.nack_due(slot.time, slot.nack_retries);
-                    let deadline = next_held_media_us
-                        .and_then(|m| self.delay.playout_time_of_media(m))
-                        .map(|d| self.request_limit(d, slot.time));
-                    if let (Some(due), Some(deadline)) = (due, deadline) {
-                        if due.saturating_add(self.rtt_us) <= deadline {
-                            earliest = Some(earliest.map_or(due, |e| e.min(due)));
-                        }
+        let lo = head.max(ring.highest() - NACK_SPAN + 1);
+        let mut seq = ring.highest();
+        let mut next_held: Option<&Slot> = None;
+        while seq >= lo {
+            if let Some(slot) = ring.held(seq) {
+                next_held = Some(slot);
+                seq -= 1;
+                continue;
+            }
+            let Some(next) = next_held else { return };
+            let run_lo = ring.prev_held(seq).map_or(lo, |p| p + 1).max(lo);
+            for gap in (run_lo..=seq).rev() {
+                let (retries, last) = self.requested(gap);
+                let noticed = if retries == 0 {
+                    last
+                } else {
+                    self.noticed(gap)
+                };
+                let Some(limit) = limit_of(next, noticed) else {
+                    continue;
+                };
+                if now.saturating_add(self.rtt_us) > limit {
+                    return;
+                }
+                if let Some(mut due) = self.due(retries, last, margin_of(next)) {
+                    if retries == 0 {
+                        // When the reorder wait would leave no time for a
+                        // retransmission, ask by the last useful moment (a
+                        // host polls every 10–20 ms): a packet merely
+                        // reordered has had its chance.
+                        let last_useful =
+                            limit.saturating_sub(self.rtt_us.saturating_add(POLL_SLACK_US));
+                        due = due.min(last_useful);
+                    }
+                    if !f(gap, due, limit) {
+                        return;
                     }
                 }
-                None => {}
             }
+            seq = run_lo - 1;
         }
-        earliest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jitter::ring::Slot;
+    use bytes::Bytes;
+
+    fn ring_with(seqs: &[i64]) -> PacketRing {
+        let mut ring = PacketRing::new(64);
+        ring.start_at(seqs[0]);
+        for &seq in seqs {
+            ring.insert(Slot {
+                seq,
+                packet: Some(Bytes::from_static(b"x")),
+                ts: 0,
+                media_us: seq * 20_000,
+                arrival: 0,
+                flags: crate::jitter::ring::Flags::new(false, false, false, None),
+                layer: None,
+            });
+        }
+        ring
+    }
+
+    fn due_gaps(n: &NackScheduler, ring: &PacketRing, now: u64) -> Vec<i64> {
+        let mut out = vec![];
+        n.walk(
+            ring,
+            now,
+            |_| 0,
+            |next, _| Some(next.media_us as u64 + 200_000),
+            |seq, due, _| {
+                if due <= now {
+                    out.push(seq);
+                }
+                true
+            },
+        );
+        out.reverse();
+        out
+    }
+
+    #[test]
+    fn first_request_after_the_reorder_wait_then_every_rtt_plus_margin() {
+        let mut n = NackScheduler::new(NackConfig::default(), 64);
+        n.set_rtt(50_000);
+        let ring = ring_with(&[10, 11, 14]);
+        n.on_gaps(12, 13, 1_000);
+        assert!(due_gaps(&n, &ring, 5_999).is_empty());
+        assert_eq!(due_gaps(&n, &ring, 6_000), vec![12, 13]);
+        n.mark(12, 6_000);
+        n.mark(13, 6_000);
+        assert_eq!(n.requested(12), (1, 6_000));
+        assert_eq!(n.due(1, 6_000, 7_000), Some(63_000));
+        // The original arriving 1 ms after the request is reordering, not
+        // a retransmission.
+        assert_eq!(n.on_filled(12, 7_000), Filled::Reordered);
+        assert_eq!(n.on_filled(13, 40_000), Filled::Requested);
+    }
+
+    #[test]
+    fn the_reorder_wait_follows_measured_reordering() {
+        let mut n = NackScheduler::new(NackConfig::default(), 64);
+        assert_eq!(n.reorder_wait_us(), 5_000);
+        for i in 0..200u64 {
+            n.on_gaps(i as i64, i as i64, i * 100_000);
+            n.on_filled(i as i64, i * 100_000 + 10_000 + (i % 10) * 1_000);
+        }
+        let wait = n.reorder_wait_us();
+        assert!((20_000..=22_000).contains(&wait), "wait {wait}");
+    }
+
+    #[test]
+    fn a_reset_forgets_requests_without_walking_them() {
+        let mut n = NackScheduler::new(NackConfig::default(), 64);
+        n.on_gaps(5, 5, 0);
+        n.mark(5, 10_000);
+        n.reset();
+        n.on_gaps(5, 5, 20_000);
+        assert_eq!(n.requested(5), (0, 20_000));
+    }
+
+    #[test]
+    fn runs_remember_when_each_gap_was_noticed() {
+        let mut n = NackScheduler::new(NackConfig::default(), 64);
+        n.on_gaps(10, 12, 100);
+        n.on_gaps(20, 30, 200);
+        n.on_gaps(3, 8, 300); // the head moved back
+        assert_eq!(
+            [n.noticed(4), n.noticed(11), n.noticed(25)],
+            [300, 100, 200]
+        );
+        n.advance(21);
+        assert_eq!(n.noticed(25), 200);
+        for i in 0..1000 {
+            n.on_gaps(100 + 2 * i, 100 + 2 * i, 1_000 + i as u64);
+        }
+        assert!(n.runs.len() <= MAX_RUNS);
+        assert_eq!(n.noticed(2097), 1_998);
     }
 }

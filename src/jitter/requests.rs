@@ -1,0 +1,151 @@
+//! The buffer's NACK interface: which sequence numbers to request now,
+//! recording which were sent, and when the next request falls due. The
+//! scheduling itself is [`nack`](super::nack)'s; this adds what only the
+//! buffer knows (playout deadlines, the video frame grace).
+
+use super::ring::Slot;
+use super::JitterBuffer;
+
+impl JitterBuffer {
+    /// What a retry waits for beyond one round trip, for a gap whose next
+    /// held packet is `next`: the jitter of the request's way and of the
+    /// retransmission's, taken as twice the measured delay percentile (0
+    /// with a fixed delay, which measures none). Inside a keyframe, once:
+    /// a retry there that comes too early costs one duplicate packet, one
+    /// that comes too late (after its frame is given up) a keyframe request
+    /// and a frozen picture for a keyframe round trip.
+    pub(super) fn retry_margin_us(&self, next: Option<&Slot>) -> u64 {
+        let jitter = self.delay.jitter_us();
+        let in_keyframe = next.is_some_and(|n| Some(n.ts) == self.keyframe_ts);
+        if in_keyframe {
+            jitter
+        } else {
+            jitter.saturating_mul(2)
+        }
+    }
+
+    /// Until when a retransmission of a gap is useful, given the next held
+    /// packet after it and when the gap was noticed: audio, that packet's
+    /// playout time; video, the longest an incomplete frame is waited for
+    /// (the grace, and one more retransmission once requested), counted
+    /// from the later of the two (a frame still arriving when its tail went
+    /// missing is waited for).
+    fn request_limit(&self, next: &Slot, noticed: u64) -> Option<u64> {
+        let deadline = self.delay.playout_time_of_media(next.media_us)?;
+        Some(match self.frames {
+            None => deadline,
+            Some(_) => deadline
+                .max(noticed)
+                .saturating_add(self.incomplete_frame_grace())
+                .saturating_add(self.retransmission_wait_us()),
+        })
+    }
+
+    /// The gaps due for a request now, oldest first, converted by `conv`;
+    /// when `out` is too short the oldest (most urgent) are kept.
+    fn collect_due<T: Copy>(&self, now: u64, out: &mut [T], conv: impl Fn(i64) -> T) -> usize {
+        if out.is_empty() || !self.nack.enabled() || self.ring.missing() == 0 {
+            return 0;
+        }
+        let (len, rtt) = (out.len(), self.nack.rtt_us());
+        let mut found = 0usize;
+        // Newest first, into `out` used as a ring.
+        self.nack.walk(
+            &self.ring,
+            now,
+            |next| self.retry_margin_us(Some(next)),
+            |next, noticed| self.request_limit(next, noticed),
+            |seq, due, limit| {
+                if due <= now && now.saturating_add(rtt) <= limit {
+                    out[found % len] = conv(seq);
+                    found += 1;
+                }
+                true
+            },
+        );
+        let n = found.min(len);
+        if found > len {
+            out.rotate_left(found % len);
+        }
+        out[..n].reverse();
+        n
+    }
+
+    /// Writes into `out` the extended sequence numbers to request now,
+    /// oldest first, and returns how many. Nothing is recorded: call
+    /// [`on_nack_sent`](Self::on_nack_sent) with those actually sent. A gap
+    /// is due after the reorder wait (see
+    /// [`reorder_wait_us`](Self::reorder_wait_us)), then one round trip
+    /// plus a jitter margin after each request, up to `max_retries`, while
+    /// a retransmission could still arrive in time.
+    pub fn poll_nacks(&self, now: u64, out: &mut [i64]) -> usize {
+        self.collect_due(now, out, |seq| seq)
+    }
+
+    /// Records that a NACK naming `seqs` (extended, as from
+    /// [`poll_nacks`](Self::poll_nacks)) was sent at `now`. Sequence numbers
+    /// no longer missing are ignored.
+    pub fn on_nack_sent(&mut self, now: u64, seqs: &[i64]) {
+        self.now_hint = self.now_hint.max(now);
+        let Some(head) = self.ring.head() else { return };
+        let mut any = false;
+        for &seq in seqs {
+            if (head..=self.ring.highest()).contains(&seq) && self.ring.held(seq).is_none() {
+                self.nack.mark(seq, now);
+                self.stats.nacked_packets += 1;
+                any = true;
+            }
+        }
+        self.stats.nack_count += u64::from(any);
+    }
+
+    /// [`poll_nacks`](Self::poll_nacks) and
+    /// [`on_nack_sent`](Self::on_nack_sent) in one call, with wire (16-bit)
+    /// sequence numbers, assuming the NACK is sent. Kept for the C layer of
+    /// ABI 0; new code should use the two calls.
+    #[doc(hidden)]
+    #[inline]
+    pub fn nack_list(&mut self, now: u64, out: &mut [u16]) -> usize {
+        self.now_hint = self.now_hint.max(now);
+        let Some(head) = self.ring.head() else {
+            return 0;
+        };
+        if self.ring.missing() == 0 {
+            return 0;
+        }
+        let n = self.collect_due(now, out, |seq| seq as u16);
+        for &wire in &out[..n] {
+            // The window is shorter than 2^16: the low bits name one seq.
+            let seq = head + i64::from(wire.wrapping_sub(head as u16));
+            self.nack.mark(seq, now);
+        }
+        self.stats.nacked_packets += n as u64;
+        self.stats.nack_count += u64::from(n > 0);
+        n
+    }
+
+    /// Earliest time a request that could still help is due (for
+    /// `next_wakeup`): requests that would come back after their packet's
+    /// playout time never become due.
+    pub(super) fn next_nack_time(&self) -> Option<u64> {
+        if !self.nack.enabled() || self.ring.missing() == 0 {
+            return None;
+        }
+        let rtt = self.nack.rtt_us();
+        let now = self.now_hint;
+        let mut earliest: Option<u64> = None;
+        self.nack.walk(
+            &self.ring,
+            now,
+            |next| self.retry_margin_us(Some(next)),
+            |next, noticed| self.request_limit(next, noticed),
+            |_, due, limit| {
+                if due.max(now).saturating_add(rtt) <= limit {
+                    earliest = Some(earliest.map_or(due, |e| e.min(due)));
+                }
+                true
+            },
+        );
+        earliest
+    }
+}

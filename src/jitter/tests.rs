@@ -1,0 +1,132 @@
+//! Unit tests of the assembled buffer: the shortcuts kept for speed (the
+//! gap bitmap, the NACK walk's early stop, the head frame's scan) must give
+//! what a full walk gives.
+use super::*;
+use crate::packet::RtpBuilder;
+
+fn rtp(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Bytes {
+    let mut buf = vec![0u8; 12 + payload.len()];
+    RtpBuilder {
+        payload_type: 96,
+        sequence_number: seq,
+        timestamp: ts,
+        ssrc: 7,
+        marker,
+        payload,
+        ..Default::default()
+    }
+    .write_into(&mut buf)
+    .unwrap();
+    Bytes::from(buf)
+}
+
+fn fixed(mut config: JitterConfig, delay_us: u64) -> JitterBuffer {
+    config.delay.fixed_delay_us = Some(delay_us);
+    JitterBuffer::new(config)
+}
+
+#[test]
+fn a_long_loss_is_reported_in_order_and_a_late_packet_inside_it_still_plays() {
+    let mut jb = fixed(JitterConfig::audio(), 40_000);
+    let at = |seq: u16| u64::from(seq) * 20_000;
+    for seq in 0..10 {
+        jb.push(rtp(seq, u32::from(seq) * 960, false, b"a"), at(seq))
+            .unwrap();
+    }
+    // 10..300 lost; 300 arrives; then 150 arrives late but in time.
+    jb.push(rtp(300, 300 * 960, false, b"a"), at(300)).unwrap();
+    let mut events = vec![];
+    let mut now = at(10);
+    while now <= at(300) + 40_000 {
+        if now == at(140) {
+            jb.push(rtp(150, 150 * 960, false, b"a"), now).unwrap();
+        }
+        while let Some(e) = jb.pop(now) {
+            events.push(match e {
+                Event::Packet { seq, timestamp, .. } => (seq, timestamp, true),
+                Event::Lost { seq, timestamp, .. } => (seq, timestamp, false),
+                Event::Frame { .. } => unreachable!(),
+            });
+        }
+        now += 10_000;
+    }
+    let expected: Vec<_> = (0..=300)
+        .map(|s: i64| (s, s * 960, s < 10 || s == 150 || s == 300))
+        .collect();
+    assert_eq!(events, expected);
+    assert_eq!(jb.stats().packets_lost, 289);
+}
+
+#[test]
+fn nack_sees_gaps_at_both_ends_of_a_long_window() {
+    let mut config = JitterConfig::audio();
+    config.delay.max_delay_us = 10_000_000;
+    let mut jb = fixed(config, 5_000_000);
+    jb.set_rtt(10_000);
+    let at = |seq: u16| u64::from(seq) * 20_000;
+    for seq in (0..200u16).filter(|s| ![1, 2, 197].contains(s)) {
+        jb.push(rtp(seq, u32::from(seq) * 960, false, b"a"), at(seq))
+            .unwrap();
+    }
+    let now = at(199) + 10_000;
+    let mut out = [0u16; 8];
+    let n = jb.nack_list(now, &mut out);
+    assert_eq!(&out[..n], &[1, 2, 197]);
+    // A filled gap is not requested again; the others are, an RTT later.
+    jb.push(rtp(2, 2 * 960, false, b"a"), now + 500).unwrap();
+    assert_eq!(jb.next_wakeup(), Some(now + 10_000));
+    let n = jb.nack_list(now + 10_000, &mut out);
+    assert_eq!(&out[..n], &[1, 197]);
+}
+
+#[test]
+fn a_big_keyframe_arriving_packet_by_packet_is_released_whole() {
+    let vp8 = |seq: u16, ts: u32, marker: bool, start: bool| {
+        rtp(seq, ts, marker, &[if start { 0x10 } else { 0 }, 0x00, 0xaa])
+    };
+    let mut jb = fixed(JitterConfig::video(codec::Codec::Vp8), 50_000);
+    let mut frames = vec![];
+    for round in 0..2u16 {
+        // The second keyframe comes after a far jump (a reset): the
+        // head frame's progress must not carry over.
+        let base = round * 10_000;
+        let ts = u32::from(round) * 900_000;
+        for i in 0..300u16 {
+            let now = u64::from(round) * 10_000_000 + u64::from(i) * 10;
+            jb.push(vp8(base + i, ts, i == 299, i == 0), now).unwrap();
+            while let Some(e) = jb.pop(now + 60_000) {
+                if let Event::Frame {
+                    packets, first_seq, ..
+                } = e
+                {
+                    frames.push((first_seq, packets.len()));
+                }
+            }
+        }
+    }
+    assert_eq!(frames, vec![(0, 300), (10_000, 300)]);
+    assert_eq!(jb.stats().resets, 1);
+}
+
+#[test]
+fn the_head_frame_progress_is_forgotten_on_a_reset() {
+    let vp8 = |seq: u16, marker: bool, start: bool| {
+        rtp(seq, 0, marker, &[if start { 0x10 } else { 0 }, 0x00, 0xaa])
+    };
+    let mut jb = fixed(JitterConfig::video(codec::Codec::Vp8), 50_000);
+    for seq in 0..6 {
+        jb.push(vp8(seq, false, seq == 0), 0).unwrap();
+    }
+    assert!(jb.pop(0).is_none());
+    assert!(matches!(
+        jb.frames.as_ref().unwrap().scan,
+        Some(super::frame::FrameScan { next: 6, .. })
+    ));
+    // The same head after a reset: packets 1..=5 are gone.
+    jb.reset(0);
+    for seq in [0, 6, 7] {
+        jb.push(vp8(seq, seq == 7, seq == 0), 0).unwrap();
+    }
+    // Past its playout time (50 ms) but within the wait for late packets.
+    assert!(jb.pop(60_000).is_none(), "frame 0 misses packets 1..=5");
+}
