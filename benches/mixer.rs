@@ -16,6 +16,12 @@
 //!   decodes. Goal: ≤ 2.5 ms per tick and ≥ 15× `naive` in the same room.
 //! - `mixer_1000_no_levels_3_talkers`: 1,000 participants without levels,
 //!   `loudest: 3`, 3 talkers. Goal: ≤ 10 ms per tick.
+//! - `mixer_100_no_levels_3_talkers/rtmedia_one_flooder`: the same
+//!   100-participant room plus one hostile participant who fills its input
+//!   queue (64 packets) every tick with packets whose sequence numbers and
+//!   timestamps jump at random (issue 19: a flooder must not push the tick
+//!   past its budget). Goal: the room's 2.5 ms; the ratio to the clean room
+//!   is printed.
 //!
 //! The goals on the rooms are absolute (CPU time per tick, out of the 20 ms
 //! a tick lasts), so besides the ratio table of `support::report` the bench
@@ -90,6 +96,8 @@ const GROUP_100_NO_LEVELS: &str = "mixer_100_no_levels_3_talkers";
 const GROUP_1000_NO_LEVELS: &str = "mixer_1000_no_levels_3_talkers";
 const CANDIDATE: &str = "rtmedia";
 const BASELINE: &str = "naive";
+/// rtmedia in the same room with one flooding participant (`Flooded`).
+const FLOODED: &str = "rtmedia_one_flooder";
 
 /// Absolute goals, CPU ms per 20 ms tick.
 const GOAL_100_MS: f64 = 5.0;
@@ -162,6 +170,68 @@ impl Side for Rtmedia {
         }
         black_box(&self.out);
         bytes
+    }
+}
+
+/// The room plus one hostile participant (issue 19 item 4) who fills its
+/// input queue every tick with real Opus packets whose sequence numbers and
+/// timestamps jump at random: each one resets its jitter buffer or opens a
+/// far gap. What it costs the tick is the price of one flooder.
+struct Flooded {
+    inner: Rtmedia,
+    flood: ParticipantInput,
+    packets: Vec<Bytes>,
+    next: usize,
+}
+
+impl Flooded {
+    fn new(config: MixerConfig, n: usize, noise: &Source) -> Self {
+        let queue = config.queue_capacity;
+        let mut inner = Rtmedia::new(config, n);
+        let id = n as u32;
+        let flood = inner
+            .mixer
+            .add_participant(id, 0x5000_0000 + id, 0x9000_0000 + id, false)
+            .unwrap();
+        let mut rng = Rng::new(0xf100d);
+        let packets = (0..queue * 16)
+            .map(|i| {
+                let (payload, _) = &noise.frames[i % LOOP_FRAMES];
+                let mut buf = vec![0u8; 1500];
+                let len = RtpBuilder {
+                    payload_type: 111,
+                    sequence_number: rng.next_u64() as u16,
+                    timestamp: rng.next_u64() as u32,
+                    ssrc: 0x5000_0000 + id,
+                    payload,
+                    ..Default::default()
+                }
+                .write_into(&mut buf)
+                .unwrap();
+                buf.truncate(len);
+                Bytes::from(buf)
+            })
+            .collect();
+        Self {
+            inner,
+            flood,
+            packets,
+            next: 0,
+        }
+    }
+}
+
+impl Side for Flooded {
+    #[inline]
+    fn step(&mut self, packets: &[Bytes], arrival_offsets: &[u64], now: u64) -> usize {
+        // As many as its queue admits between two ticks: the rest would be
+        // refused by the network thread's push.
+        for _ in 0..self.inner.mixer.config().queue_capacity {
+            self.flood
+                .push(self.packets[self.next].clone(), now - 1_000);
+            self.next = (self.next + 1) % self.packets.len();
+        }
+        self.inner.step(packets, arrival_offsets, now)
     }
 }
 
@@ -527,6 +597,20 @@ fn bench_no_levels(c: &mut Criterion, voices: &[Source], noises: &[Source]) {
         per_tick(run.side.mixer.stats(), before)
     );
     drop(run);
+    let mut flooded = Run::new(
+        Flooded::new(no_levels(usize::MAX), 100, &noises[0]),
+        Room::new(100, 3, voices, noises, false),
+    );
+    for _ in 0..PREROLL_TICKS {
+        flooded.tick();
+    }
+    let before = flooded.side.inner.mixer.stats();
+    bench_run(&mut g, FLOODED, &mut flooded);
+    println!(
+        "{GROUP_100_NO_LEVELS}/{FLOODED}: {}",
+        per_tick(flooded.side.inner.mixer.stats(), before)
+    );
+    drop(flooded);
     let mut naive = Run::new(Naive::new(100), Room::new(100, 3, voices, noises, false));
     for _ in 0..PREROLL_TICKS {
         naive.tick();
@@ -609,9 +693,20 @@ fn main() {
         (GROUP_100, BASELINE, None),
         (GROUP_1000, CANDIDATE, Some(GOAL_1000_MS)),
         (GROUP_100_NO_LEVELS, CANDIDATE, Some(GOAL_100_NO_LEVELS_MS)),
+        (GROUP_100_NO_LEVELS, FLOODED, Some(GOAL_100_NO_LEVELS_MS)),
         (GROUP_100_NO_LEVELS, BASELINE, None),
         (GROUP_1000_NO_LEVELS, CANDIDATE, Some(GOAL_1000_MS)),
     ]);
+    if let (Some(flooded), Some(clean)) = (
+        support::median_ns(GROUP_100_NO_LEVELS, FLOODED),
+        support::median_ns(GROUP_100_NO_LEVELS, CANDIDATE),
+    ) {
+        println!(
+            "one flooding participant (64 packets per tick, random sequence numbers and \
+             timestamps): {:.2}x the clean room's tick",
+            flooded / clean
+        );
+    }
     if !met {
         println!("mixer bench: a goal was missed (see MISSED above)");
     }
