@@ -213,7 +213,7 @@ static void test_config_and_new(void) {
     CHECK(d.bitrate == 32000 && d.expected_loss_percent == 10 && d.payload_type == 111);
     CHECK(d.audio_level_ext_id == 1 && d.csrc_levels_ext_id == 0);
     CHECK(d.queue_capacity == 64 && d.jitter_capacity_packets == 128);
-    CHECK(d.jitter_min_delay_us == 0 && d.jitter_max_delay_us == 500000);
+    CHECK(d.jitter_min_delay_us == 20000 && d.jitter_max_delay_us == 500000);
 
     rtm_mixer_t *m = new_mixer(&d);
     rtm_mixer_free(m);
@@ -459,6 +459,37 @@ static void test_null_and_invalid(void) {
     CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, SIZED(frame)), RTM_OK);
     CHECK(frame.participant == 1);
     CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, SIZED(frame)), RTM_NOTHING_DUE);
+
+    /* All taps in one call: one frame per tick of the tapped participant,
+     * oldest first; none waiting is RTM_NOTHING_DUE; a consumer that fell
+     * more than 50 ticks behind gets RTM_DATA_DROPPED with the count. */
+    static rtm_mixer_tap_frame frames[64];
+    size_t got = 99;
+    uint64_t lost = 99;
+    frames[0].struct_size = sizeof frames[0];
+    CHECK_STATUS(rtm_mixer_take_taps(m, frames, 64, &got, &lost), RTM_NOTHING_DUE);
+    CHECK(got == 0 && lost == 0);
+    size_t ticks_count = 0;
+    for (uint64_t k = 1; k <= 3; k++) CHECK_STATUS(rtm_mixer_tick(m, 10000 + 20000 * k, &ticks_count), RTM_OK);
+    CHECK_STATUS(rtm_mixer_take_taps(m, frames, 2, &got, NULL), RTM_OK);
+    CHECK(got == 2 && frames[0].participant == 1 && frames[1].participant == 1);
+    CHECK(frames[1].media_time == frames[0].media_time + RTM_MIXER_TAP_FRAME_SAMPLES);
+    CHECK(frames[1].struct_size == sizeof frames[0]);
+    CHECK_STATUS(rtm_mixer_take_taps(m, frames, 64, &got, &lost), RTM_OK);
+    CHECK(got == 1 && lost == 0);
+    for (uint64_t k = 4; k <= 63; k++) CHECK_STATUS(rtm_mixer_tick(m, 10000 + 20000 * k, &ticks_count), RTM_OK);
+    CHECK_STATUS(rtm_mixer_take_taps(m, frames, 64, &got, &lost), RTM_DATA_DROPPED);
+    CHECK(got == 50 && lost == 10);
+    CHECK(strcmp(rtm_status_str(RTM_DATA_DROPPED), "data was dropped: the caller fell behind") == 0);
+    CHECK(!RTM_FAILED(RTM_DATA_DROPPED));
+    rtm_mixer_stats ms;
+    CHECK_STATUS(rtm_mixer_get_stats(m, SIZED(ms)), RTM_OK);
+    CHECK(ms.tap_frames_dropped == 10);
+    frames[0].struct_size = 0;
+    CHECK_STATUS(rtm_mixer_take_taps(m, frames, 64, &got, &lost), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_mixer_take_taps(m, NULL, 64, &got, &lost), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_take_taps(m, frames, 64, NULL, &lost), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_take_taps(NULL, frames, 64, &got, &lost), RTM_ERR_NULL_POINTER);
 
     rtm_mixer_input_free(in);
     rtm_mixer_free(m);

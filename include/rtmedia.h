@@ -209,6 +209,12 @@ enum rtm_status
    */
   RTM_NOTHING_DUE = 1,
   /**
+   * Not an error: the call succeeded, but data was dropped before it
+   * because the caller fell behind (e.g. tap frames not read for more
+   * than a second); the function says how much.
+   */
+  RTM_DATA_DROPPED = 2,
+  /**
    * A required pointer argument was NULL.
    */
   RTM_ERR_NULL_POINTER = -1,
@@ -1026,7 +1032,8 @@ typedef struct rtm_mixer_config {
   uint32_t jitter_capacity_packets;
   /**
    * Bounds of each participant's adaptive jitter-buffer delay, µs
-   * (min <= max). Defaults 0 and 500000.
+   * (min <= max). Defaults 20000 (one frame: a lone loss is rebuilt from
+   * the next packet's FEC) and 500000.
    */
   uint32_t jitter_min_delay_us;
   uint32_t jitter_max_delay_us;
@@ -1160,6 +1167,30 @@ typedef struct rtm_mixer_stats {
    * Pushes refused for exceeding `max_packet_bytes` (RTM_ERR_TOO_LARGE).
    */
   uint64_t oversize_drops;
+  /**
+   * Lost frames whose next packet was there in time to try its in-band
+   * FEC (`fec_frames` of them carried FEC; the rest were concealed).
+   */
+  uint64_t fec_attempts;
+  /**
+   * Frames nobody would hear (lost, DTX, silent) dropped to work off a
+   * backlog after a jitter buffer lowered its delay.
+   */
+  uint64_t backlog_skips;
+  /**
+   * Packets (and losses) for frames already concealed at their playout
+   * time, dropped.
+   */
+  uint64_t late_frames;
+  /**
+   * Packets whose decode was skipped because the bitstream or the level
+   * history showed silence (no RFC 6464 levels).
+   */
+  uint64_t silent_skips;
+  /**
+   * Tap frames dropped because the consumer fell behind.
+   */
+  uint64_t tap_frames_dropped;
 } rtm_mixer_stats;
 
 /**
@@ -2655,7 +2686,23 @@ rtm_status rtm_mixer_input_push(const rtm_mixer_input_t *input,
 void rtm_mixer_input_free(rtm_mixer_input_t *input);
 
 /**
- * Runs one 20 ms tick at `now_us` (monotonic µs; call every 20 ms): drains
+ * Runs one 20 ms tick at `now_us`. Tick phase and threading:
+ * - Call it every 20 ms of your monotonic clock (a timerfd or an
+ *   absolute-deadline sleep, not "sleep 20 ms after the work"); each tick
+ *   plays one 20 ms frame per participant. Ticks more than 60 ms late make
+ *   the jitter buffers skip frames (`drift_skips`).
+ * - Push each packet (`rtm_mixer_input_push`, any thread) as soon as it is
+ *   received, with its arrival time on the same clock: a packet plays at
+ *   the first tick with `now_us` at or after its playout time (its media
+ *   time plus the adaptive delay, at least 20 ms so a lone loss is
+ *   rebuilt from the next packet's FEC). A frame still missing at its tick is
+ *   concealed (PLC, or FEC when the next packet carries it); the packet
+ *   arriving after that is dropped (`late_frames`). Packets wait between
+ *   ticks in a queue of `queue_capacity`.
+ * - Read what the tick produced (packets, payloads, tap frames) on the
+ *   mixer's thread before the next tick; tap frames are kept 50 ticks.
+ *
+ * The tick: drains
  * the input queues, mixes the loudest speakers, encodes the shared mix once
  * and each mixed speaker's mix-minus once (see `rtm_mixer_stats.encodes`),
  * and fills the taps.
@@ -2713,6 +2760,25 @@ rtm_status rtm_mixer_payload(const rtm_mixer_t *mixer,
 rtm_status rtm_mixer_take_tap_frame(rtm_mixer_t *mixer,
                                     uint32_t id,
                                     struct rtm_mixer_tap_frame *out);
+
+/**
+ * Every tap frame waiting, oldest tick first (each tick adds one per
+ * tapped participant), up to `capacity` into `frames` (a growable struct:
+ * set `frames[0].struct_size = sizeof *frames`; the array's stride is that
+ * size); `*count` receives how many were written, and the rest stay
+ * queued. RTM_OK; RTM_NOTHING_DUE (`*count` 0) when none is waiting;
+ * RTM_DATA_DROPPED (not an error: the frames written are valid) when the
+ * consumer fell behind and frames were dropped since the last call,
+ * `*dropped` (may be NULL) saying how many. Up to 50 ticks of frames are
+ * kept per tapped participant; read them after every tick. Frames carry
+ * the mixer's media clock (`media_time`), so frames of different speakers
+ * line up.
+ */
+rtm_status rtm_mixer_take_taps(rtm_mixer_t *mixer,
+                               struct rtm_mixer_tap_frame *frames,
+                               size_t capacity,
+                               size_t *count,
+                               uint64_t *dropped);
 
 /**
  * The dominant speaker (the participant holding the floor by sustained

@@ -445,34 +445,19 @@ fn audio_building_blocks_allocate_nothing_per_frame() {
     assert!(changes > 10, "the scripted turns were detected ({changes})");
 }
 
-#[test]
-fn mixer_tick_allocates_nothing_in_steady_state() {
+/// Real Opus packets with RFC 6464 levels (id 1) for `participants` (SSRC
+/// 0x100 + i) over `ticks` frames, made before anything is counted: three
+/// talkers, the rest silent.
+fn mixer_packets(participants: u32, ticks: usize) -> Vec<Vec<Bytes>> {
     use rtmedia::audio::level::{level_dbov, AudioLevel};
-    use rtmedia::audio::mixer::{Mixer, MixerConfig};
     use rtmedia::audio::FRAME_SAMPLES;
-
-    const PARTICIPANTS: u32 = 10;
-    const TICKS: usize = 600;
-    let mut mixer = Mixer::new(MixerConfig {
-        max_participants: 16,
-        ..MixerConfig::default()
-    })
-    .unwrap();
-    let inputs: Vec<_> = (0..PARTICIPANTS)
-        .map(|i| {
-            mixer
-                .add_participant(i, 0x100 + i, 0x900 + i, i == 0)
-                .unwrap()
-        })
-        .collect();
-    // Real Opus packets, made before counting: three talkers, the rest silent.
     let mut packets: Vec<Vec<Bytes>> = Vec::new();
-    for i in 0..PARTICIPANTS {
+    for i in 0..participants {
         let mut enc =
             opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
         let amplitude = if i < 3 { 0.3 } else { 0.0 };
         let mut list = Vec::new();
-        for t in 0..TICKS {
+        for t in 0..ticks {
             let pcm: [f32; FRAME_SAMPLES] = core::array::from_fn(|k| {
                 let n = (t * FRAME_SAMPLES + k) as f32;
                 amplitude * (n * 0.02 * (i + 1) as f32).sin()
@@ -501,6 +486,28 @@ fn mixer_tick_allocates_nothing_in_steady_state() {
         }
         packets.push(list);
     }
+    packets
+}
+
+#[test]
+fn mixer_tick_allocates_nothing_in_steady_state() {
+    use rtmedia::audio::mixer::{Mixer, MixerConfig};
+
+    const PARTICIPANTS: u32 = 10;
+    const TICKS: usize = 600;
+    let mut mixer = Mixer::new(MixerConfig {
+        max_participants: 16,
+        ..MixerConfig::default()
+    })
+    .unwrap();
+    let inputs: Vec<_> = (0..PARTICIPANTS)
+        .map(|i| {
+            mixer
+                .add_participant(i, 0x100 + i, 0x900 + i, i == 0)
+                .unwrap()
+        })
+        .collect();
+    let packets = mixer_packets(PARTICIPANTS, TICKS);
     let mut out = [0u8; 1500];
     let mut run = |range: std::ops::Range<usize>, mixer: &mut Mixer| {
         let mut bytes = 0;
@@ -915,5 +922,84 @@ fn simulcast_copying_push_and_forward_allocate_nothing_in_steady_state() {
             rtm_forwarder_free(fwd);
         }
         rtm_source_free(src);
+    }
+}
+
+/// The same room through the C functions: the copying input push (into
+/// recycled buffers), the tick, the packets and the taps read in one call.
+#[test]
+fn mixer_through_the_c_api_allocates_nothing_in_steady_state() {
+    use rtmedia::ffi::mixer::*;
+    use rtmedia::ffi::status::rtm_status;
+
+    const PARTICIPANTS: u32 = 6;
+    const TICKS: usize = 400;
+    let packets = mixer_packets(PARTICIPANTS, TICKS);
+    let mut mixer = core::ptr::null_mut();
+    let mut inputs = vec![core::ptr::null_mut(); PARTICIPANTS as usize];
+    unsafe {
+        assert_eq!(
+            rtm_mixer_new(core::ptr::null(), &mut mixer),
+            rtm_status::RTM_OK
+        );
+        for (i, input) in inputs.iter_mut().enumerate() {
+            let i = i as u32;
+            let st = rtm_mixer_add_participant(mixer, i, 0x100 + i, 0x900 + i, i == 0, input);
+            assert_eq!(st, rtm_status::RTM_OK);
+        }
+    }
+    let mut frames: Vec<rtm_mixer_tap_frame> = (0..8)
+        .map(|_| rtm_mixer_tap_frame {
+            struct_size: core::mem::size_of::<rtm_mixer_tap_frame>(),
+            participant: 0,
+            media_time: 0,
+            pcm: [0.0; RTM_MIXER_TAP_FRAME_SAMPLES],
+        })
+        .collect();
+    let mut out = [0u8; 1500];
+    let mut run = |range: std::ops::Range<usize>| {
+        let mut bytes = 0;
+        for t in range {
+            let now = t as u64 * 20_000;
+            for (i, &input) in inputs.iter().enumerate() {
+                let p = &packets[i][t];
+                let st = unsafe { rtm_mixer_input_push(input, p.as_ptr(), p.len(), now) };
+                assert_eq!(st, rtm_status::RTM_OK);
+            }
+            let mut count = 0;
+            unsafe {
+                assert_eq!(
+                    rtm_mixer_tick(mixer, now + 5_000, &mut count),
+                    rtm_status::RTM_OK
+                );
+                for k in 0..count {
+                    let mut len = 0;
+                    let st = rtm_mixer_write_rtp(mixer, k, out.as_mut_ptr(), out.len(), &mut len);
+                    assert_eq!(st, rtm_status::RTM_OK);
+                    bytes += len;
+                }
+                let (mut got, mut lost) = (0, 0);
+                let st = rtm_mixer_take_taps(
+                    mixer,
+                    frames.as_mut_ptr(),
+                    frames.len(),
+                    &mut got,
+                    &mut lost,
+                );
+                assert!(st == rtm_status::RTM_OK || st == rtm_status::RTM_NOTHING_DUE);
+            }
+        }
+        bytes
+    };
+    run(0..150);
+    let mut bytes = 0;
+    let n = allocations_in(|| bytes = run(150..TICKS));
+    assert_eq!(n, 0, "allocations per C input push and tick");
+    assert!(bytes > 0);
+    unsafe {
+        for input in inputs {
+            rtm_mixer_input_free(input);
+        }
+        rtm_mixer_free(mixer);
     }
 }

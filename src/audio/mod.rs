@@ -8,8 +8,9 @@ pub mod level;
 pub mod limiter;
 pub mod mixdown;
 pub mod mixer;
-mod mixer_config;
+pub mod opus_packet;
 pub mod resample;
+pub mod selection;
 pub mod speaker;
 
 /// Samples per channel in one 20 ms frame at 48 kHz.

@@ -109,7 +109,8 @@ pub struct rtm_mixer_config {
     /// up to a power of two). Default 128.
     pub jitter_capacity_packets: u32,
     /// Bounds of each participant's adaptive jitter-buffer delay, µs
-    /// (min <= max). Defaults 0 and 500000.
+    /// (min <= max). Defaults 20000 (one frame: a lone loss is rebuilt from
+    /// the next packet's FEC) and 500000.
     pub jitter_min_delay_us: u32,
     pub jitter_max_delay_us: u32,
     /// Longest packet `rtm_mixer_input_push` accepts,
@@ -128,6 +129,8 @@ args::versioned!(
     rtm_mixer_speaker_change,
 );
 args::versioned_grown!(rtm_mixer_stats, first_new_field: oversize_drops);
+// (fec_attempts .. tap_frames_dropped were appended in the same release as
+// oversize_drops: one older layout.)
 
 /// Fills `*config` with the defaults and sets `config->struct_size` to
 /// `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
@@ -391,7 +394,23 @@ pub unsafe extern "C" fn rtm_mixer_input_free(input: *mut rtm_mixer_input_t) {
     handle::free(input)
 }
 
-/// Runs one 20 ms tick at `now_us` (monotonic µs; call every 20 ms): drains
+/// Runs one 20 ms tick at `now_us`. Tick phase and threading:
+/// - Call it every 20 ms of your monotonic clock (a timerfd or an
+///   absolute-deadline sleep, not "sleep 20 ms after the work"); each tick
+///   plays one 20 ms frame per participant. Ticks more than 60 ms late make
+///   the jitter buffers skip frames (`drift_skips`).
+/// - Push each packet (`rtm_mixer_input_push`, any thread) as soon as it is
+///   received, with its arrival time on the same clock: a packet plays at
+///   the first tick with `now_us` at or after its playout time (its media
+///   time plus the adaptive delay, at least 20 ms so a lone loss is
+///   rebuilt from the next packet's FEC). A frame still missing at its tick is
+///   concealed (PLC, or FEC when the next packet carries it); the packet
+///   arriving after that is dropped (`late_frames`). Packets wait between
+///   ticks in a queue of `queue_capacity`.
+/// - Read what the tick produced (packets, payloads, tap frames) on the
+///   mixer's thread before the next tick; tap frames are kept 50 ticks.
+///
+/// The tick: drains
 /// the input queues, mixes the loudest speakers, encodes the shared mix once
 /// and each mixed speaker's mix-minus once (see `rtm_mixer_stats.encodes`),
 /// and fills the taps.
@@ -569,6 +588,56 @@ pub unsafe extern "C" fn rtm_mixer_take_tap_frame(
     }
 }
 
+/// Every tap frame waiting, oldest tick first (each tick adds one per
+/// tapped participant), up to `capacity` into `frames` (a growable struct:
+/// set `frames[0].struct_size = sizeof *frames`; the array's stride is that
+/// size); `*count` receives how many were written, and the rest stay
+/// queued. RTM_OK; RTM_NOTHING_DUE (`*count` 0) when none is waiting;
+/// RTM_DATA_DROPPED (not an error: the frames written are valid) when the
+/// consumer fell behind and frames were dropped since the last call,
+/// `*dropped` (may be NULL) saying how many. Up to 50 ticks of frames are
+/// kept per tapped participant; read them after every tick. Frames carry
+/// the mixer's media clock (`media_time`), so frames of different speakers
+/// line up.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_take_taps(
+    mixer: *mut rtm_mixer_t,
+    frames: *mut rtm_mixer_tap_frame,
+    capacity: usize,
+    count: *mut usize,
+    dropped: *mut u64,
+) -> rtm_status {
+    let (mut n, mut lost) = (0usize, 0u64);
+    let status = handle::with(mixer, |h| {
+        let count = args::out(count)?;
+        let mut out = args::OutArray::new(frames, capacity)?;
+        let taps = h.mixer.take_taps_max(capacity);
+        lost = taps.dropped();
+        for (i, f) in taps.enumerate() {
+            out.set(
+                i,
+                rtm_mixer_tap_frame {
+                    struct_size: 0,
+                    participant: f.participant,
+                    media_time: f.media_time,
+                    pcm: f.pcm,
+                },
+            );
+            n = i + 1;
+        }
+        *count = n;
+        if let Some(d) = dropped.as_mut() {
+            *d = lost;
+        }
+        Ok(())
+    });
+    match status {
+        rtm_status::RTM_OK if lost > 0 => rtm_status::RTM_DATA_DROPPED,
+        rtm_status::RTM_OK if n == 0 => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
+}
+
 /// The dominant speaker (the participant holding the floor by sustained
 /// speech, not loudness) into `*id`. It stays dominant while nobody talks.
 /// RTM_ERR_NOT_FOUND when there is none yet (or it was removed).
@@ -661,6 +730,20 @@ pub struct rtm_mixer_stats {
     pub participants: u64,
     /// Pushes refused for exceeding `max_packet_bytes` (RTM_ERR_TOO_LARGE).
     pub oversize_drops: u64,
+    /// Lost frames whose next packet was there in time to try its in-band
+    /// FEC (`fec_frames` of them carried FEC; the rest were concealed).
+    pub fec_attempts: u64,
+    /// Frames nobody would hear (lost, DTX, silent) dropped to work off a
+    /// backlog after a jitter buffer lowered its delay.
+    pub backlog_skips: u64,
+    /// Packets (and losses) for frames already concealed at their playout
+    /// time, dropped.
+    pub late_frames: u64,
+    /// Packets whose decode was skipped because the bitstream or the level
+    /// history showed silence (no RFC 6464 levels).
+    pub silent_skips: u64,
+    /// Tap frames dropped because the consumer fell behind.
+    pub tap_frames_dropped: u64,
 }
 
 /// Copies the mixer's counters into `*out`, at most `out->struct_size`
@@ -683,6 +766,11 @@ pub unsafe extern "C" fn rtm_mixer_get_stats(
             drift_skips: s.drift_skips,
             participants: h.mixer.len() as u64,
             oversize_drops: s.oversize_drops,
+            fec_attempts: s.fec_attempts,
+            backlog_skips: s.backlog_skips,
+            late_frames: s.late_frames,
+            silent_skips: s.silent_skips,
+            tap_frames_dropped: s.tap_frames_dropped,
         };
         args::write(out, stats)
     })

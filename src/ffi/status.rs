@@ -17,6 +17,10 @@ pub enum rtm_status {
     /// nothing to give). Call again later, e.g. at the object's next wakeup.
     /// Statuses > 0 are never errors: test failure with `RTM_FAILED(s)`.
     RTM_NOTHING_DUE = 1,
+    /// Not an error: the call succeeded, but data was dropped before it
+    /// because the caller fell behind (e.g. tap frames not read for more
+    /// than a second); the function says how much.
+    RTM_DATA_DROPPED = 2,
     /// A required pointer argument was NULL.
     RTM_ERR_NULL_POINTER = -1,
     /// An argument is out of range (see the function's documentation).
@@ -84,6 +88,7 @@ impl rtm_status {
         match self {
             Self::RTM_OK => b"ok\0",
             Self::RTM_NOTHING_DUE => b"nothing due now\0",
+            Self::RTM_DATA_DROPPED => b"data was dropped: the caller fell behind\0",
             Self::RTM_ERR_NULL_POINTER => b"null pointer argument\0",
             Self::RTM_ERR_INVALID_ARGUMENT => b"invalid argument\0",
             Self::RTM_ERR_BUFFER_TOO_SMALL => b"buffer too small\0",
@@ -114,9 +119,10 @@ impl rtm_status {
 }
 
 /// Every status, for `rtm_status_str` and tests.
-const ALL_STATUSES: [rtm_status; 27] = [
+const ALL_STATUSES: [rtm_status; 28] = [
     rtm_status::RTM_OK,
     rtm_status::RTM_NOTHING_DUE,
+    rtm_status::RTM_DATA_DROPPED,
     rtm_status::RTM_ERR_NULL_POINTER,
     rtm_status::RTM_ERR_INVALID_ARGUMENT,
     rtm_status::RTM_ERR_BUFFER_TOO_SMALL,

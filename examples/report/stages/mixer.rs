@@ -76,6 +76,8 @@ fn source(seed: u64, voice: bool, frames: usize) -> Source {
 
 /// A room's participants and the packets of its ticks.
 struct Room {
+    /// Packets carry the RFC 6464 level.
+    levels: bool,
     /// Source of each participant and where in it they start.
     sources: Vec<(std::sync::Arc<Source>, usize)>,
     offsets: Vec<u64>,
@@ -85,7 +87,7 @@ struct Room {
 }
 
 impl Room {
-    fn new(participants: usize, talkers: usize, frames: usize) -> Self {
+    fn new(participants: usize, talkers: usize, frames: usize, levels: bool) -> Self {
         let voices: Vec<_> = (0..talkers as u64)
             .map(|s| std::sync::Arc::new(source(s, true, frames)))
             .collect();
@@ -103,6 +105,7 @@ impl Room {
             })
             .collect();
         Self {
+            levels,
             sources,
             offsets: (0..participants as u64)
                 .map(|i| (i * 7_919) % TICK_US)
@@ -120,12 +123,13 @@ impl Room {
         for (i, (source, start)) in self.sources.iter().enumerate() {
             let (payload, level) = &source.frames[(start + t) % source.frames.len()];
             let mut buf = vec![0u8; HEADER_LEN + 8 + payload.len()];
+            let ext = [(LEVEL_EXT_ID, &[*level][..])];
             let n = RtpBuilder {
                 payload_type: 111,
                 sequence_number: t as u16,
                 timestamp: (t as u32).wrapping_mul(FRAME_SAMPLES as u32),
                 ssrc: 0x5000_0000 + i as u32,
-                extensions: &[(LEVEL_EXT_ID, &[*level])],
+                extensions: if self.levels { &ext } else { &[] },
                 payload,
                 ..Default::default()
             }
@@ -232,19 +236,45 @@ fn mixer_run<S: MixerSide + 'static>(mut side: S, mut room: Room, preroll: usize
     })
 }
 
-/// One 20 ms mixer tick of a mix-minus room with 3 talkers (the others
-/// send room noise below the speech floor), on real Opus packets; baseline:
-/// the naive bridge of `benches/mixer.rs` in an identical room. A "packet"
-/// here is one participant's packet in and its mix out.
-pub(super) fn mixer_tick(options: &Options) -> Stage {
-    let (participants, frames, preroll) = if options.quick {
-        (8, 25, 10)
+/// The mixer rows: one 20 ms tick of a room on real Opus packets, a
+/// "packet" being one participant's packet in and its mix out (ns per
+/// packet × participants = CPU time per tick).
+///
+/// - 100 participants, mix-minus, 3 talkers (the others send room noise
+///   below the speech floor), packets with RFC 6464 levels; baseline: the
+///   naive bridge of `benches/mixer.rs` (decode all, encode per listener).
+/// - The same room without RFC 6464 levels (SIP and other non-browser
+///   clients), against the same naive bridge: the ratio issue 15 asks for.
+/// - 1,000 participants without levels, loudest 3, 3 talkers: the room size
+///   a government meeting reaches (no baseline: the naive bridge would take
+///   most of a second per tick).
+pub(super) fn mixer_ticks(options: &Options) -> Vec<Stage> {
+    let (small, large, frames, preroll) = if options.quick {
+        (8, 40, 25, 10)
     } else {
-        (100, 100, 60)
+        (100, 1000, 100, 60)
     };
+    vec![
+        mixer_tick(small, usize::MAX, true, frames, preroll, true),
+        mixer_tick(small, usize::MAX, false, frames, preroll, true),
+        mixer_tick(large, 3, false, frames, preroll, false),
+    ]
+}
+
+/// One mixer row: `participants` of whom 3 talk, mixing the `loudest`.
+fn mixer_tick(
+    participants: usize,
+    loudest: usize,
+    levels: bool,
+    frames: usize,
+    preroll: usize,
+    with_baseline: bool,
+) -> Stage {
     let talkers = 3;
     let config = MixerConfig {
-        loudest: usize::MAX,
+        loudest,
+        audio_level_ext_id: levels.then_some(LEVEL_EXT_ID),
+        max_participants: participants.max(MixerConfig::default().max_participants),
         ..MixerConfig::default()
     };
     let mut mixer = Mixer::new(config).unwrap();
@@ -260,33 +290,42 @@ pub(super) fn mixer_tick(options: &Options) -> Stage {
         inputs,
         out: [0; 1500],
     };
-    let naive = NaiveMixer {
-        participants: (0..participants)
-            .map(|_| {
-                let dec = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
-                (dec, opus_encoder(), [0.0; FRAME_SAMPLES], 0)
-            })
-            .collect(),
-        sum: [0.0; FRAME_SAMPLES],
-        mix: [0.0; FRAME_SAMPLES],
-        payload: [0; MAX_PAYLOAD],
-        out: [0; 1500],
-    };
-    let room = || Room::new(participants, talkers, frames);
+    let room = || Room::new(participants, talkers, frames, levels);
     let mean_bytes = {
         let mut r = room();
         r.prepare();
         r.packets.iter().map(Bytes::len).sum::<usize>() / participants
     };
+    let baseline = with_baseline.then(|| {
+        let naive = NaiveMixer {
+            participants: (0..participants)
+                .map(|_| {
+                    let dec = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+                    (dec, opus_encoder(), [0.0; FRAME_SAMPLES], 0)
+                })
+                .collect(),
+            sum: [0.0; FRAME_SAMPLES],
+            mix: [0.0; FRAME_SAMPLES],
+            payload: [0; MAX_PAYLOAD],
+            out: [0; 1500],
+        };
+        Baseline {
+            name: "naive",
+            run: mixer_run(naive, room(), preroll),
+        }
+    });
+    let mix = if loudest == usize::MAX {
+        "mix_minus".to_string()
+    } else {
+        format!("loudest{loudest}")
+    };
+    let levels = if levels { "" } else { "_no_levels" };
     Stage {
         name: "mixer_tick",
-        variant: format!("{participants}_participants_mix_minus_{talkers}_talkers"),
+        variant: format!("{participants}_participants{levels}_{mix}_{talkers}_talkers"),
         bytes: mean_bytes,
         packets_per_iter: participants as u64,
         run: mixer_run(ours, room(), preroll),
-        baseline: Some(Baseline {
-            name: "naive",
-            run: mixer_run(naive, room(), preroll),
-        }),
+        baseline,
     }
 }

@@ -23,7 +23,7 @@ pub(crate) fn stages(options: &Options) -> Vec<Stage> {
     rows.push(srtp::srtp_unprotect(Profile::AeadAes128Gcm));
     rows.push(srtp::srtp_unprotect(Profile::AeadAes256Gcm));
     rows.push(jitter::jitter_push_pop(options));
-    rows.push(mixer::mixer_tick(options));
+    rows.extend(mixer::mixer_ticks(options));
     // The simulcast trace (libvpx), encoded once for the three rows.
     let trace = std::sync::Arc::new(simulcast::trace(options));
     rows.push(forwarder::forwarder_select_rewrite(&trace));

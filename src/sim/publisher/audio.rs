@@ -123,6 +123,10 @@ pub struct OpusConfig {
     /// libopus complexity 0–10.
     pub complexity: i32,
     pub inband_fec: bool,
+    /// Opus DTX: during silence libopus emits tiny (1–2 byte) frames, sent
+    /// here as packets (many senders send one every 400 ms instead; the
+    /// receiver sees the same thing: no speech, almost no bytes).
+    pub dtx: bool,
     /// The loss rate libopus plans its FEC for.
     pub packet_loss_perc: i32,
     /// RFC 6464 audio level as a one-byte extension with this id, if any.
@@ -145,6 +149,7 @@ impl Default for OpusConfig {
             bitrate_bps: 32_000,
             complexity: 5,
             inband_fec: true,
+            dtx: false,
             packet_loss_perc: 10,
             audio_level_ext_id: Some(1),
             payload_type: 111,
@@ -195,7 +200,7 @@ impl OpusPublisher {
         encoder.set_complexity(config.complexity)?;
         encoder.set_inband_fec(config.inband_fec)?;
         encoder.set_packet_loss_perc(config.packet_loss_perc)?;
-        encoder.set_dtx(false)?;
+        encoder.set_dtx(config.dtx)?;
         let mut rng = Rng::new(config.seed ^ 0x000a_0d10);
         let ssrc = rng.next_u64() as u32;
         let first_seq = rng.next_u64() as u16;

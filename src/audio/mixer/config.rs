@@ -1,5 +1,6 @@
-//! The options of a [`Mixer`](super::mixer::Mixer), their ranges and defaults.
+//! The mixer's options and errors.
 
+use crate::audio::encoder::OpusError;
 use crate::jitter::JitterConfig;
 
 /// Most participants a mixer can be configured for.
@@ -13,8 +14,9 @@ pub struct MixerConfig {
     /// Most participants (memory is reserved per participant when it joins),
     /// at most [`MAX_PARTICIPANTS`].
     pub max_participants: usize,
-    /// Speakers mixed at once, the loudest; `usize::MAX` mixes everyone who
-    /// is not silent (pure mix-minus).
+    /// Speakers mixed at once, the loudest (with hysteresis, see
+    /// [`selection`](crate::audio::selection)); `usize::MAX` mixes everyone who is
+    /// not silent (pure mix-minus).
     pub loudest: usize,
     /// A participant quieter than this (-dBov) is not mixed.
     pub speech_floor_dbov: u8,
@@ -25,13 +27,13 @@ pub struct MixerConfig {
     /// Payload type of the outgoing mixes.
     pub payload_type: u8,
     /// RFC 6464 extension id in the participants' packets (levels are
-    /// computed from decoded audio when absent).
+    /// computed from decoded audio when absent; see the module docs).
     pub audio_level_ext_id: Option<u8>,
     /// RFC 6465 extension id for the contributors' levels in outgoing packets.
     pub csrc_levels_ext_id: Option<u8>,
     /// Packets queued per participant between ticks, 1 to
     /// [`MAX_QUEUE_CAPACITY`]; each at most the mixer's
-    /// [`max_packet_len`](super::mixer::Mixer::set_max_packet_len) bytes.
+    /// [`max_packet_len`](super::Mixer::set_max_packet_len) bytes.
     pub queue_capacity: usize,
     pub jitter: JitterConfig,
 }
@@ -40,6 +42,13 @@ impl Default for MixerConfig {
     fn default() -> Self {
         let mut jitter = JitterConfig::audio();
         jitter.capacity_packets = 128;
+        // The mixer has no way to send NACKs (and audio is concealed, not
+        // retransmitted): no NACK timers to keep or walk.
+        jitter.nack.enabled = false;
+        // At least one frame of delay: when a packet is lost alone, the next
+        // one is there by its playout time, so its in-band FEC can rebuild
+        // it (with less, the mixer must conceal it with PLC at its deadline).
+        jitter.delay.min_delay_us = 20_000;
         Self {
             max_participants: 1024,
             loudest: 3,
@@ -58,7 +67,7 @@ impl Default for MixerConfig {
 impl MixerConfig {
     /// Whether the mixer's own settings are in their documented ranges
     /// (the jitter buffer's are its own); `Err` names the first that is
-    /// not. [`Mixer::new`](super::mixer::Mixer::new) brings the sizes into range instead of failing;
+    /// not. [`Mixer::new`](super::Mixer::new) brings the sizes into range instead of failing;
     /// libopus refuses a bitrate or loss it cannot use.
     pub fn validate(&self) -> Result<(), &'static str> {
         if !(1..=MAX_PARTICIPANTS).contains(&self.max_participants) {
@@ -74,5 +83,23 @@ impl MixerConfig {
             return Err("expected_loss_percent must be 0..=100");
         }
         Ok(())
+    }
+}
+
+/// Why a mixer call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixerError {
+    /// `max_participants` reached.
+    Full,
+    /// The participant id is already in the room.
+    DuplicateId,
+    /// No such participant.
+    UnknownParticipant,
+    Opus(OpusError),
+}
+
+impl From<OpusError> for MixerError {
+    fn from(e: OpusError) -> Self {
+        MixerError::Opus(e)
     }
 }

@@ -1,9 +1,62 @@
 //! The conference mixer: one per room, owned by one thread, ticked every
 //! 20 ms. Network threads push RTP into bounded per-participant queues; each
 //! tick drains them into jitter buffers, decodes only what is heard (the
-//! loudest N by RFC 6464 level) or tapped, mixes once, and encodes once for
-//! everyone who is not a mixed speaker plus once per mixed speaker (their
-//! mix-minus): N speakers + 1 encodes per tick, not one per listener.
+//! loudest N, see [`selection`](super::selection)) or tapped, mixes once,
+//! and encodes once for everyone who is not a mixed speaker plus once per
+//! mixed speaker (their mix-minus): N speakers + 1 encodes per tick, not one
+//! per listener.
+//!
+//! # Threading and tick phase
+//!
+//! - A [`Mixer`] is `Send`, owned by one thread (the room's), and every call
+//!   on it takes `&mut self` or `&self` on that thread. [`ParticipantInput`]
+//!   is `Clone + Send + Sync`: any thread may [`push`](ParticipantInput::push)
+//!   at any time (a lock-free bounded queue; never blocks, never allocates).
+//! - Call [`Mixer::tick`] every 20 ms of your monotonic clock, with `now` in
+//!   µs. Each tick plays one 20 ms frame per participant. A late tick still
+//!   plays one frame; ticks late by more than 60 ms make the jitter buffers
+//!   skip frames (`drift_skips`), so keep the period steady (a timerfd or an
+//!   absolute-deadline sleep, not "sleep 20 ms after the work").
+//! - Push each packet as soon as it is received, with its arrival time: the
+//!   jitter buffer needs true arrival times to size its delay. A packet is
+//!   played at the first tick with `now` ≥ its playout time (its media time
+//!   on the fastest recent packets' clock + the adaptive target delay, at
+//!   least 20 ms by default so that one lost packet can be rebuilt from the
+//!   next one's FEC). One that arrives after the tick that needed it is
+//!   counted in `late_frames` and dropped: that frame was concealed at its
+//!   deadline (see [`MAX_CONCEAL_FRAMES`]). Packets pushed between two ticks
+//!   wait in the queue (`queue_capacity`, default 64 ≈ 1.3 s).
+//! - Each participant plays one frame per tick. When its jitter buffer
+//!   lowers its delay, frames fall due faster than ticks come; the backlog
+//!   is worked off by dropping frames nobody would hear (lost, DTX, or
+//!   marked silent by the sender's VAD; `backlog_skips`), and anything more
+//!   than 60 ms overdue is skipped (`drift_skips`).
+//! - Everything a tick produced ([`Mixer::last_tick`], the tap frames of
+//!   [`Mixer::take_taps`]) is read on the mixer's thread before the next
+//!   tick; tap frames are kept [`TAP_QUEUE_TICKS`] ticks, the rest is
+//!   replaced by the next tick.
+//!
+//! # What is decoded (participants without RFC 6464 levels)
+//!
+//! With `audio_level_ext_id` set and present in the packets, levels come
+//! from the extension and only mixed or tapped participants are decoded.
+//! Without it, a participant that is not mixed or tapped is decoded only
+//! when its packet may hold speech ([`QuietTracker`]):
+//!
+//! 1. a DTX / comfort-noise frame (≤ 2 bytes) is silence: never decoded;
+//! 2. a SILK or hybrid packet carries the sender's libopus VAD decision:
+//!    all VAD flags 0 is silence (not decoded); a flag turning on is
+//!    decoded and its level measured;
+//! 3. otherwise (VAD staying on, or CELT-only packets, which have no VAD
+//!    flag): if the participant's last decoded level was below the speech
+//!    floor, it is assumed still quiet while its packets stay within 1.5× +
+//!    8 bytes of its quiet packets' size, and it is decoded again every
+//!    [`QUIET_REFRESH_TICKS`] ticks (100 ms; participants are spread over
+//!    that period) to refresh the level;
+//! 4. anything else is decoded and its level measured.
+//!
+//! Mixed participants are decoded every tick, so what listeners hear is a
+//! plain libopus decode (with PLC and FEC) of every frame.
 //!
 //! Switching without clicks: when a listener becomes a mixed speaker, its
 //! personal encoder (and limiter) start as copies of the shared ones (see
@@ -13,7 +66,13 @@
 //! both encoders then code the same signal and their states converge before
 //! the listener is moved back to the shared packets.
 
-use std::collections::VecDeque;
+mod config;
+mod output;
+mod playout;
+mod quiet;
+mod taps;
+
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -23,56 +82,35 @@ use crossbeam::channel::{self, Receiver};
 use super::encoder::{Encoder, OpusError};
 use super::input::InputShared;
 pub use super::input::{ParticipantInput, DEFAULT_MAX_PACKET_LEN};
-use super::level::{level_dbov, parse_audio_level, write_csrc_levels};
+use super::level::{level_dbov, parse_audio_level, SILENCE};
 use super::limiter::Limiter;
-use super::mixdown::{select_loudest_with_floor, MixBus};
-pub use super::mixer_config::{MixerConfig, MAX_PARTICIPANTS, MAX_QUEUE_CAPACITY};
+use super::mixdown::MixBus;
+use super::opus_packet::inspect;
 use super::resample::Decimator3;
+use super::selection::Selector;
 use super::speaker::{DominantSpeaker, SpeakerChange};
 use super::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
-use crate::jitter::{Event, JitterBuffer};
-use crate::packet::{RtpBuilder, RtpPacket, WriteError};
+use crate::jitter::JitterBuffer;
+use crate::packet::RtpPacket;
+
+pub use config::{MixerConfig, MixerError, MAX_PARTICIPANTS, MAX_QUEUE_CAPACITY};
+pub use output::{ListenerPacket, TickOutput};
+use playout::{Frame, Playout, PlayoutCounts};
+pub use playout::{MAX_CONCEAL_FRAMES, MAX_FOLLOW_FRAMES};
+pub use quiet::{QuietTracker, QUIET_REFRESH_TICKS};
+use taps::TapQueue;
+pub use taps::{TapFrame, Taps, TAP_QUEUE_TICKS};
 
 /// Frames a former speaker keeps its personal encoder on the shared mix.
 pub const HANGOVER_FRAMES: u8 = 10;
 /// Largest Opus packet the mixer produces.
 pub const MAX_PAYLOAD: usize = 400;
-/// Tap frames kept per participant before the oldest is dropped (1 s).
-pub const TAP_QUEUE_FRAMES: usize = 50;
+/// Tap frames kept per tapped participant (see [`TAP_QUEUE_TICKS`]).
+pub const TAP_QUEUE_FRAMES: usize = TAP_QUEUE_TICKS;
 /// Most CSRCs an RTP packet can carry.
 const MAX_CSRCS: usize = 15;
 /// RTP timestamp step of one 20 ms frame at 48 kHz.
 const TS_STEP: u32 = FRAME_SAMPLES as u32;
-
-/// Why a mixer call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MixerError {
-    /// `max_participants` reached.
-    Full,
-    /// The participant id is already in the room.
-    DuplicateId,
-    /// No such participant.
-    UnknownParticipant,
-    Opus(OpusError),
-}
-
-impl From<OpusError> for MixerError {
-    fn from(e: OpusError) -> Self {
-        MixerError::Opus(e)
-    }
-}
-
-/// 16 kHz mono audio of one participant, for transcription.
-#[derive(Debug, Clone)]
-pub struct TapFrame {
-    pub participant: u32,
-    /// Start of the frame on the mixer's media clock, in 16 kHz samples
-    /// since the mixer started: one clock for every participant, so frames
-    /// of different speakers line up (the decimator's delay is removed).
-    pub media_time: i64,
-    /// Samples in [-1, 1] (clamped: a decode may overshoot full scale).
-    pub pcm: [f32; TAP_FRAME_SAMPLES],
-}
 
 /// Where a participant's outgoing stream comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,34 +133,23 @@ struct Participant {
     out_ts: u32,
     rx: Receiver<(Bytes, u64)>,
     jitter: JitterBuffer,
+    playout: Playout,
     decoder: opus::Decoder,
     pcm: [f32; FRAME_SAMPLES],
-    /// This tick's level (-dBov) and whether `pcm` holds this tick's audio.
+    /// This tick's level (-dBov), whether it is known yet (without RFC
+    /// 6464 it may take a decode), and whether `pcm` holds this tick's audio.
     level: u8,
+    level_known: bool,
     decoded: bool,
-    event: Option<Pending>,
+    frame: Option<Frame>,
+    /// Opus payload length of this tick's packet (0 if none).
+    payload_len: usize,
+    quiet: QuietTracker,
     gain: f32,
     muted: bool,
     role: Role,
     personal: Option<(Encoder, Limiter)>,
-    tap: Option<(Decimator3, VecDeque<TapFrame>)>,
-}
-
-/// The jitter buffer's event of this tick, kept until we know whether to decode.
-enum Pending {
-    Packet(Bytes),
-    Lost(Option<Bytes>),
-}
-
-/// One listener's packet this tick: its header fields and which payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListenerPacket {
-    pub participant: u32,
-    pub ssrc: u32,
-    pub sequence_number: u16,
-    pub timestamp: u32,
-    /// Index into the tick's payloads (0 is the shared mix).
-    pub payload: usize,
+    tap: Option<Decimator3>,
 }
 
 /// Counters since the mixer was created.
@@ -131,38 +158,58 @@ pub struct MixerStats {
     pub ticks: u64,
     pub decodes: u64,
     pub encodes: u64,
-    /// Frames rebuilt by packet-loss concealment.
+    /// Frames rebuilt by packet-loss concealment (libopus PLC), including
+    /// lost frames whose next packet carried no FEC.
     pub concealed_frames: u64,
-    /// Frames rebuilt from the next packet's in-band FEC.
+    /// Frames recovered from the next packet's in-band FEC (only packets
+    /// with LBRR data count: CELT-only packets carry none).
     pub fec_frames: u64,
+    /// Lost frames whose next packet was there in time to try FEC
+    /// (`fec_frames` of them had FEC data; the rest were concealed).
+    pub fec_attempts: u64,
     /// Packets dropped because a participant's queue was full.
     pub queue_drops: u64,
     /// Packets dropped because they were longer than the mixer's
     /// [`max_packet_len`](Mixer::set_max_packet_len).
     pub oversize_drops: u64,
-    /// Frames skipped to catch up with a sender running fast.
+    /// Frames skipped to catch up with a sender running fast (over 60 ms
+    /// behind).
     pub drift_skips: u64,
+    /// Frames nobody would hear (lost, DTX, VAD-silent) dropped to work off
+    /// a backlog after the jitter buffer lowered its delay.
+    pub backlog_skips: u64,
+    /// Packets (and losses) that arrived for frames the mixer had already
+    /// concealed at their playout time, dropped.
+    pub late_frames: u64,
+    /// Packets whose decode was skipped because the bitstream or the level
+    /// history showed silence (no RFC 6464 levels; see the module docs).
+    pub silent_skips: u64,
+    /// Tap frames dropped because the consumer fell behind.
+    pub tap_frames_dropped: u64,
 }
 
 /// The mixer of one room.
 pub struct Mixer {
     config: MixerConfig,
     participants: Vec<Participant>,
+    /// Participant id → index in `participants`.
+    ids: HashMap<u32, usize>,
     bus: MixBus,
     shared: Encoder,
     shared_limiter: Limiter,
     speakers: DominantSpeaker,
     levels: Vec<u8>,
-    selected: Vec<usize>,
-    selected_count: usize,
+    selector: Selector,
     mix: [f32; FRAME_SAMPLES],
     /// Payloads of this tick: (length, bytes); 0 is the shared mix.
     payloads: Vec<(usize, [u8; MAX_PAYLOAD])>,
     payload_count: usize,
     outputs: Vec<ListenerPacket>,
+    taps: TapQueue,
     /// Mixer media clock, in 48 kHz samples.
     media_time: i64,
     stats: MixerStats,
+    playout_counts: PlayoutCounts,
     /// Drop counters kept by the input handles, and their size limit.
     inputs: Arc<InputShared>,
 }
@@ -174,22 +221,25 @@ impl Mixer {
         config.max_participants = config.max_participants.min(MAX_PARTICIPANTS);
         config.queue_capacity = config.queue_capacity.clamp(1, MAX_QUEUE_CAPACITY);
         let n = config.max_participants;
+        let loudest = config.loudest.min(n).max(1);
         Ok(Self {
             shared: Encoder::new(config.bitrate, config.expected_loss_percent)?,
             shared_limiter: Limiter::new(),
             speakers: DominantSpeaker::new(n),
             bus: MixBus::new(),
             participants: Vec::with_capacity(n),
+            ids: HashMap::with_capacity(n),
             levels: Vec::with_capacity(n),
-            selected: vec![0; config.loudest.min(n).max(1)],
-            selected_count: 0,
+            selector: Selector::new(loudest, n),
             mix: [0.0; FRAME_SAMPLES],
-            payloads: Vec::with_capacity(config.loudest.min(n) + 1 + usize::from(HANGOVER_FRAMES)),
+            payloads: Vec::with_capacity(loudest + 1 + usize::from(HANGOVER_FRAMES)),
             payload_count: 0,
             outputs: Vec::with_capacity(n),
+            taps: TapQueue::default(),
             media_time: 0,
             config,
             stats: MixerStats::default(),
+            playout_counts: PlayoutCounts::default(),
             inputs: Arc::default(),
         })
     }
@@ -211,6 +261,10 @@ impl Mixer {
         MixerStats {
             queue_drops: self.inputs.queue_drops.load(Ordering::Relaxed),
             oversize_drops: self.inputs.oversize_drops.load(Ordering::Relaxed),
+            drift_skips: self.playout_counts.drift_skips,
+            backlog_skips: self.playout_counts.backlog_skips,
+            late_frames: self.playout_counts.late_frames,
+            tap_frames_dropped: self.taps.dropped,
             ..self.stats
         }
     }
@@ -225,7 +279,7 @@ impl Mixer {
         out_ssrc: u32,
         tap: bool,
     ) -> Result<ParticipantInput, MixerError> {
-        if self.index(id).is_some() {
+        if self.ids.contains_key(&id) {
             return Err(MixerError::DuplicateId);
         }
         if self.participants.len() >= self.config.max_participants {
@@ -235,6 +289,7 @@ impl Mixer {
         let (tx, rx) = channel::bounded(self.config.queue_capacity.max(1));
         let decoder = opus::Decoder::new(48_000, opus::Channels::Mono)
             .map_err(|e| MixerError::Opus(OpusError(e.code() as i32)))?;
+        self.ids.insert(id, self.participants.len());
         self.participants.push(Participant {
             id,
             ssrc,
@@ -243,18 +298,26 @@ impl Mixer {
             out_ts: 0,
             rx,
             jitter: JitterBuffer::new(self.config.jitter),
+            playout: Playout::default(),
             decoder,
             pcm: [0.0; FRAME_SAMPLES],
-            level: super::level::SILENCE,
+            level: SILENCE,
+            level_known: true,
             decoded: false,
-            event: None,
+            frame: None,
+            payload_len: 0,
+            quiet: QuietTracker::new(id),
             gain: 1.0,
             muted: false,
             role: Role::Listener,
             personal: None,
-            tap: tap.then(|| (Decimator3::new(), VecDeque::with_capacity(TAP_QUEUE_FRAMES))),
+            tap: tap.then(Decimator3::new),
         });
-        self.levels.push(super::level::SILENCE);
+        self.levels.push(SILENCE);
+        self.selector.add();
+        if tap {
+            self.taps.add_tapped();
+        }
         Ok(ParticipantInput {
             tx,
             shared: Arc::clone(&self.inputs),
@@ -263,18 +326,24 @@ impl Mixer {
 
     /// Removes a participant; its queue handles stop accepting packets.
     pub fn remove_participant(&mut self, id: u32) -> Result<(), MixerError> {
-        let i = self.index(id).ok_or(MixerError::UnknownParticipant)?;
+        let i = self.ids.remove(&id).ok_or(MixerError::UnknownParticipant)?;
         // The last tick's outputs index participants: they are void now.
         self.outputs.clear();
-        self.selected_count = 0;
+        if self.participants[i].tap.is_some() {
+            self.taps.remove_tapped();
+        }
         self.participants.swap_remove(i);
         self.levels.swap_remove(i);
+        self.selector.swap_remove(i);
+        if let Some(moved) = self.participants.get(i) {
+            self.ids.insert(moved.id, i);
+        }
         self.speakers.remove(id);
         Ok(())
     }
 
     fn index(&self, id: u32) -> Option<usize> {
-        self.participants.iter().position(|p| p.id == id)
+        self.ids.get(&id).copied()
     }
 
     fn participant(&mut self, id: u32) -> Result<&mut Participant, MixerError> {
@@ -284,7 +353,11 @@ impl Mixer {
 
     /// Mutes a participant: it is not mixed (its own mix still plays).
     pub fn set_muted(&mut self, id: u32, muted: bool) -> Result<(), MixerError> {
-        self.participant(id)?.muted = muted;
+        let i = self.index(id).ok_or(MixerError::UnknownParticipant)?;
+        self.participants[i].muted = muted;
+        if muted {
+            self.selector.silence(i);
+        }
         Ok(())
     }
 
@@ -304,9 +377,25 @@ impl Mixer {
         self.speakers.take_change()
     }
 
-    /// The oldest 16 kHz frame of a tapped participant, if any.
+    /// Every tap frame not yet taken, oldest tick first: one call after each
+    /// tick reads that tick's frames (one per tapped participant). If more
+    /// than [`TAP_QUEUE_TICKS`] ticks passed since the last call, the
+    /// oldest were dropped and [`Taps::dropped`] says how many.
+    pub fn take_taps(&mut self) -> Taps<'_> {
+        self.taps.take(usize::MAX)
+    }
+
+    /// As [`take_taps`](Self::take_taps), at most `max` frames (for a
+    /// caller with a fixed buffer, e.g. the C API); the rest stay queued.
+    pub fn take_taps_max(&mut self, max: usize) -> Taps<'_> {
+        self.taps.take(max)
+    }
+
+    /// The oldest waiting tap frame of participant `id`, if any (a scan of
+    /// the room's tap queue; [`take_taps`](Self::take_taps) reads them all
+    /// in one call). Drops are counted in [`MixerStats::tap_frames_dropped`].
     pub fn take_tap_frame(&mut self, id: u32) -> Option<TapFrame> {
-        self.participant(id).ok()?.tap.as_mut()?.1.pop_front()
+        self.taps.take_one(id)
     }
 
     /// What the last tick produced (empty before the first tick).
@@ -324,10 +413,12 @@ impl Mixer {
     }
 
     /// Runs one 20 ms tick at `now` (µs): mixes, encodes, and returns what
-    /// every participant receives. Call every 20 ms.
+    /// every participant receives. Call every 20 ms (see the module docs
+    /// for the phase rules).
     pub fn tick(&mut self, now: u64) -> TickOutput<'_> {
         self.stats.ticks += 1;
         self.receive(now);
+        self.measure();
         self.select();
         self.track_speakers(now);
         self.mix_and_encode();
@@ -336,54 +427,58 @@ impl Mixer {
         TickOutput { mixer: self }
     }
 
-    /// Drains the queues into the jitter buffers and takes each one's event
+    /// Drains the queues into the jitter buffers and takes each one's frame
     /// of this tick; reads levels from RFC 6464 where present.
     fn receive(&mut self, now: u64) {
         let ext = self.config.audio_level_ext_id;
-        for (p, level) in self.participants.iter_mut().zip(self.levels.iter_mut()) {
+        let floor = self.config.speech_floor_dbov;
+        for (i, p) in self.participants.iter_mut().enumerate() {
+            // Heard participants are decoded anyway: measure, do not guess.
+            let heard = self.selector.is_selected(i) || p.tap.is_some();
             while let Ok((packet, at)) = p.rx.try_recv() {
                 let _ = p.jitter.push(packet, at);
             }
-            p.event = match p.jitter.pop(now) {
-                Some(Event::Packet { packet, .. }) => Some(Pending::Packet(packet)),
-                Some(Event::Lost { fec, .. }) => Some(Pending::Lost(fec)),
-                _ => None,
-            };
-            // A sender running fast: skip what is far overdue.
-            while p.jitter.next_wakeup().is_some_and(|t| t + 60_000 <= now)
-                && p.jitter.pop(now).is_some()
-            {
-                self.stats.drift_skips += 1;
-            }
+            p.frame = p.playout.next(&mut p.jitter, now, &mut self.playout_counts);
             p.decoded = false;
-            p.level = match (&p.event, ext) {
-                (Some(Pending::Packet(packet)), Some(id)) => RtpPacket::parse(&packet[..])
-                    .ok()
-                    .and_then(|rtp| rtp.extension(id).and_then(parse_audio_level))
-                    .map_or(UNKNOWN_LEVEL, |l| l.level),
-                (Some(Pending::Packet(_)), None) => UNKNOWN_LEVEL,
-                // A lost packet keeps the speaker where it was, so that its
-                // concealment is heard instead of a gap.
-                (Some(Pending::Lost(_)), _) => p.level,
-                (None, _) => super::level::SILENCE,
-            };
-            *level = if p.muted {
-                super::level::SILENCE
-            } else {
-                p.level
-            };
+            p.level_known = true;
+            match &p.frame {
+                Some(Frame::Packet(packet)) => {
+                    let rtp = RtpPacket::parse(&packet[..]).ok();
+                    let payload = rtp.as_ref().map_or(&[][..], |r| r.payload());
+                    let info = inspect(payload);
+                    p.payload_len = payload.len();
+                    p.playout.played_packet(info.is_some_and(|i| !i.dtx));
+                    let from_ext =
+                        ext.and_then(|id| rtp.as_ref()?.extension(id).and_then(parse_audio_level));
+                    match from_ext {
+                        Some(l) => p.level = l.level,
+                        None if heard => p.level_known = false,
+                        None => match p.quiet.level_without_decoding(info, payload.len(), floor) {
+                            Some(level) => {
+                                p.level = level;
+                                self.stats.silent_skips += 1;
+                            }
+                            None => p.level_known = false,
+                        },
+                    }
+                }
+                // A lost or concealed frame keeps the talker's level, so
+                // that its concealment is heard instead of a gap.
+                Some(Frame::Lost(_) | Frame::Conceal) => {}
+                None => p.level = SILENCE,
+            }
         }
     }
 
-    /// Decodes participant `i`'s event of this tick into its `pcm` (once).
+    /// Decodes participant `i`'s frame of this tick into its `pcm` (once).
     fn decode_one(&mut self, i: usize) {
         let p = &mut self.participants[i];
         if p.decoded {
             return;
         }
         p.decoded = true;
-        let ok = match &p.event {
-            Some(Pending::Packet(packet)) => {
+        let ok = match &p.frame {
+            Some(Frame::Packet(packet)) => {
                 self.stats.decodes += 1;
                 RtpPacket::parse(&packet[..]).is_ok_and(|rtp| {
                     p.decoder
@@ -391,15 +486,24 @@ impl Mixer {
                         .is_ok()
                 })
             }
-            Some(Pending::Lost(Some(next))) => {
-                self.stats.fec_frames += 1;
-                RtpPacket::parse(&next[..]).is_ok_and(|rtp| {
-                    p.decoder
-                        .decode_float(rtp.payload(), &mut p.pcm, true)
-                        .is_ok()
-                })
+            Some(Frame::Lost(next)) => {
+                let rtp = next.as_ref().and_then(|n| RtpPacket::parse(&n[..]).ok());
+                let payload = rtp.as_ref().map(|r| r.payload());
+                if payload.is_some() {
+                    self.stats.fec_attempts += 1;
+                }
+                match payload.filter(|pl| inspect(pl).is_some_and(|i| i.lbrr)) {
+                    Some(pl) => {
+                        self.stats.fec_frames += 1;
+                        p.decoder.decode_float(pl, &mut p.pcm, true).is_ok()
+                    }
+                    None => {
+                        self.stats.concealed_frames += 1;
+                        p.decoder.decode_float(&[], &mut p.pcm, false).is_ok()
+                    }
+                }
             }
-            Some(Pending::Lost(None)) => {
+            Some(Frame::Conceal) => {
                 self.stats.concealed_frames += 1;
                 p.decoder.decode_float(&[], &mut p.pcm, false).is_ok()
             }
@@ -410,34 +514,34 @@ impl Mixer {
         }
     }
 
-    /// Picks the speakers to mix. Participants without an RFC 6464 level
-    /// (and tapped ones) are decoded first so their level can be measured.
-    fn select(&mut self) {
+    /// Decodes what must be decoded before selecting: the current speakers
+    /// (heard every frame), tapped participants, and packets whose level is
+    /// unknown without a decode.
+    fn measure(&mut self) {
+        let floor = self.config.speech_floor_dbov;
         for i in 0..self.participants.len() {
             let p = &self.participants[i];
-            let unknown = p.level == UNKNOWN_LEVEL && matches!(p.event, Some(Pending::Packet(_)));
-            if unknown || (p.tap.is_some() && p.event.is_some()) {
+            let heard = self.selector.is_selected(i) || p.tap.is_some();
+            if p.frame.is_some() && (heard || !p.level_known) {
                 self.decode_one(i);
-                let p = &mut self.participants[i];
-                if unknown {
-                    p.level = level_dbov(&p.pcm);
-                    self.levels[i] = if p.muted {
-                        super::level::SILENCE
-                    } else {
-                        p.level
-                    };
-                }
             }
+            let p = &mut self.participants[i];
+            if !p.level_known {
+                p.level = level_dbov(&p.pcm);
+                p.quiet.decoded(p.level, p.payload_len, floor);
+                p.level_known = true;
+            }
+            self.levels[i] = if p.muted { SILENCE } else { p.level };
         }
-        let n = self.config.loudest.min(self.selected.len());
-        self.selected_count = select_loudest_with_floor(
-            &self.levels,
-            n,
-            self.config.speech_floor_dbov,
-            &mut self.selected,
-        );
-        for k in 0..self.selected_count {
-            self.decode_one(self.selected[k]);
+    }
+
+    /// Picks the speakers to mix (sticky loudest-N) and decodes newcomers.
+    fn select(&mut self) {
+        self.selector
+            .update(&self.levels, self.config.speech_floor_dbov);
+        for k in 0..self.selector.selected().len() {
+            let i = self.selector.selected()[k];
+            self.decode_one(i);
         }
     }
 
@@ -454,14 +558,16 @@ impl Mixer {
     /// personal one, and fills in every participant's packet.
     fn mix_and_encode(&mut self) {
         self.bus.clear();
-        for &i in &self.selected[..self.selected_count] {
+        for &i in self.selector.selected() {
             let p = &self.participants[i];
-            self.bus.add(&p.pcm, p.gain);
+            if p.decoded {
+                self.bus.add(&p.pcm, p.gain);
+            }
         }
         // Roles first: a new speaker's encoder continues the shared stream
         // exactly where its last shared packet left it.
         for (i, p) in self.participants.iter_mut().enumerate() {
-            let mixed = self.selected[..self.selected_count].contains(&i);
+            let mixed = self.selector.is_selected(i) && p.decoded;
             p.role = match (mixed, p.role) {
                 (true, Role::Speaker) => Role::Speaker,
                 (true, _) => {
@@ -534,11 +640,12 @@ impl Mixer {
     }
 
     /// Feeds tapped participants' audio (silence when nothing came) to
-    /// their 16 kHz queues, stamped on the mixer's media clock.
+    /// the room's tap queue, stamped on the mixer's media clock and kept in
+    /// [-1, 1] (a decoded full-scale voice overshoots a little).
     fn tap(&mut self) {
         let media_time_16k = self.media_time / 3;
         for p in self.participants.iter_mut() {
-            let Some((decimator, queue)) = &mut p.tap else {
+            let Some(decimator) = &mut p.tap else {
                 continue;
             };
             if !p.decoded {
@@ -556,79 +663,7 @@ impl Mixer {
             for s in &mut frame.pcm {
                 *s = s.clamp(-1.0, 1.0);
             }
-            if queue.len() == TAP_QUEUE_FRAMES {
-                queue.pop_front();
-            }
-            queue.push_back(frame);
+            self.taps.push(frame);
         }
-    }
-}
-
-/// Stand-in level for a packet without RFC 6464: loud enough to be decoded,
-/// after which the level is measured from the audio.
-const UNKNOWN_LEVEL: u8 = 0;
-
-/// What one tick produced: a few payloads and, per participant, which one it
-/// receives under its own header. Valid until the next tick.
-pub struct TickOutput<'a> {
-    mixer: &'a Mixer,
-}
-
-impl TickOutput<'_> {
-    /// One entry per participant.
-    pub fn packets(&self) -> &[ListenerPacket] {
-        &self.mixer.outputs
-    }
-
-    /// The Opus payloads of this tick; `payloads()[0]` is the shared mix.
-    pub fn payload(&self, index: usize) -> &[u8] {
-        let (len, bytes) = &self.mixer.payloads[index];
-        &bytes[..*len]
-    }
-
-    /// Number of distinct payloads (encodes) this tick.
-    pub fn payload_count(&self) -> usize {
-        self.mixer.payload_count
-    }
-
-    /// Writes `packet`'s whole RTP packet (header with the mixed speakers as
-    /// CSRCs and, if configured, their RFC 6465 levels; then the payload)
-    /// into `out`; returns its length. Protect it with the listener's SRTP
-    /// context next: that is the one copy per listener.
-    pub fn write_rtp(&self, packet: &ListenerPacket, out: &mut [u8]) -> Result<usize, WriteError> {
-        let m = self.mixer;
-        let mut csrcs = [0u32; MAX_CSRCS];
-        let mut levels = [0u8; MAX_CSRCS];
-        let mut n = 0;
-        for &i in &m.selected[..m.selected_count] {
-            let p = &m.participants[i];
-            if p.id != packet.participant && n < MAX_CSRCS {
-                csrcs[n] = p.ssrc;
-                levels[n] = p.level;
-                n += 1;
-            }
-        }
-        let mut level_bytes = [0u8; MAX_CSRCS];
-        let written = write_csrc_levels(&levels[..n], &mut level_bytes);
-        let ext_storage;
-        let extensions: &[(u8, &[u8])] = match m.config.csrc_levels_ext_id {
-            Some(id) if written > 0 => {
-                ext_storage = [(id, &level_bytes[..written])];
-                &ext_storage
-            }
-            _ => &[],
-        };
-        RtpBuilder {
-            marker: false,
-            payload_type: m.config.payload_type,
-            sequence_number: packet.sequence_number,
-            timestamp: packet.timestamp,
-            ssrc: packet.ssrc,
-            csrcs: &csrcs[..n],
-            extensions,
-            payload: self.payload(packet.payload),
-            padding: 0,
-        }
-        .write_into(out)
     }
 }
