@@ -201,12 +201,24 @@ def main():
         refs[u["talker"]] += u["text"].split()
 
     rows, tap_words, attributed_ok, attributed_n = [], [], 0, 0
+    # Words said while another talker spoke too, as heard in the originals
+    # (talker, word, media time), and what each method made of them.
+    overlap_words, mix_words = [], []
+    spans = [(u["talker"], u["m0"], u["m1"]) for u in utterances]
+
+    def overlapped(i, m):
+        return any(k != i and a <= m <= b for k, a, b in spans)
+
     for i, t in enumerate(talkers):
         floor_pcm = read_wav(out / t.meta["original_wav"])
         tap_pcm = read_wav(out / t.meta["tap_wav"])
         audio_s += (len(floor_pcm) + len(tap_pcm)) / 2 / RATE
         floor = recognize(decoder, floor_pcm)
         tap = recognize(decoder, tap_pcm)
+        for w, a, b in floor:
+            m = t.wall_to_media(t.clock0 + (a + b) / 2)
+            if w in refs[i] and m is not None and overlapped(i, m):
+                overlap_words.append((i, w, m))
         for w, a, b in tap:
             m0, m1 = t.media0 + a * RATE, t.media0 + b * RATE
             who = true_talker(w, (m0 + m1) / 2, utterances)
@@ -231,12 +243,20 @@ def main():
         else:
             who = max(range(len(talkers)), key=lambda k: talkers[k].voiced(m0 - 5 * RATE, m0))
         by_talker[who].append(w)
+        mix_words.append((who, w, (m0 + m1) / 2))
         truth = true_talker(w, (m0 + m1) / 2, utterances)
         if truth is not None:
             mix_n += 1
             mix_ok += truth == who
     for i, row in enumerate(rows):
         row.append(wer(refs[i], by_talker[i]))
+
+    def found(words, i, w, m):
+        return any(k == i and x == w and abs(y - m) < 0.3 * RATE for k, x, y in words)
+
+    taps_mid = [(i, w, (a + b) / 2) for i, w, a, b in tap_words]
+    overlap_taps = sum(found(taps_mid, *o) for o in overlap_words)
+    overlap_mix = sum(found(mix_words, *o) for o in overlap_words)
 
     # Timestamps: each turn's first sound in the tap, mapped through the
     # sender reports, against its first sound on the talker's capture clock.
@@ -268,6 +288,8 @@ def main():
     mix_attr = 100.0 * mix_ok / max(1, mix_n)
     print("attribution: taps %.1f %% of %d words, mix by voice activity %.1f %% of %d words"
           % (tap_attr, attributed_n, mix_attr, mix_n))
+    print("overlapping speech: of %d words the floor heard while two talkers spoke, the taps have %d, "
+          "the mix %d (same word, same talker, within 0.3 s)" % (len(overlap_words), overlap_taps, overlap_mix))
     worst = max((abs(e) for e in errors), default=float("nan"))
     print("timestamps: tap onset (SR-mapped) - capture onset: %s ms (worst %.1f ms)"
           % (" ".join("%+.1f" % e for e in errors), worst))
