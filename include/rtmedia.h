@@ -1114,8 +1114,9 @@ typedef struct rtm_mixer_tap_frame {
   /**
    * Whether the talker was speaking: the sender's own decision if its
    * packets state one (the RFC 6464 V flag when `audio_level_ext_id` is
-   * set, else the Opus SILK VAD flag), else a level above the speech
-   * floor. FEC and concealed frames keep the previous frame's decision;
+   * set, else the Opus SILK VAD flag), else a level louder than -50 dBov
+   * (not the speech floor: a noise floor is not speech). FEC and
+   * concealed frames keep the previous frame's decision;
    * DTX, muted and missing frames are false.
    */
   bool voice_activity;

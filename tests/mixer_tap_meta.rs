@@ -331,3 +331,48 @@ fn voice_activity_follows_the_sender() {
     assert_eq!(b_voice(false), 0);
     assert!(b_voice(true) > 100, "{} voiced frames", b_voice(true));
 }
+
+#[test]
+fn without_a_stated_decision_voice_activity_is_the_level() {
+    // CELT-only packets (music mode, 64 kbit/s) carry no VAD flag, and no
+    // RFC 6464 byte is sent: the level against the speech floor decides.
+    let mut mixer = Mixer::new(MixerConfig::default()).unwrap();
+    let input = mixer.add_participant(1, 0x51, 0x100, true).unwrap();
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Audio).unwrap();
+    enc.set_bitrate(opus::Bitrate::Bits(64_000)).unwrap();
+    let mut phase = 0.0;
+    let mut frames = Vec::new();
+    for k in 0..100u32 {
+        let amp = if (k / 25) % 2 == 0 { 0.3 } else { 0.0 };
+        let p = packet(&mut enc, 0x51, 0, k, (440.0, amp), &mut phase, None);
+        let payload = rtmedia::packet::RtpPacket::parse(&p)
+            .unwrap()
+            .payload()
+            .to_vec();
+        let info = rtmedia::audio::opus_packet::inspect(&payload).unwrap();
+        assert_eq!(
+            info.voice_activity, None,
+            "packet {k} states a VAD decision"
+        );
+        input.push(p, u64::from(k) * 20_000);
+        mixer.tick(u64::from(k) * 20_000 + 5_000);
+        frames.extend(mixer.take_taps());
+    }
+    let mut checked = 0;
+    for f in frames.iter().filter(|f| f.content == TapContent::Audio) {
+        let k = index(f, 0).unwrap();
+        // Frames at the edges of a tone carry both (the codec's delay).
+        if k % 25 == 0 || k % 25 == 24 {
+            continue;
+        }
+        assert_eq!(
+            f.voice_activity,
+            (k / 25) % 2 == 0,
+            "packet {k}, level {}",
+            f.level
+        );
+        checked += 1;
+    }
+    assert!(checked > 80, "{checked}");
+}

@@ -98,7 +98,7 @@ pub use output::{ListenerPacket, TickOutput};
 use playout::{Frame, Playout, PlayoutCounts};
 pub use playout::{MAX_CONCEAL_FRAMES, MAX_FOLLOW_FRAMES};
 pub use quiet::{QuietTracker, QUIET_REFRESH_TICKS};
-pub use taps::{TapContent, TapFrame, Taps, TAP_QUEUE_TICKS};
+pub use taps::{TapContent, TapFrame, Taps, TAP_QUEUE_TICKS, VOICE_LEVEL_DBOV};
 use taps::{TapMeta, TapQueue};
 
 /// Frames a former speaker keeps its personal encoder on the shared mix.
@@ -662,7 +662,6 @@ impl Mixer {
     /// kept in [-1, 1] (a decoded full-scale voice overshoots a little).
     fn tap(&mut self) {
         let media_time_16k = self.media_time / 3;
-        let floor = self.config.speech_floor_dbov;
         for p in self.participants.iter_mut() {
             let Some(decimator) = &mut p.tap else {
                 continue;
@@ -677,9 +676,7 @@ impl Mixer {
             }
             let level = if p.muted { SILENCE } else { p.level };
             let delay = decimator.delay_samples();
-            let mut frame = p
-                .meta
-                .frame(p.id, p.ssrc, media_time_16k, delay, level, floor);
+            let mut frame = p.meta.frame(p.id, p.ssrc, media_time_16k, delay, level);
             decimator.process(&p.pcm, &mut frame.pcm);
             // Documented in [-1, 1]: an Opus decode of a full-scale talker
             // overshoots (and garbage decodes further), and a consumer that

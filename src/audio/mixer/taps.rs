@@ -22,6 +22,12 @@ use crate::audio::TAP_FRAME_SAMPLES;
 
 /// Ticks of tap frames kept before the oldest are dropped (1 s).
 pub const TAP_QUEUE_TICKS: usize = 50;
+/// A frame whose sender states no voice activity counts as speech when it
+/// is louder than this (-dBov). Not the mixer's speech floor (70), which
+/// lets a microphone's noise floor or a codec's decaying tail (-55 to
+/// -65 dBov) into the mix, but that is not speech to a transcriber;
+/// conversational speech is -15 to -35 dBov.
+pub const VOICE_LEVEL_DBOV: u8 = 50;
 
 /// What a tap frame's samples are. Anything but [`Audio`](Self::Audio) and
 /// [`Fec`](Self::Fec) is a gap in what the talker said: a transcriber should
@@ -80,8 +86,8 @@ pub struct TapFrame {
     pub rtp_timestamp: Option<u32>,
     /// Whether the talker was speaking: the sender's own decision when its
     /// packets state one (the RFC 6464 V flag if the mixer reads that
-    /// extension, else the Opus SILK VAD flag), else a level above the
-    /// mixer's speech floor. A lost (FEC or concealed) frame keeps the
+    /// extension, else the Opus SILK VAD flag), else a level louder than
+    /// [`VOICE_LEVEL_DBOV`]. A lost (FEC or concealed) frame keeps the
     /// previous frame's decision; DTX, muted and missing frames are `false`.
     pub voice_activity: bool,
     /// The frame's level, -dBov (RFC 6464 scale: 0 loudest, 127 silence),
@@ -124,7 +130,6 @@ impl TapMeta {
         media_time: i64,
         delay: usize,
         level: u8,
-        floor: u8,
     ) -> TapFrame {
         let delay = delay as i64;
         TapFrame {
@@ -136,18 +141,18 @@ impl TapMeta {
                 _ => self.rtp_timestamp,
             }
             .map(|ts| ts.wrapping_sub(3 * delay as u32)),
-            voice_activity: self.voice_activity(level, floor),
+            voice_activity: self.voice_activity(level),
             level,
             content: self.content,
             pcm: [0.0; TAP_FRAME_SAMPLES],
         }
     }
 
-    /// This tick's voice activity given its level (-dBov) and the speech
-    /// floor, remembered for the losses that may follow.
-    fn voice_activity(&mut self, level: u8, floor: u8) -> bool {
+    /// This tick's voice activity given its level (-dBov), remembered for
+    /// the losses that may follow.
+    fn voice_activity(&mut self, level: u8) -> bool {
         let vad = match self.content {
-            TapContent::Audio => self.stated_vad.unwrap_or(level <= floor),
+            TapContent::Audio => self.stated_vad.unwrap_or(level <= VOICE_LEVEL_DBOV),
             TapContent::Fec | TapContent::Concealed => self.last_vad,
             TapContent::Dtx | TapContent::Muted | TapContent::Missing => false,
         };
