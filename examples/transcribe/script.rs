@@ -2,6 +2,13 @@
 //! synthetic voices (flite's CMU voices, a Debian package), known English
 //! sentences, scripted turns of which some overlap. The speech is
 //! synthesized here, once per utterance, by running `flite`.
+//!
+//! Why flite and not espeak-ng: PocketSphinx's acoustic model was trained
+//! on recorded voices, and flite's voices (CMU Arctic, diphone and
+//! statistical) are close enough to them: on these sentences it gets 0 to
+//! 11 % WER per voice. espeak-ng's formant voices got 55 to 70 % (five
+//! voices, eight sentences, even with the vocabulary restricted to the
+//! script's words), which leaves no room to see a 3-point difference.
 
 use std::path::Path;
 use std::process::Command;
