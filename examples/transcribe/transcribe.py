@@ -172,7 +172,7 @@ def true_talker(word, mid, utterances):
 
 
 def iso(t):
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(round(t, 3), timezone.utc).isoformat(timespec="milliseconds")
 
 
 def vtt_time(t):
