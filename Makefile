@@ -3,6 +3,8 @@
 #   make test   runs every check: format, lints, Rust tests, header freshness,
 #               C tests under AddressSanitizer+UBSan and under valgrind.
 # Both start with `deps`, which installs Debian packages only when missing.
+#   make transcribe  the transcription example at full size (issue 18):
+#               taps vs originals vs the room mix through PocketSphinx
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #               installs the C library (static and shared), the header and
 #               rtmedia.pc; `make test` checks it through `install-test`.
@@ -10,7 +12,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 CC ?= gcc
-APT_PACKAGES := build-essential pkg-config cmake clang libclang-dev libvpx-dev libsrtp2-dev libopus-dev valgrind abigail-tools
+APT_PACKAGES := build-essential pkg-config cmake clang libclang-dev libvpx-dev libsrtp2-dev libopus-dev valgrind abigail-tools \
+	flite python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude
@@ -24,7 +27,8 @@ RUST_NATIVE_LIBS := $(shell pkg-config --libs opus 2>/dev/null) -lgcc_s -lutil -
 SRTP_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 
 .PHONY: demo test deps rust-checks rust-tests ffi-tests ffi-asan ffi-valgrind header bench clean \
-	lib release-lib install install-test abi-check abi-baseline rust-user-check fuzz
+	lib release-lib install install-test abi-check abi-baseline rust-user-check fuzz \
+	transcribe transcribe-check
 
 # ---- Installation (C library, header, pkg-config file).
 PREFIX ?= /usr/local
@@ -43,7 +47,7 @@ DESCRIPTION := $(shell sed -n 's/^description = "\(.*\)"$$/\1/p' Cargo.toml | he
 demo: deps
 	$(CARGO) run --release --example conference
 
-test: deps rust-checks rust-tests ffi-tests install-test abi-check rust-user-check
+test: deps rust-checks rust-tests transcribe-check ffi-tests install-test abi-check rust-user-check
 	@echo "make test: all checks passed"
 
 deps:
@@ -63,6 +67,29 @@ rust-tests:
 	$(CARGO) test --doc
 	# The main job at CI size: exits non-zero if a quality goal is missed.
 	$(CARGO) run --example conference -- --out target/conference-ci
+
+# ---- Transcription from the per-speaker taps (issue 18): talkers' speech
+# synthesized by flite (Debian), recognized by PocketSphinx, whose English
+# model ships inside its PyPI wheel (nothing is downloaded at run time), in
+# a virtualenv under target/. `transcribe-check` runs the short meeting
+# (4 turns, debug build) and fails when a goal is missed: tap WER within 3
+# points of the floor per talker, every tap word on its talker, tap
+# timestamps within 20 ms of the capture clock.
+TRANSCRIBE_VENV := $(TARGET_DIR)/transcribe-venv
+POCKETSPHINX := pocketsphinx==5.1.1
+$(TRANSCRIBE_VENV)/ready:
+	rm -rf $(TRANSCRIBE_VENV)
+	python3 -m venv $(TRANSCRIBE_VENV)
+	$(TRANSCRIBE_VENV)/bin/pip install --quiet --disable-pip-version-check $(POCKETSPHINX)
+	touch $@
+
+transcribe-check: $(TRANSCRIBE_VENV)/ready
+	$(CARGO) run --example transcribe -- --short --out $(TARGET_DIR)/transcribe-short
+	$(TRANSCRIBE_VENV)/bin/python examples/transcribe/transcribe.py $(TARGET_DIR)/transcribe-short --check
+
+transcribe: deps $(TRANSCRIBE_VENV)/ready
+	$(CARGO) run --release --example transcribe -- --out $(TARGET_DIR)/transcribe
+	$(TRANSCRIBE_VENV)/bin/python examples/transcribe/transcribe.py $(TARGET_DIR)/transcribe --check
 
 # The C libraries are built only here, with the `capi` feature: a Rust
 # program that depends on rtmedia builds neither (Cargo.toml's crate-type

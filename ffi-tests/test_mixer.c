@@ -3,7 +3,9 @@
  * function; a four-party room of tones in which each listener's decoded
  * stream (decoded here with libopus) carries the three other tones and not
  * its own, with headers, CSRCs, RFC 6465 levels and shared payloads checked;
- * 16 kHz taps with a contiguous media clock and a bounded queue; dominant
+ * 16 kHz taps with a contiguous media clock and a bounded queue, and their
+ * metadata (SSRC, the sender's RTP timestamp, voice activity, gaps marked:
+ * concealed, muted, missing; an older caller's layout); dominant
  * speaker changes over talk turns; stats and their size argument; bounded
  * input queues (queue full, removed participant, freed mixer, full room);
  * input handles pushed from two threads while the owner ticks, and from a
@@ -665,17 +667,39 @@ static void test_taps(void) {
     rtm_mixer_tap_frame f;
     int64_t first = 0, last = 0;
     int frames = 0, clock_errors = 0;
+    /* Metadata: frames of each content, and RTP timestamps off the sender's. */
+    int content[RTM_TAP_MISSING + 1] = {0};
+    int ts_errors = 0, vad_errors = 0, muted_sound = 0;
+    const uint32_t ts0 = a.ts;
     for (int t = 0; t < TICKS; t++) {
         uint64_t now = (uint64_t)t * TICK_US;
         size_t n = sender_next(&a, 0.3f, pkt, sizeof pkt);
-        CHECK_STATUS(rtm_mixer_input_push(a.input, pkt, n, now), RTM_OK);
+        /* Packets 40..44 are lost; participant 1 is muted for ticks 20..24. */
+        if (t < 40 || t >= 45) CHECK_STATUS(rtm_mixer_input_push(a.input, pkt, n, now), RTM_OK);
         n = sender_next(&b, 0.3f, pkt, sizeof pkt);
         CHECK_STATUS(rtm_mixer_input_push(b.input, pkt, n, now), RTM_OK);
+        if (t == 20 || t == 25) CHECK_STATUS(rtm_mixer_set_muted(m, 1, t == 20), RTM_OK);
         size_t count;
         CHECK_STATUS(rtm_mixer_tick(m, now + 10000, &count), RTM_OK);
         /* One frame per tick, on a contiguous clock. */
         CHECK_STATUS(rtm_mixer_take_tap_frame(m, 1, SIZED(f)), RTM_OK);
         CHECK(f.participant == 1);
+        CHECK(f.ssrc == a.ssrc);
+        CHECK(f.content <= RTM_TAP_MISSING);
+        if (f.content <= RTM_TAP_MISSING) content[f.content]++;
+        if (f.content != RTM_TAP_MISSING) {
+            /* The sender's timestamp of the frame's first sample: a packet's
+             * (a multiple of 960 from the first) less the 51-sample delay. */
+            if (!f.has_rtp_timestamp || (f.rtp_timestamp + 51u - ts0) % 960u != 0) ts_errors++;
+        } else if (f.has_rtp_timestamp) {
+            ts_errors++;
+        }
+        /* The sender's V flag is on for every packet of its tone. */
+        if (f.content == RTM_TAP_AUDIO && (!f.voice_activity || f.level_dbov > 30)) vad_errors++;
+        if (f.content == RTM_TAP_MUTED) {
+            if (f.voice_activity || f.level_dbov != 127) vad_errors++;
+            for (int i = 0; i < RTM_MIXER_TAP_FRAME_SAMPLES; i++) muted_sound += f.pcm[i] != 0.0f;
+        }
         if (t == 0) first = f.media_time;
         else if (f.media_time != last + RTM_MIXER_TAP_FRAME_SAMPLES) clock_errors++;
         last = f.media_time;
@@ -685,6 +709,17 @@ static void test_taps(void) {
         CHECK_STATUS(rtm_mixer_take_tap_frame(m, 2, SIZED(f)), RTM_NOTHING_DUE); /* not tapped */
     }
     CHECK(clock_errors == 0);
+    CHECK(ts_errors == 0);
+    CHECK(vad_errors == 0);
+    CHECK(muted_sound == 0);
+    printf("tap 1: %d audio, %d FEC, %d concealed, %d muted, %d missing frames\n", content[RTM_TAP_AUDIO],
+           content[RTM_TAP_FEC], content[RTM_TAP_CONCEALED], content[RTM_TAP_MUTED], content[RTM_TAP_MISSING]);
+    CHECK(content[RTM_TAP_MUTED] == 5);
+    /* The burst of 5: concealed (one may be dropped unheard to work off a
+     * backlog, see rtm_mixer_stats.backlog_skips). */
+    CHECK(content[RTM_TAP_CONCEALED] + content[RTM_TAP_FEC] >= 4 && content[RTM_TAP_CONCEALED] + content[RTM_TAP_FEC] <= 5);
+    CHECK(content[RTM_TAP_MISSING] >= 1 && content[RTM_TAP_MISSING] <= 2); /* before the first packet */
+    CHECK(content[RTM_TAP_DTX] == 0);
     CHECK(last == first + (int64_t)(TICKS - 1) * RTM_MIXER_TAP_FRAME_SAMPLES);
     CHECK(first <= 0 && first > -RTM_MIXER_TAP_FRAME_SAMPLES); /* minus the decimator's delay */
     /* The last 0.5 s carry participant 1's tone, not participant 2's. */
@@ -696,19 +731,40 @@ static void test_taps(void) {
     CHECK(own > 1e-3);
     CHECK(db(other / own) < -40.0);
 
-    /* Untaken frames: at most 50 are kept, the latest ones. */
+    /* Untaken frames: at most 50 are kept, the latest ones. Nothing arrives
+     * any more: after 10 concealed frames, missing ones (silence, no
+     * timestamp), not frames of zeros that look like a quiet talker. */
     for (int t = TICKS; t < TICKS + 60; t++) {
         size_t count;
         CHECK_STATUS(rtm_mixer_tick(m, (uint64_t)t * TICK_US + 10000, &count), RTM_OK);
     }
-    int kept = 0;
-    int64_t expect = last + 11 * RTM_MIXER_TAP_FRAME_SAMPLES; /* 10 dropped */
+    /* A caller compiled before the metadata (its struct ends at `pcm`) gets
+     * that layout, its stride too, and nothing past it is written. */
+    const size_t old_size = offsetof(rtm_mixer_tap_frame, ssrc);
+    CHECK(old_size == sizeof(size_t) + 4 + 4 + 8 + 4 * RTM_MIXER_TAP_FRAME_SAMPLES);
+    static _Alignas(rtm_mixer_tap_frame) unsigned char old_frames[3 * sizeof(rtm_mixer_tap_frame)];
+    memset(old_frames, 0xcd, sizeof old_frames);
+    ((rtm_mixer_tap_frame *)(void *)old_frames)->struct_size = old_size;
+    size_t old_got = 0;
+    CHECK_STATUS(rtm_mixer_take_taps(m, (rtm_mixer_tap_frame *)(void *)old_frames, 2, &old_got, NULL),
+                 RTM_DATA_DROPPED);
+    CHECK(old_got == 2);
+    const rtm_mixer_tap_frame *second = (const rtm_mixer_tap_frame *)(void *)(old_frames + old_size);
+    CHECK(second->struct_size == old_size && second->participant == 1);
+    bool past_untouched = true;
+    for (size_t i = 2 * old_size; i < sizeof old_frames; i++) past_untouched &= old_frames[i] == 0xcd;
+    CHECK(past_untouched);
+    int kept = 2, missing = 0, silent = 1;
+    int64_t expect = last + 13 * RTM_MIXER_TAP_FRAME_SAMPLES; /* 10 dropped, 2 taken */
     while (rtm_mixer_take_tap_frame(m, 1, SIZED(f)) == RTM_OK) {
         CHECK(f.media_time == expect);
         expect += RTM_MIXER_TAP_FRAME_SAMPLES;
         kept++;
+        if (f.content == RTM_TAP_MISSING && !f.has_rtp_timestamp && !f.voice_activity) missing++;
+        for (int i = 0; i < RTM_MIXER_TAP_FRAME_SAMPLES; i++) silent &= f.pcm[i] == 0.0f;
     }
     CHECK(kept == 50);
+    CHECK(missing == 48 && silent);
 
     free(pcm);
     sender_destroy(&a);

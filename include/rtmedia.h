@@ -1085,9 +1085,17 @@ typedef struct rtm_mixer_packet {
 } rtm_mixer_packet;
 
 /**
+ * What a tap frame's samples are (`rtm_mixer_tap_frame.content`). Only
+ * RTM_TAP_AUDIO and RTM_TAP_FEC carry what the talker said; the others are
+ * gaps a transcriber should not put words into.
+ */
+typedef uint8_t rtm_tap_content;
+
+/**
  * 20 ms of one participant's audio for transcription: 16 kHz mono, floats
- * in [-1, 1] (a growable struct: set `struct_size = sizeof` before
- * `rtm_mixer_take_tap_frame`).
+ * in [-1, 1], and what a transcriber needs to know about it (a growable
+ * struct: set `struct_size = sizeof` before `rtm_mixer_take_tap_frame` or
+ * on element 0 before `rtm_mixer_take_taps`).
  */
 typedef struct rtm_mixer_tap_frame {
   size_t struct_size;
@@ -1100,6 +1108,41 @@ typedef struct rtm_mixer_tap_frame {
    */
   int64_t media_time;
   float pcm[RTM_MIXER_TAP_FRAME_SAMPLES];
+  /**
+   * The participant's media SSRC (as given to
+   * `rtm_mixer_add_participant`). (Appended in 0.2, as are the fields
+   * below: a caller compiled without them gets the frame without them.)
+   */
+  uint32_t ssrc;
+  /**
+   * If `has_rtp_timestamp`: the sender's RTP timestamp (48 kHz, as in
+   * its packets) of the frame's first sample (the played packet's
+   * timestamp less the 16 kHz decimator's delay, 51 at 48 kHz). Map it
+   * to the talker's wall clock with the sender's RTCP sender reports
+   * (NTP time and RTP timestamp pairs). Absent (false) for
+   * RTM_TAP_MISSING frames and for a frame inserted while the jitter
+   * buffer lengthened its delay.
+   */
+  uint32_t rtp_timestamp;
+  bool has_rtp_timestamp;
+  /**
+   * Whether the talker was speaking: the sender's own decision if its
+   * packets state one (the RFC 6464 V flag when `audio_level_ext_id` is
+   * set, else the Opus SILK VAD flag), else a level louder than -50 dBov
+   * (not the speech floor: a noise floor is not speech). FEC and
+   * concealed frames keep the previous frame's decision;
+   * DTX, muted and missing frames are false.
+   */
+  bool voice_activity;
+  /**
+   * What the samples are: RTM_TAP_AUDIO, _FEC, _CONCEALED, _DTX, _MUTED
+   * or _MISSING.
+   */
+  rtm_tap_content content;
+  /**
+   * The frame's level, -dBov (0 loudest, 127 silence).
+   */
+  uint8_t level_dbov;
 } rtm_mixer_tap_frame;
 
 /**
@@ -2033,6 +2076,39 @@ typedef struct rtm_srtp_master_key {
 
 #define RTM_LOG_DEBUG 4
 
+/**
+ * The decoded audio of a packet that arrived in time.
+ */
+#define RTM_TAP_AUDIO 0
+
+/**
+ * A lost packet rebuilt from the next packet's in-band FEC.
+ */
+#define RTM_TAP_FEC 1
+
+/**
+ * A lost or late packet concealed by libopus PLC (an extrapolation that
+ * fades out, not the talker's words).
+ */
+#define RTM_TAP_CONCEALED 2
+
+/**
+ * The sender's DTX: comfort noise, it stopped sending speech.
+ */
+#define RTM_TAP_DTX 3
+
+/**
+ * Muted by the host (`rtm_mixer_set_muted`): silence; a muted participant
+ * is not transcribed.
+ */
+#define RTM_TAP_MUTED 4
+
+/**
+ * Nothing to play (stream not started or stopped, a loss longer than
+ * concealment, an undecodable packet): silence.
+ */
+#define RTM_TAP_MISSING 5
+
 #define RTM_PACKET_CLASS_AUDIO 0
 
 #define RTM_PACKET_CLASS_RETRANSMISSION 1
@@ -2643,7 +2719,8 @@ rtm_status rtm_mixer_remove_participant(rtm_mixer_t *mixer, uint32_t id);
 
 /**
  * Mutes or unmutes participant `id`: a muted participant is not mixed into
- * anyone's stream (it still receives its own mix), from the next tick.
+ * anyone's stream (it still receives its own mix), and its tap frames are
+ * silence marked RTM_TAP_MUTED, from the next tick.
  * RTM_ERR_NOT_FOUND if `id` is not in the room.
  */
 rtm_status rtm_mixer_set_muted(rtm_mixer_t *mixer, uint32_t id, bool muted);
@@ -2752,7 +2829,8 @@ rtm_status rtm_mixer_payload(const rtm_mixer_t *mixer,
 
 /**
  * The oldest tap frame of participant `id` into `*out`. A tapped
- * participant gets one frame per tick (silence when nothing arrived); up to
+ * participant gets one frame per tick (silence marked RTM_TAP_MISSING when
+ * nothing arrived; see `rtm_mixer_tap_frame.content`); up to
  * 50 (1 s) are kept, the oldest dropped beyond that, so take them after
  * every tick. RTM_NOTHING_DUE when none is waiting (also when `id` is not
  * in the room or was added without `tap`).

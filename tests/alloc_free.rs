@@ -954,6 +954,12 @@ fn mixer_through_the_c_api_allocates_nothing_in_steady_state() {
             participant: 0,
             media_time: 0,
             pcm: [0.0; RTM_MIXER_TAP_FRAME_SAMPLES],
+            ssrc: 0,
+            rtp_timestamp: 0,
+            has_rtp_timestamp: false,
+            voice_activity: false,
+            content: 0,
+            level_dbov: 0,
         })
         .collect();
     let mut out = [0u8; 1500];

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::audio::encoder::OpusError;
 use crate::audio::mixer::{
-    ListenerPacket, Mixer, MixerConfig, MixerError, ParticipantInput, MAX_PAYLOAD,
+    ListenerPacket, Mixer, MixerConfig, MixerError, ParticipantInput, TapContent, TapFrame,
+    MAX_PAYLOAD,
 };
 use crate::audio::TAP_FRAME_SAMPLES;
 
@@ -123,11 +124,8 @@ pub struct rtm_mixer_config {
 }
 
 args::versioned_grown!(rtm_mixer_config, first_new_field: max_packet_bytes);
-args::versioned!(
-    rtm_mixer_packet,
-    rtm_mixer_tap_frame,
-    rtm_mixer_speaker_change,
-);
+args::versioned!(rtm_mixer_packet, rtm_mixer_speaker_change);
+args::versioned_grown!(rtm_mixer_tap_frame, first_new_field: ssrc);
 args::versioned_grown!(rtm_mixer_stats, first_new_field: oversize_drops);
 // (fec_attempts .. tap_frames_dropped were appended in the same release as
 // oversize_drops: one older layout.)
@@ -305,7 +303,8 @@ pub unsafe extern "C" fn rtm_mixer_remove_participant(
 }
 
 /// Mutes or unmutes participant `id`: a muted participant is not mixed into
-/// anyone's stream (it still receives its own mix), from the next tick.
+/// anyone's stream (it still receives its own mix), and its tap frames are
+/// silence marked RTM_TAP_MUTED, from the next tick.
 /// RTM_ERR_NOT_FOUND if `id` is not in the room.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_mixer_set_muted(
@@ -540,9 +539,31 @@ pub unsafe extern "C" fn rtm_mixer_payload(
     })
 }
 
+/// What a tap frame's samples are (`rtm_mixer_tap_frame.content`). Only
+/// RTM_TAP_AUDIO and RTM_TAP_FEC carry what the talker said; the others are
+/// gaps a transcriber should not put words into.
+pub type rtm_tap_content = u8;
+/// The decoded audio of a packet that arrived in time.
+pub const RTM_TAP_AUDIO: rtm_tap_content = 0;
+/// A lost packet rebuilt from the next packet's in-band FEC.
+pub const RTM_TAP_FEC: rtm_tap_content = 1;
+/// A lost or late packet concealed by libopus PLC (an extrapolation that
+/// fades out, not the talker's words).
+pub const RTM_TAP_CONCEALED: rtm_tap_content = 2;
+/// The sender's DTX: comfort noise, it stopped sending speech.
+pub const RTM_TAP_DTX: rtm_tap_content = 3;
+/// Muted by the host (`rtm_mixer_set_muted`): silence; a muted participant
+/// is not transcribed.
+pub const RTM_TAP_MUTED: rtm_tap_content = 4;
+/// Nothing to play (stream not started or stopped, a loss longer than
+/// concealment, an undecodable packet): silence.
+pub const RTM_TAP_MISSING: rtm_tap_content = 5;
+const _: () = assert!(TapContent::Missing as u8 == RTM_TAP_MISSING && TapContent::Audio as u8 == 0);
+
 /// 20 ms of one participant's audio for transcription: 16 kHz mono, floats
-/// in [-1, 1] (a growable struct: set `struct_size = sizeof` before
-/// `rtm_mixer_take_tap_frame`).
+/// in [-1, 1], and what a transcriber needs to know about it (a growable
+/// struct: set `struct_size = sizeof` before `rtm_mixer_take_tap_frame` or
+/// on element 0 before `rtm_mixer_take_taps`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rtm_mixer_tap_frame {
@@ -554,10 +575,51 @@ pub struct rtm_mixer_tap_frame {
     /// participant differ by RTM_MIXER_TAP_FRAME_SAMPLES.
     pub media_time: i64,
     pub pcm: [f32; RTM_MIXER_TAP_FRAME_SAMPLES],
+    /// The participant's media SSRC (as given to
+    /// `rtm_mixer_add_participant`). (Appended in 0.2, as are the fields
+    /// below: a caller compiled without them gets the frame without them.)
+    pub ssrc: u32,
+    /// If `has_rtp_timestamp`: the sender's RTP timestamp (48 kHz, as in
+    /// its packets) of the frame's first sample (the played packet's
+    /// timestamp less the 16 kHz decimator's delay, 51 at 48 kHz). Map it
+    /// to the talker's wall clock with the sender's RTCP sender reports
+    /// (NTP time and RTP timestamp pairs). Absent (false) for
+    /// RTM_TAP_MISSING frames and for a frame inserted while the jitter
+    /// buffer lengthened its delay.
+    pub rtp_timestamp: u32,
+    pub has_rtp_timestamp: bool,
+    /// Whether the talker was speaking: the sender's own decision if its
+    /// packets state one (the RFC 6464 V flag when `audio_level_ext_id` is
+    /// set, else the Opus SILK VAD flag), else a level louder than -50 dBov
+    /// (not the speech floor: a noise floor is not speech). FEC and
+    /// concealed frames keep the previous frame's decision;
+    /// DTX, muted and missing frames are false.
+    pub voice_activity: bool,
+    /// What the samples are: RTM_TAP_AUDIO, _FEC, _CONCEALED, _DTX, _MUTED
+    /// or _MISSING.
+    pub content: rtm_tap_content,
+    /// The frame's level, -dBov (0 loudest, 127 silence).
+    pub level_dbov: u8,
+}
+
+fn tap_frame(f: TapFrame) -> rtm_mixer_tap_frame {
+    rtm_mixer_tap_frame {
+        struct_size: 0,
+        participant: f.participant,
+        media_time: f.media_time,
+        pcm: f.pcm,
+        ssrc: f.ssrc,
+        rtp_timestamp: f.rtp_timestamp.unwrap_or(0),
+        has_rtp_timestamp: f.rtp_timestamp.is_some(),
+        voice_activity: f.voice_activity,
+        content: f.content as rtm_tap_content,
+        level_dbov: f.level,
+    }
 }
 
 /// The oldest tap frame of participant `id` into `*out`. A tapped
-/// participant gets one frame per tick (silence when nothing arrived); up to
+/// participant gets one frame per tick (silence marked RTM_TAP_MISSING when
+/// nothing arrived; see `rtm_mixer_tap_frame.content`); up to
 /// 50 (1 s) are kept, the oldest dropped beyond that, so take them after
 /// every tick. RTM_NOTHING_DUE when none is waiting (also when `id` is not
 /// in the room or was added without `tap`).
@@ -574,13 +636,7 @@ pub unsafe extern "C" fn rtm_mixer_take_tap_frame(
             due = false;
             return Ok(());
         };
-        let frame = rtm_mixer_tap_frame {
-            struct_size: 0,
-            participant: f.participant,
-            media_time: f.media_time,
-            pcm: f.pcm,
-        };
-        args::write(out, frame)
+        args::write(out, tap_frame(f))
     });
     match status {
         rtm_status::RTM_OK if !due => rtm_status::RTM_NOTHING_DUE,
@@ -614,15 +670,7 @@ pub unsafe extern "C" fn rtm_mixer_take_taps(
         let taps = h.mixer.take_taps_max(capacity);
         lost = taps.dropped();
         for (i, f) in taps.enumerate() {
-            out.set(
-                i,
-                rtm_mixer_tap_frame {
-                    struct_size: 0,
-                    participant: f.participant,
-                    media_time: f.media_time,
-                    pcm: f.pcm,
-                },
-            );
+            out.set(i, tap_frame(f));
             n = i + 1;
         }
         *count = n;

@@ -89,7 +89,7 @@ use super::opus_packet::inspect;
 use super::resample::Decimator3;
 use super::selection::Selector;
 use super::speaker::{DominantSpeaker, SpeakerChange};
-use super::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
+use super::FRAME_SAMPLES;
 use crate::jitter::JitterBuffer;
 use crate::packet::RtpPacket;
 
@@ -98,8 +98,8 @@ pub use output::{ListenerPacket, TickOutput};
 use playout::{Frame, Playout, PlayoutCounts};
 pub use playout::{MAX_CONCEAL_FRAMES, MAX_FOLLOW_FRAMES};
 pub use quiet::{QuietTracker, QUIET_REFRESH_TICKS};
-use taps::TapQueue;
-pub use taps::{TapFrame, Taps, TAP_QUEUE_TICKS};
+pub use taps::{TapContent, TapFrame, Taps, TAP_QUEUE_TICKS, VOICE_LEVEL_DBOV};
+use taps::{TapMeta, TapQueue};
 
 /// Frames a former speaker keeps its personal encoder on the shared mix.
 pub const HANGOVER_FRAMES: u8 = 10;
@@ -150,6 +150,8 @@ struct Participant {
     role: Role,
     personal: Option<(Encoder, Limiter)>,
     tap: Option<Decimator3>,
+    /// What this tick's frame is, for the tap frame.
+    meta: TapMeta,
 }
 
 /// Counters since the mixer was created.
@@ -312,6 +314,7 @@ impl Mixer {
             role: Role::Listener,
             personal: None,
             tap: tap.then(Decimator3::new),
+            meta: TapMeta::default(),
         });
         self.levels.push(SILENCE);
         self.selector.add();
@@ -351,7 +354,8 @@ impl Mixer {
         Ok(&mut self.participants[i])
     }
 
-    /// Mutes a participant: it is not mixed (its own mix still plays).
+    /// Mutes a participant: it is not mixed (its own mix still plays) and
+    /// its tap frames are silence marked [`TapContent::Muted`].
     pub fn set_muted(&mut self, id: u32, muted: bool) -> Result<(), MixerError> {
         let i = self.index(id).ok_or(MixerError::UnknownParticipant)?;
         self.participants[i].muted = muted;
@@ -439,6 +443,7 @@ impl Mixer {
                 let _ = p.jitter.push(packet, at);
             }
             p.frame = p.playout.next(&mut p.jitter, now, &mut self.playout_counts);
+            p.meta.start(p.playout.played_ts);
             p.decoded = false;
             p.level_known = true;
             match &p.frame {
@@ -450,6 +455,14 @@ impl Mixer {
                     p.playout.played_packet(info.is_some_and(|i| !i.dtx));
                     let from_ext =
                         ext.and_then(|id| rtp.as_ref()?.extension(id).and_then(parse_audio_level));
+                    p.meta.content = if info.is_some_and(|i| i.dtx) {
+                        TapContent::Dtx
+                    } else {
+                        TapContent::Audio
+                    };
+                    p.meta.stated_vad = from_ext
+                        .map(|l| l.voice)
+                        .or(info.and_then(|i| i.voice_activity));
                     match from_ext {
                         Some(l) => p.level = l.level,
                         None if heard => p.level_known = false,
@@ -495,22 +508,26 @@ impl Mixer {
                 match payload.filter(|pl| inspect(pl).is_some_and(|i| i.lbrr)) {
                     Some(pl) => {
                         self.stats.fec_frames += 1;
+                        p.meta.content = TapContent::Fec;
                         p.decoder.decode_float(pl, &mut p.pcm, true).is_ok()
                     }
                     None => {
                         self.stats.concealed_frames += 1;
+                        p.meta.content = TapContent::Concealed;
                         p.decoder.decode_float(&[], &mut p.pcm, false).is_ok()
                     }
                 }
             }
             Some(Frame::Conceal) => {
                 self.stats.concealed_frames += 1;
+                p.meta.content = TapContent::Concealed;
                 p.decoder.decode_float(&[], &mut p.pcm, false).is_ok()
             }
             None => false,
         };
         if !ok {
             p.pcm.fill(0.0);
+            p.meta.content = TapContent::Missing;
         }
     }
 
@@ -639,9 +656,10 @@ impl Mixer {
         self.payload_count - 1
     }
 
-    /// Feeds tapped participants' audio (silence when nothing came) to
-    /// the room's tap queue, stamped on the mixer's media clock and kept in
-    /// [-1, 1] (a decoded full-scale voice overshoots a little).
+    /// Feeds tapped participants' audio (silence when nothing came or the
+    /// participant is muted, marked as such) to the room's tap queue,
+    /// stamped on the mixer's media clock and the sender's RTP clock and
+    /// kept in [-1, 1] (a decoded full-scale voice overshoots a little).
     fn tap(&mut self) {
         let media_time_16k = self.media_time / 3;
         for p in self.participants.iter_mut() {
@@ -650,18 +668,23 @@ impl Mixer {
             };
             if !p.decoded {
                 p.pcm.fill(0.0);
+                p.meta.content = TapContent::Missing;
             }
-            let mut frame = TapFrame {
-                participant: p.id,
-                media_time: media_time_16k - decimator.delay_samples() as i64,
-                pcm: [0.0; TAP_FRAME_SAMPLES],
-            };
+            if p.muted {
+                p.pcm.fill(0.0);
+                p.meta.content = TapContent::Muted;
+            }
+            let level = if p.muted { SILENCE } else { p.level };
+            let delay = decimator.delay_samples();
+            let mut frame = p.meta.frame(p.id, p.ssrc, media_time_16k, delay, level);
             decimator.process(&p.pcm, &mut frame.pcm);
             // Documented in [-1, 1]: an Opus decode of a full-scale talker
             // overshoots (and garbage decodes further), and a consumer that
-            // converts to 16-bit would wrap.
+            // converts to 16-bit would wrap. A muted or missing frame is
+            // silence, also the filter's tail of the frame before.
+            let silent = matches!(frame.content, TapContent::Muted | TapContent::Missing);
             for s in &mut frame.pcm {
-                *s = s.clamp(-1.0, 1.0);
+                *s = if silent { 0.0 } else { s.clamp(-1.0, 1.0) };
             }
             self.taps.push(frame);
         }

@@ -89,6 +89,10 @@ pub(super) struct Playout {
     /// Frames the cursor moved on by itself since the last event played:
     /// events that far back are the late ones for them.
     followed: u32,
+    /// Extended RTP timestamp of the frame [`next`](Self::next) returned
+    /// (`None` for a frame inserted while the buffer lengthens its delay,
+    /// which has no timestamp of its own).
+    pub played_ts: Option<i64>,
 }
 
 impl Playout {
@@ -99,6 +103,7 @@ impl Playout {
         now: u64,
         counts: &mut PlayoutCounts,
     ) -> Option<Frame> {
+        self.played_ts = None;
         let mut frame = self.take_due(jitter, now, counts);
         // A backlog (the next frame is due already: the jitter buffer
         // lowered its delay): drop this frame if nobody would miss it, one
@@ -160,6 +165,7 @@ impl Playout {
             }
             self.followed = 0;
             self.next_ts = Some(ts + FRAME_TS);
+            self.played_ts = Some(ts);
             return Some(this);
         }
         None
@@ -188,6 +194,7 @@ impl Playout {
         }
         if jitter.is_empty() {
             self.next_ts = Some(next + FRAME_TS);
+            self.played_ts = Some(next);
             self.followed += 1;
         }
         (self.since_speech <= MAX_CONCEAL_FRAMES).then_some(Frame::Conceal)

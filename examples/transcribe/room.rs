@@ -1,0 +1,183 @@
+//! The meeting's audio path: each talker's packets cross its impaired link
+//! to the server, whose mixer (`rtmedia::audio::mixer`, jitter buffers
+//! inside) ticks every 20 ms; the server keeps each talker's 16 kHz tap
+//! with its metadata, the room mix, and the sender reports it received.
+
+use std::time::Instant;
+
+use rtmedia::audio::mixer::{Mixer, MixerConfig, ParticipantInput, TapContent};
+use rtmedia::audio::resample::Decimator3;
+use rtmedia::audio::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
+use rtmedia::packet::rtcp::{compound, RtcpPacket};
+use rtmedia::sim::Link;
+
+use crate::script::{Talker, Utterance};
+use crate::talker::Device;
+
+/// The server's mixer ticks at this phase of every 20 ms.
+const TICK_PHASE_US: u64 = 7_000;
+/// Seconds from 1900 (NTP) to 1970 (Unix).
+const NTP_UNIX_OFFSET: f64 = 2_208_988_800.0;
+
+/// One tap frame's metadata, as the consumer needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameMeta {
+    pub media_time: i64,
+    pub rtp_timestamp: Option<u32>,
+    pub voice: bool,
+    pub content: TapContent,
+    pub level: u8,
+}
+
+/// A sender report as received: arrival (s since the start), the NTP time
+/// as Unix seconds, the RTP timestamp.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedSr {
+    pub arrival_s: f64,
+    pub wall_s: f64,
+    pub rtp: u32,
+}
+
+/// What the server kept of one talker.
+pub struct TalkerOut {
+    pub participant: u32,
+    pub ssrc: u32,
+    pub tap: Vec<i16>,
+    pub frames: Vec<FrameMeta>,
+    pub reports: Vec<ReceivedSr>,
+    pub original: Vec<i16>,
+    pub packets_sent: u64,
+    pub packets_lost: u64,
+}
+
+pub struct RoomOut {
+    pub talkers: Vec<TalkerOut>,
+    /// The room mix decoded, decimated to 16 kHz.
+    pub mix: Vec<i16>,
+    /// Media time (16 kHz) of the mix's first sample.
+    pub mix_media_time0: i64,
+    /// Ticks and the wall time the whole simulation loop took.
+    pub ticks: u64,
+    pub loop_seconds: f64,
+    pub mixer_seconds: f64,
+}
+
+fn to_i16(x: f32) -> i16 {
+    (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
+}
+
+/// Runs the meeting: `length_us` of true time.
+pub fn run(
+    talkers: &[Talker],
+    script: &[Utterance],
+    wall0_us: u64,
+    length_us: u64,
+    seed: u64,
+) -> RoomOut {
+    let mut mixer = Mixer::new(MixerConfig::default()).expect("libopus");
+    let mut devices: Vec<Device> = talkers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Device::new(t, i, script, wall0_us, length_us, seed))
+        .collect();
+    let mut links: Vec<Link> = talkers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Link::new(t.link, seed.wrapping_mul(31).wrapping_add(i as u64)))
+        .collect();
+    let inputs: Vec<ParticipantInput> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let id = 1 + i as u32;
+            mixer
+                .add_participant(id, d.ssrc, 0x3a00_0000 + id, true)
+                .expect("room has space")
+        })
+        .collect();
+    let mut out: Vec<TalkerOut> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| TalkerOut {
+            participant: 1 + i as u32,
+            ssrc: d.ssrc,
+            tap: Vec::new(),
+            frames: Vec::new(),
+            reports: Vec::new(),
+            original: d.original_16k().to_vec(),
+            packets_sent: 0,
+            packets_lost: 0,
+        })
+        .collect();
+    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).expect("libopus");
+    let mut mix_pcm = [0f32; FRAME_SAMPLES];
+    let mut mix_16k = [0f32; TAP_FRAME_SAMPLES];
+    let mut decimator = Decimator3::new();
+    let mut mix = Vec::new();
+    let (mut ticks, mut mixer_ns) = (0u64, 0u128);
+    let started = Instant::now();
+    // 1 ms steps: every packet is sent and received within 1 ms of its time.
+    for now in (0..=length_us).step_by(1_000) {
+        for (i, device) in devices.iter_mut().enumerate() {
+            device.poll(now, |p| links[i].send(now, p));
+        }
+        for (i, link) in links.iter_mut().enumerate() {
+            while let Some(p) = link.poll(now) {
+                // RTCP and RTP share the port (RFC 5761): types 200..=204.
+                if (200..=204).contains(&p.get(1).copied().unwrap_or(0)) {
+                    for sr in compound(&p).flatten() {
+                        if let RtcpPacket::SenderReport(sr) = sr {
+                            let ntp = sr.ntp_timestamp();
+                            out[i].reports.push(ReceivedSr {
+                                arrival_s: now as f64 / 1e6,
+                                wall_s: (ntp >> 32) as f64 - NTP_UNIX_OFFSET
+                                    + (ntp & 0xffff_ffff) as f64 / 4_294_967_296.0,
+                                rtp: sr.rtp_timestamp(),
+                            });
+                        }
+                    }
+                } else {
+                    inputs[i].push(p, now);
+                }
+            }
+        }
+        if now % 20_000 != TICK_PHASE_US {
+            continue;
+        }
+        let t0 = Instant::now();
+        let tick = mixer.tick(now);
+        mixer_ns += t0.elapsed().as_nanos();
+        ticks += 1;
+        let n = decoder
+            .decode_float(tick.payload(0), &mut mix_pcm, false)
+            .unwrap_or(0);
+        if n != FRAME_SAMPLES {
+            mix_pcm.fill(0.0);
+        }
+        decimator.process(&mix_pcm, &mut mix_16k);
+        mix.extend(mix_16k.iter().map(|s| to_i16(*s)));
+        for f in mixer.take_taps() {
+            let t = &mut out[(f.participant - 1) as usize];
+            t.tap.extend(f.pcm.iter().map(|s| to_i16(*s)));
+            t.frames.push(FrameMeta {
+                media_time: f.media_time,
+                rtp_timestamp: f.rtp_timestamp,
+                voice: f.voice_activity,
+                content: f.content,
+                level: f.level,
+            });
+        }
+    }
+    for (t, link) in out.iter_mut().zip(&links) {
+        t.packets_sent = link.stats().sent;
+        t.packets_lost = link.stats().lost;
+    }
+    RoomOut {
+        mix_media_time0: out[0].frames.first().map_or(0, |f| f.media_time),
+        talkers: out,
+        mix,
+        ticks,
+        loop_seconds: started.elapsed().as_secs_f64(),
+        mixer_seconds: mixer_ns as f64 / 1e9,
+    }
+}
