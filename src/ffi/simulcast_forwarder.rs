@@ -1,7 +1,9 @@
 //! The simulcast forwarder from C (`rtm_forwarder_*`): one per subscriber
 //! and source.
 
-use crate::simulcast::{Forwarded, Forwarder, ForwarderConfig, PauseReason, RetransmitError};
+use crate::simulcast::{
+    Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason, RetransmitError,
+};
 
 use super::handle;
 use super::simulcast::*;
@@ -77,7 +79,7 @@ pub unsafe extern "C" fn rtm_forwarder_config_init(
     guard(|| args::init(config, size, default_config()))
 }
 
-fn forwarder_config(c: &rtm_forwarder_config) -> Result<ForwarderConfig, rtm_status> {
+pub(super) fn forwarder_config(c: &rtm_forwarder_config) -> Result<ForwarderConfig, rtm_status> {
     let payload_type = match c.payload_type {
         -1 => None,
         pt @ 0..=127 => Some(pt as u8),
@@ -413,23 +415,24 @@ pub unsafe extern "C" fn rtm_forwarder_get_stats(
     fwd: *const rtm_forwarder_t,
     out: *mut rtm_forwarder_stats,
 ) -> rtm_status {
-    handle::with_shared(fwd, |h| {
-        let s = h.fwd.stats();
-        let stats = rtm_forwarder_stats {
-            struct_size: 0,
-            packets_sent: s.packets_sent,
-            bytes_sent: s.bytes_sent,
-            frames_sent: s.frames_sent,
-            keyframes_sent: s.keyframes_sent,
-            dropped: s.dropped,
-            spatial_switches: s.spatial_switches,
-            temporal_switches: s.temporal_switches,
-            keyframe_requests: s.keyframe_requests,
-            retransmitted: s.retransmitted,
-            nacks_before_keyframe: s.nacks_before_keyframe,
-            nacks_not_found: s.nacks_not_found,
-            cut_frames: s.cut_frames,
-        };
-        args::write(out, stats)
-    })
+    handle::with_shared(fwd, |h| args::write(out, forwarder_stats(h.fwd.stats())))
+}
+
+/// The C form of a forwarder's counters.
+pub(super) fn forwarder_stats(s: &ForwarderStats) -> rtm_forwarder_stats {
+    rtm_forwarder_stats {
+        struct_size: 0,
+        packets_sent: s.packets_sent,
+        bytes_sent: s.bytes_sent,
+        frames_sent: s.frames_sent,
+        keyframes_sent: s.keyframes_sent,
+        dropped: s.dropped,
+        spatial_switches: s.spatial_switches,
+        temporal_switches: s.temporal_switches,
+        keyframe_requests: s.keyframe_requests,
+        retransmitted: s.retransmitted,
+        nacks_before_keyframe: s.nacks_before_keyframe,
+        nacks_not_found: s.nacks_not_found,
+        cut_frames: s.cut_frames,
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::codec::Codec;
-use crate::simulcast::{Source, SourceConfig, SourceError, SourcePacket, MAX_SPATIAL};
+use crate::simulcast::{Source, SourceConfig, SourceError, SourcePacket, SourceStats, MAX_SPATIAL};
 
 use super::buffers::{shared_buffer, BufferPool, CallerBuffer};
 use super::handle;
@@ -143,7 +143,7 @@ pub struct rtm_source_config {
     pub max_packet_bytes: usize,
 }
 
-fn codec_code(codec: Codec) -> rtm_source_codec {
+pub(super) fn codec_code(codec: Codec) -> rtm_source_codec {
     match codec {
         Codec::Vp8 => RTM_SOURCE_CODEC_VP8,
         Codec::H264 => RTM_SOURCE_CODEC_H264,
@@ -295,7 +295,7 @@ pub struct rtm_source_packet_info {
     pub forwarded_len: usize,
 }
 
-fn packet_info(p: &SourcePacket) -> rtm_source_packet_info {
+pub(super) fn packet_info(p: &SourcePacket) -> rtm_source_packet_info {
     rtm_source_packet_info {
         struct_size: 0,
         spatial: p.spatial,
@@ -541,20 +541,21 @@ pub unsafe extern "C" fn rtm_source_get_stats(
     src: *const rtm_source_t,
     out: *mut rtm_source_stats,
 ) -> rtm_status {
-    handle::with_shared(src, |s| {
-        let st = s.source.stats();
-        let stats = rtm_source_stats {
-            struct_size: 0,
-            packets: st.packets,
-            bytes: st.bytes,
-            padding_packets: st.padding_packets,
-            unknown_ssrc: st.unknown_ssrc,
-            malformed: st.malformed,
-            keyframes: st.keyframes,
-            keyframe_requests_sent: st.keyframe_requests_sent,
-            sender_reports: st.sender_reports,
-            oversize: st.oversize,
-        };
-        args::write(out, stats)
-    })
+    handle::with_shared(src, |s| args::write(out, source_stats(s.source.stats())))
+}
+
+/// The C form of a source's counters.
+pub(super) fn source_stats(st: &SourceStats) -> rtm_source_stats {
+    rtm_source_stats {
+        struct_size: 0,
+        packets: st.packets,
+        bytes: st.bytes,
+        padding_packets: st.padding_packets,
+        unknown_ssrc: st.unknown_ssrc,
+        malformed: st.malformed,
+        keyframes: st.keyframes,
+        keyframe_requests_sent: st.keyframe_requests_sent,
+        sender_reports: st.sender_reports,
+        oversize: st.oversize,
+    }
 }
