@@ -3160,7 +3160,12 @@ rtm_status rtm_rtcp_nack_lost(const uint8_t *packet,
  * Builds a generic NACK (RFC 4585) for `lost[0..lost_count]` (sequence
  * numbers in arrival order; compressed into PID+BLP pairs) into
  * `out[0..capacity]`; `*out_len` receives its length.
- * RTM_ERR_INVALID_ARGUMENT if `lost_count` is 0. Thread-safe.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) when `lost_count` is 0,
+ * when the numbers need more PID+BLP pairs than the 16-bit length field
+ * allows (about 65,000), or for a `lost_count` no array can have.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `lost` with `lost_count` >
+ * 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
+ * length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_nack(uint32_t sender_ssrc,
                                uint32_t media_ssrc,
@@ -3171,7 +3176,10 @@ rtm_status rtm_rtcp_build_nack(uint32_t sender_ssrc,
                                size_t *out_len);
 
 /**
- * Builds a picture loss indication (12 bytes). Thread-safe.
+ * Builds a picture loss indication (12 bytes) into `out[0..capacity]`;
+ * `*out_len` receives its length. Never RTM_ERR_INVALID_ARGUMENT.
+ * RTM_ERR_NULL_POINTER (`out` or `out_len`); RTM_ERR_BUFFER_TOO_SMALL
+ * when `capacity` is below 12 (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_pli(uint32_t sender_ssrc,
                               uint32_t media_ssrc,
@@ -3180,9 +3188,13 @@ rtm_status rtm_rtcp_build_pli(uint32_t sender_ssrc,
                               size_t *out_len);
 
 /**
- * Builds a full intra request (RFC 5104) for one media source with
- * command sequence number `seq_nr` (increment it per new request; repeat it
- * for a retransmission of the same request). Thread-safe.
+ * Builds a full intra request (RFC 5104, 20 bytes) for one media source
+ * with command sequence number `seq_nr` (increment it per new request;
+ * repeat it for a retransmission of the same request) into
+ * `out[0..capacity]`; `*out_len` receives its length. Never
+ * RTM_ERR_INVALID_ARGUMENT (one entry). RTM_ERR_NULL_POINTER (`out` or
+ * `out_len`); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below 20
+ * (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_fir(uint32_t sender_ssrc,
                               uint32_t media_ssrc,
@@ -3192,7 +3204,12 @@ rtm_status rtm_rtcp_build_fir(uint32_t sender_ssrc,
                               size_t *out_len);
 
 /**
- * Builds a REMB for `ssrcs[0..ssrc_count]` (at most 255). Thread-safe.
+ * Builds a REMB for `ssrcs[0..ssrc_count]` into `out[0..capacity]`;
+ * `*out_len` receives its length. RTM_ERR_INVALID_ARGUMENT (nothing is
+ * written) for more than 255 SSRCs (the 8-bit count) or an `ssrc_count`
+ * no array can have. RTM_ERR_NULL_POINTER (`out`, `out_len`, or `ssrcs`
+ * with `ssrc_count` > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+ * below the packet's length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_remb(uint32_t sender_ssrc,
                                uint64_t bitrate_bps,
@@ -3203,8 +3220,15 @@ rtm_status rtm_rtcp_build_remb(uint32_t sender_ssrc,
                                size_t *out_len);
 
 /**
- * Builds a sender report with `blocks[0..block_count]` (at most 31).
- * Thread-safe.
+ * Builds a sender report with `blocks[0..block_count]` into
+ * `out[0..capacity]`; `*out_len` receives its length.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) for more than
+ * RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in an
+ * RR), a block whose `cumulative_lost` does not fit 24 bits
+ * (-8388608..=8388607), or a `block_count` no array can have.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with `block_count`
+ * > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
+ * length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_sr(uint32_t ssrc,
                              uint64_t ntp_timestamp,
@@ -3218,8 +3242,15 @@ rtm_status rtm_rtcp_build_sr(uint32_t ssrc,
                              size_t *out_len);
 
 /**
- * Builds a receiver report with `blocks[0..block_count]` (at most 31).
- * Thread-safe.
+ * Builds a receiver report with `blocks[0..block_count]` into
+ * `out[0..capacity]`; `*out_len` receives its length.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) for more than
+ * RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in
+ * another RR), a block whose `cumulative_lost` does not fit 24 bits
+ * (-8388608..=8388607), or a `block_count` no array can have.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with `block_count`
+ * > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
+ * length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_rr(uint32_t ssrc,
                              const struct rtm_rtcp_report_block *blocks,
@@ -3230,7 +3261,12 @@ rtm_status rtm_rtcp_build_rr(uint32_t ssrc,
 
 /**
  * Builds an SDES packet with one chunk carrying `cname[0..cname_len]`
- * (1–255 bytes, not NUL-terminated). Thread-safe.
+ * (1–255 bytes, not NUL-terminated) into `out[0..capacity]`; `*out_len`
+ * receives its length. RTM_ERR_INVALID_ARGUMENT (nothing is written) for
+ * a `cname_len` of 0 or above 255. RTM_ERR_NULL_POINTER (`out`,
+ * `out_len`, or `cname` with `cname_len` > 0); RTM_ERR_BUFFER_TOO_SMALL
+ * when `capacity` is below the packet's length (nothing is written).
+ * Thread-safe.
  */
 rtm_status rtm_rtcp_build_sdes_cname(uint32_t ssrc,
                                      const uint8_t *cname,
@@ -3241,8 +3277,14 @@ rtm_status rtm_rtcp_build_sdes_cname(uint32_t ssrc,
 
 /**
  * Builds a BYE for `ssrcs[0..ssrc_count]` (1–31) with an optional reason
- * (`reason` may be NULL when `reason_len` is 0; at most 255 bytes).
- * Thread-safe.
+ * (`reason` may be NULL when `reason_len` is 0; at most 255 bytes) into
+ * `out[0..capacity]`; `*out_len` receives its length.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) for an `ssrc_count` of 0
+ * (a BYE names who leaves) or above 31 (the 5-bit count), or a
+ * `reason_len` above 255. RTM_ERR_NULL_POINTER (`out`, `out_len`, `ssrcs`
+ * with `ssrc_count` > 0, or `reason` with `reason_len` > 0);
+ * RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's length
+ * (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_bye(const uint32_t *ssrcs,
                               size_t ssrc_count,
@@ -3455,14 +3497,24 @@ rtm_status rtm_forwarder_forward(rtm_forwarder_t *fwd,
                                  rtm_drop_reason *dropped);
 
 /**
- * After a forward that sent a packet: the next packet of the new layer
- * that reached `src` before the keyframe that started a layer switch (the
- * network reordered them), written to `out[0..*out_len]` as
- * `rtm_forwarder_forward` would. Call after every sent packet until it
- * returns RTM_NOTHING_DUE (with `*out_len` 0; a cheap check when there was
- * no switch); skipping it leaves those packets for the subscriber to NACK.
- * `out_cap`: as for `rtm_forwarder_forward` (RTM_ERR_BUFFER_TOO_SMALL,
- * nothing changes). `src` is only read.
+ * Packets this subscriber is due from `src`'s history, one per call,
+ * written to `out[0..*out_len]` as `rtm_forwarder_forward` would: when a
+ * switch starts from a keyframe the forwarder held back for a frame (in
+ * case the target layer's keyframe of the same capture followed), that
+ * keyframe and what followed it; after a join or resume started from the
+ * history (`rtm_track_*` only), the kept keyframe and what followed; and
+ * packets of the new layer that reached `src` before the keyframe that
+ * started a switch (the network reordered them).
+ *
+ * Call it after every `rtm_forwarder_forward` on this forwarder, whether
+ * that forward sent the packet or dropped it, until it returns
+ * RTM_NOTHING_DUE (with `*out_len` 0; a cheap check when nothing is due):
+ * a held switch is entered by a packet the forward then drops, so a host
+ * that calls it only after sent packets gets those packets late (at its
+ * next sent packet; never twice), and one that never calls it leaves them
+ * for the subscriber to NACK. `out_cap`: as for `rtm_forwarder_forward`
+ * (RTM_ERR_BUFFER_TOO_SMALL, nothing changes). `src` is only read.
+ * RTM_ERR_NULL_POINTER for a NULL `fwd`, `src`, `out` or `out_len`.
  */
 rtm_status rtm_forwarder_backfill(rtm_forwarder_t *fwd,
                                   const rtm_source_t *src,
