@@ -3226,9 +3226,9 @@ rtm_status rtm_rtcp_build_remb(uint32_t sender_ssrc,
  * RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in an
  * RR), a block whose `cumulative_lost` does not fit 24 bits
  * (-8388608..=8388607), or a `block_count` no array can have.
- * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with `block_count`
- * > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
- * length (nothing is written). Thread-safe.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+ * `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+ * below the packet's length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_sr(uint32_t ssrc,
                              uint64_t ntp_timestamp,
@@ -3248,9 +3248,9 @@ rtm_status rtm_rtcp_build_sr(uint32_t ssrc,
  * RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in
  * another RR), a block whose `cumulative_lost` does not fit 24 bits
  * (-8388608..=8388607), or a `block_count` no array can have.
- * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with `block_count`
- * > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
- * length (nothing is written). Thread-safe.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+ * `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+ * below the packet's length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_rr(uint32_t ssrc,
                              const struct rtm_rtcp_report_block *blocks,

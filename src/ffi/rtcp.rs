@@ -380,9 +380,9 @@ pub const RTM_RTCP_MAX_REPORT_BLOCKS: usize = 31;
 /// RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in an
 /// RR), a block whose `cumulative_lost` does not fit 24 bits
 /// (-8388608..=8388607), or a `block_count` no array can have.
-/// RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with `block_count`
-/// > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
-/// length (nothing is written). Thread-safe.
+/// RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+/// `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+/// below the packet's length (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_sr(
     ssrc: u32,
@@ -417,9 +417,9 @@ pub unsafe extern "C" fn rtm_rtcp_build_sr(
 /// RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in
 /// another RR), a block whose `cumulative_lost` does not fit 24 bits
 /// (-8388608..=8388607), or a `block_count` no array can have.
-/// RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with `block_count`
-/// > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
-/// length (nothing is written). Thread-safe.
+/// RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+/// `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+/// below the packet's length (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_rr(
     ssrc: u32,
