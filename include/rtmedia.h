@@ -1741,9 +1741,11 @@ typedef struct rtm_source_config {
    */
   uint32_t clock_rate;
   /**
-   * Packets kept per spatial layer to answer NACKs,
-   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two).
-   * Reserved by `rtm_source_new`. Default 1024.
+   * Most packets kept per spatial layer to answer NACKs,
+   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two). The
+   * history starts at 64 packets per layer and doubles (allocating, a few
+   * times in a layer's life) whenever it would drop a packet younger
+   * than 2 s, up to this. Default 1024.
    */
   uint32_t history_packets;
   /**
@@ -1964,9 +1966,11 @@ typedef struct rtm_track_config {
    */
   uint32_t clock_rate;
   /**
-   * Packets kept per spatial layer to answer NACKs and start joins,
-   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two).
-   * Default 1024.
+   * Most packets kept per spatial layer to answer NACKs and start joins,
+   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two). The
+   * history starts at 64 packets per layer and doubles (allocating, a few
+   * times in a layer's life) whenever it would drop a packet younger
+   * than 2 s, up to this. Default 1024.
    */
   uint32_t history_packets;
   /**

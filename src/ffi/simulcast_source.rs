@@ -126,9 +126,11 @@ pub struct rtm_source_config {
     pub codec: rtm_source_codec,
     /// RTP clock rate, > 0. Default 90000.
     pub clock_rate: u32,
-    /// Packets kept per spatial layer to answer NACKs,
-    /// 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two).
-    /// Reserved by `rtm_source_new`. Default 1024.
+    /// Most packets kept per spatial layer to answer NACKs,
+    /// 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two). The
+    /// history starts at 64 packets per layer and doubles (allocating, a few
+    /// times in a layer's life) whenever it would drop a packet younger
+    /// than 2 s, up to this. Default 1024.
     pub history_packets: u32,
     /// A spatial layer without media for this long is not alive (padding
     /// does not count), µs. Default 1000000.
