@@ -829,9 +829,10 @@ impl rtm_track {
 /// The next thing to do at `now_us`, written into `*out` (set
 /// `out->struct_size = sizeof *out` first) and, for a packet, into
 /// `buf[0..out->len]`: RTM_OK with kind RTM_TRACK_OUTPUT_RTP (an RTP packet
-/// for `out->subscriber`, ready for SRTP protection in place: give `cap`
-/// the longest packet + 2 (RTX) + 1 (a widened PictureID) +
-/// RTM_SRTP_MAX_TRAILER_LEN and protect within it) or
+/// for `out->subscriber`, ready for SRTP protection in place: `cap` must
+/// hold the longest packet + 3 bytes (2 for an RTX OSN, 1 for a widened
+/// PictureID), and a buffer RTM_SRTP_MAX_TRAILER_LEN bytes longer than
+/// `cap` lets the host protect there) or
 /// RTM_TRACK_OUTPUT_KEYFRAME_REQUEST (a PLI for the publisher);
 /// RTM_NOTHING_DUE with kind RTM_TRACK_OUTPUT_NONE and `wakeup_us` when
 /// nothing more is due (the output is written in this case too). Call it
