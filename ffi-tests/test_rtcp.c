@@ -191,10 +191,56 @@ static void test_report_builders(void) {
     free(out);
 }
 
+/* Every RTM_ERR_INVALID_ARGUMENT case the builders' documentation names,
+ * with a buffer large enough for anything (so that it is the argument, not
+ * the capacity, that is refused), and nothing written. */
+static void test_builder_invalid_arguments(void) {
+    size_t cap = 1 << 20, len = 777;
+    uint8_t *out = calloc(1, cap);
+    uint32_t ssrcs[256];
+    for (int i = 0; i < 256; i++) ssrcs[i] = (uint32_t)i + 1;
+    uint8_t text[256];
+    memset(text, 'a', sizeof text);
+    rtm_rtcp_report_block blocks[32];
+    memset(blocks, 0, sizeof blocks);
+    /* NACK: no number; more PID+BLP pairs than the 16-bit length allows. */
+    static uint16_t lost[70000];
+    for (size_t i = 0; i < 70000; i++) lost[i] = (uint16_t)(i * 17);
+    CHECK_STATUS(rtm_rtcp_build_nack(1, 2, lost, 0, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_rtcp_build_nack(1, 2, lost, 70000, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_rtcp_build_nack(1, 2, lost, (size_t)-1, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    /* REMB: 255 SSRCs at most. */
+    CHECK_STATUS(rtm_rtcp_build_remb(1, 1000, ssrcs, 255, out, cap, &len), RTM_OK);
+    len = 777;
+    CHECK_STATUS(rtm_rtcp_build_remb(1, 1000, ssrcs, 256, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    /* SR and RR: 31 blocks at most; cumulative_lost in 24 bits. */
+    CHECK_STATUS(rtm_rtcp_build_sr(1, 0, 0, 0, 0, blocks, 32, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_rtcp_build_rr(1, blocks, 32, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    blocks[0].cumulative_lost = 8388607;
+    blocks[1].cumulative_lost = -8388608;
+    CHECK_STATUS(rtm_rtcp_build_rr(1, blocks, 2, out, cap, &len), RTM_OK);
+    len = 777;
+    blocks[1].cumulative_lost = 8388608;
+    CHECK_STATUS(rtm_rtcp_build_sr(1, 0, 0, 0, 0, blocks, 2, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    blocks[1].cumulative_lost = -8388609;
+    CHECK_STATUS(rtm_rtcp_build_rr(1, blocks, 2, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    /* SDES CNAME: 1..=255 bytes. */
+    CHECK_STATUS(rtm_rtcp_build_sdes_cname(1, text, 0, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_rtcp_build_sdes_cname(1, text, 256, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    /* BYE: 1..=31 SSRCs, a reason of at most 255 bytes. */
+    CHECK_STATUS(rtm_rtcp_build_bye(ssrcs, 0, NULL, 0, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_rtcp_build_bye(ssrcs, 32, NULL, 0, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_rtcp_build_bye(ssrcs, 31, text, 256, out, cap, &len), RTM_ERR_INVALID_ARGUMENT);
+    CHECK(len == 777); /* nothing written on any refusal */
+    CHECK_STATUS(rtm_rtcp_build_bye(ssrcs, 31, text, 255, out, cap, &len), RTM_OK);
+    free(out);
+}
+
 int main(void) {
     test_walk_real_packet();
     test_errors();
     test_feedback_builders();
     test_report_builders();
+    test_builder_invalid_arguments();
     return check_report("test_rtcp");
 }

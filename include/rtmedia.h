@@ -168,6 +168,28 @@
 #define RTM_SRTP_MAX_TRAILER_LEN 20
 
 /**
+ * Most `max_subscribers` may be.
+ */
+#define RTM_TRACK_MAX_SUBSCRIBERS 65536
+
+/**
+ * Most `queue_packets` and `nack_queue` may be.
+ */
+#define RTM_TRACK_MAX_QUEUE 65536
+
+/**
+ * `rtm_track_subscriber_config.initial_bitrate_bps` of a subscriber that
+ * heads for its `target` layer instead of following a bitrate.
+ */
+#define RTM_TRACK_NO_BITRATE UINT64_MAX
+
+/**
+ * `rtm_track_subscriber_config.rtx_payload_type` when the subscriber did
+ * not negotiate RTX: retransmissions go on its media SSRC.
+ */
+#define RTM_TRACK_NO_RTX -1
+
+/**
  * Major version of the header this program was compiled against.
  */
 #define RTM_VERSION_MAJOR 0
@@ -468,6 +490,18 @@ typedef struct rtm_source rtm_source;
  * move between threads.
  */
 typedef struct rtm_srtp rtm_srtp;
+
+/**
+ * One published video track and its subscribers (opaque). Create with
+ * `rtm_track_new`, free with `rtm_track_free`. Calls that change it (every
+ * function taking `rtm_track_t *`) must not overlap with any other call on
+ * it; the functions taking `const rtm_track_t *` only read it and may run
+ * on several threads at once while nothing changes it. It may move between
+ * threads. Feed it the publisher's decrypted RTP and RTCP and the
+ * subscribers' decrypted RTCP, then call `rtm_track_poll_output` until it
+ * returns RTM_NOTHING_DUE after every input and at its wakeup time.
+ */
+typedef struct rtm_track rtm_track;
 
 /**
  * Options of an estimator (a growable struct): fill with
@@ -1795,9 +1829,11 @@ typedef struct rtm_source_config {
    */
   uint32_t clock_rate;
   /**
-   * Packets kept per spatial layer to answer NACKs,
-   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two).
-   * Reserved by `rtm_source_new`. Default 1024.
+   * Most packets kept per spatial layer to answer NACKs,
+   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two). The
+   * history starts at 64 packets per layer and doubles (allocating, a few
+   * times in a layer's life) whenever it would drop a packet younger
+   * than 2 s, up to this. Default 1024.
    */
   uint32_t history_packets;
   /**
@@ -1998,6 +2034,288 @@ typedef struct rtm_srtp_master_key {
   uint8_t salt[14];
   size_t salt_len;
 } rtm_srtp_master_key;
+
+/**
+ * Options of a track (a growable struct): fill with
+ * `rtm_track_config_init(&cfg, sizeof cfg)`, then change fields.
+ */
+typedef struct rtm_track_config {
+  /**
+   * `sizeof` the caller's struct, set by `rtm_track_config_init`.
+   */
+  size_t struct_size;
+  /**
+   * RTM_SOURCE_CODEC_VP8 (temporal layers, PictureIDs), _H264 or
+   * _OPAQUE. Default VP8.
+   */
+  rtm_source_codec codec;
+  /**
+   * RTP clock rate, > 0. Default 90000.
+   */
+  uint32_t clock_rate;
+  /**
+   * Most packets kept per spatial layer to answer NACKs and start joins,
+   * 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two). The
+   * history starts at 64 packets per layer and doubles (allocating, a few
+   * times in a layer's life) whenever it would drop a packet younger
+   * than 2 s, up to this. Default 1024.
+   */
+  uint32_t history_packets;
+  /**
+   * A spatial layer without media for this long is not alive (padding
+   * does not count), µs. Default 1000000.
+   */
+  uint64_t inactive_after_us;
+  /**
+   * Least time between two keyframe requests for one SSRC, µs (repeats
+   * of an unanswered one back off further). Default 300000.
+   */
+  uint64_t keyframe_retry_min_us;
+  /**
+   * Longest packet accepted, 12..=RTM_MAX_PACKET_BYTES_LIMIT; a push of a
+   * longer one returns RTM_ERR_TOO_LARGE. Bounds the history's memory:
+   * layers x `history_packets` x this. Default
+   * RTM_DEFAULT_MAX_PACKET_BYTES (1500).
+   */
+  size_t max_packet_bytes;
+  /**
+   * Most subscribers, 1..=RTM_TRACK_MAX_SUBSCRIBERS; their tables are
+   * reserved by `rtm_track_new`. Default 1024.
+   */
+  size_t max_subscribers;
+  /**
+   * Packets pushed and not yet drained, 1..=RTM_TRACK_MAX_QUEUE (at
+   * least this many; a host drains after every push, so more is a host
+   * bug, refused with RTM_ERR_QUEUE_FULL). Default 16.
+   */
+  size_t queue_packets;
+  /**
+   * NACKed packets waiting to be answered, all subscribers together,
+   * 1..=RTM_TRACK_MAX_QUEUE; more are counted (`nack_queue_full`) and
+   * dropped. Default 512.
+   */
+  size_t nack_queue;
+  /**
+   * A joining subscriber starts from the history (no keyframe request
+   * reaches the publisher) when its layer's last keyframe is at most
+   * this old, µs; 0: never. Default 1000000.
+   */
+  uint64_t max_history_start_us;
+  /**
+   * SSRC the PLIs written by `rtm_track_poll_output` are sent from (the
+   * SFU's RTCP SSRC toward the publisher). Default 0.
+   */
+  uint32_t rtcp_ssrc;
+} rtm_track_config;
+
+/**
+ * Options of one subscriber (a growable struct): fill with
+ * `rtm_track_subscriber_config_init(&cfg, sizeof cfg)`, then change
+ * fields. The first six are those of `rtm_forwarder_config`.
+ */
+typedef struct rtm_track_subscriber_config {
+  /**
+   * `sizeof` the caller's struct, set by
+   * `rtm_track_subscriber_config_init`.
+   */
+  size_t struct_size;
+  /**
+   * SSRC the subscriber sees (its NACKs and PLIs name it). Default 0
+   * (set it; unique in the track).
+   */
+  uint32_t ssrc;
+  /**
+   * Payload type to write, 0..=127, or -1 to keep the publisher's.
+   * Default -1.
+   */
+  int16_t payload_type;
+  /**
+   * Highest layer this subscriber wants (e.g. from its window size).
+   * Default {2, 3}: everything.
+   */
+  struct rtm_layer max_layer;
+  /**
+   * RTP clock rate, > 0, for timestamps across a switch. Default 90000.
+   */
+  uint32_t clock_rate;
+  /**
+   * Sent packets remembered for NACKs, 1..=RTM_SIMULCAST_MAX_HISTORY
+   * (an upper bound: the track sizes the records for about one second
+   * of the layer the subscriber gets). Default 1024.
+   */
+  uint32_t history_packets;
+  /**
+   * Largest disagreement between the sender-report timeline and the
+   * arrival clock at a switch before the arrival clock is used, µs.
+   * Default 500000.
+   */
+  uint64_t max_timestamp_skew_us;
+  /**
+   * RFC 4588 RTX payload type the subscriber negotiated, 0..=127, or
+   * RTM_TRACK_NO_RTX (default): NACKed packets are then resent on the
+   * media SSRC.
+   */
+  int16_t rtx_payload_type;
+  /**
+   * RTX SSRC (with `rtx_payload_type`); must differ from every SSRC of
+   * the track's subscribers. Default 0.
+   */
+  uint32_t rtx_ssrc;
+  /**
+   * The layer the subscriber heads for (capped at `max_layer`), unless
+   * `initial_bitrate_bps` is set. Default {2, 3}: the best there is.
+   */
+  struct rtm_layer target;
+  /**
+   * RTM_TRACK_NO_BITRATE (default): head for `target`. Otherwise the
+   * bandwidth (bits/s) this subscriber has for the track: the track picks
+   * the layer itself, with hysteresis, again whenever a layer comes alive
+   * (update it with `rtm_track_set_available_bitrate`).
+   */
+  uint64_t initial_bitrate_bps;
+} rtm_track_subscriber_config;
+
+/**
+ * The C name of the track handle.
+ */
+typedef struct rtm_track rtm_track_t;
+
+/**
+ * What `rtm_track_poll_output` gives (`RTM_TRACK_OUTPUT_*`).
+ */
+typedef uint8_t rtm_track_output_kind;
+
+/**
+ * What an RTM_TRACK_OUTPUT_RTP packet is (`RTM_TRACK_RTP_*`).
+ */
+typedef uint8_t rtm_track_rtp_kind;
+
+/**
+ * What `rtm_track_poll_output` gives (a growable struct: set
+ * `struct_size = sizeof` before the call).
+ */
+typedef struct rtm_track_output {
+  size_t struct_size;
+  /**
+   * RTM_TRACK_OUTPUT_RTP, _KEYFRAME_REQUEST, or _NONE (with
+   * RTM_NOTHING_DUE).
+   */
+  rtm_track_output_kind kind;
+  /**
+   * RTP: the subscriber the packet is for (its id from
+   * `rtm_track_add_subscriber`). 0 otherwise.
+   */
+  uint64_t subscriber;
+  /**
+   * RTP, KEYFRAME_REQUEST: the length written to the caller's buffer.
+   * After RTM_ERR_BUFFER_TOO_SMALL: the capacity needed. 0 otherwise.
+   */
+  size_t len;
+  /**
+   * RTP: RTM_TRACK_RTP_MEDIA, _RETRANSMISSION or _RTX.
+   */
+  rtm_track_rtp_kind rtp_kind;
+  /**
+   * RTP: RTM_PACKET_CLASS_VIDEO (media) or
+   * RTM_PACKET_CLASS_RETRANSMISSION, for `rtm_pacer_push`.
+   */
+  rtm_packet_class packet_class;
+  /**
+   * RTP media: the packet starts a keyframe (`rtm_pacer_push`'s
+   * `keyframe_start`: the pacer drops that SSRC's stale queued video).
+   */
+  bool keyframe_start;
+  /**
+   * RTP: the packet's SSRC (the subscriber's media SSRC, or its RTX SSRC);
+   * KEYFRAME_REQUEST: the publisher's SSRC the PLI names.
+   */
+  uint32_t ssrc;
+  /**
+   * RTP: the packet's sequence number.
+   */
+  uint16_t seq;
+  /**
+   * NONE: when to poll again (µs) if no input comes first, or
+   * RTM_NO_WAKEUP. 0 otherwise.
+   */
+  uint64_t wakeup_us;
+} rtm_track_output;
+
+/**
+ * Counters since the track was created (a growable struct: set
+ * `struct_size = sizeof` before `rtm_track_get_stats`).
+ */
+typedef struct rtm_track_stats {
+  size_t struct_size;
+  /**
+   * Subscribers now.
+   */
+  uint64_t subscribers;
+  /**
+   * Publisher packets accepted.
+   */
+  uint64_t packets_in;
+  /**
+   * Pushes refused with RTM_ERR_QUEUE_FULL (the host had not drained).
+   */
+  uint64_t queue_full;
+  /**
+   * Sequence numbers subscribers NACKed.
+   */
+  uint64_t nacked;
+  /**
+   * NACKed numbers dropped because `nack_queue` was full.
+   */
+  uint64_t nack_queue_full;
+  /**
+   * NACKed packets sent again (RTX ones included).
+   */
+  uint64_t retransmitted;
+  /**
+   * Of which as RFC 4588 RTX.
+   */
+  uint64_t rtx_sent;
+  /**
+   * PLIs and FIR entries from subscribers.
+   */
+  uint64_t subscriber_plis;
+  /**
+   * Joins that started from the history (no keyframe asked).
+   */
+  uint64_t starts_from_history;
+  /**
+   * Joins that had to ask the publisher for a keyframe.
+   */
+  uint64_t starts_with_request;
+  /**
+   * PLIs given to the host for the publisher.
+   */
+  uint64_t keyframe_requests_sent;
+} rtm_track_stats;
+
+/**
+ * One subscriber's state (a growable struct: set `struct_size = sizeof`
+ * before `rtm_track_get_subscriber`).
+ */
+typedef struct rtm_track_subscriber_state {
+  size_t struct_size;
+  /**
+   * Whether a layer is being forwarded (false while paused or waiting
+   * for a keyframe); `current` is valid only then.
+   */
+  bool has_current;
+  struct rtm_layer current;
+  /**
+   * Whether the subscriber heads for a layer (false before a target and
+   * while paused for bandwidth or no feed); `target` is valid only then.
+   */
+  bool has_target;
+  struct rtm_layer target;
+  /**
+   * Why nothing is forwarded (the host's pause first), or RTM_PAUSE_NONE.
+   */
+  rtm_pause_reason pause_reason;
+} rtm_track_subscriber_state;
 
 #define RTM_BWE_NORMAL 0
 
@@ -2201,6 +2519,45 @@ typedef struct rtm_srtp_master_key {
  * Padding only (a bandwidth probe of the publisher's link).
  */
 #define RTM_DROP_PADDING 6
+
+/**
+ * Nothing now (with RTM_NOTHING_DUE): see `wakeup_us`.
+ */
+#define RTM_TRACK_OUTPUT_NONE 0
+
+/**
+ * `buf[0..len]` is an RTP packet for subscriber `subscriber`: protect it
+ * with that subscriber's SRTP context and send it (or queue it in its
+ * pacer).
+ */
+#define RTM_TRACK_OUTPUT_RTP 1
+
+/**
+ * `buf[0..len]` is a PLI (RFC 4585, 12 bytes) from `rtcp_ssrc` asking the
+ * publisher for a keyframe on its SSRC `ssrc`: protect it with the
+ * publisher's SRTCP context and send it. Requests of all subscribers are
+ * merged and backed off per layer (see `rtm_source_poll_keyframe_request`).
+ * A host that prefers FIR builds it from `ssrc` with `rtm_rtcp_build_fir`.
+ */
+#define RTM_TRACK_OUTPUT_KEYFRAME_REQUEST 2
+
+/**
+ * Forwarded media (also history replayed after a join or a switch).
+ */
+#define RTM_TRACK_RTP_MEDIA 0
+
+/**
+ * A NACKed packet sent again on the subscriber's media SSRC (no RTX
+ * negotiated).
+ */
+#define RTM_TRACK_RTP_RETRANSMISSION 1
+
+/**
+ * A NACKed packet sent again as RFC 4588 RTX: on the subscriber's RTX SSRC
+ * and payload type, its own RTX sequence number, the original sequence
+ * number in the first two payload bytes.
+ */
+#define RTM_TRACK_RTP_RTX 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -3025,7 +3382,12 @@ rtm_status rtm_rtcp_nack_lost(const uint8_t *packet,
  * Builds a generic NACK (RFC 4585) for `lost[0..lost_count]` (sequence
  * numbers in arrival order; compressed into PID+BLP pairs) into
  * `out[0..capacity]`; `*out_len` receives its length.
- * RTM_ERR_INVALID_ARGUMENT if `lost_count` is 0. Thread-safe.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) when `lost_count` is 0,
+ * when the numbers need more PID+BLP pairs than the 16-bit length field
+ * allows (about 65,000), or for a `lost_count` no array can have.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `lost` with `lost_count` >
+ * 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
+ * length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_nack(uint32_t sender_ssrc,
                                uint32_t media_ssrc,
@@ -3036,7 +3398,10 @@ rtm_status rtm_rtcp_build_nack(uint32_t sender_ssrc,
                                size_t *out_len);
 
 /**
- * Builds a picture loss indication (12 bytes). Thread-safe.
+ * Builds a picture loss indication (12 bytes) into `out[0..capacity]`;
+ * `*out_len` receives its length. Never RTM_ERR_INVALID_ARGUMENT.
+ * RTM_ERR_NULL_POINTER (`out` or `out_len`); RTM_ERR_BUFFER_TOO_SMALL
+ * when `capacity` is below 12 (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_pli(uint32_t sender_ssrc,
                               uint32_t media_ssrc,
@@ -3045,9 +3410,13 @@ rtm_status rtm_rtcp_build_pli(uint32_t sender_ssrc,
                               size_t *out_len);
 
 /**
- * Builds a full intra request (RFC 5104) for one media source with
- * command sequence number `seq_nr` (increment it per new request; repeat it
- * for a retransmission of the same request). Thread-safe.
+ * Builds a full intra request (RFC 5104, 20 bytes) for one media source
+ * with command sequence number `seq_nr` (increment it per new request;
+ * repeat it for a retransmission of the same request) into
+ * `out[0..capacity]`; `*out_len` receives its length. Never
+ * RTM_ERR_INVALID_ARGUMENT (one entry). RTM_ERR_NULL_POINTER (`out` or
+ * `out_len`); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below 20
+ * (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_fir(uint32_t sender_ssrc,
                               uint32_t media_ssrc,
@@ -3057,7 +3426,12 @@ rtm_status rtm_rtcp_build_fir(uint32_t sender_ssrc,
                               size_t *out_len);
 
 /**
- * Builds a REMB for `ssrcs[0..ssrc_count]` (at most 255). Thread-safe.
+ * Builds a REMB for `ssrcs[0..ssrc_count]` into `out[0..capacity]`;
+ * `*out_len` receives its length. RTM_ERR_INVALID_ARGUMENT (nothing is
+ * written) for more than 255 SSRCs (the 8-bit count) or an `ssrc_count`
+ * no array can have. RTM_ERR_NULL_POINTER (`out`, `out_len`, or `ssrcs`
+ * with `ssrc_count` > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+ * below the packet's length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_remb(uint32_t sender_ssrc,
                                uint64_t bitrate_bps,
@@ -3068,8 +3442,15 @@ rtm_status rtm_rtcp_build_remb(uint32_t sender_ssrc,
                                size_t *out_len);
 
 /**
- * Builds a sender report with `blocks[0..block_count]` (at most 31).
- * Thread-safe.
+ * Builds a sender report with `blocks[0..block_count]` into
+ * `out[0..capacity]`; `*out_len` receives its length.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) for more than
+ * RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in an
+ * RR), a block whose `cumulative_lost` does not fit 24 bits
+ * (-8388608..=8388607), or a `block_count` no array can have.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+ * `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+ * below the packet's length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_sr(uint32_t ssrc,
                              uint64_t ntp_timestamp,
@@ -3083,8 +3464,15 @@ rtm_status rtm_rtcp_build_sr(uint32_t ssrc,
                              size_t *out_len);
 
 /**
- * Builds a receiver report with `blocks[0..block_count]` (at most 31).
- * Thread-safe.
+ * Builds a receiver report with `blocks[0..block_count]` into
+ * `out[0..capacity]`; `*out_len` receives its length.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) for more than
+ * RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in
+ * another RR), a block whose `cumulative_lost` does not fit 24 bits
+ * (-8388608..=8388607), or a `block_count` no array can have.
+ * RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+ * `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+ * below the packet's length (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_rr(uint32_t ssrc,
                              const struct rtm_rtcp_report_block *blocks,
@@ -3095,7 +3483,12 @@ rtm_status rtm_rtcp_build_rr(uint32_t ssrc,
 
 /**
  * Builds an SDES packet with one chunk carrying `cname[0..cname_len]`
- * (1–255 bytes, not NUL-terminated). Thread-safe.
+ * (1–255 bytes, not NUL-terminated) into `out[0..capacity]`; `*out_len`
+ * receives its length. RTM_ERR_INVALID_ARGUMENT (nothing is written) for
+ * a `cname_len` of 0 or above 255. RTM_ERR_NULL_POINTER (`out`,
+ * `out_len`, or `cname` with `cname_len` > 0); RTM_ERR_BUFFER_TOO_SMALL
+ * when `capacity` is below the packet's length (nothing is written).
+ * Thread-safe.
  */
 rtm_status rtm_rtcp_build_sdes_cname(uint32_t ssrc,
                                      const uint8_t *cname,
@@ -3106,8 +3499,14 @@ rtm_status rtm_rtcp_build_sdes_cname(uint32_t ssrc,
 
 /**
  * Builds a BYE for `ssrcs[0..ssrc_count]` (1–31) with an optional reason
- * (`reason` may be NULL when `reason_len` is 0; at most 255 bytes).
- * Thread-safe.
+ * (`reason` may be NULL when `reason_len` is 0; at most 255 bytes) into
+ * `out[0..capacity]`; `*out_len` receives its length.
+ * RTM_ERR_INVALID_ARGUMENT (nothing is written) for an `ssrc_count` of 0
+ * (a BYE names who leaves) or above 31 (the 5-bit count), or a
+ * `reason_len` above 255. RTM_ERR_NULL_POINTER (`out`, `out_len`, `ssrcs`
+ * with `ssrc_count` > 0, or `reason` with `reason_len` > 0);
+ * RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's length
+ * (nothing is written). Thread-safe.
  */
 rtm_status rtm_rtcp_build_bye(const uint32_t *ssrcs,
                               size_t ssrc_count,
@@ -3320,14 +3719,24 @@ rtm_status rtm_forwarder_forward(rtm_forwarder_t *fwd,
                                  rtm_drop_reason *dropped);
 
 /**
- * After a forward that sent a packet: the next packet of the new layer
- * that reached `src` before the keyframe that started a layer switch (the
- * network reordered them), written to `out[0..*out_len]` as
- * `rtm_forwarder_forward` would. Call after every sent packet until it
- * returns RTM_NOTHING_DUE (with `*out_len` 0; a cheap check when there was
- * no switch); skipping it leaves those packets for the subscriber to NACK.
- * `out_cap`: as for `rtm_forwarder_forward` (RTM_ERR_BUFFER_TOO_SMALL,
- * nothing changes). `src` is only read.
+ * Packets this subscriber is due from `src`'s history, one per call,
+ * written to `out[0..*out_len]` as `rtm_forwarder_forward` would: when a
+ * switch starts from a keyframe the forwarder held back for a frame (in
+ * case the target layer's keyframe of the same capture followed), that
+ * keyframe and what followed it; after a join or resume started from the
+ * history (`rtm_track_*` only), the kept keyframe and what followed; and
+ * packets of the new layer that reached `src` before the keyframe that
+ * started a switch (the network reordered them).
+ *
+ * Call it after every `rtm_forwarder_forward` on this forwarder, whether
+ * that forward sent the packet or dropped it, until it returns
+ * RTM_NOTHING_DUE (with `*out_len` 0; a cheap check when nothing is due):
+ * a held switch is entered by a packet the forward then drops, so a host
+ * that calls it only after sent packets gets those packets late (at its
+ * next sent packet; never twice), and one that never calls it leaves them
+ * for the subscriber to NACK. `out_cap`: as for `rtm_forwarder_forward`
+ * (RTM_ERR_BUFFER_TOO_SMALL, nothing changes). `src` is only read.
+ * RTM_ERR_NULL_POINTER for a NULL `fwd`, `src`, `out` or `out_len`.
  */
 rtm_status rtm_forwarder_backfill(rtm_forwarder_t *fwd,
                                   const rtm_source_t *src,
@@ -3699,6 +4108,289 @@ rtm_status rtm_srtp_split_keying_material(uint16_t profile_id,
  * an unknown value gives "unknown status". Thread-safe.
  */
 const char *rtm_status_str(int32_t status);
+
+/**
+ * Fills `*config` with the defaults and sets `config->struct_size` to
+ * `size` (pass `sizeof *config`). RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT when `size` is not the sizeof of a released
+ * layout (nor larger). Thread-safe.
+ */
+rtm_status rtm_track_config_init(struct rtm_track_config *config, size_t size);
+
+/**
+ * Fills `*config` with a subscriber's defaults and sets
+ * `config->struct_size` to `size` (pass `sizeof *config`).
+ * RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT when `size` is not the
+ * sizeof of a released layout (nor larger). Thread-safe.
+ */
+rtm_status rtm_track_subscriber_config_init(struct rtm_track_subscriber_config *config,
+                                            size_t size);
+
+/**
+ * Creates a track whose spatial layers have the SSRCs `ssrcs[0..n]`,
+ * lowest resolution first (layer i is `ssrcs[i]`; the array is copied).
+ * `config` may be NULL for the defaults. Its tables and queues are
+ * reserved here; each subscriber's forwarder is allocated when it is
+ * added. On success `*out` owns the track. RTM_ERR_NULL_POINTER (`out`,
+ * or `ssrcs` with `n` > 0); RTM_ERR_INVALID_ARGUMENT for a bad
+ * `struct_size`, a field out of its documented range, `n` of 0 or above
+ * RTM_SIMULCAST_MAX_SPATIAL, or an SSRC given twice; RTM_ERR_UNSUPPORTED
+ * for fields of a newer header set. Thread-safe.
+ */
+rtm_status rtm_track_new(const struct rtm_track_config *config,
+                         const uint32_t *ssrcs,
+                         size_t n,
+                         rtm_track_t **out);
+
+/**
+ * Frees a track and its subscribers; packets it still holds are released
+ * (the release callbacks of zero-copy pushes run now, on this thread).
+ * NULL is a no-op.
+ */
+void rtm_track_free(rtm_track_t *track);
+
+/**
+ * Adds subscriber `id` (any value the host chooses, unique in the track)
+ * at `now_us`. It heads for `config->target`, or follows
+ * `config->initial_bitrate_bps`; when the track's history holds its
+ * layer's last keyframe (at most `max_history_start_us` old) and every
+ * packet since, it starts from there at once (the replay comes out of
+ * `rtm_track_poll_output`), else at the next keyframe, which is asked for.
+ * `config` may be NULL for the defaults (then its SSRC is 0).
+ * RTM_ERR_NULL_POINTER (`track`); RTM_ERR_INVALID_ARGUMENT for a bad
+ * `struct_size`, a field out of its documented range, an id already in
+ * the track, or an SSRC (media or RTX) already in use by a subscriber of
+ * this track; RTM_ERR_FULL at `max_subscribers`; RTM_ERR_UNSUPPORTED for
+ * fields of a newer header set. Nothing changes on an error. Allocates
+ * the subscriber's forwarder.
+ */
+rtm_status rtm_track_add_subscriber(rtm_track_t *track,
+                                    uint64_t id,
+                                    const struct rtm_track_subscriber_config *config,
+                                    uint64_t now_us);
+
+/**
+ * Removes subscriber `id`: its forwarder, its queued NACK answers and
+ * history replay go; outputs already taken stay valid. RTM_ERR_NOT_FOUND
+ * when the track has no such subscriber; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_remove_subscriber(rtm_track_t *track, uint64_t id);
+
+/**
+ * Zero-copy push of a received, decrypted RTP packet `data[0..len]` of the
+ * publisher, arrived at `now_us` (monotonic µs); then drain with
+ * `rtm_track_poll_output` before the next push. `*info` (may be NULL; set
+ * its `struct_size` first) describes it on RTM_OK.
+ *
+ * Ownership of `data` passes to rtmedia whatever the status (also on
+ * RTM_ERR_NULL_POINTER for a NULL `track`): `release(userdata, data, len)`
+ * is called exactly once when rtmedia no longer needs it (at once if the
+ * packet is refused; `release` may be NULL). The track keeps packets for
+ * retransmissions and joins (`history_packets` per layer), so a buffer is
+ * typically released that many packets of its layer later, or by
+ * `rtm_track_free`, on the thread of that call; the callback must not call
+ * into this track. Costs one small allocation for the ownership record;
+ * `rtm_track_push_rtp_copy` has none in steady state.
+ *
+ * RTM_ERR_NOT_FOUND for an SSRC that is not one of the track's layers; a
+ * parse status (RTM_ERR_TRUNCATED, RTM_ERR_BAD_VERSION, ...) for a
+ * malformed RTP header or VP8 descriptor; RTM_ERR_TOO_LARGE above
+ * `max_packet_bytes` (these three are counted in the source stats);
+ * RTM_ERR_QUEUE_FULL when `queue_packets` pushes were not drained.
+ */
+rtm_status rtm_track_push_rtp(rtm_track_t *track,
+                              uint8_t *data,
+                              size_t len,
+                              rtm_release_fn release,
+                              void *userdata,
+                              uint64_t now_us,
+                              struct rtm_source_packet_info *info);
+
+/**
+ * Copying push: `data[0..len]` is copied into a recycled buffer (no
+ * allocation in steady state) and may be reused as soon as this returns.
+ * Otherwise as `rtm_track_push_rtp`; RTM_ERR_NULL_POINTER for a NULL
+ * `data` with `len` > 0.
+ */
+rtm_status rtm_track_push_rtp_copy(rtm_track_t *track,
+                                   const uint8_t *data,
+                                   size_t len,
+                                   uint64_t now_us,
+                                   struct rtm_source_packet_info *info);
+
+/**
+ * A decrypted (compound) RTCP packet `data[0..len]` from the publisher:
+ * the sender reports of the track's SSRCs align timestamps across layers
+ * at a switch; other packets are ignored, and a malformed packet stops
+ * the scan (RTM_OK still). `*used` (may be NULL) receives how many reports
+ * were used. RTM_ERR_NULL_POINTER (`track`, or `data` with `len` > 0).
+ */
+rtm_status rtm_track_push_publisher_rtcp(rtm_track_t *track,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         size_t *used);
+
+/**
+ * A decrypted (compound) RTCP packet `data[0..len]` from a subscriber,
+ * routed by the media SSRC each feedback message names (a subscriber's
+ * media or RTX SSRC): generic NACKs queue retransmissions (answered from
+ * the history, as RTX when that subscriber negotiated it), PLIs and FIR
+ * entries become a keyframe request on the layer that subscriber gets,
+ * merged with everyone's. The answers come out of `rtm_track_poll_output`.
+ * Messages naming no subscriber of this track, and other packets (receiver
+ * reports, transport-cc: give those to `rtm_bwe_on_rtcp`), are ignored; a
+ * malformed packet stops the scan (RTM_OK still). `*used` (may be NULL)
+ * receives how many feedback messages named a subscriber.
+ * RTM_ERR_NULL_POINTER (`track`, or `data` with `len` > 0). Allocates
+ * nothing.
+ */
+rtm_status rtm_track_push_subscriber_rtcp(rtm_track_t *track,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          size_t *used);
+
+/**
+ * Heads subscriber `id` for the layer {`spatial`, `temporal`} (capped at
+ * its maximum); it no longer follows a bitrate. A spatial change asks for
+ * a keyframe; the current layer keeps flowing until it arrives.
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_INVALID_ARGUMENT for
+ * `spatial` >= RTM_SIMULCAST_MAX_SPATIAL or `temporal` >=
+ * RTM_SIMULCAST_MAX_TEMPORAL; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_set_target(rtm_track_t *track,
+                                uint64_t id,
+                                uint8_t spatial,
+                                uint8_t temporal,
+                                uint64_t now_us);
+
+/**
+ * Caps the layers subscriber `id` gets (e.g. its window shrank); its
+ * target is capped at once. Statuses as `rtm_track_set_target`.
+ */
+rtm_status rtm_track_set_max_layer(rtm_track_t *track,
+                                   uint64_t id,
+                                   uint8_t spatial,
+                                   uint8_t temporal,
+                                   uint64_t now_us);
+
+/**
+ * The bandwidth subscriber `id` has for this track at `now_us`, bits/s
+ * (e.g. its share from `rtm_allocator_allocate`, or the estimate from
+ * `rtm_bwe_get_estimate` for a single track): the track picks the highest
+ * alive layer up to the maximum that fits, with hysteresis against flapping
+ * (see `rtm_forwarder_set_available_bitrate`), and picks again whenever a
+ * layer comes alive. When none fits the subscriber pauses
+ * (RTM_PAUSE_BANDWIDTH, or RTM_PAUSE_NO_FEED when no layer is alive).
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_set_available_bitrate(rtm_track_t *track,
+                                           uint64_t id,
+                                           uint64_t available_bps,
+                                           uint64_t now_us);
+
+/**
+ * Stops forwarding to subscriber `id` for a host reason (an
+ * `rtm_pause_reason` other than RTM_PAUSE_NONE, usually RTM_PAUSE_MUTED)
+ * until `rtm_track_resume`. RTM_ERR_INVALID_ARGUMENT for another value;
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_pause(rtm_track_t *track, uint64_t id, rtm_pause_reason reason);
+
+/**
+ * Undoes `rtm_track_pause` for subscriber `id` at `now_us`: it restarts at
+ * the next keyframe, which is asked for (not from the history: the burst
+ * would land on a link that may just have been too small).
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_resume(rtm_track_t *track, uint64_t id, uint64_t now_us);
+
+/**
+ * Sets the round-trip time to the publisher, µs (spaces out repeated
+ * keyframe requests). Default 100000. RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_set_rtt(rtm_track_t *track, uint64_t rtt_us);
+
+/**
+ * The next thing to do at `now_us`, written into `*out` (set
+ * `out->struct_size = sizeof *out` first) and, for a packet, into
+ * `buf[0..out->len]`: RTM_OK with kind RTM_TRACK_OUTPUT_RTP (an RTP packet
+ * for `out->subscriber`, ready for SRTP protection in place: `cap` must
+ * hold the longest packet + 3 bytes (2 for an RTX OSN, 1 for a widened
+ * PictureID), and a buffer RTM_SRTP_MAX_TRAILER_LEN bytes longer than
+ * `cap` lets the host protect there) or
+ * RTM_TRACK_OUTPUT_KEYFRAME_REQUEST (a PLI for the publisher);
+ * RTM_NOTHING_DUE with kind RTM_TRACK_OUTPUT_NONE and `wakeup_us` when
+ * nothing more is due (the output is written in this case too). Call it
+ * after every input until RTM_NOTHING_DUE, and again at `wakeup_us`. What
+ * comes first: NACK answers, history replays of joins, the pushed packets
+ * to each subscriber in turn (each forward followed by the packets of the
+ * new layer that arrived before the keyframe a switch started at),
+ * keyframe requests.
+ *
+ * `buf` stays the caller's: the packet is valid until the caller reuses
+ * the buffer. RTM_ERR_BUFFER_TOO_SMALL when the next packet does not fit
+ * in `cap` (or `cap` < 12): nothing was taken, `out->len` is the capacity
+ * needed, call again with a larger buffer. RTM_ERR_NULL_POINTER (`track`,
+ * `buf`, `out`); RTM_ERR_INVALID_ARGUMENT for a bad `struct_size`
+ * (nothing is taken then). Allocates nothing.
+ */
+rtm_status rtm_track_poll_output(rtm_track_t *track,
+                                 uint64_t now_us,
+                                 uint8_t *buf,
+                                 size_t cap,
+                                 struct rtm_track_output *out);
+
+/**
+ * The measured bitrates of the track's alive layers over the last second
+ * at `now_us`, into `*out` (e.g. for `rtm_track_demand`). Only reads the
+ * track. RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_bitrates(const rtm_track_t *track,
+                              uint64_t now_us,
+                              struct rtm_layer_bitrates *out);
+
+/**
+ * Writes the bytes of each spatial layer's last complete keyframe into
+ * `out[0..RTM_SIMULCAST_MAX_SPATIAL]` (0 for a layer without one yet), for
+ * `rtm_track_demand.keyframe_bytes`. Only reads the track.
+ * RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_keyframe_bytes(const rtm_track_t *track, uint64_t *out);
+
+/**
+ * Copies the track's counters into `*out`, at most `out->struct_size`
+ * bytes (set it to `sizeof *out` first). Only reads the track.
+ * RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a bad `struct_size`.
+ */
+rtm_status rtm_track_get_stats(const rtm_track_t *track, struct rtm_track_stats *out);
+
+/**
+ * Copies the counters of the track's source (what was received from the
+ * publisher) into `*out` (set `out->struct_size = sizeof *out` first).
+ * Only reads the track. RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT
+ * for a bad `struct_size`.
+ */
+rtm_status rtm_track_get_source_stats(const rtm_track_t *track, struct rtm_source_stats *out);
+
+/**
+ * Copies the forwarding counters of subscriber `id` into `*out` (set
+ * `out->struct_size = sizeof *out` first). Only reads the track.
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT for a bad `struct_size`.
+ */
+rtm_status rtm_track_get_forwarder_stats(const rtm_track_t *track,
+                                         uint64_t id,
+                                         struct rtm_forwarder_stats *out);
+
+/**
+ * The layers and pause reason of subscriber `id` into `*out` (set
+ * `out->struct_size = sizeof *out` first). Only reads the track.
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT for a bad `struct_size`.
+ */
+rtm_status rtm_track_get_subscriber(const rtm_track_t *track,
+                                    uint64_t id,
+                                    struct rtm_track_subscriber_state *out);
 
 /**
  * Version of the library linked at run time, packed as

@@ -580,9 +580,10 @@ fn simulcast_trace() -> &'static SimulcastTrace {
     })
 }
 
-/// Packets of the trace used to warm up (state created, histories filled
-/// in part, first switches made); the rest are counted.
-const SIMULCAST_WARM_UP: usize = 400;
+/// Packets of the trace used to warm up (state created, first switches
+/// made, each layer's history grown to hold two seconds of it: about 5 s
+/// of the 12 s trace); the rest are counted.
+const SIMULCAST_WARM_UP: usize = 1200;
 
 /// Targets the simulcast tests cycle through, one every 200 packets: down
 /// and up in both dimensions.

@@ -132,3 +132,74 @@ fn ten_thousand_thumbnail_subscribers_of_a_track_cost_under_4_kb_each() {
     );
     assert!(per <= GOAL_BYTES, "{per} bytes per subscriber");
 }
+
+/// The source's history is sized by time and bitrate (issue #13): after 20 s
+/// of a three-layer stream, every layer still answers NACKs for the last two
+/// seconds, while the thumbnail layer keeps no more than a few seconds of
+/// packets (the fixed 1,024 packets per layer it had before held 30 s of
+/// it, and its buffers with them).
+#[test]
+fn the_history_keeps_two_seconds_of_each_layer_not_1024_packets() {
+    let layer = |width, height, bitrate_kbps| SimulcastLayerConfig {
+        width,
+        height,
+        bitrate_kbps,
+    };
+    let mut publisher = SimulcastPublisher::new(SimulcastConfig {
+        seed: 5,
+        layers: vec![
+            layer(160, 96, 150),
+            layer(320, 192, 400),
+            layer(640, 384, 1500),
+        ],
+        cpu_used: 16,
+        ..SimulcastConfig::default()
+    })
+    .unwrap();
+    let mut source = rtmedia::simulcast::Source::new(
+        rtmedia::simulcast::SourceConfig::default(),
+        &publisher.ssrcs(),
+    )
+    .unwrap();
+    // (arrival, ext_seq) of every packet, per layer.
+    let mut arrivals: Vec<Vec<(u64, u64)>> = vec![Vec::new(); 3];
+    let mut now = 0;
+    for _ in 0..600 {
+        let frame = publisher.next_frame();
+        now = frame.send_time_us;
+        for l in &frame.layers {
+            for p in &l.packets {
+                let pkt = source.on_rtp(p.clone(), now).unwrap();
+                arrivals[usize::from(pkt.spatial)].push((now, pkt.ext_seq));
+            }
+        }
+    }
+    for (spatial, seen) in arrivals.iter().enumerate() {
+        let kept = seen
+            .iter()
+            .filter(|&&(_, seq)| source.packet(spatial as u8, seq).is_some())
+            .count();
+        let last_two_seconds = seen.iter().filter(|&&(at, _)| now - at < 2_000_000);
+        let answerable = last_two_seconds
+            .clone()
+            .all(|&(_, seq)| source.packet(spatial as u8, seq).is_some());
+        let oldest = seen
+            .iter()
+            .find(|&&(_, seq)| source.packet(spatial as u8, seq).is_some())
+            .map_or(0, |&(at, _)| now - at);
+        eprintln!(
+            "layer {spatial}: {kept} packets kept of {} ({} in the last 2 s), the oldest {} ms old",
+            seen.len(),
+            last_two_seconds.count(),
+            oldest / 1000
+        );
+        assert!(
+            answerable,
+            "layer {spatial}: a packet of the last 2 s forgotten"
+        );
+        assert!(kept <= 1024);
+        if spatial == 0 {
+            assert!(oldest < 6_000_000, "thumbnail history {oldest} µs long");
+        }
+    }
+}

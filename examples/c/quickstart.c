@@ -39,10 +39,14 @@ int main(void) {
     TRY(rtm_source_push_copy(source, wire, len, now_us, NULL));
     rtm_drop_reason dropped;
     TRY(rtm_forwarder_forward(forwarder, source, out, sizeof out, now_us, &n, &dropped));
-    while (n > 0) { /* backfill: RTM_NOTHING_DUE (not a failure) with n = 0 ends it */
-        TRY(rtm_srtp_protect(to_subscriber, out, n, sizeof out, &n));
-        printf("sent %zu bytes to the subscriber\n", n); /* sendto(...) */
-        TRY(rtm_forwarder_backfill(forwarder, source, out, sizeof out, now_us, &n));
+    /* Then backfill (a switch held back starts from the history) whether the forward
+     * sent (n > 0) or dropped (n = 0) the packet, until RTM_NOTHING_DUE (not a failure). */
+    for (rtm_status more = RTM_OK; more == RTM_OK;) {
+        if (n > 0) {
+            TRY(rtm_srtp_protect(to_subscriber, out, n, sizeof out, &n));
+            printf("sent %zu bytes to the subscriber\n", n); /* sendto(...) */
+        }
+        TRY(more = rtm_forwarder_backfill(forwarder, source, out, sizeof out, now_us, &n));
     }
     uint8_t spatial; uint32_t pli_ssrc;
     if (rtm_forwarder_poll_keyframe_request(forwarder, &spatial) == RTM_OK)

@@ -1,20 +1,29 @@
 /* sfu_loop: a simulcast SFU in C on rtmedia.h alone: three threads on loopback UDP.
  *
- *   publisher --SRTP, SRTCP SRs (key A, AES-CM)--> SFU --SRTP (key B, AES-GCM)--> subscriber
- *             <----- SRTCP PLIs (key C, AES-CM) --
+ *   publisher --SRTP, SRTCP SRs (key A, AES-CM)--> SFU --SRTP (key B, AES-CM, paced)--> subscriber
+ *             <----- SRTCP PLIs (key C, AES-CM) --     <-- SRTCP NACKs, RFC 8888 feedback (key D) --
  *
  * - publisher: hand-built VP8 simulcast, one SSRC per layer with its own seq/timestamp/PictureID
  *   bases (all about to wrap), 1-3 packets a frame with an RFC 7741 descriptor (15-bit PictureID,
  *   TL0PICIDX, TID/Y, KEYIDX), TIDs 0,2,1,2 (L1T3) from each keyframe, one sender report per
  *   layer. Keyframes at frame 0 and when a PLI asks, never periodically.
- * - SFU: unprotect -> rtm_source_on_rtcp (SRs) / rtm_source_push_copy -> rtm_forwarder_forward,
- *   then rtm_forwarder_backfill until RTM_NOTHING_DUE -> protect with the subscriber's key -> send. Layer 0
- *   first, the top layer from frame SWITCH_FRAME; keyframe requests: forwarder -> source -> PLI.
- * - subscriber: unprotect -> VP8 jitter buffer -> complete frames, each checked: the forwarder's
- *   SSRC only, gapless sequence numbers, timestamps +TS_STEP a frame (across the switch too,
- *   thanks to the SRs), all packets there (each carries layer, frame, index, count after the VP8
- *   header byte), PictureID +1, TL0PICIDX/KEYIDX continuous, TID/Y as L1T3, frames 0..FRAMES-1
- *   once each, one spatial switch 0 -> top, on a keyframe. Exits 1 on any mismatch.
+ * - SFU: one rtm_track_t for the published track; the subscriber's transport has an rtm_pacer_t
+ *   and an rtm_bwe_t. Publisher: unprotect -> rtm_track_push_publisher_rtcp (SRs) /
+ *   rtm_track_push_rtp_copy. Subscriber: unprotect -> rtm_track_push_subscriber_rtcp (NACKs,
+ *   PLIs) and rtm_bwe_on_rtcp (congestion feedback). Then rtm_track_poll_output until
+ *   RTM_NOTHING_DUE: PLIs to the publisher; packets protected with the subscriber's key into its
+ *   pacer, which sends them at the estimate's pacing rate, each stamped into the estimator
+ *   (rtm_bwe_on_sent). Layer 0 first, the top layer from frame SWITCH_FRAME (a host decision here,
+ *   so that the subscriber can check it; a real SFU gives the estimate, or its allocator's share,
+ *   to rtm_track_set_available_bitrate). The link to the subscriber loses every LOSS_EVERY-th
+ *   media packet: NACKed, it comes back as RFC 4588 RTX.
+ * - subscriber: unprotect -> VP8 jitter buffer (NACKs, RTX restored) -> complete frames, each
+ *   checked: the forwarder's SSRC only, gapless sequence numbers, timestamps +TS_STEP a frame
+ *   (across the switch too, thanks to the SRs), all packets there (each carries layer, frame,
+ *   index, count after the VP8 header byte), PictureID +1, TL0PICIDX/KEYIDX continuous, TID/Y as
+ *   L1T3, frames 0..FRAMES-1 once each, one spatial switch 0 -> top, on a keyframe. Every arrival
+ *   goes to an RFC 8888 feedback recorder whose reports drive the SFU's estimator. Exits 1 on
+ *   any mismatch.
  *
  * Only rtmedia.h and libc (POSIX sockets, pthreads). Build with
  *   cc -std=c11 -Wall -Wextra sfu_loop.c $(pkg-config --cflags --libs rtmedia) -pthread
@@ -40,8 +49,8 @@
 enum {
     LAYERS = 3,
     FRAMES = 150,
-    FRAME_US = 5000,     /* a test: 200 frames a second */
-    TS_STEP = 450,       /* 5 ms at 90 kHz */
+    FRAME_US = 10000,    /* a test: 100 frames a second */
+    TS_STEP = 900,       /* 10 ms at 90 kHz */
     SWITCH_FRAME = 50,   /* the SFU heads for the top layer here */
     PAYLOAD_TYPE = 96,
     GCM = 7,             /* SRTP profiles (DTLS-SRTP ids): AEAD_AES_128_GCM, */
@@ -49,11 +58,16 @@ enum {
     BUF_CAP = 1500,      /* >= any packet + 1 + RTM_SRTP_MAX_TRAILER_LEN */
     DESC_LEN = 6,        /* X|S|PID, I|L|T|K, PictureID (2), TL0PICIDX, TID|Y|KEYIDX */
     TAG_LEN = 6,         /* VP8 header byte (P bit), layer, frame (2), index, count */
+    RTX_PAYLOAD_TYPE = 97,
+    LOSS_EVERY = 37,     /* the SFU -> subscriber link loses every 37th media packet */
+    SUBSCRIBER = 1,      /* the subscriber's id in the track */
 };
 
 static const uint32_t SSRCS[LAYERS] = {0x1a1a0000u, 0x2b2b0000u, 0x3c3c0000u};
 static const uint32_t FWD_SSRC = 0x5eed1234u; /* what the subscriber sees */
+static const uint32_t RTX_SSRC = 0x5eed5678u; /* its retransmissions (RFC 4588) */
 static const uint32_t SFU_SSRC = 0x5f00feedu; /* sender of the PLIs */
+static const uint32_t SUB_SSRC = 0x50b50b00u; /* sender of the subscriber's RTCP */
 static const uint64_t NTP_BASE = (uint64_t)3900000000u << 32; /* frame 0's capture */
 static const uint8_t TIDS[4] = {0, 2, 1, 2};  /* L1T3 */
 static const bool SYNC[4] = {false, true, true, false}; /* Y: depends on TL0 only */
@@ -106,13 +120,22 @@ static int udp_socket(uint16_t *port) {
 }
 
 /* Receives one datagram, waiting at most timeout_ms: its length, 0 on
- * timeout, -1 on error. */
-static long recv_wait(int fd, uint8_t *buf, size_t cap, int timeout_ms) {
+ * timeout, -1 on error; *from (may be NULL) gets the sender's port. */
+static long recv_wait(int fd, uint8_t *buf, size_t cap, int timeout_ms, uint16_t *from) {
     struct pollfd p = {fd, POLLIN, 0};
     int r = poll(&p, 1, timeout_ms);
     if (r <= 0) return r == 0 || errno == EINTR ? 0 : -1;
-    ssize_t n = recv(fd, buf, cap, 0);
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&a, &alen);
+    if (from) *from = ntohs(a.sin_port);
     return n < 0 ? -1 : (long)n;
+}
+
+/* Milliseconds from now until `at` (µs), between 0 and max_ms. */
+static int wait_ms(uint64_t now, uint64_t at, int max_ms) {
+    if (at <= now) return 0;
+    return at - now >= (uint64_t)max_ms * 1000 ? max_ms : (int)((at - now + 999) / 1000);
 }
 
 /* Protects the RTP (or RTCP) packet buf[0..len] (capacity BUF_CAP) in place
@@ -151,7 +174,7 @@ struct publisher {
 static void publisher_feedback(struct publisher *p) {
     uint8_t buf[BUF_CAP];
     long n;
-    while ((n = recv_wait(p->fd, buf, sizeof buf, 0)) > 0) {
+    while ((n = recv_wait(p->fd, buf, sizeof buf, 0, NULL)) > 0) {
         size_t len = 0, off = 0;
         rtm_rtcp_info info;
         rtm_status s = rtm_srtcp_unprotect(p->feedback, buf, (size_t)n, &len);
@@ -218,67 +241,113 @@ static void *publisher_main(void *arg) {
 struct sfu {
     int fd;
     uint16_t pub_port, sub_port;
-    rtm_srtp_t *from_pub, *to_pub, *to_sub; /* keys A (unprotect), C, B (protect) */
-    rtm_source_t *src;
-    rtm_forwarder_t *fwd;
-    unsigned forwarded, backfilled, reports_used, plis, layer0_frames;
+    rtm_srtp_t *from_pub, *to_pub, *to_sub, *from_sub; /* keys A (unprotect), C, B (protect), D */
+    rtm_track_t *track;    /* the published track: its source and one forwarder per subscriber */
+    rtm_pacer_t *pacer;    /* the subscriber's transport: when each packet leaves, */
+    rtm_bwe_t *bwe;        /* and how fast it may */
+    uint64_t track_wakeup; /* when rtm_track_poll_output next has work without new input */
+    unsigned media, retransmitted, sent, link_lost, reports_used, plis, feedback, layer0_frames;
     int failures;
 };
 
-/* One datagram from the publisher. */
-static bool sfu_packet(struct sfu *s, uint8_t *buf, size_t n, uint64_t now) {
+/* One datagram from the publisher: sender reports or a media packet into the track. */
+static void sfu_from_publisher(struct sfu *s, uint8_t *buf, size_t n, uint64_t now) {
     size_t len = 0, used = 0;
     bool rtcp = n > 1 && buf[1] >= 192 && buf[1] <= 223; /* RFC 5761 demultiplexing */
     rtm_status st = rtcp ? rtm_srtcp_unprotect(s->from_pub, buf, n, &len) : rtm_srtp_unprotect(s->from_pub, buf, n, &len);
     if (st == RTM_OK && rtcp) {
-        st = rtm_source_on_rtcp(s->src, buf, len, &used);
+        st = rtm_track_push_publisher_rtcp(s->track, buf, len, &used);
         s->reports_used += (unsigned)used;
-        return st == RTM_OK || FAIL(&s->failures, "sfu: on_rtcp: %s", rtm_status_str(st));
+    } else if (st == RTM_OK) {
+        rtm_source_packet_info info = {.struct_size = sizeof(rtm_source_packet_info)};
+        st = rtm_track_push_rtp_copy(s->track, buf, len, now, &info);
+        /* Head for the top layer after SWITCH_FRAME frames of layer 0. */
+        if (st == RTM_OK && info.spatial == 0 && info.frame_start == 1 && ++s->layer0_frames == SWITCH_FRAME)
+            st = rtm_track_set_target(s->track, SUBSCRIBER, LAYERS - 1, 2, now);
     }
-    rtm_source_packet_info info = {.struct_size = sizeof(rtm_source_packet_info)};
-    if (st == RTM_OK) st = rtm_source_push_copy(s->src, buf, len, now, &info);
-    if (st != RTM_OK) return FAIL(&s->failures, "sfu: unprotect/push: %s", rtm_status_str(st));
-    /* Head for the top layer after SWITCH_FRAME frames of layer 0. */
-    if (info.spatial == 0 && info.frame_start == 1 && ++s->layer0_frames == SWITCH_FRAME)
-        st = rtm_forwarder_set_target(s->fwd, LAYERS - 1, 2);
-    uint8_t out[BUF_CAP];
-    for (bool first = true; st == RTM_OK; first = false) {
-        size_t out_len = 0;
-        st = first ? rtm_forwarder_forward(s->fwd, s->src, out, sizeof out, now, &out_len, NULL)
-                   : rtm_forwarder_backfill(s->fwd, s->src, out, sizeof out, now, &out_len);
-        /* Dropped (other layer: RTM_OK, 0 bytes), no more backfill (RTM_NOTHING_DUE), or an error. */
-        if (st != RTM_OK || out_len == 0) break;
-        if (protect_send(s->to_sub, false, s->fd, s->sub_port, out, out_len, &s->failures))
-            s->forwarded++, s->backfilled += !first;
-    }
-    return !RTM_FAILED(st) || FAIL(&s->failures, "sfu: forward: %s", rtm_status_str(st));
+    if (st != RTM_OK) FAIL(&s->failures, "sfu: from publisher: %s", rtm_status_str(st));
 }
 
-/* Keyframe requests: the forwarder's go to the source, which merges them
- * (of all subscribers) and says when to send a PLI to the publisher. */
-static void sfu_keyframes(struct sfu *s, uint64_t now) {
-    uint8_t spatial, buf[BUF_CAP];
-    uint32_t ssrc;
-    size_t len = 0;
-    while (rtm_forwarder_poll_keyframe_request(s->fwd, &spatial) == RTM_OK) {
-        rtm_status st = rtm_source_request_keyframe(s->src, spatial);
-        if (st != RTM_OK) FAIL(&s->failures, "sfu: request_keyframe: %s", rtm_status_str(st));
+/* One datagram from the subscriber: RTCP for the track (NACKs, PLIs) and the estimator. */
+static void sfu_from_subscriber(struct sfu *s, uint8_t *buf, size_t n, uint64_t now) {
+    size_t len = 0, used = 0;
+    rtm_status st = rtm_srtcp_unprotect(s->from_sub, buf, n, &len);
+    if (st == RTM_OK) st = rtm_track_push_subscriber_rtcp(s->track, buf, len, NULL);
+    if (st == RTM_OK) st = rtm_bwe_on_rtcp(s->bwe, now, buf, len, &used);
+    s->feedback += (unsigned)used;
+    if (st != RTM_OK) FAIL(&s->failures, "sfu: from subscriber: %s", rtm_status_str(st));
+}
+
+/* Everything the track wants done now: PLIs to the publisher, packets into the
+ * subscriber's pacer (protected first: the pacer's copy is what leaves). */
+static void sfu_drain_track(struct sfu *s, uint64_t now) {
+    uint8_t buf[BUF_CAP];
+    for (;;) {
+        rtm_track_output o = {.struct_size = sizeof o};
+        size_t len = 0;
+        rtm_status st = rtm_track_poll_output(s->track, now, buf, BUF_CAP - RTM_SRTP_MAX_TRAILER_LEN, &o);
+        if (st == RTM_NOTHING_DUE) {
+            s->track_wakeup = o.wakeup_us;
+            return;
+        }
+        if (st == RTM_OK && o.kind == RTM_TRACK_OUTPUT_KEYFRAME_REQUEST) {
+            if (protect_send(s->to_pub, true, s->fd, s->pub_port, buf, o.len, &s->failures)) s->plis++;
+            continue;
+        }
+        /* RTP for subscriber o.subscriber (one here): its SRTP context, its pacer. */
+        if (st == RTM_OK) st = rtm_srtp_protect(s->to_sub, buf, o.len, BUF_CAP, &len);
+        if (st == RTM_OK) st = rtm_pacer_push_copy(s->pacer, now, o.ssrc, o.packet_class, buf, len, o.keyframe_start);
+        if (st != RTM_OK) {
+            FAIL(&s->failures, "sfu: track output: %s", rtm_status_str(st));
+            return;
+        }
+        if (o.rtp_kind == RTM_TRACK_RTP_MEDIA) s->media++;
+        else s->retransmitted++;
     }
-    while (rtm_source_poll_keyframe_request(s->src, now, &ssrc) == RTM_OK) {
-        rtm_status st = rtm_rtcp_build_pli(SFU_SSRC, ssrc, buf, sizeof buf, &len);
-        if (st != RTM_OK) FAIL(&s->failures, "sfu: PLI: %s", rtm_status_str(st));
-        else if (protect_send(s->to_pub, true, s->fd, s->pub_port, buf, len, &s->failures)) s->plis++;
+}
+
+/* The subscriber's transport: the estimate sets the pacing rate; what the pacer
+ * releases goes on the wire, stamped into the estimator by SSRC and sequence number
+ * (what RFC 8888 feedback names). */
+static void sfu_send(struct sfu *s, uint64_t now) {
+    rtm_bwe_estimate est = {.struct_size = sizeof est};
+    rtm_pacer_output o = {.struct_size = sizeof o};
+    rtm_status st = rtm_bwe_handle_timeout(s->bwe, now);
+    if (st == RTM_OK) st = rtm_bwe_get_estimate(s->bwe, &est);
+    if (st == RTM_OK) st = rtm_pacer_set_target_bitrate(s->pacer, est.target_bps);
+    while (st == RTM_OK && (st = rtm_pacer_poll(s->pacer, now, &o)) == RTM_OK) {
+        if (o.kind != RTM_PACER_OUTPUT_SEND) continue; /* padding: this example does not probe */
+        uint16_t seq = (uint16_t)(o.data[2] << 8 | o.data[3]);
+        st = rtm_bwe_on_sent(s->bwe, now, RTM_PACKET_ID_RTP, o.ssrc, seq, o.len, o.probe_cluster);
+        s->sent++;
+        if (o.packet_class == RTM_PACKET_CLASS_VIDEO && s->sent % LOSS_EVERY == 0) {
+            s->link_lost++; /* the lossy link */
+            continue;
+        }
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                .sin_port = htons(s->sub_port)};
+        if (sendto(s->fd, o.data, o.len, 0, (struct sockaddr *)&a, sizeof a) != (ssize_t)o.len)
+            FAIL(&s->failures, "sfu: sendto: %s", strerror(errno));
     }
+    if (RTM_FAILED(st)) FAIL(&s->failures, "sfu: send: %s", rtm_status_str(st));
 }
 
 static void *sfu_main(void *arg) {
     struct sfu *s = arg;
     uint8_t buf[BUF_CAP];
     while (!atomic_load(&stop) && s->failures == 0) {
-        long n = recv_wait(s->fd, buf, sizeof buf, 5);
+        /* Sleep until a datagram arrives or the track, the pacer or the estimator has work. */
+        uint64_t now = now_us(), wake = s->track_wakeup, at;
+        if (rtm_pacer_next_wakeup(s->pacer, now, &at) == RTM_OK && at < wake) wake = at;
+        if (rtm_bwe_next_wakeup(s->bwe, &at) == RTM_OK && at < wake) wake = at;
+        uint16_t from = 0;
+        long n = recv_wait(s->fd, buf, sizeof buf, wait_ms(now, wake, 5), &from);
+        now = now_us();
         if (n < 0) FAIL(&s->failures, "sfu: recv: %s", strerror(errno));
-        if (n > 0) sfu_packet(s, buf, (size_t)n, now_us());
-        sfu_keyframes(s, now_us());
+        if (n > 0 && from == s->pub_port) sfu_from_publisher(s, buf, (size_t)n, now);
+        if (n > 0 && from == s->sub_port) sfu_from_subscriber(s, buf, (size_t)n, now);
+        sfu_drain_track(s, now);
+        sfu_send(s, now);
     }
     return NULL;
 }
@@ -287,9 +356,11 @@ static void *sfu_main(void *arg) {
 
 struct subscriber {
     int fd;
-    rtm_srtp_t *srtp; /* key B, unprotect */
+    uint16_t sfu_port;
+    rtm_srtp_t *srtp, *to_sfu; /* keys B (unprotect) and D (its RTCP) */
     rtm_jitter_t *jb;
-    unsigned frames, packets, keyframes, switches, switch_frame;
+    rtm_feedback_recorder_t *rec; /* arrivals -> RFC 8888 feedback for the SFU's estimator */
+    unsigned frames, packets, keyframes, switches, switch_frame, nacks, feedback, duplicates;
     int failures;
     bool done; /* the last frame was played */
     unsigned layer, frame, pos; /* the previous frame's values, to check continuity */
@@ -350,26 +421,43 @@ static bool check_frame(struct subscriber *sub, const rtm_jitter_event *ev) {
     return err == NULL;
 }
 
+/* The subscriber's RTCP to the SFU: NACKs for what is missing, congestion feedback when due. */
+static void subscriber_rtcp(struct subscriber *sub, uint64_t now) {
+    uint8_t buf[BUF_CAP];
+    uint16_t lost[64];
+    size_t count = 0, len = 0;
+    rtm_status s = rtm_jitter_nack_list(sub->jb, now, lost, 64, &count);
+    if (s == RTM_OK && count > 0) {
+        s = rtm_rtcp_build_nack(SUB_SSRC, FWD_SSRC, lost, count < 64 ? count : 64, buf, sizeof buf, &len);
+        if (s == RTM_OK && protect_send(sub->to_sfu, true, sub->fd, sub->sfu_port, buf, len, &sub->failures)) sub->nacks++;
+    }
+    while (s == RTM_OK && (s = rtm_feedback_recorder_poll(sub->rec, now, buf, BUF_CAP - RTM_SRTP_MAX_TRAILER_LEN, &len)) == RTM_OK)
+        if (protect_send(sub->to_sfu, true, sub->fd, sub->sfu_port, buf, len, &sub->failures)) sub->feedback++;
+    if (RTM_FAILED(s)) FAIL(&sub->failures, "subscriber: RTCP: %s", rtm_status_str(s));
+}
+
 static void *subscriber_main(void *arg) {
     struct subscriber *sub = arg;
     uint8_t buf[BUF_CAP];
     uint64_t last_progress = now_us();
     while (!sub->done && sub->failures == 0) {
-        uint64_t now = now_us(), wake = 0;
+        uint64_t now = now_us(), wake = UINT64_MAX, at;
         if (now - last_progress > STALL_TIMEOUT_US) FAIL(&sub->failures, "subscriber: stalled after %u frames", sub->frames);
-        /* Sleep until a packet arrives or the jitter buffer has work. */
-        int timeout_ms = 10;
-        if (rtm_jitter_next_wakeup(sub->jb, &wake) == RTM_OK && wake < now + 10000)
-            timeout_ms = wake <= now ? 0 : (int)((wake - now + 999) / 1000);
-        long n = recv_wait(sub->fd, buf, sizeof buf, timeout_ms);
+        /* Sleep until a packet arrives or the jitter buffer or the recorder has work. */
+        if (rtm_jitter_next_wakeup(sub->jb, &at) == RTM_OK) wake = at;
+        if (rtm_feedback_recorder_next_wakeup(sub->rec, &at) == RTM_OK && at < wake) wake = at;
+        long n = recv_wait(sub->fd, buf, sizeof buf, wait_ms(now, wake, 10), NULL);
         now = now_us();
         if (n < 0) FAIL(&sub->failures, "subscriber: recv: %s", strerror(errno));
-        if (n > 0) {
+        if (n > 12) {
             size_t len = 0;
             rtm_jitter_push_result result = -1;
-            rtm_status s = rtm_srtp_unprotect(sub->srtp, buf, (size_t)n, &len);
-            if (s == RTM_OK) s = rtm_jitter_push_copy(sub->jb, buf, len, now, &result);
-            if (s != RTM_OK || result != RTM_JITTER_STORED)
+            uint32_t ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+            rtm_status s = rtm_feedback_recorder_on_rtp_packet(sub->rec, ssrc, (uint16_t)(buf[2] << 8 | buf[3]), (size_t)n, 0, now);
+            if (s == RTM_OK) s = rtm_srtp_unprotect(sub->srtp, buf, (size_t)n, &len);
+            if (s == RTM_OK) s = rtm_jitter_push_copy(sub->jb, buf, len, now, &result); /* RTX restored */
+            sub->duplicates += result == RTM_JITTER_DUPLICATE;
+            if (s != RTM_OK || (result != RTM_JITTER_STORED && result != RTM_JITTER_DUPLICATE))
                 FAIL(&sub->failures, "subscriber: %s, push result %d", rtm_status_str(s), (int)result);
         }
         rtm_jitter_event ev = {.struct_size = sizeof(rtm_jitter_event)};
@@ -380,6 +468,7 @@ static void *subscriber_main(void *arg) {
             last_progress = now;
         }
         if (RTM_FAILED(ps)) FAIL(&sub->failures, "subscriber: pop: %s", rtm_status_str(ps));
+        subscriber_rtcp(sub, now);
     }
     return NULL;
 }
@@ -392,13 +481,12 @@ int main(void) {
         return 1;
     }
     struct publisher pub = {0};
-    struct sfu sfu = {0};
+    struct sfu sfu = {.track_wakeup = RTM_NO_WAKEUP};
     struct subscriber sub = {0};
-    uint16_t sub_port = 0;
     pub.fd = udp_socket(&sfu.pub_port);
     sfu.fd = udp_socket(&pub.sfu_port);
-    sub.fd = udp_socket(&sub_port);
-    sfu.sub_port = sub_port;
+    sub.fd = udp_socket(&sfu.sub_port);
+    sub.sfu_port = pub.sfu_port;
     if (pub.fd < 0 || sfu.fd < 0 || sub.fd < 0) {
         perror("socket");
         return 1;
@@ -407,24 +495,50 @@ int main(void) {
         pub.layer[l] = (struct layer_state){.seq = (uint16_t)(65400 + 37 * l), .pid = (uint16_t)(0x7fc0 + 5 * l),
                                             .ts = 0xfffe0000u + 12345 * l, .tl0 = (uint8_t)(250 + l), .keyidx = (uint8_t)(30 + l)};
 
-    /* The publisher's leg is AES-CM/HMAC: with GCM, unprotecting several SSRCs on one
-     * context makes valgrind report a conditional jump on uninitialised data in ring's
-     * AES-GCM open (under investigation); the subscriber's leg (one SSRC) is GCM. */
+    /* Every leg is AES-CM/HMAC here (AES-GCM works the same way, profile GCM): under
+     * valgrind, ring's AES-GCM assembly (BoringSSL's, as OpenSSL's: openssl/openssl#19719)
+     * yields tags memcheck calls uninitialised, depending on what the thread's stack held
+     * before: a false positive (the peer authenticates every packet;
+     * AddressSanitizer and the GCM tests of ffi-tests/ are clean). */
     pub.srtp = srtp_ctx(CM_SHA1_80, 'A'), sfu.from_pub = srtp_ctx(CM_SHA1_80, 'A');  /* publisher -> SFU */
     sfu.to_pub = srtp_ctx(CM_SHA1_80, 'C'), pub.feedback = srtp_ctx(CM_SHA1_80, 'C'); /* SFU -> publisher */
-    sfu.to_sub = srtp_ctx(GCM, 'B'), sub.srtp = srtp_ctx(GCM, 'B');                   /* SFU -> subscriber */
-    rtm_forwarder_config fc;
+    sfu.to_sub = srtp_ctx(CM_SHA1_80, 'B'), sub.srtp = srtp_ctx(CM_SHA1_80, 'B');     /* SFU -> subscriber */
+    sub.to_sfu = srtp_ctx(CM_SHA1_80, 'D'), sfu.from_sub = srtp_ctx(CM_SHA1_80, 'D'); /* subscriber -> SFU */
+
+    /* The SFU: a track (defaults: VP8, 90 kHz, history for NACKs and joins) whose PLIs come
+     * from SFU_SSRC; the subscriber on FWD_SSRC with RTX negotiated, starting on layer 0. */
+    rtm_track_config tc;
+    rtm_track_subscriber_config sc;
+    rtm_bwe_config bc;
+    rtm_status s = rtm_track_config_init(&tc, sizeof tc);
+    tc.rtcp_ssrc = SFU_SSRC;
+    if (s == RTM_OK) s = rtm_track_new(&tc, SSRCS, LAYERS, &sfu.track);
+    if (s == RTM_OK) s = rtm_track_subscriber_config_init(&sc, sizeof sc);
+    sc.ssrc = FWD_SSRC, sc.rtx_ssrc = RTX_SSRC, sc.rtx_payload_type = RTX_PAYLOAD_TYPE;
+    sc.target = (rtm_layer){.spatial = 0, .temporal = 2}; /* low layer, all TIDs */
+    if (s == RTM_OK) s = rtm_track_add_subscriber(sfu.track, SUBSCRIBER, &sc, now_us());
+    /* Its transport: a pacer (defaults) and an estimator that starts where this stream
+     * fits and does not probe (probes need padding on an RTX stream the host numbers,
+     * and here the track numbers the subscriber's RTX). */
+    if (s == RTM_OK) s = rtm_pacer_new(NULL, &sfu.pacer);
+    if (s == RTM_OK) s = rtm_bwe_config_init(&bc, sizeof bc);
+    bc.start_bps = 2000000, bc.initial_probes = false, bc.periodic_probes = false;
+    if (s == RTM_OK) s = rtm_bwe_new(&bc, now_us(), &sfu.bwe);
+
+    /* The subscriber: a VP8 jitter buffer that NACKs and restores RTX, and a recorder of
+     * arrivals for RFC 8888 feedback (keyed by SSRC and sequence number: nothing to stamp). */
     rtm_jitter_config jc;
-    rtm_status s = rtm_forwarder_config_init(&fc, sizeof fc);
-    fc.ssrc = FWD_SSRC;
+    rtm_feedback_recorder_config rc;
     if (s == RTM_OK) s = rtm_jitter_config_init(&jc, sizeof jc, RTM_JITTER_VIDEO_VP8);
     jc.fixed_delay_us = PLAYOUT_DELAY_US;
-    jc.nack_enabled = false; /* nobody retransmits in this example */
-    if (s == RTM_OK) s = rtm_source_new(NULL, SSRCS, LAYERS, &sfu.src); /* NULL: the defaults (VP8, 90 kHz) */
-    if (s == RTM_OK) s = rtm_forwarder_new(&fc, &sfu.fwd);
-    if (s == RTM_OK) s = rtm_forwarder_set_target(sfu.fwd, 0, 2); /* low layer, all TIDs */
+    jc.nack_enabled = true;
+    jc.rtx_enabled = true, jc.rtx_ssrc = RTX_SSRC, jc.media_ssrc = FWD_SSRC, jc.media_payload_type = PAYLOAD_TYPE;
     if (s == RTM_OK) s = rtm_jitter_new(&jc, &sub.jb);
-    if (!pub.srtp || !pub.feedback || !sfu.from_pub || !sfu.to_pub || !sfu.to_sub || !sub.srtp || s != RTM_OK) {
+    if (s == RTM_OK) s = rtm_feedback_recorder_config_init(&rc, sizeof rc);
+    rc.format = RTM_CC_FEEDBACK_CCFB, rc.sender_ssrc = SUB_SSRC, rc.interval_us = 50000;
+    if (s == RTM_OK) s = rtm_feedback_recorder_new(&rc, &sub.rec);
+    if (!pub.srtp || !pub.feedback || !sfu.from_pub || !sfu.to_pub || !sfu.to_sub || !sub.srtp || !sub.to_sfu ||
+        !sfu.from_sub || s != RTM_OK) {
         fprintf(stderr, "setup failed: %s\n", rtm_status_str(s));
         return 1;
     }
@@ -440,27 +554,42 @@ int main(void) {
     pthread_join(t_pub, NULL);
     pthread_join(t_sfu, NULL);
 
-    rtm_srtp_stats ss = {.struct_size = sizeof(rtm_srtp_stats)};
-    rtm_forwarder_stats fs = {.struct_size = sizeof(rtm_forwarder_stats)};
-    rtm_jitter_stats js = {.struct_size = sizeof(rtm_jitter_stats)};
-    bool stats_ok = rtm_srtp_get_stats(sub.srtp, &ss) == RTM_OK && rtm_forwarder_get_stats(sfu.fwd, &fs) == RTM_OK &&
-                    rtm_jitter_get_stats(sub.jb, &js) == RTM_OK;
+    rtm_srtp_stats ss = {.struct_size = sizeof ss};
+    rtm_track_stats ts = {.struct_size = sizeof ts};
+    rtm_forwarder_stats fs = {.struct_size = sizeof fs};
+    rtm_pacer_stats ps = {.struct_size = sizeof ps};
+    rtm_bwe_stats bs = {.struct_size = sizeof bs};
+    rtm_bwe_estimate est = {.struct_size = sizeof est};
+    rtm_jitter_stats js = {.struct_size = sizeof js};
+    bool stats_ok = rtm_srtp_get_stats(sub.srtp, &ss) == RTM_OK && rtm_track_get_stats(sfu.track, &ts) == RTM_OK &&
+                    rtm_track_get_forwarder_stats(sfu.track, SUBSCRIBER, &fs) == RTM_OK &&
+                    rtm_pacer_get_stats(sfu.pacer, &ps) == RTM_OK && rtm_bwe_get_stats(sfu.bwe, &bs) == RTM_OK &&
+                    rtm_bwe_get_estimate(sfu.bwe, &est) == RTM_OK && rtm_jitter_get_stats(sub.jb, &js) == RTM_OK;
+    uint64_t expired = 0;
+    for (size_t c = 0; c < RTM_PACKET_CLASSES; c++) expired += ps.expired[c];
     printf("sfu_loop: %u layers x %u frames (%u packets, %u PLIs -> %u extra top-layer keyframes); SFU: %u sender "
-           "reports, %u forwarded (%u backfilled), %u spatial switch; subscriber: %u frames gapless and complete, "
-           "%u keyframes, layer 0 -> %u at frame %u on a keyframe, %llu unprotected\n",
+           "reports, %u forwarded, %u paced out, %u lost on the link, %u NACKed -> %u RTX, %u feedback reports -> "
+           "estimate %llu bit/s, %u spatial switch; subscriber: %u frames gapless and complete, %u keyframes, "
+           "layer 0 -> %u at frame %u on a keyframe, %llu unprotected\n",
            (unsigned)LAYERS, (unsigned)FRAMES, pub.packets, sfu.plis, pub.keyframes[LAYERS - 1] - 1, sfu.reports_used,
-           sfu.forwarded, sfu.backfilled, (unsigned)fs.spatial_switches, sub.frames, sub.keyframes, sub.layer,
+           sfu.media, sfu.sent, sfu.link_lost, (unsigned)ts.nacked, sfu.retransmitted, sfu.feedback,
+           (unsigned long long)est.target_bps, (unsigned)fs.spatial_switches, sub.frames, sub.keyframes, sub.layer,
            sub.switch_frame, (unsigned long long)ss.rtp_unprotected);
     bool ok = stats_ok && pub.failures == 0 && sfu.failures == 0 && sub.failures == 0 && sub.done && sub.frames == FRAMES &&
               sub.switches == 1 && sub.switch_frame >= SWITCH_FRAME && sfu.reports_used == LAYERS && sfu.plis > 0 &&
               pub.plis > 0 && pub.keyframes[LAYERS - 1] >= 2 && fs.spatial_switches == 1 && fs.cut_frames == 0 &&
-              sub.packets == sfu.forwarded && ss.rtp_unprotected == sfu.forwarded && js.frames_dropped == 0 &&
-              js.packets_lost == 0;
+              /* every media packet played once, the lost ones through RTX; the pacer dropped none */
+              sub.packets == sfu.media && sfu.sent == sfu.media + sfu.retransmitted && expired == 0 && ps.superseded == 0 &&
+              ss.rtp_unprotected == sfu.sent - sfu.link_lost && sfu.link_lost > 0 && sub.nacks > 0 &&
+              sfu.retransmitted >= sfu.link_lost && ts.rtx_sent == sfu.retransmitted && js.frames_dropped == 0 &&
+              js.packets_lost == 0 && sub.feedback > 0 && sfu.feedback > 0 && bs.packets_received > 0;
 
+    rtm_feedback_recorder_free(sub.rec);
     rtm_jitter_free(sub.jb);
-    rtm_forwarder_free(sfu.fwd);
-    rtm_source_free(sfu.src);
-    rtm_srtp_t *ctxs[] = {pub.srtp, pub.feedback, sfu.from_pub, sfu.to_pub, sfu.to_sub, sub.srtp};
+    rtm_bwe_free(sfu.bwe);
+    rtm_pacer_free(sfu.pacer);
+    rtm_track_free(sfu.track);
+    rtm_srtp_t *ctxs[] = {pub.srtp, pub.feedback, sfu.from_pub, sfu.to_pub, sfu.to_sub, sub.srtp, sub.to_sfu, sfu.from_sub};
     for (size_t i = 0; i < sizeof ctxs / sizeof ctxs[0]; i++) rtm_srtp_free(ctxs[i]);
     close(pub.fd);
     close(sfu.fd);

@@ -28,6 +28,7 @@ pub mod simulcast_forwarder;
 pub mod simulcast_source;
 pub mod srtp;
 pub mod status;
+pub mod track;
 pub mod version;
 
 pub use status::rtm_status;

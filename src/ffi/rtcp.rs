@@ -268,7 +268,12 @@ pub unsafe extern "C" fn rtm_rtcp_nack_lost(
 /// Builds a generic NACK (RFC 4585) for `lost[0..lost_count]` (sequence
 /// numbers in arrival order; compressed into PID+BLP pairs) into
 /// `out[0..capacity]`; `*out_len` receives its length.
-/// RTM_ERR_INVALID_ARGUMENT if `lost_count` is 0. Thread-safe.
+/// RTM_ERR_INVALID_ARGUMENT (nothing is written) when `lost_count` is 0,
+/// when the numbers need more PID+BLP pairs than the 16-bit length field
+/// allows (about 65,000), or for a `lost_count` no array can have.
+/// RTM_ERR_NULL_POINTER (`out`, `out_len`, or `lost` with `lost_count` >
+/// 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's
+/// length (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_nack(
     sender_ssrc: u32,
@@ -293,7 +298,10 @@ pub unsafe extern "C" fn rtm_rtcp_build_nack(
     })
 }
 
-/// Builds a picture loss indication (12 bytes). Thread-safe.
+/// Builds a picture loss indication (12 bytes) into `out[0..capacity]`;
+/// `*out_len` receives its length. Never RTM_ERR_INVALID_ARGUMENT.
+/// RTM_ERR_NULL_POINTER (`out` or `out_len`); RTM_ERR_BUFFER_TOO_SMALL
+/// when `capacity` is below 12 (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_pli(
     sender_ssrc: u32,
@@ -311,9 +319,13 @@ pub unsafe extern "C" fn rtm_rtcp_build_pli(
     })
 }
 
-/// Builds a full intra request (RFC 5104) for one media source with
-/// command sequence number `seq_nr` (increment it per new request; repeat it
-/// for a retransmission of the same request). Thread-safe.
+/// Builds a full intra request (RFC 5104, 20 bytes) for one media source
+/// with command sequence number `seq_nr` (increment it per new request;
+/// repeat it for a retransmission of the same request) into
+/// `out[0..capacity]`; `*out_len` receives its length. Never
+/// RTM_ERR_INVALID_ARGUMENT (one entry). RTM_ERR_NULL_POINTER (`out` or
+/// `out_len`); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below 20
+/// (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_fir(
     sender_ssrc: u32,
@@ -333,7 +345,12 @@ pub unsafe extern "C" fn rtm_rtcp_build_fir(
     })
 }
 
-/// Builds a REMB for `ssrcs[0..ssrc_count]` (at most 255). Thread-safe.
+/// Builds a REMB for `ssrcs[0..ssrc_count]` into `out[0..capacity]`;
+/// `*out_len` receives its length. RTM_ERR_INVALID_ARGUMENT (nothing is
+/// written) for more than 255 SSRCs (the 8-bit count) or an `ssrc_count`
+/// no array can have. RTM_ERR_NULL_POINTER (`out`, `out_len`, or `ssrcs`
+/// with `ssrc_count` > 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+/// below the packet's length (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_remb(
     sender_ssrc: u32,
@@ -357,8 +374,15 @@ pub unsafe extern "C" fn rtm_rtcp_build_remb(
 /// Most report blocks one SR or RR holds.
 pub const RTM_RTCP_MAX_REPORT_BLOCKS: usize = 31;
 
-/// Builds a sender report with `blocks[0..block_count]` (at most 31).
-/// Thread-safe.
+/// Builds a sender report with `blocks[0..block_count]` into
+/// `out[0..capacity]`; `*out_len` receives its length.
+/// RTM_ERR_INVALID_ARGUMENT (nothing is written) for more than
+/// RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in an
+/// RR), a block whose `cumulative_lost` does not fit 24 bits
+/// (-8388608..=8388607), or a `block_count` no array can have.
+/// RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+/// `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+/// below the packet's length (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_sr(
     ssrc: u32,
@@ -387,8 +411,15 @@ pub unsafe extern "C" fn rtm_rtcp_build_sr(
     })
 }
 
-/// Builds a receiver report with `blocks[0..block_count]` (at most 31).
-/// Thread-safe.
+/// Builds a receiver report with `blocks[0..block_count]` into
+/// `out[0..capacity]`; `*out_len` receives its length.
+/// RTM_ERR_INVALID_ARGUMENT (nothing is written) for more than
+/// RTM_RTCP_MAX_REPORT_BLOCKS (31, the 5-bit count; send the rest in
+/// another RR), a block whose `cumulative_lost` does not fit 24 bits
+/// (-8388608..=8388607), or a `block_count` no array can have.
+/// RTM_ERR_NULL_POINTER (`out`, `out_len`, or `blocks` with a
+/// `block_count` above 0); RTM_ERR_BUFFER_TOO_SMALL when `capacity` is
+/// below the packet's length (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_rr(
     ssrc: u32,
@@ -410,7 +441,12 @@ pub unsafe extern "C" fn rtm_rtcp_build_rr(
 }
 
 /// Builds an SDES packet with one chunk carrying `cname[0..cname_len]`
-/// (1–255 bytes, not NUL-terminated). Thread-safe.
+/// (1–255 bytes, not NUL-terminated) into `out[0..capacity]`; `*out_len`
+/// receives its length. RTM_ERR_INVALID_ARGUMENT (nothing is written) for
+/// a `cname_len` of 0 or above 255. RTM_ERR_NULL_POINTER (`out`,
+/// `out_len`, or `cname` with `cname_len` > 0); RTM_ERR_BUFFER_TOO_SMALL
+/// when `capacity` is below the packet's length (nothing is written).
+/// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_sdes_cname(
     ssrc: u32,
@@ -432,8 +468,14 @@ pub unsafe extern "C" fn rtm_rtcp_build_sdes_cname(
 }
 
 /// Builds a BYE for `ssrcs[0..ssrc_count]` (1–31) with an optional reason
-/// (`reason` may be NULL when `reason_len` is 0; at most 255 bytes).
-/// Thread-safe.
+/// (`reason` may be NULL when `reason_len` is 0; at most 255 bytes) into
+/// `out[0..capacity]`; `*out_len` receives its length.
+/// RTM_ERR_INVALID_ARGUMENT (nothing is written) for an `ssrc_count` of 0
+/// (a BYE names who leaves) or above 31 (the 5-bit count), or a
+/// `reason_len` above 255. RTM_ERR_NULL_POINTER (`out`, `out_len`, `ssrcs`
+/// with `ssrc_count` > 0, or `reason` with `reason_len` > 0);
+/// RTM_ERR_BUFFER_TOO_SMALL when `capacity` is below the packet's length
+/// (nothing is written). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_rtcp_build_bye(
     ssrcs: *const u32,

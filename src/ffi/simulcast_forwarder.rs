@@ -1,7 +1,9 @@
 //! The simulcast forwarder from C (`rtm_forwarder_*`): one per subscriber
 //! and source.
 
-use crate::simulcast::{Forwarded, Forwarder, ForwarderConfig, PauseReason, RetransmitError};
+use crate::simulcast::{
+    Forwarded, Forwarder, ForwarderConfig, ForwarderStats, PauseReason, RetransmitError,
+};
 
 use super::handle;
 use super::simulcast::*;
@@ -77,7 +79,7 @@ pub unsafe extern "C" fn rtm_forwarder_config_init(
     guard(|| args::init(config, size, default_config()))
 }
 
-fn forwarder_config(c: &rtm_forwarder_config) -> Result<ForwarderConfig, rtm_status> {
+pub(super) fn forwarder_config(c: &rtm_forwarder_config) -> Result<ForwarderConfig, rtm_status> {
     let payload_type = match c.payload_type {
         -1 => None,
         pt @ 0..=127 => Some(pt as u8),
@@ -171,14 +173,24 @@ pub unsafe extern "C" fn rtm_forwarder_forward(
     })
 }
 
-/// After a forward that sent a packet: the next packet of the new layer
-/// that reached `src` before the keyframe that started a layer switch (the
-/// network reordered them), written to `out[0..*out_len]` as
-/// `rtm_forwarder_forward` would. Call after every sent packet until it
-/// returns RTM_NOTHING_DUE (with `*out_len` 0; a cheap check when there was
-/// no switch); skipping it leaves those packets for the subscriber to NACK.
-/// `out_cap`: as for `rtm_forwarder_forward` (RTM_ERR_BUFFER_TOO_SMALL,
-/// nothing changes). `src` is only read.
+/// Packets this subscriber is due from `src`'s history, one per call,
+/// written to `out[0..*out_len]` as `rtm_forwarder_forward` would: when a
+/// switch starts from a keyframe the forwarder held back for a frame (in
+/// case the target layer's keyframe of the same capture followed), that
+/// keyframe and what followed it; after a join or resume started from the
+/// history (`rtm_track_*` only), the kept keyframe and what followed; and
+/// packets of the new layer that reached `src` before the keyframe that
+/// started a switch (the network reordered them).
+///
+/// Call it after every `rtm_forwarder_forward` on this forwarder, whether
+/// that forward sent the packet or dropped it, until it returns
+/// RTM_NOTHING_DUE (with `*out_len` 0; a cheap check when nothing is due):
+/// a held switch is entered by a packet the forward then drops, so a host
+/// that calls it only after sent packets gets those packets late (at its
+/// next sent packet; never twice), and one that never calls it leaves them
+/// for the subscriber to NACK. `out_cap`: as for `rtm_forwarder_forward`
+/// (RTM_ERR_BUFFER_TOO_SMALL, nothing changes). `src` is only read.
+/// RTM_ERR_NULL_POINTER for a NULL `fwd`, `src`, `out` or `out_len`.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_backfill(
     fwd: *mut rtm_forwarder_t,
@@ -413,23 +425,24 @@ pub unsafe extern "C" fn rtm_forwarder_get_stats(
     fwd: *const rtm_forwarder_t,
     out: *mut rtm_forwarder_stats,
 ) -> rtm_status {
-    handle::with_shared(fwd, |h| {
-        let s = h.fwd.stats();
-        let stats = rtm_forwarder_stats {
-            struct_size: 0,
-            packets_sent: s.packets_sent,
-            bytes_sent: s.bytes_sent,
-            frames_sent: s.frames_sent,
-            keyframes_sent: s.keyframes_sent,
-            dropped: s.dropped,
-            spatial_switches: s.spatial_switches,
-            temporal_switches: s.temporal_switches,
-            keyframe_requests: s.keyframe_requests,
-            retransmitted: s.retransmitted,
-            nacks_before_keyframe: s.nacks_before_keyframe,
-            nacks_not_found: s.nacks_not_found,
-            cut_frames: s.cut_frames,
-        };
-        args::write(out, stats)
-    })
+    handle::with_shared(fwd, |h| args::write(out, forwarder_stats(h.fwd.stats())))
+}
+
+/// The C form of a forwarder's counters.
+pub(super) fn forwarder_stats(s: &ForwarderStats) -> rtm_forwarder_stats {
+    rtm_forwarder_stats {
+        struct_size: 0,
+        packets_sent: s.packets_sent,
+        bytes_sent: s.bytes_sent,
+        frames_sent: s.frames_sent,
+        keyframes_sent: s.keyframes_sent,
+        dropped: s.dropped,
+        spatial_switches: s.spatial_switches,
+        temporal_switches: s.temporal_switches,
+        keyframe_requests: s.keyframe_requests,
+        retransmitted: s.retransmitted,
+        nacks_before_keyframe: s.nacks_before_keyframe,
+        nacks_not_found: s.nacks_not_found,
+        cut_frames: s.cut_frames,
+    }
 }

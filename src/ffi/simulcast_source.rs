@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::codec::Codec;
-use crate::simulcast::{Source, SourceConfig, SourceError, SourcePacket, MAX_SPATIAL};
+use crate::simulcast::{Source, SourceConfig, SourceError, SourcePacket, SourceStats, MAX_SPATIAL};
 
 use super::buffers::{shared_buffer, BufferPool, CallerBuffer};
 use super::handle;
@@ -126,9 +126,11 @@ pub struct rtm_source_config {
     pub codec: rtm_source_codec,
     /// RTP clock rate, > 0. Default 90000.
     pub clock_rate: u32,
-    /// Packets kept per spatial layer to answer NACKs,
-    /// 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two).
-    /// Reserved by `rtm_source_new`. Default 1024.
+    /// Most packets kept per spatial layer to answer NACKs,
+    /// 1..=RTM_SIMULCAST_MAX_HISTORY (rounded up to a power of two). The
+    /// history starts at 64 packets per layer and doubles (allocating, a few
+    /// times in a layer's life) whenever it would drop a packet younger
+    /// than 2 s, up to this. Default 1024.
     pub history_packets: u32,
     /// A spatial layer without media for this long is not alive (padding
     /// does not count), µs. Default 1000000.
@@ -143,7 +145,7 @@ pub struct rtm_source_config {
     pub max_packet_bytes: usize,
 }
 
-fn codec_code(codec: Codec) -> rtm_source_codec {
+pub(super) fn codec_code(codec: Codec) -> rtm_source_codec {
     match codec {
         Codec::Vp8 => RTM_SOURCE_CODEC_VP8,
         Codec::H264 => RTM_SOURCE_CODEC_H264,
@@ -295,7 +297,7 @@ pub struct rtm_source_packet_info {
     pub forwarded_len: usize,
 }
 
-fn packet_info(p: &SourcePacket) -> rtm_source_packet_info {
+pub(super) fn packet_info(p: &SourcePacket) -> rtm_source_packet_info {
     rtm_source_packet_info {
         struct_size: 0,
         spatial: p.spatial,
@@ -541,20 +543,21 @@ pub unsafe extern "C" fn rtm_source_get_stats(
     src: *const rtm_source_t,
     out: *mut rtm_source_stats,
 ) -> rtm_status {
-    handle::with_shared(src, |s| {
-        let st = s.source.stats();
-        let stats = rtm_source_stats {
-            struct_size: 0,
-            packets: st.packets,
-            bytes: st.bytes,
-            padding_packets: st.padding_packets,
-            unknown_ssrc: st.unknown_ssrc,
-            malformed: st.malformed,
-            keyframes: st.keyframes,
-            keyframe_requests_sent: st.keyframe_requests_sent,
-            sender_reports: st.sender_reports,
-            oversize: st.oversize,
-        };
-        args::write(out, stats)
-    })
+    handle::with_shared(src, |s| args::write(out, source_stats(s.source.stats())))
+}
+
+/// The C form of a source's counters.
+pub(super) fn source_stats(st: &SourceStats) -> rtm_source_stats {
+    rtm_source_stats {
+        struct_size: 0,
+        packets: st.packets,
+        bytes: st.bytes,
+        padding_packets: st.padding_packets,
+        unknown_ssrc: st.unknown_ssrc,
+        malformed: st.malformed,
+        keyframes: st.keyframes,
+        keyframe_requests_sent: st.keyframe_requests_sent,
+        sender_reports: st.sender_reports,
+        oversize: st.oversize,
+    }
 }

@@ -22,9 +22,13 @@ pub struct SourceConfig {
     pub codec: Codec,
     /// RTP clock rate. Default 90 000.
     pub clock_rate: u32,
-    /// Packets kept per spatial layer to answer NACKs (rounded up to a power
-    /// of two; 0 counts as 1, more than [`MAX_HISTORY_PACKETS`] as that).
-    /// Default 1024 (about 1 s of 720p at 8 Mbit/s).
+    /// Most packets kept per spatial layer to answer NACKs and start joins
+    /// (rounded up to a power of two; 0 counts as 1, more than
+    /// [`MAX_HISTORY_PACKETS`] as that). The history is sized by time and
+    /// bitrate under this cap: it starts at 64 packets per layer and doubles
+    /// whenever it would drop a packet younger than two seconds (a thumbnail
+    /// layer keeps 64, a 720p layer at 2.5 Mbit/s 1024). Default 1024 (about
+    /// 1 s of 720p at 8 Mbit/s).
     pub history_packets: usize,
     /// A spatial layer with no media for this long is not alive (padding
     /// does not count). Default 1 s.
@@ -332,7 +336,7 @@ impl Source {
             layer.keyframe.satisfied();
             self.stats.keyframes[index] += 1;
         }
-        layer.history.insert(ext_seq, &pkt.bytes);
+        layer.history.insert(ext_seq, &pkt.bytes, now);
         self.stats.packets += 1;
         self.stats.bytes += pkt.bytes.len() as u64;
         self.stats.padding_packets += u64::from(pkt.padding_only);

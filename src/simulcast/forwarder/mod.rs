@@ -610,11 +610,16 @@ impl Forwarder {
         self.stats.bytes_sent += len as u64;
     }
 
-    /// After a [`forward`](Self::forward) that switched layers: the next
-    /// packet of the new layer that reached the source before the keyframe
-    /// that started it (the network reordered them), written into `out` as
-    /// `forward` would. Call after each sent packet until it returns `None`
-    /// (a cheap check when there was no switch).
+    /// The next packet due from the source's history, written into `out` as
+    /// [`forward`](Self::forward) would: a held switch's keyframe and what
+    /// followed it, a start from the history
+    /// ([`start_from_history`](Self::start_from_history)), or a packet of
+    /// the new layer that reached the source before the keyframe that
+    /// started a switch (the network reordered them). Call after every
+    /// `forward`, whether it sent the packet or dropped it, until it returns
+    /// `None` (a cheap check when nothing is due): a held switch is entered
+    /// by a packet `forward` then drops, so calling it only after sent
+    /// packets delivers those packets late (never twice).
     pub fn backfill(
         &mut self,
         source: &Source,

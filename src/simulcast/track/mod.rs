@@ -472,6 +472,13 @@ impl Track {
         Ok(())
     }
 
+    /// The packet the last successful [`push_rtp`](Self::push_rtp) queued,
+    /// parsed, until `poll_output` has given it to every subscriber (what
+    /// the C API reports about a push).
+    pub fn last_pushed(&self) -> Option<&SourcePacket> {
+        self.queue.back()
+    }
+
     /// A decrypted RTCP compound packet from the publisher (its sender
     /// reports); returns how many reports were used.
     pub fn push_publisher_rtcp(&mut self, compound: &[u8]) -> usize {
