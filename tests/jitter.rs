@@ -432,6 +432,10 @@ fn padding_only_rtx_probes_are_ignored() {
 /// whose middle packet is missing. Returns the buffer, when the gap was
 /// noticed, and the missing sequence number.
 fn queue_then_frame_with_a_hole(key: bool) -> (JitterBuffer, u64, i64) {
+    queue_then_frame_missing(key, 182)
+}
+
+fn queue_then_frame_missing(key: bool, missing: u16) -> (JitterBuffer, u64, i64) {
     let mut jb = JitterBuffer::new(JitterConfig::video(Codec::Vp8));
     jb.set_rtt(40_000);
     let mut now = 0;
@@ -446,15 +450,22 @@ fn queue_then_frame_with_a_hole(key: bool) -> (JitterBuffer, u64, i64) {
     }
     assert!(jb.target_delay_us() >= 50_000, "the queue is measured");
     let (ts, start) = (90 * 3000, now + 33_333);
-    for (k, seq) in [180u16, 181, 183, 184].into_iter().enumerate() {
-        let first = seq == 180;
-        jb.push(
-            vp8(seq, ts, seq == 184, first, key),
-            start + k as u64 * 1_000,
-        )
-        .unwrap();
+    let mut noticed = 0;
+    for (k, seq) in (180u16..=184).filter(|&s| s != missing).enumerate() {
+        let at = start + k as u64 * 1_000;
+        jb.push(vp8(seq, ts, seq == 184, seq == 180, key), at)
+            .unwrap();
+        if seq == missing + 1 {
+            noticed = at;
+        }
     }
-    (jb, start + 2_000, 182)
+    if missing == 184 {
+        // The next frame shows the keyframe's tail missing.
+        noticed = start + 33_333;
+        jb.push(vp8(185, ts + 3000, true, true, false), noticed)
+            .unwrap();
+    }
+    (jb, noticed, i64::from(missing))
 }
 
 #[test]
@@ -467,4 +478,8 @@ fn a_keyframe_hole_is_requested_after_the_reordering_seen_not_the_queueing() {
     // costs a useless retransmission, not a keyframe round trip).
     let (jb, noticed, _) = queue_then_frame_with_a_hole(false);
     assert_eq!(jb.poll_nacks(noticed + 15_000, &mut out), 0);
+    // The keyframe's last packet: the gap is seen at the next frame.
+    let (jb, noticed, missing) = queue_then_frame_missing(true, 184);
+    let n = jb.poll_nacks(noticed + 15_000, &mut out);
+    assert_eq!(&out[..n], &[missing], "a keyframe's tail");
 }

@@ -283,7 +283,7 @@ impl JitterBuffer {
             .map(|s| self.nack.requested(s.next))
             .filter(|&(retries, _)| retries > 0)
             .map(|(retries, at)| {
-                let waits = self.request_waits(self.ring.held(head));
+                let waits = self.request_waits(self.ring.held(head), None);
                 let retry = self.nack.due(retries, at, waits);
                 at.max(retry.unwrap_or(0))
                     .saturating_add(retransmission_wait)

@@ -268,7 +268,7 @@ impl NackScheduler {
         &self,
         ring: &PacketRing,
         now: u64,
-        waits_of: impl Fn(&Slot) -> Waits,
+        waits_of: impl Fn(Option<&Slot>, &Slot) -> Waits,
         limit_of: impl Fn(&Slot, u64) -> Option<u64>,
         mut f: impl FnMut(i64, u64, u64) -> bool,
     ) {
@@ -286,7 +286,10 @@ impl NackScheduler {
                 continue;
             }
             let Some(next) = next_held else { return };
-            let run_lo = ring.prev_held(seq).map_or(lo, |p| p + 1).max(lo);
+            let prev_seq = ring.prev_held(seq);
+            let prev = prev_seq.and_then(|p| ring.held(p));
+            let waits = waits_of(prev, next);
+            let run_lo = prev_seq.map_or(lo, |p| p + 1).max(lo);
             for gap in (run_lo..=seq).rev() {
                 let (retries, last) = self.requested(gap);
                 let noticed = if retries == 0 {
@@ -300,7 +303,7 @@ impl NackScheduler {
                 if now.saturating_add(self.rtt_us) > limit {
                     return;
                 }
-                if let Some(mut due) = self.due(retries, last, waits_of(next)) {
+                if let Some(mut due) = self.due(retries, last, waits) {
                     if retries == 0 {
                         // When the reorder wait would leave no time for a
                         // retransmission, ask by the last useful moment (a
@@ -348,7 +351,7 @@ mod tests {
         n.walk(
             ring,
             now,
-            |_| Waits {
+            |_, _| Waits {
                 first_us: n.reorder_wait_us(),
                 retry_margin_us: 0,
             },

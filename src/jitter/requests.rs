@@ -8,7 +8,8 @@ use super::ring::Slot;
 use super::JitterBuffer;
 
 impl JitterBuffer {
-    /// The waits of a gap whose next held packet is `next`. Elsewhere: the
+    /// The waits of a gap between the held packets `prev` and `next`: inside
+    /// a keyframe when either is of it (`prev` not its last). Elsewhere: the
     /// reorder wait, then one round trip and a retry margin of twice the
     /// measured delay percentile (the jitter of the request's way and of
     /// the retransmission's; 0 with a fixed delay, which measures none).
@@ -19,9 +20,11 @@ impl JitterBuffer {
     /// which a filling queue inflates without reordering anything: seen,
     /// a first NACK 100 ms after its gap on a congested link), and one
     /// percentile of retry margin.
-    pub(super) fn request_waits(&self, next: Option<&Slot>) -> Waits {
+    pub(super) fn request_waits(&self, prev: Option<&Slot>, next: Option<&Slot>) -> Waits {
         let jitter = self.delay.jitter_us();
-        let in_keyframe = next.is_some_and(|n| Some(n.ts) == self.keyframe_ts);
+        let of_keyframe = |s: &Slot| Some(s.ts) == self.keyframe_ts;
+        let in_keyframe = next.is_some_and(of_keyframe)
+            || prev.is_some_and(|p| of_keyframe(p) && !p.flags.marker());
         if in_keyframe {
             Waits {
                 first_us: self.nack.measured_reorder_wait_us(),
@@ -64,7 +67,7 @@ impl JitterBuffer {
         self.nack.walk(
             &self.ring,
             now,
-            |next| self.request_waits(Some(next)),
+            |prev, next| self.request_waits(prev, Some(next)),
             |next, noticed| self.request_limit(next, noticed),
             |seq, due, limit| {
                 if due <= now && now.saturating_add(rtt) <= limit {
@@ -148,7 +151,7 @@ impl JitterBuffer {
         self.nack.walk(
             &self.ring,
             now,
-            |next| self.request_waits(Some(next)),
+            |prev, next| self.request_waits(prev, Some(next)),
             |next, noticed| self.request_limit(next, noticed),
             |_, due, limit| {
                 if due.max(now).saturating_add(rtt) <= limit {
