@@ -426,3 +426,60 @@ fn padding_only_rtx_probes_are_ignored() {
     assert_eq!(jb.push(Bytes::from(buf), 0), Ok(Pushed::Ignored));
     assert!(jb.is_empty());
 }
+
+/// A video buffer after 3 s of frames whose delay grows steadily (a queue
+/// filling: later, never reordered), then a 5-packet frame (`key` or not)
+/// whose middle packet is missing. Returns the buffer, when the gap was
+/// noticed, and the missing sequence number.
+fn queue_then_frame_with_a_hole(key: bool) -> (JitterBuffer, u64, i64) {
+    queue_then_frame_missing(key, 182)
+}
+
+fn queue_then_frame_missing(key: bool, missing: u16) -> (JitterBuffer, u64, i64) {
+    let mut jb = JitterBuffer::new(JitterConfig::video(Codec::Vp8));
+    jb.set_rtt(40_000);
+    let mut now = 0;
+    for i in 0..90u16 {
+        let sent = u64::from(i) * 33_333;
+        now = sent + 20_000 + u64::from(i) * 1_000;
+        let ts = u32::from(i) * 3000;
+        jb.push(vp8(2 * i, ts, false, true, i == 0), now).unwrap();
+        jb.push(vp8(2 * i + 1, ts, true, false, i == 0), now + 1_000)
+            .unwrap();
+        while jb.pop(now + 1_000).is_some() {}
+    }
+    assert!(jb.target_delay_us() >= 50_000, "the queue is measured");
+    let (ts, start) = (90 * 3000, now + 33_333);
+    let mut noticed = 0;
+    for (k, seq) in (180u16..=184).filter(|&s| s != missing).enumerate() {
+        let at = start + k as u64 * 1_000;
+        jb.push(vp8(seq, ts, seq == 184, seq == 180, key), at)
+            .unwrap();
+        if seq == missing + 1 {
+            noticed = at;
+        }
+    }
+    if missing == 184 {
+        // The next frame shows the keyframe's tail missing.
+        noticed = start + 33_333;
+        jb.push(vp8(185, ts + 3000, true, true, false), noticed)
+            .unwrap();
+    }
+    (jb, noticed, i64::from(missing))
+}
+
+#[test]
+fn a_keyframe_hole_is_requested_after_the_reordering_seen_not_the_queueing() {
+    let (jb, noticed, missing) = queue_then_frame_with_a_hole(true);
+    let mut out = [0i64; 16];
+    let n = jb.poll_nacks(noticed + 15_000, &mut out);
+    assert_eq!(&out[..n], &[missing], "a keyframe's packet: ask at once");
+    // Elsewhere the wait still covers the delay spread (reordering there
+    // costs a useless retransmission, not a keyframe round trip).
+    let (jb, noticed, _) = queue_then_frame_with_a_hole(false);
+    assert_eq!(jb.poll_nacks(noticed + 15_000, &mut out), 0);
+    // The keyframe's last packet: the gap is seen at the next frame.
+    let (jb, noticed, missing) = queue_then_frame_missing(true, 184);
+    let n = jb.poll_nacks(noticed + 15_000, &mut out);
+    assert_eq!(&out[..n], &[missing], "a keyframe's tail");
+}

@@ -89,6 +89,14 @@ impl FrameAssembler {
     }
 }
 
+/// How far a frame behind the head is here.
+enum Extent {
+    /// All present, up to this last packet.
+    Complete(i64),
+    /// This packet of it is missing.
+    Missing(i64),
+}
+
 /// What the packets at the head make up.
 enum HeadFrame {
     /// From the head to `last`, all present, ending with the marker.
@@ -196,7 +204,15 @@ impl JitterBuffer {
                 }
                 None => return None,
             }
-            let last = self.complete_frame_from(seq, &mut budget)?;
+            let last = match self.frame_from(seq, &mut budget)? {
+                Extent::Complete(last) => last,
+                // Look on behind it: a frame after it may not need it.
+                Extent::Missing(at) => {
+                    frames += 1;
+                    seq = self.ring.next_held(at)?;
+                    continue;
+                }
+            };
             let keyframe = slot.flags.keyframe();
             let usable = if f.waiting_for_keyframe {
                 keyframe
@@ -204,11 +220,13 @@ impl JitterBuffer {
                 f.chain.decodable_after_skip(keyframe, slot.layer)
             };
             if usable {
-                // Not before the missing packet could still be only reordered.
+                // Not before the missing packet could still be only
+                // reordered (as measured: a queue's delay spread reorders
+                // nothing).
                 let lost_by = self
                     .nack
                     .noticed(first_missing)
-                    .saturating_add(self.nack.reorder_wait_us());
+                    .saturating_add(self.nack.measured_reorder_wait_us());
                 let due = self.delay.playout_time_of_media(slot.media_us)?;
                 return Some((seq, due.max(lost_by)));
             }
@@ -218,19 +236,22 @@ impl JitterBuffer {
         None
     }
 
-    /// The last packet of the complete frame starting at `start`, or `None`
-    /// when a packet is missing (or the walk's budget runs out).
-    fn complete_frame_from(&self, start: i64, budget: &mut usize) -> Option<i64> {
+    /// How far the frame starting at `start` is here: complete up to its
+    /// last packet, or missing a packet; `None` when it is still arriving
+    /// (its end is beyond the newest packet) or the walk's budget runs out.
+    fn frame_from(&self, start: i64, budget: &mut usize) -> Option<Extent> {
         let ts = self.ring.held(start)?.ts;
         let mut seq = start;
         loop {
             *budget = budget.checked_sub(1)?;
-            let slot = self.ring.held(seq)?;
+            let Some(slot) = self.ring.held(seq) else {
+                return Some(Extent::Missing(seq));
+            };
             if slot.ts != ts {
-                return Some(seq - 1);
+                return Some(Extent::Complete(seq - 1));
             }
             if slot.flags.marker() {
-                return Some(seq);
+                return Some(Extent::Complete(seq));
             }
             if seq >= self.ring.highest() {
                 return None;
@@ -262,8 +283,8 @@ impl JitterBuffer {
             .map(|s| self.nack.requested(s.next))
             .filter(|&(retries, _)| retries > 0)
             .map(|(retries, at)| {
-                let margin = self.retry_margin_us(self.ring.held(head));
-                let retry = self.nack.due(retries, at, margin);
+                let waits = self.request_waits(self.ring.held(head), None);
+                let retry = self.nack.due(retries, at, waits);
                 at.max(retry.unwrap_or(0))
                     .saturating_add(retransmission_wait)
             });

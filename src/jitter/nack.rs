@@ -14,6 +14,14 @@ use std::collections::VecDeque;
 use super::reorder::ReorderEstimator;
 use super::ring::{PacketRing, Slot};
 
+/// How long a gap waits before its first request, and what a retry waits
+/// for beyond one round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Waits {
+    pub first_us: u64,
+    pub retry_margin_us: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NackConfig {
     pub enabled: bool,
@@ -217,20 +225,26 @@ impl NackScheduler {
     }
 
     /// When a gap with `retries` requests, the last (or its noticing) at
-    /// `last_us`, may be requested: the reorder wait after it was noticed,
-    /// then a round trip plus `margin_us` (the jitter of the request and
-    /// of the retransmission) after each request.
-    pub fn due(&self, retries: u8, last_us: u64, margin_us: u64) -> Option<u64> {
+    /// `last_us`, may be requested: `waits.first_us` after it was noticed,
+    /// then a round trip plus `waits.retry_margin_us` (the jitter of the
+    /// request and of the retransmission) after each request.
+    pub fn due(&self, retries: u8, last_us: u64, waits: Waits) -> Option<u64> {
         if retries >= self.config.max_retries {
             return None;
         }
         Some(if retries == 0 {
-            last_us.saturating_add(self.reorder_wait_us())
+            last_us.saturating_add(waits.first_us)
         } else {
             last_us
                 .saturating_add(self.rtt_us)
-                .saturating_add(margin_us)
+                .saturating_add(waits.retry_margin_us)
         })
+    }
+
+    /// The reorder wait measured (the histogram's), without the floor
+    /// [`set_reorder_floor`](Self::set_reorder_floor) sets.
+    pub fn measured_reorder_wait_us(&self) -> u64 {
+        self.reorder.wait_us()
     }
 
     /// Records a request for `seq` sent at `now`.
@@ -254,7 +268,7 @@ impl NackScheduler {
         &self,
         ring: &PacketRing,
         now: u64,
-        margin_of: impl Fn(&Slot) -> u64,
+        waits_of: impl Fn(Option<&Slot>, &Slot) -> Waits,
         limit_of: impl Fn(&Slot, u64) -> Option<u64>,
         mut f: impl FnMut(i64, u64, u64) -> bool,
     ) {
@@ -272,7 +286,10 @@ impl NackScheduler {
                 continue;
             }
             let Some(next) = next_held else { return };
-            let run_lo = ring.prev_held(seq).map_or(lo, |p| p + 1).max(lo);
+            let prev_seq = ring.prev_held(seq);
+            let prev = prev_seq.and_then(|p| ring.held(p));
+            let waits = waits_of(prev, next);
+            let run_lo = prev_seq.map_or(lo, |p| p + 1).max(lo);
             for gap in (run_lo..=seq).rev() {
                 let (retries, last) = self.requested(gap);
                 let noticed = if retries == 0 {
@@ -286,7 +303,7 @@ impl NackScheduler {
                 if now.saturating_add(self.rtt_us) > limit {
                     return;
                 }
-                if let Some(mut due) = self.due(retries, last, margin_of(next)) {
+                if let Some(mut due) = self.due(retries, last, waits) {
                     if retries == 0 {
                         // When the reorder wait would leave no time for a
                         // retransmission, ask by the last useful moment (a
@@ -334,7 +351,10 @@ mod tests {
         n.walk(
             ring,
             now,
-            |_| 0,
+            |_, _| Waits {
+                first_us: n.reorder_wait_us(),
+                retry_margin_us: 0,
+            },
             |next, _| Some(next.media_us as u64 + 200_000),
             |seq, due, _| {
                 if due <= now {
@@ -358,7 +378,17 @@ mod tests {
         n.mark(12, 6_000);
         n.mark(13, 6_000);
         assert_eq!(n.requested(12), (1, 6_000));
-        assert_eq!(n.due(1, 6_000, 7_000), Some(63_000));
+        assert_eq!(
+            n.due(
+                1,
+                6_000,
+                Waits {
+                    first_us: 0,
+                    retry_margin_us: 7_000
+                }
+            ),
+            Some(63_000)
+        );
         // The original arriving 1 ms after the request is reordering, not
         // a retransmission.
         assert_eq!(n.on_filled(12, 7_000), Filled::Reordered);

@@ -3,24 +3,38 @@
 //! scheduling itself is [`nack`](super::nack)'s; this adds what only the
 //! buffer knows (playout deadlines, the video frame grace).
 
+use super::nack::Waits;
 use super::ring::Slot;
 use super::JitterBuffer;
 
 impl JitterBuffer {
-    /// What a retry waits for beyond one round trip, for a gap whose next
-    /// held packet is `next`: the jitter of the request's way and of the
-    /// retransmission's, taken as twice the measured delay percentile (0
-    /// with a fixed delay, which measures none). Inside a keyframe, once:
-    /// a retry there that comes too early costs one duplicate packet, one
-    /// that comes too late (after its frame is given up) a keyframe request
-    /// and a frozen picture for a keyframe round trip.
-    pub(super) fn retry_margin_us(&self, next: Option<&Slot>) -> u64 {
+    /// The waits of a gap between the held packets `prev` and `next`: inside
+    /// a keyframe when either is of it (`prev` not its last). Elsewhere: the
+    /// reorder wait, then one round trip and a retry margin of twice the
+    /// measured delay percentile (the jitter of the request's way and of
+    /// the retransmission's; 0 with a fixed delay, which measures none).
+    /// Inside a keyframe, where a request that comes too early costs one
+    /// duplicate packet and one that comes too late (after its frame is
+    /// given up) a keyframe request and a frozen picture for a keyframe
+    /// round trip: only the reordering measured (not the delay spread,
+    /// which a filling queue inflates without reordering anything: seen,
+    /// a first NACK 100 ms after its gap on a congested link), and one
+    /// percentile of retry margin.
+    pub(super) fn request_waits(&self, prev: Option<&Slot>, next: Option<&Slot>) -> Waits {
         let jitter = self.delay.jitter_us();
-        let in_keyframe = next.is_some_and(|n| Some(n.ts) == self.keyframe_ts);
+        let of_keyframe = |s: &Slot| Some(s.ts) == self.keyframe_ts;
+        let in_keyframe = next.is_some_and(of_keyframe)
+            || prev.is_some_and(|p| of_keyframe(p) && !p.flags.marker());
         if in_keyframe {
-            jitter
+            Waits {
+                first_us: self.nack.measured_reorder_wait_us(),
+                retry_margin_us: jitter,
+            }
         } else {
-            jitter.saturating_mul(2)
+            Waits {
+                first_us: self.nack.reorder_wait_us(),
+                retry_margin_us: jitter.saturating_mul(2),
+            }
         }
     }
 
@@ -53,7 +67,7 @@ impl JitterBuffer {
         self.nack.walk(
             &self.ring,
             now,
-            |next| self.retry_margin_us(Some(next)),
+            |prev, next| self.request_waits(prev, Some(next)),
             |next, noticed| self.request_limit(next, noticed),
             |seq, due, limit| {
                 if due <= now && now.saturating_add(rtt) <= limit {
@@ -137,7 +151,7 @@ impl JitterBuffer {
         self.nack.walk(
             &self.ring,
             now,
-            |next| self.retry_margin_us(Some(next)),
+            |prev, next| self.request_waits(prev, Some(next)),
             |next, noticed| self.request_limit(next, noticed),
             |_, due, limit| {
                 if due.max(now).saturating_add(rtt) <= limit {
