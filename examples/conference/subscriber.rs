@@ -14,11 +14,15 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use rtmedia::cc::recorder::{FeedbackRecorder, RecorderConfig};
+use rtmedia::cc::SentPacketId;
 use rtmedia::codec::Codec;
 use rtmedia::jitter::{Event, JitterBuffer, JitterConfig};
 use rtmedia::packet::rtcp::{NackBuilder, PliBuilder};
+use rtmedia::packet::RtpPacket;
 use rtmedia::sim::{vp8_depacketize, Vp8Decoder};
 
+use crate::egress::{PADDING_SSRC, TRANSPORT_SEQ_EXT};
 use crate::leg::Leg;
 use crate::scenario::NetProfile;
 
@@ -69,8 +73,14 @@ pub struct VideoTrack {
 pub struct Subscriber {
     pub profile: NetProfile,
     pub tracks: Vec<VideoTrack>,
-    /// Subscriber→SFU: NACKs and PLIs.
+    /// Subscriber→SFU: NACKs, PLIs and transport-cc feedback.
     pub up: Leg,
+    /// Arrivals by transport-wide sequence number, for the SFU's estimator.
+    pub recorder: FeedbackRecorder,
+    feedback: Vec<u8>,
+    /// Bytes received (decrypted), probe padding apart.
+    pub media_bytes: u64,
+    pub padding_packets: u64,
     ssrc: u32,
     widths: Vec<u32>,
     nominal_default_us: u64,
@@ -108,8 +118,18 @@ impl Subscriber {
                 }
             })
             .collect();
+        let ssrc = 0x5b00_0000 ^ ssrcs.first().copied().unwrap_or(0);
+        let recorder = FeedbackRecorder::new(RecorderConfig {
+            sender_ssrc: ssrc,
+            ..RecorderConfig::default()
+        })
+        .expect("default recorder settings");
         Self {
-            ssrc: 0x5b00_0000 ^ ssrcs.first().copied().unwrap_or(0),
+            ssrc,
+            recorder,
+            feedback: vec![0; 1500],
+            media_bytes: 0,
+            padding_packets: 0,
             profile,
             tracks,
             up,
@@ -125,7 +145,19 @@ impl Subscriber {
     /// A decrypted RTP packet from the SFU: video into its jitter buffer,
     /// the room's audio counted.
     pub fn on_rtp(&mut self, packet: Bytes, now: u64) {
+        if let Some(seq) = RtpPacket::parse(&packet[..])
+            .ok()
+            .and_then(|p| p.transport_seq(TRANSPORT_SEQ_EXT))
+        {
+            let id = SentPacketId::TransportSeq(seq);
+            self.recorder.on_packet(id, packet.len(), now);
+        }
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        if ssrc == PADDING_SSRC {
+            self.padding_packets += 1;
+            return;
+        }
+        self.media_bytes += packet.len() as u64;
         let Some(track) = self.tracks.iter_mut().find(|t| t.ssrc == ssrc) else {
             self.audio_packets += 1;
             return;
@@ -135,8 +167,12 @@ impl Subscriber {
         let _ = track.jitter.push(packet, now);
     }
 
-    /// Releases and decodes what is due, and sends NACKs and PLIs.
+    /// Releases and decodes what is due, and sends transport-cc feedback,
+    /// NACKs and PLIs.
     pub fn tick(&mut self, now: u64) {
+        while let Ok(Some(n)) = self.recorder.poll_feedback(now, &mut self.feedback) {
+            self.up.send_rtcp(now, &self.feedback[..n]);
+        }
         for track in &mut self.tracks {
             track.release(now, &self.widths, self.nominal_default_us);
             if track.jitter.take_keyframe_request() {

@@ -198,8 +198,9 @@ impl Allocator {
         self.confirmed
     }
 
-    /// Total bitrate of the allocation with the cheapest next upgrade step
-    /// of any track made, after the last `allocate`; `None` when every
+    /// The estimate the cheapest next upgrade step of any track needs, after
+    /// the last `allocate` (the allocation's total plus the step, or what
+    /// carries the step's keyframe in time if more); `None` when every
     /// track is at its maximum (nothing to probe for).
     pub fn wanted_bps(&self) -> Option<u64> {
         self.wanted
@@ -279,16 +280,18 @@ impl Allocator {
         }
         self.allocations[..n].copy_from_slice(&self.scratch[..n]);
         self.used_estimate = Some(estimate_bps);
-        self.wanted = self.next_step(tracks, planned);
+        self.wanted = self.next_step(tracks);
         self.allocations()
     }
 
-    /// The allocation's total plus the cheapest step up any (not muted)
-    /// track could take, paused tracks' lowest layers included.
-    fn next_step(&self, tracks: &[TrackDemand], estimate: u64) -> Option<u64> {
+    /// The estimate the cheapest step up of any (not muted) track needs:
+    /// the allocation's total plus the step, or more when the step's
+    /// keyframe needs more to cross within `max_keyframe_transfer_us`.
+    /// Paused tracks' lowest layers count as steps.
+    fn next_step(&self, tracks: &[TrackDemand]) -> Option<u64> {
         let total = self.total(tracks);
         let limit = self.config.max_keyframe_transfer_us;
-        let cheapest = self.allocations[..tracks.len()]
+        self.allocations[..tracks.len()]
             .iter()
             .zip(tracks)
             .filter(|(_, t)| !t.muted)
@@ -297,12 +300,20 @@ impl Allocator {
                 let current = a.layer.map(|l| l.spatial);
                 alive_layers(&t.bitrates, t.max_layer)
                     .filter(|&l| a.layer.is_none_or(|c| l > c))
-                    .filter(|l| t.keyframe_fits(l.spatial, current, estimate.max(1) * 2, limit))
-                    .map(|l| t.bitrates.get(l).saturating_sub(have))
-                    .find(|&extra| extra > 0)
+                    .find(|&l| t.bitrates.get(l) > have)
+                    .map(|l| {
+                        let step = total - have + t.bitrates.get(l);
+                        let key = if limit == 0 || current.is_some_and(|c| l.spatial <= c) {
+                            0
+                        } else {
+                            let bytes = t.keyframe_bytes.get(usize::from(l.spatial));
+                            let bits = u128::from(bytes.copied().unwrap_or(0)) * 8 * 1_000_000;
+                            (bits / u128::from(limit)).min(u128::from(u64::MAX)) as u64
+                        };
+                        step.max(key)
+                    })
             })
-            .min()?;
-        Some(total + cheapest)
+            .min()
     }
 
     /// Whether a paused (not muted) track's lowest layer now fits in what the
@@ -628,5 +639,19 @@ mod tests {
             Some(Layer::new(2, 1)),
             "the timer hold still applies"
         );
+    }
+
+    #[test]
+    fn wanted_covers_the_next_keyframe_too() {
+        let mut a = probe_mode();
+        let mut t = [track(1)];
+        // 40 KB top-layer keyframes: the step to 2/x needs 320 kbit in
+        // 150 ms, 2.13 Mbit/s, more than its bitrate.
+        t[0].keyframe_bytes = [4_000, 12_000, 40_000];
+        assert_eq!(
+            a.allocate(1_000_000, &t, 0)[0].layer,
+            Some(Layer::new(1, 2))
+        );
+        assert_eq!(a.wanted_bps(), Some(2_133_333));
     }
 }
