@@ -37,6 +37,12 @@ pub const THUMBNAIL: Layer = Layer::new(0, 2);
 const SFU_SSRC: u32 = 0x5f0_0001;
 /// When the probe subscriber joins every track (as a thumbnail).
 pub const LATE_JOIN_AT_US: u64 = 6_000_000;
+/// An upgrade's keyframe must cross the link within this at the estimate.
+/// The receivers' jitter buffers answer the frames delayed behind a
+/// keyframe by raising their playout delay by about twice that delay, at
+/// once (measured: a 22 KB keyframe, 128 ms at the estimate on DSL, froze
+/// the picture 416 ms): 150 ms (the allocator's default) is too long.
+const MAX_KEYFRAME_TRANSFER_US: u64 = 80_000;
 /// A keyframe is about this many seconds of its layer's bitrate (libvpx in
 /// this example: 0.26–0.48 s on every layer).
 const KEYFRAME_SECONDS: f64 = 0.35;
@@ -130,6 +136,8 @@ pub struct Track {
     /// PLIs sent to the publisher after merging.
     pub plis_sent: u64,
     pub late_join: LateJoin,
+    /// Largest keyframe seen per spatial layer, bytes.
+    largest_keyframe: [u64; 3],
 }
 
 pub struct SubscriberState {
@@ -213,6 +221,7 @@ impl Sfu {
                     recovery_requests: 0,
                     plis_sent: 0,
                     late_join: LateJoin::default(),
+                    largest_keyframe: [0; 3],
                 }
             })
             .collect::<Vec<_>>();
@@ -222,6 +231,7 @@ impl Sfu {
                 allocator: Allocator::new(
                     AllocatorConfig {
                         probe_confirmed_upgrades: true,
+                        max_keyframe_transfer_us: MAX_KEYFRAME_TRANSFER_US,
                         ..AllocatorConfig::default()
                     },
                     tracks.len(),
@@ -403,22 +413,27 @@ impl Sfu {
         }
     }
 
-    fn demands(&self, now: u64, stage: Option<usize>) -> Vec<TrackDemand> {
+    fn demands(&mut self, now: u64, stage: Option<usize>) -> Vec<TrackDemand> {
         self.tracks
-            .iter()
+            .iter_mut()
             .enumerate()
             .map(|(j, t)| {
                 let bitrates = t.track.source().bitrates(now);
-                let mut keyframe_bytes = t.track.source().keyframe_bytes();
+                let last = t.track.source().keyframe_bytes();
+                let mut keyframe_bytes = [0; 3];
                 for (s, bytes) in keyframe_bytes.iter_mut().enumerate() {
-                    // The last keyframe may be the encoder's first, of a
-                    // still picture (7 KB on the top layer here, where the
-                    // next ones were 26–37 KB): expect at least what the
-                    // layer sends in KEYFRAME_SECONDS.
+                    // Plan with the largest keyframe the layer has sent (the
+                    // size varies: 20–37 KB on the top layer here, and a
+                    // switch that meets a big one freezes the picture), and
+                    // at least what the layer sends in KEYFRAME_SECONDS: the
+                    // encoder's first keyframe, of a still picture, may be
+                    // all there is so far (7 KB on the top layer).
+                    t.largest_keyframe[s] = t.largest_keyframe[s].max(last[s]);
                     let rate = bitrates
                         .top_temporal(s as u8)
                         .map_or(0, |tl| bitrates.get(Layer::new(s as u8, tl)));
-                    *bytes = (*bytes).max((rate as f64 * KEYFRAME_SECONDS / 8.0) as u64);
+                    let from_rate = (rate as f64 * KEYFRAME_SECONDS / 8.0) as u64;
+                    *bytes = t.largest_keyframe[s].max(from_rate);
                 }
                 TrackDemand {
                     priority: if stage == Some(j) { 10 } else { 1 },
