@@ -34,8 +34,11 @@ pub const PACING_FACTOR: f64 = 1.3;
 /// their playout delay jumped at the first switch (seeds 3, 5, 7 froze
 /// 270-390 ms in the first 2.3 s; from 300 kbit/s they do not).
 const START_BPS: u64 = 300_000;
-/// An upgrade probe is asked for at most this often.
+/// An upgrade probe is asked for at most this often; after each that did
+/// not confirm what it was for, twice as rarely, up to the maximum (a
+/// probe above what the path carries only adds queue).
 const UPGRADE_PROBE_INTERVAL_US: u64 = 1_500_000;
+const MAX_UPGRADE_PROBE_INTERVAL_US: u64 = 12_000_000;
 
 /// What the egress measured, for the report.
 #[derive(Debug, Default)]
@@ -68,6 +71,9 @@ pub struct Egress {
     padding: Vec<u8>,
     last_probe: Option<(u64, u64)>,
     last_upgrade_probe: Option<u64>,
+    /// The rate the last upgrade probe asked for, and the interval now.
+    upgrade_probe_rate: u64,
+    upgrade_interval_us: u64,
 }
 
 impl Egress {
@@ -94,6 +100,8 @@ impl Egress {
             padding: vec![0; 1200],
             last_probe: None,
             last_upgrade_probe: None,
+            upgrade_probe_rate: 0,
+            upgrade_interval_us: UPGRADE_PROBE_INTERVAL_US,
         }
     }
 
@@ -129,24 +137,37 @@ impl Egress {
             return None;
         }
         self.last_probe = result;
+        if let Some((_, bps)) = result {
+            self.upgrade_interval_us = if bps >= self.upgrade_probe_rate {
+                UPGRADE_PROBE_INTERVAL_US
+            } else {
+                (self.upgrade_interval_us * 2).min(MAX_UPGRADE_PROBE_INTERVAL_US)
+            };
+        }
         result.map(|(_, bps)| bps)
     }
 
     /// The allocator's next upgrade needs `video_wanted_bps` of video: ask
     /// the estimator for a probe that would confirm it (not too often).
     pub fn want_upgrade(&mut self, now: u64, video_wanted_bps: u64) {
+        let target = self.bwe.target_bps();
+        let rate = self.budget.probe_bps(now, video_wanted_bps, target);
+        if rate * 10 < self.upgrade_probe_rate * 9 {
+            // Wanting less than the last probe failed to confirm: a new
+            // question, asked at the normal pace.
+            self.upgrade_interval_us = UPGRADE_PROBE_INTERVAL_US;
+        }
         if self
             .last_upgrade_probe
-            .is_some_and(|t| now.saturating_sub(t) < UPGRADE_PROBE_INTERVAL_US)
+            .is_some_and(|t| now.saturating_sub(t) < self.upgrade_interval_us)
         {
             return;
         }
-        let target = self.bwe.target_bps();
-        let rate = self.budget.probe_bps(now, video_wanted_bps, target);
         let before = self.bwe.stats().probes_requested;
         self.bwe.request_probe(now, rate);
         if self.bwe.stats().probes_requested > before {
             self.last_upgrade_probe = Some(now);
+            self.upgrade_probe_rate = rate;
             self.stats.upgrade_probes += 1;
         }
     }

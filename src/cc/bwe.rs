@@ -53,6 +53,8 @@ const PROBE_MIN_BYTES: u32 = 1_000;
 /// The saturated receive rate is read over at most this much arrival time:
 /// short, so that after a capacity drop it holds post-drop arrivals only.
 const SATURATED_WINDOW_US: i64 = 100_000;
+/// Longest probe cluster (on the most jittery paths).
+const MAX_PROBE_DURATION_US: u64 = 150_000;
 /// The jitter floor follows each feedback's largest reordering (how much
 /// earlier a packet was sent than one that arrived before it) this fast.
 const REORDER_SMOOTHING: f64 = 0.1;
@@ -326,13 +328,18 @@ impl Bwe {
         };
         let id = self.next_probe_id;
         self.next_probe_id = self.next_probe_id.wrapping_add(1).max(1);
-        let min_bytes = ((rate_bps * PROBE_DURATION_US / 8_000_000) as u32).max(PROBE_MIN_BYTES);
+        // On a jittery path a cluster lasts at least twice the jitter, so
+        // that the jitter's share of its receive span stays small.
+        let duration = PROBE_DURATION_US
+            .max((2.0 * self.reorder_us) as u64)
+            .min(MAX_PROBE_DURATION_US);
+        let min_bytes = ((rate_bps * duration / 8_000_000) as u32).max(PROBE_MIN_BYTES);
         let req = ProbeClusterRequest {
             id,
             rate_bps,
             min_bytes,
             min_packets: PROBE_MIN_PACKETS,
-            duration_us: PROBE_DURATION_US,
+            duration_us: duration,
         };
         *slot = Some(req);
         self.probes.register(now, &req);
@@ -487,7 +494,7 @@ impl Bwe {
                 lost += 1;
                 if let Some(c) = found.probe_cluster {
                     self.probes
-                        .on_packet(c, found.send_us, None, found.size, 0.0);
+                        .on_packet(c, found.send_us, None, found.size, 0.0, 0);
                 }
                 continue;
             };
@@ -552,6 +559,7 @@ impl Bwe {
             self.delay.set_jitter_floor(self.reorder_us as u64);
         }
         let inherent = self.loss.inherent();
+        let jitter = self.reorder_us as u64;
         let mut probe_result = None;
         for i in 0..n {
             let r = self.scratch[i];
@@ -559,10 +567,14 @@ impl Bwe {
             self.acked
                 .on_packet(r.arrival_us, r.size, self.delay.queue_delay_us());
             if let Some(c) = r.cluster {
-                if let Some(rate) =
-                    self.probes
-                        .on_packet(c, r.send_us, Some(r.arrival_us), r.size, inherent)
-                {
+                if let Some(rate) = self.probes.on_packet(
+                    c,
+                    r.send_us,
+                    Some(r.arrival_us),
+                    r.size,
+                    inherent,
+                    jitter,
+                ) {
                     probe_result = Some(rate);
                 }
             }

@@ -483,4 +483,21 @@ mod tests {
         d.on_packet(20_000, 120_000, 100);
         assert_eq!(d.queue_delay_us(), 30_000);
     }
+
+    #[test]
+    fn delay_within_the_jitter_floor_is_not_a_queue() {
+        let mut d = DelayDetector::new();
+        d.on_packet(0, 50_000, 1200);
+        d.on_packet(5_000, 85_000, 1200);
+        assert_eq!(d.queue_delay_us(), 30_000);
+        d.set_jitter_floor(40_000);
+        d.on_packet(10_000, 90_000, 1200);
+        assert_eq!(
+            d.queue_delay_us(),
+            0,
+            "30 ms above the base, 40 ms of jitter"
+        );
+        d.on_packet(15_000, 125_000, 1200);
+        assert_eq!(d.queue_delay_us(), 20_000);
+    }
 }

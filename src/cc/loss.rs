@@ -127,4 +127,14 @@ mod tests {
         }
         assert!(l.cap_bps().is_some_and(|c| c < 1_000_000));
     }
+
+    #[test]
+    fn losses_that_arrive_late_are_taken_back() {
+        let mut l = LossControl::default();
+        // 100 packets, 20 reported lost, 18 of them then arrive (reordered
+        // past the previous feedback): 2 % loss, not 20 %.
+        l.on_feedback(0, 80, 20, 0, 0, 1_000_000, false);
+        l.on_feedback(400_000, 18, 0, 18, 0, 1_000_000, false);
+        assert!((l.loss_ratio() - 0.02).abs() < 1e-9, "{}", l.loss_ratio());
+    }
 }
