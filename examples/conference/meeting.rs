@@ -249,6 +249,9 @@ impl Meeting {
             }
             now += step;
         }
+        for sub in &mut self.subscribers {
+            sub.finish(duration);
+        }
         self.wall = started.elapsed();
     }
 

@@ -167,6 +167,13 @@ impl Subscriber {
         let _ = track.jitter.push(packet, now);
     }
 
+    /// The meeting is over at `now` (see [`VideoTrack::finish`]).
+    pub fn finish(&mut self, now: u64) {
+        for track in &mut self.tracks {
+            track.finish(now, self.nominal_default_us);
+        }
+    }
+
     /// Releases and decodes what is due, and sends transport-cc feedback,
     /// NACKs and PLIs.
     pub fn tick(&mut self, now: u64) {
@@ -243,16 +250,36 @@ impl VideoTrack {
     }
 
     /// A frame is on screen at `now`: freezes and time per layer.
+    fn nominal_us(&self, nominal_default_us: u64) -> u64 {
+        if self.gaps.len() >= 3 {
+            let mut sorted: Vec<u64> = self.gaps.iter().copied().collect();
+            sorted.sort_unstable();
+            sorted[sorted.len() / 2]
+        } else {
+            nominal_default_us
+        }
+    }
+
+    /// The meeting ends at `now`: a picture that has not moved since its
+    /// last frame for longer than a freeze is one (else a stream that
+    /// stops for good, e.g. paused, would never count).
+    fn finish(&mut self, now: u64, nominal_default_us: u64) {
+        if let Some(last) = self.last_render {
+            let nominal = self.nominal_us(nominal_default_us);
+            if now.saturating_sub(last) > nominal + FREEZE_MARGIN_US {
+                self.freezes.push(Freeze {
+                    start_us: last,
+                    end_us: now,
+                    nominal_us: nominal,
+                });
+            }
+        }
+    }
+
     fn render(&mut self, now: u64, spatial: Option<usize>, nominal_default_us: u64) {
         if let Some(last) = self.last_render {
             let gap = now - last;
-            let nominal = if self.gaps.len() >= 3 {
-                let mut sorted: Vec<u64> = self.gaps.iter().copied().collect();
-                sorted.sort_unstable();
-                sorted[sorted.len() / 2]
-            } else {
-                nominal_default_us
-            };
+            let nominal = self.nominal_us(nominal_default_us);
             if gap > nominal + FREEZE_MARGIN_US {
                 self.freezes.push(Freeze {
                     start_us: last,

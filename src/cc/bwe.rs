@@ -595,6 +595,8 @@ impl Bwe {
             delay_reacted,
         );
         let rtt = self.rtt_us().unwrap_or(100_000);
+        let sending = self.alr.sent_bps(now);
+        self.rate.set_sending_rate(sending);
         let cut = self.rate.update(
             now,
             newest_send.unwrap_or(0),
