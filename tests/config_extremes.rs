@@ -226,6 +226,7 @@ proptest! {
             min_change,
             upgrade_hold_us: hold,
             max_keyframe_transfer_us: transfer,
+            ..AllocatorConfig::default()
         };
         let r = no_panic(|| drive_allocator(ac, keyframe_bytes, estimates, times));
         prop_assert!(r.is_ok(), "{:?}", r);

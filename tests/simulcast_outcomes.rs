@@ -8,13 +8,18 @@
 //! Goals (issue #5): every forwarded stream decodes without error; no switch
 //! freezes the picture for more than 200 ms; at most one keyframe request
 //! per switch; sequence numbers gapless and timestamps strictly increasing
-//! at the SFU's output; no oscillation under a steady estimate.
+//! at the SFU's output; no oscillation under a steady estimate. Run twice:
+//! on the link's capacity × 0.7, and on rtmedia's own estimate (transport-cc
+//! feedback, a pacer, probe-confirmed upgrades), where the 3 → 0.7 Mbit/s
+//! collapse's downgrade freeze is printed (issue 17 wants ≤ 200 ms: 218 ms
+//! here, 523 ms on capacity × 0.7), not asserted.
 
 use bytes::Bytes;
+use rtmedia::cc::{PacketClass, SentPacketId};
 use rtmedia::codec::vp8::Descriptor;
 use rtmedia::codec::Codec;
 use rtmedia::jitter::{Event, JitterBuffer, JitterConfig};
-use rtmedia::packet::rtcp::{self, NackBuilder, RtcpPacket};
+use rtmedia::packet::rtcp::{self, NackBuilder, RtcpPacket, REFERENCE_TICK_US};
 use rtmedia::packet::RtpPacket;
 use rtmedia::sim::{
     vp8_depacketize, Jitter, Link, LinkConfig, Loss, SimulcastConfig, SimulcastLayerConfig,
@@ -24,6 +29,10 @@ use rtmedia::simulcast::{
     Allocator, AllocatorConfig, Forwarded, Forwarder, ForwarderConfig, Layer, PauseReason, Source,
     SourceConfig, TrackDemand,
 };
+
+#[path = "support/cc_leg.rs"]
+mod cc_leg;
+use cc_leg::{Cc, PADDING_SSRC, TRANSPORT_SEQ_EXT};
 
 const SECONDS: u64 = 16;
 const STEP_US: u64 = 1_000;
@@ -66,6 +75,8 @@ struct Subscriber {
     target_changes: Vec<(u64, Option<Layer>)>,
     plis: u64,
     nacks: u64,
+    /// On rtmedia's estimate and pacer, not the link's capacity × 0.7.
+    cc: Option<Cc>,
 }
 
 impl Subscriber {
@@ -118,6 +129,33 @@ impl Subscriber {
             target_changes: Vec::new(),
             plis: 0,
             nacks: 0,
+            cc: None,
+        }
+    }
+
+    /// The same subscriber on rtmedia's estimate (transport-cc feedback,
+    /// probe-confirmed upgrades) and a pacer.
+    fn on_the_estimate(mut self) -> Self {
+        self.cc = Some(Cc::new());
+        self.alloc = Allocator::new(
+            AllocatorConfig {
+                probe_confirmed_upgrades: true,
+                ..AllocatorConfig::default()
+            },
+            1,
+        );
+        self
+    }
+
+    /// Sends an SFU packet to this subscriber: through the pacer when it
+    /// runs on the estimate.
+    fn send_down(&mut self, now: u64, packet: Bytes, class: PacketClass) {
+        match &mut self.cc {
+            Some(cc) => {
+                let ssrc = self.fwd.config().ssrc;
+                cc.pacer.push(now, ssrc, class, packet, false).unwrap();
+            }
+            None => self.down.send(now, packet),
         }
     }
 
@@ -272,7 +310,7 @@ impl Room {
                     let out = Bytes::copy_from_slice(&self.buf[..n]);
                     let rtp = RtpPacket::parse(&out[..]).unwrap();
                     sub.sent.push((now, rtp.sequence_number(), rtp.timestamp()));
-                    sub.down.send(now, out);
+                    sub.send_down(now, out, PacketClass::Video);
                     sent = match sub.fwd.backfill(&self.source, &mut self.buf, now).unwrap() {
                         Some(n) => Forwarded::Sent(n),
                         None => break,
@@ -298,13 +336,28 @@ impl Room {
                                     let out = Bytes::copy_from_slice(&self.buf[..n]);
                                     let ts = RtpPacket::parse(&out[..]).unwrap().timestamp();
                                     sub.resent.push((now, seq, ts));
-                                    sub.down.send(now, out);
+                                    sub.send_down(now, out, PacketClass::Retransmission);
                                 }
                             }
                         }
                         RtcpPacket::Pli(_) => {
                             if let Some(l) = sub.fwd.current_layer() {
                                 self.source.request_keyframe(l.spatial);
+                            }
+                        }
+                        RtcpPacket::TransportCc(fb) => {
+                            let cc = sub.cc.as_mut().expect("only estimate runs send it");
+                            let base = cc
+                                .reference
+                                .unwrap(fb.reference_time_raw().into())
+                                .saturating_mul(REFERENCE_TICK_US);
+                            cc.bwe.on_feedback(now, fb.results_from(base));
+                            let result = cc.bwe.last_probe_result();
+                            if result != cc.last_probe {
+                                cc.last_probe = result;
+                                if let Some((_, bps)) = result {
+                                    sub.alloc.on_probe_result(cc.budget.video_bps(now, bps));
+                                }
                             }
                         }
                         other => panic!("unexpected feedback {other:?}"),
@@ -323,9 +376,24 @@ impl Room {
                     muted: false,
                     keyframe_bytes: self.source.keyframe_bytes(),
                 };
-                // The "estimate": the capacity with a margin for keyframe bursts (a
-                // real estimator and pacer play this part).
-                let target = sub.alloc.allocate(capacity * 7 / 10, &[demand], now)[0].layer;
+                // The "estimate": the capacity with a margin for keyframe
+                // bursts, or rtmedia's own (less retransmissions) with a pacer.
+                let estimate = match &sub.cc {
+                    Some(cc) => cc.budget.video_bps(now, cc.bwe.target_bps()),
+                    None => capacity * 7 / 10,
+                };
+                let target = sub.alloc.allocate(estimate, &[demand], now)[0].layer;
+                if let (Some(cc), Some(wanted)) = (&mut sub.cc, sub.alloc.wanted_bps()) {
+                    if cc
+                        .last_upgrade_probe
+                        .is_none_or(|t| now.saturating_sub(t) >= 1_500_000)
+                    {
+                        let target = cc.bwe.target_bps();
+                        cc.bwe
+                            .request_probe(now, cc.budget.probe_bps(now, wanted, target));
+                        cc.last_upgrade_probe = Some(now);
+                    }
+                }
                 if sub.target_changes.last().map(|c| c.1) != Some(target) {
                     sub.target_changes.push((now, target));
                     match target {
@@ -344,10 +412,31 @@ impl Room {
         while let Some(ssrc) = self.source.poll_keyframe_request(now) {
             self.plis_to_publisher.push((now + 15_000, ssrc));
         }
+        for sub in &mut self.subs {
+            if let Some(cc) = &mut sub.cc {
+                cc.pace(now, &mut sub.down);
+            }
+        }
         // Subscribers: receive, release, decode, feed back.
         for sub in &mut self.subs {
             while let Some(packet) = sub.down.poll(now) {
+                if let Some(cc) = &mut sub.cc {
+                    let rtp = RtpPacket::parse(&packet[..]).unwrap();
+                    if let Some(seq) = rtp.transport_seq(TRANSPORT_SEQ_EXT) {
+                        let id = SentPacketId::TransportSeq(seq);
+                        cc.recorder.on_packet(id, packet.len(), now);
+                    }
+                    if rtp.ssrc() == PADDING_SSRC {
+                        continue;
+                    }
+                }
                 sub.jb.push(packet, now).unwrap();
+            }
+            if let Some(cc) = &mut sub.cc {
+                let mut buf = [0u8; 1200];
+                while let Some(n) = cc.recorder.poll_feedback(now, &mut buf).unwrap() {
+                    sub.up.send(now, Bytes::copy_from_slice(&buf[..n]));
+                }
             }
             let mut frames = Vec::new();
             while let Some(event) = sub.jb.pop(now) {
@@ -443,9 +532,8 @@ fn frame_starts(sent: &[(u64, u16, u32)]) -> Vec<u64> {
     out
 }
 
-#[test]
-fn three_subscribers_on_changing_bandwidth_with_loss() {
-    let subs = vec![
+fn three_subscribers() -> Vec<Subscriber> {
+    vec![
         Subscriber::new("steady 4 Mbit/s", &[(0, 4_000_000)], Loss::None, 5_000, 1),
         Subscriber::new(
             "drop 3M->700k->3M, 2 % loss",
@@ -470,10 +558,39 @@ fn three_subscribers_on_changing_bandwidth_with_loss() {
             20_000,
             4,
         ),
-    ];
+    ]
+}
+
+#[test]
+fn three_subscribers_on_changing_bandwidth_with_loss() {
+    let mut room = Room::new(three_subscribers());
+    room.run();
+    check(&room);
+}
+
+/// The same room with each subscriber on rtmedia's own estimate (its
+/// transport-cc feedback), paced, upgrades confirmed by probes.
+#[test]
+fn three_subscribers_on_the_estimate() {
+    let subs = three_subscribers()
+        .into_iter()
+        .map(Subscriber::on_the_estimate)
+        .collect();
     let mut room = Room::new(subs);
     room.run();
+    for sub in &room.subs {
+        let cc = sub.cc.as_ref().unwrap();
+        println!(
+            "{:40} estimate at the end {} kbit/s, {:?}",
+            sub.name,
+            cc.bwe.target_bps() / 1000,
+            cc.bwe.stats()
+        );
+    }
+    check(&room);
+}
 
+fn check(room: &Room) {
     let source_plis: u64 = room.source.stats().keyframe_requests_sent.iter().sum();
     let mut requests_allowed = 0;
     for sub in &room.subs {

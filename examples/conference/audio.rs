@@ -108,14 +108,21 @@ impl RoomAudio {
         &self.mixer
     }
 
-    /// One 20 ms tick: mix, send every participant its packet over its leg
-    /// (publishers get their mix-minus on the leg that carries their PLIs),
-    /// record the room mix, taps and speaker changes.
-    pub fn tick(&mut self, now: u64, to_subscribers: &mut [Leg], to_publishers: &mut [Leg]) {
+    /// One 20 ms tick: mix, send every participant its packet (listener
+    /// `l`'s to `to_subscriber(l, packet)`, the SFU's pacer; publishers get
+    /// their mix-minus on the leg that carries their PLIs), record the room
+    /// mix, taps and speaker changes.
+    pub fn tick(
+        &mut self,
+        now: u64,
+        listeners: usize,
+        to_subscriber: &mut dyn FnMut(usize, &[u8]),
+        to_publishers: &mut [Leg],
+    ) {
         let start = Instant::now();
         let out = self.mixer.tick(now);
         self.tick_ns.push(start.elapsed().as_nanos() as u64);
-        let participants = self.publishers + to_subscribers.len();
+        let participants = self.publishers + listeners;
         if out.payload_count() == 0
             || out.payload(0).is_empty()
             || out.packets().len() != participants
@@ -131,11 +138,11 @@ impl RoomAudio {
             let Ok(len) = out.write_rtp(packet, &mut self.buf) else {
                 continue;
             };
-            let leg = match packet.participant.checked_sub(LISTENER_ID) {
-                Some(l) => &mut to_subscribers[l as usize],
-                None => &mut to_publishers[(packet.participant - PUBLISHER_ID) as usize],
-            };
-            leg.send_rtp_in_place(now, &mut self.buf, len);
+            match packet.participant.checked_sub(LISTENER_ID) {
+                Some(l) => to_subscriber(l as usize, &self.buf[..len]),
+                None => to_publishers[(packet.participant - PUBLISHER_ID) as usize]
+                    .send_rtp_in_place(now, &mut self.buf, len),
+            }
             self.packets_out += 1;
         }
         while let Some(c) = self.mixer.take_speaker_change() {

@@ -65,12 +65,22 @@ impl Leg {
         self.link.send(now, Bytes::copy_from_slice(&buf[..n]));
     }
 
-    /// Copies `packet` into the leg's scratch buffer, protects and sends it.
-    pub fn send_rtp(&mut self, now: u64, packet: &[u8]) {
+    /// Copies `packet` into the leg's scratch buffer, stamps the
+    /// transport-wide sequence number `seq` as header extension `ext_id`
+    /// (added when the packet has none), protects and sends it. Returns
+    /// the bytes that went on the link.
+    pub fn send_rtp_stamped(&mut self, now: u64, packet: &[u8], ext_id: u8, seq: u16) -> usize {
         let mut buf = core::mem::take(&mut self.scratch);
         buf[..packet.len()].copy_from_slice(packet);
-        self.send_rtp_in_place(now, &mut buf, packet.len());
+        let len = rtmedia::packet::stamp_transport_seq(&mut buf, packet.len(), ext_id, seq)
+            .expect("valid RTP with room for the extension");
+        let n = self
+            .tx
+            .protect_rtp(&mut buf, len)
+            .expect("valid RTP, room for the tag");
+        self.link.send(now, Bytes::copy_from_slice(&buf[..n]));
         self.scratch = buf;
+        n
     }
 
     /// Protects (SRTCP) and sends a compound RTCP packet.

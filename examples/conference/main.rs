@@ -14,6 +14,8 @@
 //! `<out>/tap_<n>.wav` per speaker (default out: `target/conference`).
 
 mod audio;
+mod ccreport;
+mod egress;
 mod leg;
 mod meeting;
 mod report;
@@ -129,6 +131,8 @@ fn main() -> ExitCode {
     let mut meeting = Meeting::new(args.preset, args.seed);
     meeting.run(progress_bar());
     report::print(&meeting);
+    ccreport::print(&meeting);
+    ccreport::print_targets(&ccreport::targets(&meeting));
     let goals = report::goals(&meeting);
     report::print_goals(&goals);
     match write_outputs(&meeting, &args.out) {

@@ -10,10 +10,12 @@
 
 use std::time::{Duration, Instant};
 
-use rtmedia::packet::rtcp::{self, RtcpPacket};
+use rtmedia::cc::{Bwe, BweConfig, SentPacketId};
+use rtmedia::packet::rtcp::{self, ReferenceTimeUnwrapper, RtcpPacket, REFERENCE_TICK_US};
 use rtmedia::sim::{OpusConfig, OpusPublisher, SimulcastConfig, SimulcastPublisher};
 
 use crate::audio::RoomAudio;
+use crate::egress::TRANSPORT_SEQ_EXT;
 use crate::leg::{Leg, Received};
 use crate::scenario::Preset;
 use crate::sfu::{out_ssrc, Sfu};
@@ -25,19 +27,28 @@ const SR_INTERVAL_US: u64 = 500_000;
 const ALLOCATE_INTERVAL_US: u64 = 100_000;
 const MIXER_TICK_US: u64 = 20_000;
 const SAMPLE_INTERVAL_US: u64 = 100_000;
-/// What the room's audio takes of a subscriber's link (32 kbit/s Opus with
-/// RTP, SRTP and IP overhead), kept out of the video estimate.
-const AUDIO_RESERVE_BPS: u64 = 50_000;
-/// The "estimate" is the link's capacity with this headroom: it is a
-/// simulation, so the SFU is told the truth instead of running a
-/// congestion controller.
-const ESTIMATE_FACTOR: f64 = 0.9;
+/// An estimate dip counts as followed once the estimate is under the new
+/// capacity; the report gives how long that took.
+#[derive(Debug, Clone, Copy)]
+pub struct DipReaction {
+    pub subscriber: usize,
+    pub at_us: u64,
+    pub from_bps: u64,
+    pub to_bps: u64,
+    /// Until the estimate was below the new capacity (`None`: never).
+    pub after_us: Option<u64>,
+}
 
 pub struct Publisher {
     pub video: SimulcastPublisher,
     pub audio: OpusPublisher,
     /// Publisher→SFU.
     pub up: Leg,
+    /// The publisher's own estimate of its uplink, from the SFU's
+    /// transport-cc feedback (reported; the encoder does not follow it).
+    pub bwe: Bwe,
+    next_tseq: u16,
+    reference: ReferenceTimeUnwrapper,
     pub plis_received: u64,
     pub mix_packets: u64,
     pub frames: [u64; 3],
@@ -52,6 +63,10 @@ pub struct SubSample {
     pub capacity_bps: u64,
     pub estimate_bps: u64,
     pub allocated_bps: u64,
+    /// The tracks' bitrate at their wanted layers, plus the audio reserve.
+    pub demand_bps: u64,
+    /// Media bytes the subscriber received since the last sample, as bit/s.
+    pub received_bps: u64,
     /// Spatial layer each track's forwarder is sending (`None`: paused).
     pub layers: Vec<Option<u8>>,
     /// Mean of the video jitter buffers' target delays.
@@ -74,6 +89,9 @@ pub struct Meeting {
     pub timeline: Vec<Sample>,
     pub wall: Duration,
     pub expected_ticks: u64,
+    pub dips: Vec<DipReaction>,
+    last_capacity: Vec<u64>,
+    last_media_bytes: Vec<u64>,
 }
 
 fn publisher(preset: &Preset, seed: u64, p: usize) -> Publisher {
@@ -99,12 +117,37 @@ fn publisher(preset: &Preset, seed: u64, p: usize) -> Publisher {
         video,
         audio,
         up: Leg::new(preset.uplink(p), seed ^ (0x100 + p as u64)),
+        bwe: Bwe::new(
+            BweConfig {
+                // Nothing paces a publisher's probes here: no probing.
+                initial_probes: false,
+                periodic_probes: false,
+                ..BweConfig::default()
+            },
+            0,
+        ),
+        next_tseq: 0,
+        reference: ReferenceTimeUnwrapper::default(),
         plis_received: 0,
         mix_packets: 0,
         frames: [0; 3],
         keyframes: [0; 3],
         bytes: [0; 3],
         next_sr_us: 0,
+    }
+}
+
+impl Publisher {
+    /// Stamps the next transport-wide sequence number on `packet`, sends
+    /// it and records it in the publisher's estimator.
+    fn send(&mut self, now: u64, packet: &[u8]) {
+        let seq = self.next_tseq;
+        self.next_tseq = seq.wrapping_add(1);
+        let n = self
+            .up
+            .send_rtp_stamped(now, packet, TRANSPORT_SEQ_EXT, seq);
+        self.bwe
+            .on_sent(now, SentPacketId::TransportSeq(seq), n, None);
     }
 }
 
@@ -147,7 +190,11 @@ impl Meeting {
             })
             .collect();
         let room = RoomAudio::new(&audio_ssrcs, preset.subscribers.len());
+        let n = preset.subscribers.len();
         Self {
+            dips: Vec::new(),
+            last_capacity: vec![0; n],
+            last_media_bytes: vec![0; n],
             expected_ticks: 0,
             preset,
             seed,
@@ -170,6 +217,7 @@ impl Meeting {
         while now <= duration {
             self.publish(now);
             self.receive_at_sfu(now);
+            self.sfu.send_publisher_feedback(now);
             self.receive_at_publishers(now);
             if now >= next_alloc {
                 self.allocate(now);
@@ -178,11 +226,21 @@ impl Meeting {
             self.sfu.poll_keyframes(now);
             if now >= next_tick {
                 let sfu = &mut self.sfu;
+                let listeners = sfu.subscribers.len();
+                let (subscribers, to_publishers) = (&mut sfu.subscribers, &mut sfu.to_publishers);
+                let mut to_subscriber = |i: usize, packet: &[u8]| {
+                    let packet = bytes::Bytes::copy_from_slice(packet);
+                    subscribers[i]
+                        .egress
+                        .push(now, rtmedia::cc::PacketClass::Audio, packet, false);
+                };
                 self.room
-                    .tick(now, &mut sfu.to_subscribers, &mut sfu.to_publishers);
+                    .tick(now, listeners, &mut to_subscriber, to_publishers);
                 self.expected_ticks += 1;
                 next_tick += MIXER_TICK_US;
             }
+            self.sfu.pace(now);
+            self.follow_dips(now);
             self.receive_at_subscribers(now);
             if now >= next_sample {
                 self.sample(now);
@@ -190,6 +248,9 @@ impl Meeting {
                 progress(now as f64 / duration as f64);
             }
             now += step;
+        }
+        for sub in &mut self.subscribers {
+            sub.finish(duration);
         }
         self.wall = started.elapsed();
     }
@@ -202,12 +263,15 @@ impl Meeting {
                     pb.keyframes[l.layer] += u64::from(l.keyframe);
                     for packet in &l.packets {
                         pb.bytes[l.layer] += packet.len() as u64;
-                        pb.up.send_rtp(now, packet);
+                        pb.send(now, packet);
                     }
                 }
             }
             while let Some(packet) = pb.audio.poll(now) {
-                pb.up.send_rtp(now, &packet);
+                pb.send(now, &packet);
+            }
+            if now >= pb.bwe.next_wakeup() {
+                pb.bwe.handle_timeout(now);
             }
             if now >= pb.next_sr_us {
                 for layer in 0..pb.video.layer_count() {
@@ -238,9 +302,19 @@ impl Meeting {
                     Received::Rtp(_) => pb.mix_packets += 1,
                     Received::Rtcp(b) => {
                         for packet in rtcp::compound(&b).flatten() {
-                            if let RtcpPacket::Pli(pli) = packet {
-                                pb.plis_received += 1;
-                                pb.video.request_keyframe_for_ssrc(pli.media_ssrc());
+                            match packet {
+                                RtcpPacket::Pli(pli) => {
+                                    pb.plis_received += 1;
+                                    pb.video.request_keyframe_for_ssrc(pli.media_ssrc());
+                                }
+                                RtcpPacket::TransportCc(fb) => {
+                                    let base = pb
+                                        .reference
+                                        .unwrap(fb.reference_time_raw().into())
+                                        .saturating_mul(REFERENCE_TICK_US);
+                                    pb.bwe.on_feedback(now, fb.results_from(base));
+                                }
+                                _ => {}
                             }
                         }
                     }
@@ -249,20 +323,42 @@ impl Meeting {
         }
     }
 
-    /// Moves the bandwidth traces and re-allocates every subscriber.
+    /// Moves the bandwidth traces (the links' truth, which the SFU never
+    /// reads) and re-allocates every subscriber on its estimate.
     fn allocate(&mut self, now: u64) {
         let duration = self.preset.duration_us();
-        let mut estimates = Vec::with_capacity(self.subscribers.len());
         for (sub, leg) in self.subscribers.iter().zip(&mut self.sfu.to_subscribers) {
             let capacity = sub.profile.capacity_at(now, duration);
             let mut config = *leg.link().config();
             config.bandwidth_bps = Some(capacity);
             leg.link_mut().set_config(config);
-            estimates.push(
-                ((capacity as f64 * ESTIMATE_FACTOR) as u64).saturating_sub(AUDIO_RESERVE_BPS),
-            );
         }
-        self.sfu.allocate(now, &estimates, self.room.dominant());
+        self.sfu.allocate(now, self.room.dominant());
+    }
+
+    /// Notes each drop of a subscriber's capacity and how long its
+    /// estimate took to go under the new capacity.
+    fn follow_dips(&mut self, now: u64) {
+        let duration = self.preset.duration_us();
+        for (i, sub) in self.subscribers.iter().enumerate() {
+            let capacity = sub.profile.capacity_at(now, duration);
+            let last = core::mem::replace(&mut self.last_capacity[i], capacity);
+            if capacity < last && last > 0 {
+                self.dips.push(DipReaction {
+                    subscriber: i,
+                    at_us: now,
+                    from_bps: last,
+                    to_bps: capacity,
+                    after_us: None,
+                });
+            }
+            let estimate = self.sfu.subscribers[i].egress.bwe.target_bps();
+            for d in self.dips.iter_mut().filter(|d| d.subscriber == i) {
+                if d.after_us.is_none() && estimate < capacity && capacity <= d.to_bps {
+                    d.after_us = Some(now - d.at_us);
+                }
+            }
+        }
     }
 
     fn receive_at_subscribers(&mut self, now: u64) {
@@ -283,15 +379,22 @@ impl Meeting {
 
     fn sample(&mut self, now: u64) {
         let duration = self.preset.duration_us();
-        let subs = self
+        let last_bytes = &mut self.last_media_bytes;
+        let subs: Vec<SubSample> = self
             .subscribers
             .iter()
             .zip(&self.sfu.subscribers)
             .enumerate()
             .map(|(i, (sub, state))| SubSample {
                 capacity_bps: sub.profile.capacity_at(now, duration),
-                estimate_bps: state.estimate_bps,
+                estimate_bps: state.egress.bwe.target_bps(),
                 allocated_bps: state.allocated_bps,
+                demand_bps: state.demand_bps + state.egress.budget.config().audio_reserve_bps,
+                received_bps: {
+                    let bytes = sub.media_bytes;
+                    let delta = bytes - core::mem::replace(&mut last_bytes[i], bytes);
+                    delta * 8 * 1_000_000 / SAMPLE_INTERVAL_US
+                },
                 layers: (0..state.subs.len())
                     .map(|j| self.sfu.forwarder(i, j).current_layer().map(|l| l.spatial))
                     .collect(),

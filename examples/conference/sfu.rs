@@ -16,13 +16,17 @@
 //! timestamps must increase from frame to frame.
 
 use bytes::Bytes;
+use rtmedia::cc::recorder::{FeedbackRecorder, RecorderConfig};
+use rtmedia::cc::{PacketClass, SentPacketId};
 use rtmedia::packet::rtcp::PliBuilder;
+use rtmedia::packet::RtpPacket;
 use rtmedia::simulcast::{
     self, Allocator, AllocatorConfig, Forwarder, ForwarderConfig, Layer, Output, RtpKind,
     SubscriberConfig, TrackConfig, TrackDemand,
 };
 
 use crate::audio::RoomAudio;
+use crate::egress::{Egress, TRANSPORT_SEQ_EXT};
 use crate::leg::Leg;
 
 /// The speaker on stage may get every layer.
@@ -33,6 +37,15 @@ pub const THUMBNAIL: Layer = Layer::new(0, 2);
 const SFU_SSRC: u32 = 0x5f0_0001;
 /// When the probe subscriber joins every track (as a thumbnail).
 pub const LATE_JOIN_AT_US: u64 = 6_000_000;
+/// An upgrade's keyframe must cross the link within this at the estimate.
+/// The receivers' jitter buffers answer the frames delayed behind a
+/// keyframe by raising their playout delay by about twice that delay, at
+/// once (measured: a 22 KB keyframe, 128 ms at the estimate on DSL, froze
+/// the picture 416 ms): 150 ms (the allocator's default) is too long.
+const MAX_KEYFRAME_TRANSFER_US: u64 = 80_000;
+/// A keyframe is about this many seconds of its layer's bitrate (libvpx in
+/// this example: 0.26–0.48 s on every layer).
+const KEYFRAME_SECONDS: f64 = 0.35;
 /// The probe's subscriber id in every track (real subscribers are 0..n).
 const PROBE: u64 = u64::MAX;
 
@@ -123,14 +136,31 @@ pub struct Track {
     /// PLIs sent to the publisher after merging.
     pub plis_sent: u64,
     pub late_join: LateJoin,
+    /// Largest keyframe seen per spatial layer, bytes.
+    largest_keyframe: [u64; 3],
 }
 
 pub struct SubscriberState {
     pub subs: Vec<Subscription>,
     allocator: Allocator,
+    pub egress: Egress,
+    /// rtmedia's estimate (the Bwe's target) at the last allocation.
     pub estimate_bps: u64,
+    /// Its video share (estimate − audio − retransmissions).
+    pub video_bps: u64,
     pub allocated_bps: u64,
+    /// What the tracks would use at their maximum layers.
+    pub demand_bps: u64,
     pub retransmitted: u64,
+    /// Allocations made at once after a drop of a third or more.
+    pub fast_downgrades: u64,
+}
+
+/// The SFU's receiving side of a publisher's transport.
+pub struct Uplink {
+    pub recorder: FeedbackRecorder,
+    /// Packets without a transport-wide sequence number.
+    pub unstamped: u64,
 }
 
 pub struct Sfu {
@@ -139,9 +169,13 @@ pub struct Sfu {
     pub subscribers: Vec<SubscriberState>,
     pub to_subscribers: Vec<Leg>,
     pub to_publishers: Vec<Leg>,
+    pub uplinks: Vec<Uplink>,
     buf: Vec<u8>,
+    feedback: Vec<u8>,
     pub source_errors: u64,
     joined: bool,
+    /// The speaker on stage at the last allocation.
+    stage: Option<usize>,
 }
 
 /// The SSRC subscriber `sub` receives publisher `track`'s video on.
@@ -187,16 +221,39 @@ impl Sfu {
                     recovery_requests: 0,
                     plis_sent: 0,
                     late_join: LateJoin::default(),
+                    largest_keyframe: [0; 3],
                 }
             })
             .collect::<Vec<_>>();
         let subscribers = (0..n)
             .map(|_| SubscriberState {
                 subs: (0..tracks.len()).map(|_| Subscription::default()).collect(),
-                allocator: Allocator::new(AllocatorConfig::default(), tracks.len()),
+                allocator: Allocator::new(
+                    AllocatorConfig {
+                        probe_confirmed_upgrades: true,
+                        max_keyframe_transfer_us: MAX_KEYFRAME_TRANSFER_US,
+                        ..AllocatorConfig::default()
+                    },
+                    tracks.len(),
+                ),
+                egress: Egress::new(0),
                 estimate_bps: 0,
+                video_bps: 0,
                 allocated_bps: 0,
+                demand_bps: 0,
                 retransmitted: 0,
+                fast_downgrades: 0,
+            })
+            .collect();
+        let uplinks = (0..video_ssrcs.len())
+            .map(|p| Uplink {
+                recorder: FeedbackRecorder::new(RecorderConfig {
+                    sender_ssrc: SFU_SSRC,
+                    media_ssrc: video_ssrcs[p][0],
+                    ..RecorderConfig::default()
+                })
+                .expect("default recorder settings"),
+                unstamped: 0,
             })
             .collect();
         Self {
@@ -205,9 +262,12 @@ impl Sfu {
             subscribers,
             to_subscribers,
             to_publishers,
+            uplinks,
             buf: vec![0; 2048],
+            feedback: vec![0; 1500],
             source_errors: 0,
             joined: false,
+            stage: None,
         }
     }
 
@@ -246,8 +306,11 @@ impl Sfu {
                     kind,
                 } => {
                     let i = subscriber as usize;
+                    let packet = Bytes::copy_from_slice(&self.buf[..len]);
                     if kind != RtpKind::Media {
                         self.subscribers[i].retransmitted += 1;
+                        let egress = &mut self.subscribers[i].egress;
+                        egress.push(now, PacketClass::Retransmission, packet, false);
                     } else {
                         let fwd = t.track.forwarder(subscriber).expect("routed");
                         let stats = fwd.stats();
@@ -261,8 +324,15 @@ impl Sfu {
                         let ts = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
                         sub.check.on_packet(seq, ts, cuts > sub.seen.1);
                         sub.seen = (switches, cuts);
+                        // Not marked as a keyframe start: the pacer would drop
+                        // the frames queued before it, whose sequence numbers
+                        // the forwarder has already given out; the receiver
+                        // then NACKs the gap and its jitter buffer waits on
+                        // it (measured: 6 freezes of 280–760 ms at switches
+                        // on DSL and Wi-Fi with the drop, 1 without).
+                        let egress = &mut self.subscribers[i].egress;
+                        egress.push(now, PacketClass::Video, packet, false);
                     }
-                    self.to_subscribers[i].send_rtp_in_place(now, &mut self.buf, len);
                 }
                 Output::KeyframeRequest { ssrc } => {
                     let pli = PliBuilder {
@@ -291,6 +361,17 @@ impl Sfu {
     /// A decrypted RTP packet from publisher `p`: audio to the mixer, video
     /// to its track.
     pub fn on_publisher_rtp(&mut self, p: usize, packet: Bytes, now: u64, room: &mut RoomAudio) {
+        let tseq = RtpPacket::parse(&packet[..])
+            .ok()
+            .and_then(|r| r.transport_seq(TRANSPORT_SEQ_EXT));
+        match tseq {
+            Some(seq) => self.uplinks[p].recorder.on_packet(
+                SentPacketId::TransportSeq(seq),
+                packet.len(),
+                now,
+            ),
+            None => self.uplinks[p].unstamped += 1,
+        }
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
         if ssrc == self.audio_ssrcs[p] {
             room.push(p, packet, now);
@@ -310,7 +391,21 @@ impl Sfu {
 
     /// A decrypted RTCP packet from subscriber `i`: each track takes the
     /// NACKs and PLIs for its SSRCs.
-    pub fn on_subscriber_rtcp(&mut self, _i: usize, packet: &[u8], now: u64) {
+    pub fn on_subscriber_rtcp(&mut self, i: usize, packet: &[u8], now: u64) {
+        let state = &mut self.subscribers[i];
+        if let Some(bps) = state.egress.on_rtcp(now, packet) {
+            let video = state.egress.budget.video_bps(now, bps);
+            state.allocator.on_probe_result(video);
+        }
+        // A drop of a third or more since the last allocation: re-allocate
+        // now, not at the next period.
+        let target = state.egress.bwe.target_bps();
+        if target * 3 < state.estimate_bps * 2 {
+            state.fast_downgrades += 1;
+            let demands = self.demands(now, self.stage);
+            self.allocate_one(i, now, &demands);
+            self.drain_all(now);
+        }
         for j in 0..self.tracks.len() {
             if self.tracks[j].track.push_subscriber_rtcp(packet) > 0 {
                 self.drain(j, now);
@@ -318,43 +413,92 @@ impl Sfu {
         }
     }
 
+    fn demands(&mut self, now: u64, stage: Option<usize>) -> Vec<TrackDemand> {
+        self.tracks
+            .iter_mut()
+            .enumerate()
+            .map(|(j, t)| {
+                let bitrates = t.track.source().bitrates(now);
+                let last = t.track.source().keyframe_bytes();
+                let mut keyframe_bytes = [0; 3];
+                for (s, bytes) in keyframe_bytes.iter_mut().enumerate() {
+                    // Plan with the largest keyframe the layer has sent (the
+                    // size varies: 20–37 KB on the top layer here, and a
+                    // switch that meets a big one freezes the picture), and
+                    // at least what the layer sends in KEYFRAME_SECONDS: the
+                    // encoder's first keyframe, of a still picture, may be
+                    // all there is so far (7 KB on the top layer).
+                    t.largest_keyframe[s] = t.largest_keyframe[s].max(last[s]);
+                    let rate = bitrates
+                        .top_temporal(s as u8)
+                        .map_or(0, |tl| bitrates.get(Layer::new(s as u8, tl)));
+                    let from_rate = (rate as f64 * KEYFRAME_SECONDS / 8.0) as u64;
+                    *bytes = t.largest_keyframe[s].max(from_rate);
+                }
+                TrackDemand {
+                    priority: if stage == Some(j) { 10 } else { 1 },
+                    max_layer: if stage == Some(j) { STAGE } else { THUMBNAIL },
+                    bitrates,
+                    muted: false,
+                    keyframe_bytes,
+                }
+            })
+            .collect()
+    }
+
+    /// Shares subscriber `i`'s video budget (its estimate less audio and
+    /// retransmissions) between the tracks, and asks for a probe when the
+    /// next upgrade needs more than is confirmed.
+    fn allocate_one(&mut self, i: usize, now: u64, demands: &[TrackDemand]) {
+        let state = &mut self.subscribers[i];
+        state.estimate_bps = state.egress.bwe.target_bps();
+        state.video_bps = state.egress.video_bps(now);
+        state.demand_bps = demands.iter().map(|d| d.bitrates.get(d.max_layer)).sum();
+        let allocations = state.allocator.allocate(state.video_bps, demands, now);
+        state.allocated_bps = allocations.iter().map(|a| a.bitrate).sum();
+        let id = i as u64;
+        // A track heading down keeps sending its higher layer until the
+        // lower layer's keyframe comes. Upgrades (each starting with a
+        // keyframe) wait until no track is on its way down: the new speaker
+        // on stage going up while the old one still sent its top layer put
+        // both, and a keyframe, on the link at once. The allocator keeps
+        // its answer; it is applied at the next allocation.
+        let spatial = |l: Option<Layer>| l.map(|l| l.spatial);
+        let leaving = allocations.iter().enumerate().any(|(j, a)| {
+            let fwd = self.tracks[j].track.forwarder(id);
+            let current = fwd.and_then(Forwarder::current_layer);
+            current.is_some() && spatial(a.layer) < spatial(current)
+        });
+        for (j, (sub, a)) in state.subs.iter_mut().zip(allocations).enumerate() {
+            let track = &mut self.tracks[j].track;
+            let old = track.forwarder(id).and_then(Forwarder::target_layer);
+            let current = track.forwarder(id).and_then(Forwarder::current_layer);
+            if leaving && spatial(a.layer) > spatial(current.or(old)) && current.is_some() {
+                continue;
+            }
+            let _ = match a.layer {
+                Some(layer) => track.set_target(id, layer, now),
+                None => track.set_available_bitrate(id, 0, now),
+            };
+            let new = track.forwarder(id).and_then(Forwarder::target_layer);
+            if old.is_some() && new.is_some() && spatial(old) != spatial(new) {
+                sub.decided_us.push(now);
+            }
+        }
+        if let Some(wanted) = state.allocator.wanted_bps() {
+            state.egress.want_upgrade(now, wanted);
+        }
+    }
+
     /// Shares each subscriber's estimate between the tracks: the stage
     /// speaker's video first and up to the top layer, the others as
     /// thumbnails. A forwarder given a new spatial layer asks for a keyframe
     /// (or starts from the track's history).
-    pub fn allocate(&mut self, now: u64, estimates: &[u64], stage: Option<usize>) {
-        let demands: Vec<TrackDemand> = self
-            .tracks
-            .iter()
-            .enumerate()
-            .map(|(j, t)| TrackDemand {
-                priority: if stage == Some(j) { 10 } else { 1 },
-                max_layer: if stage == Some(j) { STAGE } else { THUMBNAIL },
-                bitrates: t.track.source().bitrates(now),
-                muted: false,
-                keyframe_bytes: t.track.source().keyframe_bytes(),
-            })
-            .collect();
-        for (i, (state, &estimate)) in self.subscribers.iter_mut().zip(estimates).enumerate() {
-            state.estimate_bps = estimate;
-            let allocations = state.allocator.allocate(estimate, &demands, now);
-            state.allocated_bps = allocations.iter().map(|a| a.bitrate).sum();
-            for (j, (sub, a)) in state.subs.iter_mut().zip(allocations).enumerate() {
-                let track = &mut self.tracks[j].track;
-                let id = i as u64;
-                let old = track.forwarder(id).and_then(Forwarder::target_layer);
-                let _ = match a.layer {
-                    Some(layer) => track.set_target(id, layer, now),
-                    None => track.set_available_bitrate(id, 0, now),
-                };
-                let new = track.forwarder(id).and_then(Forwarder::target_layer);
-                if old.is_some()
-                    && new.is_some()
-                    && old.map(|l| l.spatial) != new.map(|l| l.spatial)
-                {
-                    sub.decided_us.push(now);
-                }
-            }
+    pub fn allocate(&mut self, now: u64, stage: Option<usize>) {
+        self.stage = stage;
+        let demands = self.demands(now, stage);
+        for i in 0..self.subscribers.len() {
+            self.allocate_one(i, now, &demands);
         }
         if !self.joined && now >= LATE_JOIN_AT_US {
             self.joined = true;
@@ -370,6 +514,22 @@ impl Sfu {
             }
         }
         self.drain_all(now);
+    }
+
+    /// Sends what every subscriber's pacer lets go now.
+    pub fn pace(&mut self, now: u64) {
+        for (state, leg) in self.subscribers.iter_mut().zip(&mut self.to_subscribers) {
+            state.egress.poll(now, leg);
+        }
+    }
+
+    /// transport-cc feedback due to publishers.
+    pub fn send_publisher_feedback(&mut self, now: u64) {
+        for (up, leg) in self.uplinks.iter_mut().zip(&mut self.to_publishers) {
+            while let Ok(Some(n)) = up.recorder.poll_feedback(now, &mut self.feedback) {
+                leg.send_rtcp(now, &self.feedback[..n]);
+            }
+        }
     }
 
     /// Keyframe requests due again (merged and backed off by the tracks);

@@ -14,11 +14,15 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use rtmedia::cc::recorder::{FeedbackRecorder, RecorderConfig};
+use rtmedia::cc::SentPacketId;
 use rtmedia::codec::Codec;
 use rtmedia::jitter::{Event, JitterBuffer, JitterConfig};
 use rtmedia::packet::rtcp::{NackBuilder, PliBuilder};
+use rtmedia::packet::RtpPacket;
 use rtmedia::sim::{vp8_depacketize, Vp8Decoder};
 
+use crate::egress::{PADDING_SSRC, TRANSPORT_SEQ_EXT};
 use crate::leg::Leg;
 use crate::scenario::NetProfile;
 
@@ -69,8 +73,14 @@ pub struct VideoTrack {
 pub struct Subscriber {
     pub profile: NetProfile,
     pub tracks: Vec<VideoTrack>,
-    /// Subscriber→SFU: NACKs and PLIs.
+    /// Subscriber→SFU: NACKs, PLIs and transport-cc feedback.
     pub up: Leg,
+    /// Arrivals by transport-wide sequence number, for the SFU's estimator.
+    pub recorder: FeedbackRecorder,
+    feedback: Vec<u8>,
+    /// Bytes received (decrypted), probe padding apart.
+    pub media_bytes: u64,
+    pub padding_packets: u64,
     ssrc: u32,
     widths: Vec<u32>,
     nominal_default_us: u64,
@@ -108,8 +118,18 @@ impl Subscriber {
                 }
             })
             .collect();
+        let ssrc = 0x5b00_0000 ^ ssrcs.first().copied().unwrap_or(0);
+        let recorder = FeedbackRecorder::new(RecorderConfig {
+            sender_ssrc: ssrc,
+            ..RecorderConfig::default()
+        })
+        .expect("default recorder settings");
         Self {
-            ssrc: 0x5b00_0000 ^ ssrcs.first().copied().unwrap_or(0),
+            ssrc,
+            recorder,
+            feedback: vec![0; 1500],
+            media_bytes: 0,
+            padding_packets: 0,
             profile,
             tracks,
             up,
@@ -125,7 +145,19 @@ impl Subscriber {
     /// A decrypted RTP packet from the SFU: video into its jitter buffer,
     /// the room's audio counted.
     pub fn on_rtp(&mut self, packet: Bytes, now: u64) {
+        if let Some(seq) = RtpPacket::parse(&packet[..])
+            .ok()
+            .and_then(|p| p.transport_seq(TRANSPORT_SEQ_EXT))
+        {
+            let id = SentPacketId::TransportSeq(seq);
+            self.recorder.on_packet(id, packet.len(), now);
+        }
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        if ssrc == PADDING_SSRC {
+            self.padding_packets += 1;
+            return;
+        }
+        self.media_bytes += packet.len() as u64;
         let Some(track) = self.tracks.iter_mut().find(|t| t.ssrc == ssrc) else {
             self.audio_packets += 1;
             return;
@@ -135,8 +167,19 @@ impl Subscriber {
         let _ = track.jitter.push(packet, now);
     }
 
-    /// Releases and decodes what is due, and sends NACKs and PLIs.
+    /// The meeting is over at `now` (see [`VideoTrack::finish`]).
+    pub fn finish(&mut self, now: u64) {
+        for track in &mut self.tracks {
+            track.finish(now, self.nominal_default_us);
+        }
+    }
+
+    /// Releases and decodes what is due, and sends transport-cc feedback,
+    /// NACKs and PLIs.
     pub fn tick(&mut self, now: u64) {
+        while let Ok(Some(n)) = self.recorder.poll_feedback(now, &mut self.feedback) {
+            self.up.send_rtcp(now, &self.feedback[..n]);
+        }
         for track in &mut self.tracks {
             track.release(now, &self.widths, self.nominal_default_us);
             if track.jitter.take_keyframe_request() {
@@ -207,16 +250,36 @@ impl VideoTrack {
     }
 
     /// A frame is on screen at `now`: freezes and time per layer.
+    fn nominal_us(&self, nominal_default_us: u64) -> u64 {
+        if self.gaps.len() >= 3 {
+            let mut sorted: Vec<u64> = self.gaps.iter().copied().collect();
+            sorted.sort_unstable();
+            sorted[sorted.len() / 2]
+        } else {
+            nominal_default_us
+        }
+    }
+
+    /// The meeting ends at `now`: a picture that has not moved since its
+    /// last frame for longer than a freeze is one (else a stream that
+    /// stops for good, e.g. paused, would never count).
+    fn finish(&mut self, now: u64, nominal_default_us: u64) {
+        if let Some(last) = self.last_render {
+            let nominal = self.nominal_us(nominal_default_us);
+            if now.saturating_sub(last) > nominal + FREEZE_MARGIN_US {
+                self.freezes.push(Freeze {
+                    start_us: last,
+                    end_us: now,
+                    nominal_us: nominal,
+                });
+            }
+        }
+    }
+
     fn render(&mut self, now: u64, spatial: Option<usize>, nominal_default_us: u64) {
         if let Some(last) = self.last_render {
             let gap = now - last;
-            let nominal = if self.gaps.len() >= 3 {
-                let mut sorted: Vec<u64> = self.gaps.iter().copied().collect();
-                sorted.sort_unstable();
-                sorted[sorted.len() / 2]
-            } else {
-                nominal_default_us
-            };
+            let nominal = self.nominal_us(nominal_default_us);
             if gap > nominal + FREEZE_MARGIN_US {
                 self.freezes.push(Freeze {
                     start_us: last,

@@ -1,6 +1,7 @@
 //! The timeline picture, as hand-written SVG: per subscriber, its link
-//! capacity, the estimate the SFU used and the bitrate it allocated (step
-//! plots, since allocation changes in steps), the spatial layer each video
+//! capacity (the truth, which the SFU never reads), rtmedia's estimate from
+//! the subscriber's feedback and the bitrate the SFU allocated (step plots,
+//! since allocation changes in steps), the spatial layer each video
 //! is forwarded at, and the jitter buffers' target delay.
 
 use std::fmt::Write;
@@ -136,7 +137,7 @@ pub fn render(timeline: &[Sample], names: &[&str], seconds: f64) -> String {
                 points: kbps(&|s| s.subs[i].capacity_bps.min(10_000_000)),
             },
             Series {
-                label: "estimate".into(),
+                label: "rtmedia estimate".into(),
                 color: "#1f78b4",
                 points: kbps(&|s| s.subs[i].estimate_bps),
             },

@@ -58,6 +58,9 @@ pub struct RateControl {
     last_decrease: Option<u64>,
     /// Smallest queuing delay seen in packets sent after the last cut.
     post_cut_queue_min: Option<u64>,
+    /// What the sender really sends (an application-limited sender, e.g.
+    /// an SFU, sends well under the estimate).
+    sending: Option<f64>,
 }
 
 impl RateControl {
@@ -70,6 +73,7 @@ impl RateControl {
             last_update: None,
             last_decrease: None,
             post_cut_queue_min: None,
+            sending: None,
         }
     }
 
@@ -87,6 +91,13 @@ impl RateControl {
 
     fn clamp(&mut self) {
         self.estimate = self.estimate.clamp(self.min, self.max);
+    }
+
+    /// The sender's media rate now (bit/s): the queue grows since the last
+    /// feedback by what is sent above what is served, not by what the
+    /// estimate would allow.
+    pub fn set_sending_rate(&mut self, bps: u64) {
+        self.sending = Some(bps as f64);
     }
 
     /// Sets the estimate (a probe result, a timeout), forgetting a measured
@@ -159,7 +170,8 @@ impl RateControl {
                 // The queue measured is as old as the feedback; since then
                 // it grew by the excess of the rate sent over the rate served.
                 let stale = now.saturating_sub(newest_send_us) as f64;
-                let excess = ((self.estimate - base) / base).clamp(0.0, 3.0);
+                let sent = self.sending.map_or(self.estimate, |s| s.min(self.estimate));
+                let excess = ((sent - base) / base).clamp(0.0, 3.0);
                 // A queue that never empties is not ours to drain (a TCP
                 // flow fills it): draining it would only starve us.
                 let queue = if drainable {
@@ -295,5 +307,33 @@ mod tests {
         }
         // Additive: two 1,200-byte packets per response time (RTT + 100 ms).
         assert_eq!(r.estimate(), 775_000 + 96_000);
+    }
+
+    #[test]
+    fn an_application_limited_sender_is_not_drained_for_what_it_never_sent() {
+        // The estimate is 4 Mbit/s, the bottleneck serves 500 kbit/s, the
+        // feedback is 200 ms old. Sending at the estimate the queue grew by
+        // 3 × 200 ms since (the floor, 0.5, holds); sending 600 kbit/s by
+        // 0.2 × 200 ms: 40 ms + 20 ms, 0.9 − 10 ms / 400 ms.
+        let cut = |sending: Option<u64>| {
+            let mut r = RateControl::new(4_000_000, 10_000, 10_000_000);
+            if let Some(s) = sending {
+                r.set_sending_rate(s);
+            }
+            r.update(
+                200_000,
+                0,
+                Usage::Overusing,
+                true,
+                20_000,
+                Some(500_000),
+                None,
+                100_000,
+                0,
+            );
+            r.estimate()
+        };
+        assert_eq!(cut(None), 250_000);
+        assert_eq!(cut(Some(600_000)), 437_500);
     }
 }

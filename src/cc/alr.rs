@@ -11,6 +11,9 @@ const STOP_RATIO: f64 = 0.5;
 /// The budget holds this much time at the usage rate.
 const WINDOW_US: f64 = 500_000.0;
 
+/// Time constant of the media send rate ([`AlrDetector::sent_bps`]).
+const SENT_RATE_US: f64 = 250_000.0;
+
 /// The ALR detector (see the module comment).
 #[derive(Debug, Default)]
 pub struct AlrDetector {
@@ -18,6 +21,9 @@ pub struct AlrDetector {
     budget: f64,
     last_us: Option<u64>,
     alr_since: Option<u64>,
+    /// Media bytes sent, exponentially decayed with [`SENT_RATE_US`].
+    sent_bytes: f64,
+    sent_at: Option<u64>,
 }
 
 impl AlrDetector {
@@ -39,8 +45,24 @@ impl AlrDetector {
         }
     }
 
+    fn decay_sent(&mut self, now: u64) {
+        let dt = self.sent_at.map_or(0, |t| now.saturating_sub(t)) as f64;
+        self.sent_at = Some(now.max(self.sent_at.unwrap_or(0)));
+        self.sent_bytes *= (-dt / SENT_RATE_US).exp();
+    }
+
+    /// The media send rate (bit/s, smoothed over about 250 ms): what the
+    /// sender really puts out, which an application-limited one keeps well
+    /// under the estimate.
+    pub fn sent_bps(&mut self, now: u64) -> u64 {
+        self.decay_sent(now);
+        (self.sent_bytes * 8.0 * 1e6 / SENT_RATE_US) as u64
+    }
+
     /// Bytes of media (not probe padding) left the sender.
     pub fn on_sent(&mut self, now: u64, bytes: usize, target_bps: u64) {
+        self.decay_sent(now);
+        self.sent_bytes += bytes as f64;
         let max = self.advance(now, target_bps);
         self.budget = (self.budget - bytes as f64).max(-max);
         self.decide(now, max);

@@ -53,6 +53,11 @@ const PROBE_MIN_BYTES: u32 = 1_000;
 /// The saturated receive rate is read over at most this much arrival time:
 /// short, so that after a capacity drop it holds post-drop arrivals only.
 const SATURATED_WINDOW_US: i64 = 100_000;
+/// Longest probe cluster (on the most jittery paths).
+const MAX_PROBE_DURATION_US: u64 = 150_000;
+/// The jitter floor follows each feedback's largest reordering (how much
+/// earlier a packet was sent than one that arrived before it) this fast.
+const REORDER_SMOOTHING: f64 = 0.1;
 /// Steady (non-ALR) upward probes go at this multiple of the estimate:
 /// enough to see a step up, small enough that the queue they add at a
 /// saturated bottleneck (a third of [`PROBE_DURATION_US`]) stays small.
@@ -160,6 +165,12 @@ pub struct Bwe {
     unacked_since: Option<u64>,
     last_timeout_at: u64,
     last_periodic_check: u64,
+    /// The last probe result taken (µs, bit/s).
+    last_probe: Option<(u64, u64)>,
+    /// Smoothed largest reordering per feedback (µs): a FIFO queue never
+    /// reorders, a path that delays packets independently does, by about
+    /// its jitter; that much of a delay reading is not a queue.
+    reorder_us: f64,
 }
 
 impl Bwe {
@@ -194,7 +205,16 @@ impl Bwe {
             unacked_since: None,
             last_timeout_at: now,
             last_periodic_check: now,
+            last_probe: None,
+            reorder_us: 0.0,
         }
+    }
+
+    /// The last probe result the estimate took: when (µs) and the rate the
+    /// probe got through (bit/s). An allocator waiting to confirm an
+    /// upgrade reads it (results taken while overusing are not kept).
+    pub fn last_probe_result(&self) -> Option<(u64, u64)> {
+        self.last_probe
     }
 
     /// The bitrate the sender may use now (bit/s).
@@ -308,13 +328,18 @@ impl Bwe {
         };
         let id = self.next_probe_id;
         self.next_probe_id = self.next_probe_id.wrapping_add(1).max(1);
-        let min_bytes = ((rate_bps * PROBE_DURATION_US / 8_000_000) as u32).max(PROBE_MIN_BYTES);
+        // On a jittery path a cluster lasts at least twice the jitter, so
+        // that the jitter's share of its receive span stays small.
+        let duration = PROBE_DURATION_US
+            .max((2.0 * self.reorder_us) as u64)
+            .min(MAX_PROBE_DURATION_US);
+        let min_bytes = ((rate_bps * duration / 8_000_000) as u32).max(PROBE_MIN_BYTES);
         let req = ProbeClusterRequest {
             id,
             rate_bps,
             min_bytes,
             min_packets: PROBE_MIN_PACKETS,
-            duration_us: PROBE_DURATION_US,
+            duration_us: duration,
         };
         *slot = Some(req);
         self.probes.register(now, &req);
@@ -450,6 +475,9 @@ impl Bwe {
         let now = self.now;
         self.stats.feedbacks += 1;
         let (mut n, mut lost, mut newest_send) = (0usize, 0u32, None::<u64>);
+        // Reported lost before, received after all (reordered past the
+        // previous feedback): not a loss.
+        let mut recovered = 0u32;
         for r in results {
             let found = match self.history.on_feedback(r.id, r.arrival_us.is_some()) {
                 Lookup::Found(rec) => rec,
@@ -466,7 +494,7 @@ impl Bwe {
                 lost += 1;
                 if let Some(c) = found.probe_cluster {
                     self.probes
-                        .on_packet(c, found.send_us, None, found.size, 0.0);
+                        .on_packet(c, found.send_us, None, found.size, 0.0, 0);
                 }
                 continue;
             };
@@ -489,6 +517,9 @@ impl Bwe {
             }
             self.absurd_run = 0;
             self.last_owd = Some(owd);
+            if found.reported_lost {
+                recovered += 1;
+            }
             if n == MAX_FEEDBACK_RESULTS {
                 self.stats.overflow += 1;
                 continue;
@@ -517,7 +548,18 @@ impl Bwe {
             });
         }
         self.scratch[..n].sort_unstable_by_key(|r| (r.arrival_us, r.send_us));
+        let mut latest_send = 0u64;
+        let mut reorder = 0u64;
+        for r in &self.scratch[..n] {
+            reorder = reorder.max(latest_send.saturating_sub(r.send_us));
+            latest_send = latest_send.max(r.send_us);
+        }
+        if n >= 2 {
+            self.reorder_us += (reorder as f64 - self.reorder_us) * REORDER_SMOOTHING;
+            self.delay.set_jitter_floor(self.reorder_us as u64);
+        }
         let inherent = self.loss.inherent();
+        let jitter = self.reorder_us as u64;
         let mut probe_result = None;
         for i in 0..n {
             let r = self.scratch[i];
@@ -525,10 +567,14 @@ impl Bwe {
             self.acked
                 .on_packet(r.arrival_us, r.size, self.delay.queue_delay_us());
             if let Some(c) = r.cluster {
-                if let Some(rate) =
-                    self.probes
-                        .on_packet(c, r.send_us, Some(r.arrival_us), r.size, inherent)
-                {
+                if let Some(rate) = self.probes.on_packet(
+                    c,
+                    r.send_us,
+                    Some(r.arrival_us),
+                    r.size,
+                    inherent,
+                    jitter,
+                ) {
                     probe_result = Some(rate);
                 }
             }
@@ -539,9 +585,18 @@ impl Bwe {
             .rate
             .last_decrease()
             .is_some_and(|d| now.saturating_sub(d) < 1_000_000);
-        self.loss
-            .on_feedback(now, n as u32, lost, queue, self.target, delay_reacted);
+        self.loss.on_feedback(
+            now,
+            n as u32,
+            lost,
+            recovered,
+            queue,
+            self.target,
+            delay_reacted,
+        );
         let rtt = self.rtt_us().unwrap_or(100_000);
+        let sending = self.alr.sent_bps(now);
+        self.rate.set_sending_rate(sending);
         let cut = self.rate.update(
             now,
             newest_send.unwrap_or(0),
@@ -582,6 +637,7 @@ impl Bwe {
             self.further_probe_min = None;
             return;
         }
+        self.last_probe = Some((now, rate));
         if rate > self.rate.estimate() {
             self.rate.set(now, rate);
         }

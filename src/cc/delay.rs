@@ -295,6 +295,9 @@ pub struct DelayDetector {
     competing: bool,
     /// Since when the queue has been low, while it is.
     low_since_us: Option<i64>,
+    /// How much of a delay reading is the path's jitter (see
+    /// [`DelayDetector::set_jitter_floor`]).
+    jitter_floor_us: i64,
 }
 
 /// A queue longer than this that built up after the queue was recently
@@ -332,7 +335,16 @@ impl DelayDetector {
             prev_queue_us: 0,
             competing: false,
             low_since_us: None,
+            jitter_floor_us: 0,
         }
+    }
+
+    /// How much of a delay reading is the path's jitter, not a queue (µs):
+    /// a link that delays each packet independently by 0–60 ms shows
+    /// "queues" of up to 60 ms with nothing queued. Only what stands above
+    /// it counts as queuing delay. 0 (the default) on a FIFO path.
+    pub fn set_jitter_floor(&mut self, floor_us: u64) {
+        self.jitter_floor_us = floor_us.min(i64::MAX as u64) as i64;
     }
 
     /// One received packet, in arrival order.
@@ -367,7 +379,8 @@ impl DelayDetector {
                 .unwrap_or(owd);
         }
         let base = self.base_min;
-        self.queue_delay_us = owd - base;
+        // Only what stands above the jitter is a queue.
+        self.queue_delay_us = (owd - base - self.jitter_floor_us).max(0);
         self.newest_arrival_us = arrival_us;
         if self.queue_delay_us < EMPTY_QUEUE_US {
             let since = *self.low_since_us.get_or_insert(arrival_us);
@@ -419,7 +432,7 @@ impl DelayDetector {
     }
 
     /// Queuing delay of the newest packet (its one-way delay above the
-    /// 30-second minimum), µs.
+    /// 30-second minimum, less the jitter floor), µs.
     pub fn queue_delay_us(&self) -> u64 {
         self.queue_delay_us.max(0) as u64
     }
@@ -469,5 +482,22 @@ mod tests {
         assert_eq!(d.queue_delay_us(), 0);
         d.on_packet(20_000, 120_000, 100);
         assert_eq!(d.queue_delay_us(), 30_000);
+    }
+
+    #[test]
+    fn delay_within_the_jitter_floor_is_not_a_queue() {
+        let mut d = DelayDetector::new();
+        d.on_packet(0, 50_000, 1200);
+        d.on_packet(5_000, 85_000, 1200);
+        assert_eq!(d.queue_delay_us(), 30_000);
+        d.set_jitter_floor(40_000);
+        d.on_packet(10_000, 90_000, 1200);
+        assert_eq!(
+            d.queue_delay_us(),
+            0,
+            "30 ms above the base, 40 ms of jitter"
+        );
+        d.on_packet(15_000, 125_000, 1200);
+        assert_eq!(d.queue_delay_us(), 20_000);
     }
 }

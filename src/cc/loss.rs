@@ -34,18 +34,22 @@ impl LossControl {
     /// `delay_reacted`: the delay-based part cut the rate within the last
     /// second, so the loss that came with the queue is already answered (a
     /// second cut for the same overflow would compound).
+    #[allow(clippy::too_many_arguments)]
     pub fn on_feedback(
         &mut self,
         now: u64,
         received: u32,
         lost: u32,
+        recovered: u32,
         queue_delay_us: u64,
         target_bps: u64,
         delay_reacted: bool,
     ) {
         let start = *self.interval_start.get_or_insert(now);
         self.received += received;
-        self.lost += lost;
+        // Late arrivals of packets reported lost earlier (in this interval
+        // or the one before) take their loss back.
+        self.lost = (self.lost + lost).saturating_sub(recovered);
         self.queue_max_us = self.queue_max_us.max(queue_delay_us);
         let total = self.received + self.lost;
         if total < MIN_PACKETS || now - start < MIN_INTERVAL_US {
@@ -113,14 +117,24 @@ mod tests {
         let mut now = 0;
         for _ in 0..100 {
             now += 100_000;
-            l.on_feedback(now, 80, 20, 2_000, 1_000_000, false);
+            l.on_feedback(now, 80, 20, 0, 2_000, 1_000_000, false);
         }
         assert!((l.inherent() - 0.2).abs() < 0.02, "{}", l.inherent());
         assert_eq!(l.cap_bps(), None);
         for _ in 0..4 {
             now += 100_000;
-            l.on_feedback(now, 50, 50, 150_000, 1_000_000, false);
+            l.on_feedback(now, 50, 50, 0, 150_000, 1_000_000, false);
         }
         assert!(l.cap_bps().is_some_and(|c| c < 1_000_000));
+    }
+
+    #[test]
+    fn losses_that_arrive_late_are_taken_back() {
+        let mut l = LossControl::default();
+        // 100 packets, 20 reported lost, 18 of them then arrive (reordered
+        // past the previous feedback): 2 % loss, not 20 %.
+        l.on_feedback(0, 80, 20, 0, 0, 1_000_000, false);
+        l.on_feedback(400_000, 18, 0, 18, 0, 1_000_000, false);
+        assert!((l.loss_ratio() - 0.02).abs() < 1e-9, "{}", l.loss_ratio());
     }
 }

@@ -66,6 +66,7 @@ pub struct PacketResult {
 mod acked;
 mod aimd;
 mod alr;
+pub mod budget;
 mod bwe;
 mod delay;
 mod history;
@@ -73,6 +74,7 @@ mod loss;
 pub mod pacer;
 mod probe;
 
+pub use budget::{VideoBudget, VideoBudgetConfig};
 pub use bwe::{Bwe, BweConfig, BweState, BweStats, MAX_FEEDBACK_RESULTS};
 pub use history::HISTORY_LEN;
 pub use pacer::{PacedPacket, Pacer, PacerConfig, PacerOutput, PacerStats, PacketClass, PushError};

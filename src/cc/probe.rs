@@ -119,7 +119,12 @@ impl ProbeEstimator {
     /// A probe packet's fate. Returns the cluster's rate estimate (bit/s)
     /// once enough of it arrived; `inherent_loss` (the path's random loss)
     /// scales the receive rate back up so random loss does not read as
-    /// saturation.
+    /// saturation; half of `jitter_us` (how far the path moves packets
+    /// independently, 0 on a FIFO path) is taken off the receive span,
+    /// which jitter stretches by up to all of it (the first arrival early,
+    /// the last one late): without it a jittery path reads every probe as
+    /// saturated far below its capacity, with all of it a saturated probe
+    /// can read as the probe rate (an overestimate, which costs more).
     pub fn on_packet(
         &mut self,
         id: u32,
@@ -127,6 +132,7 @@ impl ProbeEstimator {
         arrival_us: Option<i64>,
         size: u32,
         inherent_loss: f64,
+        jitter_us: u64,
     ) -> Option<ProbeResult> {
         let c = self.clusters.iter_mut().find(|c| c.in_use && c.id == id)?;
         let Some(arrival) = arrival_us else {
@@ -160,7 +166,13 @@ impl ProbeEstimator {
             return None;
         }
         let send_span = c.last_send.saturating_sub(c.first_send);
-        let recv_span = c.last_arrival - c.first_arrival;
+        let mut recv_span = c.last_arrival - c.first_arrival;
+        if jitter_us > 0 {
+            // At least half the send span is left: the correction is an
+            // expectation, and a span shrunk to nothing reads as infinite.
+            let jitter = i64::try_from(jitter_us / 2).unwrap_or(i64::MAX);
+            recv_span = recv_span.saturating_sub(jitter).max((send_span / 2) as i64);
+        }
         if send_span == 0 || send_span > 1_000_000 || recv_span <= 0 || recv_span > 1_000_000 {
             return None;
         }
@@ -215,7 +227,7 @@ mod tests {
             let start = free.max(send as i64);
             free = start + (8_000 * 1_000_000 / capacity) as i64;
             last = p
-                .on_packet(1, send, Some(free + 30_000), 1000, 0.0)
+                .on_packet(1, send, Some(free + 30_000), 1000, 0.0, 0)
                 .or(last);
         }
         last
@@ -229,5 +241,42 @@ mod tests {
         let sat = probe(1_000_000).unwrap();
         assert!(sat.saturated);
         assert!((900_000..=1_000_000).contains(&sat.bps), "{sat:?}");
+    }
+
+    /// A 2 Mbit/s cluster (1,000 bytes every 4 ms for 100 ms) through an
+    /// uncongested path that delays every other packet by 40 ms more.
+    fn jittery_probe(jitter_us: u64) -> ProbeResult {
+        let mut p = ProbeEstimator::default();
+        let mut r = req(1);
+        r.min_bytes = 25_000;
+        r.min_packets = 25;
+        p.register(0, &r);
+        let mut last = None;
+        for i in 0..25u64 {
+            let jitter = (i % 2 * 40_000) as i64;
+            let send = i * 4_000;
+            last = p
+                .on_packet(
+                    1,
+                    send,
+                    Some(send as i64 + 30_000 + jitter),
+                    1000,
+                    0.0,
+                    jitter_us,
+                )
+                .or(last);
+        }
+        last.unwrap()
+    }
+
+    #[test]
+    fn jitter_does_not_read_as_a_saturated_path() {
+        let blind = jittery_probe(0);
+        let told = jittery_probe(40_000);
+        assert!(blind.saturated && blind.bps < 1_500_000, "{blind:?}");
+        assert!(
+            told.bps > blind.bps && told.bps <= 2_000_000,
+            "{told:?} {blind:?}"
+        );
     }
 }

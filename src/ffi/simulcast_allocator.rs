@@ -96,6 +96,7 @@ pub unsafe extern "C" fn rtm_allocator_new(
             min_change: c.min_change,
             upgrade_hold_us: c.upgrade_hold_us,
             max_keyframe_transfer_us: c.max_keyframe_transfer_us,
+            ..AllocatorConfig::default()
         };
         *out = handle::into_raw(rtm_allocator {
             alloc: Allocator::new(config, max_tracks),

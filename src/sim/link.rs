@@ -171,6 +171,16 @@ impl Link {
         &self.stats
     }
 
+    /// How long a packet handed over at `now` would wait behind the
+    /// bottleneck before it starts to leave (µs; 0 without a bandwidth cap).
+    pub fn queue_delay_us(&self, now: u64) -> u64 {
+        if self.config.bandwidth_bps.is_some_and(|b| b > 0) {
+            self.bottleneck_free_at.saturating_sub(now)
+        } else {
+            0
+        }
+    }
+
     /// Packets in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()

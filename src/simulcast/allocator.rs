@@ -6,6 +6,15 @@
 //! rest of the budget allows. Hysteresis keeps layers from oscillating:
 //! estimate changes smaller than `min_change` are ignored, and after a
 //! downgrade caused by bandwidth no track is upgraded for `upgrade_hold_us`.
+//!
+//! With `probe_confirmed_upgrades` (for an estimate from a congestion
+//! controller, [`crate::cc::Bwe`]) the way back up is proved instead of
+//! waited for: a downgrade caused by bandwidth, however large, takes effect
+//! at once and caps later allocations at the estimate it was made for,
+//! until a probe result ([`Allocator::on_probe_result`]) confirms more;
+//! [`Allocator::wanted_bps`] says what the next upgrade needs, the rate to
+//! probe for. `upgrade_hold_us` then only bounds how long the cap stays
+//! without any probe.
 
 use super::select::alive_layers;
 use super::{Layer, LayerBitrates, MAX_SPATIAL, MAX_TEMPORAL};
@@ -24,6 +33,10 @@ pub struct AllocatorConfig {
     /// 0: no limit. Default 150 ms (with a frame interval, under the 200 ms a
     /// viewer notices).
     pub max_keyframe_transfer_us: u64,
+    /// After a bandwidth downgrade, upgrades wait for a probe that confirms
+    /// them (see the module comment) instead of the `upgrade_hold_us`
+    /// timer. Default false.
+    pub probe_confirmed_upgrades: bool,
 }
 
 impl Default for AllocatorConfig {
@@ -32,6 +45,7 @@ impl Default for AllocatorConfig {
             min_change: 0.1,
             upgrade_hold_us: 5_000_000,
             max_keyframe_transfer_us: 150_000,
+            probe_confirmed_upgrades: false,
         }
     }
 }
@@ -121,6 +135,13 @@ pub struct Allocator {
     /// What each track looked like at the last allocation (see `signature`).
     signatures: Vec<u32>,
     track_count: usize,
+    /// Probe-confirmed mode: the estimate allocations are capped at since
+    /// the last bandwidth downgrade (raised by probe results).
+    confirmed: Option<u64>,
+    /// A probe result raised the cap since the last allocation.
+    confirmed_raised: bool,
+    /// Total bitrate the next upgrade step needs, after the last allocation.
+    wanted: Option<u64>,
 }
 
 /// The parts of a demand that call for a new allocation when they change:
@@ -153,7 +174,36 @@ impl Allocator {
             held: false,
             signatures: vec![0; max_tracks],
             track_count: 0,
+            confirmed: None,
+            confirmed_raised: false,
+            wanted: None,
         }
+    }
+
+    /// A probe got `bps` through the subscriber's path (what
+    /// [`crate::cc::Bwe::last_probe_result`] says): in probe-confirmed mode
+    /// allocations may now go up to it. The next `allocate` re-allocates.
+    pub fn on_probe_result(&mut self, bps: u64) {
+        if let Some(c) = self.confirmed.as_mut() {
+            if bps > *c {
+                *c = bps;
+                self.confirmed_raised = true;
+            }
+        }
+    }
+
+    /// The estimate allocations are capped at until a probe confirms more
+    /// (probe-confirmed mode, after a bandwidth downgrade).
+    pub fn confirmed_bps(&self) -> Option<u64> {
+        self.confirmed
+    }
+
+    /// The estimate the cheapest next upgrade step of any track needs, after
+    /// the last `allocate` (the allocation's total plus the step, or what
+    /// carries the step's keyframe in time if more); `None` when every
+    /// track is at its maximum (nothing to probe for).
+    pub fn wanted_bps(&self) -> Option<u64> {
+        self.wanted
     }
 
     /// The allocations of the last call, one per track.
@@ -173,9 +223,18 @@ impl Allocator {
         let tracks = &tracks[..n];
         let same_tracks = n == self.track_count;
         self.track_count = n;
-        let holding = self
+        let hold_running = self
             .last_downgrade_us
             .is_some_and(|t| now.saturating_sub(t) < self.config.upgrade_hold_us);
+        let probe_mode = self.config.probe_confirmed_upgrades;
+        if probe_mode && !hold_running && self.confirmed.take().is_some() {
+            // No probe came in time: the cap ends as the timer hold would.
+            self.confirmed_raised = true;
+        }
+        let holding = hold_running && !probe_mode;
+        let raised = core::mem::take(&mut self.confirmed_raised);
+        // What this allocation may plan on.
+        let planned = self.confirmed.map_or(estimate_bps, |c| c.min(estimate_bps));
         // Ignore small estimate changes while the tracks are as they were,
         // the allocation still fits, and no expired hold is capping it.
         let unchanged = same_tracks
@@ -188,9 +247,10 @@ impl Allocator {
         });
         if unchanged
             && small_change
-            && self.total(tracks) <= estimate_bps
+            && !raised
+            && self.total(tracks) <= planned
             && (holding || !self.held)
-            && !self.paused_track_fits(tracks, estimate_bps)
+            && !self.paused_track_fits(tracks, planned)
         {
             return self.allocations();
         }
@@ -198,7 +258,7 @@ impl Allocator {
             *sig = signature(t);
         }
         self.held = holding && same_tracks;
-        self.compute(estimate_bps, tracks, self.held);
+        self.compute(planned, tracks, self.held);
         // A downgrade caused by bandwidth (not by a layer stopping or the
         // track being muted) starts the hold.
         let mut downgraded = false;
@@ -214,10 +274,46 @@ impl Allocator {
         }
         if downgraded {
             self.last_downgrade_us = Some(now);
+            if probe_mode {
+                self.confirmed = Some(planned);
+            }
         }
         self.allocations[..n].copy_from_slice(&self.scratch[..n]);
         self.used_estimate = Some(estimate_bps);
+        self.wanted = self.next_step(tracks);
         self.allocations()
+    }
+
+    /// The estimate the cheapest step up of any (not muted) track needs:
+    /// the allocation's total plus the step, or more when the step's
+    /// keyframe needs more to cross within `max_keyframe_transfer_us`.
+    /// Paused tracks' lowest layers count as steps.
+    fn next_step(&self, tracks: &[TrackDemand]) -> Option<u64> {
+        let total = self.total(tracks);
+        let limit = self.config.max_keyframe_transfer_us;
+        self.allocations[..tracks.len()]
+            .iter()
+            .zip(tracks)
+            .filter(|(_, t)| !t.muted)
+            .filter_map(|(a, t)| {
+                let have = a.layer.map_or(0, |l| t.bitrates.get(l));
+                let current = a.layer.map(|l| l.spatial);
+                alive_layers(&t.bitrates, t.max_layer)
+                    .filter(|&l| a.layer.is_none_or(|c| l > c))
+                    .find(|&l| t.bitrates.get(l) > have)
+                    .map(|l| {
+                        let step = total - have + t.bitrates.get(l);
+                        let key = if limit == 0 || current.is_some_and(|c| l.spatial <= c) {
+                            0
+                        } else {
+                            let bytes = t.keyframe_bytes.get(usize::from(l.spatial));
+                            let bits = u128::from(bytes.copied().unwrap_or(0)) * 8 * 1_000_000;
+                            (bits / u128::from(limit)).min(u128::from(u64::MAX)) as u64
+                        };
+                        step.max(key)
+                    })
+            })
+            .min()
     }
 
     /// Whether a paused (not muted) track's lowest layer now fits in what the
@@ -463,5 +559,99 @@ mod tests {
         );
         t[0].muted = true;
         assert_eq!(a.allocate(5_000_000, &t, 30)[0].layer, None);
+    }
+
+    fn probe_mode() -> Allocator {
+        Allocator::new(
+            AllocatorConfig {
+                probe_confirmed_upgrades: true,
+                ..AllocatorConfig::default()
+            },
+            2,
+        )
+    }
+
+    #[test]
+    fn probe_mode_downgrades_at_once_and_upgrades_only_when_a_probe_confirms() {
+        let mut a = probe_mode();
+        let t = [track(1)];
+        assert_eq!(
+            a.allocate(1_600_000, &t, 0)[0].layer,
+            Some(Layer::new(2, 2))
+        );
+        // Nothing left to upgrade: nothing to probe for.
+        assert_eq!(a.wanted_bps(), None);
+        // A drop of a third: the next call downgrades.
+        assert_eq!(
+            a.allocate(1_000_000, &t, 100_000)[0].layer,
+            Some(Layer::new(2, 1))
+        );
+        assert_eq!(a.confirmed_bps(), Some(1_000_000));
+        // The next step (2/2, 1.5 M) is what to probe for.
+        assert_eq!(a.wanted_bps(), Some(1_500_000));
+        // The estimate climbs back without a probe: capped.
+        assert_eq!(
+            a.allocate(1_700_000, &t, 200_000)[0].layer,
+            Some(Layer::new(2, 1))
+        );
+        // A probe that gets only 1.2 M through confirms nothing new.
+        a.on_probe_result(1_200_000);
+        assert_eq!(
+            a.allocate(1_700_000, &t, 300_000)[0].layer,
+            Some(Layer::new(2, 1))
+        );
+        // One at 1.6 M does, long before the 5 s timer hold would end.
+        a.on_probe_result(1_600_000);
+        assert_eq!(
+            a.allocate(1_700_000, &t, 400_000)[0].layer,
+            Some(Layer::new(2, 2))
+        );
+    }
+
+    #[test]
+    fn probe_mode_cap_ends_with_the_hold_when_no_probe_comes() {
+        let mut a = probe_mode();
+        let t = [track(1)];
+        a.allocate(1_600_000, &t, 0);
+        a.allocate(700_000, &t, 100_000);
+        assert_eq!(a.allocations()[0].layer, Some(Layer::new(2, 0)));
+        assert_eq!(
+            a.allocate(1_600_000, &t, 5_000_000)[0].layer,
+            Some(Layer::new(2, 0))
+        );
+        assert_eq!(
+            a.allocate(1_600_000, &t, 5_200_000)[0].layer,
+            Some(Layer::new(2, 2))
+        );
+        assert_eq!(a.confirmed_bps(), None);
+    }
+
+    #[test]
+    fn without_probe_mode_probe_results_change_nothing() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 1);
+        let t = [track(1)];
+        a.allocate(1_600_000, &t, 0);
+        a.allocate(1_000_000, &t, 100_000);
+        a.on_probe_result(5_000_000);
+        assert_eq!(a.confirmed_bps(), None);
+        assert_eq!(
+            a.allocate(1_700_000, &t, 200_000)[0].layer,
+            Some(Layer::new(2, 1)),
+            "the timer hold still applies"
+        );
+    }
+
+    #[test]
+    fn wanted_covers_the_next_keyframe_too() {
+        let mut a = probe_mode();
+        let mut t = [track(1)];
+        // 40 KB top-layer keyframes: the step to 2/x needs 320 kbit in
+        // 150 ms, 2.13 Mbit/s, more than its bitrate.
+        t[0].keyframe_bytes = [4_000, 12_000, 40_000];
+        assert_eq!(
+            a.allocate(1_000_000, &t, 0)[0].layer,
+            Some(Layer::new(1, 2))
+        );
+        assert_eq!(a.wanted_bps(), Some(2_133_333));
     }
 }

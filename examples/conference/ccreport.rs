@@ -1,0 +1,222 @@
+//! What congestion control did: each subscriber's estimate against the
+//! link's true capacity, what the pacer held back, the probes, and the
+//! egress targets of issue 17 (printed with PASS/FAIL; [`targets`] are not
+//! quality goals of the run: see `report::goals` for those).
+
+use crate::meeting::Meeting;
+use crate::report::Goal;
+
+fn percentile(values: &[u64], q: f64) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.1} ms", us as f64 / 1000.0)
+}
+
+fn kbps(bps: u64) -> String {
+    format!("{} kbit/s", bps / 1000)
+}
+
+/// Samples where the tracks' wanted layers and audio exceed the capacity:
+/// (received media bit/s, capacity) summed, and the bottleneck waits of
+/// the packets sent meanwhile.
+fn over_demand(m: &Meeting, i: usize) -> Option<(u64, u64, Vec<u64>)> {
+    let mut received = 0;
+    let mut capacity = 0;
+    let mut windows = Vec::new();
+    for s in &m.timeline {
+        let x = &s.subs[i];
+        if x.demand_bps > x.capacity_bps && s.t_us > 0 {
+            received += x.received_bps;
+            capacity += x.capacity_bps;
+            windows.push((s.t_us.saturating_sub(100_000), s.t_us));
+        }
+    }
+    if windows.is_empty() {
+        return None;
+    }
+    let egress = &m.sfu.subscribers[i].egress;
+    let waits = egress
+        .stats
+        .link_queue_us
+        .iter()
+        .filter(|(t, _)| windows.iter().any(|&(a, b)| (a..b).contains(t)))
+        .map(|&(_, q)| q)
+        .collect();
+    Some((received, capacity, waits))
+}
+
+pub fn print(m: &Meeting) {
+    println!("\nCongestion control (each subscriber: rtmedia's estimate from its transport-cc feedback, paced egress)");
+    for (i, sub) in m.subscribers.iter().enumerate() {
+        let state = &m.sfu.subscribers[i];
+        let e = &state.egress;
+        let est: Vec<u64> = m.timeline.iter().map(|s| s.subs[i].estimate_bps).collect();
+        let cap: Vec<u64> = m.timeline.iter().map(|s| s.subs[i].capacity_bps).collect();
+        let ratio: Vec<u64> = est
+            .iter()
+            .zip(&cap)
+            .map(|(&e, &c)| e * 100 / c.max(1))
+            .collect();
+        let p = e.pacer.stats();
+        let b = e.bwe.stats();
+        println!(
+            "  {}: estimate p50 {} ({}% of capacity, p10 {}%, p90 {}%); {} feedbacks, {} decreases, {} probes ({} results, {} for upgrades), {} padding packets, {} fast downgrades",
+            sub.profile.name,
+            kbps(percentile(&est, 0.5)),
+            percentile(&ratio, 0.5),
+            percentile(&ratio, 0.1),
+            percentile(&ratio, 0.9),
+            b.feedbacks,
+            b.decreases,
+            b.probes_requested,
+            b.probe_results,
+            e.stats.upgrade_probes,
+            e.stats.padding_packets,
+            state.fast_downgrades,
+        );
+        let queue: Vec<u64> = e.stats.link_queue_us.iter().map(|&(_, q)| q).collect();
+        println!(
+            "    pacer: waits retransmission p95 {} max {}, audio p99 {} max {}, video max {}; expired a/r/v {}/{}/{}, refused {}; bottleneck wait p95 {}",
+            ms(percentile(&e.stats.rtx_wait_us, 0.95)),
+            ms(p.max_queued_us[1]),
+            ms(percentile(&e.stats.audio_wait_us, 0.99)),
+            ms(p.max_queued_us[0]),
+            ms(p.max_queued_us[2]),
+            p.expired[0],
+            p.expired[1],
+            p.expired[2],
+            p.refused + e.stats.refused,
+            ms(percentile(&queue, 0.95)),
+        );
+    }
+    for d in &m.dips {
+        println!(
+            "  {}: capacity {} → {} at {:.2} s; estimate under it {}",
+            m.subscribers[d.subscriber].profile.name,
+            kbps(d.from_bps),
+            kbps(d.to_bps),
+            d.at_us as f64 / 1e6,
+            d.after_us
+                .map_or("never".into(), |us| format!("after {}", ms(us)))
+        );
+    }
+    let uplinks: Vec<String> = m
+        .publishers
+        .iter()
+        .zip(&m.sfu.uplinks)
+        .map(|(p, u)| {
+            format!(
+                "{} ({} feedbacks, {} unstamped)",
+                kbps(p.bwe.target_bps()),
+                p.bwe.stats().feedbacks,
+                u.unstamped
+            )
+        })
+        .collect();
+    println!(
+        "  publishers' own estimates of their uplinks (from the SFU's feedback): {}",
+        uplinks.join(", ")
+    );
+}
+
+/// Issue 17's egress targets, measured.
+pub fn targets(m: &Meeting) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    let n = m.subscribers.len();
+    let name = |i: usize| m.subscribers[i].profile.name;
+    let rtx: Vec<(usize, u64)> = (0..n)
+        .map(|i| {
+            let w = &m.sfu.subscribers[i].egress.stats.rtx_wait_us;
+            (i, percentile(w, 0.95))
+        })
+        .collect();
+    goals.push(Goal {
+        name: "retransmission wait in the pacer p95 ≤ 15 ms".into(),
+        measured: rtx
+            .iter()
+            .map(|&(i, p)| format!("{} {}", name(i), ms(p)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        pass: rtx.iter().all(|&(_, p)| p <= 15_000),
+    });
+    let audio: Vec<(usize, u64, u64)> = (0..n)
+        .map(|i| {
+            let e = &m.sfu.subscribers[i].egress;
+            let dropped = e.pacer.stats().expired[0] + e.stats.refused;
+            (i, percentile(&e.stats.audio_wait_us, 0.99), dropped)
+        })
+        .collect();
+    goals.push(Goal {
+        name: "audio pacer delay p99 ≤ 10 ms, none dropped".into(),
+        measured: audio
+            .iter()
+            .map(|&(i, p, d)| format!("{} {} ({d} dropped)", name(i), ms(p)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        pass: audio.iter().all(|&(_, p, d)| p <= 10_000 && d == 0),
+    });
+    let mut util = Vec::new();
+    let mut pass = true;
+    for i in 0..n {
+        if let Some((received, capacity, waits)) = over_demand(m, i) {
+            let share = received as f64 / capacity.max(1) as f64;
+            let p95 = percentile(&waits, 0.95);
+            pass &= share >= 0.85 && p95 <= 50_000;
+            util.push(format!(
+                "{} {:.0} % with bottleneck wait p95 {}",
+                name(i),
+                share * 100.0,
+                ms(p95)
+            ));
+        }
+    }
+    goals.push(Goal {
+        name: "link utilisation ≥ 85 % with queuing delay p95 ≤ 50 ms while video wants more than the link".into(),
+        measured: if util.is_empty() {
+            "no such interval".into()
+        } else {
+            util.join(", ")
+        },
+        pass,
+    });
+    goals.push(Goal {
+        name: "estimate below capacity within 300 ms of a dip".into(),
+        measured: m
+            .dips
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} at {:.1} s: {}",
+                    name(d.subscriber),
+                    d.at_us as f64 / 1e6,
+                    d.after_us.map_or("never".into(), ms)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        pass: m
+            .dips
+            .iter()
+            .all(|d| d.after_us.is_some_and(|us| us <= 300_000)),
+    });
+    goals
+}
+
+pub fn print_targets(goals: &[Goal]) {
+    println!("\nCongestion-control targets (issue 17; measured, not gating the run)");
+    for g in goals {
+        println!(
+            "  [{}] {}: {}",
+            if g.pass { "PASS" } else { "FAIL" },
+            g.name,
+            g.measured
+        );
+    }
+}
