@@ -32,7 +32,10 @@ use rtmedia::simulcast::{
 
 #[path = "support/cc_leg.rs"]
 mod cc_leg;
+#[path = "support/vp8_references.rs"]
+mod vp8_references;
 use cc_leg::{Cc, PADDING_SSRC, TRANSPORT_SEQ_EXT};
+use vp8_references::Vp8References;
 
 const SECONDS: u64 = 16;
 const STEP_US: u64 = 1_000;
@@ -64,11 +67,8 @@ struct Subscriber {
     resent: Vec<(u64, u16, u32)>,
     rendered: Vec<u64>,
     decode_errors: Vec<String>,
-    last_pid: Option<u16>,
-    /// TL0PICIDX of the last TL0 frame decoded, and the temporal layers
-    /// (bit k) whose references a skipped frame may have taken.
-    last_tl0: Option<u8>,
-    broken_layers: u8,
+    /// Whether the decoder holds each rendered frame's references.
+    references: Vp8References,
     /// Times the forwarded spatial layer changed, and the layer.
     switches: Vec<(u64, Option<Layer>)>,
     /// Times the allocator changed the target.
@@ -122,9 +122,7 @@ impl Subscriber {
             resent: Vec::new(),
             rendered: Vec::new(),
             decode_errors: Vec::new(),
-            last_pid: None,
-            last_tl0: None,
-            broken_layers: 0,
+            references: Vp8References::default(),
             switches: Vec::new(),
             target_changes: Vec::new(),
             plis: 0,
@@ -160,49 +158,14 @@ impl Subscriber {
     }
 
     /// Decodes a released frame, checking that the decoder holds its
-    /// references: it follows the previous one, or (RFC 7741 temporal
-    /// layers, whose L1T3 references `tests/jitter_temporal.rs` checks
-    /// against libvpx's pictures) frames were skipped that it does not
-    /// reference: it is the next TL0 frame, or a layer-sync frame on the
-    /// last TL0 frame, or a frame of a layer no skip has touched since its
-    /// last sync frame.
+    /// references (frames the jitter buffer skipped it does not need).
     fn render(&mut self, packets: &[Bytes], keyframe: bool, now: u64) {
         let first = RtpPacket::parse(&packets[0][..]).unwrap();
         let d = Descriptor::parse(first.payload()).unwrap();
         let pid = d.picture_id.unwrap();
-        let (tl0, tid) = (d.tl0_pic_idx.unwrap(), d.temporal_id.unwrap());
-        let follows = self.last_pid.is_some_and(|p| (p + 1) & 0x7fff == pid);
-        let upper = |k: u8| ((1u8 << (k + 1)) - 1) & !1;
-        let skipped_ok = if tid == 0 {
-            self.last_tl0.is_some_and(|t| t.wrapping_add(1) == tl0)
-        } else if d.layer_sync {
-            self.last_tl0 == Some(tl0)
-        } else {
-            false
-        };
-        if !keyframe && !follows && !skipped_ok {
-            self.decode_errors.push(format!(
-                "frame {pid} after {:?} without a keyframe",
-                self.last_pid
-            ));
+        if let Some(e) = self.references.check(&d, keyframe) {
+            self.decode_errors.push(e);
         }
-        if !keyframe && !follows {
-            self.broken_layers = !1;
-        }
-        if !keyframe && tid > 0 && !d.layer_sync && self.broken_layers & upper(tid) != 0 {
-            self.decode_errors.push(format!(
-                "frame {pid} (layer {tid}) after a skipped frame it may reference"
-            ));
-        }
-        if keyframe {
-            self.broken_layers = 0;
-        }
-        if tid == 0 {
-            self.last_tl0 = Some(tl0);
-        } else if d.layer_sync {
-            self.broken_layers &= !(1 << tid);
-        }
-        self.last_pid = Some(pid);
         match self.decoder.decode(&vp8_depacketize(packets).unwrap()) {
             Ok(d) if !d.corrupted => self.rendered.push(now),
             Ok(_) => self.decode_errors.push(format!("frame {pid}: corrupted")),

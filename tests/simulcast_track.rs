@@ -11,6 +11,9 @@
 //! publisher; a bitrate-driven subscriber starts on its own when the layers
 //! come alive.
 
+#[path = "support/vp8_references.rs"]
+mod vp8_references;
+
 use bytes::Bytes;
 use rtmedia::codec::vp8::Descriptor;
 use rtmedia::codec::Codec;
@@ -24,6 +27,7 @@ use rtmedia::sim::{
 use rtmedia::simulcast::{
     ForwarderConfig, Layer, Output, RtpKind, RtxConfig, SubscriberConfig, Track, TrackConfig,
 };
+use vp8_references::Vp8References;
 
 const STEP_US: u64 = 1_000;
 
@@ -35,7 +39,8 @@ struct Viewer {
     up: Link,
     jb: JitterBuffer,
     decoder: Vp8Decoder,
-    last_pid: Option<u16>,
+    /// Whether the decoder holds each frame's references.
+    references: Vp8References,
     frames: Vec<u64>,
     errors: Vec<String>,
     rtx_received: u64,
@@ -76,7 +81,7 @@ impl Viewer {
             up: link(id * 7 + 2, Loss::None),
             jb,
             decoder: Vp8Decoder::new().unwrap(),
-            last_pid: None,
+            references: Vp8References::default(),
             frames: Vec::new(),
             errors: Vec::new(),
             rtx_received: 0,
@@ -112,15 +117,11 @@ impl Viewer {
         }
         for (packets, keyframe) in released {
             let first = RtpPacket::parse(&packets[0][..]).unwrap();
-            let pid = Descriptor::parse(first.payload())
-                .unwrap()
-                .picture_id
-                .unwrap();
-            if !keyframe && self.last_pid.is_none_or(|p| (p + 1) & 0x7fff != pid) {
-                self.errors
-                    .push(format!("frame {pid} after {:?}", self.last_pid));
+            let d = Descriptor::parse(first.payload()).unwrap();
+            let pid = d.picture_id.unwrap();
+            if let Some(e) = self.references.check(&d, keyframe) {
+                self.errors.push(e);
             }
-            self.last_pid = Some(pid);
             match self.decoder.decode(&vp8_depacketize(&packets).unwrap()) {
                 Ok(d) if !d.corrupted => self.frames.push(now),
                 Ok(_) => self.errors.push(format!("frame {pid} corrupted")),
