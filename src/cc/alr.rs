@@ -23,7 +23,10 @@ pub struct AlrDetector {
     alr_since: Option<u64>,
     /// Media bytes sent, exponentially decayed with [`SENT_RATE_US`].
     sent_bytes: f64,
-    sent_at: Option<u64>,
+    /// When `sent_bytes` was last decayed. A plain number, not an `Option`:
+    /// 0 decays nothing away (no bytes yet), and an `Option` read by
+    /// optimised code made valgrind see `exp` branch on its unset payload.
+    sent_at: u64,
 }
 
 impl AlrDetector {
@@ -46,8 +49,8 @@ impl AlrDetector {
     }
 
     fn decay_sent(&mut self, now: u64) {
-        let dt = self.sent_at.map_or(0, |t| now.saturating_sub(t)) as f64;
-        self.sent_at = Some(now.max(self.sent_at.unwrap_or(0)));
+        let dt = now.saturating_sub(self.sent_at) as f64;
+        self.sent_at = now.max(self.sent_at);
         self.sent_bytes *= (-dt / SENT_RATE_US).exp();
     }
 
