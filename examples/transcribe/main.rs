@@ -1,6 +1,7 @@
 //! Transcription and diarization from the mixer's per-speaker taps (issue
 //! 18): four talkers with distinct synthetic voices say known sentences in
-//! scripted turns, some overlapping, as Opus over impaired simulated links
+//! scripted turns, some overlapping, as Opus under SRTP (AEAD_AES_128_GCM,
+//! unprotected by the server as an SFU does) over impaired simulated links
 //! into the library's mixer (jitter buffers, concealment, FEC). The server
 //! keeps each speaker's 16 kHz tap with its metadata (SSRC, the sender's RTP
 //! timestamp, voice activity, gaps), the room mix, and the senders' RTCP
@@ -16,6 +17,11 @@
 //! version and checks its goals.) Needs `flite` (Debian package) to
 //! synthesize the voices.
 
+// The conference example's SRTP leg: a seeded link with real AEAD_AES_128_GCM
+// protection both ways.
+#[allow(dead_code)]
+#[path = "../conference/leg.rs"]
+mod leg;
 mod output;
 mod room;
 mod script;
@@ -117,6 +123,8 @@ fn main() -> ExitCode {
             o.reports.len()
         );
     }
+    let refused: u64 = room.talkers.iter().map(|o| o.srtp_refused).sum();
+    println!("SRTP: every packet protected by its talker and unprotected by the server; {refused} refused (replays of duplicated packets, authentication failures)");
     let meeting_s = length_us as f64 / 1e6;
     println!(
         "simulation: {:.2} s for {:.1} s of meeting on one core ({:.1}x real time), of which the mixer {:.3} s ({} ticks, {:.0} µs each)",

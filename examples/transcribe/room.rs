@@ -1,5 +1,6 @@
-//! The meeting's audio path: each talker's packets cross its impaired link
-//! to the server, whose mixer (`rtmedia::audio::mixer`, jitter buffers
+//! The meeting's audio path: each talker's packets, SRTP-protected
+//! (AEAD_AES_128_GCM, the conference example's [`Leg`]), cross its
+//! impaired link to the server, which unprotects them for its mixer (`rtmedia::audio::mixer`, jitter buffers
 //! inside) ticks every 20 ms; the server keeps each talker's 16 kHz tap
 //! with its metadata, the room mix, and the sender reports it received.
 
@@ -9,7 +10,8 @@ use rtmedia::audio::mixer::{Mixer, MixerConfig, ParticipantInput, TapContent};
 use rtmedia::audio::resample::Decimator3;
 use rtmedia::audio::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
 use rtmedia::packet::rtcp::{compound, RtcpPacket};
-use rtmedia::sim::Link;
+
+use crate::leg::{Leg, Received};
 
 use crate::script::{Talker, Utterance};
 use crate::talker::Device;
@@ -48,6 +50,8 @@ pub struct TalkerOut {
     pub original: Vec<i16>,
     pub packets_sent: u64,
     pub packets_lost: u64,
+    /// Packets the server's SRTP context refused (authentication, replay).
+    pub srtp_refused: u64,
 }
 
 pub struct RoomOut {
@@ -60,6 +64,18 @@ pub struct RoomOut {
     pub ticks: u64,
     pub loop_seconds: f64,
     pub mixer_seconds: f64,
+}
+
+/// Protects and sends one packet of a talker's: RTCP (RFC 5761 types
+/// 200..=204 where RTP has its marker and payload type) as SRTCP.
+fn send(leg: &mut Leg, now: u64, packet: &[u8]) {
+    if (200..=204).contains(&packet.get(1).copied().unwrap_or(0)) {
+        leg.send_rtcp(now, packet);
+    } else {
+        let mut buf = [0u8; 1500];
+        buf[..packet.len()].copy_from_slice(packet);
+        leg.send_rtp_in_place(now, &mut buf, packet.len());
+    }
 }
 
 fn to_i16(x: f32) -> i16 {
@@ -80,10 +96,10 @@ pub fn run(
         .enumerate()
         .map(|(i, t)| Device::new(t, i, script, wall0_us, length_us, seed))
         .collect();
-    let mut links: Vec<Link> = talkers
+    let mut legs: Vec<Leg> = talkers
         .iter()
         .enumerate()
-        .map(|(i, t)| Link::new(t.link, seed.wrapping_mul(31).wrapping_add(i as u64)))
+        .map(|(i, t)| Leg::new(t.link, seed.wrapping_mul(31).wrapping_add(i as u64)))
         .collect();
     let inputs: Vec<ParticipantInput> = devices
         .iter()
@@ -107,6 +123,7 @@ pub fn run(
             original: d.original_16k().to_vec(),
             packets_sent: 0,
             packets_lost: 0,
+            srtp_refused: 0,
         })
         .collect();
     let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).expect("libopus");
@@ -119,25 +136,27 @@ pub fn run(
     // 1 ms steps: every packet is sent and received within 1 ms of its time.
     for now in (0..=length_us).step_by(1_000) {
         for (i, device) in devices.iter_mut().enumerate() {
-            device.poll(now, |p| links[i].send(now, p));
+            device.poll(now, |p| send(&mut legs[i], now, &p));
         }
-        for (i, link) in links.iter_mut().enumerate() {
-            while let Some(p) = link.poll(now) {
-                // RTCP and RTP share the port (RFC 5761): types 200..=204.
-                if (200..=204).contains(&p.get(1).copied().unwrap_or(0)) {
-                    for sr in compound(&p).flatten() {
-                        if let RtcpPacket::SenderReport(sr) = sr {
-                            let ntp = sr.ntp_timestamp();
-                            out[i].reports.push(ReceivedSr {
-                                arrival_s: now as f64 / 1e6,
-                                wall_s: (ntp >> 32) as f64 - NTP_UNIX_OFFSET
-                                    + (ntp & 0xffff_ffff) as f64 / 4_294_967_296.0,
-                                rtp: sr.rtp_timestamp(),
-                            });
+        for (i, leg) in legs.iter_mut().enumerate() {
+            while let Some(received) = leg.poll(now) {
+                match received {
+                    Received::Rtcp(p) => {
+                        for sr in compound(&p).flatten() {
+                            if let RtcpPacket::SenderReport(sr) = sr {
+                                let ntp = sr.ntp_timestamp();
+                                out[i].reports.push(ReceivedSr {
+                                    arrival_s: now as f64 / 1e6,
+                                    wall_s: (ntp >> 32) as f64 - NTP_UNIX_OFFSET
+                                        + (ntp & 0xffff_ffff) as f64 / 4_294_967_296.0,
+                                    rtp: sr.rtp_timestamp(),
+                                });
+                            }
                         }
                     }
-                } else {
-                    inputs[i].push(p, now);
+                    Received::Rtp(p) => {
+                        inputs[i].push(p, now);
+                    }
                 }
             }
         }
@@ -168,9 +187,11 @@ pub fn run(
             });
         }
     }
-    for (t, link) in out.iter_mut().zip(&links) {
-        t.packets_sent = link.stats().sent;
-        t.packets_lost = link.stats().lost;
+    for (t, leg) in out.iter_mut().zip(&legs) {
+        t.packets_sent = leg.link().stats().sent;
+        t.packets_lost = leg.link().stats().lost;
+        let rx = leg.rx_stats();
+        t.srtp_refused = rx.auth_failures + rx.replayed + rx.too_old + rx.malformed;
     }
     RoomOut {
         mix_media_time0: out[0].frames.first().map_or(0, |f| f.media_time),
