@@ -3,7 +3,7 @@
 //! egress targets of issue 17 (printed with PASS/FAIL; [`targets`] are not
 //! quality goals of the run: see `report::goals` for those).
 
-use crate::meeting::Meeting;
+use crate::meeting::{DipReaction, Meeting, CONGESTED_QUEUE_US};
 use crate::report::Goal;
 
 fn percentile(values: &[u64], q: f64) -> u64 {
@@ -98,13 +98,14 @@ pub fn print(m: &Meeting) {
     }
     for d in &m.dips {
         println!(
-            "  {}: capacity {} → {} at {:.2} s; estimate under it {}",
+            "  {}: capacity {} → {} at {:.2} s; estimate under it {}; {}",
             m.subscribers[d.subscriber].profile.name,
             kbps(d.from_bps),
             kbps(d.to_bps),
             d.at_us as f64 / 1e6,
             d.after_us
-                .map_or("never".into(), |us| format!("after {}", ms(us)))
+                .map_or("never".into(), |us| format!("after {}", ms(us))),
+            congestion(d)
         );
     }
     let uplinks: Vec<String> = m
@@ -124,6 +125,28 @@ pub fn print(m: &Meeting) {
         "  publishers' own estimates of their uplinks (from the SFU's feedback): {}",
         uplinks.join(", ")
     );
+}
+
+/// When the dip first congested the link (its queue reached
+/// [`CONGESTED_QUEUE_US`]) and how long the estimate took from there.
+fn congestion(d: &DipReaction) -> String {
+    match (d.congested_us, d.after_us) {
+        (Some(c), Some(a)) => format!(
+            "the link first queued ≥ {} {} after the dip, the estimate fell {} later",
+            ms(CONGESTED_QUEUE_US),
+            ms(c),
+            ms(a - c)
+        ),
+        (Some(c), None) => format!(
+            "the link first queued ≥ {} {} after the dip",
+            ms(CONGESTED_QUEUE_US),
+            ms(c)
+        ),
+        (None, _) => format!(
+            "the link never queued ≥ {} before that (the sender stayed under the new capacity)",
+            ms(CONGESTED_QUEUE_US)
+        ),
+    }
 }
 
 /// Issue 17's egress targets, measured.
@@ -193,10 +216,11 @@ pub fn targets(m: &Meeting) -> Vec<Goal> {
             .iter()
             .map(|d| {
                 format!(
-                    "{} at {:.1} s: {}",
+                    "{} at {:.1} s: {} ({})",
                     name(d.subscriber),
                     d.at_us as f64 / 1e6,
-                    d.after_us.map_or("never".into(), ms)
+                    d.after_us.map_or("never".into(), ms),
+                    congestion(d)
                 )
             })
             .collect::<Vec<_>>()
@@ -217,6 +241,28 @@ pub fn print_targets(goals: &[Goal]) {
             if g.pass { "PASS" } else { "FAIL" },
             g.name,
             g.measured
+        );
+    }
+}
+
+/// Subscriber `i`'s timeline on stderr (`--trace`).
+pub fn print_trace(m: &Meeting, i: usize) {
+    eprintln!(
+        "{} (kbit/s; layers: the spatial layer each track is sent, None = paused)",
+        m.subscribers[i].profile.name
+    );
+    for s in &m.timeline {
+        let x = &s.subs[i];
+        eprintln!(
+            "{:6.2} s  capacity {:5}  estimate {:5}  allocated {:5}  demand {:5}  received {:5}  layers {:?}  jb target {:.0} ms",
+            s.t_us as f64 / 1e6,
+            x.capacity_bps / 1000,
+            x.estimate_bps / 1000,
+            x.allocated_bps / 1000,
+            x.demand_bps / 1000,
+            x.received_bps / 1000,
+            x.layers,
+            x.jb_target_ms
         );
     }
 }

@@ -8,8 +8,11 @@
 //!
 //! ```text
 //! cargo run --release --example conference -- [--preset default|large]
-//!     [--seed N] [--seconds S] [--out DIR]
+//!     [--seed N] [--seconds S] [--out DIR] [--trace SUBSCRIBER]
 //! ```
+//! `--trace i` prints subscriber `i`'s timeline (every 100 ms: capacity,
+//! estimate, allocation, demand, received rate, layers, jitter-buffer
+//! target) to stderr, to follow the congestion control.
 //! Writes `<out>/timeline.svg`, `<out>/room_mix.wav` and one 16 kHz
 //! `<out>/tap_<n>.wav` per speaker (default out: `target/conference`).
 
@@ -36,16 +39,18 @@ struct Args {
     preset: Preset,
     seed: u64,
     out: PathBuf,
+    trace: Option<usize>,
 }
 
 const USAGE: &str =
-    "usage: conference [--preset default|large] [--seed N] [--seconds S] [--out DIR]";
+    "usage: conference [--preset default|large] [--seed N] [--seconds S] [--out DIR] [--trace SUBSCRIBER]";
 
 fn parse_args() -> Result<Args, String> {
     let mut preset = Preset::default_preset();
     let mut seed = 1;
     let mut seconds = None;
     let mut out = PathBuf::from("target/conference");
+    let mut trace = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -66,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
                 seconds = Some(s);
             }
             "--out" => out = PathBuf::from(value()?),
+            "--trace" => trace = Some(value()?.parse().map_err(|e| format!("--trace: {e}"))?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -73,7 +79,16 @@ fn parse_args() -> Result<Args, String> {
     if let Some(s) = seconds {
         preset.seconds = s;
     }
-    Ok(Args { preset, seed, out })
+    if let Some(i) = trace.filter(|&i| i >= preset.subscribers.len()) {
+        let n = preset.subscribers.len();
+        return Err(format!("--trace: {i} is not a subscriber (0..{n})"));
+    }
+    Ok(Args {
+        preset,
+        seed,
+        out,
+        trace,
+    })
 }
 
 /// `\r[#####     ] 42%` on stderr, only when it is a terminal (CI logs
@@ -132,6 +147,9 @@ fn main() -> ExitCode {
     meeting.run(progress_bar());
     report::print(&meeting);
     ccreport::print(&meeting);
+    if let Some(i) = args.trace {
+        ccreport::print_trace(&meeting, i);
+    }
     ccreport::print_targets(&ccreport::targets(&meeting));
     let goals = report::goals(&meeting);
     report::print_goals(&goals);

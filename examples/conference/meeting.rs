@@ -37,7 +37,16 @@ pub struct DipReaction {
     pub to_bps: u64,
     /// Until the estimate was below the new capacity (`None`: never).
     pub after_us: Option<u64>,
+    /// Until the bottleneck first queued [`CONGESTED_QUEUE_US`] or more
+    /// (`None`: it never did before the estimate fell). A sender that stays
+    /// application-limited under the new capacity never meets the dip, and
+    /// no estimator can see it; from this moment on, one can.
+    pub congested_us: Option<u64>,
 }
+
+/// A queue this long at the bottleneck means the link is congested (issue
+/// 17's queuing-delay bound).
+pub const CONGESTED_QUEUE_US: u64 = 50_000;
 
 pub struct Publisher {
     pub video: SimulcastPublisher,
@@ -350,10 +359,15 @@ impl Meeting {
                     from_bps: last,
                     to_bps: capacity,
                     after_us: None,
+                    congested_us: None,
                 });
             }
             let estimate = self.sfu.subscribers[i].egress.bwe.target_bps();
+            let queue = self.sfu.to_subscribers[i].link().queue_delay_us(now);
             for d in self.dips.iter_mut().filter(|d| d.subscriber == i) {
+                if d.after_us.is_none() && d.congested_us.is_none() && queue >= CONGESTED_QUEUE_US {
+                    d.congested_us = Some(now - d.at_us);
+                }
                 if d.after_us.is_none() && estimate < capacity && capacity <= d.to_bps {
                     d.after_us = Some(now - d.at_us);
                 }
