@@ -2773,6 +2773,18 @@ rtm_status rtm_bwe_handle_timeout(rtm_bwe_t *bwe, uint64_t now_us);
 rtm_status rtm_bwe_next_wakeup(const rtm_bwe_t *bwe, uint64_t *at);
 
 /**
+ * The last probe result the estimate took: RTM_OK with `*at_us` (when it
+ * was taken, µs, the caller's clock) and `*bps` (the rate the probe got
+ * through, bits/s) written; RTM_NOTHING_DUE when no probe result has been
+ * taken yet (results taken while overusing are not kept), `*at_us` and
+ * `*bps` untouched. An allocator waiting for a probe to confirm an
+ * upgrade gives `*bps` to `rtm_allocator_on_probe_result` when `*at_us`
+ * is newer than the last one it saw. RTM_ERR_NULL_POINTER (`bwe`, `at_us`
+ * or `bps`). Only reads the estimator; allocates nothing.
+ */
+rtm_status rtm_bwe_last_probe_result(const rtm_bwe_t *bwe, uint64_t *at_us, uint64_t *bps);
+
+/**
  * The estimate now into `*estimate` (set `estimate->struct_size = sizeof
  * *estimate` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a
  * bad `struct_size`. Only reads the estimator.
