@@ -1642,6 +1642,18 @@ typedef struct rtm_allocator_config {
    * Default 150000.
    */
   uint64_t max_keyframe_transfer_us;
+  /**
+   * For an estimate from the congestion controller (`rtm_bwe`): after a
+   * downgrade caused by bandwidth, which takes effect at once however
+   * large, allocations stay capped at the estimate it was made for until
+   * a probe confirms more (`rtm_allocator_on_probe_result`);
+   * `rtm_allocator_wanted_bps` says what to probe for.
+   * `upgrade_hold_us` then only bounds how long the cap lasts without a
+   * probe. Default false: upgrades wait for `upgrade_hold_us`.
+   * (Appended after 0.2.0: a caller compiled without it gets the
+   * default.)
+   */
+  bool probe_confirmed_upgrades;
 } rtm_allocator_config;
 
 /**
@@ -3770,6 +3782,38 @@ rtm_status rtm_allocator_allocate(rtm_allocator_t *alloc,
                                   uint64_t now_us,
                                   struct rtm_allocation *out,
                                   size_t out_cap);
+
+/**
+ * A probe got `bps` through the subscriber's path (`*bps` of
+ * `rtm_bwe_last_probe_result`, given once per new result): with
+ * `probe_confirmed_upgrades`, after a bandwidth downgrade, allocations may
+ * now go up to it, and the next `rtm_allocator_allocate` re-allocates.
+ * Without a downgrade to confirm (or without the option) it changes
+ * nothing. RTM_ERR_NULL_POINTER. Allocates nothing.
+ */
+rtm_status rtm_allocator_on_probe_result(rtm_allocator_t *alloc, uint64_t bps);
+
+/**
+ * The estimate the cheapest next upgrade step of any (not muted) track
+ * needs after the last `rtm_allocator_allocate`, bits/s, into `*bps`: the
+ * allocation's total plus the step, or what carries the step's keyframe
+ * within `max_keyframe_transfer_us` if more (a paused track's lowest layer
+ * counts as a step). What to probe for: give it to
+ * `rtm_video_budget_probe_bps`, then `rtm_bwe_request_probe`. RTM_OK;
+ * RTM_NOTHING_DUE when every track is at its maximum or nothing was
+ * allocated yet (nothing to probe for; `*bps` untouched);
+ * RTM_ERR_NULL_POINTER. Only reads the allocator.
+ */
+rtm_status rtm_allocator_wanted_bps(const rtm_allocator_t *alloc, uint64_t *bps);
+
+/**
+ * The estimate allocations are capped at until a probe confirms more,
+ * bits/s, into `*bps` (`probe_confirmed_upgrades`, after a bandwidth
+ * downgrade, until a probe result or `upgrade_hold_us` lifts it). RTM_OK;
+ * RTM_NOTHING_DUE when no cap holds (`*bps` untouched);
+ * RTM_ERR_NULL_POINTER. Only reads the allocator.
+ */
+rtm_status rtm_allocator_confirmed_bps(const rtm_allocator_t *alloc, uint64_t *bps);
 
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to
