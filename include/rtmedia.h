@@ -211,6 +211,21 @@
 #define RTM_VERSION_NUMBER (((RTM_VERSION_MAJOR << 16) | (RTM_VERSION_MINOR << 8)) | RTM_VERSION_PATCH)
 
 /**
+ * Shortest `window_us`: each of the window's ten buckets at least 1 µs.
+ */
+#define RTM_VIDEO_BUDGET_MIN_WINDOW_US 10
+
+/**
+ * Longest `window_us`: one hour.
+ */
+#define RTM_VIDEO_BUDGET_MAX_WINDOW_US 3600000000
+
+/**
+ * Largest `probe_margin_percent`.
+ */
+#define RTM_VIDEO_BUDGET_MAX_PROBE_MARGIN_PERCENT 1000
+
+/**
  * Status of a C call. 0 is success, errors are negative, and positive
  * values are answers that are not errors (`RTM_NOTHING_DUE`). Values are fixed
  * forever: new codes are appended, none is ever renumbered or reused.
@@ -502,6 +517,18 @@ typedef struct rtm_srtp rtm_srtp;
  * returns RTM_NOTHING_DUE after every input and at its wakeup time.
  */
 typedef struct rtm_track rtm_track;
+
+/**
+ * What a subscriber's video may use of the estimator's target (opaque):
+ * the target minus the audio and the retransmissions the transport sends,
+ * measured over a sliding window, so that the allocator does not plan on
+ * bytes already spoken for; and the probe rate that would confirm an
+ * upgrade. Create with `rtm_video_budget_new`, free with
+ * `rtm_video_budget_free`. Calls on one budget must not overlap; it may
+ * move between threads. Its memory is fixed at creation; no call
+ * allocates.
+ */
+typedef struct rtm_video_budget rtm_video_budget;
 
 /**
  * Options of an estimator (a growable struct): fill with
@@ -1615,6 +1642,18 @@ typedef struct rtm_allocator_config {
    * Default 150000.
    */
   uint64_t max_keyframe_transfer_us;
+  /**
+   * For an estimate from the congestion controller (`rtm_bwe`): after a
+   * downgrade caused by bandwidth, which takes effect at once however
+   * large, allocations stay capped at the estimate it was made for until
+   * a probe confirms more (`rtm_allocator_on_probe_result`);
+   * `rtm_allocator_wanted_bps` says what to probe for.
+   * `upgrade_hold_us` then only bounds how long the cap lasts without a
+   * probe. Default false: upgrades wait for `upgrade_hold_us`.
+   * (Appended after 0.2.0: a caller compiled without it gets the
+   * default.)
+   */
+  bool probe_confirmed_upgrades;
 } rtm_allocator_config;
 
 /**
@@ -2317,6 +2356,66 @@ typedef struct rtm_track_subscriber_state {
   rtm_pause_reason pause_reason;
 } rtm_track_subscriber_state;
 
+/**
+ * Options of a video budget (a growable struct): fill with
+ * `rtm_video_budget_config_init(&cfg, sizeof cfg)`, then change fields.
+ */
+typedef struct rtm_video_budget_config {
+  /**
+   * `sizeof` the caller's struct, set by `rtm_video_budget_config_init`.
+   */
+  size_t struct_size;
+  /**
+   * Audio reserved even when less was measured (silent speakers still
+   * send comfort noise and will speak), bits/s. Default 50000 (32 kbit/s
+   * Opus with its RTP, SRTP and IP overhead).
+   */
+  uint64_t audio_reserve_bps;
+  /**
+   * Window the audio and retransmission rates are measured over, µs,
+   * RTM_VIDEO_BUDGET_MIN_WINDOW_US..=RTM_VIDEO_BUDGET_MAX_WINDOW_US (ten
+   * buckets of a tenth of it each). Default 1000000.
+   */
+  uint64_t window_us;
+  /**
+   * A probe for an upgrade goes at least this many percent above the
+   * target (a probe at the target proves nothing new),
+   * 0..=RTM_VIDEO_BUDGET_MAX_PROBE_MARGIN_PERCENT. Default 15.
+   */
+  uint64_t probe_margin_percent;
+} rtm_video_budget_config;
+
+/**
+ * The C name of the video budget handle.
+ */
+typedef struct rtm_video_budget rtm_video_budget_t;
+
+/**
+ * The rates at one time for one target (a growable struct: set
+ * `struct_size = sizeof` before `rtm_video_budget_get`).
+ */
+typedef struct rtm_video_budget_rates {
+  size_t struct_size;
+  /**
+   * The target asked about, bits/s (as given).
+   */
+  uint64_t target_bps;
+  /**
+   * Audio sent over the window, bits/s, at least `audio_reserve_bps`.
+   */
+  uint64_t audio_bps;
+  /**
+   * Retransmissions sent over the window, bits/s.
+   */
+  uint64_t retransmission_bps;
+  /**
+   * What video may use: `target_bps` - `audio_bps` -
+   * `retransmission_bps`, 0 when they take it all. Give it to
+   * `rtm_allocator_allocate` as its estimate.
+   */
+  uint64_t video_bps;
+} rtm_video_budget_rates;
+
 #define RTM_BWE_NORMAL 0
 
 /**
@@ -2684,6 +2783,18 @@ rtm_status rtm_bwe_handle_timeout(rtm_bwe_t *bwe, uint64_t now_us);
  * RTM_ERR_NULL_POINTER. Only reads the estimator.
  */
 rtm_status rtm_bwe_next_wakeup(const rtm_bwe_t *bwe, uint64_t *at);
+
+/**
+ * The last probe result the estimate took: RTM_OK with `*at_us` (when it
+ * was taken, µs, the caller's clock) and `*bps` (the rate the probe got
+ * through, bits/s) written; RTM_NOTHING_DUE when no probe result has been
+ * taken yet (results taken while overusing are not kept), `*at_us` and
+ * `*bps` untouched. An allocator waiting for a probe to confirm an
+ * upgrade gives `*bps` to `rtm_allocator_on_probe_result` when `*at_us`
+ * is newer than the last one it saw. RTM_ERR_NULL_POINTER (`bwe`, `at_us`
+ * or `bps`). Only reads the estimator; allocates nothing.
+ */
+rtm_status rtm_bwe_last_probe_result(const rtm_bwe_t *bwe, uint64_t *at_us, uint64_t *bps);
 
 /**
  * The estimate now into `*estimate` (set `estimate->struct_size = sizeof
@@ -3673,6 +3784,38 @@ rtm_status rtm_allocator_allocate(rtm_allocator_t *alloc,
                                   size_t out_cap);
 
 /**
+ * A probe got `bps` through the subscriber's path (`*bps` of
+ * `rtm_bwe_last_probe_result`, given once per new result): with
+ * `probe_confirmed_upgrades`, after a bandwidth downgrade, allocations may
+ * now go up to it, and the next `rtm_allocator_allocate` re-allocates.
+ * Without a downgrade to confirm (or without the option) it changes
+ * nothing. RTM_ERR_NULL_POINTER. Allocates nothing.
+ */
+rtm_status rtm_allocator_on_probe_result(rtm_allocator_t *alloc, uint64_t bps);
+
+/**
+ * The estimate the cheapest next upgrade step of any (not muted) track
+ * needs after the last `rtm_allocator_allocate`, bits/s, into `*bps`: the
+ * allocation's total plus the step, or what carries the step's keyframe
+ * within `max_keyframe_transfer_us` if more (a paused track's lowest layer
+ * counts as a step). What to probe for: give it to
+ * `rtm_video_budget_probe_bps`, then `rtm_bwe_request_probe`. RTM_OK;
+ * RTM_NOTHING_DUE when every track is at its maximum or nothing was
+ * allocated yet (nothing to probe for; `*bps` untouched);
+ * RTM_ERR_NULL_POINTER. Only reads the allocator.
+ */
+rtm_status rtm_allocator_wanted_bps(const rtm_allocator_t *alloc, uint64_t *bps);
+
+/**
+ * The estimate allocations are capped at until a probe confirms more,
+ * bits/s, into `*bps` (`probe_confirmed_upgrades`, after a bandwidth
+ * downgrade, until a probe result or `upgrade_hold_us` lifts it). RTM_OK;
+ * RTM_NOTHING_DUE when no cap holds (`*bps` untouched);
+ * RTM_ERR_NULL_POINTER. Only reads the allocator.
+ */
+rtm_status rtm_allocator_confirmed_bps(const rtm_allocator_t *alloc, uint64_t *bps);
+
+/**
  * Fills `*config` with the defaults and sets `config->struct_size` to
  * `size` (pass `sizeof *config`). RTM_ERR_INVALID_ARGUMENT when `size` is
  * that is not the sizeof of a released layout (nor larger). Thread-safe.
@@ -4398,6 +4541,69 @@ rtm_status rtm_track_get_subscriber(const rtm_track_t *track,
  * Thread-safe.
  */
 uint32_t rtm_version(void);
+
+/**
+ * Fills `*config` with the defaults and sets `config->struct_size` to
+ * `size` (pass `sizeof *config`). RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT when `size` is not the sizeof of a released
+ * layout (nor larger). Thread-safe.
+ */
+rtm_status rtm_video_budget_config_init(struct rtm_video_budget_config *config, size_t size);
+
+/**
+ * Creates a video budget; nothing is measured yet (the audio reserve
+ * only). On success `*out` owns it. `config` may be NULL for the
+ * defaults. RTM_ERR_NULL_POINTER (`out`); RTM_ERR_INVALID_ARGUMENT for a
+ * bad `struct_size` or a field out of its documented range;
+ * RTM_ERR_UNSUPPORTED for fields of a newer header set. Thread-safe.
+ */
+rtm_status rtm_video_budget_new(const struct rtm_video_budget_config *config,
+                                rtm_video_budget_t **out);
+
+/**
+ * Frees a video budget. NULL is a no-op.
+ */
+void rtm_video_budget_free(rtm_video_budget_t *budget);
+
+/**
+ * A packet of `bytes` bytes (as given to `rtm_bwe_on_sent`) of class
+ * `packet_class` (RTM_PACKET_CLASS_*, the pacer output's) left at
+ * `now_us` (the caller's monotonic clock, µs; the same clock for every
+ * call). Call it for every packet sent; audio and retransmissions are
+ * counted, video and padding are not. RTM_ERR_NULL_POINTER;
+ * RTM_ERR_INVALID_ARGUMENT for an unknown class (nothing is counted).
+ * Allocates nothing.
+ */
+rtm_status rtm_video_budget_on_sent(rtm_video_budget_t *budget,
+                                    uint64_t now_us,
+                                    rtm_packet_class packet_class,
+                                    size_t bytes);
+
+/**
+ * The rates over the window ending at `now_us`, and what video may use of
+ * `target_bps` (the estimator's target, `rtm_bwe_estimate.target_bps`),
+ * into `*rates` (set `rates->struct_size = sizeof *rates` first).
+ * RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a bad
+ * `struct_size`. Only reads the budget; allocates nothing.
+ */
+rtm_status rtm_video_budget_get(const rtm_video_budget_t *budget,
+                                uint64_t now_us,
+                                uint64_t target_bps,
+                                struct rtm_video_budget_rates *rates);
+
+/**
+ * The probe rate that would confirm `video_wanted_bps` of video (e.g.
+ * `rtm_allocator_wanted_bps`) at `now_us`, into `*probe_bps`: that plus
+ * the audio and retransmission rates, and at least `probe_margin_percent`
+ * above `target_bps` (an estimator only probes above its estimate). Give
+ * it to `rtm_bwe_request_probe`. RTM_ERR_NULL_POINTER. Only reads the
+ * budget; allocates nothing.
+ */
+rtm_status rtm_video_budget_probe_bps(const rtm_video_budget_t *budget,
+                                      uint64_t now_us,
+                                      uint64_t video_wanted_bps,
+                                      uint64_t target_bps,
+                                      uint64_t *probe_bps);
 
 #ifdef __cplusplus
 }  // extern "C"

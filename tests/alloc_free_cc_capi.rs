@@ -3,7 +3,9 @@
 //! transport-seq stamping, estimator on_sent, on_feedback from a caller
 //! array and on_rtcp straight from the packet) and a receiver (recorder
 //! on_packet and poll, feedback parse) run a closed loop through a simulated
-//! bottleneck, counted by a counting global allocator (as
+//! bottleneck, with the video budget fed every packet sent and asked for
+//! the video share and a probe rate every 10 ms (with the estimator's last
+//! probe result), counted by a counting global allocator (as
 //! `tests/alloc_free.rs`).
 
 use std::collections::VecDeque;
@@ -14,6 +16,7 @@ use rtmedia::ffi::feedback_recorder::*;
 use rtmedia::ffi::pacer::*;
 use rtmedia::ffi::rtp::*;
 use rtmedia::ffi::status::rtm_status;
+use rtmedia::ffi::video_budget::*;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -48,6 +51,7 @@ struct Loop {
     bwe: *mut rtm_bwe_t,
     pacer: *mut rtm_pacer_t,
     rec: *mut rtm_feedback_recorder_t,
+    video_budget: *mut rtm_video_budget_t,
     now: u64,
     tseq: u16,
     rtp_seq: u16,
@@ -61,6 +65,9 @@ struct Loop {
     pkt: [u8; 1600],
     feedbacks: u64,
     sent: u64,
+    /// Sum of the video budget's answers (so that they are used).
+    video_bps: u64,
+    probe_results: u64,
 }
 
 impl Loop {
@@ -69,6 +76,7 @@ impl Loop {
             bwe: core::ptr::null_mut(),
             pacer: core::ptr::null_mut(),
             rec: core::ptr::null_mut(),
+            video_budget: core::ptr::null_mut(),
             now: 0,
             tseq: 0,
             rtp_seq: 0,
@@ -80,6 +88,8 @@ impl Loop {
             pkt: [0; 1600],
             feedbacks: 0,
             sent: 0,
+            video_bps: 0,
+            probe_results: 0,
         };
         unsafe {
             assert_eq!(
@@ -92,6 +102,10 @@ impl Loop {
             );
             assert_eq!(
                 rtm_feedback_recorder_new(core::ptr::null(), &mut l.rec),
+                rtm_status::RTM_OK
+            );
+            assert_eq!(
+                rtm_video_budget_new(core::ptr::null(), &mut l.video_budget),
                 rtm_status::RTM_OK
             );
         }
@@ -108,6 +122,27 @@ impl Loop {
         assert_eq!(rtm_bwe_handle_timeout(self.bwe, now), rtm_status::RTM_OK);
         assert_eq!(rtm_bwe_get_estimate(self.bwe, &mut est), rtm_status::RTM_OK);
         if now % 10_000 == 0 {
+            let mut rates = rtm_video_budget_rates {
+                struct_size: core::mem::size_of::<rtm_video_budget_rates>(),
+                ..Default::default()
+            };
+            let st = rtm_video_budget_get(self.video_budget, now, est.target_bps, &mut rates);
+            assert_eq!(st, rtm_status::RTM_OK);
+            self.video_bps += rates.video_bps;
+            let mut probe_bps = 0;
+            let st = rtm_video_budget_probe_bps(
+                self.video_budget,
+                now,
+                rates.video_bps * 2,
+                est.target_bps,
+                &mut probe_bps,
+            );
+            assert_eq!(st, rtm_status::RTM_OK);
+            assert!(probe_bps > est.target_bps);
+            let (mut at, mut bps) = (0, 0);
+            if rtm_bwe_last_probe_result(self.bwe, &mut at, &mut bps) == rtm_status::RTM_OK {
+                self.probe_results += 1;
+            }
             rtm_pacer_set_target_bitrate(self.pacer, est.target_bps);
             self.budget += est.target_bps as f64 / 800.0;
             while self.budget >= 200.0 {
@@ -165,6 +200,8 @@ impl Loop {
                 new_len,
                 out.probe_cluster,
             );
+            assert_eq!(st, rtm_status::RTM_OK);
+            let st = rtm_video_budget_on_sent(self.video_budget, now, out.packet_class, new_len);
             assert_eq!(st, rtm_status::RTM_OK);
             let mut seq = 0;
             let st = rtm_rtp_get_transport_seq(self.pkt.as_ptr(), new_len, EXT_ID, &mut seq);
@@ -232,6 +269,7 @@ impl Drop for Loop {
             rtm_bwe_free(self.bwe);
             rtm_pacer_free(self.pacer);
             rtm_feedback_recorder_free(self.rec);
+            rtm_video_budget_free(self.video_budget);
         }
     }
 }
@@ -252,6 +290,7 @@ fn cc_c_functions_allocate_nothing_in_steady_state() {
     assert_eq!(n, 0, "allocations in 5 s of the C congestion-control loop");
     assert!(l.sent - sent > 500, "{}", l.sent - sent);
     assert!(l.feedbacks - feedbacks > 40, "{}", l.feedbacks - feedbacks);
+    assert!(l.video_bps > 0 && l.probe_results > 0);
     let mut est = rtm_bwe_estimate {
         struct_size: core::mem::size_of::<rtm_bwe_estimate>(),
         ..Default::default()

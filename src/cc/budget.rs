@@ -86,9 +86,13 @@ impl VideoBudget {
                 ..Bucket::default()
             };
         }
+        // Saturating: absurd sizes (from a C caller) must not overflow.
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
         match class {
-            PacketClass::Audio => b.audio += bytes as u64,
-            PacketClass::Retransmission => b.retransmission += bytes as u64,
+            PacketClass::Audio => b.audio = b.audio.saturating_add(bytes),
+            PacketClass::Retransmission => {
+                b.retransmission = b.retransmission.saturating_add(bytes)
+            }
             PacketClass::Video | PacketClass::Padding => {}
         }
     }
@@ -97,12 +101,12 @@ impl VideoBudget {
     fn rate(&self, now: u64, pick: impl Fn(&Bucket) -> u64) -> u64 {
         let newest = now / self.bucket_us;
         let oldest = newest.saturating_sub(BUCKETS as u64 - 1);
-        let bytes: u64 = self
+        let bytes = self
             .buckets
             .iter()
             .filter(|b| b.period != u64::MAX && (oldest..=newest).contains(&b.period))
             .map(pick)
-            .sum();
+            .fold(0u64, u64::saturating_add);
         // The window is the full ten buckets (the newest one is partly
         // over): a slight underestimate, never a spike from a short window.
         let window = self.bucket_us * BUCKETS as u64;
@@ -168,6 +172,19 @@ mod tests {
         assert_eq!(b.retransmission_bps(now + 1_000_000), 0);
         assert_eq!(b.video_bps(now + 1_000_000, 100_000), 50_000);
         assert_eq!(b.video_bps(now + 1_000_000, 10_000), 0);
+    }
+
+    #[test]
+    fn absurd_sizes_saturate_instead_of_overflowing() {
+        let mut b = VideoBudget::new(VideoBudgetConfig::default());
+        for bucket in 0..3 {
+            for _ in 0..3 {
+                b.on_sent(bucket * 100_000, PacketClass::Audio, usize::MAX);
+            }
+        }
+        assert_eq!(b.audio_bps(250_000), u64::MAX);
+        assert_eq!(b.video_bps(250_000, u64::MAX), 0);
+        assert_eq!(b.probe_bps(250_000, u64::MAX, u64::MAX), u64::MAX);
     }
 
     #[test]

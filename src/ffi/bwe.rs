@@ -473,6 +473,40 @@ pub unsafe extern "C" fn rtm_bwe_next_wakeup(bwe: *const rtm_bwe_t, at: *mut u64
     handle::with_shared_out(bwe, at, |h| Ok(h.bwe.next_wakeup()))
 }
 
+/// The last probe result the estimate took: RTM_OK with `*at_us` (when it
+/// was taken, µs, the caller's clock) and `*bps` (the rate the probe got
+/// through, bits/s) written; RTM_NOTHING_DUE when no probe result has been
+/// taken yet (results taken while overusing are not kept), `*at_us` and
+/// `*bps` untouched. An allocator waiting for a probe to confirm an
+/// upgrade gives `*bps` to `rtm_allocator_on_probe_result` when `*at_us`
+/// is newer than the last one it saw. RTM_ERR_NULL_POINTER (`bwe`, `at_us`
+/// or `bps`). Only reads the estimator; allocates nothing.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_bwe_last_probe_result(
+    bwe: *const rtm_bwe_t,
+    at_us: *mut u64,
+    bps: *mut u64,
+) -> rtm_status {
+    let mut due = true;
+    let status = handle::with_shared(bwe, |h| {
+        let at_us = args::out(at_us)?;
+        let bps = args::out(bps)?;
+        match h.bwe.last_probe_result() {
+            Some((at, rate)) => {
+                *at_us = at;
+                *bps = rate;
+            }
+            None => due = false,
+        }
+        Ok(())
+    });
+    if status == rtm_status::RTM_OK && !due {
+        rtm_status::RTM_NOTHING_DUE
+    } else {
+        status
+    }
+}
+
 /// The estimate now into `*estimate` (set `estimate->struct_size = sizeof
 /// *estimate` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a
 /// bad `struct_size`. Only reads the estimator.

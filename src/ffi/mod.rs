@@ -30,6 +30,7 @@ pub mod srtp;
 pub mod status;
 pub mod track;
 pub mod version;
+pub mod video_budget;
 
 pub use status::rtm_status;
 

@@ -279,7 +279,7 @@ pub unsafe extern "C" fn rtm_pacer_set_target_bitrate(
     })
 }
 
-fn class(code: rtm_packet_class) -> Result<PacketClass, rtm_status> {
+pub(crate) fn class(code: rtm_packet_class) -> Result<PacketClass, rtm_status> {
     Ok(match code {
         RTM_PACKET_CLASS_AUDIO => PacketClass::Audio,
         RTM_PACKET_CLASS_RETRANSMISSION => PacketClass::Retransmission,

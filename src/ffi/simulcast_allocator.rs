@@ -42,17 +42,48 @@ pub struct rtm_allocator_config {
     /// slow link a big keyframe is a frozen picture); 0: no limit.
     /// Default 150000.
     pub max_keyframe_transfer_us: u64,
+    /// For an estimate from the congestion controller (`rtm_bwe`): after a
+    /// downgrade caused by bandwidth, which takes effect at once however
+    /// large, allocations stay capped at the estimate it was made for until
+    /// a probe confirms more (`rtm_allocator_on_probe_result`);
+    /// `rtm_allocator_wanted_bps` says what to probe for.
+    /// `upgrade_hold_us` then only bounds how long the cap lasts without a
+    /// probe. Default false: upgrades wait for `upgrade_hold_us`.
+    /// (Appended after 0.2.0: a caller compiled without it gets the
+    /// default.)
+    pub probe_confirmed_upgrades: bool,
 }
 
-args::versioned!(rtm_allocator_config, rtm_track_demand, rtm_allocation);
+/// `rtm_allocator_config` with its bool as a byte (same layout): a
+/// caller's garbage byte is not undefined behaviour.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawConfig {
+    struct_size: usize,
+    min_change: f64,
+    upgrade_hold_us: u64,
+    max_keyframe_transfer_us: u64,
+    probe_confirmed_upgrades: u8,
+}
+const _: () =
+    assert!(core::mem::size_of::<RawConfig>() == core::mem::size_of::<rtm_allocator_config>());
+const _: () = assert!(
+    core::mem::offset_of!(RawConfig, probe_confirmed_upgrades)
+        == core::mem::offset_of!(rtm_allocator_config, probe_confirmed_upgrades)
+);
 
-fn default_config() -> rtm_allocator_config {
+args::versioned_grown!(rtm_allocator_config, first_new_field: probe_confirmed_upgrades);
+args::versioned_grown!(RawConfig, first_new_field: probe_confirmed_upgrades);
+args::versioned!(rtm_track_demand, rtm_allocation);
+
+fn default_raw() -> RawConfig {
     let d = AllocatorConfig::default();
-    rtm_allocator_config {
+    RawConfig {
         struct_size: core::mem::size_of::<rtm_allocator_config>(),
         min_change: d.min_change,
         upgrade_hold_us: d.upgrade_hold_us,
         max_keyframe_transfer_us: d.max_keyframe_transfer_us,
+        probe_confirmed_upgrades: d.probe_confirmed_upgrades.into(),
     }
 }
 
@@ -64,7 +95,7 @@ pub unsafe extern "C" fn rtm_allocator_config_init(
     config: *mut rtm_allocator_config,
     size: usize,
 ) -> rtm_status {
-    guard(|| args::init(config, size, default_config()))
+    guard(|| args::init(config.cast::<RawConfig>(), size, default_raw()))
 }
 
 /// Creates an allocator for up to `max_tracks` tracks
@@ -80,9 +111,9 @@ pub unsafe extern "C" fn rtm_allocator_new(
 ) -> rtm_status {
     guard(|| {
         let c = if config.is_null() {
-            default_config()
+            default_raw()
         } else {
-            args::read(config, default_config())?
+            args::read(config.cast::<RawConfig>(), default_raw())?
         };
         let out = args::out(out)?;
         let invalid = max_tracks == 0
@@ -96,7 +127,7 @@ pub unsafe extern "C" fn rtm_allocator_new(
             min_change: c.min_change,
             upgrade_hold_us: c.upgrade_hold_us,
             max_keyframe_transfer_us: c.max_keyframe_transfer_us,
-            ..AllocatorConfig::default()
+            probe_confirmed_upgrades: c.probe_confirmed_upgrades != 0,
         };
         *out = handle::into_raw(rtm_allocator {
             alloc: Allocator::new(config, max_tracks),
@@ -234,4 +265,74 @@ pub unsafe extern "C" fn rtm_allocator_allocate(
         }
         Ok(())
     })
+}
+
+/// A probe got `bps` through the subscriber's path (`*bps` of
+/// `rtm_bwe_last_probe_result`, given once per new result): with
+/// `probe_confirmed_upgrades`, after a bandwidth downgrade, allocations may
+/// now go up to it, and the next `rtm_allocator_allocate` re-allocates.
+/// Without a downgrade to confirm (or without the option) it changes
+/// nothing. RTM_ERR_NULL_POINTER. Allocates nothing.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_allocator_on_probe_result(
+    alloc: *mut rtm_allocator_t,
+    bps: u64,
+) -> rtm_status {
+    handle::with(alloc, |h| {
+        h.alloc.on_probe_result(bps);
+        Ok(())
+    })
+}
+
+/// The estimate the cheapest next upgrade step of any (not muted) track
+/// needs after the last `rtm_allocator_allocate`, bits/s, into `*bps`: the
+/// allocation's total plus the step, or what carries the step's keyframe
+/// within `max_keyframe_transfer_us` if more (a paused track's lowest layer
+/// counts as a step). What to probe for: give it to
+/// `rtm_video_budget_probe_bps`, then `rtm_bwe_request_probe`. RTM_OK;
+/// RTM_NOTHING_DUE when every track is at its maximum or nothing was
+/// allocated yet (nothing to probe for; `*bps` untouched);
+/// RTM_ERR_NULL_POINTER. Only reads the allocator.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_allocator_wanted_bps(
+    alloc: *const rtm_allocator_t,
+    bps: *mut u64,
+) -> rtm_status {
+    optional_out(alloc, bps, |h| h.alloc.wanted_bps())
+}
+
+/// The estimate allocations are capped at until a probe confirms more,
+/// bits/s, into `*bps` (`probe_confirmed_upgrades`, after a bandwidth
+/// downgrade, until a probe result or `upgrade_hold_us` lifts it). RTM_OK;
+/// RTM_NOTHING_DUE when no cap holds (`*bps` untouched);
+/// RTM_ERR_NULL_POINTER. Only reads the allocator.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_allocator_confirmed_bps(
+    alloc: *const rtm_allocator_t,
+    bps: *mut u64,
+) -> rtm_status {
+    optional_out(alloc, bps, |h| h.alloc.confirmed_bps())
+}
+
+/// A read of an optional value: `Some` written to `out` (RTM_OK), `None`
+/// gives RTM_NOTHING_DUE with `out` untouched.
+unsafe fn optional_out(
+    alloc: *const rtm_allocator_t,
+    out: *mut u64,
+    get: impl FnOnce(&rtm_allocator) -> Option<u64>,
+) -> rtm_status {
+    let mut due = true;
+    let status = handle::with_shared(alloc, |h| {
+        let out = args::out(out)?;
+        match get(h) {
+            Some(v) => *out = v,
+            None => due = false,
+        }
+        Ok(())
+    });
+    if status == rtm_status::RTM_OK && !due {
+        rtm_status::RTM_NOTHING_DUE
+    } else {
+        status
+    }
 }
