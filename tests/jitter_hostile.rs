@@ -1,14 +1,11 @@
 //! Hostile sequence numbers (issue 19, item 4): a push that resets the
-//! buffer or opens a far gap must cost time in proportion to the packets
-//! held, not to the capacity. Measured as a ratio against clean pushes on
-//! the same buffer in the same run (debug builds included: the old cost,
-//! a walk over every slot, is thousands of times a clean push at capacity
-//! 65,536).
-
-use std::time::Instant;
+//! buffer or opens a far gap leaves a buffer that works. What these cost
+//! (in proportion to the packets held, not to the capacity) is measured
+//! against clean pushes by `cargo bench --bench jitter_hostile`: speed
+//! targets live in benches, not in timed tests.
 
 use bytes::Bytes;
-use rtmedia::jitter::{JitterBuffer, JitterConfig, Pushed};
+use rtmedia::jitter::{Event, JitterBuffer, JitterConfig, Pushed};
 use rtmedia::packet::RtpBuilder;
 
 fn rtp(seq: u16, ts: u32) -> Bytes {
@@ -26,106 +23,98 @@ fn rtp(seq: u16, ts: u32) -> Bytes {
     Bytes::from(buf)
 }
 
-fn big_buffer() -> JitterBuffer {
+/// An audio buffer with NACK and a fixed 200 ms delay (room for a
+/// retransmission over the 20 ms round trip).
+fn buffer(capacity: usize) -> JitterBuffer {
     let mut config = JitterConfig::audio();
-    config.capacity_packets = 65_536;
-    JitterBuffer::new(config)
+    config.capacity_packets = capacity;
+    config.nack.enabled = true;
+    config.delay.fixed_delay_us = Some(200_000);
+    let mut jb = JitterBuffer::new(config);
+    jb.set_rtt(20_000);
+    jb
 }
 
-/// Median time of `rounds` runs of `f`, in ns.
-fn median_ns(rounds: usize, mut f: impl FnMut(usize)) -> u128 {
-    let mut times: Vec<u128> = (0..rounds)
-        .map(|i| {
-            let t = Instant::now();
-            f(i);
-            t.elapsed().as_nanos()
-        })
-        .collect();
-    times.sort_unstable();
-    times[rounds / 2]
+/// Sequence numbers of the packets released by `now`.
+fn released(jb: &mut JitterBuffer, now: u64) -> Vec<u16> {
+    let mut out = Vec::new();
+    while let Some(e) = jb.pop(now) {
+        if let Event::Packet { seq, .. } = e {
+            out.push(seq as u16);
+        }
+    }
+    out
 }
 
 #[test]
-fn resets_and_far_gaps_cost_no_more_than_a_few_clean_pushes() {
-    let mut jb = big_buffer();
-    let mut now = 0u64;
-    // Clean pushes: consecutive packets, released as they go.
-    let mut seq = 0u16;
-    let clean = median_ns(2_000, |_| {
-        seq = seq.wrapping_add(1);
-        now += 20_000;
-        jb.push(rtp(seq, u32::from(seq) * 960), now).unwrap();
-        while jb.pop(now + 1_000_000).is_some() {}
-    });
-    // Resets: every push jumps 30,000 sequence numbers ahead, farther than
-    // a 16,384-packet window (the buffer's slots are all written first).
-    let mut config = JitterConfig::audio();
-    config.capacity_packets = 16_384;
-    let mut jb = JitterBuffer::new(config);
+fn a_reset_starts_the_new_stream_and_plays_it() {
+    let mut jb = buffer(16_384);
+    // Every slot written, the old stream still held.
     for seq in 0..16_384u16 {
         jb.push(rtp(seq, u32::from(seq) * 960), 0).unwrap();
     }
+    let mut now = 20_000;
     let mut seq = 0u16;
-    let mut resets = 0;
-    let reset = median_ns(400, |_| {
+    for round in 0..50 {
         seq = seq.wrapping_add(30_000);
-        now += 20_000;
-        if jb.push(rtp(seq, u32::from(seq) * 960), now).unwrap() == Pushed::Reset {
-            resets += 1;
+        let ts = u32::from(seq) * 960;
+        assert_eq!(
+            jb.push(rtp(seq, ts), now).unwrap(),
+            Pushed::Reset,
+            "round {round}: a jump beyond the window resets"
+        );
+        for k in 1..=3u16 {
+            let s = seq.wrapping_add(k);
+            let pushed = jb.push(rtp(s, ts + 960 * u32::from(k)), now).unwrap();
+            assert_eq!(pushed, Pushed::Stored, "round {round}");
         }
-    });
-    println!("clean push+pop {clean} ns, reset push {reset} ns ({resets} resets)");
-    assert!(resets >= 200, "the jumps reset the buffer");
-    assert!(
-        reset <= 20 * clean.max(200),
-        "reset {reset} ns vs clean {clean} ns"
-    );
+        now += 2_000_000;
+        let out = released(&mut jb, now);
+        let want: Vec<u16> = (0..=3).map(|k| seq.wrapping_add(k)).collect();
+        assert_eq!(
+            out, want,
+            "round {round}: the new stream plays, the old is gone"
+        );
+    }
 }
 
-/// Opening a far gap costs no more than a few clean pushes, and NACK and
-/// wakeup queries over it cost the same at capacity 65,536 as at 2,048
-/// (they look at most at the newest 1,024 sequence numbers).
 #[test]
-fn a_far_gap_costs_no_more_than_a_few_clean_pushes() {
-    let measure = |capacity: usize, jump: u16| {
-        let mut config = JitterConfig::audio();
-        config.capacity_packets = capacity;
-        let mut jb = JitterBuffer::new(config);
-        jb.set_rtt(20_000);
-        let mut now = 1_000_000u64;
-        for seq in 0..100u16 {
-            jb.push(rtp(seq, u32::from(seq) * 960), now).unwrap();
-            now += 20_000;
-        }
-        let clean = median_ns(99, |i| {
-            let seq = 100 + i as u16;
-            jb.push(rtp(seq, u32::from(seq) * 960), now).unwrap();
-        });
-        let mut base = 200u16;
-        let gap = median_ns(20, |_| {
-            base = base.wrapping_add(jump);
-            jb.push(rtp(base, u32::from(base) * 960), now).unwrap();
-        });
-        let mut out = [0u16; 64];
-        let queries = median_ns(50, |_| {
-            now += 10_000;
-            jb.nack_list(now, &mut out);
-            std::hint::black_box(jb.next_wakeup());
-        });
-        (clean, gap, queries)
-    };
-    let (clean, gap, queries) = measure(65_536, 60_001);
-    let (_, _, small_queries) = measure(2_048, 2_001);
-    println!(
-        "capacity 65,536: clean push {clean} ns, far-gap push {gap} ns, nack_list + next_wakeup {queries} ns \
-         (capacity 2,048: {small_queries} ns)"
-    );
+fn a_far_gap_keeps_nack_lists_to_the_newest_sequence_numbers() {
+    let mut jb = buffer(65_536);
+    let mut now = 1_000_000u64;
+    for seq in 0..100u16 {
+        jb.push(rtp(seq, u32::from(seq) * 960), now).unwrap();
+        now += 20_000;
+    }
+    // 20,001 sequence numbers on, 20 ms of media later: a sender (or an
+    // attacker) that skipped numbers, not time.
+    let far = 99u16 + 20_001;
+    let far_ts = 100 * 960;
+    assert_eq!(jb.push(rtp(far, far_ts), now).unwrap(), Pushed::Stored);
+    let mut out = [0u16; 64];
+    let mut asked = Vec::new();
+    for _ in 0..20 {
+        now += 10_000;
+        let n = jb.nack_list(now, &mut out);
+        asked.extend_from_slice(&out[..n]);
+    }
+    assert!(!asked.is_empty(), "the gap is requested");
+    // Only the newest 1,024 sequence numbers below the far packet.
+    for &s in &asked {
+        let behind = far.wrapping_sub(s);
+        assert!(
+            (1..=1_024).contains(&behind),
+            "asked for {s}, {behind} behind"
+        );
+    }
+    // And the stream goes on after the gap.
+    jb.push(rtp(far + 1, u32::from(far + 1) * 960), now)
+        .unwrap();
+    now += 2_000_000;
+    let out = released(&mut jb, now);
     assert!(
-        gap <= 20 * clean.max(200),
-        "far gap {gap} ns vs clean push {clean} ns"
-    );
-    assert!(
-        queries <= 3 * small_queries.max(1_000),
-        "queries {queries} ns at 65,536 vs {small_queries} ns at 2,048"
+        out.ends_with(&[far, far + 1]),
+        "{:?}",
+        &out[out.len().saturating_sub(4)..]
     );
 }
