@@ -152,7 +152,7 @@ pub fn print(m: &Meeting) {
                 .filter(|f| switch_caused(m, i, j, f))
                 .count();
             println!(
-                "    video {j}: on screen {} | spatial switches {} (decided {}) | freezes {} ({} at a switch), longest {} | decoded {} ({} key), errors {} | jb delay p50 {} p95 {}",
+                "    video {j}: on screen {} | spatial switches {} (decided {}) | freezes {} ({} at a switch), longest {} | decoded {} ({} key), errors {} | jb delay p50 {} p95 {} (added after the frame is complete: p95 {})",
                 share.join(" "),
                 fwd.spatial_switches,
                 m.sfu.subscribers[i].subs[j].decided_us.len(),
@@ -164,6 +164,7 @@ pub fn print(m: &Meeting) {
                 t.decode_errors,
                 ms(percentile(&t.jb_delay_us, 0.5)),
                 ms(percentile(&t.jb_delay_us, 0.95)),
+                ms(percentile(&t.jb_added_us, 0.95)),
             );
         }
     }

@@ -68,6 +68,11 @@ pub struct VideoTrack {
     pub resolution_changes: u64,
     /// First packet's arrival to release, per frame.
     pub jb_delay_us: Vec<u64>,
+    /// The frame complete (its last packet, or retransmission, arrived) to
+    /// release, per frame: the delay the buffer adds; the difference is
+    /// the frame's own transfer (a keyframe spread by the pacer) and
+    /// repairs.
+    pub jb_added_us: Vec<u64>,
 }
 
 pub struct Subscriber {
@@ -115,6 +120,7 @@ impl Subscriber {
                     spatial: None,
                     resolution_changes: 0,
                     jb_delay_us: Vec::new(),
+                    jb_added_us: Vec::new(),
                 }
             })
             .collect();
@@ -233,6 +239,16 @@ impl VideoTrack {
             let (seq, arrived) = self.arrivals[usize::from(first) % ARRIVAL_RING];
             if seq == first {
                 self.jb_delay_us.push(now.saturating_sub(arrived));
+            }
+            let complete = (0..packets.len() as u16)
+                .map(|k| {
+                    let s = first.wrapping_add(k);
+                    let (seq, at) = self.arrivals[usize::from(s) % ARRIVAL_RING];
+                    (seq == s).then_some(at)
+                })
+                .try_fold(0u64, |latest, at| at.map(|at| latest.max(at)));
+            if let Some(complete) = complete {
+                self.jb_added_us.push(now.saturating_sub(complete));
             }
             let decoded = vp8_depacketize(packets)
                 .ok()
