@@ -55,11 +55,12 @@ pub fn write(
         let lower = t.name.to_lowercase();
         let tap = wav(format!("tap_{lower}.wav"), &o.tap)?;
         let original = wav(format!("original_{lower}.wav"), &o.original)?;
+        let codec = wav(format!("codec_{lower}.wav"), &o.codec)?;
         let f = &o.frames;
         talkers_json.push(format!(
             concat!(
                 "{{\"name\":{},\"voice\":{},\"network\":{},\"participant\":{},\"ssrc\":{},",
-                "\"clock_offset_ms\":{},\"drift_ppm\":{},\"tap_wav\":{},\"original_wav\":{},",
+                "\"clock_offset_ms\":{},\"drift_ppm\":{},\"tap_wav\":{},\"original_wav\":{},\"codec_wav\":{},",
                 "\"packets_sent\":{},\"packets_lost\":{},",
                 "\"sender_reports\":{},",
                 "\"frames\":{{\"media_time\":{},\"rtp_timestamp\":{},\"voice\":{},\"content\":{},\"level\":{}}}}}"
@@ -73,6 +74,7 @@ pub fn write(
             t.drift_ppm,
             quoted(&tap),
             quoted(&original),
+            quoted(&codec),
             o.packets_sent,
             o.packets_lost,
             list(&o.reports, |r| format!(

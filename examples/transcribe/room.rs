@@ -48,6 +48,8 @@ pub struct TalkerOut {
     pub frames: Vec<FrameMeta>,
     pub reports: Vec<ReceivedSr>,
     pub original: Vec<i16>,
+    /// Through Opus alone (see [`Device::codec_16k`]).
+    pub codec: Vec<i16>,
     pub packets_sent: u64,
     pub packets_lost: u64,
     /// Packets the server's SRTP context refused (authentication, replay).
@@ -121,6 +123,7 @@ pub fn run(
             frames: Vec::new(),
             reports: Vec::new(),
             original: d.original_16k().to_vec(),
+            codec: Vec::new(),
             packets_sent: 0,
             packets_lost: 0,
             srtp_refused: 0,
@@ -186,6 +189,9 @@ pub fn run(
                 level: f.level,
             });
         }
+    }
+    for (t, device) in out.iter_mut().zip(&devices) {
+        t.codec = device.codec_16k().to_vec();
     }
     for (t, leg) in out.iter_mut().zip(&legs) {
         t.packets_sent = leg.link().stats().sent;

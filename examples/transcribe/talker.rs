@@ -4,6 +4,8 @@
 //! its RTP clock to its wall clock (NTP), as every WebRTC sender does.
 
 use bytes::Bytes;
+use rtmedia::audio::resample::Decimator3;
+use rtmedia::audio::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
 use rtmedia::packet::rtcp::SenderReportBuilder;
 use rtmedia::packet::RtpBuilder;
 use rtmedia::sim::{audio_level, DriftClock, Rng};
@@ -34,6 +36,11 @@ pub struct Device {
     /// The same as synthesized, 16 kHz: the recognizer's floor.
     mic16: Vec<i16>,
     encoder: opus::Encoder,
+    /// The codec's floor: every packet decoded at once, without the
+    /// network, and decimated to 16 kHz as the mixer's taps are.
+    decoder: opus::Decoder,
+    decimator: Decimator3,
+    codec16: Vec<i16>,
     frames: u64,
     reports: u64,
     octets: u32,
@@ -87,6 +94,9 @@ impl Device {
             mic,
             mic16,
             encoder,
+            decoder: opus::Decoder::new(48_000, opus::Channels::Mono).expect("libopus decoder"),
+            decimator: Decimator3::new(),
+            codec16: Vec::new(),
             frames: 0,
             reports: 0,
             octets: 0,
@@ -98,6 +108,14 @@ impl Device {
     /// upsampling, Opus and the network): sample 0 at local time 0.
     pub fn original_16k(&self) -> &[i16] {
         &self.mic16
+    }
+
+    /// The microphone signal through Opus alone (encoded and decoded here,
+    /// no network, no jitter buffer), 16 kHz as the taps: sample 0 at local
+    /// time 0. Against the original it shows what the codec costs a
+    /// recognizer, against the tap what the network and the library do.
+    pub fn codec_16k(&self) -> &[i16] {
+        &self.codec16
     }
 
     /// What the device sends by true time `now`: RTP packets (one per 20 ms
@@ -122,6 +140,18 @@ impl Device {
             .encoder
             .encode(pcm, &mut self.payload)
             .expect("libopus encodes 20 ms");
+        let mut decoded = [0f32; FRAME_SAMPLES];
+        let got = self
+            .decoder
+            .decode_float(&self.payload[..n], &mut decoded, false)
+            .expect("libopus decodes its own packet");
+        debug_assert_eq!(got, FRAME_SAMPLES);
+        let mut out = [0f32; TAP_FRAME_SAMPLES];
+        self.decimator.process(&decoded, &mut out);
+        self.codec16.extend(
+            out.iter()
+                .map(|x| (x.clamp(-1.0, 1.0) * 32767.0).round() as i16),
+        );
         let level = [audio_level(pcm)];
         let ext = [(LEVEL_EXT_ID, &level[..])];
         let packet = build(&RtpBuilder {

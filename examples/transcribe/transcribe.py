@@ -6,6 +6,8 @@ the originals, the room mix), runs PocketSphinx (its English model ships in
 the `pocketsphinx` wheel: nothing is downloaded) on
 
   * each talker's original audio, before Opus and the network (the floor),
+  * the same through Opus alone, decoded by the talker's device without the
+    network (what the codec costs, apart from the network and the library),
   * each talker's tap (every word belongs to that talker by construction),
   * the room mix, with each word given to the talker whose voice-activity
     frames cover it (what a service transcribing the mix does today),
@@ -201,6 +203,8 @@ def main():
         refs[u["talker"]] += u["text"].split()
 
     rows, tap_words, attributed_ok, attributed_n = [], [], 0, 0
+    # The original through Opus alone (no network): what the codec costs.
+    codec_wer = {}
     # Words said while another talker spoke too, as heard in the originals
     # (talker, word, media time), and what each method made of them.
     overlap_words, mix_words = [], []
@@ -227,6 +231,9 @@ def main():
                 attributed_ok += who == i
             tap_words.append((i, w, m0, m1))
         rows.append([t.name, wer(refs[i], [w for w, _, _ in floor]), wer(refs[i], [w for w, _, _ in tap])])
+        codec_pcm = read_wav(out / t.meta["codec_wav"])
+        audio_s += len(codec_pcm) / 2 / RATE
+        codec_wer[i] = wer(refs[i], [w for w, _, _ in recognize(decoder, codec_pcm)])
 
     # The room mix, words given to the talker with the most voice activity
     # over each word (the last one voiced before it if nobody is).
@@ -278,12 +285,14 @@ def main():
 
     elapsed = time.time() - started
     print("\nPocketSphinx on %.1f s of audio in %.1f s" % (audio_s, elapsed))
-    print("%-6s %8s %8s %22s" % ("WER %", "floor", "taps", "mix (VAD-attributed)"))
-    for name, f, t, m in rows:
-        print("%-6s %8.1f %8.1f %22.1f" % (name, f, t, m))
+    print("%-6s %8s %8s %8s %22s" % ("WER %", "floor", "codec", "taps", "mix (VAD-attributed)"))
+    for i, (name, f, t, m) in enumerate(rows):
+        print("%-6s %8.1f %8.1f %8.1f %22.1f" % (name, f, codec_wer[i], t, m))
     n = [len(refs[i]) for i in range(len(talkers))]
     avg = lambda col: sum(r[col] * k for r, k in zip(rows, n)) / sum(n)
-    print("%-6s %8.1f %8.1f %22.1f" % ("all", avg(1), avg(2), avg(3)))
+    codec_avg = sum(codec_wer[i] * k for i, k in enumerate(n)) / sum(n)
+    print("%-6s %8.1f %8.1f %8.1f %22.1f" % ("all", avg(1), codec_avg, avg(2), avg(3)))
+    print("(floor: the original before Opus; codec: the original through Opus alone, no network)")
     tap_attr = 100.0 * attributed_ok / max(1, attributed_n)
     mix_attr = 100.0 * mix_ok / max(1, mix_n)
     print("attribution: taps %.1f %% of %d words, mix by voice activity %.1f %% of %d words"
