@@ -176,3 +176,43 @@ fn extreme_arrival_times_are_absurd_not_a_panic() {
     assert_eq!(bwe.stats().absurd, 3);
     assert!(bwe.target_bps() >= no_probes().min_bps);
 }
+
+/// 1 Mbit/s for `secs` over a path that holds every other packet back by
+/// `late_us` (it reorders by about `late_us` less the 10 ms spacing);
+/// returns the next sequence number.
+fn reordering(bwe: &mut Bwe, late_us: i64, secs: u64) -> u16 {
+    let mut seq = 0u16;
+    let mut batch = Vec::new();
+    for i in 0..secs * 100 {
+        let now = i * 10_000;
+        bwe.on_sent(now, tseq(seq), 1250, None);
+        let late = if i % 2 == 1 { late_us } else { 0 };
+        batch.push(result(seq, Some(now as i64 + 40_000 + late + 7_000_000)));
+        seq = seq.wrapping_add(1);
+        if batch.len() == 10 {
+            bwe.on_feedback(now + 45_000 + late_us as u64, batch.drain(..));
+        }
+    }
+    seq
+}
+
+/// A probe on a moderately jittery path (here about 10 ms of reordering)
+/// lasts four times the jitter: the conference's Wi-Fi subscriber's 20 ms
+/// clusters held four or five packets, one of them late enough to read as
+/// saturation. On a very jittery path, twice, as before (a probe that
+/// saturates queues for its whole duration).
+#[test]
+fn probe_clusters_last_four_times_a_moderate_jitter_and_twice_a_large_one() {
+    let mut bwe = Bwe::new(no_probes(), 0);
+    reordering(&mut bwe, 20_000, 4);
+    bwe.request_probe(4_100_000, 50_000_000);
+    let p = bwe.poll_probe(4_100_000).expect("a probe cluster");
+    assert!((36_000..=60_000).contains(&p.duration_us), "{p:?}");
+
+    let mut bwe = Bwe::new(no_probes(), 0);
+    reordering(&mut bwe, 50_000, 4);
+    bwe.request_probe(4_100_000, 50_000_000);
+    let p = bwe.poll_probe(4_100_000).expect("a probe cluster");
+    // About 30 ms of reordering: four times would be 120 ms.
+    assert!((50_000..=70_000).contains(&p.duration_us), "{p:?}");
+}

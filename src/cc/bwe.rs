@@ -55,6 +55,10 @@ const PROBE_MIN_BYTES: u32 = 1_000;
 const SATURATED_WINDOW_US: i64 = 100_000;
 /// Longest probe cluster (on the most jittery paths).
 const MAX_PROBE_DURATION_US: u64 = 150_000;
+/// Probe clusters last this many times the path's jitter when that is at
+/// most [`MAX_JITTERY_DURATION_US`].
+const JITTERY_DURATION_FACTOR: f64 = 4.0;
+const MAX_JITTERY_DURATION_US: u64 = 60_000;
 /// The jitter floor follows each feedback's largest reordering (how much
 /// earlier a packet was sent than one that arrived before it) this fast.
 const REORDER_SMOOTHING: f64 = 0.1;
@@ -329,10 +333,21 @@ impl Bwe {
         let id = self.next_probe_id;
         self.next_probe_id = self.next_probe_id.wrapping_add(1).max(1);
         // On a jittery path a cluster lasts at least twice the jitter, so
-        // that the jitter's share of its receive span stays small.
-        let duration = PROBE_DURATION_US
-            .max((2.0 * self.reorder_us) as u64)
-            .min(MAX_PROBE_DURATION_US);
+        // that the jitter's share of its receive span stays small; four
+        // times when that fits in MAX_JITTERY_DURATION_US, long enough to
+        // be read from every packet (`ProbeEstimator::on_packet`). Paths
+        // jittery beyond that keep twice: a probe that saturates queues
+        // for its whole duration (with four times, and every cluster read
+        // from its delay slope, the conference's mobile link, 0-60 ms of
+        // jitter, queued up to 200 ms).
+        let long = (JITTERY_DURATION_FACTOR * self.reorder_us) as u64;
+        let duration = if long <= MAX_JITTERY_DURATION_US {
+            PROBE_DURATION_US.max(long)
+        } else {
+            PROBE_DURATION_US
+                .max((2.0 * self.reorder_us) as u64)
+                .min(MAX_PROBE_DURATION_US)
+        };
         let min_bytes = ((rate_bps * duration / 8_000_000) as u32).max(PROBE_MIN_BYTES);
         let req = ProbeClusterRequest {
             id,
