@@ -1,7 +1,8 @@
 //! Target delay from measured arrival variation: RFC 3550 interarrival
 //! jitter for the stats, and a forgetting histogram of each packet's delay
 //! above the fastest recent packet, whose percentile sets the target (as
-//! NetEq does). The target rises at once on a spike and falls slowly.
+//! NetEq does). The target rises at once on a spike (video: at most 100 ms
+//! per second, `VIDEO_DELAY_RISE_US_PER_S`) and falls slowly.
 
 /// Width of one histogram bin.
 const BIN_US: u64 = 2_000;
@@ -76,6 +77,8 @@ pub struct DelayEstimator {
     floor_us: u64,
     target_us: u64,
     last_target_update: u64,
+    /// How fast the target may rise, µs per second (`None`: at once).
+    rise_us_per_s: Option<u64>,
 }
 
 impl DelayEstimator {
@@ -99,7 +102,16 @@ impl DelayEstimator {
             floor_us: 0,
             target_us: start.clamp(config.min_delay_us, config.max_delay_us),
             last_target_update: 0,
+            rise_us_per_s: None,
         }
+    }
+
+    /// Lets the target rise at most `us_per_s` per second (video: a rise
+    /// at once holds every frame back by all of it at one moment, a
+    /// render gap as long as the rise; libwebrtc's timing moves its
+    /// playout delay by at most 100 ms per second).
+    pub fn limit_rise(&mut self, us_per_s: u64) {
+        self.rise_us_per_s = Some(us_per_s);
     }
 
     /// Media time of an unwrapped RTP timestamp, in µs.
@@ -215,10 +227,16 @@ impl DelayEstimator {
             .saturating_add(c.margin_us)
             .max(self.floor_us)
             .clamp(c.min_delay_us, c.max_delay_us);
+        let elapsed = now.saturating_sub(self.last_target_update);
         if desired >= self.target_us {
-            self.target_us = desired;
+            self.target_us = match self.rise_us_per_s {
+                Some(rate) => desired.min(
+                    self.target_us
+                        .saturating_add(elapsed.saturating_mul(rate) / 1_000_000),
+                ),
+                None => desired,
+            };
         } else {
-            let elapsed = now.saturating_sub(self.last_target_update);
             let step = elapsed.saturating_mul(c.shrink_us_per_s) / 1_000_000;
             self.target_us = self.target_us.saturating_sub(step).max(desired);
         }
@@ -319,6 +337,42 @@ mod tests {
             est.on_arrival(est.media_us((i * 960) as i64), now);
         }
         now
+    }
+
+    #[test]
+    fn a_limited_rise_spreads_a_spike_over_time() {
+        // Returns, per packet of a 2 s step of 300 ms, how far the target
+        // rose above the calm one and how long the step had lasted.
+        let run = |limit: Option<u64>| {
+            let mut est = DelayEstimator::new(DelayConfig::default(), RATE);
+            if let Some(rate) = limit {
+                est.limit_rise(rate);
+            }
+            let mut rng = Rng::new(2);
+            let start = feed(&mut est, &mut rng, 0, 1000, 10);
+            let calm = est.target_us();
+            // Every packet now 300 ms later than the calm ones.
+            (1000..1100u64)
+                .map(|i| {
+                    let now = i * 20_000 + 350_000;
+                    est.on_arrival(est.media_us((i * 960) as i64), now);
+                    (est.target_us().saturating_sub(calm), now - start)
+                })
+                .collect::<Vec<_>>()
+        };
+        let rise_over_limit = |points: &[(u64, u64)]| {
+            points
+                .iter()
+                .any(|&(rise, elapsed)| rise > elapsed / 10 + 20_000)
+        };
+        let at_once = run(None);
+        assert!(rise_over_limit(&at_once), "{at_once:?}");
+        let limited = run(Some(100_000));
+        assert!(!rise_over_limit(&limited), "{limited:?}");
+        assert!(
+            limited.last().unwrap().0 > 100_000,
+            "it still rises: {limited:?}"
+        );
     }
 
     #[test]

@@ -168,6 +168,13 @@ pub enum Event<'a> {
     },
 }
 
+/// How fast a video buffer's target delay may rise, µs per second. At once,
+/// a rise holds every later frame back by all of it at one moment (a
+/// render gap as long as the rise: the frames queued behind a big keyframe
+/// raised it by twice their own delay); libwebrtc's timing moves its
+/// playout delay by at most 100 ms per second.
+pub(crate) const VIDEO_DELAY_RISE_US_PER_S: u64 = 100_000;
+
 /// The longest delay, wait or round trip the buffer works with, µs (60 s):
 /// larger settings are brought down to it.
 pub const MAX_DELAY_US: u64 = 60_000_000;
@@ -269,8 +276,12 @@ impl JitterBuffer {
         };
         let ring = PacketRing::new(config.capacity_packets);
         let capacity = ring.capacity() as usize;
+        let mut delay = DelayEstimator::new(config.delay, config.clock_rate);
+        if matches!(config.mode, Mode::Video(_)) {
+            delay.limit_rise(VIDEO_DELAY_RISE_US_PER_S);
+        }
         Self {
-            delay: DelayEstimator::new(config.delay, config.clock_rate),
+            delay,
             nack: NackScheduler::new(config.nack, capacity),
             frames: match config.mode {
                 Mode::Video(codec) => Some(FrameAssembler::new(
