@@ -4320,6 +4320,67 @@ rtm_status rtm_track_add_subscriber(rtm_track_t *track,
 rtm_status rtm_track_remove_subscriber(rtm_track_t *track, uint64_t id);
 
 /**
+ * Heads subscriber `id` for the layer {`spatial`, `temporal`} (capped at
+ * its maximum); it no longer follows a bitrate. A spatial change asks for
+ * a keyframe; the current layer keeps flowing until it arrives.
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_INVALID_ARGUMENT for
+ * `spatial` >= RTM_SIMULCAST_MAX_SPATIAL or `temporal` >=
+ * RTM_SIMULCAST_MAX_TEMPORAL; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_set_target(rtm_track_t *track,
+                                uint64_t id,
+                                uint8_t spatial,
+                                uint8_t temporal,
+                                uint64_t now_us);
+
+/**
+ * Caps the layers subscriber `id` gets (e.g. its window shrank); its
+ * target is capped at once. Statuses as `rtm_track_set_target`.
+ */
+rtm_status rtm_track_set_max_layer(rtm_track_t *track,
+                                   uint64_t id,
+                                   uint8_t spatial,
+                                   uint8_t temporal,
+                                   uint64_t now_us);
+
+/**
+ * The bandwidth subscriber `id` has for this track at `now_us`, bits/s
+ * (e.g. its share from `rtm_allocator_allocate`, or the estimate from
+ * `rtm_bwe_get_estimate` for a single track): the track picks the highest
+ * alive layer up to the maximum that fits, with hysteresis against flapping
+ * (see `rtm_forwarder_set_available_bitrate`), and picks again whenever a
+ * layer comes alive. When none fits the subscriber pauses
+ * (RTM_PAUSE_BANDWIDTH, or RTM_PAUSE_NO_FEED when no layer is alive).
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_set_available_bitrate(rtm_track_t *track,
+                                           uint64_t id,
+                                           uint64_t available_bps,
+                                           uint64_t now_us);
+
+/**
+ * Stops forwarding to subscriber `id` for a host reason (an
+ * `rtm_pause_reason` other than RTM_PAUSE_NONE, usually RTM_PAUSE_MUTED)
+ * until `rtm_track_resume`. RTM_ERR_INVALID_ARGUMENT for another value;
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_pause(rtm_track_t *track, uint64_t id, rtm_pause_reason reason);
+
+/**
+ * Undoes `rtm_track_pause` for subscriber `id` at `now_us`: it restarts at
+ * the next keyframe, which is asked for (not from the history: the burst
+ * would land on a link that may just have been too small).
+ * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_resume(rtm_track_t *track, uint64_t id, uint64_t now_us);
+
+/**
+ * Sets the round-trip time to the publisher, µs (spaces out repeated
+ * keyframe requests). Default 100000. RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_set_rtt(rtm_track_t *track, uint64_t rtt_us);
+
+/**
  * Zero-copy push of a received, decrypted RTP packet `data[0..len]` of the
  * publisher, arrived at `now_us` (monotonic µs); then drain with
  * `rtm_track_poll_output` before the next push. `*info` (may be NULL; set
@@ -4391,67 +4452,6 @@ rtm_status rtm_track_push_subscriber_rtcp(rtm_track_t *track,
                                           const uint8_t *data,
                                           size_t len,
                                           size_t *used);
-
-/**
- * Heads subscriber `id` for the layer {`spatial`, `temporal`} (capped at
- * its maximum); it no longer follows a bitrate. A spatial change asks for
- * a keyframe; the current layer keeps flowing until it arrives.
- * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_INVALID_ARGUMENT for
- * `spatial` >= RTM_SIMULCAST_MAX_SPATIAL or `temporal` >=
- * RTM_SIMULCAST_MAX_TEMPORAL; RTM_ERR_NULL_POINTER.
- */
-rtm_status rtm_track_set_target(rtm_track_t *track,
-                                uint64_t id,
-                                uint8_t spatial,
-                                uint8_t temporal,
-                                uint64_t now_us);
-
-/**
- * Caps the layers subscriber `id` gets (e.g. its window shrank); its
- * target is capped at once. Statuses as `rtm_track_set_target`.
- */
-rtm_status rtm_track_set_max_layer(rtm_track_t *track,
-                                   uint64_t id,
-                                   uint8_t spatial,
-                                   uint8_t temporal,
-                                   uint64_t now_us);
-
-/**
- * The bandwidth subscriber `id` has for this track at `now_us`, bits/s
- * (e.g. its share from `rtm_allocator_allocate`, or the estimate from
- * `rtm_bwe_get_estimate` for a single track): the track picks the highest
- * alive layer up to the maximum that fits, with hysteresis against flapping
- * (see `rtm_forwarder_set_available_bitrate`), and picks again whenever a
- * layer comes alive. When none fits the subscriber pauses
- * (RTM_PAUSE_BANDWIDTH, or RTM_PAUSE_NO_FEED when no layer is alive).
- * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
- */
-rtm_status rtm_track_set_available_bitrate(rtm_track_t *track,
-                                           uint64_t id,
-                                           uint64_t available_bps,
-                                           uint64_t now_us);
-
-/**
- * Stops forwarding to subscriber `id` for a host reason (an
- * `rtm_pause_reason` other than RTM_PAUSE_NONE, usually RTM_PAUSE_MUTED)
- * until `rtm_track_resume`. RTM_ERR_INVALID_ARGUMENT for another value;
- * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
- */
-rtm_status rtm_track_pause(rtm_track_t *track, uint64_t id, rtm_pause_reason reason);
-
-/**
- * Undoes `rtm_track_pause` for subscriber `id` at `now_us`: it restarts at
- * the next keyframe, which is asked for (not from the history: the burst
- * would land on a link that may just have been too small).
- * RTM_ERR_NOT_FOUND for an unknown `id`; RTM_ERR_NULL_POINTER.
- */
-rtm_status rtm_track_resume(rtm_track_t *track, uint64_t id, uint64_t now_us);
-
-/**
- * Sets the round-trip time to the publisher, µs (spaces out repeated
- * keyframe requests). Default 100000. RTM_ERR_NULL_POINTER.
- */
-rtm_status rtm_track_set_rtt(rtm_track_t *track, uint64_t rtt_us);
 
 /**
  * The next thing to do at `now_us`, written into `*out` (set
