@@ -94,7 +94,6 @@ struct Cluster {
     size_first_arrival: u32,
     bytes: u64,
     received: u32,
-    lost: u32,
     /// Every packet reported (lost or not), in send order; `kept_overflow`
     /// when the cluster had more than [`KEPT`].
     kept: [Kept; KEPT],
@@ -279,10 +278,9 @@ impl ProbeEstimator {
     ) -> Option<ProbeResult> {
         let c = self.clusters.iter_mut().find(|c| c.in_use && c.id == id)?;
         c.keep(send_us, arrival_us, size);
-        let Some(arrival) = arrival_us else {
-            c.lost += 1;
-            return None;
-        };
+        // A lost packet counts only among the kept ones (the send rate of
+        // a jittery path's reading).
+        let arrival = arrival_us?;
         if c.received == 0 {
             c.first_send = send_us;
             c.last_send = send_us;
