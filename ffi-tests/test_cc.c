@@ -773,6 +773,91 @@ typedef struct {
 static arrival arrivals[RING];
 static fb_msg fbs[64];
 
+/* ---- Pacer: retransmission overdraft (appended after 0.2.0) ------------------ */
+
+/* The config as 0.2.0 released it, before retransmission_overdraft_us. */
+typedef struct {
+    size_t struct_size;
+    size_t capacity_packets;
+    size_t max_streams;
+    uint64_t max_burst_us;
+    double pacing_factor;
+    uint64_t initial_rate_bps;
+    uint64_t ttl_us[RTM_PACKET_CLASSES];
+    bool pace_audio;
+    size_t max_padding_bytes;
+    size_t max_packet_bytes;
+} pacer_config_0_2;
+
+/* At 400 kbit/s (factor 1): a 1200-byte video packet leaves, a
+ * retransmission is pushed 1 ms later; when does it leave (µs after)? */
+static uint64_t retransmission_wait(const rtm_pacer_config *cfg) {
+    rtm_pacer_t *pacer = NULL;
+    rtm_pacer_output out;
+    uint8_t data[1200];
+    uint64_t now = 1000000, at = 0;
+    memset(data, 0x22, sizeof data);
+    CHECK_STATUS(rtm_pacer_new(cfg, &pacer), RTM_OK);
+    CHECK_STATUS(rtm_pacer_set_target_bitrate(pacer, 400000), RTM_OK);
+    CHECK_STATUS(rtm_pacer_poll(pacer, 0, SIZED(out)), RTM_NOTHING_DUE);
+    CHECK_STATUS(rtm_pacer_push_copy(pacer, now, 1, RTM_PACKET_CLASS_VIDEO, data, 1200, true),
+                 RTM_OK);
+    CHECK_STATUS(rtm_pacer_push_copy(pacer, now, 1, RTM_PACKET_CLASS_VIDEO, data, 1200, false),
+                 RTM_OK);
+    CHECK_STATUS(rtm_pacer_poll(pacer, now, SIZED(out)), RTM_OK);
+    CHECK(out.kind == RTM_PACER_OUTPUT_SEND && out.packet_class == RTM_PACKET_CLASS_VIDEO);
+    now += 1000;
+    CHECK_STATUS(
+        rtm_pacer_push_copy(pacer, now, 1, RTM_PACKET_CLASS_RETRANSMISSION, data, 1200, false),
+        RTM_OK);
+    for (;;) {
+        rtm_status s = rtm_pacer_poll(pacer, now, SIZED(out));
+        if (s == RTM_OK) {
+            break;
+        }
+        CHECK(s == RTM_NOTHING_DUE && out.wakeup_us > now && out.wakeup_us != RTM_NO_WAKEUP);
+        if (s != RTM_NOTHING_DUE || out.wakeup_us == RTM_NO_WAKEUP) {
+            break;
+        }
+        now = out.wakeup_us;
+    }
+    CHECK(out.packet_class == RTM_PACKET_CLASS_RETRANSMISSION);
+    at = now - 1001000;
+    rtm_pacer_free(pacer);
+    return at;
+}
+
+static void test_pacer_overdraft(void) {
+    rtm_pacer_config cfg;
+    pacer_config_0_2 old;
+    uint64_t paced, fast;
+    CHECK(offsetof(rtm_pacer_config, retransmission_overdraft_us) == sizeof(pacer_config_0_2));
+    memset(&cfg, 0xa5, sizeof cfg);
+    CHECK_STATUS(rtm_pacer_config_init(&cfg, sizeof cfg), RTM_OK);
+    CHECK(cfg.struct_size == sizeof cfg && cfg.retransmission_overdraft_us == 0);
+    /* A size inside the appended field: refused. */
+    CHECK_STATUS(rtm_pacer_config_init(&cfg, sizeof(pacer_config_0_2) + 4),
+                 RTM_ERR_INVALID_ARGUMENT);
+    /* A caller of 0.2.0 gets the default: held to the budget, the
+     * retransmission waits out the video packet's debt (~19 ms). */
+    memset(&old, 0, sizeof old);
+    CHECK_STATUS(rtm_pacer_config_init((rtm_pacer_config *)&old, sizeof old), RTM_OK);
+    CHECK(old.struct_size == sizeof old && old.capacity_packets == 2048);
+    old.pacing_factor = 1.0;
+    paced = retransmission_wait((const rtm_pacer_config *)&old);
+    rtm_pacer_config_init(&cfg, sizeof cfg);
+    cfg.pacing_factor = 1.0;
+    CHECK(retransmission_wait(&cfg) == paced);
+    /* With a 20 ms overdraft it leaves at once. */
+    cfg.retransmission_overdraft_us = 20000;
+    fast = retransmission_wait(&cfg);
+    printf("pacer: retransmission behind a 1200 B video packet at 400 kbit/s: %llu us with a "
+           "20 ms overdraft, %llu us without\n",
+           (unsigned long long)fast, (unsigned long long)paced);
+    CHECK(fast == 0);
+    CHECK(paced >= 15000 && paced <= 25000);
+}
+
 static void test_end_to_end(void) {
     rtm_bwe_t *bwe = NULL;
     rtm_pacer_t *pacer = NULL;
@@ -989,6 +1074,7 @@ int main(void) {
     test_recorder_roundtrip();
     test_bwe_api();
     test_pacer_api();
+    test_pacer_overdraft();
     test_end_to_end();
     test_hostile();
     return check_report("test_cc");

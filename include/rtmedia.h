@@ -1344,6 +1344,15 @@ typedef struct rtm_pacer_config {
    * their buffers without allocating).
    */
   size_t max_packet_bytes;
+  /**
+   * A retransmission may leave while the budget's debt is under this
+   * much time at the pacing rate, µs; the video after it repays the
+   * debt. At 400 kbit/s one 1,200-byte video packet is 24 ms of debt:
+   * 20000 lets a retransmission go at once. Default 0 (held to the
+   * budget like video). (Appended after 0.2.0: a caller compiled
+   * without it gets the default.)
+   */
+  uint64_t retransmission_overdraft_us;
 } rtm_pacer_config;
 
 /**

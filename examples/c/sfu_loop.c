@@ -509,6 +509,7 @@ int main(void) {
      * from SFU_SSRC; the subscriber on FWD_SSRC with RTX negotiated, starting on layer 0. */
     rtm_track_config tc;
     rtm_track_subscriber_config sc;
+    rtm_pacer_config pc;
     rtm_bwe_config bc;
     rtm_status s = rtm_track_config_init(&tc, sizeof tc);
     tc.rtcp_ssrc = SFU_SSRC;
@@ -517,10 +518,14 @@ int main(void) {
     sc.ssrc = FWD_SSRC, sc.rtx_ssrc = RTX_SSRC, sc.rtx_payload_type = RTX_PAYLOAD_TYPE;
     sc.target = (rtm_layer){.spatial = 0, .temporal = 2}; /* low layer, all TIDs */
     if (s == RTM_OK) s = rtm_track_add_subscriber(sfu.track, SUBSCRIBER, &sc, now_us());
-    /* Its transport: a pacer (defaults) and an estimator that starts where this stream
-     * fits and does not probe (probes need padding on an RTX stream the host numbers,
-     * and here the track numbers the subscriber's RTX). */
-    if (s == RTM_OK) s = rtm_pacer_new(NULL, &sfu.pacer);
+    /* Its transport: a pacer whose retransmissions may overdraw its budget by 20 ms (a
+     * receiver waits for them; behind one video packet's debt at a low rate they would
+     * arrive late), and an estimator that starts where this stream fits and does not
+     * probe (probes need padding on an RTX stream the host numbers, and here the track
+     * numbers the subscriber's RTX). */
+    if (s == RTM_OK) s = rtm_pacer_config_init(&pc, sizeof pc);
+    pc.retransmission_overdraft_us = 20000;
+    if (s == RTM_OK) s = rtm_pacer_new(&pc, &sfu.pacer);
     if (s == RTM_OK) s = rtm_bwe_config_init(&bc, sizeof bc);
     bc.start_bps = 2000000, bc.initial_probes = false, bc.periodic_probes = false;
     if (s == RTM_OK) s = rtm_bwe_new(&bc, now_us(), &sfu.bwe);

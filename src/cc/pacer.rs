@@ -13,7 +13,10 @@
 //! - priority classes, audio > retransmission > video > padding, and inside
 //!   a class round-robin between SSRCs, so one stream's keyframe does not
 //!   hold back another's frames; audio is not held by the budget (it is
-//!   small and late audio is lost audio) but is counted in it;
+//!   small and late audio is lost audio) but is counted in it; a
+//!   retransmission may be let overdraw it by `retransmission_overdraft_us`
+//!   (a receiver is already waiting for it, and at low rates one video
+//!   packet's debt is 20-30 ms), and the video after it repays the debt;
 //! - a time-to-live per class: a packet queued longer is dropped and
 //!   counted (a retransmission that cannot arrive in time only costs);
 //! - a video packet marked as the start of a keyframe drops that SSRC's
@@ -74,6 +77,14 @@ pub struct PacerConfig {
     pub pace_audio: bool,
     /// Largest padding request, bytes. Default 1200.
     pub max_padding_bytes: usize,
+    /// A retransmission may leave while the budget's debt is less than
+    /// this much time at the pacing rate, µs; the video after it repays
+    /// the debt, and bursts of retransmissions keep to the rate beyond it.
+    /// At 400 kbit/s one 1,200-byte video packet leaves 24 ms of debt, and
+    /// a retransmission waiting it out may arrive after the receiver's
+    /// reserve: 20 ms lets it go at once. Default 0 (held to the budget
+    /// like video, as libwebrtc's pacer does).
+    pub retransmission_overdraft_us: u64,
 }
 
 impl Default for PacerConfig {
@@ -87,6 +98,7 @@ impl Default for PacerConfig {
             ttl_us: [100_000, 250_000, 2_000_000, 50_000],
             pace_audio: false,
             max_padding_bytes: 1200,
+            retransmission_overdraft_us: 0,
         }
     }
 }
@@ -183,6 +195,8 @@ pub struct Pacer {
     /// (kept with the rate: no division per packet).
     bytes_per_us: f64,
     budget_cap: f64,
+    /// How far below zero the budget may be for a retransmission, bytes.
+    retransmission_overdraft: f64,
     /// Bytes that may leave now (negative: debt).
     budget: f64,
     last_refill_us: Option<u64>,
@@ -216,6 +230,7 @@ impl Pacer {
             rate_bps: 0,
             bytes_per_us: 0.0,
             budget_cap: 0.0,
+            retransmission_overdraft: 0.0,
             budget: 0.0,
             last_refill_us: None,
             streams: Vec::with_capacity(config.max_streams),
@@ -251,6 +266,16 @@ impl Pacer {
         self.rate_bps = rate_bps.max(1);
         self.bytes_per_us = self.rate_bps as f64 / 8e6;
         self.budget_cap = (self.bytes_per_us * self.config.max_burst_us as f64).max(1.0);
+        self.retransmission_overdraft =
+            self.bytes_per_us * self.config.retransmission_overdraft_us as f64;
+    }
+
+    /// The lowest budget at which a packet of `class` may still leave.
+    fn floor(&self, class: PacketClass) -> f64 {
+        match class {
+            PacketClass::Retransmission => -self.retransmission_overdraft,
+            _ => 0.0,
+        }
     }
 
     /// The pacing rate now, bits/s.
@@ -426,20 +451,21 @@ impl Pacer {
         }
         match next_class {
             None => PacerOutput::Wait(None),
-            Some(class) if self.budget > 0.0 => self.send_next(now, class, None),
+            Some(class) if self.budget > self.floor(class) => self.send_next(now, class, None),
             Some(_) => PacerOutput::Wait(Some(self.budget_due(now, next_class))),
         }
     }
 
-    /// When the budget turns positive again (now if it is).
+    /// When the budget rises above `class`'s floor again (now if it is).
     fn budget_due(&self, now: u64, class: Option<PacketClass>) -> u64 {
-        if class.is_none() {
+        let Some(class) = class else {
             return u64::MAX;
-        }
-        if self.budget > 0.0 {
+        };
+        let floor = self.floor(class);
+        if self.budget > floor {
             return now;
         }
-        let wait = (-self.budget / self.bytes_per_us).ceil() as u64 + 1;
+        let wait = ((floor - self.budget) / self.bytes_per_us).ceil() as u64 + 1;
         now.saturating_add(wait)
     }
 

@@ -229,3 +229,79 @@ fn the_wakeup_is_when_the_budget_allows_the_next_packet() {
         "{times:?}"
     );
 }
+
+#[test]
+fn a_retransmission_may_overdraw_the_budget_a_little_and_the_video_repays_it() {
+    // 400 kbit/s pacing: one 1200-byte packet is 24 ms of budget. Returns
+    // when the retransmission and the last packet left.
+    fn rtx_sent_at(overdraft_us: u64) -> (u64, u64) {
+        let mut p = Pacer::new(PacerConfig {
+            pacing_factor: 1.0,
+            retransmission_overdraft_us: overdraft_us,
+            ..PacerConfig::default()
+        });
+        p.set_target_bitrate(400_000);
+        assert!(matches!(p.poll(0), PacerOutput::Wait(None)));
+        let start = 1_000_000;
+        for i in 0..4 {
+            p.push(start, 1, PacketClass::Video, packet(1200), i == 0)
+                .unwrap();
+        }
+        // The first video packet leaves and leaves the budget in debt; a
+        // NACK comes 1 ms later.
+        assert!(matches!(p.poll(start), PacerOutput::Send(_)));
+        p.push(
+            start + 1_000,
+            1,
+            PacketClass::Retransmission,
+            packet(1200),
+            false,
+        )
+        .unwrap();
+        let out = drain(&mut p, start + 1_000, 10_000_000);
+        let rtx = out
+            .iter()
+            .find(|(_, o)| sent(o).unwrap().class == PacketClass::Retransmission)
+            .unwrap()
+            .0;
+        let last = out.last().unwrap().0;
+        (rtx - start, last - start)
+    }
+    // Held to the budget: the retransmission waits out the video packet's
+    // debt (about 19 ms with the 5 ms burst saved before it).
+    let (paced, paced_end) = rtx_sent_at(0);
+    assert!(paced >= 15_000, "paced retransmission after {paced} µs");
+    assert_eq!(PacerConfig::default().retransmission_overdraft_us, 0);
+    // With a 20 ms overdraft it leaves at once.
+    let (fast, fast_end) = rtx_sent_at(20_000);
+    assert!(fast <= 1_000, "retransmission after {fast} µs");
+    // The overdraft is repaid: the five packets take as long either way.
+    assert!(
+        fast_end.abs_diff(paced_end) <= 1_000,
+        "{fast_end} vs {paced_end}"
+    );
+}
+
+#[test]
+fn retransmissions_beyond_the_overdraft_are_paced() {
+    let mut p = Pacer::new(PacerConfig {
+        pacing_factor: 1.0,
+        retransmission_overdraft_us: 20_000,
+        ..PacerConfig::default()
+    });
+    p.set_target_bitrate(400_000);
+    let start = 1_000_000;
+    for _ in 0..10 {
+        p.push(start, 1, PacketClass::Retransmission, packet(1200), false)
+            .unwrap();
+    }
+    let out = drain(&mut p, start, 10_000_000);
+    assert_eq!(out.len(), 10);
+    // The saved burst and the overdraft let the first ones out at once;
+    // the rest keep to the rate: 12,000 bytes at 50 bytes/ms is 240 ms,
+    // less the 5 ms burst and the 20 ms overdraft (and one packet).
+    let at_once = out.iter().filter(|(t, _)| *t == start).count();
+    assert!(at_once <= 2, "{at_once} retransmissions at once");
+    let took = out.last().unwrap().0 - start;
+    assert!((185_000..=220_000).contains(&took), "took {took} µs");
+}

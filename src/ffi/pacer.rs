@@ -89,6 +89,13 @@ pub struct rtm_pacer_config {
     /// RTM_DEFAULT_MAX_PACKET_BYTES (1500; copies up to this long reuse
     /// their buffers without allocating).
     pub max_packet_bytes: usize,
+    /// A retransmission may leave while the budget's debt is under this
+    /// much time at the pacing rate, µs; the video after it repays the
+    /// debt. At 400 kbit/s one 1,200-byte video packet is 24 ms of debt:
+    /// 20000 lets a retransmission go at once. Default 0 (held to the
+    /// budget like video). (Appended after 0.2.0: a caller compiled
+    /// without it gets the default.)
+    pub retransmission_overdraft_us: u64,
 }
 
 /// `rtm_pacer_config` with its bool as a byte (same layout).
@@ -105,9 +112,14 @@ struct RawConfig {
     pace_audio: u8,
     max_padding_bytes: usize,
     max_packet_bytes: usize,
+    retransmission_overdraft_us: u64,
 }
 const _: () =
     assert!(core::mem::size_of::<RawConfig>() == core::mem::size_of::<rtm_pacer_config>());
+const _: () = assert!(
+    core::mem::offset_of!(RawConfig, retransmission_overdraft_us)
+        == core::mem::offset_of!(rtm_pacer_config, retransmission_overdraft_us)
+);
 
 /// What `rtm_pacer_poll` gives (a growable struct: set `struct_size =
 /// sizeof` before the call).
@@ -165,12 +177,9 @@ pub struct rtm_pacer_stats {
     pub queue_time_us: u64,
 }
 
-args::versioned!(
-    rtm_pacer_config,
-    RawConfig,
-    rtm_pacer_output,
-    rtm_pacer_stats
-);
+args::versioned_grown!(rtm_pacer_config, first_new_field: retransmission_overdraft_us);
+args::versioned_grown!(RawConfig, first_new_field: retransmission_overdraft_us);
+args::versioned!(rtm_pacer_output, rtm_pacer_stats);
 
 /// Most `capacity_packets` may be.
 pub const RTM_PACER_MAX_CAPACITY: usize = 65_536;
@@ -190,6 +199,7 @@ fn default_raw() -> RawConfig {
         pace_audio: d.pace_audio.into(),
         max_padding_bytes: d.max_padding_bytes,
         max_packet_bytes: super::jitter::RTM_DEFAULT_MAX_PACKET_BYTES,
+        retransmission_overdraft_us: d.retransmission_overdraft_us,
     }
 }
 
@@ -241,6 +251,7 @@ pub unsafe extern "C" fn rtm_pacer_new(
             ttl_us: c.ttl_us,
             pace_audio: c.pace_audio != 0,
             max_padding_bytes: c.max_padding_bytes,
+            retransmission_overdraft_us: c.retransmission_overdraft_us,
         });
         *out = handle::into_raw(rtm_pacer {
             pacer,
