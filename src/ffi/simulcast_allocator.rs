@@ -31,8 +31,10 @@ pub struct rtm_allocator_config {
     /// `sizeof` the caller's struct, set by `rtm_allocator_config_init`.
     pub struct_size: usize,
     /// Relative estimate change (finite, >= 0) below which nothing is
-    /// re-allocated, unless the current allocation no longer fits.
-    /// Default 0.1.
+    /// re-allocated, unless the current allocation no longer fits; also
+    /// the share of the estimate a spatial upgrade must leave unallocated
+    /// (a layer's rate wobbles, and an upgrade taken back costs a second
+    /// keyframe). Default 0.1.
     pub min_change: f64,
     /// No upgrade for this long after a bandwidth downgrade, µs.
     /// Default 5000000.
@@ -286,7 +288,8 @@ pub unsafe extern "C" fn rtm_allocator_on_probe_result(
 
 /// The estimate the cheapest next upgrade step of any (not muted) track
 /// needs after the last `rtm_allocator_allocate`, bits/s, into `*bps`: the
-/// allocation's total plus the step, or what carries the step's keyframe
+/// allocation's total plus the step (divided by 1 - `min_change` for a
+/// spatial step, the headroom it must leave), or what carries the step's keyframe
 /// within `max_keyframe_transfer_us` if more (a paused track's lowest layer
 /// counts as a step). What to probe for: give it to
 /// `rtm_video_budget_probe_bps`, then `rtm_bwe_request_probe`. RTM_OK;

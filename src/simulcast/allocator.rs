@@ -4,7 +4,8 @@
 //! on stage, then thumbnails): first every track gets its lowest alive layer
 //! while the budget lasts, then each track in turn climbs as high as the
 //! rest of the budget allows. Hysteresis keeps layers from oscillating:
-//! estimate changes smaller than `min_change` are ignored, and after a
+//! estimate changes smaller than `min_change` are ignored, a spatial upgrade
+//! must leave `min_change` of the estimate unallocated, and after a
 //! downgrade caused by bandwidth no track is upgraded for `upgrade_hold_us`.
 //!
 //! With `probe_confirmed_upgrades` (for an estimate from a congestion
@@ -23,7 +24,10 @@ use super::{Layer, LayerBitrates, MAX_SPATIAL, MAX_TEMPORAL};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AllocatorConfig {
     /// Relative estimate change below which nothing is re-allocated, unless
-    /// the current allocation no longer fits. Default 0.1.
+    /// the current allocation no longer fits; also the share of the
+    /// estimate a spatial upgrade must leave unallocated (a layer's rate
+    /// wobbles, and an upgrade taken back costs a second keyframe).
+    /// Default 0.1.
     pub min_change: f64,
     /// No upgrade for this long after a bandwidth downgrade. Default 5 s.
     pub upgrade_hold_us: u64,
@@ -199,9 +203,10 @@ impl Allocator {
     }
 
     /// The estimate the cheapest next upgrade step of any track needs, after
-    /// the last `allocate` (the allocation's total plus the step, or what
-    /// carries the step's keyframe in time if more); `None` when every
-    /// track is at its maximum (nothing to probe for).
+    /// the last `allocate` (the allocation's total plus the step, with the
+    /// headroom of a spatial upgrade, or what carries the step's keyframe in
+    /// time if more); `None` when every track is at its maximum (nothing to
+    /// probe for).
     pub fn wanted_bps(&self) -> Option<u64> {
         self.wanted
     }
@@ -302,7 +307,13 @@ impl Allocator {
                     .filter(|&l| a.layer.is_none_or(|c| l > c))
                     .find(|&l| t.bitrates.get(l) > have)
                     .map(|l| {
-                        let step = total - have + t.bitrates.get(l);
+                        let mut step = total - have + t.bitrates.get(l);
+                        if current.is_some_and(|c| l.spatial > c) {
+                            // The headroom a spatial upgrade leaves (see
+                            // `compute`).
+                            let share = (1.0 - self.config.min_change).max(0.01);
+                            step = (step as f64 / share).ceil() as u64;
+                        }
                         let key = if limit == 0 || current.is_some_and(|c| l.spatial <= c) {
                             0
                         } else {
@@ -382,6 +393,12 @@ impl Allocator {
             }
         }
         // Pass 2: each track, by priority, climbs as far as the budget goes.
+        // A spatial upgrade of a track that has a layer costs a keyframe: it
+        // must leave `min_change` of the estimate unallocated, or the new
+        // layer's own rate wobble (encoders overshoot by 5-10 %) takes it
+        // back at the next allocation, a second keyframe on a link that
+        // had no room for the first.
+        let headroom = (estimate as f64 * self.config.min_change) as u64;
         for &i in &self.order {
             let t = &tracks[i];
             let Some(mut have) = self.scratch[i].layer else {
@@ -395,7 +412,12 @@ impl Allocator {
             {
                 let rate = t.bitrates.get(step);
                 let extra = rate.saturating_sub(self.scratch[i].bitrate);
-                if step > have && extra <= budget && rate >= self.scratch[i].bitrate {
+                let spare = if current.is_some_and(|c| step.spatial > c) {
+                    headroom
+                } else {
+                    0
+                };
+                if step > have && extra + spare <= budget && rate >= self.scratch[i].bitrate {
                     budget -= extra;
                     have = step;
                     self.scratch[i] = Allocation {
@@ -523,6 +545,39 @@ mod tests {
         assert_eq!(
             a.allocate(2_000_000, &t, 6_100_000)[0].layer,
             Some(Layer::new(2, 2))
+        );
+    }
+
+    #[test]
+    fn a_spatial_upgrade_needs_headroom_so_the_layers_wobble_does_not_take_it_back() {
+        // The allocation is 0/2 (150 k); the estimate, 205 k, barely covers
+        // 1/0 (200 k). Upgrading would cost a keyframe and be taken back at
+        // the next allocation when 1/0 sends 210 k (encoders overshoot).
+        let mut a = Allocator::new(AllocatorConfig::default(), 1);
+        let mut t = [track(1)];
+        t[0].max_layer = Layer::new(1, 2);
+        assert_eq!(a.allocate(180_000, &t, 0)[0].layer, Some(Layer::new(0, 2)));
+        let layers: Vec<_> = [205_000, 205_000]
+            .into_iter()
+            .zip([200_000, 210_000])
+            .enumerate()
+            .map(|(i, (estimate, rate))| {
+                t[0].bitrates.0[1][0] = rate;
+                a.allocate(estimate, &t, 200_000 * (i as u64 + 1))[0].layer
+            })
+            .collect();
+        assert_eq!(layers, [Some(Layer::new(0, 2)); 2], "no up-and-down");
+        // With min_change (10 %) to spare it goes up, and a wobble of the
+        // layer's rate within that keeps it there.
+        t[0].bitrates.0[1][0] = 200_000;
+        assert_eq!(
+            a.allocate(230_000, &t, 600_000)[0].layer,
+            Some(Layer::new(1, 0))
+        );
+        t[0].bitrates.0[1][0] = 215_000;
+        assert_eq!(
+            a.allocate(225_000, &t, 800_000)[0].layer,
+            Some(Layer::new(1, 0))
         );
     }
 
