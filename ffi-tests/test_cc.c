@@ -727,10 +727,22 @@ static void test_pacer_api(void) {
     probe.struct_size = sizeof probe;
     CHECK_STATUS(rtm_pacer_start_probe(pacer, 2000000, NULL), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_pacer_start_probe(NULL, 2000000, &probe), RTM_ERR_NULL_POINTER);
+    uint32_t probing = 77;
+    CHECK_STATUS(rtm_pacer_probing(pacer, &probing), RTM_NOTHING_DUE);
+    CHECK(probing == 77);
     CHECK_STATUS(rtm_pacer_start_probe(pacer, 2000000, &probe), RTM_OK);
+    CHECK_STATUS(rtm_pacer_probing(pacer, &probing), RTM_OK);
+    CHECK(probing == 5);
+    CHECK_STATUS(rtm_pacer_probing(pacer, NULL), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_pacer_probing(NULL, &probing), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_pacer_poll(pacer, 2000000, SIZED(out)), RTM_OK);
     CHECK(out.kind == RTM_PACER_OUTPUT_PADDING && out.probe_cluster == 5 && out.len > 0 &&
           out.data == NULL);
+    /* The cluster's bytes are all asked for within its duration: then it
+     * has ended. */
+    for (uint64_t now = 2000000; now < 2100000 && rtm_pacer_probing(pacer, &probing) == RTM_OK; now += 1000)
+        while (rtm_pacer_poll(pacer, now, SIZED(out)) == RTM_OK) CHECK(out.kind == RTM_PACER_OUTPUT_PADDING);
+    CHECK_STATUS(rtm_pacer_probing(pacer, &probing), RTM_NOTHING_DUE);
 
     CHECK_STATUS(rtm_pacer_get_stats(pacer, SIZED(st)), RTM_OK);
     CHECK(st.sent_packets[RTM_PACKET_CLASS_AUDIO] == 1 &&

@@ -2341,6 +2341,12 @@ typedef struct rtm_track_stats {
    * PLIs given to the host for the publisher.
    */
   uint64_t keyframe_requests_sent;
+  /**
+   * RTX re-sends written as probe padding
+   * (`rtm_track_write_probe_padding`). (Appended after 0.2.0: a caller
+   * compiled without it does not get it.)
+   */
+  uint64_t probe_padding_sent;
 } rtm_track_stats;
 
 /**
@@ -3458,6 +3464,15 @@ rtm_status rtm_pacer_poll(rtm_pacer_t *pacer, uint64_t now_us, struct rtm_pacer_
 rtm_status rtm_pacer_next_wakeup(const rtm_pacer_t *pacer, uint64_t now_us, uint64_t *at);
 
 /**
+ * The probe cluster still being sent (`*id`, as given to
+ * `rtm_pacer_start_probe`): RTM_OK, or RTM_NOTHING_DUE when none runs
+ * (`*id` untouched). Start the next cluster from `rtm_bwe_poll_probe` only
+ * when none runs: `rtm_pacer_start_probe` replaces a running one, whose
+ * result is then lost. RTM_ERR_NULL_POINTER. Only reads the pacer.
+ */
+rtm_status rtm_pacer_probing(const rtm_pacer_t *pacer, uint32_t *id);
+
+/**
  * The pacer's counters into `*stats` (set `stats->struct_size = sizeof
  * *stats` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a
  * bad `struct_size`. Only reads the pacer.
@@ -4494,6 +4509,32 @@ rtm_status rtm_track_poll_output(rtm_track_t *track,
                                  uint8_t *buf,
                                  size_t cap,
                                  struct rtm_track_output *out);
+
+/**
+ * Writes into `buf[0..*len]` probe padding for `subscriber`: a recent
+ * packet sent to it sent again as RFC 4588 RTX on its RTX SSRC and
+ * payload type, with the next RTX sequence number. Of its last 8 packets,
+ * one not sent as padding by the last 8 calls, whose length is closest to
+ * `bytes`. Use it when `rtm_pacer_poll` asks for RTM_PACER_OUTPUT_PADDING
+ * of `len` bytes: call it with the bytes still wanted until they are
+ * covered (the pacer counted them all as sent), protect and send each
+ * like an RTX packet from `rtm_track_poll_output`, stamped with the probe
+ * cluster. It carries the probe's bytes and repairs the picture if the
+ * original was lost.
+ * RTM_OK; RTM_NOTHING_DUE (`*len` = 0) when the subscriber has no RTX or
+ * nothing recent can be sent again: send a padding-only packet instead
+ * (a re-send on the media SSRC would read as a duplicate).
+ * RTM_ERR_BUFFER_TOO_SMALL: nothing was written or counted, `*len` is the
+ * capacity needed (like `rtm_track_poll_output`'s: the longest packet + 3).
+ * RTM_ERR_NOT_FOUND for an unknown subscriber; RTM_ERR_NULL_POINTER
+ * (`track`, `buf`, `len`). Allocates nothing. `buf` stays the caller's.
+ */
+rtm_status rtm_track_write_probe_padding(rtm_track_t *track,
+                                         uint64_t subscriber,
+                                         size_t bytes,
+                                         uint8_t *buf,
+                                         size_t cap,
+                                         size_t *len);
 
 /**
  * The measured bitrates of the track's alive layers over the last second

@@ -1,7 +1,8 @@
 //! The track's C functions allocate nothing per packet in steady state: a
 //! three-layer VP8 publisher through `rtm_track_push_rtp_copy`, two
 //! subscribers (one with RTX) drained with `rtm_track_poll_output`, their
-//! NACKs and PLIs through `rtm_track_push_subscriber_rtcp`, counted by a
+//! NACKs and PLIs through `rtm_track_push_subscriber_rtcp`, probe padding
+//! through `rtm_track_write_probe_padding`, counted by a
 //! counting global allocator (as `tests/alloc_free_cc_capi.rs`).
 
 use rtmedia::ffi::status::rtm_status;
@@ -127,6 +128,23 @@ fn push_poll_and_feedback_allocate_nothing_in_steady_state() {
                         }
                     }
                 }
+                // Probe padding for both subscribers each frame: an RTX
+                // re-send for the one with RTX, nothing for the other.
+                for id in [1u64, 2] {
+                    let mut len = 0;
+                    let st = rtm_track_write_probe_padding(
+                        track,
+                        id,
+                        1000,
+                        buf.as_mut_ptr(),
+                        buf.len(),
+                        &mut len,
+                    );
+                    assert!(
+                        st == rtm_status::RTM_OK || st == rtm_status::RTM_NOTHING_DUE,
+                        "{st:?}"
+                    );
+                }
                 // Every fifth frame each subscriber NACKs its packet before
                 // last; every 50th it sends a PLI.
                 for id in [1u64, 2] {
@@ -167,6 +185,11 @@ fn push_poll_and_feedback_allocate_nothing_in_steady_state() {
         assert!(stats.rtx_sent > 0 && stats.retransmitted > stats.rtx_sent);
         assert!(nacked > 100, "NACKs answered while measured: {nacked}");
         assert!(stats.keyframe_requests_sent > 2);
+        assert!(
+            stats.probe_padding_sent >= 450,
+            "{}",
+            stats.probe_padding_sent
+        );
         rtm_track_free(track);
     }
 }

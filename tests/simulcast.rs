@@ -679,3 +679,102 @@ fn bad_input_is_refused() {
     assert_eq!(src.stats().malformed, 2);
     assert_eq!(src.stats().unknown_ssrc, 1);
 }
+
+/// Probe padding through the track: a recent packet sent again as RFC 4588
+/// RTX on the subscriber's RTX stream (restored, it is byte for byte what
+/// the subscriber received), only where RTX was negotiated, not counted as
+/// a retransmission.
+#[test]
+fn probe_padding_is_a_recent_packet_sent_again_as_rtx() {
+    use rtmedia::jitter::{restore_rtx, RtxConfig as JitterRtx};
+    use rtmedia::simulcast::{Output, RtxConfig, SubscriberConfig, Track, TrackConfig, TrackError};
+    let mut track = Track::new(TrackConfig::default(), &SSRCS).unwrap();
+    let rtx = RtxConfig {
+        ssrc: 0x0200,
+        payload_type: 97,
+    };
+    for (id, rtx) in [(1u64, Some(rtx)), (2, None)] {
+        let config = SubscriberConfig {
+            forwarder: ForwarderConfig {
+                ssrc: OUT_SSRC + id as u32,
+                ..Default::default()
+            },
+            rtx,
+        };
+        track
+            .add_subscriber(id, config, Layer::new(0, 2), 0)
+            .unwrap();
+    }
+    let mut buf = [0u8; 1500];
+    // Nothing sent yet: nothing to send again.
+    assert_eq!(track.write_probe_padding(1, 60, &mut buf), Ok(None));
+    let mut publisher = Publisher::new();
+    let mut received: Vec<Vec<u8>> = Vec::new();
+    for f in 0..8u64 {
+        let key: &[usize] = if f == 0 { &[0, 1, 2] } else { &[] };
+        for p in publisher.frame(&[0, 1, 2], key) {
+            track.push_rtp(p, f * 33_000).unwrap();
+            while let Output::Rtp {
+                subscriber, len, ..
+            } = track.poll_output(f * 33_000, &mut buf).unwrap()
+            {
+                if subscriber == 1 {
+                    received.push(buf[..len].to_vec());
+                }
+            }
+        }
+    }
+    assert_eq!(received.len(), 16, "two packets per frame");
+    let restore = JitterRtx {
+        rtx_ssrc: rtx.ssrc,
+        media_ssrc: OUT_SSRC + 1,
+        media_payload_type: 96,
+    };
+    // A probe wants more bytes than one packet: the calls cycle through the
+    // last eight packets before any is sent twice.
+    let mut rtx_seqs = Vec::new();
+    let mut restored_packets: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..9 {
+        let len = track
+            .write_probe_padding(1, 60, &mut buf)
+            .unwrap()
+            .expect("a recent packet");
+        let packet = RtpPacket::parse(&buf[..len]).unwrap();
+        assert_eq!((packet.ssrc(), packet.payload_type()), (0x0200, 97));
+        rtx_seqs.push(packet.sequence_number());
+        let restored = restore_rtx(Bytes::copy_from_slice(&buf[..len]), &restore).unwrap();
+        assert!(
+            received[received.len() - 8..].contains(&restored.to_vec()),
+            "one of the last eight packets, as received"
+        );
+        restored_packets.push(restored.to_vec());
+    }
+    let mut distinct = restored_packets[..8].to_vec();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 8, "each of the last eight once");
+    for w in rtx_seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "RTX numbering has no gap");
+    }
+    assert_eq!(track.stats().probe_padding_sent, 9);
+    assert_eq!(track.stats().retransmitted, 0);
+    // Without RTX: padding-only packets are the host's.
+    assert_eq!(track.write_probe_padding(2, 60, &mut buf), Ok(None));
+    assert_eq!(
+        track.write_probe_padding(9, 60, &mut buf),
+        Err(TrackError::UnknownSubscriber)
+    );
+    // A buffer too small says how much is needed; nothing is counted.
+    let mut small = [0u8; 30];
+    let Err(TrackError::BufferTooSmall { needed }) = track.write_probe_padding(1, 60, &mut small)
+    else {
+        panic!("a 30-byte buffer is too small");
+    };
+    assert!(needed > 30 && needed <= received.iter().map(Vec::len).max().unwrap() + 3);
+    assert_eq!(track.stats().probe_padding_sent, 9);
+    let mut fits = vec![0u8; needed];
+    assert!(track
+        .write_probe_padding(1, 60, &mut fits)
+        .unwrap()
+        .is_some());
+}

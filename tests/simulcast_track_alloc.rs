@@ -1,6 +1,7 @@
 //! Proves `simulcast::Track`'s per-packet paths allocate nothing in steady
 //! state: push → poll_output fan-out to three subscribers (one with RTX),
-//! target changes, subscriber NACKs answered (RTX and plain) and PLIs, on
+//! target changes, subscriber NACKs answered (RTX and plain), PLIs and
+//! probe padding written as RTX re-sends, on
 //! a real libvpx simulcast trace. A counting global allocator (the pattern
 //! of `tests/alloc_free.rs`) counts this thread's allocations.
 
@@ -84,9 +85,9 @@ fn track_push_poll_nack_and_switches_allocate_nothing() {
     let mut out = [0u8; CAP];
     let mut last_seq = [None::<u16>; 3];
     let counted = received.split_off(WARM_UP);
-    // Returns media, retransmissions, RTX, keyframe requests.
+    // Returns media, retransmissions, RTX, keyframe requests, probe padding.
     let mut run = |packets: Vec<(u64, BytesMut)>, first: usize| {
-        let mut counts = [0u64; 4];
+        let mut counts = [0u64; 5];
         for (i, (at, p)) in packets.into_iter().enumerate() {
             let k = first + i;
             if k % 300 == 0 {
@@ -111,6 +112,10 @@ fn track_push_poll_nack_and_switches_allocate_nothing() {
                         track.push_subscriber_rtcp(&fb[..n]);
                     }
                 }
+            }
+            if k % 20 == 10 {
+                let padding = track.write_probe_padding(0, 1000, &mut out).unwrap();
+                counts[4] += u64::from(padding.is_some());
             }
             if k % 500 == 250 {
                 let mut fb = [0u8; PliBuilder::LEN];
@@ -145,15 +150,16 @@ fn track_push_poll_nack_and_switches_allocate_nothing() {
         counts
     };
     run(received, 0);
-    let mut c = [0; 4];
+    let mut c = [0; 5];
     let n = allocations_in(|| c = run(counted, WARM_UP));
     eprintln!(
-        "counted: media {}, retransmitted {}, rtx {}, keyframe requests {}",
-        c[0], c[1], c[2], c[3]
+        "counted: media {}, retransmitted {}, rtx {}, keyframe requests {}, probe padding {}",
+        c[0], c[1], c[2], c[3], c[4]
     );
     assert_eq!(n, 0, "allocations in Track push/poll_output/feedback");
     assert!(c[0] > 3000, "forwarded");
     assert!(c[1] > 0 && c[2] > 0, "NACKs answered, plain and RTX");
+    assert!(c[4] > 100, "probe padding written");
 }
 
 #[test]

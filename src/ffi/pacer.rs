@@ -521,6 +521,29 @@ pub unsafe extern "C" fn rtm_pacer_next_wakeup(
     }
 }
 
+/// The probe cluster still being sent (`*id`, as given to
+/// `rtm_pacer_start_probe`): RTM_OK, or RTM_NOTHING_DUE when none runs
+/// (`*id` untouched). Start the next cluster from `rtm_bwe_poll_probe` only
+/// when none runs: `rtm_pacer_start_probe` replaces a running one, whose
+/// result is then lost. RTM_ERR_NULL_POINTER. Only reads the pacer.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_pacer_probing(pacer: *const rtm_pacer_t, id: *mut u32) -> rtm_status {
+    let mut running = true;
+    let status = handle::with_shared(pacer, |h| {
+        let id = args::out(id)?;
+        match h.pacer.probing() {
+            Some(p) => *id = p,
+            None => running = false,
+        }
+        Ok(())
+    });
+    if status == rtm_status::RTM_OK && !running {
+        rtm_status::RTM_NOTHING_DUE
+    } else {
+        status
+    }
+}
+
 /// The pacer's counters into `*stats` (set `stats->struct_size = sizeof
 /// *stats` first). RTM_ERR_NULL_POINTER; RTM_ERR_INVALID_ARGUMENT for a
 /// bad `struct_size`. Only reads the pacer.

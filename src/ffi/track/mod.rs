@@ -256,6 +256,10 @@ pub struct rtm_track_stats {
     pub starts_with_request: u64,
     /// PLIs given to the host for the publisher.
     pub keyframe_requests_sent: u64,
+    /// RTX re-sends written as probe padding
+    /// (`rtm_track_write_probe_padding`). (Appended after 0.2.0: a caller
+    /// compiled without it does not get it.)
+    pub probe_padding_sent: u64,
 }
 
 /// One subscriber's state (a growable struct: set `struct_size = sizeof`
@@ -280,9 +284,9 @@ args::versioned!(
     rtm_track_config,
     rtm_track_subscriber_config,
     rtm_track_output,
-    rtm_track_stats,
     rtm_track_subscriber_state
 );
+args::versioned_grown!(rtm_track_stats, first_new_field: probe_padding_sent);
 
 fn default_config() -> rtm_track_config {
     let d = TrackConfig::default();
@@ -525,9 +529,11 @@ pub unsafe extern "C" fn rtm_track_remove_subscriber(
 mod control;
 mod input;
 mod output;
+mod padding;
 mod stats;
 
 pub use control::*;
 pub use input::*;
 pub use output::*;
+pub use padding::*;
 pub use stats::*;

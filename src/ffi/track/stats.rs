@@ -64,6 +64,7 @@ pub unsafe extern "C" fn rtm_track_get_stats(
                 starts_from_history: s.starts_from_history,
                 starts_with_request: s.starts_with_request,
                 keyframe_requests_sent: s.keyframe_requests_sent,
+                probe_padding_sent: s.probe_padding_sent,
             },
         )
     })

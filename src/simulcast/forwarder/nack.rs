@@ -142,6 +142,21 @@ impl Forwarder {
         result
     }
 
+    /// The packet sent `back` packets before the last one (0: the last),
+    /// rebuilt as [`retransmit`](Self::retransmit) would, without counting
+    /// it as a retransmission: probe padding (RFC 4588 RTX re-sends of
+    /// recent packets carry a probe's bytes and are useful if a packet was
+    /// lost, where padding-only packets are not).
+    pub fn rebuild_recent(
+        &self,
+        source: &Source,
+        back: u16,
+        out: &mut [u8],
+    ) -> Result<usize, RetransmitError> {
+        let last = self.last.ok_or(RetransmitError::NotFound)?;
+        self.rebuild(source, (last.ext_seq as u16).wrapping_sub(back), out)
+    }
+
     /// The record a packet of the current layer would have had: one whose
     /// number the subscriber was given but which never went out, because it
     /// arrived (reordered) before the keyframe packet that started the layer.

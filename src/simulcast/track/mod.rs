@@ -28,6 +28,7 @@
 //! every host would otherwise write.
 
 mod feedback;
+mod padding;
 mod rtx;
 
 use std::collections::{HashMap, VecDeque};
@@ -178,6 +179,9 @@ pub struct TrackStats {
     pub starts_with_request: u64,
     /// PLIs handed to the host for the publisher.
     pub keyframe_requests_sent: u64,
+    /// RTX re-sends written as probe padding
+    /// ([`Track::write_probe_padding`]).
+    pub probe_padding_sent: u64,
 }
 
 struct Subscriber {
@@ -186,6 +190,8 @@ struct Subscriber {
     rtx: Option<RtxStream>,
     /// The bandwidth for this track, when the track picks the layer itself.
     available_bps: Option<u64>,
+    /// What the last probe padding sent again.
+    padded: padding::RecentPadding,
 }
 
 /// One published track and its subscribers. `Send`; one thread at a time.
@@ -329,6 +335,7 @@ impl Track {
                 next_seq: (id as u16) ^ 0x5a5a,
             }),
             available_bps: None,
+            padded: padding::RecentPadding::default(),
         });
         self.by_id.insert(id, i);
         self.by_ssrc.insert(ssrc, i);
