@@ -41,6 +41,7 @@ pub(crate) struct MediaClock {
 impl MediaClock {
     /// Places a packet of media time `media_us` arriving at `now`, given the
     /// fastest recent transit (`None` before any) and the most delay held.
+    #[inline]
     pub fn place(
         &mut self,
         media_us: i64,
@@ -60,6 +61,14 @@ impl MediaClock {
             self.pending = None;
             return Placed::Normal(media);
         }
+        self.place_suspect(media, now, base, transit)
+    }
+
+    /// A packet whose transit does not fit: a suspect, or the one that
+    /// confirms a jump. Out of line: rare, and the common path stays short.
+    #[cold]
+    #[inline(never)]
+    fn place_suspect(&mut self, media: i64, now: i64, base: i64, transit: i64) -> Placed {
         let count = match self.pending {
             Some((t, n)) if transit.saturating_sub(t).unsigned_abs() <= AGREE_US.unsigned_abs() => {
                 n + 1

@@ -163,27 +163,45 @@ impl DelayEstimator {
 
     #[inline]
     fn sample(&mut self, transit: i64, now: u64) {
+        self.track_base_transit(transit, now);
+        if self.config.fixed_delay_us.is_none() {
+            self.sample_relative(transit, now);
+        }
+    }
+
+    /// Keeps the fastest transit of the last [`MIN_BUCKETS`] seconds.
+    #[inline]
+    fn track_base_transit(&mut self, transit: i64, now: u64) {
         let bucket = now / BUCKET_US;
         let slot = (bucket % MIN_BUCKETS as u64) as usize;
         if bucket != self.bucket_index {
-            // Clear the buckets the clock moved past (all of them after a long pause).
-            let steps = bucket
-                .saturating_sub(self.bucket_index)
-                .min(MIN_BUCKETS as u64);
-            for i in 1..=steps {
-                self.bucket_min[((self.bucket_index + i) % MIN_BUCKETS as u64) as usize] = i64::MAX;
-            }
-            self.bucket_index = bucket;
-            self.bucket_min[slot] = transit;
-            self.base_transit_us = self.bucket_min.iter().copied().min().unwrap_or(transit);
+            self.next_bucket(bucket, transit);
         } else if transit < self.bucket_min[slot] {
             self.bucket_min[slot] = transit;
             self.base_transit_us = self.base_transit_us.min(transit);
         }
-        if self.config.fixed_delay_us.is_some() {
-            return;
-        }
+    }
 
+    /// The clock moved into a new bucket (once a second): `transit` is its
+    /// first sample.
+    #[inline(never)]
+    fn next_bucket(&mut self, bucket: u64, transit: i64) {
+        let slot = (bucket % MIN_BUCKETS as u64) as usize;
+        // Clear the buckets the clock moved past (all of them after a long pause).
+        let steps = bucket
+            .saturating_sub(self.bucket_index)
+            .min(MIN_BUCKETS as u64);
+        for i in 1..=steps {
+            self.bucket_min[((self.bucket_index + i) % MIN_BUCKETS as u64) as usize] = i64::MAX;
+        }
+        self.bucket_index = bucket;
+        self.bucket_min[slot] = transit;
+        self.base_transit_us = self.bucket_min.iter().copied().min().unwrap_or(transit);
+    }
+
+    /// Feeds the histogram of delays above the fastest packet and moves
+    /// the target (adaptive delay only).
+    fn sample_relative(&mut self, transit: i64, now: u64) {
         let relative = transit.saturating_sub(self.base_transit_us).max(0) as u64;
         let bin = ((relative / BIN_US) as usize).min(BINS - 1);
         // Forgetting by growing the weight of new samples; renormalise rarely.

@@ -641,23 +641,24 @@ impl JitterBuffer {
             if now < self.delay.playout_time_of_media(slot.media_us)? {
                 return None;
             }
-            let slot = self.ring.pop_head()?;
+            let (ts, media_us, arrival, flags) = (slot.ts, slot.media_us, slot.arrival, slot.flags);
+            let packet = self.ring.pop_held_head();
             self.nack.advance(head + 1);
             self.last_out = Some(LastOut {
                 seq: head,
-                ts: slot.ts,
-                media_us: slot.media_us,
-                marker: slot.flags.marker(),
+                ts,
+                media_us,
+                marker: flags.marker(),
             });
-            let Some(packet) = slot.packet.filter(|_| !slot.flags.padding_only()) else {
+            let Some(packet) = packet.filter(|_| !flags.padding_only()) else {
                 continue;
             };
             self.in_concealment = false;
-            self.record_emitted(slot.arrival, now);
+            self.record_emitted(arrival, now);
             return Some(Event::Packet {
                 packet,
                 seq: head,
-                timestamp: slot.ts,
+                timestamp: ts,
             });
         }
     }

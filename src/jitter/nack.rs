@@ -178,7 +178,15 @@ impl NackScheduler {
     }
 
     /// Runs wholly below `head` are forgotten.
+    #[inline]
     pub fn advance(&mut self, head: i64) {
+        // Inline check: usually one run at most is left.
+        if self.runs.len() >= 2 {
+            self.forget_runs_below(head);
+        }
+    }
+
+    fn forget_runs_below(&mut self, head: i64) {
         while self.runs.len() >= 2 && self.runs[1].0 <= head {
             self.runs.pop_front();
         }

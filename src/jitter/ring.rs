@@ -258,6 +258,19 @@ impl PacketRing {
         })
     }
 
+    /// Releases the head, which the caller found held: its packet (taken
+    /// in place, the rest of the slot is not copied), and the head moves on.
+    #[inline]
+    pub fn pop_held_head(&mut self) -> Option<Bytes> {
+        let head = self.head?;
+        debug_assert!(self.held(head).is_some());
+        self.head = Some(head + 1);
+        let i = self.index(head);
+        self.held[i >> 6] &= !(1 << (i & 63));
+        self.present -= 1;
+        self.slots[i].packet.take()
+    }
+
     /// The first held sequence number in `from..=highest`, scanning the
     /// bitmap a word at a time.
     pub fn next_held(&self, from: i64) -> Option<i64> {
