@@ -63,7 +63,8 @@ impl JitterBuffer {
         }
         let (len, rtt) = (out.len(), self.nack.rtt_us());
         let mut found = 0usize;
-        // Newest first, into `out` used as a ring.
+        // Newest first, into `out` used as a ring (`at` is `found % len`).
+        let mut at = 0usize;
         self.nack.walk(
             &self.ring,
             now,
@@ -71,8 +72,9 @@ impl JitterBuffer {
             |next, noticed| self.request_limit(next, noticed),
             |seq, due, limit| {
                 if due <= now && now.saturating_add(rtt) <= limit {
-                    out[found % len] = conv(seq);
+                    out[at] = conv(seq);
                     found += 1;
+                    at = if at + 1 == len { 0 } else { at + 1 };
                 }
                 true
             },
@@ -92,15 +94,34 @@ impl JitterBuffer {
     /// [`reorder_wait_us`](Self::reorder_wait_us)), then one round trip
     /// plus a jitter margin after each request, up to `max_retries`, while
     /// a retransmission could still arrive in time.
+    #[inline]
     pub fn poll_nacks(&self, now: u64, out: &mut [i64]) -> usize {
+        // Inline: usually nothing is missing.
+        if self.ring.missing() == 0 {
+            return 0;
+        }
+        self.poll_due_nacks(now, out)
+    }
+
+    #[inline(never)]
+    fn poll_due_nacks(&self, now: u64, out: &mut [i64]) -> usize {
         self.collect_due(now, out, |seq| seq)
     }
 
     /// Records that a NACK naming `seqs` (extended, as from
     /// [`poll_nacks`](Self::poll_nacks)) was sent at `now`. Sequence numbers
     /// no longer missing are ignored.
+    #[inline]
     pub fn on_nack_sent(&mut self, now: u64, seqs: &[i64]) {
         self.now_hint = self.now_hint.max(now);
+        // Inline: usually nothing was due.
+        if !seqs.is_empty() {
+            self.mark_sent(now, seqs);
+        }
+    }
+
+    #[inline(never)]
+    fn mark_sent(&mut self, now: u64, seqs: &[i64]) {
         let Some(head) = self.ring.head() else { return };
         let mut any = false;
         for &seq in seqs {
