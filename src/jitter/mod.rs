@@ -608,11 +608,19 @@ impl JitterBuffer {
         }
         match self.last_out {
             Some(last) if next.seq > last.seq => {
+                let (k, n) = (seq - last.seq, next.seq - last.seq);
                 let at = |from: i64, to: i64| {
-                    // i128: garbage timestamps must not overflow.
+                    // In i64 when nothing overflows (the same value), else
+                    // in i128: garbage timestamps must not overflow.
+                    let exact = to
+                        .checked_sub(from)
+                        .and_then(|step| step.checked_mul(k))
+                        .and_then(|v| from.checked_add(v / n));
+                    if let Some(v) = exact {
+                        return v;
+                    }
                     let step = i128::from(to) - i128::from(from);
-                    let v = i128::from(from)
-                        + step * i128::from(seq - last.seq) / i128::from(next.seq - last.seq);
+                    let v = i128::from(from) + step * i128::from(k) / i128::from(n);
                     v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
                 };
                 Some((at(last.ts, next.ts), at(last.media_us, next.media_us)))
