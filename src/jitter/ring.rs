@@ -2,11 +2,13 @@
 //! `head..=highest` are held, in O(1) per packet, with memory fixed at
 //! construction.
 //!
-//! A slot is only meaningful while its bit in `held` is set: nothing else
-//! ever has to be cleared, so a reset costs the packets it drops plus one
-//! pass over the bitmap (capacity / 64 words), never a pass over the slots.
-//! The bitmap is also the gap index: the next held packet after a run of
-//! gaps is found 64 sequence numbers per step.
+//! A slot holds `seq` exactly while its bit in `held` is set: a released
+//! slot's `seq` is set to [`VACANT_SEQ`], so that looking a packet up is one
+//! load and one comparison. Nothing else ever has to be cleared: a reset
+//! costs the packets it drops plus one pass over the bitmap (capacity / 64
+//! words), never a pass over the slots. The bitmap is the gap index: the
+//! next held packet after a run of gaps is found 64 sequence numbers per
+//! step.
 
 use bytes::Bytes;
 
@@ -28,9 +30,13 @@ pub(crate) struct Slot {
     pub layer: Option<TemporalLayer>,
 }
 
+/// The `seq` of a slot that holds no packet (no packet has it: sequence
+/// numbers are unwrapped from 16 bits).
+const VACANT_SEQ: i64 = i64::MIN;
+
 impl Slot {
     const VACANT: Slot = Slot {
-        seq: i64::MIN,
+        seq: VACANT_SEQ,
         packet: None,
         ts: 0,
         media_us: 0,
@@ -117,7 +123,8 @@ pub(crate) enum Inserted {
 /// Fixed-capacity ring of packets over the window `head..=highest`.
 ///
 /// Invariants: a bit of `held` is set iff its slot holds a packet whose
-/// `seq` lies in the window; `present` counts those bits; the window is
+/// `seq` lies in the window, and a slot whose bit is clear has the `seq`
+/// [`VACANT_SEQ`]; `present` counts those bits; the window is
 /// never longer than the capacity.
 #[derive(Debug)]
 pub(crate) struct PacketRing {
@@ -192,7 +199,8 @@ impl PacketRing {
     pub fn held(&self, seq: i64) -> Option<&Slot> {
         let i = self.index(seq);
         let s = &self.slots[i];
-        (self.bit(i) && s.seq == seq).then_some(s)
+        debug_assert!(s.seq == VACANT_SEQ || self.bit(i));
+        (s.seq == seq).then_some(s)
     }
 
     /// Starts the window at `seq` (the first packet, or after a reset).
@@ -248,7 +256,7 @@ impl PacketRing {
         self.present -= 1;
         let s = &mut self.slots[i];
         Some(Slot {
-            seq: s.seq,
+            seq: core::mem::replace(&mut s.seq, VACANT_SEQ),
             packet: s.packet.take(),
             ts: s.ts,
             media_us: s.media_us,
@@ -268,7 +276,9 @@ impl PacketRing {
         let i = self.index(head);
         self.held[i >> 6] &= !(1 << (i & 63));
         self.present -= 1;
-        self.slots[i].packet.take()
+        let s = &mut self.slots[i];
+        s.seq = VACANT_SEQ;
+        s.packet.take()
     }
 
     /// The first held sequence number in `from..=highest`, scanning the
@@ -310,6 +320,7 @@ impl PacketRing {
             while let Some(s) = self.next_held(seq) {
                 let i = self.index(s);
                 self.slots[i].packet = None;
+                self.slots[i].seq = VACANT_SEQ;
                 seq = s + 1;
             }
         }
