@@ -293,6 +293,9 @@ impl NackScheduler {
         let lo = head.max(ring.highest() - NACK_SPAN + 1);
         let mut seq = ring.highest();
         let mut next_held: Option<&Slot> = None;
+        // Gaps not visited yet: the held packets below the oldest gap are
+        // not walked.
+        let mut unvisited = ring.missing();
         while seq >= lo {
             if let Some(slot) = ring.held(seq) {
                 next_held = Some(slot);
@@ -331,6 +334,10 @@ impl NackScheduler {
                         return;
                     }
                 }
+            }
+            unvisited -= (seq - run_lo + 1) as usize;
+            if unvisited == 0 {
+                return;
             }
             seq = run_lo - 1;
         }
