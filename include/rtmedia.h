@@ -1093,8 +1093,9 @@ typedef struct rtm_mixer_config {
   uint32_t jitter_capacity_packets;
   /**
    * Bounds of each participant's adaptive jitter-buffer delay, µs
-   * (min <= max). Defaults 20000 (one frame: a lone loss is rebuilt from
-   * the next packet's FEC) and 500000.
+   * (min <= max). Defaults 20000 and 500000. Between them the delay is
+   * the measured jitter plus one frame (20 ms), so that the packet after
+   * a lone loss is there in time to rebuild it from its in-band FEC.
    */
   uint32_t jitter_min_delay_us;
   uint32_t jitter_max_delay_us;

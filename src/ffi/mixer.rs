@@ -110,8 +110,9 @@ pub struct rtm_mixer_config {
     /// up to a power of two). Default 128.
     pub jitter_capacity_packets: u32,
     /// Bounds of each participant's adaptive jitter-buffer delay, µs
-    /// (min <= max). Defaults 20000 (one frame: a lone loss is rebuilt from
-    /// the next packet's FEC) and 500000.
+    /// (min <= max). Defaults 20000 and 500000. Between them the delay is
+    /// the measured jitter plus one frame (20 ms), so that the packet after
+    /// a lone loss is there in time to rebuild it from its in-band FEC.
     pub jitter_min_delay_us: u32,
     pub jitter_max_delay_us: u32,
     /// Longest packet `rtm_mixer_input_push` accepts,

@@ -8,6 +8,12 @@ pub const MAX_PARTICIPANTS: usize = 16_384;
 /// Largest per-participant input queue, in packets.
 pub const MAX_QUEUE_CAPACITY: usize = 65_536;
 
+/// Delay every participant's jitter buffer keeps above its jitter (the
+/// percentile of packet delays it targets): one 20 ms frame, so that the
+/// packet after a lone loss, which carries its in-band FEC, is there by the
+/// lost frame's playout time.
+pub const FEC_RESERVE_US: u64 = 20_000;
+
 /// Options of a mixer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MixerConfig {
@@ -45,10 +51,15 @@ impl Default for MixerConfig {
         // The mixer has no way to send NACKs (and audio is concealed, not
         // retransmitted): no NACK timers to keep or walk.
         jitter.nack.enabled = false;
-        // At least one frame of delay: when a packet is lost alone, the next
-        // one is there by its playout time, so its in-band FEC can rebuild
-        // it (with less, the mixer must conceal it with PLC at its deadline).
-        jitter.delay.min_delay_us = 20_000;
+        // One frame of delay above the jitter (FEC_RESERVE_US): when a packet
+        // is lost alone, the next one is there by its playout time as often
+        // as packets are on time, so its in-band FEC can rebuild it (with
+        // less, the mixer must conceal it with PLC at its deadline). A
+        // floor of one frame alone is not enough on a jittery path: the
+        // next packet comes a frame later than the lost one would have, and
+        // as late as any packet.
+        jitter.delay.min_delay_us = FEC_RESERVE_US;
+        jitter.delay.margin_us = FEC_RESERVE_US;
         Self {
             max_participants: 1024,
             loudest: 3,

@@ -93,7 +93,7 @@ use super::FRAME_SAMPLES;
 use crate::jitter::JitterBuffer;
 use crate::packet::RtpPacket;
 
-pub use config::{MixerConfig, MixerError, MAX_PARTICIPANTS, MAX_QUEUE_CAPACITY};
+pub use config::{MixerConfig, MixerError, FEC_RESERVE_US, MAX_PARTICIPANTS, MAX_QUEUE_CAPACITY};
 pub use output::{ListenerPacket, TickOutput};
 use playout::{Frame, Playout, PlayoutCounts};
 pub use playout::{MAX_CONCEAL_FRAMES, MAX_FOLLOW_FRAMES};
