@@ -73,10 +73,15 @@ def speech_regions(pcm):
 def recognize(decoder, pcm):
     """Words of `pcm` (16 kHz, 16-bit) as (word, start_s, end_s): each
     speech region decoded as one utterance, the same way for the originals,
-    the taps and the mix."""
+    the taps and the mix. Each from the feature pipeline's initial state:
+    PocketSphinx carries its cepstral mean from one utterance into the next,
+    so without the reset a stream's words depend on the streams decoded
+    before it (seed 2: Dan's original read 'near the station' after the
+    other talkers, 'nervous patient' alone), which is no comparison."""
     words = []
     frate = int(decoder.config["frate"])
     for start, end in speech_regions(pcm):
+        decoder.reinit_feat()
         decoder.start_utt()
         decoder.process_raw(pcm[int(start * RATE) * 2:int(end * RATE) * 2], full_utt=True)
         decoder.end_utt()
