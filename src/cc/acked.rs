@@ -16,6 +16,14 @@ const ACKED_LEN: usize = 2048;
 pub const QUEUED_US: u64 = 4_000;
 /// The short reading of [`AckedRate::saturated_rate`] (at least 4 packets).
 const SHORT_WINDOW_US: i64 = 30_000;
+/// The short reading counts only when this many bytes arrived in it (the
+/// first packet's excluded, as in the rate): a few
+/// small packets (audio) 20 ms apart measure their own cadence, not a busy
+/// bottleneck (four audio packets in the last 28 ms read 145 kbit/s on a
+/// 400 kbit/s link, the back-off went to 73 kbit/s and video stopped for
+/// 5 s). Five full packets: at a few hundred kbit/s the short reading
+/// never counts, and the long one (100 ms) measures.
+const SHORT_MIN_BYTES: u64 = 6_000;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Arrival {
@@ -78,7 +86,7 @@ impl AckedRate {
     /// arrival time (the oldest one's bytes excluded: it opens the span).
     pub fn rate(&self, window_us: i64) -> Option<u64> {
         let oldest = self.total.saturating_sub(ACKED_LEN as u64);
-        self.rate_from(oldest, window_us)
+        self.rate_from(oldest, window_us, 0)
     }
 
     /// Rate over the latest run of packets that queued at the bottleneck,
@@ -92,18 +100,19 @@ impl AckedRate {
         let oldest = newest
             .run_start
             .max(self.total.saturating_sub(ACKED_LEN as u64));
-        let long = self.rate_from(oldest, window_us)?;
+        let long = self.rate_from(oldest, window_us, 0)?;
         // The newest few packets alone see a capacity drop first; the
         // lower reading wins (backing off too little costs a second cut a
         // round trip later, with the queue full meanwhile).
-        let short = self.rate_from(oldest, SHORT_WINDOW_US);
+        let short = self.rate_from(oldest, SHORT_WINDOW_US, SHORT_MIN_BYTES);
         Some(short.map_or(long, |s| s.min(long)))
     }
 
     /// Rate over arrivals with absolute index ≥ `oldest` that arrived within
-    /// `window_us` of the newest (binary search: arrival times are sorted
-    /// within a feedback and nearly so across feedbacks).
-    fn rate_from(&self, oldest: u64, window_us: i64) -> Option<u64> {
+    /// `window_us` of the newest, when at least `min_bytes` are counted
+    /// (binary search: arrival times are sorted within a feedback and
+    /// nearly so across feedbacks).
+    fn rate_from(&self, oldest: u64, window_us: i64, min_bytes: u64) -> Option<u64> {
         let last = self.total.checked_sub(1)?;
         let newest = *self.get(last);
         let (mut lo, mut hi) = (oldest, last);
@@ -118,8 +127,9 @@ impl AckedRate {
         let first = *self.get(lo);
         let count = last - lo + 1;
         let span = newest.at - first.at;
-        (count >= 4 && span >= 10_000)
-            .then(|| (newest.cum - first.cum) * 8 * 1_000_000 / span as u64)
+        let bytes = newest.cum - first.cum;
+        (count >= 4 && span >= 10_000 && bytes >= min_bytes)
+            .then(|| bytes * 8 * 1_000_000 / span as u64)
     }
 }
 
@@ -143,5 +153,24 @@ mod tests {
         assert_eq!(r.saturated_rate(250_000), Some(800_000));
         let plain = r.rate(250_000).unwrap();
         assert!(plain > 800_000 && plain < 2_000_000, "{plain}");
+    }
+
+    #[test]
+    fn a_few_small_packets_at_the_end_do_not_read_as_the_capacity() {
+        let mut r = AckedRate::new();
+        // Video through a busy queue at 800 kbit/s, then four audio packets
+        // 7 ms apart (the video queue drained): the last 30 ms hold 480
+        // bytes, which would read as 137 kbit/s.
+        let mut t = 0;
+        for _ in 0..20 {
+            t += 10_000;
+            r.on_packet(t, 1000, 20_000);
+        }
+        for _ in 0..4 {
+            t += 7_000;
+            r.on_packet(t, 120, 20_000);
+        }
+        let rate = r.saturated_rate(100_000).unwrap();
+        assert!(rate > 500_000, "{rate}");
     }
 }
