@@ -738,6 +738,16 @@ static void test_pacer_api(void) {
     CHECK_STATUS(rtm_pacer_poll(pacer, 2000000, SIZED(out)), RTM_OK);
     CHECK(out.kind == RTM_PACER_OUTPUT_PADDING && out.probe_cluster == 5 && out.len > 0 &&
           out.data == NULL);
+    /* Answered with 100 bytes: the rest is asked for again, and only what
+     * went out counts as padding. */
+    {
+        rtm_pacer_stats before = {.struct_size = sizeof before}, after = {.struct_size = sizeof after};
+        CHECK_STATUS(rtm_pacer_get_stats(pacer, &before), RTM_OK);
+        CHECK_STATUS(rtm_pacer_padding_sent(pacer, out.len, 100), RTM_OK);
+        CHECK_STATUS(rtm_pacer_get_stats(pacer, &after), RTM_OK);
+        CHECK(after.padding_bytes + out.len - 100 == before.padding_bytes);
+        CHECK_STATUS(rtm_pacer_padding_sent(NULL, out.len, 100), RTM_ERR_NULL_POINTER);
+    }
     /* The cluster's bytes are all asked for within its duration: then it
      * has ended. */
     for (uint64_t now = 2000000; now < 2100000 && rtm_pacer_probing(pacer, &probing) == RTM_OK; now += 1000)

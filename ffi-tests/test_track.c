@@ -374,32 +374,36 @@ static void test_track(void) {
     CHECK(ts.nacked == 3 && ts.retransmitted == 3 && ts.rtx_sent == 2 && ts.nack_queue_full == 0);
 
     /* Probe padding: A (RTX) gets one of its last packets again as RTX,
-     * the one closest to the bytes asked for (receive() compares it byte
-     * for byte with the original and checks the RTX numbering); B (no RTX)
-     * gets nothing: the host sends padding-only packets. */
+     * the longest that fits the bytes asked for (receive() compares it byte
+     * for byte with the original and checks the RTX numbering); nothing
+     * when none is that short; B (no RTX) gets nothing: the host sends
+     * padding-only packets. */
     uint8_t pad[BUF];
     size_t pad_len = 77;
     int a_rtx = a->rtx;
-    CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 1, 0, pad, 20, &pad_len), RTM_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 1, 10000, pad, 20, &pad_len), RTM_ERR_BUFFER_TOO_SMALL);
     size_t pad_needed = pad_len;
     CHECK(pad_needed > 20 && pad_needed <= sizeof pad);
-    size_t shortest = 0, longest = 0;
-    CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 1, 0, pad, pad_needed, &shortest), RTM_OK);
+    size_t longest = 0, shorter = 0;
+    CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 1, 10000, pad, pad_needed, &longest), RTM_OK);
     rtm_track_output po = {.struct_size = sizeof po,
                            .kind = RTM_TRACK_OUTPUT_RTP,
                            .subscriber = 1,
-                           .len = shortest,
+                           .len = longest,
                            .rtp_kind = RTM_TRACK_RTP_RTX,
                            .packet_class = RTM_PACKET_CLASS_RETRANSMISSION,
                            .ssrc = rd32(pad + 8),
                            .seq = rd16(pad + 2)};
     receive(&rm, &po, pad);
-    CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 1, 10000, pad, sizeof pad, &longest), RTM_OK);
-    po.len = longest, po.ssrc = rd32(pad + 8), po.seq = rd16(pad + 2);
+    CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 1, longest - 1, pad, sizeof pad, &shorter), RTM_OK);
+    po.len = shorter, po.ssrc = rd32(pad + 8), po.seq = rd16(pad + 2);
     receive(&rm, &po, pad);
     CHECK(a->rtx == a_rtx + 2);
     /* A frame's first packet carries one more byte (the test's start tag). */
-    CHECK(longest == shortest + 1);
+    CHECK(shorter == longest - 1);
+    pad_len = 77;
+    CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 1, 20, pad, sizeof pad, &pad_len), RTM_NOTHING_DUE);
+    CHECK(pad_len == 0);
     pad_len = 77;
     CHECK_STATUS(rtm_track_write_probe_padding(rm.track, 2, 1000, pad, sizeof pad, &pad_len), RTM_NOTHING_DUE);
     CHECK(pad_len == 0);

@@ -2569,7 +2569,8 @@ typedef struct rtm_video_budget_rates {
  * A probe cluster needs `len` more bytes and no media is queued: send
  * RTX re-sends of recent packets or padding-only packets of about this
  * size, with `probe_cluster` given to `rtm_bwe_on_sent`. `data` is NULL;
- * the pacer already counts them as sent.
+ * the pacer already counts them as sent (say what went out with
+ * `rtm_pacer_padding_sent` when it differs).
  */
 #define RTM_PACER_OUTPUT_PADDING 2
 
@@ -3463,6 +3464,19 @@ rtm_status rtm_pacer_poll(rtm_pacer_t *pacer, uint64_t now_us, struct rtm_pacer_
  * untouched). RTM_ERR_NULL_POINTER. Only reads the pacer.
  */
 rtm_status rtm_pacer_next_wakeup(const rtm_pacer_t *pacer, uint64_t now_us, uint64_t *at);
+
+/**
+ * The host answered an RTM_PACER_OUTPUT_PADDING of `asked` bytes (its
+ * `len`) with `sent` bytes: the budget and the probe cluster are charged
+ * what went out, so the cluster asks for the rest when its rate allows;
+ * `sent` = 0 (nothing to send) ends the cluster. Answer each request with one packet (a recent one again
+ * via `rtm_track_write_probe_padding`, or a padding-only one) and this
+ * call, rather than several at one instant: a burst reads as a rate the
+ * path cannot carry. RTM_ERR_NULL_POINTER. Allocates nothing.
+ */
+rtm_status rtm_pacer_padding_sent(rtm_pacer_t *pacer,
+                                  size_t asked,
+                                  size_t sent);
 
 /**
  * The probe cluster still being sent (`*id`, as given to
@@ -4514,17 +4528,19 @@ rtm_status rtm_track_poll_output(rtm_track_t *track,
 /**
  * Writes into `buf[0..*len]` probe padding for `subscriber`: a recent
  * packet sent to it sent again as RFC 4588 RTX on its RTX SSRC and
- * payload type, with the next RTX sequence number. Of its last 8 packets,
- * one not sent as padding by the last 8 calls, whose length is closest to
- * `bytes`. Use it when `rtm_pacer_poll` asks for RTM_PACER_OUTPUT_PADDING
- * of `len` bytes: call it with the bytes still wanted until they are
- * covered (the pacer counted them all as sent), protect and send each
- * like an RTX packet from `rtm_track_poll_output`, stamped with the probe
- * cluster. It carries the probe's bytes and repairs the picture if the
- * original was lost.
+ * payload type, with the next RTX sequence number. Of its last 8 packets
+ * whose re-send is at most `bytes` long, the longest not sent as padding
+ * by the last 8 calls (else the longest). Use it when `rtm_pacer_poll`
+ * asks for RTM_PACER_OUTPUT_PADDING of `len` bytes: call it with the bytes
+ * still wanted until RTM_NOTHING_DUE (the pacer counted them all as sent;
+ * a longer re-send would overshoot the probe's rate), protect and send
+ * each like an RTX packet from `rtm_track_poll_output`, stamped with the
+ * probe cluster. It carries the probe's bytes and repairs the picture if
+ * the original was lost.
  * RTM_OK; RTM_NOTHING_DUE (`*len` = 0) when the subscriber has no RTX or
- * nothing recent can be sent again: send a padding-only packet instead
- * (a re-send on the media SSRC would read as a duplicate).
+ * no recent packet is short enough or can be sent again: send a
+ * padding-only packet for what is left (a re-send on the media SSRC would
+ * read as a duplicate).
  * RTM_ERR_BUFFER_TOO_SMALL: nothing was written or counted, `*len` is the
  * capacity needed (like `rtm_track_poll_output`'s: the longest packet + 3).
  * RTM_ERR_NOT_FOUND for an unknown subscriber; RTM_ERR_NULL_POINTER

@@ -736,7 +736,7 @@ fn probe_padding_is_a_recent_packet_sent_again_as_rtx() {
     let mut restored_packets: Vec<Vec<u8>> = Vec::new();
     for _ in 0..9 {
         let len = track
-            .write_probe_padding(1, 60, &mut buf)
+            .write_probe_padding(1, 1500, &mut buf)
             .unwrap()
             .expect("a recent packet");
         let packet = RtpPacket::parse(&buf[..len]).unwrap();
@@ -758,23 +758,39 @@ fn probe_padding_is_a_recent_packet_sent_again_as_rtx() {
     }
     assert_eq!(track.stats().probe_padding_sent, 9);
     assert_eq!(track.stats().retransmitted, 0);
+    // Never longer than the bytes asked for: a longer re-send would
+    // overshoot the probe's rate.
+    let shortest = received[received.len() - 8..]
+        .iter()
+        .map(Vec::len)
+        .min()
+        .unwrap();
+    assert_eq!(
+        track.write_probe_padding(1, shortest + 1, &mut buf),
+        Ok(None)
+    );
+    let len = track
+        .write_probe_padding(1, shortest + 2, &mut buf)
+        .unwrap()
+        .expect("the shortest recent packet fits");
+    assert_eq!(len, shortest + 2, "the shortest, with the 2-byte OSN");
     // Without RTX: padding-only packets are the host's.
-    assert_eq!(track.write_probe_padding(2, 60, &mut buf), Ok(None));
+    assert_eq!(track.write_probe_padding(2, 1500, &mut buf), Ok(None));
     assert_eq!(
         track.write_probe_padding(9, 60, &mut buf),
         Err(TrackError::UnknownSubscriber)
     );
     // A buffer too small says how much is needed; nothing is counted.
     let mut small = [0u8; 30];
-    let Err(TrackError::BufferTooSmall { needed }) = track.write_probe_padding(1, 60, &mut small)
+    let Err(TrackError::BufferTooSmall { needed }) = track.write_probe_padding(1, 1500, &mut small)
     else {
         panic!("a 30-byte buffer is too small");
     };
     assert!(needed > 30 && needed <= received.iter().map(Vec::len).max().unwrap() + 3);
-    assert_eq!(track.stats().probe_padding_sent, 9);
+    assert_eq!(track.stats().probe_padding_sent, 10);
     let mut fits = vec![0u8; needed];
     assert!(track
-        .write_probe_padding(1, 60, &mut fits)
+        .write_probe_padding(1, 1500, &mut fits)
         .unwrap()
         .is_some());
 }

@@ -308,30 +308,28 @@ static void sfu_drain_track(struct sfu *s, uint64_t now) {
     }
 }
 
-/* Bytes a probe cluster asks for when no media is queued: recent packets sent again on
- * the subscriber's RTX stream (the track numbers it) until they cover the bytes (the
- * pacer counted them all as sent), each protected and stamped with the cluster.
- * RTM_NOTHING_DUE only without RTX or before the first packet (a host would send
- * padding-only packets then; this subscriber has RTX). */
+/* Bytes a probe cluster asks for when no media is queued: one recent packet sent again on
+ * the subscriber's RTX stream (the track numbers it), the longest that fits, protected and
+ * stamped with the cluster; the pacer is told what went out, and asks for the rest at the
+ * probe's rate (several at once would be a burst the probe reads as saturation).
+ * RTM_NOTHING_DUE when none fits, without RTX or before the first packet (a host sends a
+ * padding-only packet then; this example sends nothing, which ends the cluster). */
 static rtm_status sfu_probe_padding(struct sfu *s, uint64_t now, size_t bytes, uint32_t cluster) {
     uint8_t buf[BUF_CAP];
-    size_t sent = 0;
-    while (sent < bytes) {
-        size_t len = 0, protected_len = 0;
-        rtm_status st = rtm_track_write_probe_padding(s->track, SUBSCRIBER, bytes - sent, buf,
-                                                      BUF_CAP - RTM_SRTP_MAX_TRAILER_LEN, &len);
-        if (st == RTM_NOTHING_DUE) return RTM_OK;
-        if (st == RTM_OK) st = rtm_srtp_protect(s->to_sub, buf, len, BUF_CAP, &protected_len);
-        uint16_t seq = (uint16_t)(buf[2] << 8 | buf[3]);
-        if (st == RTM_OK) st = rtm_bwe_on_sent(s->bwe, now, RTM_PACKET_ID_RTP, RTX_SSRC, seq, protected_len, cluster);
-        if (st != RTM_OK) return st;
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                .sin_port = htons(s->sub_port)};
-        if (sendto(s->fd, buf, protected_len, 0, (struct sockaddr *)&a, sizeof a) != (ssize_t)protected_len)
-            FAIL(&s->failures, "sfu: sendto: %s", strerror(errno));
-        s->probe_padding++;
-        sent += protected_len;
-    }
+    size_t len = 0, protected_len = 0;
+    rtm_status st = rtm_track_write_probe_padding(s->track, SUBSCRIBER, bytes, buf,
+                                                  BUF_CAP - RTM_SRTP_MAX_TRAILER_LEN, &len);
+    if (st == RTM_NOTHING_DUE) return rtm_pacer_padding_sent(s->pacer, bytes, 0);
+    if (st == RTM_OK) st = rtm_srtp_protect(s->to_sub, buf, len, BUF_CAP, &protected_len);
+    uint16_t seq = (uint16_t)(buf[2] << 8 | buf[3]);
+    if (st == RTM_OK) st = rtm_bwe_on_sent(s->bwe, now, RTM_PACKET_ID_RTP, RTX_SSRC, seq, protected_len, cluster);
+    if (st == RTM_OK) st = rtm_pacer_padding_sent(s->pacer, bytes, protected_len);
+    if (st != RTM_OK) return st;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                            .sin_port = htons(s->sub_port)};
+    if (sendto(s->fd, buf, protected_len, 0, (struct sockaddr *)&a, sizeof a) != (ssize_t)protected_len)
+        FAIL(&s->failures, "sfu: sendto: %s", strerror(errno));
+    s->probe_padding++;
     return RTM_OK;
 }
 

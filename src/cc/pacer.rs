@@ -124,7 +124,10 @@ pub enum PacerOutput {
     /// A probe cluster needs this many more bytes now and no media is
     /// queued: send RTX re-sends of recent packets (or padding-only
     /// packets) of about this size, stamped with `probe_cluster`. The
-    /// pacer counts them as sent.
+    /// pacer counts them as sent; when what went out differs (a recent
+    /// packet is rarely that size), say so with
+    /// [`Pacer::padding_sent`], so that the cluster asks for the rest at its
+    /// rate instead of the host sending several at once.
     Padding { bytes: usize, probe_cluster: u32 },
     /// Nothing now: call again at this time (µs), or when a packet is
     /// pushed. `None`: nothing queued and no probe running.
@@ -384,6 +387,24 @@ impl Pacer {
             sent_bytes: 0,
             sent_packets: 0,
         });
+    }
+
+    /// The host answered a [`PacerOutput::Padding`] of `asked` bytes with
+    /// `sent` bytes: the budget and the probe cluster are charged what went
+    /// out, so the cluster asks for what is missing when its rate allows.
+    /// Sending several re-sends at one instant to make up the bytes would
+    /// make a burst, which the probe's reading takes as a rate the path
+    /// cannot carry. `sent` = 0 (nothing to send) ends the cluster: asked
+    /// again at once, the host would have nothing again.
+    pub fn padding_sent(&mut self, asked: usize, sent: usize) {
+        let diff = sent as f64 - asked as f64;
+        self.budget -= diff;
+        self.stats.padding_bytes = (self.stats.padding_bytes as f64 + diff).max(0.0) as u64;
+        if sent == 0 {
+            self.probe = None;
+        } else if let Some(p) = self.probe.as_mut() {
+            p.sent_bytes = (p.sent_bytes as f64 + diff).max(0.0) as u64;
+        }
     }
 
     /// The probe cluster running, if any.

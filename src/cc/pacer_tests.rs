@@ -180,6 +180,49 @@ fn a_probe_cluster_runs_at_its_rate_and_pads_when_media_runs_out() {
     assert_eq!(p.stats().probes_done, 1);
 }
 
+/// The host answers each padding request with a 400-byte re-send and says
+/// so: the cluster asks again when its rate allows (one packet at a time,
+/// never a burst), until it has its bytes, at its rate.
+#[test]
+fn padding_answered_with_fewer_bytes_is_asked_for_again_at_the_probe_rate() {
+    let mut p = Pacer::new(PacerConfig::default());
+    p.set_target_bitrate(200_000);
+    // 1 Mbit/s for at least 6,000 bytes and 5 packets.
+    p.start_probe(0, 7, 1_000_000, 6_000, 5, 1_000_000);
+    let (mut now, mut sends, mut sent_bytes) = (0u64, Vec::new(), 0usize);
+    while p.probing().is_some() && now < 1_000_000 {
+        match p.poll(now) {
+            PacerOutput::Padding { bytes, .. } => {
+                let sent = bytes.min(400);
+                p.padding_sent(bytes, sent);
+                sends.push(now);
+                sent_bytes += sent;
+            }
+            PacerOutput::Wait(Some(at)) => now = at.max(now + 1),
+            PacerOutput::Wait(None) => break,
+            o => panic!("{o:?}"),
+        }
+    }
+    assert!((6_000..6_400).contains(&sent_bytes), "{sent_bytes}");
+    assert_eq!(p.stats().padding_bytes, sent_bytes as u64);
+    // One 400-byte packet every 3.2 ms (1 Mbit/s), none at the same time.
+    for w in sends.windows(2) {
+        assert!((3_100..=3_400).contains(&(w[1] - w[0])), "{sends:?}");
+    }
+    // Without the correction the cluster would have ended after 5
+    // requests, having sent a third of its bytes.
+    assert_eq!(sends.len(), 15);
+    // Nothing to send at all: the cluster ends instead of asking again.
+    p.start_probe(now, 8, 1_000_000, 6_000, 5, 1_000_000);
+    let PacerOutput::Padding { bytes, .. } = p.poll(now) else {
+        panic!("padding");
+    };
+    p.padding_sent(bytes, 0);
+    assert_eq!(p.probing(), None);
+    assert_eq!(p.stats().padding_bytes, sent_bytes as u64);
+    assert!(matches!(p.poll(now), PacerOutput::Wait(None)));
+}
+
 #[test]
 fn the_queue_and_the_streams_are_bounded() {
     let mut p = Pacer::new(PacerConfig {

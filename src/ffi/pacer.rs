@@ -33,7 +33,8 @@ pub const RTM_PACER_OUTPUT_SEND: rtm_pacer_output_kind = 1;
 /// A probe cluster needs `len` more bytes and no media is queued: send
 /// RTX re-sends of recent packets or padding-only packets of about this
 /// size, with `probe_cluster` given to `rtm_bwe_on_sent`. `data` is NULL;
-/// the pacer already counts them as sent.
+/// the pacer already counts them as sent (say what went out with
+/// `rtm_pacer_padding_sent` when it differs).
 pub const RTM_PACER_OUTPUT_PADDING: rtm_pacer_output_kind = 2;
 
 /// `rtm_pacer_output.wakeup_us` when nothing is queued and no probe runs.
@@ -519,6 +520,25 @@ pub unsafe extern "C" fn rtm_pacer_next_wakeup(
     } else {
         status
     }
+}
+
+/// The host answered an RTM_PACER_OUTPUT_PADDING of `asked` bytes (its
+/// `len`) with `sent` bytes: the budget and the probe cluster are charged
+/// what went out, so the cluster asks for the rest when its rate allows;
+/// `sent` = 0 (nothing to send) ends the cluster. Answer each request with one packet (a recent one again
+/// via `rtm_track_write_probe_padding`, or a padding-only one) and this
+/// call, rather than several at one instant: a burst reads as a rate the
+/// path cannot carry. RTM_ERR_NULL_POINTER. Allocates nothing.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_pacer_padding_sent(
+    pacer: *mut rtm_pacer_t,
+    asked: usize,
+    sent: usize,
+) -> rtm_status {
+    handle::with(pacer, |h| {
+        h.pacer.padding_sent(asked, sent);
+        Ok(())
+    })
 }
 
 /// The probe cluster still being sent (`*id`, as given to

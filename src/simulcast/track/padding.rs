@@ -42,11 +42,12 @@ fn seq_of(packet: &[u8]) -> u16 {
 impl Track {
     /// Writes into `buf` an RTX re-send of a recent packet sent to `id`
     /// for a probe cluster's padding; returns its length. Among the last 8
-    /// packets sent, one not sent as padding by the last 8 calls, whose
-    /// length is closest to `bytes`: call it again with the bytes still
-    /// wanted until the cluster's request is covered. `Ok(None)`: no RTX
-    /// negotiated, or no recent packet can be rebuilt (send padding-only
-    /// packets instead). The host protects and sends it as it sends
+    /// packets sent whose re-send is at most `bytes` long, the longest not
+    /// sent as padding by the last 8 calls (else the longest): call it
+    /// again with the bytes still wanted until it returns `None` (a longer
+    /// re-send would overshoot the probe's rate, which the pacer counted as
+    /// `bytes`). `Ok(None)`: no RTX negotiated, no recent packet short
+    /// enough, or none can be rebuilt (send padding-only packets instead). The host protects and sends it as it sends
     /// [`super::Output::Rtp`] packets of kind [`super::RtpKind::Rtx`].
     /// `buf` needs the longest packet + 3 bytes, like
     /// [`Track::poll_output`]'s; when it is smaller than any candidate
@@ -63,7 +64,7 @@ impl Track {
             return Ok(None);
         };
         let room = buf.len().saturating_sub(RTX_OVERHEAD);
-        // (already padded, distance to `bytes`, back): the smallest wins.
+        // (already padded, bytes short of `bytes`, back): the smallest wins.
         let mut best: Option<(bool, usize, u16)> = None;
         // The capacity every candidate needs: the answer does not depend on
         // which of them happens to fit.
@@ -78,11 +79,10 @@ impl Track {
                 }
                 Err(_) => continue,
             };
-            let key = (
-                sub.padded.contains(seq_of(buf)),
-                (len + RTX_OVERHEAD).abs_diff(bytes),
-                back,
-            );
+            let Some(short_by) = bytes.checked_sub(len + RTX_OVERHEAD) else {
+                continue;
+            };
+            let key = (sub.padded.contains(seq_of(buf)), short_by, back);
             if best.is_none_or(|b| key < b) {
                 best = Some(key);
             }
