@@ -67,7 +67,7 @@ pub fn print(m: &Meeting) {
         let p = e.pacer.stats();
         let b = e.bwe.stats();
         println!(
-            "  {}: estimate p50 {} ({}% of capacity, p10 {}%, p90 {}%); {} feedbacks, {} decreases, {} probes ({} results, {} for upgrades), {} padding packets, {} fast downgrades",
+            "  {}: estimate p50 {} ({}% of capacity, p10 {}%, p90 {}%); {} feedbacks, {} decreases, {} probes ({} results, {} for upgrades), {} padding packets ({} RTX re-sends), {} fast downgrades",
             sub.profile.name,
             kbps(percentile(&est, 0.5)),
             percentile(&ratio, 0.5),
@@ -79,6 +79,7 @@ pub fn print(m: &Meeting) {
             b.probe_results,
             e.stats.upgrade_probes,
             e.stats.padding_packets,
+            e.stats.rtx_padding_packets,
             state.fast_downgrades,
         );
         let queue: Vec<u64> = e.stats.link_queue_us.iter().map(|&(_, q)| q).collect();

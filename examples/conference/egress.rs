@@ -7,8 +7,10 @@
 //! less audio and the measured retransmissions ([`VideoBudget`]).
 //!
 //! Probe clusters the estimator asks for go out at their rate: queued
-//! media first, then padding packets on [`PADDING_SSRC`] (the subscriber
-//! only records their arrival).
+//! media first, then, for a subscriber that negotiated RTX, its recent
+//! packets sent again on its RTX streams (`Track::write_probe_padding`:
+//! they repair a loss too), else padding packets on [`PADDING_SSRC`] (the
+//! subscriber only records their arrival).
 
 use bytes::Bytes;
 use rtmedia::cc::{
@@ -24,6 +26,12 @@ pub const TRANSPORT_SEQ_EXT: u8 = 5;
 /// SSRC and payload type of probe padding packets.
 pub const PADDING_SSRC: u32 = 0x0bad_0001;
 const PADDING_PT: u8 = 127;
+/// Writes probe padding from recent packets (see [`Egress::poll`]).
+pub type RtxPadding<'a> = dyn FnMut(usize, usize, &mut [u8]) -> Option<usize> + 'a;
+
+/// Tracks asked for a recent packet to send again as probe padding before
+/// a padding-only packet goes instead.
+const RTX_PADDING_TRIES: usize = 3;
 /// Pacing rate / estimate. Close to 1, so that a keyframe burst queues
 /// here, where audio and retransmissions can overtake it, rather than in
 /// the bottleneck's queue, where they cannot.
@@ -59,6 +67,8 @@ pub struct EgressStats {
     pub bytes_sent: u64,
     pub padding_bytes: u64,
     pub padding_packets: u64,
+    /// Of the padding: recent packets sent again as RTX.
+    pub rtx_padding_packets: u64,
     /// Packets the pacer refused (queue full).
     pub refused: u64,
     /// Upgrade probes asked of the estimator.
@@ -74,6 +84,8 @@ pub struct Egress {
     reference: ReferenceTimeUnwrapper,
     padding_seq: u16,
     padding: Vec<u8>,
+    /// Counts the RTX probe padding asked for (whose packets come next).
+    padding_turn: usize,
     last_probe: Option<(u64, u64)>,
     last_upgrade_probe: Option<u64>,
     /// The rate the last upgrade probe asked for, and the interval now.
@@ -103,7 +115,8 @@ impl Egress {
             next_seq: 0,
             reference: ReferenceTimeUnwrapper::default(),
             padding_seq: 0,
-            padding: vec![0; 1200],
+            padding: vec![0; 1500],
+            padding_turn: 0,
             last_probe: None,
             last_upgrade_probe: None,
             upgrade_probe_rate: 0,
@@ -183,8 +196,11 @@ impl Egress {
         self.budget.video_bps(now, self.bwe.target_bps())
     }
 
-    /// Sends what the pacer lets go at `now` on `leg`.
-    pub fn poll(&mut self, now: u64, leg: &mut Leg) {
+    /// Sends what the pacer lets go at `now` on `leg`. `rtx_padding(turn,
+    /// bytes, buf)` writes into `buf` a recent packet of at most `bytes`
+    /// sent again as RTX for probe padding (`turn` counts the calls: whose
+    /// packets), `None` without RTX or nothing recent that fits.
+    pub fn poll(&mut self, now: u64, leg: &mut Leg, rtx_padding: &mut RtxPadding<'_>) {
         if now >= self.bwe.next_wakeup() {
             self.bwe.handle_timeout(now);
         }
@@ -210,8 +226,26 @@ impl Egress {
                     bytes,
                     probe_cluster,
                 } => {
-                    let len = self.write_padding(bytes);
-                    let packet = core::mem::take(&mut self.padding);
+                    // One packet per request, the pacer told what went out:
+                    // it asks for the rest at the probe's rate (several at
+                    // once would be a burst the probe reads as saturation).
+                    let mut packet = core::mem::take(&mut self.padding);
+                    let mut rtx_len = None;
+                    for _ in 0..RTX_PADDING_TRIES {
+                        let turn = self.padding_turn;
+                        self.padding_turn = self.padding_turn.wrapping_add(1);
+                        rtx_len = rtx_padding(turn, bytes, &mut packet);
+                        if rtx_len.is_some() {
+                            break;
+                        }
+                    }
+                    let len = match rtx_len {
+                        Some(len) => {
+                            self.stats.rtx_padding_packets += 1;
+                            len
+                        }
+                        None => write_padding(&mut packet, &mut self.padding_seq, bytes),
+                    };
                     let n = self.send(
                         now,
                         leg,
@@ -220,6 +254,7 @@ impl Egress {
                         Some(probe_cluster),
                     );
                     self.padding = packet;
+                    self.pacer.padding_sent(bytes, n);
                     self.stats.padding_packets += 1;
                     self.stats.padding_bytes += n as u64;
                 }
@@ -247,20 +282,19 @@ impl Egress {
         self.stats.bytes_sent += n as u64;
         n
     }
+}
 
-    /// A padding packet of about `bytes` (header, extension and SRTP tag
-    /// included) in `self.padding`; returns its length.
-    fn write_padding(&mut self, bytes: usize) -> usize {
-        // The transport-wide extension (8) and the SRTP tag (16) come later.
-        let len = bytes.saturating_sub(24).clamp(16, self.padding.len() - 32);
-        let b = &mut self.padding;
-        b[0] = 0x80;
-        b[1] = PADDING_PT;
-        b[2..4].copy_from_slice(&self.padding_seq.to_be_bytes());
-        b[4..8].fill(0);
-        b[8..12].copy_from_slice(&PADDING_SSRC.to_be_bytes());
-        b[12..len].fill(0);
-        self.padding_seq = self.padding_seq.wrapping_add(1);
-        len
-    }
+/// A padding packet of about `bytes` (header, extension and SRTP tag
+/// included) in `buf`, numbered from `seq`; returns its length.
+fn write_padding(buf: &mut [u8], seq: &mut u16, bytes: usize) -> usize {
+    // The transport-wide extension (8) and the SRTP tag (16) come later.
+    let len = bytes.saturating_sub(24).clamp(16, 1200 - 32);
+    buf[0] = 0x80;
+    buf[1] = PADDING_PT;
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[4..8].fill(0);
+    buf[8..12].copy_from_slice(&PADDING_SSRC.to_be_bytes());
+    buf[12..len].fill(0);
+    *seq = seq.wrapping_add(1);
+    len
 }

@@ -18,7 +18,7 @@ use crate::audio::RoomAudio;
 use crate::egress::TRANSPORT_SEQ_EXT;
 use crate::leg::{Leg, Received};
 use crate::scenario::Preset;
-use crate::sfu::{out_ssrc, Sfu};
+use crate::sfu::{out_rtx_ssrc, out_ssrc, Sfu};
 use crate::subscriber::Subscriber;
 
 /// Sender reports per layer this often.
@@ -176,11 +176,13 @@ impl Meeting {
         let to_publishers = (0..preset.publishers)
             .map(|p| Leg::new(preset.uplink(p), seed ^ (0x300 + p as u64)))
             .collect();
+        let rtx: Vec<bool> = preset.subscribers.iter().map(|p| p.rtx).collect();
         let sfu = Sfu::new(
             &video_ssrcs,
             audio_ssrcs.clone(),
             to_subscribers,
             to_publishers,
+            &rtx,
         );
         let widths: Vec<u32> = preset.layers.iter().map(|l| l.width).collect();
         let subscribers = preset
@@ -195,7 +197,9 @@ impl Meeting {
                 };
                 let up = Leg::new(feedback, seed ^ (0x400 + i as u64));
                 let ssrcs: Vec<u32> = (0..preset.publishers).map(|j| out_ssrc(i, j)).collect();
-                Subscriber::new(*prof, up, &ssrcs, widths.clone(), preset.fps)
+                let rtx: Vec<u32> = (0..preset.publishers).map(|j| out_rtx_ssrc(i, j)).collect();
+                let rtx = prof.rtx.then_some(&rtx[..]);
+                Subscriber::new(*prof, up, &ssrcs, rtx, widths.clone(), preset.fps)
             })
             .collect();
         let room = RoomAudio::new(&audio_ssrcs, preset.subscribers.len());

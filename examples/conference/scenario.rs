@@ -30,6 +30,11 @@ pub struct NetProfile {
     /// stable links; on a link that loses a fifth of its capacity at once
     /// some freeze is expected and only reported.
     pub freeze_goal: bool,
+    /// The subscriber negotiated RFC 4588 RTX (browsers do): NACKed
+    /// packets and probe padding come on its RTX stream. Without it (a
+    /// gateway, an older client), retransmissions on the media SSRC and
+    /// probes as padding-only packets.
+    pub rtx: bool,
 }
 
 impl NetProfile {
@@ -60,6 +65,7 @@ impl NetProfile {
             },
             trace: Trace::Constant,
             freeze_goal: true,
+            rtx: true,
         }
     }
 
@@ -76,6 +82,7 @@ impl NetProfile {
             },
             trace: Trace::Constant,
             freeze_goal: true,
+            rtx: false,
         }
     }
 
@@ -97,6 +104,7 @@ impl NetProfile {
                 to: 0.6,
             },
             freeze_goal: false,
+            rtx: true,
         }
     }
 
@@ -113,6 +121,7 @@ impl NetProfile {
             },
             trace: Trace::Constant,
             freeze_goal: true,
+            rtx: true,
         }
     }
 }

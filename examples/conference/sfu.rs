@@ -22,7 +22,7 @@ use rtmedia::packet::rtcp::PliBuilder;
 use rtmedia::packet::RtpPacket;
 use rtmedia::simulcast::{
     self, Allocator, AllocatorConfig, Forwarder, ForwarderConfig, Layer, Output, RtpKind,
-    SubscriberConfig, TrackConfig, TrackDemand,
+    RtxConfig, SubscriberConfig, TrackConfig, TrackDemand,
 };
 
 use crate::audio::RoomAudio;
@@ -183,13 +183,25 @@ pub fn out_ssrc(sub: usize, track: usize) -> u32 {
     0x7e00_0000 + (sub as u32) * 64 + track as u32
 }
 
-fn subscriber(ssrc: u32) -> SubscriberConfig {
+/// The SSRC of subscriber `sub`'s RTX stream for publisher `track`'s video
+/// (when it negotiated RTX).
+pub fn out_rtx_ssrc(sub: usize, track: usize) -> u32 {
+    out_ssrc(sub, track) + 32
+}
+
+/// The payload type of the subscribers' RTX streams.
+pub const RTX_PAYLOAD_TYPE: u8 = 97;
+
+fn subscriber(ssrc: u32, rtx_ssrc: Option<u32>) -> SubscriberConfig {
     SubscriberConfig {
         forwarder: ForwarderConfig {
             ssrc,
             ..ForwarderConfig::default()
         },
-        rtx: None,
+        rtx: rtx_ssrc.map(|ssrc| RtxConfig {
+            ssrc,
+            payload_type: RTX_PAYLOAD_TYPE,
+        }),
     }
 }
 
@@ -200,6 +212,7 @@ impl Sfu {
         audio_ssrcs: Vec<u32>,
         to_subscribers: Vec<Leg>,
         to_publishers: Vec<Leg>,
+        rtx: &[bool],
     ) -> Self {
         let n = to_subscribers.len();
         let tracks = video_ssrcs
@@ -208,9 +221,9 @@ impl Sfu {
             .map(|(j, ssrcs)| {
                 let mut track = simulcast::Track::new(TrackConfig::default(), ssrcs)
                     .expect("1 to 3 distinct SSRCs");
-                for i in 0..n {
+                for (i, &rtx) in rtx.iter().enumerate().take(n) {
                     // Paused (no feed) until the allocator gives it a layer.
-                    let config = subscriber(out_ssrc(i, j));
+                    let config = subscriber(out_ssrc(i, j), rtx.then(|| out_rtx_ssrc(i, j)));
                     track
                         .add_subscriber_with_bitrate(i as u64, config, 0, 0)
                         .unwrap();
@@ -506,7 +519,7 @@ impl Sfu {
                 let before = t.track.stats().starts_from_history;
                 let last_key = t.track.source().last_keyframe_us(THUMBNAIL.spatial);
                 t.late_join.keyframe_age_us = last_key.map(|at| now - at);
-                let config = subscriber(0x7f00_0000);
+                let config = subscriber(0x7f00_0000, None);
                 t.track
                     .add_subscriber(PROBE, config, THUMBNAIL, now)
                     .unwrap();
@@ -518,8 +531,19 @@ impl Sfu {
 
     /// Sends what every subscriber's pacer lets go now.
     pub fn pace(&mut self, now: u64) {
-        for (state, leg) in self.subscribers.iter_mut().zip(&mut self.to_subscribers) {
-            state.egress.poll(now, leg);
+        let tracks = &mut self.tracks;
+        for (i, (state, leg)) in self
+            .subscribers
+            .iter_mut()
+            .zip(&mut self.to_subscribers)
+            .enumerate()
+        {
+            state.egress.poll(now, leg, &mut |turn, bytes, buf| {
+                // Subscriber i's recent packets of the tracks in turn.
+                let n = tracks.len();
+                let t = tracks.get_mut(turn % n.max(1))?;
+                t.track.write_probe_padding(i as u64, bytes, buf).ok()?
+            });
         }
     }
 

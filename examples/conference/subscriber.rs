@@ -17,7 +17,7 @@ use bytes::Bytes;
 use rtmedia::cc::recorder::{FeedbackRecorder, RecorderConfig};
 use rtmedia::cc::SentPacketId;
 use rtmedia::codec::Codec;
-use rtmedia::jitter::{Event, JitterBuffer, JitterConfig};
+use rtmedia::jitter::{Event, JitterBuffer, JitterConfig, RtxConfig};
 use rtmedia::packet::rtcp::{NackBuilder, PliBuilder};
 use rtmedia::packet::RtpPacket;
 use rtmedia::sim::{vp8_depacketize, Vp8Decoder};
@@ -33,6 +33,9 @@ const NOMINAL_WINDOW: usize = 8;
 /// NACK lists are built this often (as browsers do, every 20 ms or so).
 const NACK_INTERVAL_US: u64 = 20_000;
 const ARRIVAL_RING: usize = 4096;
+/// The publishers' VP8 payload type (`SimulcastConfig`'s default), which
+/// the SFU forwards unchanged: what an RTX packet restores to.
+const VIDEO_PAYLOAD_TYPE: u8 = 96;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Freeze {
@@ -51,6 +54,8 @@ impl Freeze {
 /// One received video (one publisher's track, one SSRC from the SFU).
 pub struct VideoTrack {
     pub ssrc: u32,
+    /// Its RTX stream's SSRC, when negotiated.
+    pub rtx_ssrc: Option<u32>,
     pub jitter: JitterBuffer,
     decoder: Vp8Decoder,
     /// (sequence number, arrival) by sequence number, for frame delays.
@@ -86,6 +91,8 @@ pub struct Subscriber {
     /// Bytes received (decrypted), probe padding apart.
     pub media_bytes: u64,
     pub padding_packets: u64,
+    /// Packets on the RTX streams (repairs and probe padding).
+    pub rtx_packets: u64,
     ssrc: u32,
     widths: Vec<u32>,
     nominal_default_us: u64,
@@ -96,17 +103,34 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    /// `ssrcs[j]`: the SSRC publisher `j`'s video arrives on; `widths`: the
-    /// layers' widths, lowest first, to tell which layer a frame is.
-    pub fn new(profile: NetProfile, up: Leg, ssrcs: &[u32], widths: Vec<u32>, fps: u32) -> Self {
+    /// `ssrcs[j]`: the SSRC publisher `j`'s video arrives on, `rtx[j]` its
+    /// RTX stream's (RFC 4588) when negotiated; `widths`: the layers'
+    /// widths, lowest first, to tell which layer a frame is.
+    pub fn new(
+        profile: NetProfile,
+        up: Leg,
+        ssrcs: &[u32],
+        rtx: Option<&[u32]>,
+        widths: Vec<u32>,
+        fps: u32,
+    ) -> Self {
         let rtt = 2 * profile.link.base_delay_us + 10_000;
         let tracks = ssrcs
             .iter()
-            .map(|&ssrc| {
-                let mut jitter = JitterBuffer::new(JitterConfig::video(Codec::Vp8));
+            .enumerate()
+            .map(|(j, &ssrc)| {
+                let rtx_ssrc = rtx.map(|r| r[j]);
+                let mut config = JitterConfig::video(Codec::Vp8);
+                config.rtx = rtx_ssrc.map(|rtx_ssrc| RtxConfig {
+                    rtx_ssrc,
+                    media_ssrc: ssrc,
+                    media_payload_type: VIDEO_PAYLOAD_TYPE,
+                });
+                let mut jitter = JitterBuffer::new(config);
                 jitter.set_rtt(rtt);
                 VideoTrack {
                     ssrc,
+                    rtx_ssrc,
                     jitter,
                     decoder: Vp8Decoder::new().expect("libvpx decoder"),
                     arrivals: vec![(0, 0); ARRIVAL_RING],
@@ -136,6 +160,7 @@ impl Subscriber {
             feedback: vec![0; 1500],
             media_bytes: 0,
             padding_packets: 0,
+            rtx_packets: 0,
             profile,
             tracks,
             up,
@@ -163,13 +188,35 @@ impl Subscriber {
             self.padding_packets += 1;
             return;
         }
-        self.media_bytes += packet.len() as u64;
-        let Some(track) = self.tracks.iter_mut().find(|t| t.ssrc == ssrc) else {
+        let len = packet.len() as u64;
+        let Some(track) = self
+            .tracks
+            .iter_mut()
+            .find(|t| t.ssrc == ssrc || t.rtx_ssrc == Some(ssrc))
+        else {
             self.audio_packets += 1;
+            self.media_bytes += len;
             return;
         };
-        let seq = u16::from_be_bytes([packet[2], packet[3]]);
-        track.arrivals[usize::from(seq) % ARRIVAL_RING] = (seq, now);
+        if ssrc == track.ssrc {
+            self.media_bytes += len;
+            let seq = u16::from_be_bytes([packet[2], packet[3]]);
+            track.arrivals[usize::from(seq) % ARRIVAL_RING] = (seq, now);
+        } else if let Some(osn) = RtpPacket::parse(&packet[..]).ok().and_then(|p| {
+            p.payload()
+                .get(..2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        }) {
+            // A repair (or probe padding) on the RTX stream: its arrival
+            // and bytes count for the original only if that never came
+            // (a probe's copy of a packet that did is padding).
+            let slot = &mut track.arrivals[usize::from(osn) % ARRIVAL_RING];
+            if slot.0 != osn {
+                *slot = (osn, now);
+                self.media_bytes += len;
+            }
+            self.rtx_packets += 1;
+        }
         let _ = track.jitter.push(packet, now);
     }
 
