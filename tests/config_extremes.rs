@@ -302,3 +302,17 @@ fn validate_names_the_setting_out_of_range() {
     .unwrap();
     assert_eq!(m.config().validate(), Ok(()));
 }
+
+/// An infinite `min_change` makes a spatial upgrade's headroom the whole
+/// `u64` range; adding it to the step's cost overflowed (CI, proptest).
+#[test]
+fn allocator_infinite_min_change_does_not_overflow() {
+    let ac = AllocatorConfig {
+        min_change: f64::INFINITY,
+        upgrade_hold_us: 0,
+        max_keyframe_transfer_us: 2_147_483_647,
+        ..AllocatorConfig::default()
+    };
+    let r = no_panic(|| drive_allocator(ac, 0, [150_000, 2_147_483_647, 0], [0, 0, 0]));
+    assert!(r.is_ok(), "{r:?}");
+}

@@ -307,7 +307,7 @@ impl Allocator {
                     .filter(|&l| a.layer.is_none_or(|c| l > c))
                     .find(|&l| t.bitrates.get(l) > have)
                     .map(|l| {
-                        let mut step = total - have + t.bitrates.get(l);
+                        let mut step = (total - have).saturating_add(t.bitrates.get(l));
                         if current.is_some_and(|c| l.spatial > c) {
                             // The headroom a spatial upgrade leaves (see
                             // `compute`).
@@ -417,7 +417,10 @@ impl Allocator {
                 } else {
                     0
                 };
-                if step > have && extra + spare <= budget && rate >= self.scratch[i].bitrate {
+                if step > have
+                    && extra.saturating_add(spare) <= budget
+                    && rate >= self.scratch[i].bitrate
+                {
                     budget -= extra;
                     have = step;
                     self.scratch[i] = Allocation {
