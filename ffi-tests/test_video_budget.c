@@ -135,10 +135,10 @@ static void test_budget_rates(void) {
     CHECK_STATUS(rtm_video_budget_get(b, 0, 1000000, SIZED(r)), RTM_OK);
     CHECK(r.target_bps == 1000000 && r.audio_bps == 50000 && r.retransmission_bps == 0 &&
           r.video_bps == 950000);
-    /* The probe for an upgrade: the wanted video plus audio, at least 15 %
-     * above the target. */
+    /* The probe for an upgrade: 15 % above the wanted video plus audio, or
+     * above the target if that is more. */
     CHECK_STATUS(rtm_video_budget_probe_bps(b, 0, 1000000, 500000, &p), RTM_OK);
-    CHECK(p == 1050000);
+    CHECK(p == 1207500);
     CHECK_STATUS(rtm_video_budget_probe_bps(b, 0, 100000, 1000000, &p), RTM_OK);
     CHECK(p == 1150000);
 
@@ -175,11 +175,14 @@ static void test_budget_rates(void) {
     CHECK(bad == 0);
     CHECK_STATUS(rtm_video_budget_get(b, 1999000, 1000000, SIZED(r)), RTM_OK);
     CHECK(r.audio_bps == 80000 && r.retransmission_bps == 100000 && r.video_bps == 820000);
-    /* Probes: the wanted video plus 180 k, at least 20 % above the target. */
+    /* Probes: 20 % above the wanted video plus 180 k (or the target, if
+     * more). */
     CHECK_STATUS(rtm_video_budget_probe_bps(b, 1999000, 900000, 1000000, &p), RTM_OK);
+    CHECK(p == 1296000);
+    CHECK_STATUS(rtm_video_budget_probe_bps(b, 1999000, 500000, 1000000, &p), RTM_OK);
     CHECK(p == 1200000);
     CHECK_STATUS(rtm_video_budget_probe_bps(b, 1999000, 1500000, 1000000, &p), RTM_OK);
-    CHECK(p == 1680000);
+    CHECK(p == 2016000);
     /* A target the audio and retransmissions take whole: nothing for video. */
     CHECK_STATUS(rtm_video_budget_get(b, 1999000, 150000, SIZED(r)), RTM_OK);
     CHECK(r.video_bps == 0 && r.target_bps == 150000);
@@ -541,11 +544,12 @@ static void test_chain(void) {
     CHECK(r.video_bps == 1000000);
     CHECK_STATUS(rtm_allocator_allocate(al, r.video_bps, &t, 1, 0, SIZED(out), 1), RTM_OK);
     CHECK(layer_is(&out, 2, 1));
-    /* The next step needs 1.5 M of video: probe for 1.55 M. */
+    /* The next step needs 1.5 M of video, 1.55 M with audio: probe 15 %
+     * above that, 1.7825 M. */
     CHECK_STATUS(rtm_allocator_wanted_bps(al, &wanted), RTM_OK);
     CHECK(wanted == 1500000);
     CHECK_STATUS(rtm_video_budget_probe_bps(budget, 0, wanted, 1050000, &probe_bps), RTM_OK);
-    CHECK(probe_bps == 1550000);
+    CHECK(probe_bps == 1782500);
     CHECK_STATUS(rtm_bwe_request_probe(bwe, 1000, probe_bps), RTM_OK);
     CHECK_STATUS(rtm_bwe_poll_probe(bwe, 1000, SIZED(probe)), RTM_OK);
     CHECK(probe.rate_bps >= 1550000 && probe.rate_bps <= 2100000);

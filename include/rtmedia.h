@@ -2396,9 +2396,10 @@ typedef struct rtm_video_budget_config {
    */
   uint64_t window_us;
   /**
-   * A probe for an upgrade goes at least this many percent above the
-   * target (a probe at the target proves nothing new),
-   * 0..=RTM_VIDEO_BUDGET_MAX_PROBE_MARGIN_PERCENT. Default 15.
+   * A probe for an upgrade goes this many percent above what it must
+   * confirm (the wanted rate, at least the target: a probe at the target
+   * proves nothing new, one at exactly the wanted rate reads a little
+   * under it), 0..=RTM_VIDEO_BUDGET_MAX_PROBE_MARGIN_PERCENT. Default 15.
    */
   uint64_t probe_margin_percent;
 } rtm_video_budget_config;
@@ -4664,8 +4665,9 @@ rtm_status rtm_video_budget_get(const rtm_video_budget_t *budget,
 /**
  * The probe rate that would confirm `video_wanted_bps` of video (e.g.
  * `rtm_allocator_wanted_bps`) at `now_us`, into `*probe_bps`: that plus
- * the audio and retransmission rates, and at least `probe_margin_percent`
- * above `target_bps` (an estimator only probes above its estimate). Give
+ * the audio and retransmission rates (or `target_bps` if more: an
+ * estimator only probes above its estimate), `probe_margin_percent` above
+ * it (a probe reads a little under the rate it was asked for). Give
  * it to `rtm_bwe_request_probe`. RTM_ERR_NULL_POINTER. Only reads the
  * budget; allocates nothing.
  */

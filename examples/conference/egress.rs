@@ -88,7 +88,8 @@ pub struct Egress {
     padding_turn: usize,
     last_probe: Option<(u64, u64)>,
     last_upgrade_probe: Option<u64>,
-    /// The rate the last upgrade probe asked for, and the interval now.
+    /// The rate the last upgrade probe asked for (its need plus the
+    /// budget's probe margin), and the interval now.
     upgrade_probe_rate: u64,
     upgrade_interval_us: u64,
 }
@@ -157,7 +158,10 @@ impl Egress {
         }
         self.last_probe = result;
         if let Some((_, bps)) = result {
-            self.upgrade_interval_us = if bps >= self.upgrade_probe_rate {
+            // Confirmed when it reached the need: the probe went the margin
+            // above it, and reads a little under the rate it was sent at.
+            let margin = 100 + self.budget.config().probe_margin_percent;
+            self.upgrade_interval_us = if bps * margin >= self.upgrade_probe_rate * 100 {
                 UPGRADE_PROBE_INTERVAL_US
             } else {
                 (self.upgrade_interval_us * 2).min(MAX_UPGRADE_PROBE_INTERVAL_US)

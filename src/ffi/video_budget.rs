@@ -40,9 +40,10 @@ pub struct rtm_video_budget_config {
     /// RTM_VIDEO_BUDGET_MIN_WINDOW_US..=RTM_VIDEO_BUDGET_MAX_WINDOW_US (ten
     /// buckets of a tenth of it each). Default 1000000.
     pub window_us: u64,
-    /// A probe for an upgrade goes at least this many percent above the
-    /// target (a probe at the target proves nothing new),
-    /// 0..=RTM_VIDEO_BUDGET_MAX_PROBE_MARGIN_PERCENT. Default 15.
+    /// A probe for an upgrade goes this many percent above what it must
+    /// confirm (the wanted rate, at least the target: a probe at the target
+    /// proves nothing new, one at exactly the wanted rate reads a little
+    /// under it), 0..=RTM_VIDEO_BUDGET_MAX_PROBE_MARGIN_PERCENT. Default 15.
     pub probe_margin_percent: u64,
 }
 
@@ -185,8 +186,9 @@ pub unsafe extern "C" fn rtm_video_budget_get(
 
 /// The probe rate that would confirm `video_wanted_bps` of video (e.g.
 /// `rtm_allocator_wanted_bps`) at `now_us`, into `*probe_bps`: that plus
-/// the audio and retransmission rates, and at least `probe_margin_percent`
-/// above `target_bps` (an estimator only probes above its estimate). Give
+/// the audio and retransmission rates (or `target_bps` if more: an
+/// estimator only probes above its estimate), `probe_margin_percent` above
+/// it (a probe reads a little under the rate it was asked for). Give
 /// it to `rtm_bwe_request_probe`. RTM_ERR_NULL_POINTER. Only reads the
 /// budget; allocates nothing.
 #[no_mangle]
