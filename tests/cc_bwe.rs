@@ -216,3 +216,24 @@ fn probe_clusters_last_four_times_a_moderate_jitter_and_twice_a_large_one() {
     // About 30 ms of reordering: four times would be 120 ms.
     assert!((50_000..=70_000).contains(&p.duration_us), "{p:?}");
 }
+
+/// The first feedback's reordering sizes the probes at once: smoothed up
+/// from 0, the jitter stayed near 0 for the first second, and the first
+/// probes on a jittery path were short clusters read as saturated far under
+/// its capacity (the conference's Wi-Fi: 788 kbit/s on 3 Mbit/s).
+#[test]
+fn the_first_feedback_already_sizes_probes_for_the_jitter() {
+    let mut bwe = Bwe::new(no_probes(), 0);
+    let batch: Vec<PacketResult> = (0..10u16)
+        .map(|i| {
+            let now = u64::from(i) * 10_000;
+            bwe.on_sent(now, tseq(i), 1250, None);
+            let late = if i % 2 == 1 { 20_000 } else { 0 };
+            result(i, Some(now as i64 + 40_000 + late + 7_000_000))
+        })
+        .collect();
+    bwe.on_feedback(150_000, batch);
+    bwe.request_probe(150_000, 50_000_000);
+    let p = bwe.poll_probe(150_000).expect("a probe cluster");
+    assert!((36_000..=60_000).contains(&p.duration_us), "{p:?}");
+}

@@ -175,6 +175,8 @@ pub struct Bwe {
     /// reorders, a path that delays packets independently does, by about
     /// its jitter; that much of a delay reading is not a queue.
     reorder_us: f64,
+    /// `reorder_us` holds a reading (the first one sets it).
+    reorder_known: bool,
 }
 
 impl Bwe {
@@ -211,6 +213,7 @@ impl Bwe {
             last_periodic_check: now,
             last_probe: None,
             reorder_us: 0.0,
+            reorder_known: false,
         }
     }
 
@@ -570,7 +573,17 @@ impl Bwe {
             latest_send = latest_send.max(r.send_us);
         }
         if n >= 2 {
-            self.reorder_us += (reorder as f64 - self.reorder_us) * REORDER_SMOOTHING;
+            // The first reading stands as it is: smoothed up from 0, the
+            // jitter a probe reading takes off stayed near 0 for the first
+            // second, and the first probes on a jittery path read
+            // saturated far under its capacity (the conference's Wi-Fi:
+            // 788 kbit/s on 3 Mbit/s).
+            if self.reorder_known {
+                self.reorder_us += (reorder as f64 - self.reorder_us) * REORDER_SMOOTHING;
+            } else {
+                self.reorder_us = reorder as f64;
+                self.reorder_known = true;
+            }
             self.delay.set_jitter_floor(self.reorder_us as u64);
         }
         let inherent = self.loss.inherent();
