@@ -459,12 +459,7 @@ fn fec_frames_count_only_real_recoveries() {
             bitrate,
             ..SIP_PHONE
         };
-        let tone = Signal::Tone {
-            hz: 440.0,
-            amp: 0.3,
-            swing: 0.2,
-            phase: 0.0,
-        };
+        let tone = swinging_tone();
         let mut talker = Sender::new(&mut mixer, 1, tone, client, false);
         let mut listener = Sender::new(&mut mixer, 2, Signal::Noise(-90.0), client, false);
         let mut lost = 0;
@@ -706,12 +701,7 @@ fn a_lone_loss_on_a_jittery_path_is_rebuilt_from_fec() {
         bitrate: 24_000,
         ..SIP_PHONE
     };
-    let tone = Signal::Tone {
-        hz: 440.0,
-        amp: 0.3,
-        swing: 0.2,
-        phase: 0.0,
-    };
+    let tone = swinging_tone();
     let mut talker = Sender::new(&mut mixer, 1, tone, client, true);
     let mut rng = Rng::new(18);
     // (arrival µs, packet), sent every 20 ms, 5 ms of transit plus 0-15 ms
@@ -758,4 +748,14 @@ fn a_lone_loss_on_a_jittery_path_is_rebuilt_from_fec() {
     // rebuilt it.
     assert_eq!(s.fec_attempts, lost, "next packet in time for FEC");
     assert_eq!(s.fec_frames, with_fec, "{with_fec} next packets with FEC");
+}
+
+/// A 440 Hz tone whose level swings (a talker the speaker detector sees).
+fn swinging_tone() -> Signal {
+    Signal::Tone {
+        hz: 440.0,
+        amp: 0.3,
+        swing: 0.2,
+        phase: 0.0,
+    }
 }
