@@ -7,7 +7,9 @@
 //!   still holds pre-congestion arrivals, to [`BETA`] of it, and further by
 //!   the queuing delay above [`DRAIN_FROM_US`] over [`DRAIN_US`], so a
 //!   queue it built after a capacity drop drains within about a second
-//!   (GCC backs off to 0.85 × and drains at 15 % of capacity). Only the part
+//!   (GCC backs off to 0.85 × and drains at 15 % of capacity); once the
+//!   queue is gone it returns to [`BETA`] of that rate at once instead of
+//!   climbing back additively. Only the part
 //!   above 50 ms: flows that joined a shared bottleneck later measure the
 //!   queue from a higher base, and draining by the full reading made the
 //!   earlier flows cut deeper every time (unfair, RFC 8867 §5.4);
@@ -65,6 +67,10 @@ pub struct RateControl {
     /// What the sender really sends (an application-limited sender, e.g.
     /// an SFU, sends well under the estimate).
     sending: Option<f64>,
+    /// After a cut that went below [`BETA`] of the saturated rate to drain
+    /// a queue: that rate x [`BETA`], and when the cut was. The estimate
+    /// returns to it once the queue has drained.
+    drain_restore: Option<(f64, u64)>,
 }
 
 impl RateControl {
@@ -78,6 +84,7 @@ impl RateControl {
             last_decrease: None,
             post_cut_queue_min: None,
             sending: None,
+            drain_restore: None,
         }
     }
 
@@ -206,6 +213,10 @@ impl RateControl {
                     });
                 }
                 if target < self.estimate {
+                    // Draining is for now; once the queue is gone the
+                    // estimate goes back to what the bottleneck served.
+                    self.drain_restore =
+                        (saturated.is_some() && factor < BETA).then_some((base * BETA, now));
                     self.estimate = target;
                     self.last_decrease = Some(now);
                     self.post_cut_queue_min = None;
@@ -216,6 +227,16 @@ impl RateControl {
             }
             Usage::Underusing => false,
             Usage::Normal => {
+                if let Some((restore, at)) = self.drain_restore {
+                    if queue_delay_us == 0 && newest_send_us > at {
+                        self.drain_restore = None;
+                        if restore > self.estimate {
+                            self.estimate = restore;
+                            self.clamp();
+                            return false;
+                        }
+                    }
+                }
                 let before = self.estimate;
                 match self.capacity {
                     Some(c) if self.estimate > 1.15 * c => {
@@ -304,23 +325,38 @@ mod tests {
             100_000,
             0
         ));
+        // While the queue drains the estimate holds below the bottleneck's
+        // rate (additive growth only)…
         let mut now = 50_000;
-        for _ in 0..10 {
-            now += 100_000;
+        let normal = |r: &mut RateControl, now: u64, queue_us: u64| {
             r.update(
                 now,
                 now,
                 Usage::Normal,
                 true,
-                0,
+                queue_us,
                 None,
                 Some(r.estimate()),
                 100_000,
                 0,
             );
+        };
+        now += 100_000;
+        normal(&mut r, now, 20_000);
+        assert_eq!(r.estimate(), 775_000 + 9_600);
+        // …once it is gone, it returns to 0.9 × that rate (the drain was
+        // for the queue, not for the path: on the conference's mobile dip
+        // the drained estimate held a video paused for a second)…
+        now += 100_000;
+        normal(&mut r, now, 0);
+        assert_eq!(r.estimate(), 900_000);
+        // …and grows additively from there: two 1,200-byte packets per
+        // response time (RTT + 100 ms).
+        for _ in 0..10 {
+            now += 100_000;
+            normal(&mut r, now, 0);
         }
-        // Additive: two 1,200-byte packets per response time (RTT + 100 ms).
-        assert_eq!(r.estimate(), 775_000 + 96_000);
+        assert_eq!(r.estimate(), 900_000 + 96_000);
     }
 
     #[test]
