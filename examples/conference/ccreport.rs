@@ -266,4 +266,14 @@ pub fn print_trace(m: &Meeting, i: usize) {
             x.jb_target_ms
         );
     }
+    for (j, t) in m.subscribers[i].tracks.iter().enumerate() {
+        for f in &t.freezes {
+            eprintln!(
+                "freeze video {j}: {:.2} s to {:.2} s ({} ms)",
+                f.start_us as f64 / 1e6,
+                f.end_us as f64 / 1e6,
+                f.duration_us() / 1000
+            );
+        }
+    }
 }
