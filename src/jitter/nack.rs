@@ -225,14 +225,20 @@ impl NackScheduler {
     /// The gap at `seq` was filled at `now` by a packet that did not come as
     /// a retransmission: a reordering sample if it was not requested, or
     /// if it came back sooner than any retransmission could.
+    /// A packet before any gap was noticed (one older than the stream's
+    /// first arrival) is no sample: there is no time to measure from
+    /// (reading the time since 0 as its lateness set a 257 ms reorder wait
+    /// for a whole meeting).
     pub fn on_filled(&mut self, seq: i64, now: u64) -> Filled {
-        let noticed = self.noticed(seq);
         match self.request(seq) {
             Some(r) if r.retries > 1 || now >= r.last_us.saturating_add(self.rtt_us / 2) => {
                 Filled::Requested
             }
             _ => {
-                self.reorder.on_reordered(now.saturating_sub(noticed));
+                if self.runs.front().is_some_and(|r| r.0 <= seq) {
+                    let noticed = self.noticed(seq);
+                    self.reorder.on_reordered(now.saturating_sub(noticed));
+                }
                 Filled::Reordered
             }
         }

@@ -130,3 +130,19 @@ fn the_head_frame_progress_is_forgotten_on_a_reset() {
     // Past its playout time (50 ms) but within the wait for late packets.
     assert!(jb.pop(60_000).is_none(), "frame 0 misses packets 1..=5");
 }
+
+/// The stream's first two packets arrive swapped, 300 ms into the
+/// session (the host's clock does not start at the stream). The earlier
+/// one fills no gap anyone noticed: it is no reordering sample. Read as
+/// one, it was "late" by the whole 300 ms (the time since 0), and on the
+/// conference's Wi-Fi link the reorder wait stayed at 257 ms for the rest
+/// of the meeting: no gap was requested before its frame was given up.
+#[test]
+fn a_packet_before_the_first_is_not_read_as_reordered_since_time_zero() {
+    let mut config = JitterConfig::audio();
+    config.nack.enabled = true;
+    let mut jb = JitterBuffer::new(config);
+    jb.push(rtp(11, 11 * 960, false, b"a"), 300_000).unwrap();
+    jb.push(rtp(10, 10 * 960, false, b"a"), 302_000).unwrap();
+    assert!(jb.reorder_wait_us() < 50_000, "{}", jb.reorder_wait_us());
+}
