@@ -264,7 +264,8 @@ impl JitterBuffer {
     /// playout time, or after its latest packet arrived if that is later (a
     /// big frame still arriving is not lost).
     ///
-    /// When the frame's first missing packet has been requested, it also
+    /// When the frame's first missing packet (its first packet included) has
+    /// been requested, it also
     /// waits for that retransmission (one round trip and a jitter margin
     /// after the request), or for the retry's when one is still to come (a
     /// retransmission can be lost too), up to one such wait beyond the
@@ -278,9 +279,14 @@ impl JitterBuffer {
             .max(last_arrival)
             .saturating_add(self.incomplete_frame_grace());
         let retransmission_wait = self.retransmission_wait_us();
-        let requested = scan
-            .filter(|s| self.ring.held(s.next).is_none())
-            .map(|s| self.nack.requested(s.next))
+        // The first missing packet: after the scanned part, or the head
+        // itself (a frame whose first packet was lost).
+        let missing = match scan {
+            Some(s) => self.ring.held(s.next).is_none().then_some(s.next),
+            None => self.ring.held(head).is_none().then_some(head),
+        };
+        let requested = missing
+            .map(|m| self.nack.requested(m))
             .filter(|&(retries, _)| retries > 0)
             .map(|(retries, at)| {
                 let waits = self.request_waits(self.ring.held(head), None);
