@@ -53,8 +53,13 @@ const PROBE_MIN_BYTES: u32 = 1_000;
 /// The saturated receive rate is read over at most this much arrival time:
 /// short, so that after a capacity drop it holds post-drop arrivals only.
 const SATURATED_WINDOW_US: i64 = 100_000;
-/// Longest probe cluster (on the most jittery paths).
+/// Longest probe cluster (on the most jittery paths, or at low rates).
 const MAX_PROBE_DURATION_US: u64 = 150_000;
+/// A probe cluster lasts at least long enough to carry this many packets
+/// of [`FULL_PACKET_BITS`] at its rate (up to [`MAX_PROBE_DURATION_US`]):
+/// a reading needs 80 % of five packets, and one may be lost.
+const PROBE_FULL_PACKETS: u64 = 6;
+const FULL_PACKET_BITS: u64 = 1_200 * 8;
 /// Probe clusters last this many times the path's jitter when that is at
 /// most [`MAX_JITTERY_DURATION_US`].
 const JITTERY_DURATION_FACTOR: f64 = 4.0;
@@ -351,6 +356,16 @@ impl Bwe {
                 .max((2.0 * self.reorder_us) as u64)
                 .min(MAX_PROBE_DURATION_US)
         };
+        // Long enough for a few full-size packets at its rate: the pacer
+        // fills a cluster with media and RTX re-sends of ~1,200 bytes and
+        // stops at its duration, so at 900 kbit/s a 20 ms cluster was two
+        // packets, under the four a reading needs, and at 1.8 Mbit/s four,
+        // which one random loss left unread: on a DSL link with 1 % loss
+        // both initial probes read nothing and the estimate stayed near
+        // its 300 kbit/s start for the whole 12 s meeting (conference
+        // seeds 33 and 36).
+        let carries = PROBE_FULL_PACKETS * FULL_PACKET_BITS * 1_000_000 / rate_bps.max(1);
+        let duration = duration.max(carries.min(MAX_PROBE_DURATION_US));
         let min_bytes = ((rate_bps * duration / 8_000_000) as u32).max(PROBE_MIN_BYTES);
         let req = ProbeClusterRequest {
             id,
