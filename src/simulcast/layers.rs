@@ -1,5 +1,5 @@
 //! What each layer of a source is doing: bitrate per spatial×temporal layer
-//! over the last second, whether each spatial layer is alive (media, not
+//! over the last second (keyframes averaged over five), whether each spatial layer is alive (media, not
 //! padding, within the inactivity timeout), and its frame interval.
 
 use super::{Layer, MAX_SPATIAL, MAX_TEMPORAL};
@@ -7,6 +7,15 @@ use super::{Layer, MAX_SPATIAL, MAX_TEMPORAL};
 /// Bitrate window: `BUCKETS` buckets of `BUCKET_US`.
 const BUCKETS: usize = 10;
 const BUCKET_US: u64 = 100_000;
+/// Keyframe bytes are averaged over a longer window, `KEY_BUCKETS` of
+/// `KEY_BUCKET_US` (5 s): a keyframe is a one-off, and counted over one
+/// second it doubled a thumbnail layer's rate (57 -> 99 kbit/s on the
+/// conference's s0) right after a switch or a resume asked for it, so the
+/// allocator paused the track it had just resumed, whose next resume asked
+/// for another keyframe (mobile link at 400 kbit/s: tracks alternating
+/// between paused and sent every 100-300 ms).
+const KEY_BUCKETS: usize = 10;
+const KEY_BUCKET_US: u64 = 500_000;
 
 /// Cumulative bitrate in bits/s of each layer (temporal `t` includes TIDs
 /// `0..=t`); 0 for a layer that is not alive or has not been measured.
@@ -54,6 +63,9 @@ pub(crate) struct SpatialMeter {
     keyframe_in_progress: Option<(u32, u64)>,
     /// Bytes of the last complete keyframe (0 before one is seen).
     pub keyframe_bytes: u64,
+    /// Keyframe bytes per long bucket, and the bucket each slot holds.
+    key_bytes: [u64; KEY_BUCKETS],
+    key_bucket_of: [u64; KEY_BUCKETS],
 }
 
 impl SpatialMeter {
@@ -92,7 +104,20 @@ impl SpatialMeter {
         }
         self.packets[slot] = self.packets[slot].saturating_add(1);
         let tid = usize::from(tid).min(MAX_TEMPORAL - 1);
-        self.bytes[tid][slot] += bytes as u64;
+        let in_keyframe = self
+            .keyframe_in_progress
+            .is_some_and(|(ts, _)| ts == timestamp);
+        if in_keyframe {
+            let bucket = now / KEY_BUCKET_US;
+            let slot = (bucket % KEY_BUCKETS as u64) as usize;
+            if self.key_bucket_of[slot] != bucket {
+                self.key_bucket_of[slot] = bucket;
+                self.key_bytes[slot] = 0;
+            }
+            self.key_bytes[slot] += bytes as u64;
+        } else {
+            self.bytes[tid][slot] += bytes as u64;
+        }
         self.max_tid = self.max_tid.max(tid as u8);
         self.first_media_us.get_or_insert(now);
         self.last_media_us = Some(now);
@@ -141,6 +166,16 @@ impl SpatialMeter {
         // Measure over the full window, or since the first packet if shorter
         // (at least one bucket, so one packet is not an enormous rate).
         let span_us = (now - first.min(now)).clamp(BUCKET_US, BUCKETS as u64 * BUCKET_US);
+        let key_current = now / KEY_BUCKET_US;
+        let key_oldest = key_current.saturating_sub(KEY_BUCKETS as u64 - 1);
+        let key_span_us =
+            (now - first.min(now)).clamp(BUCKET_US, KEY_BUCKETS as u64 * KEY_BUCKET_US);
+        let key_bits: u64 = (0..KEY_BUCKETS)
+            .filter(|&s| (key_oldest..=key_current).contains(&self.key_bucket_of[s]))
+            .map(|s| self.key_bytes[s])
+            .sum::<u64>()
+            * 8;
+        let key_rate = key_bits * 1_000_000 / key_span_us;
         let mut sum = 0;
         for (t, total) in out.iter_mut().enumerate() {
             for slot in 0..BUCKETS {
@@ -149,7 +184,7 @@ impl SpatialMeter {
                     sum += self.bytes[t][slot];
                 }
             }
-            *total = sum * 8 * 1_000_000 / span_us;
+            *total = sum * 8 * 1_000_000 / span_us + key_rate;
         }
         // A temporal layer the encoder does not use is not a layer.
         for (t, total) in out.iter_mut().enumerate() {
@@ -198,5 +233,32 @@ mod tests {
         assert!(m.is_alive(1_000_000, 500_000));
         assert!(!m.is_alive(2_000_000, 500_000));
         assert_eq!(m.bitrates(5_000_000)[0], 0, "window emptied");
+    }
+
+    /// Six seconds of 30 fps, 1,000-byte frames (240 kbit/s), and one
+    /// 20,000-byte keyframe (20 packets) at 5 s: half a second later the
+    /// rate holds the keyframe spread over five seconds (+32 kbit/s), not
+    /// over one (+160 kbit/s, two thirds more than the layer sends).
+    #[test]
+    fn a_keyframe_counts_over_five_seconds() {
+        let mut m = SpatialMeter::default();
+        let mut ts = 0u32;
+        for i in 0..=165u64 {
+            let now = i * 33_333;
+            ts += 3000;
+            if i == 150 {
+                for k in 0..20 {
+                    m.on_keyframe_bytes(k == 0, 1000, ts);
+                    m.on_media(now, 0, 1000, ts);
+                }
+            } else {
+                m.on_keyframe_bytes(false, 1000, ts);
+                m.on_media(now, 0, 1000, ts);
+            }
+        }
+        let r = m.bitrates(5_500_000)[0];
+        // The window's delta frames read ~210 kbit/s (it is 0.9-1 s of
+        // frames over 1 s); with the keyframe over one second it was 370.
+        assert!((220_000..=260_000).contains(&r), "{r}");
     }
 }
