@@ -1147,11 +1147,123 @@ static void test_garbage(void) {
     rtm_mixer_free(m);
 }
 
+/* ---- Taps that wait for retransmissions (tap_nack) ------------------------------ */
+
+/* Packets 40..44 and 70 are lost on the way; the tap asks for them
+ * (rtm_mixer_poll_nacks), the sender resends them on the media SSRC three
+ * ticks (60 ms) later. With tap_nack every packet's audio is in the tap;
+ * without it the burst is concealed and nothing is asked for. */
+static int run_tap_nack(uint8_t tap_nack, int *concealed, int *nacked) {
+    enum { SENT = 150, TICKS = 200, MAX_PENDING = 64 };
+    rtm_mixer_config c = mixer_defaults();
+    CHECK(c.tap_nack == 0);
+    c.max_participants = 2;
+    c.tap_nack = tap_nack;
+    rtm_mixer_t *m = new_mixer(&c);
+    sender a;
+    sender_init(&a, 1, 700);
+    CHECK_STATUS(rtm_mixer_add_participant(m, 1, a.ssrc, 0x9001, true, &a.input), RTM_OK);
+    CHECK_STATUS(rtm_mixer_set_rtt(m, 1, 60000), RTM_OK);
+    static uint8_t sent[SENT][1500];
+    static size_t sent_len[SENT];
+    const uint16_t seq0 = a.seq;
+    const uint32_t ts0 = a.ts;
+    int pending_at[MAX_PENDING], pending_k[MAX_PENDING], pending = 0;
+    bool played[SENT] = {false};
+    int audio_frames = 0;
+    *concealed = *nacked = 0;
+    for (int t = 0; t < TICKS; t++) {
+        uint64_t now = (uint64_t)t * TICK_US;
+        if (t < SENT) {
+            sent_len[t] = sender_next(&a, 0.3f, sent[t], sizeof sent[t]);
+            bool lost = (t >= 40 && t < 45) || t == 70;
+            if (!lost) CHECK_STATUS(rtm_mixer_input_push(a.input, sent[t], sent_len[t], now), RTM_OK);
+        }
+        for (int i = 0; i < pending; i++) {
+            if (pending_at[i] != t) continue;
+            int k = pending_k[i];
+            CHECK_STATUS(rtm_mixer_input_push(a.input, sent[k], sent_len[k], now + 1000), RTM_OK);
+            pending_at[i] = pending_at[--pending];
+            pending_k[i] = pending_k[pending];
+            i--;
+        }
+        size_t count;
+        CHECK_STATUS(rtm_mixer_tick(m, now + 5000, &count), RTM_OK);
+        rtm_mixer_tap_frame f;
+        while (rtm_mixer_take_tap_frame(m, 1, SIZED(f)) == RTM_OK) {
+            if (f.content == RTM_TAP_CONCEALED) ++*concealed;
+            if (!f.has_rtp_timestamp || f.content != RTM_TAP_AUDIO) continue;
+            uint32_t k = (f.rtp_timestamp + 51u - ts0) / 960u;
+            if (k < SENT) {
+                CHECK(!played[k]);
+                played[k] = true;
+                audio_frames++;
+            }
+        }
+        int64_t seqs[16];
+        size_t n = 99;
+        rtm_status st = rtm_mixer_poll_nacks(m, 1, now + 5000, seqs, 16, &n);
+        CHECK(st == RTM_OK || st == RTM_NOTHING_DUE);
+        CHECK((st == RTM_OK) == (n > 0));
+        for (size_t i = 0; i < n && pending < MAX_PENDING; i++) {
+            pending_at[pending] = t + 3;
+            pending_k[pending++] = (uint16_t)((uint16_t)seqs[i] - seq0);
+            ++*nacked;
+        }
+        CHECK_STATUS(rtm_mixer_on_nack_sent(m, 1, now + 5000, seqs, n), RTM_OK);
+    }
+    sender_destroy(&a);
+    rtm_mixer_free(m);
+    return audio_frames;
+}
+
+static void test_retransmitted_taps(void) {
+    int concealed = 0, nacked = 0;
+    /* Without: the lost packets' frames are concealed, nothing is asked. */
+    int audio = run_tap_nack(0, &concealed, &nacked);
+    CHECK(nacked == 0);
+    CHECK(concealed >= 6);
+    CHECK(audio == 150 - 6);
+    /* With: each lost packet asked for once, every packet's audio played. */
+    audio = run_tap_nack(1, &concealed, &nacked);
+    CHECK(nacked == 6);
+    CHECK(audio == 150);
+
+    /* The 0.2 layout (without tap_nack) is still read, as "off". */
+    rtm_mixer_config old;
+    memset(&old, 0xa5, sizeof old);
+    CHECK_STATUS(rtm_mixer_config_init(&old, offsetof(rtm_mixer_config, tap_nack)), RTM_OK);
+    CHECK(old.struct_size == offsetof(rtm_mixer_config, tap_nack));
+    CHECK(((uint8_t *)&old)[offsetof(rtm_mixer_config, tap_nack)] == 0xa5); /* not written */
+    rtm_mixer_t *m = new_mixer(&old);
+    int64_t seqs[4];
+    size_t n = 7;
+    CHECK_STATUS(rtm_mixer_poll_nacks(m, 1, 0, seqs, 4, &n), RTM_ERR_NOT_FOUND);
+    rtm_mixer_input_t *in = NULL;
+    CHECK_STATUS(rtm_mixer_add_participant(m, 1, 0x1001, 0x9001, true, &in), RTM_OK);
+    CHECK_STATUS(rtm_mixer_poll_nacks(m, 1, 0, seqs, 4, &n), RTM_NOTHING_DUE);
+    CHECK(n == 0);
+    /* NULL handles and out-parameters; unknown participants. */
+    CHECK_STATUS(rtm_mixer_poll_nacks(NULL, 1, 0, seqs, 4, &n), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_poll_nacks(m, 1, 0, seqs, 4, NULL), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_poll_nacks(m, 1, 0, NULL, 4, &n), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_on_nack_sent(NULL, 1, 0, seqs, 0), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_on_nack_sent(m, 1, 0, NULL, 2), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_on_nack_sent(m, 1, 0, NULL, 0), RTM_OK);
+    CHECK_STATUS(rtm_mixer_on_nack_sent(m, 2, 0, seqs, 0), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_set_rtt(NULL, 1, 1000), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_mixer_set_rtt(m, 2, 1000), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_mixer_set_rtt(m, 1, 1000), RTM_OK);
+    rtm_mixer_input_free(in);
+    rtm_mixer_free(m);
+}
+
 int main(void) {
     test_config_and_new();
     test_null_and_invalid();
     test_room_mix_minus();
     test_taps();
+    test_retransmitted_taps();
     test_speaker_changes();
     test_stats_size();
     test_queues_and_lifetimes();

@@ -1108,6 +1108,17 @@ typedef struct rtm_mixer_config {
    * default.)
    */
   size_t max_packet_bytes;
+  /**
+   * Nonzero: tapped participants' taps wait for retransmissions, from a
+   * jitter buffer (and decoder: one more decode per tapped participant
+   * per tick) of their own that keeps two retransmission round trips in
+   * its delay; ask what to request with `rtm_mixer_poll_nacks`. Taps then
+   * lag the mix by about twice the round trip (`rtm_mixer_set_rtt`); the
+   * mix is unchanged. 0 (default): a tap is the mix's own decode, and a
+   * loss that in-band FEC cannot rebuild is concealed in it. (Appended
+   * after 0.2.0: a caller compiled without it gets the default.)
+   */
+  uint8_t tap_nack;
 } rtm_mixer_config;
 
 /**
@@ -3219,6 +3230,46 @@ rtm_status rtm_mixer_set_muted(rtm_mixer_t *mixer, uint32_t id, bool muted);
  * RTM_ERR_NOT_FOUND if `id` is not in the room.
  */
 rtm_status rtm_mixer_set_gain(rtm_mixer_t *mixer, uint32_t id, float gain);
+
+/**
+ * Round-trip time to participant `id`'s sender, µs (default 100000 until
+ * set): the NACK timing and retransmission reserve of its tap (see
+ * `rtm_mixer_config.tap_nack`). Take it from RTCP: the receiver reports
+ * the participant sends about the mix it receives give the round trip of
+ * the same path. RTM_ERR_NOT_FOUND if `id` is not in the room.
+ */
+rtm_status rtm_mixer_set_rtt(rtm_mixer_t *mixer, uint32_t id, uint64_t rtt_us);
+
+/**
+ * The sequence numbers participant `id`'s tap asks to be retransmitted
+ * now, extended (the 16-bit wire numbers are their low bits), oldest
+ * first, into `seqs[0..capacity]` (`*count` of them): RTM_OK with
+ * `*count` > 0, or RTM_NOTHING_DUE (`*count` 0; always so without
+ * `rtm_mixer_config.tap_nack`: the mix conceals, it never asks). Send them
+ * to the participant's sender as a generic NACK (`rtm_rtcp_build_nack`
+ * with `(uint16_t)seqs[i]`), then report them with
+ * `rtm_mixer_on_nack_sent`; marks nothing itself. Call after every tick.
+ * RTM_ERR_NOT_FOUND if `id` is not in the room. Read-only.
+ */
+rtm_status rtm_mixer_poll_nacks(const rtm_mixer_t *mixer,
+                                uint32_t id,
+                                uint64_t now_us,
+                                int64_t *seqs,
+                                size_t capacity,
+                                size_t *count);
+
+/**
+ * Records that a NACK naming `seqs[0..count]` (extended, as from
+ * `rtm_mixer_poll_nacks`) was sent to participant `id`'s sender at
+ * `now_us`: they are not asked for again until a retransmission could have
+ * arrived. Numbers no longer missing, or unknown, are ignored.
+ * RTM_ERR_NOT_FOUND if `id` is not in the room.
+ */
+rtm_status rtm_mixer_on_nack_sent(rtm_mixer_t *mixer,
+                                  uint32_t id,
+                                  uint64_t now_us,
+                                  const int64_t *seqs,
+                                  size_t count);
 
 /**
  * Queues participant `input`'s RTP packet `data[0..len]` (as received,

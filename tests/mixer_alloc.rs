@@ -141,3 +141,66 @@ fn pushes_and_ticks_allocate_nothing_with_field_inputs() {
     );
     assert!(s.silent_skips > before.silent_skips, "silence was detected");
 }
+
+/// Taps that wait for retransmissions (`with_retransmitted_taps`): the
+/// second jitter buffer and decoder, the NACK polling and the
+/// retransmissions allocate nothing either.
+#[test]
+fn retransmitted_taps_and_their_nacks_allocate_nothing() {
+    let mut mixer = Mixer::new(
+        MixerConfig {
+            max_participants: 16,
+            audio_level_ext_id: None,
+            ..MixerConfig::default()
+        }
+        .with_retransmitted_taps(),
+    )
+    .unwrap();
+    let inputs: Vec<_> = (0..PARTICIPANTS)
+        .map(|i| {
+            let input = mixer
+                .add_participant(i, 0x100 + i, 0x900 + i, i < 4)
+                .unwrap();
+            mixer.set_rtt(i, 60_000).unwrap();
+            input
+        })
+        .collect();
+    let packets = packets();
+    let mut nacks = [0i64; 64];
+    // (due tick, participant, packet index) of retransmissions on their way.
+    let mut pending: Vec<(usize, usize, usize)> = Vec::with_capacity(4096);
+    let mut run = |range: std::ops::Range<usize>, mixer: &mut Mixer| {
+        let (mut requested, mut taps) = (0, 0);
+        for t in range {
+            let now = t as u64 * 20_000;
+            for (i, input) in inputs.iter().enumerate() {
+                let lost = (t * 7 + i * 13) % 29 == 0 || (i == 1 && t % 100 < 3);
+                if !lost {
+                    assert!(input.push(packets[i][t].clone(), now));
+                }
+            }
+            pending.retain(|&(due, i, k)| {
+                if due <= t {
+                    assert!(inputs[i].push(packets[i][k].clone(), now + 1_000));
+                }
+                due > t
+            });
+            mixer.tick(now + 5_000);
+            taps += mixer.take_taps().map(|f| f.pcm.len()).sum::<usize>();
+            for i in 0..PARTICIPANTS {
+                let n = mixer.poll_nacks(i, now + 5_000, &mut nacks).unwrap();
+                for &seq in &nacks[..n] {
+                    pending.push((t + 3, i as usize, seq as usize));
+                }
+                requested += n;
+                mixer.on_nack_sent(i, now + 5_000, &nacks[..n]).unwrap();
+            }
+        }
+        (requested, taps)
+    };
+    run(0..150, &mut mixer);
+    let mut result = (0, 0);
+    let n = allocations_in(|| result = run(150..TICKS, &mut mixer));
+    assert_eq!(n, 0, "allocations per push, tick and NACK");
+    assert!(result.0 > 10 && result.1 > 0, "{result:?}");
+}

@@ -120,19 +120,24 @@ pub(crate) use versioned;
 /// trailing padding: checked at compile time through the alignment).
 macro_rules! versioned_grown {
     ($t:ty, first_new_field: $field:ident) => {
+        $crate::ffi::args::versioned_grown!($t, first_new_fields_of_each_release: [$field]);
+    };
+    // A struct that grew in several releases: the first field appended in
+    // each, oldest release first; each ends one older layout.
+    ($t:ty, first_new_fields_of_each_release: [$($field:ident),+]) => {
         unsafe impl $crate::ffi::args::Versioned for $t {
             const LAYOUT_SIZES: &'static [usize] = &[
-                core::mem::offset_of!($t, $field),
+                $(core::mem::offset_of!($t, $field),)+
                 core::mem::size_of::<$t>(),
             ];
             fn set_struct_size(&mut self, size: usize) {
                 self.struct_size = size;
             }
         }
-        const _: () = assert!(
+        $(const _: () = assert!(
             core::mem::offset_of!($t, $field) % core::mem::align_of::<$t>() == 0,
             "an appended field must not start inside the old layout's padding"
-        );
+        );)+
     };
 }
 pub(crate) use versioned_grown;

@@ -122,9 +122,18 @@ pub struct rtm_mixer_config {
     /// (1500). (Appended in 0.2: a caller compiled without it gets the
     /// default.)
     pub max_packet_bytes: usize,
+    /// Nonzero: tapped participants' taps wait for retransmissions, from a
+    /// jitter buffer (and decoder: one more decode per tapped participant
+    /// per tick) of their own that keeps two retransmission round trips in
+    /// its delay; ask what to request with `rtm_mixer_poll_nacks`. Taps then
+    /// lag the mix by about twice the round trip (`rtm_mixer_set_rtt`); the
+    /// mix is unchanged. 0 (default): a tap is the mix's own decode, and a
+    /// loss that in-band FEC cannot rebuild is concealed in it. (Appended
+    /// after 0.2.0: a caller compiled without it gets the default.)
+    pub tap_nack: u8,
 }
 
-args::versioned_grown!(rtm_mixer_config, first_new_field: max_packet_bytes);
+args::versioned_grown!(rtm_mixer_config, first_new_fields_of_each_release: [max_packet_bytes, tap_nack]);
 args::versioned!(rtm_mixer_packet, rtm_mixer_speaker_change);
 args::versioned_grown!(rtm_mixer_tap_frame, first_new_field: ssrc);
 args::versioned_grown!(rtm_mixer_stats, first_new_field: oversize_drops);
@@ -163,6 +172,7 @@ fn default_config() -> rtm_mixer_config {
         jitter_min_delay_us: d.jitter.delay.min_delay_us as u32,
         jitter_max_delay_us: d.jitter.delay.max_delay_us as u32,
         max_packet_bytes: RTM_DEFAULT_MAX_PACKET_BYTES,
+        tap_nack: u8::from(d.tap_jitter.is_some()),
     }
 }
 
@@ -202,7 +212,7 @@ fn mixer_config(c: &rtm_mixer_config) -> Result<MixerConfig, rtm_status> {
     jitter.delay.min_delay_us = u64::from(c.jitter_min_delay_us);
     jitter.delay.max_delay_us = u64::from(c.jitter_max_delay_us);
     let ext_id = |id: u8| (id != 0).then_some(id);
-    Ok(MixerConfig {
+    let config = MixerConfig {
         max_participants: c.max_participants as usize,
         loudest: if c.loudest == 0 {
             usize::MAX
@@ -217,6 +227,12 @@ fn mixer_config(c: &rtm_mixer_config) -> Result<MixerConfig, rtm_status> {
         csrc_levels_ext_id: ext_id(c.csrc_levels_ext_id),
         queue_capacity: c.queue_capacity as usize,
         jitter,
+        tap_jitter: None,
+    };
+    Ok(if c.tap_nack != 0 {
+        config.with_retransmitted_taps()
+    } else {
+        config
     })
 }
 
@@ -330,6 +346,71 @@ pub unsafe extern "C" fn rtm_mixer_set_gain(
             return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
         }
         Ok(h.mixer.set_gain(id, gain)?)
+    })
+}
+
+/// Round-trip time to participant `id`'s sender, µs (default 100000 until
+/// set): the NACK timing and retransmission reserve of its tap (see
+/// `rtm_mixer_config.tap_nack`). Take it from RTCP: the receiver reports
+/// the participant sends about the mix it receives give the round trip of
+/// the same path. RTM_ERR_NOT_FOUND if `id` is not in the room.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_set_rtt(
+    mixer: *mut rtm_mixer_t,
+    id: u32,
+    rtt_us: u64,
+) -> rtm_status {
+    handle::with(mixer, |h| Ok(h.mixer.set_rtt(id, rtt_us)?))
+}
+
+/// The sequence numbers participant `id`'s tap asks to be retransmitted
+/// now, extended (the 16-bit wire numbers are their low bits), oldest
+/// first, into `seqs[0..capacity]` (`*count` of them): RTM_OK with
+/// `*count` > 0, or RTM_NOTHING_DUE (`*count` 0; always so without
+/// `rtm_mixer_config.tap_nack`: the mix conceals, it never asks). Send them
+/// to the participant's sender as a generic NACK (`rtm_rtcp_build_nack`
+/// with `(uint16_t)seqs[i]`), then report them with
+/// `rtm_mixer_on_nack_sent`; marks nothing itself. Call after every tick.
+/// RTM_ERR_NOT_FOUND if `id` is not in the room. Read-only.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_poll_nacks(
+    mixer: *const rtm_mixer_t,
+    id: u32,
+    now_us: u64,
+    seqs: *mut i64,
+    capacity: usize,
+    count: *mut usize,
+) -> rtm_status {
+    let mut n = 0;
+    let status = handle::with_shared(mixer, |h| {
+        let seqs = args::slice_mut(seqs, capacity)?;
+        let count = args::out(count)?;
+        n = h.mixer.poll_nacks(id, now_us, seqs)?;
+        *count = n;
+        Ok(())
+    });
+    match status {
+        rtm_status::RTM_OK if n == 0 => rtm_status::RTM_NOTHING_DUE,
+        s => s,
+    }
+}
+
+/// Records that a NACK naming `seqs[0..count]` (extended, as from
+/// `rtm_mixer_poll_nacks`) was sent to participant `id`'s sender at
+/// `now_us`: they are not asked for again until a retransmission could have
+/// arrived. Numbers no longer missing, or unknown, are ignored.
+/// RTM_ERR_NOT_FOUND if `id` is not in the room.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_mixer_on_nack_sent(
+    mixer: *mut rtm_mixer_t,
+    id: u32,
+    now_us: u64,
+    seqs: *const i64,
+    count: usize,
+) -> rtm_status {
+    handle::with(mixer, |h| {
+        let seqs = args::slice(seqs, count)?;
+        Ok(h.mixer.on_nack_sent(id, now_us, seqs)?)
     })
 }
 

@@ -161,6 +161,23 @@ impl JitterBuffer {
         n
     }
 
+    /// Whether the packet with RTP sequence number `seq` is one this buffer
+    /// requested and still misses: if it arrives now, it is a
+    /// retransmission. For a host that feeds the same stream to a second
+    /// buffer that does not request anything (the mixer's taps wait for
+    /// retransmissions, its mix does not), so that the second buffer can
+    /// take it with [`push_retransmission`](Self::push_retransmission) and
+    /// not read its lateness as network delay.
+    pub fn awaits_retransmission(&self, seq: u16) -> bool {
+        let Some(head) = self.ring.head() else {
+            return false;
+        };
+        let seq = self.seq_unwrap.peek(u64::from(seq));
+        (head..=self.ring.highest()).contains(&seq)
+            && self.ring.held(seq).is_none()
+            && self.nack.requested(seq).0 > 0
+    }
+
     /// Earliest time a request that could still help is due (for
     /// `next_wakeup`): requests that would come back after their packet's
     /// playout time never become due.

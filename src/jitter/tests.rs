@@ -191,3 +191,41 @@ fn a_frame_whose_first_packet_is_requested_waits_for_its_retransmission() {
     }
     assert_eq!(frames, vec![0, 1, 4]);
 }
+
+#[test]
+fn a_packet_awaits_retransmission_once_requested_and_until_it_arrives() {
+    let mut config = JitterConfig::audio_with_nack_reserve();
+    config.nack.reorder_wait_us = 5_000;
+    let mut jb = JitterBuffer::new(config);
+    jb.set_rtt(40_000);
+    let at = |seq: u16| u64::from(seq) * 20_000;
+    // Sequence numbers across the wrap; 65534 and 2 never arrive.
+    let seqs = [65530u16, 65531, 65532, 65533, 65535, 0, 1, 3, 4];
+    for (i, &seq) in seqs.iter().enumerate() {
+        let k = seq.wrapping_sub(65530);
+        jb.push(rtp(seq, u32::from(k) * 960, false, b"a"), at(k))
+            .unwrap();
+        assert!(!jb.awaits_retransmission(seq), "received {i}");
+    }
+    // Noticed but not requested yet: not awaited.
+    assert!(!jb.awaits_retransmission(65534));
+    assert!(!jb.awaits_retransmission(2));
+    // Both past the reorder wait (the 40 ms initial delay jitter).
+    let now = at(9) + 60_000;
+    let mut out = [0i64; 8];
+    let n = jb.poll_nacks(now, &mut out);
+    let wire: Vec<u16> = out[..n].iter().map(|&s| s as u16).collect();
+    assert_eq!(wire, [65534, 2]);
+    // Polled, not sent: still not awaited.
+    assert!(!jb.awaits_retransmission(65534));
+    jb.on_nack_sent(now, &out[..1]);
+    assert!(jb.awaits_retransmission(65534));
+    assert!(!jb.awaits_retransmission(2));
+    // Neither a packet far outside the window nor one never missing.
+    assert!(!jb.awaits_retransmission(30_000));
+    assert!(!jb.awaits_retransmission(65533));
+    // Once it is here, it is no longer awaited.
+    jb.push_retransmission(rtp(65534, 4 * 960, false, b"a"), now + 40_000)
+        .unwrap();
+    assert!(!jb.awaits_retransmission(65534));
+}

@@ -42,6 +42,21 @@ pub struct MixerConfig {
     /// [`max_packet_len`](super::Mixer::set_max_packet_len) bytes.
     pub queue_capacity: usize,
     pub jitter: JitterConfig,
+    /// `Some`: tapped participants' taps wait for retransmissions, from a
+    /// jitter buffer of their own with this configuration (and a decoder of
+    /// their own: one more decode per tapped participant per tick) that
+    /// requests lost packets ([`Mixer::poll_nacks`](super::Mixer::poll_nacks)).
+    /// A transcriber can wait a few hundred ms where a listener cannot; a
+    /// word concealed is a word lost to it. The mix is unchanged (a
+    /// retransmission the tap asked for never raises the mix's delay). The
+    /// tap's frames are on the mixer's clock minus its lag behind the mix,
+    /// measured at its first frame and rounded to frames (frames of
+    /// different talkers line up to within how far the delays drifted
+    /// apart since; `rtp_timestamp` is exact), and start with its first
+    /// played frame. [`with_retransmitted_taps`](Self::with_retransmitted_taps)
+    /// sets the usual configuration. `None` (default): a tap is the mix's
+    /// own decode.
+    pub tap_jitter: Option<JitterConfig>,
 }
 
 impl Default for MixerConfig {
@@ -71,11 +86,31 @@ impl Default for MixerConfig {
             csrc_levels_ext_id: None,
             queue_capacity: 64,
             jitter,
+            tap_jitter: None,
         }
     }
 }
 
 impl MixerConfig {
+    /// This configuration with taps that wait for retransmissions: the
+    /// mix's jitter settings with NACK on and two retransmission round
+    /// trips kept in the delay (a loss whose first retransmission is lost
+    /// too is recovered), as [`JitterConfig::audio_with_nack_reserve`].
+    /// Taps lag the mix by that reserve (about twice the round trip) and
+    /// their delay never falls (the most the path needed so far: a tap
+    /// drops nothing to catch up); the mix is unchanged.
+    pub fn with_retransmitted_taps(mut self) -> Self {
+        let mut tap = self.jitter;
+        // A falling delay is worked off by dropping frames the mix would
+        // not miss (pauses); a tap keeps them, and a constant lag behind
+        // the mix. Its delay only grows.
+        tap.delay.shrink_us_per_s = 0;
+        tap.nack.enabled = true;
+        tap.nack.delay_rtts = JitterConfig::audio_with_nack_reserve().nack.delay_rtts;
+        self.tap_jitter = Some(tap);
+        self
+    }
+
     /// Whether the mixer's own settings are in their documented ranges
     /// (the jitter buffer's are its own); `Err` names the first that is
     /// not. [`Mixer::new`](super::Mixer::new) brings the sizes into range instead of failing;

@@ -35,6 +35,10 @@
 //!   [`Mixer::take_taps`]) is read on the mixer's thread before the next
 //!   tick; tap frames are kept [`TAP_QUEUE_TICKS`] ticks, the rest is
 //!   replaced by the next tick.
+//! - With taps that wait for retransmissions
+//!   ([`MixerConfig::with_retransmitted_taps`]), ask [`Mixer::poll_nacks`]
+//!   for each tapped participant after every tick, send the NACKs, report
+//!   them with [`Mixer::on_nack_sent`], and keep [`Mixer::set_rtt`] current.
 //!
 //! # What is decoded (participants without RFC 6464 levels)
 //!
@@ -67,9 +71,11 @@
 //! the listener is moved back to the shared packets.
 
 mod config;
+mod decode;
 mod output;
 mod playout;
 mod quiet;
+mod tap_lane;
 mod taps;
 
 use std::collections::HashMap;
@@ -82,22 +88,22 @@ use crossbeam::channel::{self, Receiver};
 use super::encoder::{Encoder, OpusError};
 use super::input::InputShared;
 pub use super::input::{ParticipantInput, DEFAULT_MAX_PACKET_LEN};
-use super::level::{level_dbov, parse_audio_level, SILENCE};
+use super::level::{level_dbov, SILENCE};
 use super::limiter::Limiter;
 use super::mixdown::MixBus;
-use super::opus_packet::inspect;
 use super::resample::Decimator3;
 use super::selection::Selector;
 use super::speaker::{DominantSpeaker, SpeakerChange};
 use super::FRAME_SAMPLES;
 use crate::jitter::JitterBuffer;
-use crate::packet::RtpPacket;
+use decode::{decode_frame, packet_meta, DecodeKind};
 
 pub use config::{MixerConfig, MixerError, FEC_RESERVE_US, MAX_PARTICIPANTS, MAX_QUEUE_CAPACITY};
 pub use output::{ListenerPacket, TickOutput};
 use playout::{Frame, Playout, PlayoutCounts};
 pub use playout::{MAX_CONCEAL_FRAMES, MAX_FOLLOW_FRAMES};
 pub use quiet::{QuietTracker, QUIET_REFRESH_TICKS};
+use tap_lane::TapLane;
 pub use taps::{TapContent, TapFrame, Taps, TAP_QUEUE_TICKS, VOICE_LEVEL_DBOV};
 use taps::{TapMeta, TapQueue};
 
@@ -152,6 +158,12 @@ struct Participant {
     tap: Option<Decimator3>,
     /// What this tick's frame is, for the tap frame.
     meta: TapMeta,
+    /// The tap's own playout when taps wait for retransmissions
+    /// ([`MixerConfig::tap_jitter`]).
+    lane: Option<Box<TapLane>>,
+    /// Where the mix last played a packet: (extended RTP timestamp, media
+    /// time), 48 kHz; places the lane's frames on the mixer's clock.
+    mix_anchor: Option<(i64, i64)>,
 }
 
 /// Counters since the mixer was created.
@@ -291,6 +303,10 @@ impl Mixer {
         let (tx, rx) = channel::bounded(self.config.queue_capacity.max(1));
         let decoder = opus::Decoder::new(48_000, opus::Channels::Mono)
             .map_err(|e| MixerError::Opus(OpusError(e.code() as i32)))?;
+        let lane = match (tap, self.config.tap_jitter) {
+            (true, Some(config)) => Some(Box::new(TapLane::new(config)?)),
+            _ => None,
+        };
         self.ids.insert(id, self.participants.len());
         self.participants.push(Participant {
             id,
@@ -315,6 +331,8 @@ impl Mixer {
             personal: None,
             tap: tap.then(Decimator3::new),
             meta: TapMeta::default(),
+            lane,
+            mix_anchor: None,
         });
         self.levels.push(SILENCE);
         self.selector.add();
@@ -368,6 +386,45 @@ impl Mixer {
     /// Linear gain applied to a participant's audio in the mix.
     pub fn set_gain(&mut self, id: u32, gain: f32) -> Result<(), MixerError> {
         self.participant(id)?.gain = gain.clamp(0.0, 8.0);
+        Ok(())
+    }
+
+    /// Round-trip time to participant `id`'s sender (µs), for the NACK
+    /// timing and the retransmission reserve of its tap
+    /// ([`MixerConfig::tap_jitter`]; default 100 ms until set). Take it from
+    /// RTCP: the receiver reports the participant sends about the mix it
+    /// receives give the round trip of the same path.
+    pub fn set_rtt(&mut self, id: u32, rtt_us: u64) -> Result<(), MixerError> {
+        let p = self.participant(id)?;
+        p.jitter.set_rtt(rtt_us);
+        if let Some(lane) = &mut p.lane {
+            lane.jitter.set_rtt(rtt_us);
+        }
+        Ok(())
+    }
+
+    /// Extended sequence numbers of participant `id`'s packets its tap
+    /// should request now (a generic NACK, RFC 4585, to its sender; the low
+    /// 16 bits are the wire numbers), oldest first, into `out`; returns how
+    /// many. Only taps with a retransmission reserve
+    /// ([`MixerConfig::tap_jitter`]) request anything (the mix conceals
+    /// instead). Nothing is recorded: call [`on_nack_sent`](Self::on_nack_sent)
+    /// with those sent. Ask after every tick (or more often: a request is
+    /// due a reorder wait after its gap, then every round trip).
+    pub fn poll_nacks(&self, id: u32, now: u64, out: &mut [i64]) -> Result<usize, MixerError> {
+        let i = self.index(id).ok_or(MixerError::UnknownParticipant)?;
+        Ok(self.participants[i]
+            .lane
+            .as_ref()
+            .map_or(0, |l| l.jitter.poll_nacks(now, out)))
+    }
+
+    /// Records that a NACK naming `seqs` (from [`poll_nacks`](Self::poll_nacks))
+    /// was sent to participant `id`'s sender at `now`.
+    pub fn on_nack_sent(&mut self, id: u32, now: u64, seqs: &[i64]) -> Result<(), MixerError> {
+        if let Some(lane) = &mut self.participant(id)?.lane {
+            lane.jitter.on_nack_sent(now, seqs);
+        }
         Ok(())
     }
 
@@ -440,39 +497,44 @@ impl Mixer {
             // Heard participants are decoded anyway: measure, do not guess.
             let heard = self.selector.is_selected(i) || p.tap.is_some();
             while let Ok((packet, at)) = p.rx.try_recv() {
-                let _ = p.jitter.push(packet, at);
+                // A retransmission the tap lane asked for is one to the mix
+                // too: its lateness is not the network's.
+                let retransmission = p.lane.as_mut().is_some_and(|l| l.push(&packet, at));
+                let _ = if retransmission {
+                    p.jitter.push_retransmission(packet, at)
+                } else {
+                    p.jitter.push(packet, at)
+                };
             }
             p.frame = p.playout.next(&mut p.jitter, now, &mut self.playout_counts);
             p.meta.start(p.playout.played_ts);
+            if let Some(ts) = p.playout.played_ts {
+                p.mix_anchor = Some((ts, self.media_time));
+            }
+            if let Some(lane) = &mut p.lane {
+                lane.play(now, ext, &mut self.stats);
+            }
             p.decoded = false;
             p.level_known = true;
             match &p.frame {
                 Some(Frame::Packet(packet)) => {
-                    let rtp = RtpPacket::parse(&packet[..]).ok();
-                    let payload = rtp.as_ref().map_or(&[][..], |r| r.payload());
-                    let info = inspect(payload);
-                    p.payload_len = payload.len();
-                    p.playout.played_packet(info.is_some_and(|i| !i.dtx));
-                    let from_ext =
-                        ext.and_then(|id| rtp.as_ref()?.extension(id).and_then(parse_audio_level));
-                    p.meta.content = if info.is_some_and(|i| i.dtx) {
-                        TapContent::Dtx
-                    } else {
-                        TapContent::Audio
-                    };
-                    p.meta.stated_vad = from_ext
-                        .map(|l| l.voice)
-                        .or(info.and_then(|i| i.voice_activity));
-                    match from_ext {
-                        Some(l) => p.level = l.level,
+                    let m = packet_meta(packet, ext);
+                    p.payload_len = m.payload_len;
+                    p.playout.played_packet(m.speech);
+                    p.meta.content = m.content;
+                    p.meta.stated_vad = m.stated_vad;
+                    match m.level {
+                        Some(level) => p.level = level,
                         None if heard => p.level_known = false,
-                        None => match p.quiet.level_without_decoding(info, payload.len(), floor) {
-                            Some(level) => {
-                                p.level = level;
-                                self.stats.silent_skips += 1;
+                        None => {
+                            match p.quiet.level_without_decoding(m.info, m.payload_len, floor) {
+                                Some(level) => {
+                                    p.level = level;
+                                    self.stats.silent_skips += 1;
+                                }
+                                None => p.level_known = false,
                             }
-                            None => p.level_known = false,
-                        },
+                        }
                     }
                 }
                 // A lost or concealed frame keeps the talker's level, so
@@ -490,45 +552,15 @@ impl Mixer {
             return;
         }
         p.decoded = true;
-        let ok = match &p.frame {
-            Some(Frame::Packet(packet)) => {
-                self.stats.decodes += 1;
-                RtpPacket::parse(&packet[..]).is_ok_and(|rtp| {
-                    p.decoder
-                        .decode_float(rtp.payload(), &mut p.pcm, false)
-                        .is_ok()
-                })
-            }
-            Some(Frame::Lost(next)) => {
-                let rtp = next.as_ref().and_then(|n| RtpPacket::parse(&n[..]).ok());
-                let payload = rtp.as_ref().map(|r| r.payload());
-                if payload.is_some() {
-                    self.stats.fec_attempts += 1;
-                }
-                match payload.filter(|pl| inspect(pl).is_some_and(|i| i.lbrr)) {
-                    Some(pl) => {
-                        self.stats.fec_frames += 1;
-                        p.meta.content = TapContent::Fec;
-                        p.decoder.decode_float(pl, &mut p.pcm, true).is_ok()
-                    }
-                    None => {
-                        self.stats.concealed_frames += 1;
-                        p.meta.content = TapContent::Concealed;
-                        p.decoder.decode_float(&[], &mut p.pcm, false).is_ok()
-                    }
-                }
-            }
-            Some(Frame::Conceal) => {
-                self.stats.concealed_frames += 1;
-                p.meta.content = TapContent::Concealed;
-                p.decoder.decode_float(&[], &mut p.pcm, false).is_ok()
-            }
-            None => false,
-        };
-        if !ok {
-            p.pcm.fill(0.0);
-            p.meta.content = TapContent::Missing;
+        let decoded = decode_frame(&mut p.decoder, p.frame.as_ref(), &mut p.pcm);
+        match decoded.kind {
+            DecodeKind::Packet => self.stats.decodes += 1,
+            DecodeKind::Fec => self.stats.fec_frames += 1,
+            DecodeKind::Concealed => self.stats.concealed_frames += 1,
+            DecodeKind::Nothing => {}
         }
+        self.stats.fec_attempts += u64::from(decoded.fec_attempt);
+        p.meta.content = decoded.content(p.meta.content);
     }
 
     /// Decodes what must be decoded before selecting: the current speakers
@@ -666,18 +698,31 @@ impl Mixer {
             let Some(decimator) = &mut p.tap else {
                 continue;
             };
-            if !p.decoded {
-                p.pcm.fill(0.0);
-                p.meta.content = TapContent::Missing;
-            }
+            // Taps that wait for retransmissions play from their own lane
+            // (nothing until it has played its first frame).
+            let (pcm, meta, level, media_time) = match &mut p.lane {
+                Some(lane) => {
+                    let Some(media) = lane.media_time_16k(self.media_time, p.mix_anchor) else {
+                        continue;
+                    };
+                    (&mut lane.pcm, &mut lane.meta, lane.level, media)
+                }
+                None => {
+                    if !p.decoded {
+                        p.pcm.fill(0.0);
+                        p.meta.content = TapContent::Missing;
+                    }
+                    (&mut p.pcm, &mut p.meta, p.level, media_time_16k)
+                }
+            };
             if p.muted {
-                p.pcm.fill(0.0);
-                p.meta.content = TapContent::Muted;
+                pcm.fill(0.0);
+                meta.content = TapContent::Muted;
             }
-            let level = if p.muted { SILENCE } else { p.level };
+            let level = if p.muted { SILENCE } else { level };
             let delay = decimator.delay_samples();
-            let mut frame = p.meta.frame(p.id, p.ssrc, media_time_16k, delay, level);
-            decimator.process(&p.pcm, &mut frame.pcm);
+            let mut frame = meta.frame(p.id, p.ssrc, media_time, delay, level);
+            decimator.process(pcm, &mut frame.pcm);
             // Documented in [-1, 1]: an Opus decode of a full-scale talker
             // overshoots (and garbage decodes further), and a consumer that
             // converts to 16-bit would wrap. A muted or missing frame is
