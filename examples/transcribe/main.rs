@@ -104,18 +104,19 @@ fn main() -> ExitCode {
         args.seed
     );
     println!(
-        "{:<5} {:<6} {:<42} {:>6} {:>5} {:>6} {:>5} {:>5} {:>5} {:>4}",
-        "who", "voice", "network", "frames", "lost", "audio", "fec", "conc", "miss", "SRs"
+        "{:<5} {:<6} {:<42} {:>6} {:>5} {:>5} {:>6} {:>5} {:>5} {:>5} {:>4}",
+        "who", "voice", "network", "frames", "lost", "resnt", "audio", "fec", "conc", "miss", "SRs"
     );
     for (t, o) in talkers.iter().zip(&room.talkers) {
         let count = |c: TapContent| o.frames.iter().filter(|f| f.content == c).count();
         println!(
-            "{:<5} {:<6} {:<42} {:>6} {:>5} {:>6} {:>5} {:>5} {:>5} {:>4}",
+            "{:<5} {:<6} {:<42} {:>6} {:>5} {:>5} {:>6} {:>5} {:>5} {:>5} {:>4}",
             t.name,
             t.voice,
             t.network,
             o.frames.len(),
             o.packets_lost,
+            o.retransmitted,
             count(TapContent::Audio),
             count(TapContent::Fec),
             count(TapContent::Concealed),
@@ -123,6 +124,7 @@ fn main() -> ExitCode {
             o.reports.len()
         );
     }
+    println!("(lost: on the talker's link, retransmissions included; resnt: packets resent for the taps' NACKs; audio .. miss: tap frames by content)");
     let refused: u64 = room.talkers.iter().map(|o| o.srtp_refused).sum();
     println!("SRTP: every packet protected by its talker and unprotected by the server; {refused} refused (replays of duplicated packets, authentication failures)");
     let meeting_s = length_us as f64 / 1e6;

@@ -1,15 +1,22 @@
 //! The meeting's audio path: each talker's packets, SRTP-protected
 //! (AEAD_AES_128_GCM, the conference example's [`Leg`]), cross its
-//! impaired link to the server, which unprotects them for its mixer (`rtmedia::audio::mixer`, jitter buffers
-//! inside) ticks every 20 ms; the server keeps each talker's 16 kHz tap
-//! with its metadata, the room mix, and the sender reports it received.
+//! impaired link to the server, which unprotects them for its mixer
+//! (`rtmedia::audio::mixer`, jitter buffers inside), ticking every 20 ms;
+//! the server keeps each talker's 16 kHz tap with its metadata, the room
+//! mix, and the sender reports it received. The taps wait for
+//! retransmissions (`MixerConfig::with_retransmitted_taps`): after each
+//! tick the server sends each talker a generic NACK (SRTCP, back over a
+//! link like the talker's) for what its tap misses, and the talker resends
+//! those packets from its history on its media SSRC (no RTX), as a browser
+//! does. The mix does not wait for them.
 
 use std::time::Instant;
 
 use rtmedia::audio::mixer::{Mixer, MixerConfig, ParticipantInput, TapContent};
 use rtmedia::audio::resample::Decimator3;
 use rtmedia::audio::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
-use rtmedia::packet::rtcp::{compound, RtcpPacket};
+use rtmedia::packet::rtcp::{compound, NackBuilder, RtcpPacket};
+use rtmedia::packet::RtpPacket;
 
 use crate::leg::{Leg, Received};
 
@@ -18,6 +25,8 @@ use crate::talker::Device;
 
 /// The server's mixer ticks at this phase of every 20 ms.
 const TICK_PHASE_US: u64 = 7_000;
+/// Packets a talker keeps for retransmission (5 s of 20 ms frames).
+const HISTORY: usize = 256;
 /// Seconds from 1900 (NTP) to 1970 (Unix).
 const NTP_UNIX_OFFSET: f64 = 2_208_988_800.0;
 
@@ -54,6 +63,37 @@ pub struct TalkerOut {
     pub packets_lost: u64,
     /// Packets the server's SRTP context refused (authentication, replay).
     pub srtp_refused: u64,
+    /// Sequence numbers the server asked for, and packets the talker resent.
+    pub nacked: u64,
+    pub retransmitted: u64,
+}
+
+/// What a talker sent lately, for retransmission: the RTP packets by
+/// sequence number.
+struct History {
+    packets: Vec<Option<(u16, Vec<u8>)>>,
+}
+
+impl History {
+    fn new() -> Self {
+        Self {
+            packets: vec![None; HISTORY],
+        }
+    }
+
+    fn keep(&mut self, packet: &[u8]) {
+        if let Ok(rtp) = RtpPacket::parse(packet) {
+            let seq = rtp.sequence_number();
+            self.packets[usize::from(seq) % HISTORY] = Some((seq, packet.to_vec()));
+        }
+    }
+
+    fn get(&self, seq: u16) -> Option<&[u8]> {
+        match &self.packets[usize::from(seq) % HISTORY] {
+            Some((s, p)) if *s == seq => Some(p),
+            _ => None,
+        }
+    }
 }
 
 pub struct RoomOut {
@@ -80,6 +120,11 @@ fn send(leg: &mut Leg, now: u64, packet: &[u8]) {
     }
 }
 
+/// The mixer's participant id of talker `i`.
+fn inputs_id(i: usize) -> u32 {
+    1 + i as u32
+}
+
 fn to_i16(x: f32) -> i16 {
     (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
 }
@@ -92,7 +137,7 @@ pub fn run(
     length_us: u64,
     seed: u64,
 ) -> RoomOut {
-    let mut mixer = Mixer::new(MixerConfig::default()).expect("libopus");
+    let mut mixer = Mixer::new(MixerConfig::default().with_retransmitted_taps()).expect("libopus");
     let mut devices: Vec<Device> = talkers
         .iter()
         .enumerate()
@@ -103,11 +148,21 @@ pub fn run(
         .enumerate()
         .map(|(i, t)| Leg::new(t.link, seed.wrapping_mul(31).wrapping_add(i as u64)))
         .collect();
+    // The way back, for the server's NACKs: a link like the talker's.
+    let mut back: Vec<Leg> = talkers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Leg::new(t.link, seed.wrapping_mul(37).wrapping_add(100 + i as u64)))
+        .collect();
+    let mut histories: Vec<History> = talkers.iter().map(|_| History::new()).collect();
+    let mut nacks = [0i64; 64];
+    let mut wire = [0u16; 64];
+    let mut rtcp = [0u8; 1200];
     let inputs: Vec<ParticipantInput> = devices
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let id = 1 + i as u32;
+            let id = inputs_id(i);
             mixer
                 .add_participant(id, d.ssrc, 0x3a00_0000 + id, true)
                 .expect("room has space")
@@ -127,6 +182,8 @@ pub fn run(
             packets_sent: 0,
             packets_lost: 0,
             srtp_refused: 0,
+            nacked: 0,
+            retransmitted: 0,
         })
         .collect();
     let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).expect("libopus");
@@ -139,7 +196,31 @@ pub fn run(
     // 1 ms steps: every packet is sent and received within 1 ms of its time.
     for now in (0..=length_us).step_by(1_000) {
         for (i, device) in devices.iter_mut().enumerate() {
-            device.poll(now, |p| send(&mut legs[i], now, &p));
+            device.poll(now, |p| {
+                histories[i].keep(&p);
+                send(&mut legs[i], now, &p)
+            });
+        }
+        // Talkers answer the server's NACKs from their history.
+        for (i, leg) in back.iter_mut().enumerate() {
+            while let Some(received) = leg.poll(now) {
+                let Received::Rtcp(p) = received else {
+                    continue;
+                };
+                for packet in compound(&p).flatten() {
+                    let RtcpPacket::Nack(nack) = packet else {
+                        continue;
+                    };
+                    for seq in nack.lost_sequence_numbers() {
+                        if let Some(packet) = histories[i].get(seq) {
+                            let mut buf = [0u8; 1500];
+                            buf[..packet.len()].copy_from_slice(packet);
+                            legs[i].send_rtp_in_place(now, &mut buf, packet.len());
+                            out[i].retransmitted += 1;
+                        }
+                    }
+                }
+            }
         }
         for (i, leg) in legs.iter_mut().enumerate() {
             while let Some(received) = leg.poll(now) {
@@ -178,6 +259,29 @@ pub fn run(
         }
         decimator.process(&mix_pcm, &mut mix_16k);
         mix.extend(mix_16k.iter().map(|s| to_i16(*s)));
+        // What each tap misses, asked of its talker.
+        for (i, device) in devices.iter().enumerate() {
+            let id = inputs_id(i);
+            let n = mixer.poll_nacks(id, now, &mut nacks).expect("in the room");
+            if n == 0 {
+                continue;
+            }
+            for (w, &seq) in wire.iter_mut().zip(&nacks[..n]) {
+                *w = seq as u16;
+            }
+            let len = NackBuilder {
+                sender_ssrc: 0x3a00_0000 + id,
+                media_ssrc: device.ssrc,
+                lost: &wire[..n],
+            }
+            .write_into(&mut rtcp)
+            .expect("64 numbers fit");
+            back[i].send_rtcp(now, &rtcp[..len]);
+            mixer
+                .on_nack_sent(id, now, &nacks[..n])
+                .expect("in the room");
+            out[i].nacked += n as u64;
+        }
         for f in mixer.take_taps() {
             let t = &mut out[(f.participant - 1) as usize];
             t.tap.extend(f.pcm.iter().map(|s| to_i16(*s)));
@@ -200,7 +304,9 @@ pub fn run(
         t.srtp_refused = rx.auth_failures + rx.replayed + rx.too_old + rx.malformed;
     }
     RoomOut {
-        mix_media_time0: out[0].frames.first().map_or(0, |f| f.media_time),
+        // The mix starts at the first tick (media time 0), delayed as a tap
+        // by the same decimator.
+        mix_media_time0: -(Decimator3::new().delay_samples() as i64),
         talkers: out,
         mix,
         ticks,
