@@ -721,6 +721,12 @@ typedef struct rtm_bwe_stats {
   uint64_t probes_requested;
   uint64_t probe_results;
   uint64_t feedback_timeouts;
+  /**
+   * Probe clusters that ended with too few packets arrived to be read
+   * (a loss burst); such a probe may be repeated at once. (Appended
+   * after 0.2.0: a caller compiled without it gets the older layout.)
+   */
+  uint64_t probes_unread;
 } rtm_bwe_stats;
 
 /**

@@ -99,6 +99,12 @@ struct Cluster {
     kept: [Kept; KEPT],
     n_kept: usize,
     kept_overflow: bool,
+    /// Packets the pacer sent for it, and how many of them feedback has
+    /// reported (received or lost): once all are reported after the
+    /// cluster's end, a cluster with no result never gets one.
+    sent: u32,
+    reported: u32,
+    ends_us: u64,
 }
 
 impl Cluster {
@@ -113,6 +119,7 @@ impl Cluster {
             k.arrival_us = arrival_us;
             return;
         }
+        self.reported += 1;
         if self.n_kept == KEPT {
             self.kept_overflow = true;
             return;
@@ -238,10 +245,32 @@ impl ProbeEstimator {
             id: req.id,
             in_use: true,
             created_us: now,
+            ends_us: now.saturating_add(req.duration_us),
             min_bytes: req.min_bytes,
             min_packets: req.min_packets,
             ..Cluster::default()
         };
+    }
+
+    /// The pacer sent a packet of cluster `id`.
+    pub fn on_sent(&mut self, id: u32) {
+        if let Some(c) = self.clusters.iter_mut().find(|c| c.in_use && c.id == id) {
+            c.sent += 1;
+        }
+    }
+
+    /// A cluster that will never give a result: it ended, feedback
+    /// reported every packet sent for it, and too few arrived (a loss
+    /// burst; random loss of a fifth is enough). It stops counting as
+    /// pending (see [`pending`](Self::pending)) and its id is returned,
+    /// once, so that the caller can probe again without waiting for the
+    /// cluster to time out ([`CLUSTER_TIMEOUT_US`]).
+    pub fn take_failed(&mut self, now: u64) -> Option<u32> {
+        let c = self.clusters.iter_mut().find(|c| {
+            c.in_use && !c.resolved && c.sent > 0 && c.reported >= c.sent && now >= c.ends_us
+        })?;
+        c.resolved = true;
+        Some(c.id)
     }
 
     /// Forgets clusters older than [`CLUSTER_TIMEOUT_US`].
@@ -550,5 +579,36 @@ mod tests {
         let sizes = [1200, 1200, 1200, 1200, 200];
         let r = paced(&sizes, 1_000_000, 10_000_000, |_| 0, 20_000).unwrap();
         assert!(r.bps < 900_000, "{r:?}");
+    }
+
+    /// A cluster that a loss burst left unread is reported as failed once
+    /// it has ended and every packet sent for it has been reported, and
+    /// only then; it then stops counting as pending.
+    #[test]
+    fn a_cluster_left_unread_by_a_loss_burst_fails_once_all_is_reported() {
+        let mut p = ProbeEstimator::default();
+        let mut r = req(3);
+        r.min_bytes = 8_000;
+        r.min_packets = 5;
+        r.duration_us = 40_000;
+        p.register(0, &r);
+        for _ in 0..10 {
+            p.on_sent(3);
+        }
+        // Ten packets of 1,000 bytes every 4 ms; 3..=8 lost in a row.
+        for i in 0..10u64 {
+            let arrival = (!(3..=8).contains(&i)).then_some((i * 4_000 + 30_000) as i64);
+            assert_eq!(p.on_packet(3, i * 4_000, arrival, 1_000, 0.0, 0), None);
+            if i < 9 {
+                // Not everything is reported yet.
+                assert_eq!(p.take_failed(100_000), None, "after packet {i}");
+            }
+        }
+        assert!(p.pending());
+        // Everything reported, but the cluster has not ended yet.
+        assert_eq!(p.take_failed(39_000), None);
+        assert_eq!(p.take_failed(40_000), Some(3));
+        assert!(!p.pending());
+        assert_eq!(p.take_failed(50_000), None, "reported once");
     }
 }

@@ -119,6 +119,10 @@ pub struct rtm_bwe_stats {
     pub probes_requested: u64,
     pub probe_results: u64,
     pub feedback_timeouts: u64,
+    /// Probe clusters that ended with too few packets arrived to be read
+    /// (a loss burst); such a probe may be repeated at once. (Appended
+    /// after 0.2.0: a caller compiled without it gets the older layout.)
+    pub probes_unread: u64,
 }
 
 /// A probe cluster the estimator wants sent (a growable struct: set
@@ -141,12 +145,8 @@ pub struct rtm_probe_cluster {
     pub duration_us: u64,
 }
 
-args::versioned!(
-    rtm_bwe_config,
-    rtm_bwe_estimate,
-    rtm_bwe_stats,
-    rtm_probe_cluster
-);
+args::versioned!(rtm_bwe_config, rtm_bwe_estimate, rtm_probe_cluster);
+args::versioned_grown!(rtm_bwe_stats, first_new_field: probes_unread);
 
 fn default_config() -> rtm_bwe_config {
     let d = BweConfig::default();
@@ -568,6 +568,7 @@ pub unsafe extern "C" fn rtm_bwe_get_stats(
                 probes_requested: s.probes_requested,
                 probe_results: s.probe_results,
                 feedback_timeouts: s.feedback_timeouts,
+                probes_unread: s.probes_unread,
             },
         )
     })
