@@ -654,7 +654,11 @@ pub struct rtm_mixer_tap_frame {
     /// Start of the frame on the mixer's media clock, in 16 kHz samples
     /// since the mixer was created: one clock for every participant, so the
     /// frames of different speakers line up. Consecutive frames of one
-    /// participant differ by RTM_MIXER_TAP_FRAME_SAMPLES.
+    /// participant differ by RTM_MIXER_TAP_FRAME_SAMPLES. With
+    /// `rtm_mixer_config.tap_nack`, the time the mix played (or would have
+    /// played) the same audio, the tap's lag behind the mix being measured
+    /// at its first frame in whole frames (exact to within how far the two
+    /// delays moved apart since); its frames start with that first frame.
     pub media_time: i64,
     pub pcm: [f32; RTM_MIXER_TAP_FRAME_SAMPLES],
     /// The participant's media SSRC (as given to

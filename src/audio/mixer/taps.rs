@@ -75,6 +75,9 @@ pub struct TapFrame {
     /// Start of the frame on the mixer's media clock, in 16 kHz samples
     /// since the mixer started: one clock for every participant, so frames
     /// of different speakers line up (the decimator's delay is removed).
+    /// For taps that wait for retransmissions
+    /// ([`MixerConfig::tap_jitter`](super::MixerConfig::tap_jitter)), where
+    /// the mix had the same audio (see that field).
     pub media_time: i64,
     /// The sender's RTP timestamp (48 kHz, as in its packets) of the
     /// frame's first sample: the timestamp of the packet played this tick
