@@ -73,6 +73,9 @@ pub struct DelayEstimator {
     total: f64,
     samples: u64,
     percentile_us: u64,
+    /// [`jitter_us`](Self::jitter_us), kept up to date where the percentile
+    /// and the sample count change (it is read for every packet).
+    planning_jitter_us: u64,
     /// Least target set by the owner (e.g. room for retransmissions).
     floor_us: u64,
     target_us: u64,
@@ -99,6 +102,11 @@ impl DelayEstimator {
             total: 0.0,
             samples: 0,
             percentile_us: 0,
+            planning_jitter_us: if config.fixed_delay_us.is_some() {
+                0
+            } else {
+                config.initial_delay_us
+            },
             floor_us: 0,
             target_us: start.clamp(config.min_delay_us, config.max_delay_us),
             last_target_update: 0,
@@ -221,6 +229,11 @@ impl DelayEstimator {
         if self.samples <= WARM_UP || self.samples % 16 == 1 {
             self.percentile_us = self.percentile();
         }
+        self.planning_jitter_us = if self.samples > WARM_UP {
+            self.percentile_us
+        } else {
+            self.percentile_us.max(self.config.initial_delay_us)
+        };
         self.update_target(now);
     }
 
@@ -293,12 +306,9 @@ impl DelayEstimator {
     /// The jitter to plan margins with (NACK retries, the retransmission
     /// reserve): the percentile, and while it is still being learnt at
     /// least the initial delay (0 with a fixed delay, which measures none).
+    #[inline]
     pub fn jitter_us(&self) -> u64 {
-        if self.config.fixed_delay_us.is_some() || self.samples > WARM_UP {
-            self.percentile_us
-        } else {
-            self.percentile_us.max(self.config.initial_delay_us)
-        }
+        self.planning_jitter_us
     }
 
     /// Transit of the fastest recent packet (arrival minus media time), µs.

@@ -244,6 +244,9 @@ pub struct JitterBuffer {
     ts_unwrap: TimestampUnwrapper,
     last_out: Option<LastOut>,
     in_concealment: bool,
+    /// Audio keeps a retransmission reserve in its delay (NACK enabled,
+    /// `delay_rtts` > 0, adaptive delay): fixed by the configuration.
+    reserve_rtts: bool,
     stale_run: u32,
     /// Video: timestamp of the newest keyframe seen.
     keyframe_ts: Option<i64>,
@@ -274,6 +277,9 @@ impl JitterBuffer {
         } else {
             n.delay_rtts.clamp(0.0, 16.0)
         };
+        let reserve_rtts = config.nack.enabled
+            && config.nack.delay_rtts > 0.0
+            && config.delay.fixed_delay_us.is_none();
         let ring = PacketRing::new(config.capacity_packets);
         let capacity = ring.capacity() as usize;
         let mut delay = DelayEstimator::new(config.delay, config.clock_rate);
@@ -298,6 +304,7 @@ impl JitterBuffer {
             ts_unwrap: TimestampUnwrapper::new(),
             last_out: None,
             in_concealment: false,
+            reserve_rtts,
             stale_run: 0,
             keyframe_ts: None,
             newest_sampled_ts: None,
@@ -348,6 +355,10 @@ impl JitterBuffer {
     /// [`JitterConfig::rtx`]) is restored to its original form first and
     /// counts as a retransmission; so does a packet filling a gap this
     /// buffer requested.
+    ///
+    /// Inline: the push path is short enough that a call, its register
+    /// saves and the `Result` through memory are a measurable share of it.
+    #[inline]
     pub fn push(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
         match self.config.rtx {
             Some(rtx) if is_rtx(&packet, &rtx) => self.push_rtx(packet, &rtx, now),
@@ -361,7 +372,7 @@ impl JitterBuffer {
     pub fn push_retransmission(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
         match self.config.rtx {
             Some(rtx) if is_rtx(&packet, &rtx) => self.push_rtx(packet, &rtx, now),
-            _ => self.store(packet, now, true),
+            _ => self.store_retransmission(packet, now),
         }
     }
 
@@ -371,10 +382,17 @@ impl JitterBuffer {
         if RtpPacket::parse(&packet[..])?.payload().is_empty() {
             return Ok(Pushed::Ignored);
         }
-        self.store(restore_rtx(packet, rtx)?, now, true)
+        self.store_retransmission(restore_rtx(packet, rtx)?, now)
     }
 
-    #[inline]
+    /// [`store`](Self::store) of a known retransmission: out of line, so
+    /// that only [`push`](Self::push) carries an inlined copy.
+    #[inline(never)]
+    fn store_retransmission(&mut self, packet: Bytes, now: u64) -> Result<Pushed, ParseError> {
+        self.store(packet, now, true)
+    }
+
+    #[inline(always)]
     fn store(
         &mut self,
         packet: Bytes,
@@ -522,11 +540,18 @@ impl JitterBuffer {
     /// reordering; each retransmission takes a round trip plus the jitter
     /// of both ways (which each retry waits for). Held from the first
     /// packet, since the first loss may come at any time.
+    #[inline]
     fn reserve_for_retransmissions(&mut self, seq: i64, now: u64) {
-        let nack = self.config.nack;
-        if !(nack.enabled && nack.delay_rtts > 0.0) || self.config.delay.fixed_delay_us.is_some() {
-            return;
+        if self.reserve_rtts {
+            self.keep_reserve(seq, now);
         }
+    }
+
+    /// Out of line: most configurations keep no reserve, and its body in
+    /// the push path costs them register spills.
+    #[inline(never)]
+    fn keep_reserve(&mut self, seq: i64, now: u64) {
+        let nack = self.config.nack;
         let jitter = self.delay.jitter_us();
         let round_trip = self.nack.rtt_us().saturating_add(jitter.saturating_mul(2));
         let floor = self
