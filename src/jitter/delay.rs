@@ -13,6 +13,8 @@ const BINS: usize = 512;
 /// initial delay (a loss among the first packets needs a reserve as large as
 /// a later one, when a handful of samples cannot tell the jitter yet).
 const WARM_UP: u64 = 64;
+/// [`DelayEstimator::playout_offset_us`] when there is none to use.
+const NO_OFFSET: i64 = i64::MAX;
 /// The fastest-transit tracker keeps the minimum of this many 1 s buckets.
 const MIN_BUCKETS: usize = 8;
 const BUCKET_US: u64 = 1_000_000;
@@ -78,7 +80,15 @@ pub struct DelayEstimator {
     planning_jitter_us: u64,
     /// Least target set by the owner (e.g. room for retransmissions).
     floor_us: u64,
+    /// The target the percentile and the floor ask for (set before the
+    /// first target update).
+    desired_us: u64,
     target_us: u64,
+    /// `base_transit_us + target_us`, kept where either changes, so that a
+    /// playout time (asked for several times per packet) is one addition;
+    /// [`NO_OFFSET`] while the base is unknown or the sum does not fit
+    /// (then the playout time is computed step by step).
+    playout_offset_us: i64,
     last_target_update: u64,
     /// How fast the target may rise, µs per second (`None`: at once).
     rise_us_per_s: Option<u64>,
@@ -108,10 +118,26 @@ impl DelayEstimator {
                 config.initial_delay_us
             },
             floor_us: 0,
+            desired_us: 0,
             target_us: start.clamp(config.min_delay_us, config.max_delay_us),
+            playout_offset_us: NO_OFFSET,
             last_target_update: 0,
             rise_us_per_s: None,
         }
+    }
+
+    /// Recomputes [`playout_offset_us`](Self::playout_offset_us) after the
+    /// base transit or the target changed.
+    #[inline]
+    fn refresh_playout_offset(&mut self) {
+        let target = self.target_us as i64;
+        self.playout_offset_us = if self.base_transit_us == i64::MAX || target < 0 {
+            NO_OFFSET
+        } else {
+            self.base_transit_us
+                .checked_add(target)
+                .unwrap_or(NO_OFFSET)
+        };
     }
 
     /// Lets the target rise at most `us_per_s` per second (video: a rise
@@ -186,7 +212,10 @@ impl DelayEstimator {
             self.next_bucket(bucket, transit);
         } else if transit < self.bucket_min[slot] {
             self.bucket_min[slot] = transit;
-            self.base_transit_us = self.base_transit_us.min(transit);
+            if transit < self.base_transit_us {
+                self.base_transit_us = transit;
+                self.refresh_playout_offset();
+            }
         }
     }
 
@@ -205,6 +234,7 @@ impl DelayEstimator {
         self.bucket_index = bucket;
         self.bucket_min[slot] = transit;
         self.base_transit_us = self.bucket_min.iter().copied().min().unwrap_or(transit);
+        self.refresh_playout_offset();
     }
 
     /// Feeds the histogram of delays above the fastest packet and moves
@@ -226,14 +256,17 @@ impl DelayEstimator {
             self.weight = 1.0;
         }
         self.samples += 1;
+        // The planning jitter and the desired target follow the percentile
+        // (the warm-up ends at sample 65, where it is recomputed).
         if self.samples <= WARM_UP || self.samples % 16 == 1 {
             self.percentile_us = self.percentile();
+            self.planning_jitter_us = if self.samples > WARM_UP {
+                self.percentile_us
+            } else {
+                self.percentile_us.max(self.config.initial_delay_us)
+            };
+            self.refresh_desired();
         }
-        self.planning_jitter_us = if self.samples > WARM_UP {
-            self.percentile_us
-        } else {
-            self.percentile_us.max(self.config.initial_delay_us)
-        };
         self.update_target(now);
     }
 
@@ -251,27 +284,39 @@ impl DelayEstimator {
         BIN_US
     }
 
-    fn update_target(&mut self, now: u64) {
+    /// Recomputes the target the percentile and the floor ask for, where
+    /// either changes (before the [`update_target`](Self::update_target)
+    /// that follows).
+    fn refresh_desired(&mut self) {
         let c = &self.config;
-        let desired = self
+        self.desired_us = self
             .percentile_us
             .saturating_add(c.margin_us)
             .max(self.floor_us)
             .clamp(c.min_delay_us, c.max_delay_us);
+    }
+
+    /// Moves the target toward the desired one (called per sample).
+    fn update_target(&mut self, now: u64) {
+        let desired = self.desired_us;
         let elapsed = now.saturating_sub(self.last_target_update);
-        if desired >= self.target_us {
-            self.target_us = match self.rise_us_per_s {
+        let target = if desired >= self.target_us {
+            match self.rise_us_per_s {
                 Some(rate) => desired.min(
                     self.target_us
                         .saturating_add(elapsed.saturating_mul(rate) / 1_000_000),
                 ),
                 None => desired,
-            };
+            }
         } else {
-            let step = elapsed.saturating_mul(c.shrink_us_per_s) / 1_000_000;
-            self.target_us = self.target_us.saturating_sub(step).max(desired);
-        }
+            let step = elapsed.saturating_mul(self.config.shrink_us_per_s) / 1_000_000;
+            self.target_us.saturating_sub(step).max(desired)
+        };
         self.last_target_update = now;
+        if target != self.target_us {
+            self.target_us = target;
+            self.refresh_playout_offset();
+        }
     }
 
     /// When a packet stamped `ext_ts` should be played, in local µs. `None`
@@ -284,6 +329,19 @@ impl DelayEstimator {
     /// [`playout_time`](Self::playout_time) from a media time in µs.
     #[inline]
     pub fn playout_time_of_media(&self, media_us: i64) -> Option<u64> {
+        if self.playout_offset_us != NO_OFFSET {
+            // The same time as the step-by-step sum below: with a target
+            // of at least 0 the sums differ only when `media_us + base`
+            // is below i64::MIN, and then both are negative, hence 0.
+            return Some(media_us.saturating_add(self.playout_offset_us).max(0) as u64);
+        }
+        self.playout_time_by_steps(media_us)
+    }
+
+    /// [`playout_time_of_media`](Self::playout_time_of_media) without the
+    /// precomputed offset (the base is unknown, or the sum would overflow).
+    #[cold]
+    fn playout_time_by_steps(&self, media_us: i64) -> Option<u64> {
         if self.base_transit_us == i64::MAX {
             return None;
         }
@@ -327,6 +385,7 @@ impl DelayEstimator {
     pub fn set_floor(&mut self, floor_us: u64, now: u64) {
         if self.config.fixed_delay_us.is_none() && floor_us != self.floor_us {
             self.floor_us = floor_us;
+            self.refresh_desired();
             self.update_target(now);
         }
     }
@@ -341,6 +400,7 @@ impl DelayEstimator {
         self.last_transit_us = None;
         self.bucket_min = [i64::MAX; MIN_BUCKETS];
         self.base_transit_us = i64::MAX;
+        self.refresh_playout_offset();
     }
 }
 
