@@ -195,10 +195,11 @@ impl NackScheduler {
     /// When the gap at `seq` was noticed.
     pub fn noticed(&self, seq: i64) -> u64 {
         // The runs ascend: the last one starting at or below `seq`. Gaps
-        // are asked about near the newest run, so the last few are looked
-        // at first; a binary search finds older ones.
-        if let Some(r) = self.runs.iter().rev().take(4).find(|r| r.0 <= seq) {
-            return r.1;
+        // are asked about near the newest run, so that one is looked at
+        // first; a binary search finds older ones.
+        match self.runs.back() {
+            Some(&(start, noticed)) if start <= seq => return noticed,
+            _ => {}
         }
         let i = self.runs.partition_point(|r| r.0 <= seq);
         if i == 0 {

@@ -50,11 +50,19 @@ impl JitterBuffer {
         let deadline = self.delay.playout_time_of_media(next.media_us)?;
         Some(match self.frames {
             None => deadline,
-            Some(_) => deadline
-                .max(noticed)
-                .saturating_add(self.incomplete_frame_grace())
-                .saturating_add(self.retransmission_wait_us()),
+            Some(_) => self.frame_request_limit(deadline, noticed),
         })
+    }
+
+    /// [`request_limit`](Self::request_limit) in video mode. Out of line:
+    /// inlined, the frame waits were computed ahead of every NACK walk,
+    /// audio's too (a third of a walk's instructions).
+    #[inline(never)]
+    fn frame_request_limit(&self, deadline: u64, noticed: u64) -> u64 {
+        deadline
+            .max(noticed)
+            .saturating_add(self.incomplete_frame_grace())
+            .saturating_add(self.retransmission_wait_us())
     }
 
     /// The gaps due for a request now, oldest first, converted by `conv`;
