@@ -41,7 +41,7 @@ pub(crate) struct MediaClock {
 impl MediaClock {
     /// Places a packet of media time `media_us` arriving at `now`, given the
     /// fastest recent transit (`None` before any) and the most delay held.
-    #[inline]
+    #[cfg(test)]
     pub fn place(
         &mut self,
         media_us: i64,
@@ -49,19 +49,41 @@ impl MediaClock {
         base_transit: Option<i64>,
         max_delay_us: u64,
     ) -> Placed {
-        let media = media_us.saturating_add(self.offset_us);
-        let Some(base) = base_transit else {
-            return Placed::Normal(media);
+        self.place_timed(media_us, now, base_transit, max_delay_us)
+            .0
+    }
+
+    /// [`place`](Self::place), and the transit of the packet as placed
+    /// (its arrival, at most `i64::MAX`, minus the media time it was
+    /// placed at): the guard computes it, and the delay estimate needs it.
+    #[inline]
+    pub fn place_timed(
+        &mut self,
+        media_us: i64,
+        now: u64,
+        base_transit: Option<i64>,
+        max_delay_us: u64,
+    ) -> (Placed, i64) {
+        // No jump taken up (the usual case): no offset to add.
+        let media = if self.offset_us == 0 {
+            media_us
+        } else {
+            media_us.saturating_add(self.offset_us)
         };
         let now = now.min(i64::MAX as u64) as i64;
         let transit = now.saturating_sub(media);
+        let Some(base) = base_transit else {
+            return (Placed::Normal(media), transit);
+        };
         let relative = transit.saturating_sub(base);
         let late = (max_delay_us.min(i64::MAX as u64 / 2) as i64).saturating_add(LATE_SLACK_US);
         if (-EARLY_US..=late).contains(&relative) {
             self.pending = None;
-            return Placed::Normal(media);
+            return (Placed::Normal(media), transit);
         }
-        self.place_suspect(media, now, base, transit)
+        let placed = self.place_suspect(media, now, base, transit);
+        let (Placed::Normal(m) | Placed::Suspect(m)) = placed;
+        (placed, now.saturating_sub(m))
     }
 
     /// A packet whose transit does not fit: a suspect, or the one that

@@ -170,6 +170,15 @@ impl DelayEstimator {
         self.sample(transit, now);
     }
 
+    /// [`on_arrival`](Self::on_arrival) of a packet whose transit (arrival
+    /// minus media time, as [`update_jitter`](Self::update_jitter) returns
+    /// it) is already known.
+    #[inline]
+    pub(crate) fn on_transit(&mut self, transit: i64, now: u64) {
+        self.note_transit(transit);
+        self.sample(transit, now);
+    }
+
     /// Updates the RFC 3550 interarrival jitter (every packet counts) and
     /// returns the packet's transit time, without feeding the delay
     /// estimate: video feeds it once per frame ([`sample_transit`]).
@@ -178,6 +187,13 @@ impl DelayEstimator {
     #[inline]
     pub fn update_jitter(&mut self, media_us: i64, now: u64) -> i64 {
         let transit = (now.min(i64::MAX as u64) as i64).saturating_sub(media_us);
+        self.note_transit(transit);
+        transit
+    }
+
+    /// [`update_jitter`](Self::update_jitter) from the packet's transit.
+    #[inline]
+    pub(crate) fn note_transit(&mut self, transit: i64) {
         if let Some(last) = self.last_transit_us {
             // Signed to float, then abs: the same value as `unsigned_abs() as
             // f64` (rounding is symmetric), in one conversion instruction.
@@ -185,7 +201,6 @@ impl DelayEstimator {
             self.jitter_us += (d - self.jitter_us) * (1.0 / 16.0);
         }
         self.last_transit_us = Some(transit);
-        transit
     }
 
     /// Feeds the delay estimate with one transit time (from

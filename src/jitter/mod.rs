@@ -459,7 +459,7 @@ impl JitterBuffer {
             return Ok(Pushed::Duplicate);
         }
 
-        let placed = self.clock.place(
+        let (placed, transit) = self.clock.place_timed(
             self.delay.media_us(ts),
             now,
             self.delay.base_transit_us(),
@@ -496,7 +496,7 @@ impl JitterBuffer {
         if retransmitted {
             // Not a network delay sample: the buffer asked for it.
         } else if !suspect {
-            self.measure(seq, ts, media_us, flags, now);
+            self.measure(seq, ts, transit, flags, now);
             // The percentile and two of its bins: the spread's edge.
             let video = self.frames.is_some();
             let spread = self.delay.jitter_us() + 4_000;
@@ -505,12 +505,13 @@ impl JitterBuffer {
         Ok(outcome)
     }
 
-    /// Feeds the delay estimate with an original packet's arrival.
+    /// Feeds the delay estimate with an original packet's arrival (its
+    /// transit: arrival minus media time).
     #[inline]
-    fn measure(&mut self, seq: i64, ts: i64, media_us: i64, flags: Flags, now: u64) {
+    fn measure(&mut self, seq: i64, ts: i64, transit: i64, flags: Flags, now: u64) {
         match self.config.mode {
             Mode::Audio => {
-                self.delay.on_arrival(media_us, now);
+                self.delay.on_transit(transit, now);
                 self.reserve_for_retransmissions(seq, now);
             }
             Mode::Video(_) => {
@@ -518,7 +519,7 @@ impl JitterBuffer {
                 // of a frame trails by its transmission time (a big keyframe
                 // takes 100 ms or more), which is not network jitter. A
                 // frame whose first packet was lost is not sampled.
-                let transit = self.delay.update_jitter(media_us, now);
+                self.delay.note_transit(transit);
                 let newer = self.newest_sampled_ts.is_none_or(|t| ts > t);
                 if newer && flags.starts_frame() != Some(false) {
                     self.newest_sampled_ts = Some(ts);
