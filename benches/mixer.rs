@@ -23,6 +23,50 @@
 //!   past its budget). Goal: the room's 2.5 ms; the ratio to the clean room
 //!   is printed.
 //!
+//! - `mixer_100_taps_3_talkers`: per-speaker transcription taps. The first
+//!   room (100 participants, RFC 6464 levels, 3 talkers, 97 room noise,
+//!   mix-minus: `loudest: usize::MAX`; with three talkers and the noise
+//!   under the floor, `loudest: 3` mixes and encodes the same, and
+//!   mix-minus keeps this group's baseline the first room's own
+//!   configuration) in which **every** participant is tapped, as for a
+//!   service that transcribes everyone; after every tick the host takes the
+//!   tick's tap frames with `Mixer::take_taps` (and reads each one's PCM).
+//!   Variants, all measured in the same run:
+//!   - `rtmedia`: the same room without taps, the baseline;
+//!   - `rtmedia_taps`: taps from the mix (`MixerConfig` as above);
+//!   - `rtmedia_retransmitted_taps`: the same with
+//!     `.with_retransmitted_taps()`, `set_rtt(60 ms)` for every
+//!     participant, and after every tick `poll_nacks` and `on_nack_sent`
+//!     for every participant (nothing is lost, so the lists are empty: the
+//!     polling is the work measured; building and sending NACKs is not);
+//!   - `rtmedia_retransmitted_taps_lossy`: the same with 1 % loss on every
+//!     participant, spread so that one packet of the room is lost per tick;
+//!     each lost packet is resent (from the bench's copy) when the mixer's
+//!     poll asks for it, and arrives one round trip (60 ms) later: one
+//!     NACK, one retransmission through both jitter buffers and one FEC
+//!     decode or concealment in the mix per tick.
+//!
+//!   What a tick decodes (the pre-roll checks it): untapped, the 3 talkers;
+//!   taps from the mix, all 100 participants every tick (a tap needs its
+//!   PCM: the room noise, never mixed, too); retransmitted taps, 200 (each
+//!   lane's decode, and still the mix's own decode of every tapped
+//!   participant, which nothing but the tap used to need).
+//!
+//!   Goals, cost bounds (taps add work; there is no speed-up to claim):
+//!   each tapped variant ≤ 10 ms of CPU per tick (half the tick), and
+//!   retransmitted taps ≤ 2× taps from the mix per tick (each tapped
+//!   participant is decoded a second time for its lane). The costs against
+//!   the untapped room are printed as ratios (and as µs per tapped
+//!   participant), with no goal. Before timing
+//!   (untimed), a few ticks of each tapped variant check that the taps come
+//!   out: one frame per participant per tick, every frame the talker's
+//!   audio (none concealed, FEC or missing, also with losses: the lossy
+//!   variant's retransmissions all arrive in time and are each asked for
+//!   once), exactly the talkers' frames voiced, and no heap allocation in
+//!   those ticks' timed part (the bench's global allocator counts them).
+//!   The timed run then asserts one frame per participant and no allocation
+//!   for every tick it measured.
+//!
 //! The goals on the rooms are absolute (CPU time per tick, out of the 20 ms
 //! a tick lasts), so besides the ratio table of `support::report` the bench
 //! prints each room's median milliseconds per tick with its goal.
@@ -59,9 +103,10 @@
 //! participant's packet (a `Bytes` clone, a reference-count increment) into
 //! its `ParticipantInput` with its arrival time, `tick(now)`, and write
 //! every listener's RTP packet with `write_rtp` into a 1500-byte buffer (the
-//! work a host does before SRTP). `now` advances 20 ms per iteration. The
-//! mixer lives through warm-up and measurement (no re-creation), after an
-//! untimed pre-roll of `PREROLL_TICKS` ticks.
+//! work a host does before SRTP); in the taps room also take the tick's tap
+//! frames and, with retransmitted taps, poll NACKs (above). `now` advances
+//! 20 ms per iteration. The mixer lives through warm-up and measurement (no
+//! re-creation), after an untimed pre-roll of `PREROLL_TICKS` ticks.
 //!
 //! **Baseline `naive`**: the mixer common audio bridges start with. Every
 //! tick it parses and decodes every participant's packet (a libopus decoder
@@ -73,13 +118,17 @@
 //! CSRCs — less work than rtmedia outside Opus, so the ratio does not
 //! flatter rtmedia.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, Criterion, SamplingMode};
 use rtmedia::audio::level::{level_dbov, AudioLevel};
-use rtmedia::audio::mixer::{Mixer, MixerConfig, MixerStats, ParticipantInput, MAX_PAYLOAD};
+use rtmedia::audio::mixer::{
+    Mixer, MixerConfig, MixerStats, ParticipantInput, TapContent, MAX_PAYLOAD,
+};
 use rtmedia::audio::FRAME_SAMPLES;
 use rtmedia::packet::{RtpBuilder, RtpPacket};
 use rtmedia::sim::Rng;
@@ -98,6 +147,13 @@ const CANDIDATE: &str = "rtmedia";
 const BASELINE: &str = "naive";
 /// rtmedia in the same room with one flooding participant (`Flooded`).
 const FLOODED: &str = "rtmedia_one_flooder";
+const GROUP_100_TAPS: &str = "mixer_100_taps_3_talkers";
+/// Every participant tapped, taps from the mix (`Tapped`).
+const TAPS: &str = "rtmedia_taps";
+/// Every participant tapped, taps that wait for retransmissions.
+const RETRANSMITTED_TAPS: &str = "rtmedia_retransmitted_taps";
+/// The same with 1 % loss answered by retransmissions (`Losses`).
+const RETRANSMITTED_TAPS_LOSSY: &str = "rtmedia_retransmitted_taps_lossy";
 
 /// Absolute goals, CPU ms per 20 ms tick.
 const GOAL_100_MS: f64 = 5.0;
@@ -107,6 +163,16 @@ const GOAL_SPEEDUP: f64 = 10.0;
 /// Goals without RFC 6464 levels (issue 15).
 const GOAL_100_NO_LEVELS_MS: f64 = 2.5;
 const GOAL_SPEEDUP_NO_LEVELS: f64 = 15.0;
+/// Goals of the taps room: CPU per tick of each tapped variant (half the
+/// tick), and retransmitted taps at most this many times taps from the mix.
+const GOAL_TAPS_MS: f64 = 10.0;
+const GOAL_RETRANSMITTED_OVER_TAPS: f64 = 2.0;
+/// Round-trip time to every participant with retransmitted taps (µs).
+const TAP_RTT_US: u64 = 60_000;
+/// With losses, participant `i` loses the packet of tick `t` when
+/// `(t + 7 i) % LOSS_PERIOD_TICKS == 0` (and `t > 0`): 1 % each, one per
+/// tick in a room of 100.
+const LOSS_PERIOD_TICKS: usize = 100;
 
 const TICK_US: u64 = 20_000;
 const TS_STEP: u32 = FRAME_SAMPLES as u32;
@@ -125,6 +191,36 @@ const BITRATE: i32 = 32_000;
 const LOSS_PERCENT: i32 = 10;
 const SAMPLE_RATE: f64 = 48_000.0;
 
+/// Counts this thread's heap allocations, for the check that the tapped
+/// ticks allocate nothing (the pattern of `tests/mixer_alloc.rs`): one
+/// thread-local increment per allocation, none of them in a timed step.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
 // ------------------------------------------------------------------ sides
 
 /// One mixer under test: takes one tick's packets, mixes, writes every
@@ -141,11 +237,16 @@ struct Rtmedia {
 
 impl Rtmedia {
     fn new(config: MixerConfig, n: usize) -> Self {
+        Self::with_taps(config, n, false)
+    }
+
+    /// `n` participants, every one tapped if `tap`.
+    fn with_taps(config: MixerConfig, n: usize, tap: bool) -> Self {
         let mut mixer = Mixer::new(config).unwrap();
         let inputs = (0..n as u32)
             .map(|i| {
                 mixer
-                    .add_participant(i, 0x5000_0000 + i, 0x9000_0000 + i, false)
+                    .add_participant(i, 0x5000_0000 + i, 0x9000_0000 + i, tap)
                     .unwrap()
             })
             .collect();
@@ -155,14 +256,18 @@ impl Rtmedia {
             out: [0; 1500],
         }
     }
-}
 
-impl Side for Rtmedia {
+    /// Pushes every participant's packet with its arrival time.
     #[inline]
-    fn step(&mut self, packets: &[Bytes], arrival_offsets: &[u64], now: u64) -> usize {
+    fn push(&self, packets: &[Bytes], arrival_offsets: &[u64], now: u64) {
         for ((input, packet), &off) in self.inputs.iter().zip(packets).zip(arrival_offsets) {
             input.push(packet.clone(), now - off);
         }
+    }
+
+    /// Ticks at `now` and writes every listener's packet; returns the bytes.
+    #[inline]
+    fn mix(&mut self, now: u64) -> usize {
         let tick = self.mixer.tick(now);
         let mut bytes = 0;
         for p in tick.packets() {
@@ -170,6 +275,199 @@ impl Side for Rtmedia {
         }
         black_box(&self.out);
         bytes
+    }
+}
+
+impl Side for Rtmedia {
+    #[inline]
+    fn step(&mut self, packets: &[Bytes], arrival_offsets: &[u64], now: u64) -> usize {
+        self.push(packets, arrival_offsets, now);
+        self.mix(now)
+    }
+}
+
+/// A side with an rtmedia mixer in it (for the pre-roll's checks).
+trait WithMixer {
+    fn mixer(&self) -> &Mixer;
+}
+
+impl WithMixer for Rtmedia {
+    fn mixer(&self) -> &Mixer {
+        &self.mixer
+    }
+}
+
+/// Tap frames as the host took them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TapCounts {
+    frames: u64,
+    /// Frames holding the talker's decoded audio (`TapContent::Audio`).
+    audio: u64,
+    /// Frames with `voice_activity`.
+    voiced: u64,
+}
+
+/// Every participant tapped (a service transcribing everyone): after each
+/// tick the host takes the tick's tap frames and reads their PCM; with
+/// retransmitted taps (`poll`) it then asks every participant's tap for
+/// NACKs and records them as sent, and with `losses` it loses packets and
+/// answers those NACKs with retransmissions.
+struct Tapped {
+    inner: Rtmedia,
+    poll: bool,
+    nacks: [i64; 64],
+    losses: Option<Losses>,
+    /// Ticks stepped (drives the loss pattern).
+    tick: usize,
+    /// The last tick's tap frames, and all so far.
+    last: TapCounts,
+    total: TapCounts,
+    /// Sequence numbers `poll_nacks` returned.
+    requested: u64,
+}
+
+impl Tapped {
+    /// `n` participants, all tapped; with `config.tap_jitter` (retransmitted
+    /// taps) every one's round trip is `TAP_RTT_US` and NACKs are polled
+    /// after every tick; `lossy`: with `Losses`.
+    fn new(config: MixerConfig, n: usize, lossy: bool) -> Self {
+        let poll = config.tap_jitter.is_some();
+        assert!(poll || !lossy, "losses are answered by retransmitted taps");
+        let mut inner = Rtmedia::with_taps(config, n, true);
+        if poll {
+            for id in 0..n as u32 {
+                inner.mixer.set_rtt(id, TAP_RTT_US).unwrap();
+            }
+        }
+        Self {
+            inner,
+            poll,
+            nacks: [0; 64],
+            losses: lossy.then(|| Losses::new(n)),
+            tick: 0,
+            last: TapCounts::default(),
+            total: TapCounts::default(),
+            requested: 0,
+        }
+    }
+}
+
+impl WithMixer for Tapped {
+    fn mixer(&self) -> &Mixer {
+        &self.inner.mixer
+    }
+}
+
+impl Side for Tapped {
+    #[inline]
+    fn step(&mut self, packets: &[Bytes], arrival_offsets: &[u64], now: u64) -> usize {
+        let rt = &mut self.inner;
+        match &mut self.losses {
+            None => rt.push(packets, arrival_offsets, now),
+            Some(losses) => losses.push(&rt.inputs, packets, arrival_offsets, now, self.tick),
+        }
+        let bytes = rt.mix(now);
+        let mut counts = TapCounts::default();
+        for frame in rt.mixer.take_taps() {
+            black_box(&frame.pcm);
+            counts.frames += 1;
+            counts.audio += u64::from(frame.content == TapContent::Audio);
+            counts.voiced += u64::from(frame.voice_activity);
+        }
+        self.last = counts;
+        self.total.frames += counts.frames;
+        self.total.audio += counts.audio;
+        self.total.voiced += counts.voiced;
+        if self.poll {
+            for i in 0..rt.inputs.len() {
+                let id = i as u32;
+                let n = rt.mixer.poll_nacks(id, now, &mut self.nacks).unwrap();
+                if let Some(losses) = &mut self.losses {
+                    losses.answer(i, &self.nacks[..n], now);
+                }
+                rt.mixer.on_nack_sent(id, now, &self.nacks[..n]).unwrap();
+                self.requested += n as u64;
+            }
+        }
+        self.tick += 1;
+        bytes
+    }
+}
+
+/// Packets lost on the way to the mixer and resent when its NACK asks for
+/// them (as a sender does from its history, on its media SSRC), arriving
+/// `TAP_RTT_US` after the request. No allocation: one slot per participant
+/// for its lost packet, and room for the retransmissions in flight.
+struct Losses {
+    /// Each participant's lost packet not yet asked for: (sequence number,
+    /// packet).
+    held: Vec<Option<(u16, Bytes)>>,
+    /// Retransmissions on their way: (arrival time, participant, packet).
+    in_flight: Vec<(u64, usize, Bytes)>,
+    lost: u64,
+    resent: u64,
+    /// Requests for packets that were not lost (or already resent), and
+    /// lost packets never asked for.
+    unanswered: u64,
+}
+
+impl Losses {
+    fn new(n: usize) -> Self {
+        Self {
+            held: vec![None; n],
+            in_flight: Vec::with_capacity(4 * n),
+            lost: 0,
+            resent: 0,
+            unanswered: 0,
+        }
+    }
+
+    /// Pushes the retransmissions that have arrived by `now`, then this
+    /// tick's packets but the lost ones.
+    #[inline]
+    fn push(
+        &mut self,
+        inputs: &[ParticipantInput],
+        packets: &[Bytes],
+        arrival_offsets: &[u64],
+        now: u64,
+        tick: usize,
+    ) {
+        self.in_flight.retain(|(at, i, packet)| {
+            let arrived = *at <= now;
+            if arrived {
+                inputs[*i].push(packet.clone(), *at);
+            }
+            !arrived
+        });
+        for (i, ((input, packet), &off)) in
+            inputs.iter().zip(packets).zip(arrival_offsets).enumerate()
+        {
+            // Not a stream's first packet: nothing tells its loss.
+            if tick > 0 && (tick + 7 * i) % LOSS_PERIOD_TICKS == 0 {
+                let seq = RtpPacket::parse(&packet[..]).unwrap().sequence_number();
+                if self.held[i].replace((seq, packet.clone())).is_some() {
+                    self.unanswered += 1;
+                }
+                self.lost += 1;
+            } else {
+                input.push(packet.clone(), now - off);
+            }
+        }
+    }
+
+    /// Answers participant `i`'s NACK for `seqs` sent at `now`.
+    #[inline]
+    fn answer(&mut self, i: usize, seqs: &[i64], now: u64) {
+        for &seq in seqs {
+            match self.held[i].take_if(|(s, _)| *s == seq as u16) {
+                Some((_, packet)) => {
+                    self.in_flight.push((now + TAP_RTT_US, i, packet));
+                    self.resent += 1;
+                }
+                None => self.unanswered += 1,
+            }
+        }
     }
 }
 
@@ -327,6 +625,9 @@ struct Run<S> {
     now: u64,
     bytes: u64,
     ticks: u64,
+    /// Heap allocations in the timed part of the ticks (the side's step;
+    /// `Room::prepare` allocates when it re-shares the packets it rewrote).
+    step_allocations: u64,
 }
 
 impl<S: Side> Run<S> {
@@ -337,6 +638,7 @@ impl<S: Side> Run<S> {
             now: 1_000_000,
             bytes: 0,
             ticks: 0,
+            step_allocations: 0,
         }
     }
 
@@ -344,6 +646,7 @@ impl<S: Side> Run<S> {
     #[inline]
     fn tick(&mut self) -> Duration {
         self.room.prepare();
+        let allocs = allocations();
         let t = support::cpu_now();
         let bytes = self.side.step(
             black_box(&self.room.current),
@@ -351,6 +654,7 @@ impl<S: Side> Run<S> {
             black_box(self.now),
         );
         let spent = support::cpu_now() - t;
+        self.step_allocations += allocations() - allocs;
         self.bytes += bytes as u64;
         self.ticks += 1;
         self.now += TICK_US;
@@ -388,20 +692,20 @@ fn per_tick(after: MixerStats, before: MixerStats) -> String {
 /// participant's packet arrives and is taken every tick (no concealment,
 /// drops or skips), `decodes` and `encodes` per tick within their ranges,
 /// and every listener a packet.
-fn preroll(
-    run: &mut Run<Rtmedia>,
+fn preroll<S: Side + WithMixer>(
+    run: &mut Run<S>,
     decodes: std::ops::RangeInclusive<u64>,
     encodes: std::ops::RangeInclusive<u64>,
 ) {
     for _ in 0..PREROLL_TICKS / 2 {
         run.tick();
     }
-    let before = run.side.mixer.stats();
+    let before = run.side.mixer().stats();
     let mut encodes_seen = Vec::new();
     for _ in PREROLL_TICKS / 2..PREROLL_TICKS {
-        let s0 = run.side.mixer.stats();
+        let s0 = run.side.mixer().stats();
         run.tick();
-        let s1 = run.side.mixer.stats();
+        let s1 = run.side.mixer().stats();
         assert!(
             decodes.contains(&(s1.decodes - s0.decodes)),
             "decodes per tick: {} not in {decodes:?}",
@@ -409,11 +713,11 @@ fn preroll(
         );
         encodes_seen.push(s1.encodes - s0.encodes);
         assert_eq!(
-            run.side.mixer.last_tick().packets().len(),
+            run.side.mixer().last_tick().packets().len(),
             run.room.streams.len()
         );
     }
-    let after = run.side.mixer.stats();
+    let after = run.side.mixer().stats();
     assert_eq!(
         after.concealed_frames, before.concealed_frames,
         "concealment in steady state"
@@ -429,7 +733,7 @@ fn preroll(
     let listener = (0..run.room.streams.len() as u32)
         .find(|i| !run.room.talkers.contains(&(*i as usize)))
         .unwrap();
-    let tick = run.side.mixer.last_tick();
+    let tick = run.side.mixer().last_tick();
     let p = tick
         .packets()
         .iter()
@@ -559,6 +863,7 @@ fn bench(c: &mut Criterion) {
     drop(run);
 
     bench_no_levels(c, &voices, &noises);
+    bench_taps(c, &voices, &noises);
 }
 
 /// A group of mixer rooms: flat sampling, 10 samples of 3 s.
@@ -637,17 +942,167 @@ fn bench_no_levels(c: &mut Criterion, voices: &[Source], noises: &[Source]) {
     g.finish();
 }
 
+/// Untimed, after the pre-roll: `ticks` more ticks, each of which must give
+/// the host one tap frame per participant, every one the talker's decoded
+/// audio (none concealed, FEC, DTX or missing), exactly the talkers' frames
+/// voiced; and none of which may allocate (outside the untimed packet
+/// preparation).
+fn check_taps(run: &mut Run<Tapped>, ticks: usize) {
+    let n = run.room.streams.len() as u64;
+    let talkers = run.room.talkers.len() as u64;
+    let allocs = run.step_allocations;
+    for _ in 0..ticks {
+        run.tick();
+        let last = run.side.last;
+        assert_eq!(last.frames, n, "tap frames per tick");
+        assert_eq!(last.audio, n, "tap frames that are the talker's audio");
+        assert_eq!(last.voiced, talkers, "voiced tap frames");
+    }
+    assert_eq!(
+        run.step_allocations - allocs,
+        0,
+        "allocations in {ticks} tapped ticks"
+    );
+}
+
+/// Times a tapped side and checks that it took one tap frame per
+/// participant on every tick it was timed; prints what a tick did.
+fn bench_tapped(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    run: &mut Run<Tapped>,
+) {
+    let n = run.room.streams.len() as u64;
+    let (stats, ticks, taps, requested, allocs) = (
+        run.side.inner.mixer.stats(),
+        run.ticks,
+        run.side.total,
+        run.side.requested,
+        run.step_allocations,
+    );
+    bench_run(g, name, run);
+    let timed = run.ticks - ticks;
+    assert_eq!(run.step_allocations, allocs, "allocations in timed ticks");
+    let taps = TapCounts {
+        frames: run.side.total.frames - taps.frames,
+        audio: run.side.total.audio - taps.audio,
+        voiced: run.side.total.voiced - taps.voiced,
+    };
+    assert_eq!(
+        taps.frames,
+        timed * n,
+        "a timed tick without its tap frames"
+    );
+    let per = |x: u64| x as f64 / timed.max(1) as f64;
+    println!(
+        "{GROUP_100_TAPS}/{name}: {}; tap frames per tick {:.2} ({:.2} audio, {:.2} voiced); \
+         NACKed sequence numbers per tick {:.2}",
+        per_tick(run.side.inner.mixer.stats(), stats),
+        per(taps.frames),
+        per(taps.audio),
+        per(taps.voiced),
+        per(run.side.requested - requested),
+    );
+    if let Some(l) = &run.side.losses {
+        println!(
+            "{GROUP_100_TAPS}/{name}: since the start: {} packets lost, {} resent on request, \
+             {} requests unanswered",
+            l.lost, l.resent, l.unanswered
+        );
+    }
+    assert_eq!(run.room.copies, 0, "a packet was still held when reused");
+    black_box(run.bytes);
+}
+
+/// The taps room: every participant of the first room tapped, taps from the
+/// mix and taps that wait for retransmissions, against the same room
+/// untapped.
+fn bench_taps(c: &mut Criterion, voices: &[Source], noises: &[Source]) {
+    const N: usize = 100;
+    let config = MixerConfig {
+        loudest: usize::MAX,
+        ..MixerConfig::default()
+    };
+    let room = || Room::new(N, 3, voices, noises, true);
+    let mut g = group(c, GROUP_100_TAPS);
+
+    let mut run = Run::new(Rtmedia::new(config, N), room());
+    preroll(&mut run, 3..=3, 4..=4);
+    let before = run.side.mixer.stats();
+    bench_run(&mut g, CANDIDATE, &mut run);
+    println!(
+        "{GROUP_100_TAPS}/{CANDIDATE}: {}",
+        per_tick(run.side.mixer.stats(), before)
+    );
+    assert_eq!(run.room.copies, 0, "a packet was still held when reused");
+    black_box(run.bytes);
+    drop(run);
+
+    // Taps from the mix: every tapped participant is decoded every tick,
+    // room noise too.
+    let mut run = Run::new(Tapped::new(config, N, false), room());
+    preroll(&mut run, N as u64..=N as u64, 4..=4);
+    check_taps(&mut run, 50);
+    bench_tapped(&mut g, TAPS, &mut run);
+    drop(run);
+
+    // Retransmitted taps: each tapped participant's lane decodes it again,
+    // and the mix still decodes it for its (mix's) tap-less frame.
+    let retransmitted = config.with_retransmitted_taps();
+    let mut run = Run::new(Tapped::new(retransmitted, N, false), room());
+    preroll(&mut run, 2 * N as u64..=2 * N as u64, 4..=4);
+    check_taps(&mut run, 50);
+    assert_eq!(run.side.requested, 0, "NACKs without losses");
+    bench_tapped(&mut g, RETRANSMITTED_TAPS, &mut run);
+    assert_eq!(run.side.requested, 0, "NACKs without losses");
+    drop(run);
+
+    // With losses: the mix recovers them with FEC or conceals them; the
+    // taps must have every one back from its retransmission.
+    let mut run = Run::new(Tapped::new(retransmitted, N, true), room());
+    for _ in 0..PREROLL_TICKS {
+        run.tick();
+    }
+    let (lost, resent) = run
+        .side
+        .losses
+        .as_ref()
+        .map(|l| (l.lost, l.resent))
+        .unwrap();
+    check_taps(&mut run, 2 * LOSS_PERIOD_TICKS);
+    let l = run.side.losses.as_ref().unwrap();
+    assert_eq!(
+        l.unanswered, 0,
+        "NACKs for packets not lost, or losses not NACKed"
+    );
+    assert_eq!(
+        l.lost - lost,
+        2 * LOSS_PERIOD_TICKS as u64,
+        "one loss per tick"
+    );
+    assert!(
+        l.resent - resent >= l.lost - lost - 5,
+        "losses not asked for: {} lost, {} resent",
+        l.lost - lost,
+        l.resent - resent
+    );
+    bench_tapped(&mut g, RETRANSMITTED_TAPS_LOSSY, &mut run);
+    assert_eq!(run.side.losses.as_ref().unwrap().unanswered, 0);
+    drop(run);
+    g.finish();
+}
+
 /// Prints each room's median CPU milliseconds per 20 ms tick against its
 /// absolute goal; returns false if one was missed.
 fn report_absolute(rows: &[(&str, &str, Option<f64>)]) -> bool {
     let mut all_met = true;
     println!(
-        "\n{:<32} {:<10} {:>12} {:>10} {:>8} {:>8}",
+        "\n{:<32} {:<32} {:>12} {:>10} {:>8} {:>8}",
         "room", "mixer", "ms / tick", "% of 20ms", "goal ms", ""
     );
     for &(group, function, goal_ms) in rows {
         let Some(ns) = support::median_ns(group, function) else {
-            println!("{group:<32} {function:<10} not measured in this run");
+            println!("{group:<32} {function:<32} not measured in this run");
             continue;
         };
         let ms = ns / 1e6;
@@ -660,8 +1115,49 @@ fn report_absolute(rows: &[(&str, &str, Option<f64>)]) -> bool {
             None => ("-".to_string(), ""),
         };
         println!(
-            "{group:<32} {function:<10} {ms:>12.3} {:>9.1}% {goal:>8} {verdict:>8}",
+            "{group:<32} {function:<32} {ms:>12.3} {:>9.1}% {goal:>8} {verdict:>8}",
             ms / 20.0 * 100.0
+        );
+    }
+    all_met
+}
+
+/// Prints each candidate's median CPU per tick as a cost against its
+/// same-run baseline (candidate / baseline: the baseline's tick is 1.00x)
+/// and the difference per participant of a room of `participants`, with an
+/// upper bound on the ratio where there is one; returns false if one was
+/// exceeded. For work added on purpose (taps), where a "speed-up" would be
+/// below 1 by design.
+fn report_costs(participants: f64, rows: &[(&str, &str, &str, Option<f64>)]) -> bool {
+    let mut all_met = true;
+    println!(
+        "\n{:<26} {:<62} {:>9} {:>9} {:>7} {:>12} {:>12}",
+        "group", "candidate / baseline", "cand. ms", "base ms", "cost", "+µs/partic.", "bound"
+    );
+    for &(group, candidate, baseline, max_ratio) in rows {
+        let (Some(cand), Some(base)) = (
+            support::median_ns(group, candidate),
+            support::median_ns(group, baseline),
+        ) else {
+            println!("{group:<26} {candidate} / {baseline}: not measured in this run");
+            continue;
+        };
+        let ratio = cand / base;
+        let bound = match max_ratio {
+            Some(max) => {
+                let met = ratio <= max;
+                all_met &= met;
+                format!("≤{max:.1}x {}", if met { "met" } else { "MISSED" })
+            }
+            None => "-".to_string(),
+        };
+        println!(
+            "{group:<26} {:<62} {:>9.3} {:>9.3} {:>6.2}x {:>12.1} {bound:>12}",
+            format!("{candidate} / {baseline}"),
+            cand / 1e6,
+            base / 1e6,
+            ratio,
+            (cand - base) / 1e3 / participants,
         );
     }
     all_met
@@ -696,7 +1192,33 @@ fn main() {
         (GROUP_100_NO_LEVELS, FLOODED, Some(GOAL_100_NO_LEVELS_MS)),
         (GROUP_100_NO_LEVELS, BASELINE, None),
         (GROUP_1000_NO_LEVELS, CANDIDATE, Some(GOAL_1000_MS)),
+        (GROUP_100_TAPS, CANDIDATE, Some(GOAL_100_MS)),
+        (GROUP_100_TAPS, TAPS, Some(GOAL_TAPS_MS)),
+        (GROUP_100_TAPS, RETRANSMITTED_TAPS, Some(GOAL_TAPS_MS)),
+        (GROUP_100_TAPS, RETRANSMITTED_TAPS_LOSSY, Some(GOAL_TAPS_MS)),
     ]);
+    // What the taps cost: against the untapped room, and retransmitted
+    // taps against taps from the mix (the bound).
+    met &= report_costs(
+        100.0,
+        &[
+            (GROUP_100_TAPS, TAPS, CANDIDATE, None),
+            (GROUP_100_TAPS, RETRANSMITTED_TAPS, CANDIDATE, None),
+            (GROUP_100_TAPS, RETRANSMITTED_TAPS_LOSSY, CANDIDATE, None),
+            (
+                GROUP_100_TAPS,
+                RETRANSMITTED_TAPS,
+                TAPS,
+                Some(GOAL_RETRANSMITTED_OVER_TAPS),
+            ),
+            (
+                GROUP_100_TAPS,
+                RETRANSMITTED_TAPS_LOSSY,
+                RETRANSMITTED_TAPS,
+                None,
+            ),
+        ],
+    );
     if let (Some(flooded), Some(clean)) = (
         support::median_ns(GROUP_100_NO_LEVELS, FLOODED),
         support::median_ns(GROUP_100_NO_LEVELS, CANDIDATE),
