@@ -166,6 +166,14 @@ struct Participant {
     mix_anchor: Option<(i64, i64)>,
 }
 
+impl Participant {
+    /// Whether its tap is the mix's own decode (so every frame must be
+    /// decoded), not a lane's that waits for retransmissions.
+    fn taps_from_mix(&self) -> bool {
+        self.tap.is_some() && self.lane.is_none()
+    }
+}
+
 /// Counters since the mixer was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MixerStats {
@@ -495,7 +503,7 @@ impl Mixer {
         let floor = self.config.speech_floor_dbov;
         for (i, p) in self.participants.iter_mut().enumerate() {
             // Heard participants are decoded anyway: measure, do not guess.
-            let heard = self.selector.is_selected(i) || p.tap.is_some();
+            let heard = self.selector.is_selected(i) || p.taps_from_mix();
             while let Ok((packet, at)) = p.rx.try_recv() {
                 // A retransmission the tap lane asked for is one to the mix
                 // too: its lateness is not the network's.
@@ -570,7 +578,7 @@ impl Mixer {
         let floor = self.config.speech_floor_dbov;
         for i in 0..self.participants.len() {
             let p = &self.participants[i];
-            let heard = self.selector.is_selected(i) || p.tap.is_some();
+            let heard = self.selector.is_selected(i) || p.taps_from_mix();
             if p.frame.is_some() && (heard || !p.level_known) {
                 self.decode_one(i);
             }
