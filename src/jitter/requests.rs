@@ -195,7 +195,11 @@ impl JitterBuffer {
         }
         let rtt = self.nack.rtt_us();
         let now = self.now_hint;
-        let mut earliest: Option<u64> = None;
+        // A plain minimum and a flag, not an `Option` folded with
+        // `map_or`: inlined into the walk, the optimiser compared the
+        // `None`'s undefined payload before testing the tag (harmless, but
+        // valgrind reports it as a jump on an uninitialised value).
+        let (mut earliest, mut found) = (u64::MAX, false);
         self.nack.walk(
             &self.ring,
             now,
@@ -203,11 +207,12 @@ impl JitterBuffer {
             |next, noticed| self.request_limit(next, noticed),
             |_, due, limit| {
                 if due.max(now).saturating_add(rtt) <= limit {
-                    earliest = Some(earliest.map_or(due, |e| e.min(due)));
+                    earliest = earliest.min(due);
+                    found = true;
                 }
                 true
             },
         );
-        earliest
+        found.then_some(earliest)
     }
 }
