@@ -257,3 +257,83 @@ fn initial_probe_clusters_carry_six_full_packets() {
     }
     assert!(seen >= 2, "the initial probes");
 }
+
+/// Runs `secs` of a 1 Mbit/s sender (1,250 bytes every 10 ms, arriving
+/// 40 ms later, feedback every 50 ms) whose estimator probes periodically;
+/// each probe cluster is sent as asked (1,200-byte packets at its rate, up
+/// to its byte count) and `probe_arrives` says whether each of its packets
+/// arrives. Returns the estimator's stats.
+fn probing_run(secs: u64, probe_arrives: impl Fn(u64) -> bool) -> rtmedia::cc::BweStats {
+    let mut bwe = Bwe::new(
+        BweConfig {
+            start_bps: 1_000_000,
+            initial_probes: false,
+            ..BweConfig::default()
+        },
+        0,
+    );
+    let (mut seq, mut probe_packets) = (0u16, 0u64);
+    let mut pending: Vec<(u64, PacketResult)> = Vec::new();
+    let mut cluster: Option<(u32, u64, u64, u64)> = None; // id, rate, bytes left, next send
+    for ms in 0..secs * 1000 {
+        let now = ms * 1_000;
+        if now >= bwe.next_wakeup() {
+            bwe.handle_timeout(now);
+        }
+        if cluster.is_none() {
+            if let Some(r) = bwe.poll_probe(now) {
+                cluster = Some((r.id, r.rate_bps, u64::from(r.min_bytes), now));
+            }
+        }
+        if let Some((id, rate, left, at)) = &mut cluster {
+            while *at <= now && *left > 0 {
+                bwe.on_sent(now, tseq(seq), 1200, Some(*id));
+                let arrival = probe_arrives(probe_packets).then_some(now as i64 + 40_000);
+                pending.push((now + 40_000, result(seq, arrival)));
+                probe_packets += 1;
+                seq = seq.wrapping_add(1);
+                *left = left.saturating_sub(1200);
+                *at += 1200 * 8 * 1_000_000 / *rate;
+            }
+            if *left == 0 {
+                cluster = None;
+            }
+        }
+        if ms % 10 == 0 {
+            bwe.on_sent(now, tseq(seq), 1250, None);
+            pending.push((now + 40_000, result(seq, Some(now as i64 + 40_000))));
+            seq = seq.wrapping_add(1);
+        }
+        if ms % 50 == 0 {
+            let due: Vec<PacketResult> = pending
+                .iter()
+                .filter(|(at, _)| *at <= now)
+                .map(|(_, r)| *r)
+                .collect();
+            pending.retain(|(at, _)| *at > now);
+            if !due.is_empty() {
+                bwe.on_feedback(now, due);
+            }
+        }
+    }
+    *bwe.stats()
+}
+
+/// A probe cluster that too few of its packets reached ends unread: it
+/// no longer blocks probing until it times out, and an unread probe may be
+/// repeated once at once, but on a path where every probe is unread the
+/// estimator does not probe without end (at most one repeat per interval).
+#[test]
+fn unread_probes_are_repeated_once_not_without_end() {
+    // Every probe packet lost: every cluster unread.
+    let lossy = probing_run(20, |_| false);
+    println!("every probe packet lost, 20 s: {lossy:?}");
+    assert!(lossy.probes_unread > 0, "{lossy:?}");
+    // Probes at their interval (1 s steady, 5 s application-limited) and
+    // one repeat each: far from one per feedback round trip.
+    assert!(lossy.probes_requested <= 2 * 20 + 2, "{lossy:?}");
+    // A clean path reads its probes.
+    let clean = probing_run(20, |_| true);
+    assert_eq!(clean.probes_unread, 0, "{clean:?}");
+    assert!(clean.probe_results > 0, "{clean:?}");
+}

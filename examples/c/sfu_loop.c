@@ -631,7 +631,10 @@ int main(void) {
               ss.rtp_unprotected == sfu.sent + sfu.probe_padding - sfu.link_lost &&
               /* probes ran, their padding RTX re-sends of packets the subscriber had */
               sfu.probes > 0 && sfu.probe_padding > 0 && ts.probe_padding_sent == sfu.probe_padding && sfu.link_lost > 0 && sub.nacks > 0 &&
-              sfu.retransmitted >= sfu.link_lost && ts.rtx_sent == sfu.retransmitted && js.frames_dropped == 0 &&
+              /* a lost packet comes back by NACK and RTX, or earlier as a probe's RTX re-send (then
+               * nobody asks for it): at least one by NACK, and none missing (js.packets_lost) */
+              sfu.retransmitted > 0 && sfu.retransmitted <= ts.nacked && ts.rtx_sent == sfu.retransmitted &&
+              js.frames_dropped == 0 &&
               js.packets_lost == 0 && sub.feedback > 0 && sfu.feedback > 0 && bs.packets_received > 0;
 
     rtm_feedback_recorder_free(sub.rec);

@@ -177,6 +177,8 @@ pub struct Bwe {
     /// unread.
     recovery_probe: Option<(u32, u64)>,
     recovery_retries: u8,
+    /// Probes in a row that ended unread (see `on_probe_failed`).
+    unread_in_a_row: u8,
     recent_high: (u64, u64),
     last_feedback_at: Option<u64>,
     /// First packet sent since the last feedback, if any.
@@ -222,6 +224,7 @@ impl Bwe {
             recovery_rate: None,
             recovery_probe: None,
             recovery_retries: 0,
+            unread_in_a_row: 0,
             recent_high: (start, now),
             last_feedback_at: None,
             unacked_since: None,
@@ -696,11 +699,13 @@ impl Bwe {
 
     /// Cluster `id` ended unread (a loss burst took too many of its
     /// packets): not an answer. A recovery probe is sent again (up to
-    /// [`RECOVERY_RETRIES`] times); any other probe may be repeated at the
-    /// next periodic check instead of a whole interval later. Seen on the
-    /// conference's mobile link: the recovery probe after its 400 kbit/s
-    /// dip lost six packets in a row, and the estimate stayed under
-    /// 500 kbit/s on the restored 2 Mbit/s for another 2.5 s.
+    /// [`RECOVERY_RETRIES`] times); another probe may be repeated at the
+    /// next periodic check, unless the one before it was unread too (on a
+    /// path that loses a fifth of its packets every probe fails: it then
+    /// waits its interval, at most one repeat per interval).
+    /// Seen on the conference's mobile link: the recovery probe after its
+    /// 400 kbit/s dip lost six packets in a row, and the estimate stayed
+    /// under 500 kbit/s on the restored 2 Mbit/s for another 2.5 s.
     fn on_probe_failed(&mut self, id: u32) {
         self.stats.probes_unread += 1;
         match self.recovery_probe {
@@ -711,12 +716,18 @@ impl Bwe {
                     self.recovery_rate = Some(rate);
                 }
             }
-            _ => self.last_probe_at = None,
+            _ => {
+                if self.unread_in_a_row == 0 {
+                    self.last_probe_at = None;
+                }
+                self.unread_in_a_row = self.unread_in_a_row.saturating_add(1);
+            }
         }
     }
 
     fn on_probe_result(&mut self, now: u64, result: ProbeResult, usage: Usage) {
         self.stats.probe_results += 1;
+        self.unread_in_a_row = 0;
         let rate = result.bps;
         if usage == Usage::Overusing {
             self.further_probe_min = None;
