@@ -79,11 +79,6 @@
 #define RTM_MAX_PACKET_BYTES_LIMIT 65535
 
 /**
- * Samples of one tap frame: 20 ms of 16 kHz mono audio.
- */
-#define RTM_MIXER_TAP_FRAME_SAMPLES 320
-
-/**
  * The longest RTP packet `rtm_mixer_write_rtp` writes: the 12-byte header,
  * 15 CSRCs, an RFC 6465 extension block of 15 levels (24 bytes in two-byte
  * form) and a 400-byte Opus payload. A buffer of this size plus the SRTP
@@ -95,6 +90,11 @@
  * Most participants a mixer may be configured for.
  */
 #define RTM_MIXER_MAX_PARTICIPANTS 16384
+
+/**
+ * Samples of one tap frame: 20 ms of 16 kHz mono audio.
+ */
+#define RTM_MIXER_TAP_FRAME_SAMPLES 320
 
 /**
  * Number of classes (the length of the per-class arrays of
@@ -1164,71 +1164,6 @@ typedef struct rtm_mixer_packet {
 } rtm_mixer_packet;
 
 /**
- * What a tap frame's samples are (`rtm_mixer_tap_frame.content`). Only
- * RTM_TAP_AUDIO and RTM_TAP_FEC carry what the talker said; the others are
- * gaps a transcriber should not put words into.
- */
-typedef uint8_t rtm_tap_content;
-
-/**
- * 20 ms of one participant's audio for transcription: 16 kHz mono, floats
- * in [-1, 1], and what a transcriber needs to know about it (a growable
- * struct: set `struct_size = sizeof` before `rtm_mixer_take_tap_frame` or
- * on element 0 before `rtm_mixer_take_taps`).
- */
-typedef struct rtm_mixer_tap_frame {
-  size_t struct_size;
-  uint32_t participant;
-  /**
-   * Start of the frame on the mixer's media clock, in 16 kHz samples
-   * since the mixer was created: one clock for every participant, so the
-   * frames of different speakers line up. Consecutive frames of one
-   * participant differ by RTM_MIXER_TAP_FRAME_SAMPLES. With
-   * `rtm_mixer_config.tap_nack`, the time the mix played (or would have
-   * played) the same audio, the tap's lag behind the mix being measured
-   * at its first frame in whole frames (exact to within how far the two
-   * delays moved apart since); its frames start with that first frame.
-   */
-  int64_t media_time;
-  float pcm[RTM_MIXER_TAP_FRAME_SAMPLES];
-  /**
-   * The participant's media SSRC (as given to
-   * `rtm_mixer_add_participant`). (Appended in 0.2, as are the fields
-   * below: a caller compiled without them gets the frame without them.)
-   */
-  uint32_t ssrc;
-  /**
-   * If `has_rtp_timestamp`: the sender's RTP timestamp (48 kHz, as in
-   * its packets) of the frame's first sample (the played packet's
-   * timestamp less the 16 kHz decimator's delay, 51 at 48 kHz). Map it
-   * to the talker's wall clock with the sender's RTCP sender reports
-   * (NTP time and RTP timestamp pairs). Absent (false) for
-   * RTM_TAP_MISSING frames and for a frame inserted while the jitter
-   * buffer lengthened its delay.
-   */
-  uint32_t rtp_timestamp;
-  bool has_rtp_timestamp;
-  /**
-   * Whether the talker was speaking: the sender's own decision if its
-   * packets state one (the RFC 6464 V flag when `audio_level_ext_id` is
-   * set, else the Opus SILK VAD flag), else a level louder than -50 dBov
-   * (not the speech floor: a noise floor is not speech). FEC and
-   * concealed frames keep the previous frame's decision;
-   * DTX, muted and missing frames are false.
-   */
-  bool voice_activity;
-  /**
-   * What the samples are: RTM_TAP_AUDIO, _FEC, _CONCEALED, _DTX, _MUTED
-   * or _MISSING.
-   */
-  rtm_tap_content content;
-  /**
-   * The frame's level, -dBov (0 loudest, 127 silence).
-   */
-  uint8_t level_dbov;
-} rtm_mixer_tap_frame;
-
-/**
  * A change of dominant speaker (a growable struct: set
  * `struct_size = sizeof` before `rtm_mixer_take_speaker_change`).
  */
@@ -1318,6 +1253,71 @@ typedef struct rtm_mixer_stats {
    */
   uint64_t tap_frames_dropped;
 } rtm_mixer_stats;
+
+/**
+ * What a tap frame's samples are (`rtm_mixer_tap_frame.content`). Only
+ * RTM_TAP_AUDIO and RTM_TAP_FEC carry what the talker said; the others are
+ * gaps a transcriber should not put words into.
+ */
+typedef uint8_t rtm_tap_content;
+
+/**
+ * 20 ms of one participant's audio for transcription: 16 kHz mono, floats
+ * in [-1, 1], and what a transcriber needs to know about it (a growable
+ * struct: set `struct_size = sizeof` before `rtm_mixer_take_tap_frame` or
+ * on element 0 before `rtm_mixer_take_taps`).
+ */
+typedef struct rtm_mixer_tap_frame {
+  size_t struct_size;
+  uint32_t participant;
+  /**
+   * Start of the frame on the mixer's media clock, in 16 kHz samples
+   * since the mixer was created: one clock for every participant, so the
+   * frames of different speakers line up. Consecutive frames of one
+   * participant differ by RTM_MIXER_TAP_FRAME_SAMPLES. With
+   * `rtm_mixer_config.tap_nack`, the time the mix played (or would have
+   * played) the same audio, the tap's lag behind the mix being measured
+   * at its first frame in whole frames (exact to within how far the two
+   * delays moved apart since); its frames start with that first frame.
+   */
+  int64_t media_time;
+  float pcm[RTM_MIXER_TAP_FRAME_SAMPLES];
+  /**
+   * The participant's media SSRC (as given to
+   * `rtm_mixer_add_participant`). (Appended in 0.2, as are the fields
+   * below: a caller compiled without them gets the frame without them.)
+   */
+  uint32_t ssrc;
+  /**
+   * If `has_rtp_timestamp`: the sender's RTP timestamp (48 kHz, as in
+   * its packets) of the frame's first sample (the played packet's
+   * timestamp less the 16 kHz decimator's delay, 51 at 48 kHz). Map it
+   * to the talker's wall clock with the sender's RTCP sender reports
+   * (NTP time and RTP timestamp pairs). Absent (false) for
+   * RTM_TAP_MISSING frames and for a frame inserted while the jitter
+   * buffer lengthened its delay.
+   */
+  uint32_t rtp_timestamp;
+  bool has_rtp_timestamp;
+  /**
+   * Whether the talker was speaking: the sender's own decision if its
+   * packets state one (the RFC 6464 V flag when `audio_level_ext_id` is
+   * set, else the Opus SILK VAD flag), else a level louder than -50 dBov
+   * (not the speech floor: a noise floor is not speech). FEC and
+   * concealed frames keep the previous frame's decision;
+   * DTX, muted and missing frames are false.
+   */
+  bool voice_activity;
+  /**
+   * What the samples are: RTM_TAP_AUDIO, _FEC, _CONCEALED, _DTX, _MUTED
+   * or _MISSING.
+   */
+  rtm_tap_content content;
+  /**
+   * The frame's level, -dBov (0 loudest, 127 silence).
+   */
+  uint8_t level_dbov;
+} rtm_mixer_tap_frame;
 
 /**
  * Options of a pacer (a growable struct): fill with
@@ -3242,46 +3242,6 @@ rtm_status rtm_mixer_set_muted(rtm_mixer_t *mixer, uint32_t id, bool muted);
 rtm_status rtm_mixer_set_gain(rtm_mixer_t *mixer, uint32_t id, float gain);
 
 /**
- * Round-trip time to participant `id`'s sender, µs (default 100000 until
- * set): the NACK timing and retransmission reserve of its tap (see
- * `rtm_mixer_config.tap_nack`). Take it from RTCP: the receiver reports
- * the participant sends about the mix it receives give the round trip of
- * the same path. RTM_ERR_NOT_FOUND if `id` is not in the room.
- */
-rtm_status rtm_mixer_set_rtt(rtm_mixer_t *mixer, uint32_t id, uint64_t rtt_us);
-
-/**
- * The sequence numbers participant `id`'s tap asks to be retransmitted
- * now, extended (the 16-bit wire numbers are their low bits), oldest
- * first, into `seqs[0..capacity]` (`*count` of them): RTM_OK with
- * `*count` > 0, or RTM_NOTHING_DUE (`*count` 0; always so without
- * `rtm_mixer_config.tap_nack`: the mix conceals, it never asks). Send them
- * to the participant's sender as a generic NACK (`rtm_rtcp_build_nack`
- * with `(uint16_t)seqs[i]`), then report them with
- * `rtm_mixer_on_nack_sent`; marks nothing itself. Call after every tick.
- * RTM_ERR_NOT_FOUND if `id` is not in the room. Read-only.
- */
-rtm_status rtm_mixer_poll_nacks(const rtm_mixer_t *mixer,
-                                uint32_t id,
-                                uint64_t now_us,
-                                int64_t *seqs,
-                                size_t capacity,
-                                size_t *count);
-
-/**
- * Records that a NACK naming `seqs[0..count]` (extended, as from
- * `rtm_mixer_poll_nacks`) was sent to participant `id`'s sender at
- * `now_us`: they are not asked for again until a retransmission could have
- * arrived. Numbers no longer missing, or unknown, are ignored.
- * RTM_ERR_NOT_FOUND if `id` is not in the room.
- */
-rtm_status rtm_mixer_on_nack_sent(rtm_mixer_t *mixer,
-                                  uint32_t id,
-                                  uint64_t now_us,
-                                  const int64_t *seqs,
-                                  size_t count);
-
-/**
  * Queues participant `input`'s RTP packet `data[0..len]` (as received,
  * after SRTP unprotect) that arrived at `now_us` (monotonic µs, the
  * clock of `rtm_mixer_tick`). The packet is copied into a buffer recycled
@@ -3377,6 +3337,67 @@ rtm_status rtm_mixer_payload(const rtm_mixer_t *mixer,
                              size_t *len);
 
 /**
+ * The dominant speaker (the participant holding the floor by sustained
+ * speech, not loudness) into `*id`. It stays dominant while nobody talks.
+ * RTM_ERR_NOT_FOUND when there is none yet (or it was removed).
+ */
+rtm_status rtm_mixer_dominant_speaker(const rtm_mixer_t *mixer, uint32_t *id);
+
+/**
+ * The change of dominant speaker not yet taken into `*out`: changes between
+ * two calls merge into one (from the last one taken to the latest), so
+ * polling once per tick or less often both work. RTM_NOTHING_DUE when
+ * there is none.
+ */
+rtm_status rtm_mixer_take_speaker_change(rtm_mixer_t *mixer, struct rtm_mixer_speaker_change *out);
+
+/**
+ * Copies the mixer's counters into `*out`, at most `out->struct_size`
+ * bytes (set it to `sizeof *out` first).
+ */
+rtm_status rtm_mixer_get_stats(const rtm_mixer_t *mixer, struct rtm_mixer_stats *out);
+
+/**
+ * Round-trip time to participant `id`'s sender, µs (default 100000 until
+ * set): the NACK timing and retransmission reserve of its tap (see
+ * `rtm_mixer_config.tap_nack`). Take it from RTCP: the receiver reports
+ * the participant sends about the mix it receives give the round trip of
+ * the same path. RTM_ERR_NOT_FOUND if `id` is not in the room.
+ */
+rtm_status rtm_mixer_set_rtt(rtm_mixer_t *mixer, uint32_t id, uint64_t rtt_us);
+
+/**
+ * The sequence numbers participant `id`'s tap asks to be retransmitted
+ * now, extended (the 16-bit wire numbers are their low bits), oldest
+ * first, into `seqs[0..capacity]` (`*count` of them): RTM_OK with
+ * `*count` > 0, or RTM_NOTHING_DUE (`*count` 0; always so without
+ * `rtm_mixer_config.tap_nack`: the mix conceals, it never asks). Send them
+ * to the participant's sender as a generic NACK (`rtm_rtcp_build_nack`
+ * with `(uint16_t)seqs[i]`), then report them with
+ * `rtm_mixer_on_nack_sent`; marks nothing itself. Call after every tick.
+ * RTM_ERR_NOT_FOUND if `id` is not in the room. Read-only.
+ */
+rtm_status rtm_mixer_poll_nacks(const rtm_mixer_t *mixer,
+                                uint32_t id,
+                                uint64_t now_us,
+                                int64_t *seqs,
+                                size_t capacity,
+                                size_t *count);
+
+/**
+ * Records that a NACK naming `seqs[0..count]` (extended, as from
+ * `rtm_mixer_poll_nacks`) was sent to participant `id`'s sender at
+ * `now_us`: they are not asked for again until a retransmission could have
+ * arrived. Numbers no longer missing, or unknown, are ignored.
+ * RTM_ERR_NOT_FOUND if `id` is not in the room.
+ */
+rtm_status rtm_mixer_on_nack_sent(rtm_mixer_t *mixer,
+                                  uint32_t id,
+                                  uint64_t now_us,
+                                  const int64_t *seqs,
+                                  size_t count);
+
+/**
  * The oldest tap frame of participant `id` into `*out`. A tapped
  * participant gets one frame per tick (silence marked RTM_TAP_MISSING when
  * nothing arrived; see `rtm_mixer_tap_frame.content`); up to
@@ -3406,27 +3427,6 @@ rtm_status rtm_mixer_take_taps(rtm_mixer_t *mixer,
                                size_t capacity,
                                size_t *count,
                                uint64_t *dropped);
-
-/**
- * The dominant speaker (the participant holding the floor by sustained
- * speech, not loudness) into `*id`. It stays dominant while nobody talks.
- * RTM_ERR_NOT_FOUND when there is none yet (or it was removed).
- */
-rtm_status rtm_mixer_dominant_speaker(const rtm_mixer_t *mixer, uint32_t *id);
-
-/**
- * The change of dominant speaker not yet taken into `*out`: changes between
- * two calls merge into one (from the last one taken to the latest), so
- * polling once per tick or less often both work. RTM_NOTHING_DUE when
- * there is none.
- */
-rtm_status rtm_mixer_take_speaker_change(rtm_mixer_t *mixer, struct rtm_mixer_speaker_change *out);
-
-/**
- * Copies the mixer's counters into `*out`, at most `out->struct_size`
- * bytes (set it to `sizeof *out` first).
- */
-rtm_status rtm_mixer_get_stats(const rtm_mixer_t *mixer, struct rtm_mixer_stats *out);
 
 /**
  * Fills `*config` with the defaults and sets `config->struct_size` to

@@ -19,6 +19,7 @@ mod handle;
 pub mod jitter;
 pub mod log;
 pub mod mixer;
+mod mixer_taps;
 pub mod pacer;
 pub mod rtcp;
 pub mod rtp;
