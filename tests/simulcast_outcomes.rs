@@ -11,8 +11,9 @@
 //! at the SFU's output; no oscillation under a steady estimate. Run twice:
 //! on the link's capacity × 0.7, and on rtmedia's own estimate (transport-cc
 //! feedback, a pacer, probe-confirmed upgrades), where the 3 → 0.7 Mbit/s
-//! collapse's downgrade freeze is printed (issue 17 wants ≤ 200 ms: 218 ms
-//! here, 523 ms on capacity × 0.7), not asserted.
+//! collapse's downgrade freeze is printed (issue 17 wants ≤ 200 ms: 225 ms
+//! here, 262 ms anywhere; on capacity × 0.7 that subscriber makes no
+//! spatial switch and freezes 653 ms elsewhere), not asserted.
 
 use bytes::Bytes;
 use rtmedia::cc::{PacketClass, SentPacketId};
