@@ -67,7 +67,7 @@ pub fn print(m: &Meeting) {
         let p = e.pacer.stats();
         let b = e.bwe.stats();
         println!(
-            "  {}: estimate p50 {} ({}% of capacity, p10 {}%, p90 {}%); {} feedbacks, {} decreases, {} probes ({} results, {} for upgrades), {} padding packets ({} RTX re-sends), {} fast downgrades",
+            "  {}: estimate p50 {} ({}% of capacity, p10 {}%, p90 {}%); {} feedbacks, {} decreases, {} probes ({} results, {} unread, {} for upgrades), {} padding packets ({} RTX re-sends), {} fast downgrades",
             sub.profile.name,
             kbps(percentile(&est, 0.5)),
             percentile(&ratio, 0.5),
@@ -77,6 +77,7 @@ pub fn print(m: &Meeting) {
             b.decreases,
             b.probes_requested,
             b.probe_results,
+            b.probes_unread,
             e.stats.upgrade_probes,
             e.stats.padding_packets,
             e.stats.rtx_padding_packets,
