@@ -266,3 +266,77 @@ fn without_retransmitted_taps_nothing_is_requested_and_rtt_is_accepted() {
     assert!(mixer.poll_nacks(2, 0, &mut out).is_err());
     assert!(mixer.set_rtt(2, 1).is_err());
 }
+
+/// A hostile participant whose taps wait for retransmissions floods its
+/// queue every tick with packets whose sequence numbers and timestamps jump
+/// at random: its NACK lists stay within the caller's buffer and the
+/// requests within the jitter buffer's span, and the other talker's tap
+/// stays a lossless decode, one frame per tick.
+#[test]
+fn a_flooding_participant_leaves_the_other_taps_alone() {
+    let packets = packets();
+    let reference = lossless_reference(&packets);
+    let mut mixer = Mixer::new(MixerConfig::default().with_retransmitted_taps()).unwrap();
+    let input = mixer.add_participant(ID, SSRC, 0x100, true).unwrap();
+    const HOSTILE: u32 = 99;
+    let hostile = mixer
+        .add_participant(HOSTILE, 0x0bad_0bad, 0x200, true)
+        .unwrap();
+    mixer.set_rtt(ID, RTT_US).unwrap();
+    let mut rng = Rng::new(0xf100d);
+    let payload = rtmedia::packet::RtpPacket::parse(&packets[60][..])
+        .unwrap()
+        .payload()
+        .to_vec();
+    let mut out = [0i64; 16];
+    let (mut taps, mut hostile_nacked) = (Vec::new(), 0usize);
+    let end_us = u64::from(FRAMES) * 20_000 + 1_000_000;
+    for now in (0..end_us).step_by(20_000) {
+        let k = (now / 20_000) as usize;
+        if k < packets.len() {
+            assert!(input.push(packets[k].clone(), now + TRANSIT_US - 20_000));
+        }
+        for _ in 0..MixerConfig::default().queue_capacity {
+            let mut buf = vec![0u8; 1500];
+            let len = RtpBuilder {
+                payload_type: 111,
+                sequence_number: rng.next_u64() as u16,
+                timestamp: rng.next_u64() as u32,
+                ssrc: 0x0bad_0bad,
+                payload: &payload,
+                ..Default::default()
+            }
+            .write_into(&mut buf)
+            .unwrap();
+            buf.truncate(len);
+            let _ = hostile.push(Bytes::from(buf), now);
+        }
+        mixer.tick(now + 5_000);
+        taps.extend(mixer.take_taps().filter(|f| f.participant == ID));
+        for id in [ID, HOSTILE] {
+            let n = mixer.poll_nacks(id, now + 5_000, &mut out).unwrap();
+            assert!(n <= out.len());
+            if id == HOSTILE {
+                hostile_nacked += n;
+            } else {
+                assert_eq!(n, 0, "the talker loses nothing");
+            }
+            mixer.on_nack_sent(id, now + 5_000, &out[..n]).unwrap();
+        }
+    }
+    println!(
+        "hostile participant: {hostile_nacked} sequence numbers requested in {} ticks",
+        end_us / 20_000
+    );
+    // The talker's tap: every packet's audio, exactly, from the first word.
+    let frames = talker_frames(&taps);
+    let ks: Vec<u32> = frames.iter().map(|(k, _)| *k).collect();
+    assert_eq!(ks, (0..FRAMES).collect::<Vec<_>>());
+    for (k, f) in frames.iter().filter(|(k, _)| *k >= SPEECH_START) {
+        assert_eq!(f.content, TapContent::Audio, "frame {k}");
+        assert_eq!(f.pcm, reference[*k as usize], "frame {k}'s audio");
+    }
+    for w in taps.windows(2) {
+        assert_eq!(w[1].media_time - w[0].media_time, 320);
+    }
+}
