@@ -23,7 +23,9 @@
 //!   [`temporal`]'s record of which frames the decoder can still use (a
 //!   lost frame above VP8's base temporal layer is skipped at the next
 //!   decodable frame's playout time, without a keyframe);
-//! - this module: the push path and audio release, which tie them together.
+//! - [`audio`]: audio release, one packet per frame, a gap as `Lost`
+//!   with the next packet for its in-band FEC;
+//! - this module: the push path, which ties them together.
 //!
 //! Product defaults. Audio ([`JitterConfig::audio`]) is conversational:
 //! the delay follows the jitter only, losses are left to Opus in-band FEC
@@ -34,6 +36,7 @@
 //! recording or transcription, where completeness beats latency). Video
 //! keeps no reserve: an incomplete frame waits for its retransmission.
 
+mod audio;
 mod clock;
 mod delay;
 mod frame;
@@ -660,69 +663,6 @@ impl JitterBuffer {
         self.stats.jitter_buffer_delay += now.saturating_sub(arrival) as f64 * 1e-6;
         self.stats.jitter_buffer_target_delay += self.delay.target_us() as f64 * 1e-6;
         self.stats.jitter_buffer_emitted_count += 1;
-    }
-
-    #[inline]
-    fn pop_audio(&mut self, now: u64) -> Option<Event<'_>> {
-        loop {
-            let head = self.ring.head()?;
-            if head > self.ring.highest() {
-                return None;
-            }
-            let Some(slot) = self.ring.held(head) else {
-                return self.pop_gap(head, now);
-            };
-            if now < self.delay.playout_time_of_media(slot.media_us)? {
-                return None;
-            }
-            let (ts, media_us, arrival, flags) = (slot.ts, slot.media_us, slot.arrival, slot.flags);
-            let packet = self.ring.pop_held_head();
-            self.nack.advance(head + 1);
-            self.last_out = Some(LastOut {
-                seq: head,
-                ts,
-                media_us,
-                marker: flags.marker(),
-            });
-            let Some(packet) = packet.filter(|_| !flags.padding_only()) else {
-                continue;
-            };
-            self.in_concealment = false;
-            self.record_emitted(arrival, now);
-            return Some(Event::Packet {
-                packet,
-                seq: head,
-                timestamp: ts,
-            });
-        }
-    }
-
-    /// A gap at the head: `Lost` once its expected playout time has come.
-    #[inline(never)]
-    fn pop_gap(&mut self, head: i64, now: u64) -> Option<Event<'_>> {
-        let (ts, media_us) = self.expected(head)?;
-        if now < self.delay.playout_time_of_media(media_us)? {
-            return None;
-        }
-        self.ring.pop_head();
-        self.nack.advance(head + 1);
-        self.last_out = Some(LastOut {
-            seq: head,
-            ts,
-            media_us,
-            marker: false,
-        });
-        self.stats.packets_lost += 1;
-        if !self.in_concealment {
-            self.stats.concealment_events += 1;
-            self.in_concealment = true;
-        }
-        let fec = self.ring.held(head + 1).and_then(|s| s.packet.clone());
-        Some(Event::Lost {
-            seq: head,
-            timestamp: ts,
-            fec,
-        })
     }
 }
 
