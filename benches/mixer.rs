@@ -118,8 +118,6 @@
 //! CSRCs — less work than rtmedia outside Opus, so the ratio does not
 //! flatter rtmedia.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -191,35 +189,12 @@ const BITRATE: i32 = 32_000;
 const LOSS_PERCENT: i32 = 10;
 const SAMPLE_RATE: f64 = 48_000.0;
 
-/// Counts this thread's heap allocations, for the check that the tapped
-/// ticks allocate nothing (the pattern of `tests/mixer_alloc.rs`): one
-/// thread-local increment per allocation, none of them in a timed step.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+// Counts this thread's heap allocations, for the check that the tapped
+// ticks allocate nothing: the allocation tests' counting allocator (one
+// thread-local increment per allocation, none of them in a timed step).
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations_in;
 
 // ------------------------------------------------------------------ sides
 
@@ -646,15 +621,16 @@ impl<S: Side> Run<S> {
     #[inline]
     fn tick(&mut self) -> Duration {
         self.room.prepare();
-        let allocs = allocations();
-        let t = support::cpu_now();
-        let bytes = self.side.step(
-            black_box(&self.room.current),
-            &self.room.arrival_offsets,
-            black_box(self.now),
-        );
-        let spent = support::cpu_now() - t;
-        self.step_allocations += allocations() - allocs;
+        let (mut bytes, mut spent) = (0, Duration::ZERO);
+        self.step_allocations += allocations_in(|| {
+            let t = support::cpu_now();
+            bytes = self.side.step(
+                black_box(&self.room.current),
+                &self.room.arrival_offsets,
+                black_box(self.now),
+            );
+            spent = support::cpu_now() - t;
+        });
         self.bytes += bytes as u64;
         self.ticks += 1;
         self.now += TICK_US;
