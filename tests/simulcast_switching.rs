@@ -256,6 +256,52 @@ fn down_switch_never_forwards_a_layer_below_the_target() {
     );
 }
 
+/// A bandwidth collapse: the allocator first drops the top layer's temporal
+/// layers (target (2, 0)), then asks for layer 1 with all of its temporal
+/// layers (1, 2). Until layer 1's keyframe comes, the top layer keeps
+/// flowing (no frozen picture), but at the frame rate that fitted: it is
+/// being left because it does not fit, so it must not climb back to its
+/// full rate meanwhile (it did: the outcome test's 3 -> 0.7 Mbit/s
+/// subscriber forwarded the top layer at 30 fps into a 0.5 Mbit/s pacer
+/// for 250 ms, and layer 1's keyframe waited behind 200 ms of it).
+#[test]
+fn a_pending_down_switch_keeps_the_old_layer_at_its_temporal_layer() {
+    // No periodic keyframe; PLIs unanswered until the test says so.
+    let mut sim = Sim::new(publisher(None, [100, 300, 800]));
+    sim.fwd.set_target(Layer::new(2, 2));
+    sim.run_until(1_000_000);
+    assert_eq!(sim.fwd.current_layer(), Some(Layer::new(2, 2)));
+    sim.fwd.set_target(Layer::new(2, 0));
+    sim.run_until(1_500_000);
+    assert_eq!(sim.fwd.current_layer(), Some(Layer::new(2, 0)));
+    sim.answer_plis = false;
+    sim.fwd.set_target(Layer::new(1, 2));
+    let pending_from = sim.sent.len();
+    sim.run_until(2_500_000);
+    assert_eq!(
+        sim.fwd.current_layer(),
+        Some(Layer::new(2, 0)),
+        "waiting for layer 1's keyframe, the top layer stays at temporal layer 0"
+    );
+    let captures = frames_by_capture(&sim.sent[pending_from..]);
+    assert!(
+        captures.iter().all(|(_, l)| l == &[2]),
+        "only the top layer while waiting"
+    );
+    // L1T3 at 30 fps: temporal layer 0 is every fourth frame, ~7.5 a second.
+    assert!(
+        (6..=9).contains(&captures.len()),
+        "{} top-layer frames in the second of waiting (30 if it climbed back)",
+        captures.len()
+    );
+    // The keyframe comes: layer 1 with every temporal layer.
+    sim.answer_plis = true;
+    sim.fwd.set_target(Layer::new(0, 2));
+    sim.fwd.set_target(Layer::new(1, 2));
+    sim.run_until(3_500_000);
+    assert_eq!(sim.fwd.current_layer(), Some(Layer::new(1, 2)));
+}
+
 #[test]
 fn constant_estimate_between_overlapping_layers_changes_the_target_rarely() {
     // Layer rates close together: real encoder output of neighbouring layers

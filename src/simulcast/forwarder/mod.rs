@@ -350,7 +350,8 @@ impl Forwarder {
 
     /// Heads for `layer` (capped at the maximum). A spatial change asks for a
     /// keyframe (see [`poll_keyframe_request`](Self::poll_keyframe_request));
-    /// the current layer keeps flowing until it arrives.
+    /// the current layer keeps flowing until it arrives (on a way down, at
+    /// no higher a temporal layer than it had: it is left for not fitting).
     pub fn set_target(&mut self, layer: Layer) {
         let max = self.config.max_layer;
         let layer = Layer::new(
@@ -503,7 +504,11 @@ impl Forwarder {
                 KeyframeUse::Ignore => return Err(not_now),
             }
         }
+        let target_spatial = self.target.expect("checked above").spatial;
         let current = self.current.as_mut().expect("set above");
+        // Waiting for a lower layer's keyframe: the old layer does not fit
+        // (that is why it is being left), so it never climbs meanwhile.
+        let down_switch_pending = current.spatial > target_spatial;
         if let Some(tid) = pkt.temporal {
             let target = self.target.expect("checked above").temporal;
             // One decision per frame, made at its first packet to arrive (the
@@ -518,6 +523,7 @@ impl Forwarder {
                         self.stats.temporal_switches += 1;
                     } else if tid > current.temporal
                         && tid <= target
+                        && !down_switch_pending
                         && (pkt.layer_sync || pkt.keyframe)
                     {
                         current.temporal = tid;
