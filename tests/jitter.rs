@@ -302,6 +302,70 @@ fn unrecoverable_frame_skips_to_the_keyframe_behind_it_without_a_request() {
     assert_eq!(s.packets_lost, 1);
 }
 
+/// A loss burst on a slow, queued link (conference seed 40, the mobile
+/// dip: a round trip of ~600 ms): the first packet of a frame and the last
+/// of every other frame after it are lost for good, then a complete
+/// keyframe arrives (the answer to an earlier request), more than eight
+/// frames behind the gap. The keyframe is released when it is due, not
+/// after the incomplete frames before it have had their retransmission
+/// waits (a round trip each and more: there it was held 1.2 s, a 1.8 s
+/// freeze).
+#[test]
+fn a_keyframe_many_frames_behind_a_gap_is_released_when_due() {
+    let mut cfg = JitterConfig::video(Codec::Vp8);
+    cfg.delay = DelayConfig {
+        fixed_delay_us: Some(50_000),
+        ..DelayConfig::default()
+    };
+    cfg.nack.enabled = true;
+    let mut jb = JitterBuffer::new(cfg);
+    jb.set_rtt(600_000);
+    // (arrival, packet): a keyframe; seq 2 (frame 1's first packet) lost;
+    // frames 1..=16 of two packets, every other one losing its second; the
+    // keyframe of frame 17, three packets, all here.
+    let mut arrivals = vec![(0, vp8(1, 0, true, true, true))];
+    let mut seq = 2u16;
+    for frame in 1..=16u32 {
+        let at = u64::from(frame) * 33_000;
+        let ts = frame * 3000;
+        if frame != 1 {
+            arrivals.push((at, vp8(seq, ts, false, true, false)));
+        }
+        if frame % 2 != 0 {
+            arrivals.push((at, vp8(seq + 1, ts, true, false, false)));
+        }
+        seq += 2;
+    }
+    let key_at = 17 * 33_000;
+    for k in 0..3u16 {
+        arrivals.push((key_at, vp8(seq + k, 17 * 3000, k == 2, k == 0, true)));
+    }
+    let mut next = 0;
+    let mut released = None;
+    let mut now = 0;
+    while now < 5_000_000 && released.is_none() {
+        while next < arrivals.len() && arrivals[next].0 <= now {
+            jb.push(arrivals[next].1.clone(), now).unwrap();
+            next += 1;
+        }
+        if frames(&mut jb, now).iter().any(|f| f.0 == i64::from(seq)) {
+            released = Some(now);
+        }
+        let mut lost = [0u16; 64];
+        jb.nack_list(now, &mut lost); // asked for, never answered
+        now += 5_000;
+    }
+    let released = released.expect("the keyframe is released");
+    // Due at its media time + 50 ms (the lost packets were noticed long
+    // before: no reorder wait left).
+    assert!(
+        released <= key_at + 50_000 + 5_000,
+        "keyframe in at {} ms, released at {} ms",
+        key_at / 1000,
+        released / 1000
+    );
+}
+
 #[test]
 fn unrecoverable_frame_waits_for_a_keyframe_and_requests_one() {
     let mut jb = video();

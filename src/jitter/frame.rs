@@ -15,7 +15,11 @@ use super::{Event, JitterBuffer, LastOut};
 use crate::codec::{self, TemporalLayer};
 
 /// How many frames behind a gap are looked at for one decodable without
-/// the missing packets (an L1T3 stream has its next TL0 frame within 4).
+/// the missing packets (an L1T3 stream has its next TL0 frame within 4);
+/// beyond them only a keyframe is looked for, which needs nothing before
+/// it (on a link whose queue makes the round trip long, incomplete frames
+/// before it would each be waited for a retransmission: a complete
+/// keyframe twelve frames behind a loss burst was held 1.2 s).
 const FRAMES_BEHIND_GAP: usize = 8;
 /// How many packets that look may walk (a big keyframe fits).
 const PACKETS_BEHIND_GAP: usize = 512;
@@ -192,7 +196,8 @@ impl JitterBuffer {
         let mut seq = self.ring.next_held(first_missing)?;
         let mut frames = 0;
         let mut budget = PACKETS_BEHIND_GAP;
-        while frames < FRAMES_BEHIND_GAP && budget > 0 {
+        while budget > 0 {
+            let keyframes_only = frames >= FRAMES_BEHIND_GAP;
             let slot = self.ring.held(seq)?;
             match slot.flags.starts_frame() {
                 Some(true) => {}
@@ -214,7 +219,7 @@ impl JitterBuffer {
                 }
             };
             let keyframe = slot.flags.keyframe();
-            let usable = if f.waiting_for_keyframe {
+            let usable = if f.waiting_for_keyframe || keyframes_only {
                 keyframe
             } else {
                 f.chain.decodable_after_skip(keyframe, slot.layer)
