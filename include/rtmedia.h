@@ -356,8 +356,9 @@ enum rtm_status
    */
   RTM_ERR_CODEC = -32,
   /**
-   * A retransmission was asked for a packet from before the keyframe the
-   * subscriber's decoder restarted at: it is not needed. Drop the NACK.
+   * No longer returned (`rtm_forwarder_retransmit` now sends a
+   * packet from before a later keyframe again like any other); kept so
+   * that callers naming it still compile.
    */
   RTM_ERR_BEFORE_KEYFRAME = -33,
 };
@@ -1862,7 +1863,7 @@ typedef struct rtm_forwarder_stats {
   uint64_t keyframe_requests;
   uint64_t retransmitted;
   /**
-   * NACKs answered RTM_ERR_BEFORE_KEYFRAME.
+   * Always 0: RTM_ERR_BEFORE_KEYFRAME is no longer returned.
    */
   uint64_t nacks_before_keyframe;
   /**
@@ -4046,11 +4047,11 @@ rtm_status rtm_forwarder_poll_keyframe_request(rtm_forwarder_t *fwd, uint8_t *sp
 /**
  * Writes again into `out[0..*out_len]` the packet this subscriber received
  * with sequence number `seq` (from its NACK), rebuilt from the source's
- * history: the same bytes as first sent. RTM_ERR_NOT_FOUND if it was never
+ * history: the same bytes as first sent, also when a keyframe was sent
+ * after it (the NACK may have crossed that keyframe, and a jitter buffer
+ * plays the frames before it first). RTM_ERR_NOT_FOUND if it was never
  * sent to this subscriber or is forgotten (by the forwarder or the
- * source); RTM_ERR_BEFORE_KEYFRAME if it is from before the keyframe the
- * subscriber's decoder restarted at (not needed: drop the NACK);
- * RTM_ERR_BUFFER_TOO_SMALL if `out_cap` is below its length (the original
+ * source); RTM_ERR_BUFFER_TOO_SMALL if `out_cap` is below its length (the original
  * packet's length + 1 always suffices). `src` must be the source this
  * forwarder forwards; it is only read.
  */

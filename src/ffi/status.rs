@@ -77,8 +77,9 @@ pub enum rtm_status {
     RTM_ERR_FULL = -31,
     /// The codec library (libopus) failed: out of memory or an internal error.
     RTM_ERR_CODEC = -32,
-    /// A retransmission was asked for a packet from before the keyframe the
-    /// subscriber's decoder restarted at: it is not needed. Drop the NACK.
+    /// No longer returned (`rtm_forwarder_retransmit` now sends a
+    /// packet from before a later keyframe again like any other); kept so
+    /// that callers naming it still compile.
     RTM_ERR_BEFORE_KEYFRAME = -33,
 }
 

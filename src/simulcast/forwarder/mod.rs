@@ -137,7 +137,9 @@ pub enum Forwarded {
 pub enum RetransmitError {
     /// Never sent to this subscriber, or forgotten (history too short).
     NotFound,
-    /// From before the keyframe the subscriber's decoder restarted at.
+    /// Not returned any more (kept so that code matching it still builds):
+    /// a packet from before a later keyframe is sent again like any other
+    /// (see [`Forwarder::retransmit`]).
     BeforeKeyframe,
     BufferTooSmall {
         needed: usize,
@@ -177,6 +179,7 @@ pub struct ForwarderStats {
     /// request withdrawn before it was polled is not counted).
     pub keyframe_requests: u64,
     pub retransmitted: u64,
+    /// Always 0: see [`RetransmitError::BeforeKeyframe`].
     pub nacks_before_keyframe: u64,
     pub nacks_not_found: u64,
     /// Switches where the last frame of the old layer was cut (a deliberate
@@ -222,8 +225,6 @@ pub struct Forwarder {
     tl0_offset: u8,
     key_idx_offset: u8,
     last: Option<LastSent>,
-    /// Output sequence number of the last keyframe's first packet.
-    keyframe_ext_seq: u64,
     /// Output sequence number where the current layer's stretch began.
     layer_first_ext_seq: u64,
     /// After a switch: the layer and next source sequence number of packets
@@ -294,7 +295,6 @@ impl Forwarder {
             tl0_offset: 0,
             key_idx_offset: 0,
             last: None,
-            keyframe_ext_seq: 0,
             layer_first_ext_seq: u64::MAX,
             backfill: None,
             backfill_until: None,
@@ -594,7 +594,6 @@ impl Forwarder {
         }
         self.frame_out.add(ext_seq, pkt.frame_start, pkt.marker);
         if pkt.keyframe {
-            self.keyframe_ext_seq = ext_seq;
             self.stats.keyframes_sent += 1;
         }
         let newest = self.last.is_none_or(|l| ext_seq > l.ext_seq);

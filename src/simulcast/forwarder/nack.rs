@@ -124,8 +124,12 @@ impl Forwarder {
 
     /// Sends again the packet this subscriber received as `seq` (from a
     /// NACK), rebuilt from the source's shared history with this
-    /// subscriber's own values. Packets from before the last keyframe are
-    /// refused: the decoder restarted there and does not need them.
+    /// subscriber's own values, while both still hold it. Packets from
+    /// before a later keyframe are sent too: a NACK can cross that keyframe
+    /// on its way (it left before the keyframe arrived), and a receiver
+    /// with a jitter buffer plays the frames before the keyframe first, so
+    /// the NACK itself says the packet is still wanted (a receiver that
+    /// restarted at the keyframe stops asking).
     pub fn retransmit(
         &mut self,
         source: &Source,
@@ -220,9 +224,6 @@ impl Forwarder {
         let ext_seq = last.ext_seq.wrapping_add_signed(i64::from(delta));
         if delta > 0 {
             return Err(RetransmitError::NotFound);
-        }
-        if ext_seq < self.keyframe_ext_seq {
-            return Err(RetransmitError::BeforeKeyframe);
         }
         let record = self.sent[ext_seq as usize & (self.sent.len() - 1)];
         let record = if record.holds(ext_seq) {
