@@ -551,8 +551,7 @@ static void test_forwarding(void) {
                                           &len),
                  RTM_ERR_BUFFER_TOO_SMALL);
     CHECK(len == 77);
-    CHECK(strcmp(rtm_status_str(RTM_ERR_BEFORE_KEYFRAME), "packet from before the last keyframe") ==
-          0);
+    CHECK(strcmp(rtm_status_str(RTM_ERR_BEFORE_KEYFRAME), "packet from before a switch to a lower layer") == 0);
     CHECK(RTM_ERR_BEFORE_KEYFRAME == -33);
 
     /* Pause B (muted) for frames 60–64, resume at 65: it restarts at a new

@@ -356,9 +356,9 @@ enum rtm_status
    */
   RTM_ERR_CODEC = -32,
   /**
-   * No longer returned (`rtm_forwarder_retransmit` now sends a
-   * packet from before a later keyframe again like any other); kept so
-   * that callers naming it still compile.
+   * A retransmission was asked for a packet from before a later switch
+   * to a lower spatial layer: the link could not carry the old layer.
+   * Drop the NACK.
    */
   RTM_ERR_BEFORE_KEYFRAME = -33,
 };
@@ -1863,7 +1863,7 @@ typedef struct rtm_forwarder_stats {
   uint64_t keyframe_requests;
   uint64_t retransmitted;
   /**
-   * Always 0: RTM_ERR_BEFORE_KEYFRAME is no longer returned.
+   * NACKs answered RTM_ERR_BEFORE_KEYFRAME.
    */
   uint64_t nacks_before_keyframe;
   /**
@@ -4051,8 +4051,10 @@ rtm_status rtm_forwarder_poll_keyframe_request(rtm_forwarder_t *fwd, uint8_t *sp
  * after it (the NACK may have crossed that keyframe, and a jitter buffer
  * plays the frames before it first). RTM_ERR_NOT_FOUND if it was never
  * sent to this subscriber or is forgotten (by the forwarder or the
- * source); RTM_ERR_BUFFER_TOO_SMALL if `out_cap` is below its length (the original
- * packet's length + 1 always suffices). `src` must be the source this
+ * source); RTM_ERR_BEFORE_KEYFRAME if it is from before a later switch to
+ * a lower spatial layer (the link could not carry the old layer: drop the
+ * NACK); RTM_ERR_BUFFER_TOO_SMALL if `out_cap` is below its length (the
+ * original packet's length + 1 always suffices). `src` must be the source this
  * forwarder forwards; it is only read.
  */
 rtm_status rtm_forwarder_retransmit(rtm_forwarder_t *fwd,

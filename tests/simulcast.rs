@@ -500,6 +500,37 @@ fn retransmissions_from_before_the_latest_keyframe_are_sent() {
     assert_eq!(fwd.stats().nacks_before_keyframe, 0);
 }
 
+/// A switch to a lower spatial layer says the link cannot carry the old
+/// one: retransmissions of the old layer's packets from before that
+/// switch's keyframe would go ahead of the new layer and are refused; an
+/// up-switch's earlier packets are still sent.
+#[test]
+fn retransmissions_from_before_a_down_switch_are_refused() {
+    let (mut src, mut fwd, mut p, mut now) =
+        (source(), forwarder(Layer::new(1, 2)), Publisher::new(), 0);
+    let mut packets = p.frame(&[0, 1], &[0, 1]);
+    packets.extend(p.frame(&[0, 1], &[]));
+    let before = run(&mut src, &mut fwd, &packets, &mut now);
+    assert_eq!(fwd.current_layer().map(|l| l.spatial), Some(1));
+    fwd.set_target(Layer::new(0, 2));
+    let after = run(&mut src, &mut fwd, &p.frame(&[0, 1], &[0, 1]), &mut now);
+    assert_eq!(fwd.current_layer().map(|l| l.spatial), Some(0));
+    let mut buf = [0u8; 1500];
+    assert_eq!(
+        fwd.retransmit(&src, before[3].seq, &mut buf),
+        Err(RetransmitError::BeforeKeyframe)
+    );
+    assert!(fwd.retransmit(&src, after[0].seq, &mut buf).is_ok());
+    assert_eq!(fwd.stats().nacks_before_keyframe, 1);
+    // Back up to layer 1: layer 0's packets before that keyframe are sent.
+    fwd.set_target(Layer::new(1, 2));
+    let up = run(&mut src, &mut fwd, &p.frame(&[0, 1], &[0, 1]), &mut now);
+    assert_eq!(fwd.current_layer().map(|l| l.spatial), Some(1));
+    assert!(up.len() >= 2);
+    assert!(fwd.retransmit(&src, after[1].seq, &mut buf).is_ok());
+    assert_eq!(fwd.stats().retransmitted, 2);
+}
+
 #[test]
 fn pause_and_resume_with_reasons() {
     let (mut src, mut fwd, mut p, mut now) =

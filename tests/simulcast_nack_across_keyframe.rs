@@ -1,7 +1,9 @@
-//! A NACK that crosses a keyframe in flight is still answered.
+//! A NACK that crosses a keyframe in flight is still answered (unless the
+//! keyframe started a lower spatial layer: `tests/simulcast.rs`
+//! `retransmissions_from_before_a_down_switch_are_refused`).
 //!
 //! A subscriber loses a packet; before its NACK reaches the SFU, the SFU
-//! forwards it a keyframe (a spatial switch it was heading for, or a
+//! forwards it a keyframe (an up-switch it was heading for, or a
 //! keyframe another subscriber asked for). The subscriber's jitter buffer
 //! plays the frames before that keyframe first, so it still needs the lost
 //! packet: the NACK is its word for that. The track must send it again

@@ -318,8 +318,10 @@ pub unsafe extern "C" fn rtm_forwarder_poll_keyframe_request(
 /// after it (the NACK may have crossed that keyframe, and a jitter buffer
 /// plays the frames before it first). RTM_ERR_NOT_FOUND if it was never
 /// sent to this subscriber or is forgotten (by the forwarder or the
-/// source); RTM_ERR_BUFFER_TOO_SMALL if `out_cap` is below its length (the original
-/// packet's length + 1 always suffices). `src` must be the source this
+/// source); RTM_ERR_BEFORE_KEYFRAME if it is from before a later switch to
+/// a lower spatial layer (the link could not carry the old layer: drop the
+/// NACK); RTM_ERR_BUFFER_TOO_SMALL if `out_cap` is below its length (the
+/// original packet's length + 1 always suffices). `src` must be the source this
 /// forwarder forwards; it is only read.
 #[no_mangle]
 pub unsafe extern "C" fn rtm_forwarder_retransmit(
@@ -409,7 +411,7 @@ pub struct rtm_forwarder_stats {
     /// Keyframe requests this forwarder asked for (one per decision).
     pub keyframe_requests: u64,
     pub retransmitted: u64,
-    /// Always 0: RTM_ERR_BEFORE_KEYFRAME is no longer returned.
+    /// NACKs answered RTM_ERR_BEFORE_KEYFRAME.
     pub nacks_before_keyframe: u64,
     /// NACKs answered RTM_ERR_NOT_FOUND.
     pub nacks_not_found: u64,

@@ -77,9 +77,9 @@ pub enum rtm_status {
     RTM_ERR_FULL = -31,
     /// The codec library (libopus) failed: out of memory or an internal error.
     RTM_ERR_CODEC = -32,
-    /// No longer returned (`rtm_forwarder_retransmit` now sends a
-    /// packet from before a later keyframe again like any other); kept so
-    /// that callers naming it still compile.
+    /// A retransmission was asked for a packet from before a later switch
+    /// to a lower spatial layer: the link could not carry the old layer.
+    /// Drop the NACK.
     RTM_ERR_BEFORE_KEYFRAME = -33,
 }
 
@@ -114,7 +114,7 @@ impl rtm_status {
             Self::RTM_ERR_QUEUE_FULL => b"queue full or closed\0",
             Self::RTM_ERR_FULL => b"table full\0",
             Self::RTM_ERR_CODEC => b"codec error\0",
-            Self::RTM_ERR_BEFORE_KEYFRAME => b"packet from before the last keyframe\0",
+            Self::RTM_ERR_BEFORE_KEYFRAME => b"packet from before a switch to a lower layer\0",
         }
     }
 }

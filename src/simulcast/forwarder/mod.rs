@@ -137,8 +137,7 @@ pub enum Forwarded {
 pub enum RetransmitError {
     /// Never sent to this subscriber, or forgotten (history too short).
     NotFound,
-    /// Not returned any more (kept so that code matching it still builds):
-    /// a packet from before a later keyframe is sent again like any other
+    /// From before the keyframe of a later switch to a lower spatial layer
     /// (see [`Forwarder::retransmit`]).
     BeforeKeyframe,
     BufferTooSmall {
@@ -150,9 +149,7 @@ impl core::fmt::Display for RetransmitError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::NotFound => f.write_str("packet not sent to this subscriber or no longer kept"),
-            Self::BeforeKeyframe => {
-                f.write_str("packet is from before the subscriber's last keyframe")
-            }
+            Self::BeforeKeyframe => f.write_str("packet is from before a switch to a lower layer"),
             Self::BufferTooSmall { needed } => {
                 write!(f, "output buffer too small: {needed} bytes needed")
             }
@@ -179,7 +176,7 @@ pub struct ForwarderStats {
     /// request withdrawn before it was polled is not counted).
     pub keyframe_requests: u64,
     pub retransmitted: u64,
-    /// Always 0: see [`RetransmitError::BeforeKeyframe`].
+    /// NACKs refused as [`RetransmitError::BeforeKeyframe`].
     pub nacks_before_keyframe: u64,
     pub nacks_not_found: u64,
     /// Switches where the last frame of the old layer was cut (a deliberate
@@ -227,6 +224,9 @@ pub struct Forwarder {
     last: Option<LastSent>,
     /// Output sequence number where the current layer's stretch began.
     layer_first_ext_seq: u64,
+    /// Output sequence number of the keyframe that started the last
+    /// down-switch: retransmissions of packets before it are refused.
+    down_switch_ext_seq: u64,
     /// After a switch: the layer and next source sequence number of packets
     /// that arrived before the keyframe that started it (see `backfill`).
     backfill: Option<(u8, u64)>,
@@ -296,6 +296,7 @@ impl Forwarder {
             key_idx_offset: 0,
             last: None,
             layer_first_ext_seq: u64::MAX,
+            down_switch_ext_seq: 0,
             backfill: None,
             backfill_until: None,
             seen_ext_seq: [0; MAX_SPATIAL],

@@ -168,6 +168,7 @@ impl Forwarder {
     /// it to continue what the subscriber has seen.
     pub(super) fn switch_to(&mut self, at: &SwitchPoint) {
         let target = self.target.expect("switch only with a target");
+        let down = self.current.is_some_and(|c| at.spatial < c.spatial);
         if self.current.is_some() {
             self.stats.spatial_switches += 1;
         }
@@ -200,6 +201,9 @@ impl Forwarder {
                 let first_out = last.ext_seq + 1 + u64::from(cut);
                 self.seq.rebase(at.ext_seq, first_out);
                 self.layer_first_ext_seq = first_out;
+                if down {
+                    self.down_switch_ext_seq = first_out;
+                }
                 if let Some(pid) = at.ext_picture_id {
                     self.picture_id.rebase(pid, last.ext_picture_id + 1);
                 }
