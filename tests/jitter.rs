@@ -208,6 +208,61 @@ fn rtx_packets_fill_gaps() {
     assert_eq!(jb.stats().retransmitted_packets_received, 1);
 }
 
+/// A probe cluster filled with RTX re-sends of recent packets (what an
+/// SFU's pacer sends when it probes and has no media queued: libwebrtc and
+/// rtmedia's tracks do) brings the receiver a long run of packets it has
+/// already played. They are retransmissions, not a sender that restarted
+/// its sequence numbers: they never reset the stream (64 of them in a row
+/// did, and the next media packet started a new stream; found with
+/// examples/c/sfu_loop.c, push result RTM_JITTER_RESET on an RTX packet).
+#[test]
+fn a_long_run_of_rtx_resends_of_played_packets_does_not_reset() {
+    let mut cfg = JitterConfig::audio();
+    cfg.delay = DelayConfig {
+        fixed_delay_us: Some(20_000),
+        ..DelayConfig::default()
+    };
+    cfg.rtx = Some(RtxConfig {
+        rtx_ssrc: 0x9999,
+        media_ssrc: SSRC,
+        media_payload_type: 111,
+    });
+    let mut jb = JitterBuffer::new(cfg);
+    for i in 0..200u16 {
+        let at = u64::from(i) * 20_000;
+        jb.push(rtp(i, u32::from(i) * 960, false, b"x"), at)
+            .unwrap();
+        drain(&mut jb, at);
+    }
+    // 100 RTX re-sends of packets 100..200, all played, within 10 ms.
+    let now = 4_000_000;
+    assert_eq!(drain(&mut jb, now), vec![Out::P(199)]);
+    for k in 0..100u16 {
+        let osn = 100 + k;
+        let [hi, lo] = osn.to_be_bytes();
+        let mut buf = vec![0u8; 15];
+        RtpBuilder {
+            payload_type: 97,
+            sequence_number: 7_000 + k,
+            timestamp: u32::from(osn) * 960,
+            ssrc: 0x9999,
+            payload: &[hi, lo, b'x'],
+            ..Default::default()
+        }
+        .write_into(&mut buf)
+        .unwrap();
+        let pushed = jb.push(Bytes::from(buf), now + u64::from(k) * 100);
+        assert_eq!(pushed, Ok(Pushed::TooLate), "re-send {k} of seq {osn}");
+    }
+    assert_eq!(jb.stats().resets, 0);
+    // The stream goes on where it was.
+    assert_eq!(
+        jb.push(rtp(200, 200 * 960, false, b"y"), now + 20_000),
+        Ok(Pushed::Stored)
+    );
+    assert_eq!(drain(&mut jb, now + 100_000), vec![Out::P(200)]);
+}
+
 #[test]
 fn far_jump_resets_instead_of_growing() {
     let mut jb = audio(20_000);

@@ -220,8 +220,8 @@ pub struct JitterStats {
     pub resets: u64,
 }
 
-/// After this many consecutive too-late packets the sender is assumed to
-/// have restarted its sequence numbers.
+/// After this many consecutive too-late packets (RTX retransmissions not
+/// counted) the sender is assumed to have restarted its sequence numbers.
 const STALE_RUN_RESET: u32 = 64;
 
 /// The last packet released or declared lost.
@@ -440,7 +440,9 @@ impl JitterBuffer {
                 seq
             }
             Some(head) if seq < head => {
-                self.stale_run += 1;
+                // A known retransmission (RTX) of a played packet is no sign
+                // of a restarted sender: probe clusters are filled with them.
+                self.stale_run += u32::from(!retransmitted);
                 if self.stale_run < STALE_RUN_RESET {
                     self.stats.packets_discarded += 1;
                     return Ok(Pushed::TooLate);
