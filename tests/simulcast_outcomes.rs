@@ -15,8 +15,8 @@
 //! none around its downgrade (the top layer keeps flowing at temporal layer
 //! 0 until layer 1's keyframe), 262 ms anywhere (at the collapse itself: a
 //! retransmission behind the queue the old rate built before the estimate
-//! fell); on capacity × 0.7 that subscriber makes no spatial switch and
-//! freezes 653 ms elsewhere.
+//! fell); on capacity × 0.7 (no pacer, a fixed 490 kbit/s on 700) that
+//! subscriber freezes 785 ms after its downgrade.
 
 use bytes::Bytes;
 use rtmedia::cc::{PacketClass, SentPacketId};
