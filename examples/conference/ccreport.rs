@@ -5,6 +5,7 @@
 
 use crate::meeting::{DipReaction, Meeting, CONGESTED_QUEUE_US};
 use crate::report::Goal;
+use crate::scenario::Trace;
 
 fn percentile(values: &[u64], q: f64) -> u64 {
     if values.is_empty() {
@@ -211,6 +212,7 @@ pub fn targets(m: &Meeting) -> Vec<Goal> {
         },
         pass,
     });
+    goals.push(dip_freezes(m));
     goals.push(Goal {
         name: "estimate below capacity within 300 ms of a dip".into(),
         measured: m
@@ -233,6 +235,53 @@ pub fn targets(m: &Meeting) -> Vec<Goal> {
             .all(|d| d.after_us.is_some_and(|us| us <= 300_000)),
     });
     goals
+}
+
+/// Freezes over 200 ms on links whose capacity dips, over the whole
+/// meeting (the letter), and what they were: while the allocator
+/// had paused the track (a decision, not a stall), or not; around the dip
+/// (from its start to a second after its end) or elsewhere (loss recovery).
+fn dip_freezes(m: &Meeting) -> Goal {
+    const LIMIT_US: u64 = 200_000;
+    let duration = m.preset.duration_us();
+    let mut measured = Vec::new();
+    let mut pass = true;
+    for (i, sub) in m.subscribers.iter().enumerate() {
+        let Trace::Dip { from, to, .. } = sub.profile.trace else {
+            continue;
+        };
+        let dip = (
+            (from * duration as f64) as u64,
+            (to * duration as f64) as u64 + 1_000_000,
+        );
+        let (mut count, mut longest, mut paused, mut around) = (0, 0, 0, 0);
+        for (j, track) in sub.tracks.iter().enumerate() {
+            for f in track.freezes.iter().filter(|f| f.duration_us() > LIMIT_US) {
+                count += 1;
+                longest = longest.max(f.duration_us());
+                paused += usize::from(m.timeline.iter().any(|s| {
+                    (f.start_us..=f.end_us).contains(&s.t_us)
+                        && s.subs[i].layers.get(j).is_some_and(Option::is_none)
+                }));
+                around += usize::from((dip.0..dip.1).contains(&f.start_us));
+            }
+        }
+        pass &= count == 0;
+        measured.push(format!(
+            "{}: {count} (longest {}), {paused} of them while the allocator paused the track, {around} starting between the dip and 1 s after it",
+            sub.profile.name,
+            ms(longest)
+        ));
+    }
+    Goal {
+        name: "no freeze > 200 ms on a link that dips (whole meeting, pauses included)".into(),
+        measured: if measured.is_empty() {
+            "no dipping link".into()
+        } else {
+            measured.join(", ")
+        },
+        pass,
+    }
 }
 
 pub fn print_targets(goals: &[Goal]) {
