@@ -33,6 +33,21 @@ fn audio(fixed_us: u64) -> JitterBuffer {
     JitterBuffer::new(cfg)
 }
 
+/// Audio buffer with a fixed delay and RFC 4588 RTX on SSRC 0x9999.
+fn audio_with_rtx(fixed_us: u64) -> JitterBuffer {
+    let mut cfg = JitterConfig::audio();
+    cfg.delay = DelayConfig {
+        fixed_delay_us: Some(fixed_us),
+        ..DelayConfig::default()
+    };
+    cfg.rtx = Some(RtxConfig {
+        rtx_ssrc: 0x9999,
+        media_ssrc: SSRC,
+        media_payload_type: 111,
+    });
+    JitterBuffer::new(cfg)
+}
+
 #[derive(Debug, PartialEq)]
 enum Out {
     P(i64),
@@ -172,17 +187,7 @@ fn nack_requests_gaps_retries_every_rtt_and_stops_when_too_late() {
 
 #[test]
 fn rtx_packets_fill_gaps() {
-    let mut cfg = JitterConfig::audio();
-    cfg.delay = DelayConfig {
-        fixed_delay_us: Some(100_000),
-        ..DelayConfig::default()
-    };
-    cfg.rtx = Some(RtxConfig {
-        rtx_ssrc: 0x9999,
-        media_ssrc: SSRC,
-        media_payload_type: 111,
-    });
-    let mut jb = JitterBuffer::new(cfg);
+    let mut jb = audio_with_rtx(100_000);
     jb.push(rtp(1, 0, false, b"a"), 0).unwrap();
     jb.push(rtp(3, 1920, false, b"c"), 40_000).unwrap();
     // RTX for seq 2: own seq 500, SSRC 0x9999, payload = OSN + original payload.
@@ -217,17 +222,7 @@ fn rtx_packets_fill_gaps() {
 /// examples/c/sfu_loop.c, push result RTM_JITTER_RESET on an RTX packet).
 #[test]
 fn a_long_run_of_rtx_resends_of_played_packets_does_not_reset() {
-    let mut cfg = JitterConfig::audio();
-    cfg.delay = DelayConfig {
-        fixed_delay_us: Some(20_000),
-        ..DelayConfig::default()
-    };
-    cfg.rtx = Some(RtxConfig {
-        rtx_ssrc: 0x9999,
-        media_ssrc: SSRC,
-        media_payload_type: 111,
-    });
-    let mut jb = JitterBuffer::new(cfg);
+    let mut jb = audio_with_rtx(20_000);
     for i in 0..200u16 {
         let at = u64::from(i) * 20_000;
         jb.push(rtp(i, u32::from(i) * 960, false, b"x"), at)
