@@ -7,7 +7,10 @@
 use bytes::Bytes;
 use rtmedia::audio::mixer::{Mixer, MixerConfig, TapContent, TapFrame};
 use rtmedia::audio::FRAME_SAMPLES;
-use rtmedia::packet::RtpBuilder;
+
+#[path = "support/opus_rtp.rs"]
+mod opus_rtp;
+use opus_rtp::opus_rtp;
 
 const A: u32 = 5;
 const A_SSRC: u32 = 0xA5A5_0005;
@@ -53,22 +56,13 @@ fn packet(
     });
     let mut payload = [0u8; 400];
     let n = enc.encode_float(&pcm, &mut payload).unwrap();
-    let byte = level.map(|l| [l]);
-    let ext = byte.as_ref().map(|b| (1u8, &b[..]));
-    let mut buf = vec![0u8; 1500];
-    let len = RtpBuilder {
-        payload_type: 111,
-        sequence_number: (1000 + k) as u16,
-        timestamp: ts0.wrapping_add(k * 960),
+    opus_rtp(
+        (1000 + k) as u16,
+        ts0.wrapping_add(k * 960),
         ssrc,
-        extensions: ext.as_slice(),
-        payload: &payload[..n],
-        ..Default::default()
-    }
-    .write_into(&mut buf)
-    .unwrap();
-    buf.truncate(len);
-    Bytes::from(buf)
+        level,
+        &payload[..n],
+    )
 }
 
 /// Talker A: a tone whose RFC 6464 V flag is on for 10 frames, off for 10.

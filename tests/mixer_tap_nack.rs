@@ -14,8 +14,11 @@ use bytes::Bytes;
 use rtmedia::audio::mixer::{Mixer, MixerConfig, TapContent, TapFrame};
 use rtmedia::audio::resample::Decimator3;
 use rtmedia::audio::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
-use rtmedia::packet::RtpBuilder;
 use rtmedia::sim::Rng;
+
+#[path = "support/opus_rtp.rs"]
+mod opus_rtp;
+use opus_rtp::opus_rtp;
 
 const ID: u32 = 7;
 const SSRC: u32 = 0x7a7a_0007;
@@ -61,19 +64,13 @@ fn packets() -> Vec<Bytes> {
             });
             let mut payload = [0u8; 400];
             let n = enc.encode_float(&pcm, &mut payload).unwrap();
-            let mut buf = vec![0u8; 1500];
-            let len = RtpBuilder {
-                payload_type: 111,
-                sequence_number: SEQ0.wrapping_add(k as u16),
-                timestamp: TS0.wrapping_add(k * 960),
-                ssrc: SSRC,
-                payload: &payload[..n],
-                ..Default::default()
-            }
-            .write_into(&mut buf)
-            .unwrap();
-            buf.truncate(len);
-            Bytes::from(buf)
+            opus_rtp(
+                SEQ0.wrapping_add(k as u16),
+                TS0.wrapping_add(k * 960),
+                SSRC,
+                None,
+                &payload[..n],
+            )
         })
         .collect()
 }
@@ -297,19 +294,8 @@ fn a_flooding_participant_leaves_the_other_taps_alone() {
             assert!(input.push(packets[k].clone(), now + TRANSIT_US - 20_000));
         }
         for _ in 0..MixerConfig::default().queue_capacity {
-            let mut buf = vec![0u8; 1500];
-            let len = RtpBuilder {
-                payload_type: 111,
-                sequence_number: rng.next_u64() as u16,
-                timestamp: rng.next_u64() as u32,
-                ssrc: 0x0bad_0bad,
-                payload: &payload,
-                ..Default::default()
-            }
-            .write_into(&mut buf)
-            .unwrap();
-            buf.truncate(len);
-            let _ = hostile.push(Bytes::from(buf), now);
+            let (seq, ts) = (rng.next_u64() as u16, rng.next_u64() as u32);
+            let _ = hostile.push(opus_rtp(seq, ts, 0x0bad_0bad, None, &payload), now);
         }
         mixer.tick(now + 5_000);
         taps.extend(mixer.take_taps().filter(|f| f.participant == ID));

@@ -4,7 +4,10 @@
 use bytes::Bytes;
 use rtmedia::audio::mixer::{Mixer, MixerConfig, TAP_QUEUE_TICKS};
 use rtmedia::audio::{FRAME_SAMPLES, TAP_FRAME_SAMPLES};
-use rtmedia::packet::RtpBuilder;
+
+#[path = "support/opus_rtp.rs"]
+mod opus_rtp;
+use opus_rtp::opus_rtp;
 
 fn packet(encoder: &mut opus::Encoder, ssrc: u32, t: usize, hz: f32) -> Bytes {
     let pcm: [f32; FRAME_SAMPLES] = core::array::from_fn(|i| {
@@ -13,19 +16,13 @@ fn packet(encoder: &mut opus::Encoder, ssrc: u32, t: usize, hz: f32) -> Bytes {
     });
     let mut payload = [0u8; 400];
     let n = encoder.encode_float(&pcm, &mut payload).unwrap();
-    let mut buf = vec![0u8; 1500];
-    let len = RtpBuilder {
-        payload_type: 111,
-        sequence_number: t as u16,
-        timestamp: (t * FRAME_SAMPLES) as u32,
+    opus_rtp(
+        t as u16,
+        (t * FRAME_SAMPLES) as u32,
         ssrc,
-        payload: &payload[..n],
-        ..Default::default()
-    }
-    .write_into(&mut buf)
-    .unwrap();
-    buf.truncate(len);
-    Bytes::from(buf)
+        None,
+        &payload[..n],
+    )
 }
 
 #[test]
