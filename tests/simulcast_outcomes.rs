@@ -679,8 +679,11 @@ fn check(room: &Room) {
         for w in by_seq.windows(2) {
             let d = w[1].0 - w[0].0;
             if d > 1 {
-                // Only where a switch cut the old layer's last frame.
-                let same_cut = after_gap == Some(w[0].1) && w[1].1 == w[0].1;
+                // Only where a switch cut the old layer's last frame: a
+                // gap with only the cut frame's packets since the last one
+                // is the same cut (its missing packets may also be its
+                // last: then the new layer's keyframe follows).
+                let same_cut = after_gap == Some(w[0].1);
                 gaps += u64::from(!same_cut);
                 after_gap = Some(w[1].1);
                 let at_switch = sub.switches.iter().any(|s| s.0.abs_diff(w[1].2) <= 50_000);

@@ -322,14 +322,13 @@ impl Source {
         }
         if !pkt.padding_only {
             let len = pkt.bytes.len();
-            // Keyframe bookkeeping first: the meter counts a keyframe's
-            // packets apart.
-            layer
-                .meter
-                .on_keyframe_bytes(pkt.keyframe, len, pkt.timestamp);
-            layer
-                .meter
-                .on_media(now, pkt.temporal.unwrap_or(0), len, pkt.timestamp);
+            layer.meter.on_media(
+                now,
+                pkt.temporal.unwrap_or(0),
+                len,
+                pkt.timestamp,
+                pkt.keyframe,
+            );
         }
         if pkt.keyframe {
             if layer.last_keyframe.is_none_or(|(k, _)| k < ext_seq) {
