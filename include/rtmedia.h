@@ -1670,9 +1670,11 @@ typedef struct rtm_allocator_config {
    */
   uint64_t upgrade_hold_us;
   /**
-   * A track is not moved up to a spatial layer whose last keyframe would
-   * take longer than this to cross the link at the estimate, µs (on a
-   * slow link a big keyframe is a frozen picture); 0: no limit.
+   * A track is not switched (up, or down after a collapse) to a spatial
+   * layer whose last keyframe would take longer than this to cross the
+   * link at the estimate, µs (on a slow link a big keyframe is a frozen
+   * picture); its lowest layer and the layer it is on are exempt; 0: no
+   * limit.
    * Default 150000.
    */
   uint64_t max_keyframe_transfer_us;

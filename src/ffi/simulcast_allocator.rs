@@ -39,9 +39,11 @@ pub struct rtm_allocator_config {
     /// No upgrade for this long after a bandwidth downgrade, µs.
     /// Default 5000000.
     pub upgrade_hold_us: u64,
-    /// A track is not moved up to a spatial layer whose last keyframe would
-    /// take longer than this to cross the link at the estimate, µs (on a
-    /// slow link a big keyframe is a frozen picture); 0: no limit.
+    /// A track is not switched (up, or down after a collapse) to a spatial
+    /// layer whose last keyframe would take longer than this to cross the
+    /// link at the estimate, µs (on a slow link a big keyframe is a frozen
+    /// picture); its lowest layer and the layer it is on are exempt; 0: no
+    /// limit.
     /// Default 150000.
     pub max_keyframe_transfer_us: u64,
     /// For an estimate from the congestion controller (`rtm_bwe`): after a

@@ -31,9 +31,11 @@ pub struct AllocatorConfig {
     pub min_change: f64,
     /// No upgrade for this long after a bandwidth downgrade. Default 5 s.
     pub upgrade_hold_us: u64,
-    /// A track is not moved up to a spatial layer whose keyframe (the first
-    /// thing a switch sends) would take longer than this to cross the link at
-    /// the estimate: on a slow link a big keyframe is a frozen picture.
+    /// A track is not switched (up, or down after a collapse) to a spatial
+    /// layer whose keyframe (the first thing a switch sends) would take
+    /// longer than this to cross the link at the estimate: on a slow link a
+    /// big keyframe is a frozen picture. Its lowest layer is exempt (where a
+    /// track goes when nothing else fits), and so is staying where it is.
     /// 0: no limit. Default 150 ms (with a frame interval, under the 200 ms a
     /// viewer notices).
     pub max_keyframe_transfer_us: u64,
@@ -94,12 +96,18 @@ impl TrackDemand {
         }
     }
 
-    /// Whether a switch up to `spatial` (from `current`) sends a keyframe the
-    /// link carries within `limit_us` at `estimate` bits/s.
+    /// Whether a switch to `spatial` (from `current`) sends a keyframe the
+    /// link carries within `limit_us` at `estimate` bits/s. Staying needs no
+    /// keyframe, and the lowest layer is where a track goes when nothing
+    /// else fits. Down-switches are checked too: a keyframe too big for the
+    /// new estimate freezes the picture as long as an upgrade's would (on
+    /// a collapse to 250 kbit/s without a pacer, s1's keyframes did not fit
+    /// the link's queue and the picture froze 3.6 s).
     fn keyframe_fits(
         &self,
         spatial: u8,
         current: Option<u8>,
+        lowest: u8,
         estimate: u64,
         limit_us: u64,
     ) -> bool {
@@ -110,7 +118,8 @@ impl TrackDemand {
             .unwrap_or(0);
         limit_us == 0
             || bytes == 0
-            || current.is_some_and(|c| spatial <= c)
+            || current == Some(spatial)
+            || spatial == lowest
             // u128: keyframe_bytes beyond 2^61 and huge limits cannot overflow.
             || u128::from(bytes) * 8 * 1_000_000 <= u128::from(limit_us) * u128::from(estimate)
     }
@@ -407,8 +416,9 @@ impl Allocator {
             let max = cap(i, &self.allocations);
             let current = self.allocations[i].layer.map(|l| l.spatial);
             let limit = self.config.max_keyframe_transfer_us;
+            let lowest = have.spatial;
             for step in alive_layers(&t.bitrates, max)
-                .filter(|l| t.keyframe_fits(l.spatial, current, estimate, limit))
+                .filter(|l| t.keyframe_fits(l.spatial, current, lowest, estimate, limit))
             {
                 let rate = t.bitrates.get(step);
                 let extra = rate.saturating_sub(self.scratch[i].bitrate);
@@ -493,6 +503,33 @@ mod tests {
         assert_eq!(
             c.allocate(1_500_000, &t, 0)[0].layer,
             Some(Layer::new(2, 2))
+        );
+    }
+
+    /// A collapse from the top layer to 250 kbit/s: s1's base layer (200
+    /// kbit/s) fits the rate, but its 12 kB keyframe takes 384 ms to cross
+    /// the link; the track goes to s0, whose keyframe is the least a switch
+    /// can send (before: (1,0)).
+    #[test]
+    fn a_down_switch_skips_a_layer_whose_keyframe_does_not_fit_in_time() {
+        let mut a = Allocator::new(AllocatorConfig::default(), 1);
+        let mut t = [track(1)];
+        t[0].keyframe_bytes = [4_000, 12_000, 40_000];
+        assert_eq!(
+            a.allocate(3_000_000, &t, 0)[0].layer,
+            Some(Layer::new(2, 2))
+        );
+        assert_eq!(
+            a.allocate(250_000, &t, 100_000)[0].layer,
+            Some(Layer::new(0, 2))
+        );
+        // s0's own keyframe does not fit either (4 kB at 150 kbit/s, 213
+        // ms): the lowest layer is where a track goes when nothing else does.
+        let mut b = Allocator::new(AllocatorConfig::default(), 1);
+        b.allocate(3_000_000, &t, 0);
+        assert_eq!(
+            b.allocate(150_000, &t, 100_000)[0].layer,
+            Some(Layer::new(0, 2))
         );
     }
 
