@@ -597,3 +597,55 @@ fn a_keyframe_hole_is_requested_after_the_reordering_seen_not_the_queueing() {
     let n = jb.poll_nacks(noticed + 15_000, &mut out);
     assert_eq!(&out[..n], &[missing], "a keyframe's tail");
 }
+
+/// Video over a path whose queue grows slowly (delay 20 → 140 ms over 4 s:
+/// later, never reordered) while each frame's second packet comes 5 ms
+/// after its third (reordering the buffer measures). A delta frame's lost
+/// packet is asked for after the reordering seen and the short-term
+/// spread, not after the whole delay spread the queue built (before: the
+/// delay percentile, ~120 ms, was a floor for video for good).
+#[test]
+fn a_video_gap_is_requested_after_the_reordering_seen_not_the_queue_growth() {
+    let mut jb = JitterBuffer::new(JitterConfig::video(Codec::Vp8));
+    jb.set_rtt(40_000);
+    let mut seq = 0u16;
+    let mut last = 0;
+    for i in 0..120u64 {
+        let sent = i * 33_333;
+        let delay = 20_000 + i * 1_000;
+        let ts = (i * 3000) as u32;
+        // Packets 0, 2, 1, 3 of the frame, 1 ms apart, packet 1 5 ms late.
+        for (k, late) in [(0u16, 0u64), (2, 1_000), (1, 6_000), (3, 7_000)] {
+            let at = sent + delay + late;
+            jb.push(vp8(seq + k, ts, k == 3, k == 0, i == 0), at)
+                .unwrap();
+            while jb.pop(at).is_some() {}
+        }
+        seq += 4;
+        last = sent + delay + 7_000;
+    }
+    assert!(
+        jb.target_delay_us() >= 100_000,
+        "the queue growth is measured"
+    );
+    let wait = jb.reorder_wait_us();
+    assert!((6_000..=30_000).contains(&wait), "wait {wait} us");
+    // A frame whose second packet is lost.
+    let (sent, ts) = (120 * 33_333, 120 * 3000);
+    let at = sent + 140_000;
+    assert!(at > last);
+    jb.push(vp8(seq, ts, false, true, false), at).unwrap();
+    jb.push(vp8(seq + 2, ts, false, false, false), at + 1_000)
+        .unwrap();
+    jb.push(vp8(seq + 3, ts, true, false, false), at + 2_000)
+        .unwrap();
+    let noticed = at + 1_000;
+    let mut out = [0i64; 16];
+    assert_eq!(
+        jb.poll_nacks(noticed + 5_000, &mut out),
+        0,
+        "reordering's time"
+    );
+    let n = jb.poll_nacks(noticed + 30_000, &mut out);
+    assert_eq!(&out[..n], &[i64::from(seq) + 1]);
+}

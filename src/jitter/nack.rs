@@ -89,10 +89,10 @@ pub(crate) struct NackScheduler {
     runs: VecDeque<(i64, u64)>,
     reorder: ReorderEstimator,
     /// Least reorder wait until reordering has been measured (the jitter:
-    /// packets cannot be reordered by more than their delays differ), and
-    /// whether it stays a floor afterwards.
+    /// packets cannot be reordered by more than their delays differ) ...
     reorder_floor_us: u64,
-    floor_always: bool,
+    /// ... and afterwards.
+    settled_floor_us: u64,
     rtt_us: u64,
 }
 
@@ -112,7 +112,7 @@ impl NackScheduler {
             runs: VecDeque::with_capacity(MAX_RUNS),
             reorder: ReorderEstimator::new(config.reorder_wait_us),
             reorder_floor_us: 0,
-            floor_always: false,
+            settled_floor_us: 0,
             rtt_us: 100_000,
         }
     }
@@ -133,21 +133,20 @@ impl NackScheduler {
 
     /// Wait before the first request of a gap.
     pub fn reorder_wait_us(&self) -> u64 {
-        if self.reorder.warmed_up() && !self.floor_always {
-            self.reorder.wait_us()
+        if self.reorder.warmed_up() {
+            self.reorder.wait_us().max(self.settled_floor_us)
         } else {
             self.reorder.wait_us().max(self.reorder_floor_us)
         }
     }
 
-    /// Sets the least reorder wait: until reordering has been measured, or
-    /// `always` (video, whose packets leave in bursts: any two of a frame
-    /// may swap by as much as the path's delays differ, a tail too thin
-    /// for the histogram to see early).
+    /// Sets the least reorder wait: `until_measured_us` until reordering
+    /// has been measured, `settled_us` afterwards (see
+    /// [`JitterBuffer::push`](super::JitterBuffer) for the values).
     #[inline]
-    pub fn set_reorder_floor(&mut self, floor_us: u64, always: bool) {
-        self.reorder_floor_us = floor_us;
-        self.floor_always = always;
+    pub fn set_reorder_floor(&mut self, until_measured_us: u64, settled_us: u64) {
+        self.reorder_floor_us = until_measured_us;
+        self.settled_floor_us = settled_us;
     }
 
     /// Forgets every gap (a stream reset): O(runs).
