@@ -516,12 +516,10 @@ impl JitterBuffer {
             // which also holds slow queueing that reorders nothing (60-150
             // ms on the conference's mobile link: with it as the floor, 681
             // freezes over 200 ms in 120 seeds; 565 with this one).
-            let settled = if self.frames.is_some() {
+            let settled = self.frames.is_some().then(|| {
                 let short_term = (self.delay.jitter_seconds() * 3e6) as u64 + 4_000;
                 short_term.min(spread)
-            } else {
-                0
-            };
+            });
             self.nack.set_reorder_floor(spread, settled);
         }
         Ok(outcome)
