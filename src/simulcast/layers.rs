@@ -293,6 +293,27 @@ mod tests {
         assert_eq!(m.keyframe_bytes, 400);
     }
 
+    /// 5.5 s of 30 fps, 1,000-byte frames, the one at 5 s a 20-packet
+    /// keyframe (packets 0.1 ms apart) whose first packet comes after
+    /// `(20 - first_at) % 20` others of its frame.
+    fn frames_and_a_keyframe_at_5_s(first_at: usize) -> SpatialMeter {
+        let mut m = SpatialMeter::default();
+        let mut ts = 0u32;
+        for i in 0..=165u64 {
+            let now = i * 33_333;
+            ts += 3000;
+            if i == 150 {
+                for k in 0..20 {
+                    let order = (k + first_at) % 20;
+                    m.on_media(now + k as u64 * 100, 0, 1000, ts, order == 0);
+                }
+            } else {
+                m.on_media(now, 0, 1000, ts, false);
+            }
+        }
+        m
+    }
+
     /// A keyframe sent at once over a link that reorders: its first packet
     /// comes fifth of 20. Its size and its place in the rates are those of
     /// the same keyframe in order (before: the four packets ahead of its
@@ -301,20 +322,7 @@ mod tests {
     #[test]
     fn a_keyframe_whose_first_packet_comes_late_is_counted_whole() {
         let run = |first_at: usize| {
-            let mut m = SpatialMeter::default();
-            let mut ts = 0u32;
-            for i in 0..=165u64 {
-                let now = i * 33_333;
-                ts += 3000;
-                if i == 150 {
-                    for k in 0..20 {
-                        let order = (k + first_at) % 20;
-                        m.on_media(now + k as u64 * 100, 0, 1000, ts, order == 0);
-                    }
-                } else {
-                    m.on_media(now, 0, 1000, ts, false);
-                }
-            }
+            let m = frames_and_a_keyframe_at_5_s(first_at);
             (m.keyframe_bytes, m.bitrates(5_500_000)[0])
         };
         let (in_order_size, in_order_rate) = run(0);
@@ -359,20 +367,7 @@ mod tests {
     /// over one (+160 kbit/s, two thirds more than the layer sends).
     #[test]
     fn a_keyframe_counts_over_five_seconds() {
-        let mut m = SpatialMeter::default();
-        let mut ts = 0u32;
-        for i in 0..=165u64 {
-            let now = i * 33_333;
-            ts += 3000;
-            if i == 150 {
-                for k in 0..20 {
-                    m.on_media(now, 0, 1000, ts, k == 0);
-                }
-            } else {
-                m.on_media(now, 0, 1000, ts, false);
-            }
-        }
-        let r = m.bitrates(5_500_000)[0];
+        let r = frames_and_a_keyframe_at_5_s(0).bitrates(5_500_000)[0];
         // The window's delta frames read ~210 kbit/s (it is 0.9-1 s of
         // frames over 1 s); with the keyframe over one second it was 370.
         assert!((220_000..=260_000).contains(&r), "{r}");
