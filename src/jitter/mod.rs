@@ -339,10 +339,10 @@ impl JitterBuffer {
     }
 
     /// Wait before a gap is first requested: until reordering has been
-    /// measured, the configured `reorder_wait_us` or the delay jitter if
-    /// longer; then a high quantile of how late reordered packets came
-    /// (video: at least three times the RFC 3550 jitter, at most the delay
-    /// jitter).
+    /// measured (20 packets came reordered; video: or 128 packets came),
+    /// the configured `reorder_wait_us` or the delay jitter if longer; then
+    /// a high quantile of how late reordered packets came (video: at least
+    /// three times the RFC 3550 jitter, at most the delay jitter).
     pub fn reorder_wait_us(&self) -> u64 {
         self.nack.reorder_wait_us()
     }
