@@ -133,6 +133,10 @@ use rtmedia::sim::Rng;
 
 #[path = "mixer_parts/room.rs"]
 mod room;
+// The Opus RTP packets the mixer tests' talkers send (level: extension 1).
+#[path = "../tests/support/opus_rtp.rs"]
+mod opus_rtp;
+use opus_rtp::opus_rtp;
 mod support;
 
 use room::{noise_source, opus_encoder, talker_source, Room, Source};
@@ -470,19 +474,8 @@ impl Flooded {
         let packets = (0..queue * 16)
             .map(|i| {
                 let (payload, _) = &noise.frames[i % LOOP_FRAMES];
-                let mut buf = vec![0u8; 1500];
-                let len = RtpBuilder {
-                    payload_type: 111,
-                    sequence_number: rng.next_u64() as u16,
-                    timestamp: rng.next_u64() as u32,
-                    ssrc: 0x5000_0000 + id,
-                    payload,
-                    ..Default::default()
-                }
-                .write_into(&mut buf)
-                .unwrap();
-                buf.truncate(len);
-                Bytes::from(buf)
+                let seq = rng.next_u64() as u16;
+                opus_rtp(seq, rng.next_u64() as u32, 0x5000_0000 + id, None, payload)
             })
             .collect();
         Self {

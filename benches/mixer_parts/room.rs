@@ -150,21 +150,13 @@ impl Room {
             let ring = (0..LOOP_FRAMES)
                 .map(|k| {
                     let (payload, level) = &source.frames[(k + offset) % LOOP_FRAMES];
-                    let mut buf = vec![0u8; 12 + 8 + payload.len()];
-                    let ext = [(LEVEL_EXT_ID, &[*level][..])];
-                    let len = RtpBuilder {
-                        payload_type: 111,
-                        sequence_number: seq0.wrapping_add(k as u16),
-                        timestamp: ts0.wrapping_add(k as u32 * TS_STEP),
+                    let b = opus_rtp(
+                        seq0.wrapping_add(k as u16),
+                        ts0.wrapping_add(k as u32 * TS_STEP),
                         ssrc,
-                        extensions: if levels { &ext } else { &[] },
+                        levels.then_some(*level),
                         payload,
-                        ..Default::default()
-                    }
-                    .write_into(&mut buf)
-                    .unwrap();
-                    buf.truncate(len);
-                    let b = Bytes::from(buf);
+                    );
                     drop(b.clone()); // promote to shared storage now
                     b
                 })
