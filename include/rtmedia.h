@@ -1672,7 +1672,8 @@ typedef struct rtm_allocator_config {
   /**
    * A track is not switched (up, or down after a collapse) to a spatial
    * layer whose last keyframe would take longer than this to cross the
-   * link at the estimate, µs (on a slow link a big keyframe is a frozen
+   * link at what the other tracks leave of the estimate (they keep
+   * sending meanwhile), µs (on a slow link a big keyframe is a frozen
    * picture); its lowest layer and the layer it is on are exempt; 0: no
    * limit.
    * Default 150000.
@@ -3904,7 +3905,8 @@ rtm_status rtm_allocator_on_probe_result(rtm_allocator_t *alloc, uint64_t bps);
  * needs after the last `rtm_allocator_allocate`, bits/s, into `*bps`: the
  * allocation's total plus the step (divided by 1 - `min_change` for a
  * spatial step, the headroom it must leave), or what carries the step's keyframe
- * within `max_keyframe_transfer_us` if more (a paused track's lowest layer
+ * within `max_keyframe_transfer_us` beside the other tracks' rates, if more
+ * (a paused track's lowest layer
  * counts as a step). What to probe for: give it to
  * `rtm_video_budget_probe_bps`, then `rtm_bwe_request_probe`. RTM_OK;
  * RTM_NOTHING_DUE when every track is at its maximum or nothing was

@@ -33,8 +33,9 @@ pub struct AllocatorConfig {
     pub upgrade_hold_us: u64,
     /// A track is not switched (up, or down after a collapse) to a spatial
     /// layer whose keyframe (the first thing a switch sends) would take
-    /// longer than this to cross the link at the estimate: on a slow link a
-    /// big keyframe is a frozen picture. Its lowest layer is exempt (where a
+    /// longer than this to cross the link at what the other tracks leave of
+    /// the estimate (they keep sending meanwhile): on a slow link a big
+    /// keyframe is a frozen picture. Its lowest layer is exempt (where a
     /// track goes when nothing else fits), and so is staying where it is.
     /// 0: no limit. Default 150 ms (with a frame interval, under the 200 ms a
     /// viewer notices).
@@ -97,7 +98,8 @@ impl TrackDemand {
     }
 
     /// Whether a switch to `spatial` (from `current`) sends a keyframe the
-    /// link carries within `limit_us` at `estimate` bits/s. Staying needs no
+    /// link carries within `limit_us` at `estimate` bits/s (the track's
+    /// share: what the other tracks leave). Staying needs no
     /// keyframe, and the lowest layer is where a track goes when nothing
     /// else fits. Down-switches are checked too: a keyframe too big for the
     /// new estimate freezes the picture as long as an upgrade's would (on
@@ -214,8 +216,8 @@ impl Allocator {
     /// The estimate the cheapest next upgrade step of any track needs, after
     /// the last `allocate` (the allocation's total plus the step, with the
     /// headroom of a spatial upgrade, or what carries the step's keyframe in
-    /// time if more); `None` when every track is at its maximum (nothing to
-    /// probe for).
+    /// time beside the other tracks' rates, if more); `None` when every
+    /// track is at its maximum (nothing to probe for).
     pub fn wanted_bps(&self) -> Option<u64> {
         self.wanted
     }
@@ -326,9 +328,12 @@ impl Allocator {
                         let key = if limit == 0 || current.is_some_and(|c| l.spatial <= c) {
                             0
                         } else {
+                            // The keyframe's rate, on top of what the
+                            // other tracks keep sending (see `compute`).
                             let bytes = t.keyframe_bytes.get(usize::from(l.spatial));
                             let bits = u128::from(bytes.copied().unwrap_or(0)) * 8 * 1_000_000;
-                            (bits / u128::from(limit)).min(u128::from(u64::MAX)) as u64
+                            let rate = (bits / u128::from(limit)).min(u128::from(u64::MAX)) as u64;
+                            rate.saturating_add(total - have)
                         };
                         step.max(key)
                     })
@@ -417,8 +422,13 @@ impl Allocator {
             let current = self.allocations[i].layer.map(|l| l.spatial);
             let limit = self.config.max_keyframe_transfer_us;
             let lowest = have.spatial;
+            // The rate this track's keyframe crosses the link at: what the
+            // other tracks leave (their lowest layers, and the climbs of
+            // those served first), since they keep sending meanwhile. The
+            // sum stays the same as this track climbs.
+            let share = budget + self.scratch[i].bitrate;
             for step in alive_layers(&t.bitrates, max)
-                .filter(|l| t.keyframe_fits(l.spatial, current, lowest, estimate, limit))
+                .filter(|l| t.keyframe_fits(l.spatial, current, lowest, share, limit))
             {
                 let rate = t.bitrates.get(step);
                 let extra = rate.saturating_sub(self.scratch[i].bitrate);
@@ -504,6 +514,29 @@ mod tests {
             c.allocate(1_500_000, &t, 0)[0].layer,
             Some(Layer::new(2, 2))
         );
+    }
+
+    /// The other tracks keep sending while a keyframe crosses: it gets what
+    /// they leave, not the whole estimate. Here the speaker's top layer
+    /// (1.5 Mbit/s) leaves 2 Mbit/s of 3.5 to a thumbnail whose 40 KB
+    /// keyframe then takes 160 ms (the whole estimate: 91 ms).
+    #[test]
+    fn a_keyframe_must_fit_in_what_the_other_tracks_leave() {
+        let mut speaker = track(10);
+        speaker.keyframe_bytes = [4_000, 12_000, 20_000];
+        let mut thumbnail = track(1);
+        thumbnail.keyframe_bytes = [4_000, 12_000, 40_000];
+        let t = [speaker, thumbnail];
+        let mut a = Allocator::new(AllocatorConfig::default(), 2);
+        let got = a.allocate(3_500_000, &t, 0);
+        assert_eq!(got[0].layer, Some(Layer::new(2, 2)));
+        assert_eq!(got[1].layer, Some(Layer::new(1, 2)));
+        // What the next step needs: the keyframe's 2.13 Mbit/s for 150 ms
+        // beside the speaker's 1.5 Mbit/s.
+        assert_eq!(a.wanted_bps(), Some(3_633_333));
+        // At 4.3 Mbit/s the speaker leaves 2.8: 114 ms, allowed.
+        let got = a.allocate(4_300_000, &t, 100_000);
+        assert_eq!(got[1].layer, Some(Layer::new(2, 2)));
     }
 
     /// A collapse from the top layer to 250 kbit/s: s1's base layer (200
