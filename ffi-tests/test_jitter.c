@@ -1284,6 +1284,54 @@ static void test_padding(void) {
     rtm_jitter_free(jb);
 }
 
+/* Video over a steady path (20 ms) losing one packet a second, RTT 100 ms:
+ * with the retransmission reserve on, the third NACK puts the round trip into
+ * the target delay (rising at most 100 ms/s); off (the default) it follows
+ * the jitter only. */
+static uint64_t video_target_after_losses(bool reserve) {
+    rtm_jitter_config c = jitter_defaults(RTM_JITTER_VIDEO_VP8);
+    rtm_jitter_t *jb = new_jitter(&c);
+    CHECK_STATUS(rtm_jitter_set_rtt(jb, 100000), RTM_OK);
+    CHECK_STATUS(rtm_jitter_set_retransmission_reserve(jb, reserve), RTM_OK);
+    uint8_t pkt[64];
+    int64_t seqs[16];
+    size_t n, count;
+    rtm_jitter_event ev;
+    for (uint32_t i = 0; i <= 120; i++) {
+        uint64_t at = T0 + (uint64_t)i * 33333 + 20000;
+        uint16_t seq = (uint16_t)(2 * i);
+        n = vp8_packet(pkt, seq, 90000 + 3000 * i, 0, i == 0, false);
+        CHECK_STATUS(rtm_jitter_push_copy(jb, pkt, n, at, NULL), RTM_OK);
+        if (i % 30 != 15) {
+            n = vp8_packet(pkt, (uint16_t)(seq + 1), 90000 + 3000 * i, 1, i == 0, true);
+            CHECK_STATUS(rtm_jitter_push_copy(jb, pkt, n, at + 1000, NULL), RTM_OK);
+        }
+        if (rtm_jitter_poll_nacks(jb, at + 1000, seqs, 16, &count) == RTM_OK) {
+            CHECK_STATUS(rtm_jitter_on_nack_sent(jb, at + 1000, seqs, count), RTM_OK);
+        }
+        ev = no_event();
+        while (rtm_jitter_pop(jb, at + 1000, &ev) == RTM_OK) {
+            ev = no_event();
+        }
+    }
+    rtm_jitter_stats st;
+    CHECK_STATUS(rtm_jitter_get_stats(jb, SIZED(st)), RTM_OK);
+    CHECK(st.nack_count >= 3);
+    rtm_jitter_free(jb);
+    return st.target_delay_us;
+}
+
+static void test_retransmission_reserve(void) {
+    CHECK_STATUS(rtm_jitter_set_retransmission_reserve(NULL, true), RTM_ERR_NULL_POINTER);
+    CHECK(video_target_after_losses(false) < 20000);
+    CHECK(video_target_after_losses(true) >= 100000);
+    /* An audio buffer ignores it. */
+    rtm_jitter_config c = audio_config(40000, true);
+    rtm_jitter_t *jb = new_jitter(&c);
+    CHECK_STATUS(rtm_jitter_set_retransmission_reserve(jb, true), RTM_OK);
+    rtm_jitter_free(jb);
+}
+
 static void test_stats_size(void) {
     rtm_jitter_config c = audio_config(40000, false);
     rtm_jitter_t *jb = new_jitter(&c);
@@ -1476,6 +1524,7 @@ int main(void) {
     test_video_vp8();
     test_video_start_and_other_codecs();
     test_padding();
+    test_retransmission_reserve();
     test_stats_size();
     test_garbage();
     return check_report("test_jitter");

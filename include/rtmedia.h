@@ -3149,6 +3149,18 @@ rtm_status rtm_jitter_nack_list(rtm_jitter_t *jb,
 rtm_status rtm_jitter_set_rtt(rtm_jitter_t *jb, uint64_t rtt_us);
 
 /**
+ * Video with NACK: whether the target delay keeps one round trip (the
+ * RTT set with `rtm_jitter_set_rtt`) above the jitter once retransmissions
+ * are needed (3 NACKs, each within 60 s of the previous; off again 60 s
+ * after the last), so that a retransmission comes before its frame is
+ * due instead of freezing the picture for a round trip (libwebrtc's
+ * receivers do this). Costs that round trip of latency on a lossy path.
+ * Off by default; ignored by an audio buffer (its reserve is
+ * `nack_delay_rtts`). RTM_OK; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_jitter_set_retransmission_reserve(rtm_jitter_t *jb, bool on);
+
+/**
  * RTM_OK when a keyframe request (PLI) should be sent now (rate-limited;
  * answering clears it), RTM_NOTHING_DUE otherwise.
  */

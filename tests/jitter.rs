@@ -651,3 +651,44 @@ fn a_video_gap_is_requested_after_the_reordering_seen_not_the_queue_growth() {
     let n = jb.poll_nacks(noticed + 30_000, &mut out);
     assert_eq!(&out[..n], &[i64::from(seq) + 1]);
 }
+
+/// Video over a steady path (20 ms, no jitter) losing one packet every
+/// second, RTT 100 ms: with the retransmission reserve on, the third NACK
+/// puts the round trip into the target delay (rising at the video limit,
+/// 100 ms/s), and 60 s without a NACK takes it out again; off (the
+/// default), the target follows the jitter only.
+#[test]
+fn the_retransmission_reserve_keeps_a_round_trip_once_nacks_are_needed() {
+    let run = |reserve: bool| {
+        let mut jb = JitterBuffer::new(JitterConfig::video(Codec::Vp8));
+        jb.set_rtt(100_000);
+        jb.set_retransmission_reserve(reserve);
+        let mut targets = Vec::new();
+        let mut out = [0i64; 16];
+        for i in 0..2_400u64 {
+            let (sent, ts) = (i * 33_333, (i * 3000) as u32);
+            let at = sent + 20_000;
+            let seq = (2 * i) as u16;
+            jb.push(vp8(seq, ts, false, true, i == 0), at).unwrap();
+            // One packet a second lost for the first 4 s.
+            if i % 30 != 15 || i > 120 {
+                jb.push(vp8(seq.wrapping_add(1), ts, true, false, false), at + 1_000)
+                    .unwrap();
+            }
+            let n = jb.poll_nacks(at + 1_000, &mut out);
+            jb.on_nack_sent(at + 1_000, &out[..n]);
+            while jb.pop(at + 1_000).is_some() {}
+            targets.push(jb.target_delay_us());
+        }
+        targets
+    };
+    let on = run(true);
+    let off = run(false);
+    // 4 s: three NACKs (at 0.5, 1.5, 2.5 s) and 1.5 s of rising.
+    assert!(off[120] < 20_000, "off: {} us", off[120]);
+    assert!(on[120] >= 100_000, "on: {} us", on[120]);
+    // 60 s after the last NACK (3.5 s) the reserve goes; the target then
+    // falls at 20 ms/s.
+    assert!(on[60 * 30] >= 100_000, "still on: {} us", on[60 * 30]);
+    assert!(on[2_399] < 20_000, "after 60 s: {} us", on[2_399]);
+}

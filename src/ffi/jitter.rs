@@ -602,6 +602,25 @@ pub unsafe extern "C" fn rtm_jitter_set_rtt(jb: *mut rtm_jitter_t, rtt_us: u64) 
     })
 }
 
+/// Video with NACK: whether the target delay keeps one round trip (the
+/// RTT set with `rtm_jitter_set_rtt`) above the jitter once retransmissions
+/// are needed (3 NACKs, each within 60 s of the previous; off again 60 s
+/// after the last), so that a retransmission comes before its frame is
+/// due instead of freezing the picture for a round trip (libwebrtc's
+/// receivers do this). Costs that round trip of latency on a lossy path.
+/// Off by default; ignored by an audio buffer (its reserve is
+/// `nack_delay_rtts`). RTM_OK; RTM_ERR_NULL_POINTER.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_jitter_set_retransmission_reserve(
+    jb: *mut rtm_jitter_t,
+    on: bool,
+) -> rtm_status {
+    handle::with(jb, |h| {
+        h.jb.set_retransmission_reserve(on);
+        Ok(())
+    })
+}
+
 /// RTM_OK when a keyframe request (PLI) should be sent now (rate-limited;
 /// answering clears it), RTM_NOTHING_DUE otherwise.
 #[no_mangle]

@@ -80,6 +80,9 @@ pub struct DelayEstimator {
     planning_jitter_us: u64,
     /// Least target set by the owner (e.g. room for retransmissions).
     floor_us: u64,
+    /// Added above the percentile by the owner (video: a round trip for
+    /// retransmissions once they are needed).
+    reserve_us: u64,
     /// The target the percentile and the floor ask for (set before the
     /// first target update).
     desired_us: u64,
@@ -118,6 +121,7 @@ impl DelayEstimator {
                 config.initial_delay_us
             },
             floor_us: 0,
+            reserve_us: 0,
             desired_us: 0,
             target_us: start.clamp(config.min_delay_us, config.max_delay_us),
             playout_offset_us: NO_OFFSET,
@@ -307,6 +311,7 @@ impl DelayEstimator {
         self.desired_us = self
             .percentile_us
             .saturating_add(c.margin_us)
+            .saturating_add(self.reserve_us)
             .max(self.floor_us)
             .clamp(c.min_delay_us, c.max_delay_us);
     }
@@ -400,6 +405,15 @@ impl DelayEstimator {
     pub fn set_floor(&mut self, floor_us: u64, now: u64) {
         if self.config.fixed_delay_us.is_none() && floor_us != self.floor_us {
             self.floor_us = floor_us;
+            self.refresh_desired();
+            self.update_target(now);
+        }
+    }
+
+    /// Sets the delay kept above the percentile (besides `margin_us`).
+    pub fn set_reserve(&mut self, reserve_us: u64, now: u64) {
+        if self.config.fixed_delay_us.is_none() && reserve_us != self.reserve_us {
+            self.reserve_us = reserve_us;
             self.refresh_desired();
             self.update_target(now);
         }

@@ -223,6 +223,14 @@ pub struct JitterStats {
 /// After this many consecutive too-late packets (RTX retransmissions not
 /// counted) the sender is assumed to have restarted its sequence numbers.
 const STALE_RUN_RESET: u32 = 64;
+/// Video with [`JitterBuffer::set_retransmission_reserve`]: after this
+/// many NACKs, each less than [`RETRANSMISSION_RESERVE_US`] after the
+/// previous, the target delay keeps one round trip above the jitter
+/// (libwebrtc's jitter estimator adds the RTT after 3 NACKed frames within
+/// 60 s).
+const RETRANSMISSION_RESERVE_NACKS: u8 = 3;
+/// Video: how long the round-trip reserve lasts after the last NACK.
+const RETRANSMISSION_RESERVE_US: u64 = 60_000_000;
 
 /// The last packet released or declared lost.
 #[derive(Debug, Clone, Copy)]
@@ -255,6 +263,12 @@ pub struct JitterBuffer {
     keyframe_ts: Option<i64>,
     /// Video: timestamp of the newest frame that fed the delay estimate.
     newest_sampled_ts: Option<i64>,
+    /// Video: [`JitterBuffer::set_retransmission_reserve`] was turned on.
+    retransmission_reserve: bool,
+    /// Video: NACKs sent (up to [`RETRANSMISSION_RESERVE_NACKS`]) and when
+    /// the last was; the round-trip reserve is on at the limit.
+    recent_nacks: u8,
+    last_nack_us: u64,
     /// The latest `now` seen (push, pop, NACK calls): `next_wakeup` takes
     /// no time and must not point at a request that can no longer help.
     now_hint: u64,
@@ -311,6 +325,9 @@ impl JitterBuffer {
             stale_run: 0,
             keyframe_ts: None,
             newest_sampled_ts: None,
+            retransmission_reserve: false,
+            recent_nacks: 0,
+            last_nack_us: 0,
             now_hint: 0,
             stats: JitterStats::default(),
         }
@@ -336,6 +353,29 @@ impl JitterBuffer {
     /// (At most [`MAX_DELAY_US`]: a longer round trip is no round trip.)
     pub fn set_rtt(&mut self, rtt_us: u64) {
         self.nack.set_rtt(rtt_us.min(MAX_DELAY_US));
+        if self.recent_nacks >= RETRANSMISSION_RESERVE_NACKS {
+            self.delay.set_reserve(self.nack.rtt_us(), self.now_hint);
+        }
+    }
+
+    /// Video with NACK: whether the target delay keeps one round trip
+    /// (see [`set_rtt`](Self::set_rtt)) above the jitter once
+    /// retransmissions are needed (3 NACKs, each within 60 s of the
+    /// previous; off again 60 s after the last), so that a lost packet's
+    /// retransmission comes before its frame is due instead of freezing
+    /// the picture for a round trip. libwebrtc's receivers do this. Costs
+    /// that round trip of latency on a lossy path; off by default (the
+    /// delay follows the jitter only). Ignored for audio, whose reserve is
+    /// [`NackConfig::delay_rtts`].
+    pub fn set_retransmission_reserve(&mut self, on: bool) {
+        if !matches!(self.config.mode, Mode::Video(_)) {
+            return;
+        }
+        self.retransmission_reserve = on;
+        if !on {
+            self.recent_nacks = 0;
+            self.delay.set_reserve(0, self.now_hint);
+        }
     }
 
     /// Wait before a gap is first requested: until reordering has been
@@ -535,6 +575,9 @@ impl JitterBuffer {
                 self.reserve_for_retransmissions(seq, now);
             }
             Mode::Video(_) => {
+                if self.recent_nacks > 0 {
+                    self.expire_retransmission_reserve(now);
+                }
                 // One delay sample per frame, at its first packet: the rest
                 // of a frame trails by its transmission time (a big keyframe
                 // takes 100 ms or more), which is not network jitter. A
@@ -546,6 +589,29 @@ impl JitterBuffer {
                     self.delay.sample_transit(transit, now);
                 }
             }
+        }
+    }
+
+    /// Video: a NACK was sent at `now`; the third within
+    /// [`RETRANSMISSION_RESERVE_US`] of each other keeps a round trip in
+    /// the target delay.
+    pub(super) fn note_nack(&mut self, now: u64) {
+        if !self.retransmission_reserve {
+            return;
+        }
+        self.expire_retransmission_reserve(now);
+        self.last_nack_us = now;
+        self.recent_nacks = (self.recent_nacks + 1).min(RETRANSMISSION_RESERVE_NACKS);
+        if self.recent_nacks == RETRANSMISSION_RESERVE_NACKS {
+            self.delay.set_reserve(self.nack.rtt_us(), now);
+        }
+    }
+
+    #[inline(never)]
+    fn expire_retransmission_reserve(&mut self, now: u64) {
+        if now.saturating_sub(self.last_nack_us) >= RETRANSMISSION_RESERVE_US {
+            self.recent_nacks = 0;
+            self.delay.set_reserve(0, now);
         }
     }
 

@@ -142,6 +142,9 @@ impl JitterBuffer {
             }
         }
         self.stats.nack_count += u64::from(any);
+        if any {
+            self.note_nack(now);
+        }
     }
 
     /// [`poll_nacks`](Self::poll_nacks) and
@@ -166,6 +169,9 @@ impl JitterBuffer {
         }
         self.stats.nacked_packets += n as u64;
         self.stats.nack_count += u64::from(n > 0);
+        if n > 0 {
+            self.note_nack(now);
+        }
         n
     }
 
