@@ -395,20 +395,6 @@ impl Room {
                         continue;
                     }
                 }
-                let dbg = sub.cc.is_some()
-                    && sub.name.starts_with("climb")
-                    && (10_000_000..11_700_000).contains(&now);
-                if dbg {
-                    let r = RtpPacket::parse(&packet[..]).unwrap();
-                    eprintln!(
-                        "A {} seq {} ts {} ssrc {:x} q {}",
-                        now / 1000,
-                        r.sequence_number(),
-                        r.timestamp(),
-                        r.ssrc(),
-                        sub.down.queue_delay_us(now) / 1000
-                    );
-                }
                 sub.jb.push(packet, now).unwrap();
             }
             if let Some(cc) = &mut sub.cc {
@@ -426,19 +412,7 @@ impl Room {
                     frames.push((packets.to_vec(), keyframe));
                 }
             }
-            let dbg = sub.cc.is_some()
-                && sub.name.starts_with("climb")
-                && (10_000_000..11_700_000).contains(&now);
             for (packets, keyframe) in frames {
-                if dbg {
-                    eprintln!(
-                        "R {} key {} n {} first {}",
-                        now / 1000,
-                        keyframe,
-                        packets.len(),
-                        RtpPacket::parse(&packets[0][..]).unwrap().sequence_number()
-                    );
-                }
                 sub.render(&packets, keyframe, now);
             }
             let mut lost = [0u16; 64];
@@ -454,14 +428,6 @@ impl Room {
                 .write_into(&mut buf)
                 .unwrap();
                 sub.nacks += 1;
-                if dbg {
-                    eprintln!(
-                        "N {} {:?} wait {}",
-                        now / 1000,
-                        &lost[..n],
-                        sub.jb.reorder_wait_us() / 1000
-                    );
-                }
                 sub.up.send(now, Bytes::copy_from_slice(&buf[..len]));
             }
             if sub.jb.take_keyframe_request() {
@@ -473,9 +439,6 @@ impl Room {
                 .write_into(&mut buf)
                 .unwrap();
                 sub.plis += 1;
-                if dbg {
-                    eprintln!("P {}", now / 1000);
-                }
                 sub.up.send(now, Bytes::copy_from_slice(&buf));
             }
         }
