@@ -17,6 +17,8 @@
 //!   measured reordering;
 //! - [`delay`]: the target delay from per-packet (audio) or per-frame
 //!   (video) delays, which retransmissions never feed;
+//! - [`reserve`]: video's opt-in round trip for retransmissions in that
+//!   delay, once NACKs are needed;
 //! - [`clock`]: timestamps to local media time, an outlier costing at most
 //!   its packet;
 //! - [`frame`]: video frame assembly, keyframe waits and requests, with
@@ -38,16 +40,19 @@
 
 mod audio;
 mod clock;
+mod config;
 mod delay;
 mod frame;
 mod nack;
 mod reorder;
+mod reserve;
 mod ring;
 mod rtx;
 mod temporal;
 
 use bytes::Bytes;
 
+pub use config::{JitterConfig, Mode};
 pub use delay::{DelayConfig, DelayEstimator};
 pub use nack::NackConfig;
 pub use rtx::{restore_rtx, RtxConfig};
@@ -57,79 +62,8 @@ use crate::packet::{ParseError, RtpPacket, SeqUnwrapper, TimestampUnwrapper};
 use clock::{MediaClock, Placed};
 use frame::FrameAssembler;
 use nack::{Filled, NackScheduler};
+use reserve::RetransmissionReserve;
 use ring::{Flags, Inserted, PacketRing, Slot};
-
-/// What the stream carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// One packet per frame (Opus and the like): packets are released one by
-    /// one; a gap becomes a `Lost` event for concealment.
-    Audio,
-    /// Frames span packets: only complete frames are released.
-    Video(codec::Codec),
-}
-
-/// Options of a jitter buffer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct JitterConfig {
-    pub mode: Mode,
-    /// RTP clock rate (48 000 for Opus, 90 000 for video).
-    pub clock_rate: u32,
-    /// Most packets held (rounded up to a power of two). A sequence jump
-    /// beyond it resets the stream instead of growing memory.
-    pub capacity_packets: usize,
-    pub delay: DelayConfig,
-    pub nack: NackConfig,
-    pub rtx: Option<RtxConfig>,
-    /// Least time between two keyframe requests (video).
-    pub keyframe_request_interval_us: u64,
-}
-
-impl JitterConfig {
-    /// Defaults for 48 kHz conversational audio: the delay follows the
-    /// jitter; losses go to FEC and concealment; NACKs only for what a
-    /// retransmission can still fix at that delay (see the module doc).
-    pub fn audio() -> Self {
-        Self {
-            mode: Mode::Audio,
-            clock_rate: 48_000,
-            capacity_packets: 512,
-            delay: DelayConfig {
-                max_delay_us: 500_000,
-                ..DelayConfig::default()
-            },
-            nack: NackConfig::default(),
-            rtx: None,
-            keyframe_request_interval_us: 0,
-        }
-    }
-
-    /// 48 kHz audio that waits for retransmissions: NACK with a reserve of
-    /// two retransmission round trips held from the first packet (each
-    /// round trip with the jitter margin its retry waits for), so that a
-    /// loss whose first retransmission is lost too is still recovered.
-    pub fn audio_with_nack_reserve() -> Self {
-        let mut config = Self::audio();
-        config.nack.delay_rtts = 2.0;
-        config
-    }
-
-    /// Defaults for 90 kHz video of `codec`.
-    pub fn video(codec: codec::Codec) -> Self {
-        Self {
-            mode: Mode::Video(codec),
-            clock_rate: 90_000,
-            capacity_packets: 2048,
-            delay: DelayConfig::default(),
-            nack: NackConfig {
-                delay_rtts: 1.0,
-                ..NackConfig::default()
-            },
-            rtx: None,
-            keyframe_request_interval_us: 300_000,
-        }
-    }
-}
 
 /// What happened to a pushed packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,14 +157,6 @@ pub struct JitterStats {
 /// After this many consecutive too-late packets (RTX retransmissions not
 /// counted) the sender is assumed to have restarted its sequence numbers.
 const STALE_RUN_RESET: u32 = 64;
-/// Video with [`JitterBuffer::set_retransmission_reserve`]: after this
-/// many NACKs, each less than [`RETRANSMISSION_RESERVE_US`] after the
-/// previous, the target delay keeps one round trip above the jitter
-/// (libwebrtc's jitter estimator adds the RTT after 3 NACKed frames within
-/// 60 s).
-const RETRANSMISSION_RESERVE_NACKS: u8 = 3;
-/// Video: how long the round-trip reserve lasts after the last NACK.
-const RETRANSMISSION_RESERVE_US: u64 = 60_000_000;
 
 /// The last packet released or declared lost.
 #[derive(Debug, Clone, Copy)]
@@ -263,12 +189,8 @@ pub struct JitterBuffer {
     keyframe_ts: Option<i64>,
     /// Video: timestamp of the newest frame that fed the delay estimate.
     newest_sampled_ts: Option<i64>,
-    /// Video: [`JitterBuffer::set_retransmission_reserve`] was turned on.
-    retransmission_reserve: bool,
-    /// Video: NACKs sent (up to [`RETRANSMISSION_RESERVE_NACKS`]) and when
-    /// the last was; the round-trip reserve is on at the limit.
-    recent_nacks: u8,
-    last_nack_us: u64,
+    /// Video: whether the target keeps a round trip for retransmissions.
+    reserve: RetransmissionReserve,
     /// The latest `now` seen (push, pop, NACK calls): `next_wakeup` takes
     /// no time and must not point at a request that can no longer help.
     now_hint: u64,
@@ -325,9 +247,7 @@ impl JitterBuffer {
             stale_run: 0,
             keyframe_ts: None,
             newest_sampled_ts: None,
-            retransmission_reserve: false,
-            recent_nacks: 0,
-            last_nack_us: 0,
+            reserve: RetransmissionReserve::default(),
             now_hint: 0,
             stats: JitterStats::default(),
         }
@@ -353,7 +273,7 @@ impl JitterBuffer {
     /// (At most [`MAX_DELAY_US`]: a longer round trip is no round trip.)
     pub fn set_rtt(&mut self, rtt_us: u64) {
         self.nack.set_rtt(rtt_us.min(MAX_DELAY_US));
-        if self.recent_nacks >= RETRANSMISSION_RESERVE_NACKS {
+        if self.reserve.is_on() {
             self.delay.set_reserve(self.nack.rtt_us(), self.now_hint);
         }
     }
@@ -371,9 +291,8 @@ impl JitterBuffer {
         if !matches!(self.config.mode, Mode::Video(_)) {
             return;
         }
-        self.retransmission_reserve = on;
+        self.reserve.set_enabled(on);
         if !on {
-            self.recent_nacks = 0;
             self.delay.set_reserve(0, self.now_hint);
         }
     }
@@ -575,7 +494,7 @@ impl JitterBuffer {
                 self.reserve_for_retransmissions(seq, now);
             }
             Mode::Video(_) => {
-                if self.recent_nacks > 0 {
+                if self.reserve.counting() {
                     self.expire_retransmission_reserve(now);
                 }
                 // One delay sample per frame, at its first packet: the rest
@@ -592,25 +511,16 @@ impl JitterBuffer {
         }
     }
 
-    /// Video: a NACK was sent at `now`; the third within
-    /// [`RETRANSMISSION_RESERVE_US`] of each other keeps a round trip in
-    /// the target delay.
+    /// A NACK was sent at `now` (see [`reserve`]).
     pub(super) fn note_nack(&mut self, now: u64) {
-        if !self.retransmission_reserve {
-            return;
-        }
-        self.expire_retransmission_reserve(now);
-        self.last_nack_us = now;
-        self.recent_nacks = (self.recent_nacks + 1).min(RETRANSMISSION_RESERVE_NACKS);
-        if self.recent_nacks == RETRANSMISSION_RESERVE_NACKS {
+        if self.reserve.on_nack(now) {
             self.delay.set_reserve(self.nack.rtt_us(), now);
         }
     }
 
     #[inline(never)]
     fn expire_retransmission_reserve(&mut self, now: u64) {
-        if now.saturating_sub(self.last_nack_us) >= RETRANSMISSION_RESERVE_US {
-            self.recent_nacks = 0;
+        if self.reserve.expire(now) {
             self.delay.set_reserve(0, now);
         }
     }
