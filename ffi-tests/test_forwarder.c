@@ -554,6 +554,37 @@ static void test_forwarding(void) {
     CHECK(strcmp(rtm_status_str(RTM_ERR_BEFORE_KEYFRAME), "packet from before a switch to a lower layer") == 0);
     CHECK(RTM_ERR_BEFORE_KEYFRAME == -33);
 
+    /* In flight: with the round trip known, a packet sent again at t0 is not
+     * sent again before t0 + rtt (RTM_NOTHING_DUE, nothing written); then it
+     * is. The plain call always answers. */
+    uint64_t t0 = 50000000;
+    CHECK_STATUS(rtm_forwarder_set_rtt(NULL, 1), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_forwarder_set_rtt(rm->fwd[0], 200000), RTM_OK);
+    CHECK_STATUS(rtm_forwarder_retransmit_at(rm->fwd[0], rm->src, last, t0, out, sizeof out, &len),
+                 RTM_OK);
+    CHECK(len == a->store_len[last & 1023] && memcmp(out, a->store[last & 1023], len) == 0);
+    len = 77;
+    CHECK_STATUS(
+        rtm_forwarder_retransmit_at(rm->fwd[0], rm->src, last, t0 + 150000, out, sizeof out, &len),
+        RTM_NOTHING_DUE);
+    CHECK(len == 0);
+    CHECK_STATUS(rtm_forwarder_retransmit(rm->fwd[0], rm->src, last, out, sizeof out, &len), RTM_OK);
+    CHECK_STATUS(
+        rtm_forwarder_retransmit_at(rm->fwd[0], rm->src, last, t0 + 200000, out, sizeof out, &len),
+        RTM_OK);
+    CHECK(len == a->store_len[last & 1023]);
+    CHECK_STATUS(rtm_forwarder_retransmit_at(rm->fwd[0], rm->src, (uint16_t)(last + 3), t0, out,
+                                             sizeof out, &len),
+                 RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_forwarder_retransmit_at(NULL, rm->src, last, t0, out, sizeof out, &len),
+                 RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_forwarder_retransmit_at(rm->fwd[0], rm->src, last, t0, out, sizeof out, NULL),
+                 RTM_ERR_NULL_POINTER);
+    rtm_forwarder_stats in_flight = {.struct_size = sizeof in_flight};
+    CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[0], &in_flight), RTM_OK);
+    CHECK(in_flight.nacks_in_flight == 1);
+    CHECK_STATUS(rtm_forwarder_set_rtt(rm->fwd[0], 0), RTM_OK);
+
     /* Pause B (muted) for frames 60–64, resume at 65: it restarts at a new
      * layer-2 keyframe, continuing its numbering without a gap. */
     CHECK_STATUS(rtm_forwarder_pause(rm->fwd[1], RTM_PAUSE_MUTED), RTM_OK);
@@ -641,7 +672,10 @@ static void test_forwarding(void) {
     CHECK(fs.packets_sent == (uint64_t)a->sent && fs.frames_sent == (uint64_t)a->frames);
     CHECK(fs.keyframes_sent == (uint64_t)a->keyframes && fs.spatial_switches == 1);
     CHECK(fs.dropped[RTM_DROP_OTHER_LAYER] == (uint64_t)a->drops[RTM_DROP_OTHER_LAYER]);
-    CHECK(fs.retransmitted == 42 && fs.nacks_before_keyframe == 0 && fs.nacks_not_found == 1);
+    /* 42, and the 3 of the in-flight checks (one of them not found, one in
+     * flight). */
+    CHECK(fs.retransmitted == 45 && fs.nacks_before_keyframe == 0 && fs.nacks_not_found == 2);
+    CHECK(fs.nacks_in_flight == 1);
     CHECK(fs.cut_frames == 0);
     CHECK_STATUS(rtm_forwarder_get_stats(rm->fwd[1], SIZED(fs)), RTM_OK);
     CHECK(fs.dropped[RTM_DROP_TEMPORAL_LAYER] == (uint64_t)b->drops[RTM_DROP_TEMPORAL_LAYER]);

@@ -604,6 +604,9 @@ static void test_arguments(void) {
     CHECK_STATUS(rtm_track_resume(t, 99, 0), RTM_ERR_NOT_FOUND);
     CHECK_STATUS(rtm_track_resume(NULL, 1, 0), RTM_ERR_NULL_POINTER);
     CHECK_STATUS(rtm_track_set_rtt(NULL, 1), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_track_set_subscriber_rtt(t, 99, 1), RTM_ERR_NOT_FOUND);
+    CHECK_STATUS(rtm_track_set_subscriber_rtt(NULL, 1, 1), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_track_set_subscriber_rtt(t, 1, 150000), RTM_OK);
 
     /* Reads. */
     rtm_track_subscriber_state st = {.struct_size = sizeof st};

@@ -1878,6 +1878,13 @@ typedef struct rtm_forwarder_stats {
    * one-number sequence gap was left).
    */
   uint64_t cut_frames;
+  /**
+   * NACKs `rtm_forwarder_retransmit_at` left unanswered (RTM_NOTHING_DUE:
+   * the packet went out again less than a round trip before).
+   * (Appended after 0.2.0: not written for a caller compiled without
+   * it.)
+   */
+  uint64_t nacks_in_flight;
 } rtm_forwarder_stats;
 
 /**
@@ -4081,6 +4088,32 @@ rtm_status rtm_forwarder_retransmit(rtm_forwarder_t *fwd,
                                     size_t *out_len);
 
 /**
+ * `rtm_forwarder_retransmit` at `now_us`, except for a packet this
+ * forwarder sent again less than a round trip (`rtm_forwarder_set_rtt`)
+ * before: RTM_NOTHING_DUE, nothing written (`*out_len` 0), since that copy
+ * has not had the time to arrive. A receiver whose RTT estimate misses a
+ * congested link's queue asks again sooner and would otherwise get every
+ * lost packet several times, on the link that lost it (libwebrtc's and
+ * mediasoup's senders skip such NACKs too). Counted in the stats'
+ * `nacks_in_flight`.
+ */
+rtm_status rtm_forwarder_retransmit_at(rtm_forwarder_t *fwd,
+                                       const rtm_source_t *src,
+                                       uint16_t seq,
+                                       uint64_t now_us,
+                                       uint8_t *out,
+                                       size_t out_cap,
+                                       size_t *out_len);
+
+/**
+ * The round trip to this forwarder's subscriber, µs (e.g.
+ * `rtm_bwe_estimate.rtt_us` of its transport), for
+ * `rtm_forwarder_retransmit_at`.
+ * 0 (the default): every NACK is answered. RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_forwarder_set_rtt(rtm_forwarder_t *fwd, uint64_t rtt_us);
+
+/**
  * The layer being forwarded now into `*out`; RTM_ERR_NOT_FOUND while
  * paused or waiting for a keyframe.
  */
@@ -4502,6 +4535,16 @@ rtm_status rtm_track_resume(rtm_track_t *track, uint64_t id, uint64_t now_us);
  * keyframe requests). Default 100000. RTM_ERR_NULL_POINTER.
  */
 rtm_status rtm_track_set_rtt(rtm_track_t *track, uint64_t rtt_us);
+
+/**
+ * The round trip to subscriber `id`, µs (e.g. `rtm_bwe_estimate.rtt_us` of
+ * its transport): a NACK for a packet sent to it again less than this
+ * before is not answered (the copy is still on its way; see
+ * `rtm_forwarder_retransmit_at`, counted in its forwarder stats'
+ * `nacks_in_flight`). 0 (the default): every NACK is answered.
+ * RTM_ERR_NOT_FOUND for an unknown subscriber; RTM_ERR_NULL_POINTER.
+ */
+rtm_status rtm_track_set_subscriber_rtt(rtm_track_t *track, uint64_t id, uint64_t rtt_us);
 
 /**
  * Zero-copy push of a received, decrypted RTP packet `data[0..len]` of the

@@ -420,6 +420,49 @@ fn without_sender_reports_the_arrival_clock_bounds_the_jump() {
     assert_eq!(b[0].ts.wrapping_sub(a[1].ts), 9270);
 }
 
+/// A receiver whose RTT estimate misses a congested link's queue asks
+/// again before the first retransmission can arrive: with the round trip
+/// known, the forwarder does not send the packet again within it.
+#[test]
+fn a_packet_sent_again_is_not_resent_within_a_round_trip() {
+    let mut src = source();
+    let mut p = Publisher::new();
+    let mut fwd = forwarder(Layer::new(0, 2));
+    let mut seqs = Vec::new();
+    let mut now = 0;
+    for pkt in p.frame(&[0], &[0]) {
+        now += 1000;
+        let pkt = src.on_rtp(pkt, now).unwrap();
+        let mut buf = [0u8; 1500];
+        if let Forwarded::Sent(_) = fwd.forward(&pkt, &mut buf, now).unwrap() {
+            seqs.push(u16::from_be_bytes([buf[2], buf[3]]));
+        }
+    }
+    let (seq, other) = (seqs[0], seqs[1]);
+    let mut buf = [0u8; 1500];
+    // Round trip unknown (0, the default): every NACK is answered.
+    for _ in 0..2 {
+        assert!(fwd.retransmit_at(&src, seq, now, &mut buf).is_ok());
+    }
+    fwd.set_rtt(300_000);
+    let t = now + 10_000;
+    assert!(fwd.retransmit_at(&src, seq, t, &mut buf).is_ok());
+    assert_eq!(
+        fwd.retransmit_at(&src, seq, t + 130_000, &mut buf),
+        Err(RetransmitError::InFlight),
+        "asked again after 130 ms, the copy is still on its way"
+    );
+    // Another packet is not held back; the plain call never is.
+    assert!(fwd
+        .retransmit_at(&src, other, t + 130_000, &mut buf)
+        .is_ok());
+    assert!(fwd.retransmit(&src, seq, &mut buf).is_ok());
+    // A round trip later the retransmission counts as lost: sent again.
+    assert!(fwd.retransmit_at(&src, seq, t + 300_000, &mut buf).is_ok());
+    assert_eq!(fwd.stats().nacks_in_flight, 1);
+    assert_eq!(fwd.stats().retransmitted, 6);
+}
+
 #[test]
 fn retransmissions_repeat_this_subscribers_bytes_only() {
     let mut src = source();

@@ -185,6 +185,17 @@ impl Subscriber {
 /// follows the loss. Returns the subscriber, the track and the jitter
 /// buffer's lost-packet count.
 fn run(lose_frame: u32, switch_at: Option<u32>, key_at: Option<u32>) -> (Subscriber, Track, u64) {
+    run_with_rtt(lose_frame, switch_at, key_at, 0)
+}
+
+/// [`run`] with the track told the subscriber's round trip
+/// ([`Track::set_subscriber_rtt`]; 0: not told).
+fn run_with_rtt(
+    lose_frame: u32,
+    switch_at: Option<u32>,
+    key_at: Option<u32>,
+    rtt_us: u64,
+) -> (Subscriber, Track, u64) {
     let mut track = Track::new(TrackConfig::default(), &SSRCS).unwrap();
     let config = SubscriberConfig {
         forwarder: ForwarderConfig {
@@ -199,6 +210,7 @@ fn run(lose_frame: u32, switch_at: Option<u32>, key_at: Option<u32>) -> (Subscri
     track
         .add_subscriber(SUB, config, Layer::new(0, 2), 0)
         .unwrap();
+    track.set_subscriber_rtt(SUB, rtt_us).unwrap();
     let mut jc = JitterConfig::video(Codec::Vp8);
     jc.delay.fixed_delay_us = Some(PLAYOUT_DELAY_US);
     jc.nack.enabled = true;
@@ -330,5 +342,25 @@ fn a_nack_that_crosses_a_keyframe_of_the_same_layer_is_answered() {
     // Frame 40's first packet is lost; the publisher sends a keyframe at
     // frame 45 (asked for by someone else), before the NACK arrives.
     let (sub, track, lost) = run(40, None, Some(45));
+    assert_every_frame_complete(&sub, &track, lost, FRAMES);
+}
+
+/// The subscriber's jitter buffer assumes a 100 ms round trip, but its
+/// NACKs take 150 ms to come: it asks again before the retransmission
+/// can arrive. Told the real round trip (155 ms), the track sends the
+/// packet once; not told, it sends it again for every NACK.
+#[test]
+fn a_nack_repeated_within_the_round_trip_is_not_answered_again() {
+    let (sub, track, lost) = run(40, None, None);
+    let fs = track.forwarder(SUB).unwrap().stats();
+    assert_eq!(lost, 0);
+    assert!(fs.retransmitted >= 2, "{fs:?}");
+    assert_eq!(sub.rtx_received, fs.retransmitted);
+    let (sub, track, lost) = run_with_rtt(40, None, None, 160_000);
+    let fs = track.forwarder(SUB).unwrap().stats();
+    assert_eq!(lost, 0);
+    assert_eq!(fs.retransmitted, 1, "{fs:?}");
+    assert!(fs.nacks_in_flight >= 1, "{fs:?}");
+    assert_eq!(sub.rtx_received, 1);
     assert_every_frame_complete(&sub, &track, lost, FRAMES);
 }

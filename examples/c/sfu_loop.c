@@ -281,6 +281,11 @@ static void sfu_from_subscriber(struct sfu *s, uint8_t *buf, size_t n, uint64_t 
     if (st == RTM_OK) st = rtm_track_push_subscriber_rtcp(s->track, buf, len, NULL);
     if (st == RTM_OK) st = rtm_bwe_on_rtcp(s->bwe, now, buf, len, &used);
     s->feedback += (unsigned)used;
+    /* The round trip, for the track's NACK answers: a packet sent again less than a
+     * round trip ago is still on its way, and a repeated NACK for it is not answered. */
+    rtm_bwe_estimate e = {.struct_size = sizeof e};
+    if (st == RTM_OK && rtm_bwe_get_estimate(s->bwe, &e) == RTM_OK && e.has_rtt)
+        st = rtm_track_set_subscriber_rtt(s->track, SUBSCRIBER, e.rtt_us);
     if (st != RTM_OK) FAIL(&s->failures, "sfu: from subscriber: %s", rtm_status_str(st));
 }
 

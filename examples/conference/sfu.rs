@@ -421,7 +421,11 @@ impl Sfu {
             self.allocate_one(i, now, &demands);
             self.drain_all(now);
         }
+        // The path's round trip (queue included) for the tracks' NACK
+        // answers: a packet sent again less than this ago is on its way.
+        let rtt = self.subscribers[i].egress.bwe.rtt_us().unwrap_or(0);
         for j in 0..self.tracks.len() {
+            let _ = self.tracks[j].track.set_subscriber_rtt(i as u64, rtt);
             if self.tracks[j].track.push_subscriber_rtcp(packet) > 0 {
                 self.drain(j, now);
             }

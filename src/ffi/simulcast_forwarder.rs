@@ -53,7 +53,8 @@ pub struct rtm_forwarder_config {
     pub max_timestamp_skew_us: u64,
 }
 
-args::versioned!(rtm_forwarder_config, rtm_forwarder_stats);
+args::versioned!(rtm_forwarder_config);
+args::versioned_grown!(rtm_forwarder_stats, first_new_field: nacks_in_flight);
 
 fn default_config() -> rtm_forwarder_config {
     let d = ForwarderConfig::default();
@@ -336,11 +337,68 @@ pub unsafe extern "C" fn rtm_forwarder_retransmit(
         let s = source_ref(src)?;
         let buf = args::slice_mut(out, out_cap)?;
         let out_len = args::out(out_len)?;
-        *out_len = h.fwd.retransmit(&s.source, seq, buf).map_err(|e| match e {
-            RetransmitError::NotFound => rtm_status::RTM_ERR_NOT_FOUND,
-            RetransmitError::BeforeKeyframe => rtm_status::RTM_ERR_BEFORE_KEYFRAME,
-            RetransmitError::BufferTooSmall { .. } => rtm_status::RTM_ERR_BUFFER_TOO_SMALL,
-        })?;
+        *out_len = h
+            .fwd
+            .retransmit(&s.source, seq, buf)
+            .map_err(retransmit_status)?;
+        Ok(())
+    })
+}
+
+fn retransmit_status(e: RetransmitError) -> rtm_status {
+    match e {
+        RetransmitError::NotFound => rtm_status::RTM_ERR_NOT_FOUND,
+        RetransmitError::BeforeKeyframe => rtm_status::RTM_ERR_BEFORE_KEYFRAME,
+        RetransmitError::InFlight => rtm_status::RTM_NOTHING_DUE,
+        RetransmitError::BufferTooSmall { .. } => rtm_status::RTM_ERR_BUFFER_TOO_SMALL,
+    }
+}
+
+/// `rtm_forwarder_retransmit` at `now_us`, except for a packet this
+/// forwarder sent again less than a round trip (`rtm_forwarder_set_rtt`)
+/// before: RTM_NOTHING_DUE, nothing written (`*out_len` 0), since that copy
+/// has not had the time to arrive. A receiver whose RTT estimate misses a
+/// congested link's queue asks again sooner and would otherwise get every
+/// lost packet several times, on the link that lost it (libwebrtc's and
+/// mediasoup's senders skip such NACKs too). Counted in the stats'
+/// `nacks_in_flight`.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_forwarder_retransmit_at(
+    fwd: *mut rtm_forwarder_t,
+    src: *const rtm_source_t,
+    seq: u16,
+    now_us: u64,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> rtm_status {
+    handle::with(fwd, |h| {
+        let s = source_ref(src)?;
+        let buf = args::slice_mut(out, out_cap)?;
+        let out_len = args::out(out_len)?;
+        *out_len = 0;
+        match h.fwd.retransmit_at(&s.source, seq, now_us, buf) {
+            Ok(n) => {
+                *out_len = n;
+                Ok(())
+            }
+            Err(RetransmitError::InFlight) => Err(rtm_status::RTM_NOTHING_DUE),
+            Err(e) => Err(retransmit_status(e)),
+        }
+    })
+}
+
+/// The round trip to this forwarder's subscriber, µs (e.g.
+/// `rtm_bwe_estimate.rtt_us` of its transport), for
+/// `rtm_forwarder_retransmit_at`.
+/// 0 (the default): every NACK is answered. RTM_ERR_NULL_POINTER.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_forwarder_set_rtt(
+    fwd: *mut rtm_forwarder_t,
+    rtt_us: u64,
+) -> rtm_status {
+    handle::with(fwd, |h| {
+        h.fwd.set_rtt(rtt_us);
         Ok(())
     })
 }
@@ -418,6 +476,11 @@ pub struct rtm_forwarder_stats {
     /// Switches where the last frame of the old layer was cut (a deliberate
     /// one-number sequence gap was left).
     pub cut_frames: u64,
+    /// NACKs `rtm_forwarder_retransmit_at` left unanswered (RTM_NOTHING_DUE:
+    /// the packet went out again less than a round trip before).
+    /// (Appended after 0.2.0: not written for a caller compiled without
+    /// it.)
+    pub nacks_in_flight: u64,
 }
 
 /// Copies the counters into `*out`, at most `out->struct_size` bytes (set
@@ -446,5 +509,6 @@ pub(super) fn forwarder_stats(s: &ForwarderStats) -> rtm_forwarder_stats {
         nacks_before_keyframe: s.nacks_before_keyframe,
         nacks_not_found: s.nacks_not_found,
         cut_frames: s.cut_frames,
+        nacks_in_flight: s.nacks_in_flight,
     }
 }

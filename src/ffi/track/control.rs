@@ -1,5 +1,6 @@
 //! Per-subscriber control from C: target and maximum layers, a bitrate to
-//! follow, pause and resume, and the round trip to the publisher.
+//! follow, pause and resume, and the round trips to the publisher and to
+//! each subscriber.
 
 use super::*;
 
@@ -102,5 +103,22 @@ pub unsafe extern "C" fn rtm_track_set_rtt(track: *mut rtm_track_t, rtt_us: u64)
     handle::with(track, |h| {
         h.track.source_mut().set_rtt(rtt_us);
         Ok(())
+    })
+}
+
+/// The round trip to subscriber `id`, µs (e.g. `rtm_bwe_estimate.rtt_us` of
+/// its transport): a NACK for a packet sent to it again less than this
+/// before is not answered (the copy is still on its way; see
+/// `rtm_forwarder_retransmit_at`, counted in its forwarder stats'
+/// `nacks_in_flight`). 0 (the default): every NACK is answered.
+/// RTM_ERR_NOT_FOUND for an unknown subscriber; RTM_ERR_NULL_POINTER.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_track_set_subscriber_rtt(
+    track: *mut rtm_track_t,
+    id: u64,
+    rtt_us: u64,
+) -> rtm_status {
+    handle::with(track, |h| {
+        h.track.set_subscriber_rtt(id, rtt_us).map_err(track_status)
     })
 }

@@ -140,6 +140,9 @@ pub enum RetransmitError {
     /// From before the keyframe of a later switch to a lower spatial layer
     /// (see [`Forwarder::retransmit`]).
     BeforeKeyframe,
+    /// Sent again less than a round trip ago (see
+    /// [`Forwarder::retransmit_at`]): that copy is still on its way.
+    InFlight,
     BufferTooSmall {
         needed: usize,
     },
@@ -150,6 +153,7 @@ impl core::fmt::Display for RetransmitError {
         match self {
             Self::NotFound => f.write_str("packet not sent to this subscriber or no longer kept"),
             Self::BeforeKeyframe => f.write_str("packet is from before a switch to a lower layer"),
+            Self::InFlight => f.write_str("packet was sent again less than a round trip ago"),
             Self::BufferTooSmall { needed } => {
                 write!(f, "output buffer too small: {needed} bytes needed")
             }
@@ -179,6 +183,8 @@ pub struct ForwarderStats {
     /// NACKs refused as [`RetransmitError::BeforeKeyframe`].
     pub nacks_before_keyframe: u64,
     pub nacks_not_found: u64,
+    /// NACKs not answered as [`RetransmitError::InFlight`].
+    pub nacks_in_flight: u64,
     /// Switches where the last frame of the old layer was cut (a deliberate
     /// sequence gap was left).
     pub cut_frames: u64,
@@ -258,6 +264,8 @@ pub struct Forwarder {
     layers_changed: bool,
     /// Latest `now` seen (the clock of `set_available_bitrate`).
     clock_us: u64,
+    /// Round trip to the subscriber ([`Forwarder::set_rtt`]); 0: unknown.
+    rtt_us: u64,
     /// When `set_available_bitrate` last moved down for bandwidth.
     last_downgrade_us: Option<u64>,
     /// Recent peak rate of each layer (upgrade decisions).
@@ -307,6 +315,7 @@ impl Forwarder {
             last_media_us: [0; MAX_SPATIAL],
             layers_changed: false,
             clock_us: 0,
+            rtt_us: 0,
             last_downgrade_us: None,
             rate_peaks: Default::default(),
             frames: FrameDecisions::default(),

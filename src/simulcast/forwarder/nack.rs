@@ -22,7 +22,13 @@ pub(super) struct SentRecord {
     key_idx_and_flags: u8,
     /// `EMPTY` for a slot never written.
     spatial: u8,
+    /// When it was last sent again, in ms modulo 2^16 (records live for
+    /// seconds), if it was.
+    resent_ms: u16,
+    resent: bool,
 }
+
+const _: () = assert!(core::mem::size_of::<SentRecord>() == 24);
 
 impl SentRecord {
     const EMPTY: u8 = u8::MAX;
@@ -55,7 +61,15 @@ impl SentRecord {
             tl0_pic_idx: fields.tl0_pic_idx.unwrap_or(0),
             key_idx_and_flags: flags,
             spatial,
+            resent_ms: 0,
+            resent: false,
         }
+    }
+
+    /// Whether it was sent again less than `rtt_us` before `now`.
+    fn resent_within(&self, now: u64, rtt_us: u64) -> bool {
+        let elapsed_ms = ((now / 1000) as u16).wrapping_sub(self.resent_ms);
+        self.resent && u64::from(elapsed_ms) * 1000 < rtt_us
     }
 
     pub(super) fn holds(&self, ext_seq: u64) -> bool {
@@ -87,6 +101,8 @@ impl Default for SentRecord {
             tl0_pic_idx: 0,
             key_idx_and_flags: 0,
             spatial: Self::EMPTY,
+            resent_ms: 0,
+            resent: false,
         }
     }
 }
@@ -141,11 +157,63 @@ impl Forwarder {
         seq: u16,
         out: &mut [u8],
     ) -> Result<usize, RetransmitError> {
-        let result = self.rebuild(source, seq, out);
+        self.answer(source, seq, None, out)
+    }
+
+    /// [`retransmit`](Self::retransmit) at `now`, except for a packet this
+    /// forwarder sent again less than a round trip ([`set_rtt`](Self::set_rtt))
+    /// ago: [`RetransmitError::InFlight`], since that retransmission has not
+    /// had the time to arrive. A receiver that re-asks on a shorter timer
+    /// (its RTT estimate misses the queue of a congested link) would
+    /// otherwise get every packet several times, on the link that lost it.
+    /// libwebrtc's and mediasoup's senders skip such NACKs too.
+    pub fn retransmit_at(
+        &mut self,
+        source: &Source,
+        seq: u16,
+        now: u64,
+        out: &mut [u8],
+    ) -> Result<usize, RetransmitError> {
+        self.answer(source, seq, Some(now), out)
+    }
+
+    /// The round trip to this subscriber, µs, for
+    /// [`retransmit_at`](Self::retransmit_at) (e.g.
+    /// [`Bwe::rtt_us`](crate::cc::Bwe::rtt_us)). 0 (the default): every
+    /// NACK is answered.
+    pub fn set_rtt(&mut self, rtt_us: u64) {
+        self.rtt_us = rtt_us;
+    }
+
+    fn answer(
+        &mut self,
+        source: &Source,
+        seq: u16,
+        now: Option<u64>,
+        out: &mut [u8],
+    ) -> Result<usize, RetransmitError> {
+        let result = self
+            .locate(source, seq)
+            .and_then(|(ext_seq, record, kept)| {
+                let rtt = self.rtt_us;
+                let now = now.filter(|_| kept && rtt > 0);
+                if now.is_some_and(|now| record.resent_within(now, rtt)) {
+                    return Err(RetransmitError::InFlight);
+                }
+                let len = self.rebuild(source, ext_seq, &record, out)?;
+                if let Some(now) = now {
+                    let mask = self.sent.len() - 1;
+                    let slot = &mut self.sent[ext_seq as usize & mask];
+                    slot.resent_ms = (now / 1000) as u16;
+                    slot.resent = true;
+                }
+                Ok(len)
+            });
         match result {
             Ok(_) => self.stats.retransmitted += 1,
             Err(RetransmitError::BeforeKeyframe) => self.stats.nacks_before_keyframe += 1,
             Err(RetransmitError::NotFound) => self.stats.nacks_not_found += 1,
+            Err(RetransmitError::InFlight) => self.stats.nacks_in_flight += 1,
             Err(RetransmitError::BufferTooSmall { .. }) => {}
         }
         result
@@ -163,7 +231,8 @@ impl Forwarder {
         out: &mut [u8],
     ) -> Result<usize, RetransmitError> {
         let last = self.last.ok_or(RetransmitError::NotFound)?;
-        self.rebuild(source, (last.ext_seq as u16).wrapping_sub(back), out)
+        let (ext_seq, record, _) = self.locate(source, (last.ext_seq as u16).wrapping_sub(back))?;
+        self.rebuild(source, ext_seq, &record, out)
     }
 
     /// The record a packet of the current layer would have had: one whose
@@ -222,7 +291,13 @@ impl Forwarder {
         ))
     }
 
-    fn rebuild(&self, source: &Source, seq: u16, out: &mut [u8]) -> Result<usize, RetransmitError> {
+    /// The extended number a NACKed `seq` names and its record; `true` when
+    /// the record is kept in the ring (not rebuilt by `never_sent`).
+    fn locate(
+        &self,
+        source: &Source,
+        seq: u16,
+    ) -> Result<(u64, SentRecord, bool), RetransmitError> {
         let last = self.last.ok_or(RetransmitError::NotFound)?;
         // The extended number nearest the last one sent.
         let delta = seq.wrapping_sub(last.ext_seq as u16) as i16;
@@ -234,11 +309,21 @@ impl Forwarder {
             return Err(RetransmitError::BeforeKeyframe);
         }
         let record = self.sent[ext_seq as usize & (self.sent.len() - 1)];
-        let record = if record.holds(ext_seq) {
-            record
+        if record.holds(ext_seq) {
+            Ok((ext_seq, record, true))
         } else {
-            self.never_sent(source, ext_seq)?
-        };
+            Ok((ext_seq, self.never_sent(source, ext_seq)?, false))
+        }
+    }
+
+    /// Writes the packet `record` describes, as this subscriber got it.
+    fn rebuild(
+        &self,
+        source: &Source,
+        ext_seq: u64,
+        record: &SentRecord,
+        out: &mut [u8],
+    ) -> Result<usize, RetransmitError> {
         let fields = record.fields(&self.config, ext_seq);
         let bytes = source
             .packet(record.spatial, record.src_ext_seq)

@@ -58,7 +58,11 @@ impl Track {
     }
 
     /// The next NACK answer, if any is queued and can be answered.
-    pub(super) fn poll_nack(&mut self, buf: &mut [u8]) -> Result<Option<Output>, TrackError> {
+    pub(super) fn poll_nack(
+        &mut self,
+        now: u64,
+        buf: &mut [u8],
+    ) -> Result<Option<Output>, TrackError> {
         while let Some(&(id, seq)) = self.nacks.front() {
             let Some(&i) = self.by_id.get(&id) else {
                 self.nacks.pop_front();
@@ -69,7 +73,10 @@ impl Track {
             let room = buf
                 .len()
                 .saturating_sub(if sub.rtx.is_some() { RTX_OVERHEAD } else { 0 });
-            let len = match sub.fwd.retransmit(&self.source, seq, &mut buf[..room]) {
+            let len = match sub
+                .fwd
+                .retransmit_at(&self.source, seq, now, &mut buf[..room])
+            {
                 Ok(len) => len,
                 Err(RetransmitError::BufferTooSmall { needed }) => {
                     let needed = needed + buf.len() - room;

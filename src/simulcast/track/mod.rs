@@ -455,6 +455,16 @@ impl Track {
         })
     }
 
+    /// The round trip to the subscriber, µs (e.g. its transport's
+    /// [`Bwe::rtt_us`](crate::cc::Bwe::rtt_us)): a NACK for a packet sent
+    /// again less than this ago is not answered (see
+    /// [`Forwarder::retransmit_at`]). 0 (the default): every NACK is.
+    pub fn set_subscriber_rtt(&mut self, id: SubscriberId, rtt_us: u64) -> Result<(), TrackError> {
+        let &i = self.by_id.get(&id).ok_or(TrackError::UnknownSubscriber)?;
+        self.subs[i].fwd.set_rtt(rtt_us);
+        Ok(())
+    }
+
     pub fn pause(&mut self, id: SubscriberId, reason: PauseReason) -> Result<(), TrackError> {
         self.with_sub(id, 0, false, |fwd| fwd.pause(reason))
     }
@@ -495,7 +505,7 @@ impl Track {
     /// The next thing to do (module docs). A too-small buffer is refused
     /// before anything moves.
     pub fn poll_output(&mut self, now: u64, buf: &mut [u8]) -> Result<Output, TrackError> {
-        if let Some(out) = self.poll_nack(buf)? {
+        if let Some(out) = self.poll_nack(now, buf)? {
             return Ok(out);
         }
         if let Some(out) = self.poll_starting(now, buf)? {
