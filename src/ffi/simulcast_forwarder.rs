@@ -333,25 +333,44 @@ pub unsafe extern "C" fn rtm_forwarder_retransmit(
     out_cap: usize,
     out_len: *mut usize,
 ) -> rtm_status {
+    retransmit_into(fwd, src, seq, None, out, out_cap, out_len)
+}
+
+/// Both retransmit calls: `*out_len` is written on RTM_OK (the length) and
+/// on RTM_NOTHING_DUE (0), left as it was on an error.
+unsafe fn retransmit_into(
+    fwd: *mut rtm_forwarder_t,
+    src: *const rtm_source_t,
+    seq: u16,
+    now_us: Option<u64>,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> rtm_status {
     handle::with(fwd, |h| {
         let s = source_ref(src)?;
         let buf = args::slice_mut(out, out_cap)?;
         let out_len = args::out(out_len)?;
-        *out_len = h
-            .fwd
-            .retransmit(&s.source, seq, buf)
-            .map_err(retransmit_status)?;
-        Ok(())
+        let result = match now_us {
+            Some(now) => h.fwd.retransmit_at(&s.source, seq, now, buf),
+            None => h.fwd.retransmit(&s.source, seq, buf),
+        };
+        match result {
+            Ok(n) => {
+                *out_len = n;
+                Ok(())
+            }
+            Err(RetransmitError::InFlight) => {
+                *out_len = 0;
+                Err(rtm_status::RTM_NOTHING_DUE)
+            }
+            Err(RetransmitError::NotFound) => Err(rtm_status::RTM_ERR_NOT_FOUND),
+            Err(RetransmitError::BeforeKeyframe) => Err(rtm_status::RTM_ERR_BEFORE_KEYFRAME),
+            Err(RetransmitError::BufferTooSmall { .. }) => {
+                Err(rtm_status::RTM_ERR_BUFFER_TOO_SMALL)
+            }
+        }
     })
-}
-
-fn retransmit_status(e: RetransmitError) -> rtm_status {
-    match e {
-        RetransmitError::NotFound => rtm_status::RTM_ERR_NOT_FOUND,
-        RetransmitError::BeforeKeyframe => rtm_status::RTM_ERR_BEFORE_KEYFRAME,
-        RetransmitError::InFlight => rtm_status::RTM_NOTHING_DUE,
-        RetransmitError::BufferTooSmall { .. } => rtm_status::RTM_ERR_BUFFER_TOO_SMALL,
-    }
 }
 
 /// `rtm_forwarder_retransmit` at `now_us`, except for a packet this
@@ -372,20 +391,7 @@ pub unsafe extern "C" fn rtm_forwarder_retransmit_at(
     out_cap: usize,
     out_len: *mut usize,
 ) -> rtm_status {
-    handle::with(fwd, |h| {
-        let s = source_ref(src)?;
-        let buf = args::slice_mut(out, out_cap)?;
-        let out_len = args::out(out_len)?;
-        *out_len = 0;
-        match h.fwd.retransmit_at(&s.source, seq, now_us, buf) {
-            Ok(n) => {
-                *out_len = n;
-                Ok(())
-            }
-            Err(RetransmitError::InFlight) => Err(rtm_status::RTM_NOTHING_DUE),
-            Err(e) => Err(retransmit_status(e)),
-        }
-    })
+    retransmit_into(fwd, src, seq, Some(now_us), out, out_cap, out_len)
 }
 
 /// The round trip to this forwarder's subscriber, µs (e.g.
