@@ -130,10 +130,14 @@ pub fn print(m: &Meeting) {
             .iter()
             .map(|t| t.jitter.stats().packets_lost)
             .sum();
+        // NACKs for packets sent again less than a round trip before.
+        let in_flight: u64 = (0..state.subs.len())
+            .map(|j| m.sfu.forwarder(i, j).stats().nacks_in_flight)
+            .sum();
         println!("  {} ({})", sub.profile.name, describe(&sub.profile));
         println!(
-            "    link: {} packets sent, {} lost + {} queue drops; NACKed {} seqs, {} retransmitted; unrecovered after NACK {}; audio packets {}",
-            link.sent, link.lost, link.queue_drops, sub.nacks_sent, state.retransmitted, unrecovered, sub.audio_packets
+            "    link: {} packets sent, {} lost + {} queue drops; NACKed {} seqs, {} retransmitted, {} skipped (in flight); unrecovered after NACK {}; audio packets {}",
+            link.sent, link.lost, link.queue_drops, sub.nacks_sent, state.retransmitted, in_flight, unrecovered, sub.audio_packets
         );
         for (j, t) in sub.tracks.iter().enumerate() {
             let fwd = m.sfu.forwarder(i, j).stats();
