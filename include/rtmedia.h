@@ -3113,6 +3113,12 @@ rtm_status rtm_jitter_frame_packets(const rtm_jitter_t *jb,
 rtm_status rtm_jitter_next_wakeup(const rtm_jitter_t *jb, uint64_t *out_us);
 
 /**
+ * Copies the counters into `*out`, at most `out->struct_size` bytes (set
+ * it to `sizeof *out` first).
+ */
+rtm_status rtm_jitter_get_stats(const rtm_jitter_t *jb, struct rtm_jitter_stats *out);
+
+/**
  * The sequence numbers to NACK now, extended (the 16-bit wire numbers are
  * their low bits), oldest first, into `seqs[0..capacity]` (`*count` of
  * them): RTM_OK with `*count` > 0, or RTM_NOTHING_DUE (`*count` 0). Marks
@@ -3172,12 +3178,6 @@ rtm_status rtm_jitter_set_retransmission_reserve(rtm_jitter_t *jb, bool on);
  * answering clears it), RTM_NOTHING_DUE otherwise.
  */
 rtm_status rtm_jitter_poll_keyframe_request(rtm_jitter_t *jb);
-
-/**
- * Copies the counters into `*out`, at most `out->struct_size` bytes (set
- * it to `sizeof *out` first).
- */
-rtm_status rtm_jitter_get_stats(const rtm_jitter_t *jb, struct rtm_jitter_stats *out);
 
 /**
  * Sends rtmedia's diagnostics (rate-limited: an event repeating is logged

@@ -17,6 +17,7 @@ pub mod cc;
 pub mod feedback_recorder;
 mod handle;
 pub mod jitter;
+mod jitter_requests;
 pub mod log;
 pub mod mixer;
 mod mixer_taps;
