@@ -451,7 +451,12 @@ impl JitterBuffer {
         } = self.ring.insert(slot)
         {
             if filled_gap {
-                if !retransmitted && self.nack.on_filled(seq, now) == Filled::Requested {
+                if !retransmitted
+                    && self
+                        .nack
+                        .on_filled(seq, now, flags.starts_frame() == Some(true))
+                        == Filled::Requested
+                {
                     retransmitted = true;
                     self.stats.retransmitted_packets_received += 1;
                 }

@@ -91,6 +91,9 @@ pub(crate) struct NackScheduler {
     /// noticed when the run starting at or below it was.
     runs: VecDeque<(i64, u64)>,
     reorder: ReorderEstimator,
+    /// The same, of frames' first packets alone: see
+    /// [`frame_reorder_wait_us`](Self::frame_reorder_wait_us).
+    frame_reorder: ReorderEstimator,
     /// Least reorder wait until reordering has been measured (the jitter:
     /// packets cannot be reordered by more than their delays differ) ...
     reorder_floor_us: u64,
@@ -118,6 +121,7 @@ impl NackScheduler {
             epoch: 0,
             runs: VecDeque::with_capacity(MAX_RUNS),
             reorder: ReorderEstimator::new(config.reorder_wait_us),
+            frame_reorder: ReorderEstimator::new(config.reorder_wait_us),
             reorder_floor_us: 0,
             settled_floor_us: None,
             measured_packets: 0,
@@ -147,6 +151,24 @@ impl NackScheduler {
                 .max(self.settled_floor_us.unwrap_or(0))
         } else {
             self.reorder.wait_us().max(self.reorder_floor_us)
+        }
+    }
+
+    /// Wait before the first request of a gap of whole video frames (the
+    /// packet before it ends a frame, the one after starts one): the
+    /// reordering of frames' first packets once 20 of them have come
+    /// reordered, if shorter. The reorder wait is mostly learnt from the
+    /// packets of one frame, sent together and scrambled by the path;
+    /// frames leave a frame time apart and trail each other by less. On a
+    /// path with 0-60 ms of jitter, waiting the whole wait after a lost
+    /// frame's successor came was 74 ms of the median 268 ms freeze one
+    /// lost packet caused.
+    pub fn frame_reorder_wait_us(&self) -> u64 {
+        let wait = self.reorder_wait_us();
+        if self.frame_reorder.warmed_up() {
+            wait.min(self.frame_reorder.wait_us())
+        } else {
+            wait
         }
     }
 
@@ -256,15 +278,19 @@ impl NackScheduler {
     /// first arrival) is no sample: there is no time to measure from
     /// (reading the time since 0 as its lateness set a 257 ms reorder wait
     /// for a whole meeting).
-    pub fn on_filled(&mut self, seq: i64, now: u64) -> Filled {
+    /// `starts_frame`: the packet is a video frame's first.
+    pub fn on_filled(&mut self, seq: i64, now: u64, starts_frame: bool) -> Filled {
         match self.request(seq) {
             Some(r) if r.retries > 1 || now >= r.last_us.saturating_add(self.rtt_us / 2) => {
                 Filled::Requested
             }
             _ => {
                 if self.runs.front().is_some_and(|r| r.0 <= seq) {
-                    let noticed = self.noticed(seq);
-                    self.reorder.on_reordered(now.saturating_sub(noticed));
+                    let late = now.saturating_sub(self.noticed(seq));
+                    self.reorder.on_reordered(late);
+                    if starts_frame {
+                        self.frame_reorder.on_reordered(late);
+                    }
                 }
                 Filled::Reordered
             }
@@ -445,8 +471,8 @@ mod tests {
         );
         // The original arriving 1 ms after the request is reordering, not
         // a retransmission.
-        assert_eq!(n.on_filled(12, 7_000), Filled::Reordered);
-        assert_eq!(n.on_filled(13, 40_000), Filled::Requested);
+        assert_eq!(n.on_filled(12, 7_000, false), Filled::Reordered);
+        assert_eq!(n.on_filled(13, 40_000, false), Filled::Requested);
     }
 
     #[test]
@@ -455,7 +481,7 @@ mod tests {
         assert_eq!(n.reorder_wait_us(), 5_000);
         for i in 0..200u64 {
             n.on_gaps(i as i64, i as i64, i * 100_000);
-            n.on_filled(i as i64, i * 100_000 + 10_000 + (i % 10) * 1_000);
+            n.on_filled(i as i64, i * 100_000 + 10_000 + (i % 10) * 1_000, false);
         }
         let wait = n.reorder_wait_us();
         assert!((20_000..=22_000).contains(&wait), "wait {wait}");

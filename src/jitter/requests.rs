@@ -27,7 +27,7 @@ impl JitterBuffer {
         let of_keyframe = |s: &Slot| Some(s.ts) == self.keyframe_ts;
         let in_keyframe = next.is_some_and(of_keyframe)
             || prev.is_some_and(|p| of_keyframe(p) && !p.flags.marker());
-        if in_keyframe {
+        let mut waits = if in_keyframe {
             Waits {
                 first_us: self.nack.measured_reorder_wait_us() * 3 / 4,
                 retry_margin_us: jitter,
@@ -37,7 +37,25 @@ impl JitterBuffer {
                 first_us: self.nack.reorder_wait_us(),
                 retry_margin_us: jitter.saturating_mul(2),
             }
+        };
+        if self.whole_frames_missing(prev, next) {
+            waits.first_us = waits.first_us.min(self.nack.frame_reorder_wait_us());
         }
+        waits
+    }
+
+    /// Whether a gap is of whole video frames: the packet before it (held,
+    /// or else the last released) ends a frame, and `next` starts a later
+    /// one.
+    fn whole_frames_missing(&self, prev: Option<&Slot>, next: Option<&Slot>) -> bool {
+        let Some(next) = next else { return false };
+        let before = match prev {
+            Some(p) => Some((p.ts, p.flags.marker())),
+            None => self.last_out.map(|l| (l.ts, l.marker)),
+        };
+        self.frames.is_some()
+            && next.flags.starts_frame() == Some(true)
+            && before.is_some_and(|(ts, ends_frame)| ends_frame && next.ts > ts)
     }
 
     /// Until when a retransmission of a gap is useful, given the next held

@@ -229,3 +229,64 @@ fn a_packet_awaits_retransmission_once_requested_and_until_it_arrives() {
         .unwrap();
     assert!(!jb.awaits_retransmission(65534));
 }
+
+fn vp8(seq: u16, ts: u32, marker: bool, start: bool, key: bool) -> Bytes {
+    // Descriptor: S bit on a frame's first packet; VP8 header P bit = !key.
+    let payload = [if start { 0x10 } else { 0x00 }, u8::from(!key), 0xaa];
+    rtp(seq, ts, marker, &payload)
+}
+
+/// A path that scrambles each frame's packets by up to 40 ms, while frames
+/// (a frame time apart) trail each other by 8 ms at most: a lost whole
+/// frame is asked for soon after the next frame comes, not after the 40 ms
+/// that packets of one frame need; a packet lost inside a frame still
+/// waits that long.
+#[test]
+fn a_whole_lost_frame_is_requested_after_the_frames_reordering() {
+    let mut jb = JitterBuffer::new(JitterConfig::video(codec::Codec::Vp8));
+    jb.set_rtt(40_000);
+    let frame_at = |i: u64| i * 33_333 + 20_000;
+    for i in 0..200u64 {
+        let (seq, ts, at) = ((3 * i) as u16, (i * 3000) as u32, frame_at(i));
+        // Even frames: the middle packet 40 ms late. Odd: the first 8 ms.
+        let order: [(u16, u64); 3] = if i % 2 == 0 {
+            [(0, 0), (2, 1_000), (1, 40_000)]
+        } else {
+            [(1, 0), (2, 1_000), (0, 8_000)]
+        };
+        for (k, late) in order {
+            let now = at + late;
+            jb.push(vp8(seq + k, ts, k == 2, k == 0, i == 0), now)
+                .unwrap();
+            while jb.pop(now).is_some() {}
+        }
+    }
+    let general = jb.reorder_wait_us();
+    assert!(general >= 35_000, "within frames: {general} us");
+    // Frame 200 lost whole; frame 201 comes in order.
+    let noticed = frame_at(201);
+    for k in 0..3u16 {
+        jb.push(
+            vp8(603 + k, 201 * 3000, k == 2, k == 0, false),
+            noticed + u64::from(k),
+        )
+        .unwrap();
+    }
+    let mut out = [0i64; 16];
+    let n = jb.poll_nacks(noticed + 15_000, &mut out);
+    assert_eq!(&out[..n], &[600, 601, 602], "the whole frame, at once");
+    // Frame 202 loses its middle packet: a gap inside a frame waits.
+    let noticed = frame_at(202);
+    jb.push(vp8(606, 202 * 3000, false, true, false), noticed)
+        .unwrap();
+    jb.push(vp8(608, 202 * 3000, true, false, false), noticed + 1_000)
+        .unwrap();
+    let n = jb.poll_nacks(noticed + 15_000, &mut out);
+    assert!(!out[..n].contains(&607), "asked too soon: {:?}", &out[..n]);
+    let n = jb.poll_nacks(noticed + 1_000 + general + 1_000, &mut out);
+    assert!(
+        out[..n].contains(&607),
+        "asked after the wait: {:?}",
+        &out[..n]
+    );
+}
