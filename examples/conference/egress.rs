@@ -94,6 +94,8 @@ pub struct Egress {
     /// budget's probe margin), and the interval now.
     upgrade_probe_rate: u64,
     upgrade_interval_us: u64,
+    /// `--oracle`: the most the estimate may be.
+    estimate_cap: Option<u64>,
 }
 
 impl Egress {
@@ -124,6 +126,7 @@ impl Egress {
             last_upgrade_probe: None,
             upgrade_probe_rate: 0,
             upgrade_interval_us: UPGRADE_PROBE_INTERVAL_US,
+            estimate_cap: None,
         }
     }
 
@@ -175,7 +178,7 @@ impl Egress {
     /// The allocator's next upgrade needs `video_wanted_bps` of video: ask
     /// the estimator for a probe that would confirm it (not too often).
     pub fn want_upgrade(&mut self, now: u64, video_wanted_bps: u64) {
-        let target = self.bwe.target_bps();
+        let target = self.target_bps();
         let rate = self.budget.probe_bps(now, video_wanted_bps, target);
         if rate * 10 < self.upgrade_probe_rate * 9 {
             // Wanting less than the last probe failed to confirm: a new
@@ -197,9 +200,20 @@ impl Egress {
         }
     }
 
+    /// The estimate (under the `--oracle` cap, if any).
+    pub fn target_bps(&self) -> u64 {
+        let target = self.bwe.target_bps();
+        self.estimate_cap.map_or(target, |cap| target.min(cap))
+    }
+
+    /// Caps the estimate (`--oracle`); whether the cap changed.
+    pub fn set_estimate_cap(&mut self, cap: u64) -> bool {
+        self.estimate_cap.replace(cap) != Some(cap)
+    }
+
     /// The video share of the estimate now.
     pub fn video_bps(&self, now: u64) -> u64 {
-        self.budget.video_bps(now, self.bwe.target_bps())
+        self.budget.video_bps(now, self.target_bps())
     }
 
     /// Sends what the pacer lets go at `now` on `leg`. `rtx_padding(turn,
@@ -217,7 +231,7 @@ impl Egress {
                     .start_probe(now, r.id, r.rate_bps, bytes, packets, r.duration_us);
             }
         }
-        self.pacer.set_target_bitrate(self.bwe.target_bps());
+        self.pacer.set_target_bitrate(self.target_bps());
         loop {
             match self.pacer.poll(now) {
                 PacerOutput::Send(p) => {

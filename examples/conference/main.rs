@@ -8,8 +8,13 @@
 //!
 //! ```text
 //! cargo run --release --example conference -- [--preset default|large]
-//!     [--seed N] [--seconds S] [--out DIR] [--trace SUBSCRIBER]
+//!     [--seed N] [--seconds S] [--out DIR] [--trace SUBSCRIBER] [--oracle F]
 //! ```
+//! `--oracle F` is a diagnostic: each subscriber's estimate is capped at
+//! F times its link's true capacity, at once when the capacity falls (a
+//! perfect estimator's answer), so that what the estimator costs can be told
+//! from what the rest costs. It uses the links' secrets, which the example
+//! otherwise never does; the report says so.
 //! `--trace i` prints subscriber `i`'s timeline (every 100 ms: capacity,
 //! estimate, allocation, demand, received rate, layers, jitter-buffer
 //! target) to stderr, to follow the congestion control.
@@ -40,10 +45,11 @@ struct Args {
     seed: u64,
     out: PathBuf,
     trace: Option<usize>,
+    oracle: Option<f64>,
 }
 
 const USAGE: &str =
-    "usage: conference [--preset default|large] [--seed N] [--seconds S] [--out DIR] [--trace SUBSCRIBER]";
+    "usage: conference [--preset default|large] [--seed N] [--seconds S] [--out DIR] [--trace SUBSCRIBER] [--oracle F]";
 
 fn parse_args() -> Result<Args, String> {
     let mut preset = Preset::default_preset();
@@ -51,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
     let mut seconds = None;
     let mut out = PathBuf::from("target/conference");
     let mut trace = None;
+    let mut oracle = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -72,6 +79,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--out" => out = PathBuf::from(value()?),
             "--trace" => trace = Some(value()?.parse().map_err(|e| format!("--trace: {e}"))?),
+            "--oracle" => {
+                let f: f64 = value()?.parse().map_err(|e| format!("--oracle: {e}"))?;
+                if !(f > 0.0 && f <= 2.0) {
+                    return Err("--oracle must be in (0, 2]".into());
+                }
+                oracle = Some(f);
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -88,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
         seed,
         out,
         trace,
+        oracle,
     })
 }
 
@@ -144,6 +159,7 @@ fn main() -> ExitCode {
         }
     };
     let mut meeting = Meeting::new(args.preset, args.seed);
+    meeting.oracle = args.oracle;
     meeting.run(progress_bar());
     report::print(&meeting);
     ccreport::print(&meeting);

@@ -99,6 +99,8 @@ pub struct Meeting {
     pub wall: Duration,
     pub expected_ticks: u64,
     pub dips: Vec<DipReaction>,
+    /// `--oracle`: estimates capped at this share of the true capacity.
+    pub oracle: Option<f64>,
     last_capacity: Vec<u64>,
     last_media_bytes: Vec<u64>,
 }
@@ -206,6 +208,7 @@ impl Meeting {
         let n = preset.subscribers.len();
         Self {
             dips: Vec::new(),
+            oracle: None,
             last_capacity: vec![0; n],
             last_media_bytes: vec![0; n],
             expected_ticks: 0,
@@ -366,7 +369,10 @@ impl Meeting {
                     congested_us: None,
                 });
             }
-            let estimate = self.sfu.subscribers[i].egress.bwe.target_bps();
+            if let Some(f) = self.oracle {
+                self.sfu.cap_estimate(i, now, (capacity as f64 * f) as u64);
+            }
+            let estimate = self.sfu.subscribers[i].egress.target_bps();
             let queue = self.sfu.to_subscribers[i].link().queue_delay_us(now);
             for d in self.dips.iter_mut().filter(|d| d.subscriber == i) {
                 if d.after_us.is_none() && d.congested_us.is_none() && queue >= CONGESTED_QUEUE_US {
@@ -405,7 +411,7 @@ impl Meeting {
             .enumerate()
             .map(|(i, (sub, state))| SubSample {
                 capacity_bps: sub.profile.capacity_at(now, duration),
-                estimate_bps: state.egress.bwe.target_bps(),
+                estimate_bps: state.egress.target_bps(),
                 allocated_bps: state.allocated_bps,
                 demand_bps: state.demand_bps + state.egress.budget.config().audio_reserve_bps,
                 received_bps: {

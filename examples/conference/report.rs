@@ -88,6 +88,12 @@ pub fn print(m: &Meeting) {
         m.wall.as_secs_f64(),
         p.step_us as f64 / 1000.0
     );
+    if let Some(f) = m.oracle {
+        println!(
+            "DIAGNOSTIC --oracle {f}: every subscriber's estimate is capped at {:.0} % of its link's true capacity; the congestion-control figures are not rtmedia's estimator's",
+            f * 100.0
+        );
+    }
     let sizes: Vec<String> = p
         .layers
         .iter()

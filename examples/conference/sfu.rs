@@ -412,15 +412,7 @@ impl Sfu {
             let video = state.egress.budget.video_bps(now, bps);
             state.allocator.on_probe_result(video);
         }
-        // A drop of a third or more since the last allocation: re-allocate
-        // now, not at the next period.
-        let target = state.egress.bwe.target_bps();
-        if target * 3 < state.estimate_bps * 2 {
-            state.fast_downgrades += 1;
-            let demands = self.demands(now, self.stage);
-            self.allocate_one(i, now, &demands);
-            self.drain_all(now);
-        }
+        self.downgrade_on_a_drop(i, now);
         // The path's round trip (queue included) for the tracks' NACK
         // answers: a packet sent again less than this ago is on its way.
         let rtt = self.subscribers[i].egress.bwe.rtt_us().unwrap_or(0);
@@ -429,6 +421,25 @@ impl Sfu {
             if self.tracks[j].track.push_subscriber_rtcp(packet) > 0 {
                 self.drain(j, now);
             }
+        }
+    }
+
+    /// A drop of a third or more since the last allocation: re-allocate
+    /// now, not at the next period.
+    fn downgrade_on_a_drop(&mut self, i: usize, now: u64) {
+        let state = &mut self.subscribers[i];
+        if state.egress.target_bps() * 3 < state.estimate_bps * 2 {
+            state.fast_downgrades += 1;
+            let demands = self.demands(now, self.stage);
+            self.allocate_one(i, now, &demands);
+            self.drain_all(now);
+        }
+    }
+
+    /// `--oracle`: subscriber `i`'s estimate is at most `cap`.
+    pub fn cap_estimate(&mut self, i: usize, now: u64, cap: u64) {
+        if self.subscribers[i].egress.set_estimate_cap(cap) {
+            self.downgrade_on_a_drop(i, now);
         }
     }
 
@@ -470,7 +481,7 @@ impl Sfu {
     /// next upgrade needs more than is confirmed.
     fn allocate_one(&mut self, i: usize, now: u64, demands: &[TrackDemand]) {
         let state = &mut self.subscribers[i];
-        state.estimate_bps = state.egress.bwe.target_bps();
+        state.estimate_bps = state.egress.target_bps();
         state.video_bps = state.egress.video_bps(now);
         state.demand_bps = demands.iter().map(|d| d.bitrates.get(d.max_layer)).sum();
         let allocations = state.allocator.allocate(state.video_bps, demands, now);
