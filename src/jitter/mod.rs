@@ -301,7 +301,9 @@ impl JitterBuffer {
     /// measured (20 packets came reordered; video: or 128 packets came),
     /// the configured `reorder_wait_us` or the delay jitter if longer; then
     /// a high quantile of how late reordered packets came (video: at least
-    /// three times the RFC 3550 jitter, at most the delay jitter).
+    /// three times the RFC 3550 jitter, at most the delay jitter). Video
+    /// gaps of whole frames wait the shorter reordering of frames' first
+    /// packets, once 20 of them have come reordered.
     pub fn reorder_wait_us(&self) -> u64 {
         self.nack.reorder_wait_us()
     }
