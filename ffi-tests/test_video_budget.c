@@ -517,6 +517,47 @@ static void test_allocator_probe_mode(void) {
     }
 }
 
+/* An upgrade to s1 is decided and the estimate collapses before s1's
+ * keyframe came: told that s0 is still forwarded, the allocator counts
+ * staying on s1 as a switch whose 12 KB keyframe takes 384 ms at
+ * 250 kbit/s, and keeps s0. */
+static void test_allocator_forwarded_layer(void) {
+    rtm_allocator_config cfg;
+    rtm_allocator_t *al = NULL;
+    rtm_track_demand t = track();
+    rtm_allocation out;
+    rtm_layer s0 = {0, 2}, s1 = {1, 2}, bad = {3, 0};
+
+    t.max_layer.spatial = 1;
+    t.keyframe_bytes[0] = 4000;
+    t.keyframe_bytes[1] = 12000;
+    t.keyframe_bytes[2] = 40000;
+    rtm_allocator_config_init(&cfg, sizeof cfg);
+    CHECK_STATUS(rtm_allocator_new(&cfg, 1, &al), RTM_OK);
+    CHECK_STATUS(rtm_allocator_allocate(al, 400000, &t, 1, 0, SIZED(out), 1), RTM_OK);
+    CHECK(layer_is(&out, 0, 2));
+    CHECK_STATUS(rtm_allocator_set_forwarded_layer(al, 0, &s0), RTM_OK);
+    CHECK_STATUS(rtm_allocator_allocate(al, 1200000, &t, 1, 100000, SIZED(out), 1), RTM_OK);
+    CHECK(layer_is(&out, 1, 2));
+    CHECK_STATUS(rtm_allocator_set_forwarded_layer(al, 0, &s0), RTM_OK);
+    CHECK_STATUS(rtm_allocator_allocate(al, 250000, &t, 1, 200000, SIZED(out), 1), RTM_OK);
+    CHECK(layer_is(&out, 0, 2));
+    rtm_allocator_free(al);
+    /* Once s1 is forwarded, staying on it costs nothing. */
+    CHECK_STATUS(rtm_allocator_new(&cfg, 1, &al), RTM_OK);
+    CHECK_STATUS(rtm_allocator_allocate(al, 1200000, &t, 1, 0, SIZED(out), 1), RTM_OK);
+    CHECK(layer_is(&out, 1, 2));
+    CHECK_STATUS(rtm_allocator_set_forwarded_layer(al, 0, &s1), RTM_OK);
+    CHECK_STATUS(rtm_allocator_allocate(al, 250000, &t, 1, 100000, SIZED(out), 1), RTM_OK);
+    CHECK(layer_is(&out, 1, 0));
+    /* NULL: nothing forwarded. Errors change nothing. */
+    CHECK_STATUS(rtm_allocator_set_forwarded_layer(al, 0, NULL), RTM_OK);
+    CHECK_STATUS(rtm_allocator_set_forwarded_layer(NULL, 0, &s0), RTM_ERR_NULL_POINTER);
+    CHECK_STATUS(rtm_allocator_set_forwarded_layer(al, 1, &s0), RTM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rtm_allocator_set_forwarded_layer(al, 0, &bad), RTM_ERR_INVALID_ARGUMENT);
+    rtm_allocator_free(al);
+}
+
 /* ---- Together: budget -> probe request -> result -> allocator -------------- */
 
 static void test_chain(void) {
@@ -593,6 +634,7 @@ int main(void) {
     test_budget_rates();
     test_last_probe_result();
     test_allocator_probe_mode();
+    test_allocator_forwarded_layer();
     test_chain();
     return check_report("test_video_budget");
 }

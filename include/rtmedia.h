@@ -3910,6 +3910,23 @@ rtm_status rtm_allocator_allocate(rtm_allocator_t *alloc,
                                   size_t out_cap);
 
 /**
+ * The layer track `track` (its index in `rtm_allocator_allocate`'s
+ * array) is forwarded at now, from `rtm_forwarder_current_layer`; NULL:
+ * nothing is (a paused track). Call before each `rtm_allocator_allocate`.
+ * The keyframe limit (`max_keyframe_transfer_us`) then counts a switch
+ * away from it as a keyframe, even to the layer the last allocation
+ * chose: a switch still waiting for its keyframe has not happened, and a
+ * drop of the estimate meanwhile must not keep it as the layer "already
+ * there". Without this call the last allocation stands for the forwarded
+ * layer. RTM_ERR_NULL_POINTER for `alloc`; RTM_ERR_INVALID_ARGUMENT for
+ * `track` at or above `max_tracks` or a layer out of range (nothing
+ * changes). Allocates nothing; `layer` is read during the call only.
+ */
+rtm_status rtm_allocator_set_forwarded_layer(rtm_allocator_t *alloc,
+                                             size_t track,
+                                             const struct rtm_layer *forwarded);
+
+/**
  * A probe got `bps` through the subscriber's path (`*bps` of
  * `rtm_bwe_last_probe_result`, given once per new result): with
  * `probe_confirmed_upgrades`, after a bandwidth downgrade, allocations may

@@ -480,6 +480,12 @@ impl Sfu {
     /// retransmissions) between the tracks, and asks for a probe when the
     /// next upgrade needs more than is confirmed.
     fn allocate_one(&mut self, i: usize, now: u64, demands: &[TrackDemand]) {
+        // What the subscriber receives now: a switch still waiting for its
+        // keyframe has not happened, and the keyframe limit must know.
+        for j in 0..self.tracks.len() {
+            let layer = self.forwarder(i, j).current_layer();
+            self.subscribers[i].allocator.set_forwarded_layer(j, layer);
+        }
         let state = &mut self.subscribers[i];
         state.estimate_bps = state.egress.target_bps();
         state.video_bps = state.egress.video_bps(now);

@@ -272,6 +272,38 @@ pub unsafe extern "C" fn rtm_allocator_allocate(
     })
 }
 
+/// The layer track `track` (its index in `rtm_allocator_allocate`'s
+/// array) is forwarded at now, from `rtm_forwarder_current_layer`; NULL:
+/// nothing is (a paused track). Call before each `rtm_allocator_allocate`.
+/// The keyframe limit (`max_keyframe_transfer_us`) then counts a switch
+/// away from it as a keyframe, even to the layer the last allocation
+/// chose: a switch still waiting for its keyframe has not happened, and a
+/// drop of the estimate meanwhile must not keep it as the layer "already
+/// there". Without this call the last allocation stands for the forwarded
+/// layer. RTM_ERR_NULL_POINTER for `alloc`; RTM_ERR_INVALID_ARGUMENT for
+/// `track` at or above `max_tracks` or a layer out of range (nothing
+/// changes). Allocates nothing; `layer` is read during the call only.
+#[no_mangle]
+pub unsafe extern "C" fn rtm_allocator_set_forwarded_layer(
+    alloc: *mut rtm_allocator_t,
+    track: usize,
+    forwarded: *const rtm_layer,
+) -> rtm_status {
+    handle::with(alloc, |h| {
+        if track >= h.max_tracks {
+            return Err(rtm_status::RTM_ERR_INVALID_ARGUMENT);
+        }
+        let forwarded = if forwarded.is_null() {
+            None
+        } else {
+            let l = &*forwarded;
+            Some(layer(l.spatial, l.temporal)?)
+        };
+        h.alloc.set_forwarded_layer(track, forwarded);
+        Ok(())
+    })
+}
+
 /// A probe got `bps` through the subscriber's path (`*bps` of
 /// `rtm_bwe_last_probe_result`, given once per new result): with
 /// `probe_confirmed_upgrades`, after a bandwidth downgrade, allocations may

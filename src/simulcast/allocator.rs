@@ -157,6 +157,10 @@ pub struct Allocator {
     confirmed_raised: bool,
     /// Total bitrate the next upgrade step needs, after the last allocation.
     wanted: Option<u64>,
+    /// What each track's subscriber receives now, when the host says (see
+    /// [`Allocator::set_forwarded_layer`]); `None`: the last allocation
+    /// stands for it.
+    forwarded: Vec<Option<Option<Layer>>>,
 }
 
 /// The parts of a demand that call for a new allocation when they change:
@@ -192,7 +196,31 @@ impl Allocator {
             confirmed: None,
             confirmed_raised: false,
             wanted: None,
+            forwarded: vec![None; max_tracks],
         }
+    }
+
+    /// The layer track `track`'s subscriber receives now (the forwarder's
+    /// current layer; `None`: nothing, a paused track), before the next
+    /// `allocate`. The keyframe limit then counts a switch away from it as
+    /// a keyframe, even to the layer the last allocation chose: a switch
+    /// still waiting for its keyframe has not happened yet. Without it, a
+    /// drop right after an upgrade kept the upgrade's layer as the one
+    /// "already there", and its 12.7 kB keyframe crossed a 400 kbit/s link
+    /// (the conference, seed 1: a 350 ms freeze). Indexes beyond
+    /// `max_tracks` are ignored. Allocates nothing.
+    pub fn set_forwarded_layer(&mut self, track: usize, layer: Option<Layer>) {
+        if let Some(f) = self.forwarded.get_mut(track) {
+            *f = Some(layer);
+        }
+    }
+
+    /// The spatial layer track `i` receives now: what the host said, or
+    /// else the last allocation's.
+    fn current_spatial(&self, i: usize) -> Option<u8> {
+        self.forwarded[i]
+            .unwrap_or(self.allocations[i].layer)
+            .map(|l| l.spatial)
     }
 
     /// A probe got `bps` through the subscriber's path (what
@@ -310,10 +338,11 @@ impl Allocator {
         self.allocations[..tracks.len()]
             .iter()
             .zip(tracks)
-            .filter(|(_, t)| !t.muted)
-            .filter_map(|(a, t)| {
+            .enumerate()
+            .filter(|(_, (_, t))| !t.muted)
+            .filter_map(|(i, (a, t))| {
                 let have = a.layer.map_or(0, |l| t.bitrates.get(l));
-                let current = a.layer.map(|l| l.spatial);
+                let current = self.current_spatial(i);
                 alive_layers(&t.bitrates, t.max_layer)
                     .filter(|&l| a.layer.is_none_or(|c| l > c))
                     .find(|&l| t.bitrates.get(l) > have)
@@ -419,7 +448,7 @@ impl Allocator {
                 continue;
             };
             let max = cap(i, &self.allocations);
-            let current = self.allocations[i].layer.map(|l| l.spatial);
+            let current = self.current_spatial(i);
             let limit = self.config.max_keyframe_transfer_us;
             let lowest = have.spatial;
             // The rate this track's keyframe crosses the link at: what the

@@ -325,3 +325,46 @@ fn wanted_covers_the_next_keyframe_too() {
     );
     assert_eq!(a.wanted_bps(), Some(2_133_333));
 }
+
+/// An upgrade to s1 is decided, and the estimate collapses before s1's
+/// keyframe has come: the subscriber still receives s0, so staying on s1
+/// is a switch whose 12 kB keyframe takes 384 ms at 250 kbit/s. Told what
+/// is forwarded, the allocator keeps s0; without, the last allocation
+/// stands for it and s1 stays.
+#[test]
+fn a_pending_upgrade_is_a_switch_for_the_keyframe_limit() {
+    let mut t = [track(1)];
+    t[0].max_layer = Layer::new(1, 2);
+    t[0].keyframe_bytes = [4_000, 12_000, 40_000];
+    let mut a = Allocator::new(AllocatorConfig::default(), 1);
+    assert_eq!(a.allocate(400_000, &t, 0)[0].layer, Some(Layer::new(0, 2)));
+    a.set_forwarded_layer(0, Some(Layer::new(0, 2)));
+    assert_eq!(
+        a.allocate(1_200_000, &t, 100_000)[0].layer,
+        Some(Layer::new(1, 2))
+    );
+    // The forwarder still waits for s1's keyframe.
+    a.set_forwarded_layer(0, Some(Layer::new(0, 2)));
+    assert_eq!(
+        a.allocate(250_000, &t, 200_000)[0].layer,
+        Some(Layer::new(0, 2))
+    );
+    // Once s1 is forwarded, staying costs nothing.
+    let mut b = Allocator::new(AllocatorConfig::default(), 1);
+    b.allocate(1_200_000, &t, 0);
+    b.set_forwarded_layer(0, Some(Layer::new(1, 2)));
+    assert_eq!(
+        b.allocate(250_000, &t, 100_000)[0].layer,
+        Some(Layer::new(1, 0))
+    );
+    // Not told: the last allocation counts as forwarded (as before).
+    let mut c = Allocator::new(AllocatorConfig::default(), 1);
+    c.allocate(400_000, &t, 0);
+    c.allocate(1_200_000, &t, 100_000);
+    assert_eq!(
+        c.allocate(250_000, &t, 200_000)[0].layer,
+        Some(Layer::new(1, 0))
+    );
+    // An index beyond the allocator's tracks is ignored.
+    c.set_forwarded_layer(5, None);
+}
