@@ -338,11 +338,12 @@ impl Allocator {
         self.allocations[..tracks.len()]
             .iter()
             .zip(tracks)
-            .enumerate()
-            .filter(|(_, (_, t))| !t.muted)
-            .filter_map(|(i, (a, t))| {
+            .filter(|(_, t)| !t.muted)
+            .filter_map(|(a, t)| {
                 let have = a.layer.map_or(0, |l| t.bitrates.get(l));
-                let current = self.current_spatial(i);
+                // From the allocation, not the forwarded layer: a switch
+                // decided has its keyframe asked for already.
+                let current = a.layer.map(|l| l.spatial);
                 alive_layers(&t.bitrates, t.max_layer)
                     .filter(|&l| a.layer.is_none_or(|c| l > c))
                     .find(|&l| t.bitrates.get(l) > have)

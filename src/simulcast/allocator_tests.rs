@@ -343,6 +343,7 @@ fn a_pending_upgrade_is_a_switch_for_the_keyframe_limit() {
         a.allocate(1_200_000, &t, 100_000)[0].layer,
         Some(Layer::new(1, 2))
     );
+    let wanted_when_told = a.wanted_bps();
     // The forwarder still waits for s1's keyframe.
     a.set_forwarded_layer(0, Some(Layer::new(0, 2)));
     assert_eq!(
@@ -361,6 +362,10 @@ fn a_pending_upgrade_is_a_switch_for_the_keyframe_limit() {
     let mut c = Allocator::new(AllocatorConfig::default(), 1);
     c.allocate(400_000, &t, 0);
     c.allocate(1_200_000, &t, 100_000);
+    // What to probe for follows the allocation either way: the decided
+    // switch's keyframe is asked for already (counting it again asked for
+    // probes a collapsed link could not carry).
+    assert_eq!(c.wanted_bps(), wanted_when_told);
     assert_eq!(
         c.allocate(250_000, &t, 200_000)[0].layer,
         Some(Layer::new(1, 0))

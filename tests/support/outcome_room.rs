@@ -347,6 +347,7 @@ impl Room {
                     Some(cc) => cc.budget.video_bps(now, cc.bwe.target_bps()),
                     None => capacity * 7 / 10,
                 };
+                sub.alloc.set_forwarded_layer(0, sub.fwd.current_layer());
                 let target = sub.alloc.allocate(estimate, &[demand], now)[0].layer;
                 if let (Some(cc), Some(wanted)) = (&mut sub.cc, sub.alloc.wanted_bps()) {
                     if cc
