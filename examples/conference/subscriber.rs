@@ -32,6 +32,9 @@ pub const FREEZE_MARGIN_US: u64 = 200_000;
 const NOMINAL_WINDOW: usize = 8;
 /// NACK lists are built this often (as browsers do, every 20 ms or so).
 const NACK_INTERVAL_US: u64 = 20_000;
+/// Round trip assumed until a retransmission has been timed (libwebrtc's
+/// NACK module assumes 100 ms too).
+const INITIAL_RTT_US: u64 = 100_000;
 const ARRIVAL_RING: usize = 4096;
 /// The publishers' VP8 payload type (`SimulcastConfig`'s default), which
 /// the SFU forwards unchanged: what an RTX packet restores to.
@@ -60,6 +63,10 @@ pub struct VideoTrack {
     decoder: Vp8Decoder,
     /// (sequence number, arrival) by sequence number, for frame delays.
     arrivals: Vec<(u16, u64)>,
+    /// Per sequence number (mod the ring): when it was first NACKed and
+    /// how many times, for round-trip samples (Karn: only a packet asked
+    /// for once is a sample).
+    nacked: Vec<(u16, u64, u8)>,
     pub frames_decoded: u64,
     pub keyframes_decoded: u64,
     pub decode_errors: u64,
@@ -99,6 +106,11 @@ pub struct Subscriber {
     next_nack_us: u64,
     pub audio_packets: u64,
     pub nacks_sent: u64,
+    /// Smoothed round trip from this subscriber's NACKs to their
+    /// retransmissions (none yet: [`INITIAL_RTT_US`]), as a browser
+    /// measures its path's, and whether the tracks still need it.
+    rtt_us: Option<u64>,
+    rtt_changed: bool,
     pub plis_sent: u64,
 }
 
@@ -114,7 +126,7 @@ impl Subscriber {
         widths: Vec<u32>,
         fps: u32,
     ) -> Self {
-        let rtt = 2 * profile.link.base_delay_us + 10_000;
+        let rtt = INITIAL_RTT_US;
         let tracks = ssrcs
             .iter()
             .enumerate()
@@ -138,6 +150,7 @@ impl Subscriber {
                     jitter,
                     decoder: Vp8Decoder::new().expect("libvpx decoder"),
                     arrivals: vec![(0, 0); ARRIVAL_RING],
+                    nacked: vec![(0, 0, 0); ARRIVAL_RING],
                     frames_decoded: 0,
                     keyframes_decoded: 0,
                     decode_errors: 0,
@@ -173,6 +186,8 @@ impl Subscriber {
             next_nack_us: 0,
             audio_packets: 0,
             nacks_sent: 0,
+            rtt_us: None,
+            rtt_changed: false,
             plis_sent: 0,
         }
     }
@@ -220,6 +235,13 @@ impl Subscriber {
                 self.media_bytes += len;
             }
             self.rtx_packets += 1;
+            let asked = &mut track.nacked[usize::from(osn) % ARRIVAL_RING];
+            if asked.0 == osn && asked.2 == 1 {
+                let sample = now.saturating_sub(asked.1);
+                self.rtt_us = Some(self.rtt_us.map_or(sample, |r| (r * 7 + sample) / 8));
+                asked.2 = 0;
+                self.rtt_changed = true;
+            }
         }
         let _ = track.jitter.push(packet, now);
     }
@@ -234,6 +256,12 @@ impl Subscriber {
     /// Releases and decodes what is due, and sends transport-cc feedback,
     /// NACKs and PLIs.
     pub fn tick(&mut self, now: u64) {
+        if core::mem::take(&mut self.rtt_changed) {
+            let rtt = self.rtt_us.unwrap_or(INITIAL_RTT_US);
+            for track in &mut self.tracks {
+                track.jitter.set_rtt(rtt);
+            }
+        }
         while let Ok(Some(n)) = self.recorder.poll_feedback(now, &mut self.feedback) {
             self.up.send_rtcp(now, &self.feedback[..n]);
         }
@@ -260,6 +288,14 @@ impl Subscriber {
             let n = track.jitter.nack_list(now, &mut lost);
             if n == 0 {
                 continue;
+            }
+            for &seq in &lost[..n] {
+                let asked = &mut track.nacked[usize::from(seq) % ARRIVAL_RING];
+                if asked.0 == seq && asked.2 > 0 {
+                    asked.2 = asked.2.saturating_add(1);
+                } else {
+                    *asked = (seq, now, 1);
+                }
             }
             let nack = NackBuilder {
                 sender_ssrc: self.ssrc,
