@@ -12,10 +12,16 @@
 //! on the link's capacity × 0.7, and on rtmedia's own estimate (transport-cc
 //! feedback, a pacer, probe-confirmed upgrades), where the 3 → 0.7 Mbit/s
 //! collapse's freezes are printed (issue 17 wants ≤ 200 ms), not asserted:
-//! none around its downgrade (the top layer keeps flowing at temporal layer
-//! 0 until layer 1's keyframe), 262 ms anywhere (at the collapse itself: a
-//! retransmission behind the queue the old rate built before the estimate
-//! fell); the climbing subscriber's longest is 217 ms. On capacity × 0.7
+//! 371 ms at the collapse itself (the slower bottleneck turns the SFU's
+//! 2 ms of reordering into 44 ms, past the receiver's 37 ms reorder wait:
+//! packets still on their way are asked for again, and the answers queue
+//! with the rest); the climbing subscriber's longest is 762 ms, at its
+//! 3 M → 250 k collapse (13 packets dropped by the link's queue). Over seed
+//! offsets 0..11 the medians are 371 and 637 ms (275 and 694 before the
+//! pacer kept sequence order, with the longer wait); the steady subscriber,
+//! which loses nothing, gets 0–11 retransmissions (13–57 while the pacer
+//! sent keyframes in the order the publisher's uplink shuffled them, and
+//! the receivers' reorder wait grew to 91 ms). On capacity × 0.7
 //! (no pacer, a fixed 490 kbit/s on 700) the dropping subscriber stays on
 //! the top layer's base and freezes 2.5 s at 8 s: an unpaced keyframe
 //! reaches it reordered by 110 ms (the SFU forwards in the order the

@@ -329,9 +329,10 @@ impl rtm_pacer {
 /// pacer is done with it (after the poll that sent it, at the next call on
 /// this pacer; when it expires or is superseded; at `rtm_pacer_free`; or
 /// before this call returns an error), on the thread making that call.
-/// `release` may be NULL (the buffer outlives the pacer). `keyframe_start`:
-/// a video packet that starts a keyframe; the SSRC's queued video is
-/// dropped first. RTM_ERR_NULL_POINTER (`pacer`, or `data` with `len` >
+/// `release` may be NULL (the buffer outlives the pacer). A video RTP
+/// packet is queued in sequence-number order among its SSRC's video.
+/// `keyframe_start`: a video packet that starts a keyframe; the SSRC's
+/// queued video numbered before it is dropped first. RTM_ERR_NULL_POINTER (`pacer`, or `data` with `len` >
 /// 0); RTM_ERR_INVALID_ARGUMENT (unknown `class`, an impossible `len`);
 /// RTM_ERR_TOO_LARGE (`len` > `max_packet_bytes`); RTM_ERR_QUEUE_FULL
 /// (`capacity_packets` queued); RTM_ERR_FULL (`max_streams` SSRCs known).
