@@ -88,6 +88,11 @@ pub fn print(m: &Meeting) {
         m.wall.as_secs_f64(),
         p.step_us as f64 / 1000.0
     );
+    if p.uplink_reordering {
+        println!(
+            "publishers' uplinks reorder the packets they send together (--uplink-reordering)"
+        );
+    }
     if let Some(f) = m.oracle {
         println!(
             "DIAGNOSTIC --oracle {f}: every subscriber's estimate is capped at {:.0} % of its link's true capacity; the congestion-control figures are not rtmedia's estimator's",
@@ -343,7 +348,9 @@ pub fn goals(m: &Meeting) -> Vec<Goal> {
         .iter()
         .flat_map(|s| s.subs.iter().map(|x| &x.check));
     let (mut gaps, mut cuts, mut disorder, mut regress, mut packets) = (0, 0, 0, 0, 0);
+    let mut reordered = 0;
     for c in checks.clone() {
+        reordered += c.reordered;
         gaps += c.unexplained_gaps;
         cuts += c.cut_gaps;
         disorder += c.out_of_order;
@@ -353,7 +360,7 @@ pub fn goals(m: &Meeting) -> Vec<Goal> {
     goals.push(Goal {
         name: "SFU output: sequence numbers gapless, timestamps increasing per frame".into(),
         measured: format!(
-            "{packets} packets: {gaps} missing, {disorder} out of order, {regress} timestamp regressions ({cuts} deliberate one-number gaps at cut frames)"
+            "{packets} packets: {gaps} missing, {disorder} out of order, {regress} timestamp regressions ({cuts} numbers left out on purpose, of frames a switch cut short; {reordered} sent after a higher number, as the publisher's uplink reordered them)"
         ),
         pass: checks.into_iter().all(|c| c.passes()),
     });

@@ -141,6 +141,9 @@ pub struct Preset {
     /// Opus frames each publisher encodes before looping them (see
     /// `OpusConfig::distinct_frames`): saves the encoding in CI runs.
     pub opus_distinct_frames: Option<usize>,
+    /// Whether the publishers' uplinks reorder packets sent together
+    /// (`--uplink-reordering`), as real uplinks with jitter do.
+    pub uplink_reordering: bool,
     pub seconds: f64,
     /// Virtual-time step of the simulation loop.
     pub step_us: u64,
@@ -176,6 +179,7 @@ impl Preset {
                 NetProfile::wifi(),
             ],
             opus_distinct_frames: Some(250),
+            uplink_reordering: false,
             seconds: 12.0,
             step_us: 2_000,
         }
@@ -206,6 +210,7 @@ impl Preset {
             mtu: 1200,
             subscribers,
             opus_distinct_frames: None,
+            uplink_reordering: false,
             seconds: 60.0,
             step_us: 1_000,
         }
@@ -215,14 +220,17 @@ impl Preset {
         (self.seconds * 1e6) as u64
     }
 
-    /// The publisher→SFU link of publisher `i`: a little jitter, no loss and
-    /// no reordering, so that every gap at the SFU's output is the SFU's own
-    /// doing (the output goal checks exactly that).
+    /// The publisher→SFU link of publisher `i`: a little jitter, no loss,
+    /// so that every number the SFU's output never sends is the SFU's own
+    /// doing (the output goal checks exactly that). With
+    /// `uplink_reordering` the jitter reorders the packets a publisher sends
+    /// together (a keyframe's burst), as real uplinks do, and the goal lets
+    /// numbers come late.
     pub fn uplink(&self, i: usize) -> LinkConfig {
         LinkConfig {
             base_delay_us: 15_000 + 5_000 * i as u64,
             jitter: Jitter::Uniform { max_us: 5_000 },
-            allow_reordering: false,
+            allow_reordering: self.uplink_reordering,
             ..LinkConfig::default()
         }
     }

@@ -11,9 +11,10 @@
 //! join caused (none when the track's history holds the layer's keyframe).
 //!
 //! It also checks its own output before it reaches any network: every
-//! forwarder's sequence numbers must be gapless (except the one-number gap
-//! the forwarder leaves on purpose when a switch cuts a frame short) and its
-//! timestamps must increase from frame to frame.
+//! forwarder's sequence numbers must be gapless (numbers may come late, as
+//! the publishers' uplinks reorder; the numbers of a frame a switch cuts
+//! short are left out on purpose) and its timestamps must increase from
+//! frame to frame.
 
 use bytes::Bytes;
 use rtmedia::cc::recorder::{FeedbackRecorder, RecorderConfig};
@@ -52,49 +53,80 @@ const KEYFRAME_SECONDS: f64 = 0.35;
 const PROBE: u64 = u64::MAX;
 
 /// The output of a forwarder as it leaves the SFU.
+/// How far behind the highest number a skipped number may still come
+/// (the publishers' uplinks reorder by a few ms: a few packets).
+const REORDER_WINDOW: i64 = 512;
+
 #[derive(Debug, Default, Clone)]
 pub struct OutputCheck {
-    last_seq: Option<u16>,
-    last_ts: Option<u32>,
+    /// Highest sequence number sent, extended, and its timestamp.
+    highest: Option<(i64, u32)>,
+    /// Numbers skipped and not sent yet (ascending, extended): a reordered
+    /// publisher uplink delivers them late, and the forwarder keeps the order.
+    holes: std::collections::VecDeque<i64>,
     pub packets: u64,
     pub frames: u64,
-    /// Missing sequence numbers not explained by a cut frame.
+    /// Missing sequence numbers not explained by a cut frame (never sent
+    /// within [`REORDER_WINDOW`]).
     pub unexplained_gaps: u64,
-    /// One-number gaps left deliberately by a switch that cut a frame.
+    /// Numbers left out deliberately: of frames a switch cut short.
     pub cut_gaps: u64,
-    /// Packets numbered at or below one already sent.
+    /// Packets that filled a skipped number (the uplink reordered them).
+    pub reordered: u64,
+    /// Packets numbered as one already sent, or beyond the window.
     pub out_of_order: u64,
-    /// New frames whose timestamp is not after the previous frame's.
+    /// New frames (in sequence order) whose timestamp is not after the
+    /// previous frame's.
     pub timestamp_regressions: u64,
 }
 
 impl OutputCheck {
     fn on_packet(&mut self, seq: u16, ts: u32, cut: bool) {
         self.packets += 1;
-        if let Some(last) = self.last_seq {
-            match seq.wrapping_sub(last) as i16 {
-                1 => {}
-                2 if cut => self.cut_gaps += 1,
-                d if d > 1 => self.unexplained_gaps += (d - 1) as u64,
-                _ => self.out_of_order += 1,
+        let Some((high, high_ts)) = self.highest else {
+            self.highest = Some((i64::from(seq), ts));
+            self.frames += 1;
+            return;
+        };
+        let ext = high + i64::from(seq.wrapping_sub(high as u16) as i16);
+        let step = ext - high;
+        if step <= 0 {
+            match self.holes.iter().position(|&h| h == ext) {
+                Some(i) => {
+                    self.holes.remove(i);
+                    self.reordered += 1;
+                }
+                None => self.out_of_order += 1,
+            }
+        } else {
+            self.holes.extend(high + 1..ext);
+        }
+        if cut {
+            // The frame the switch cut short: its numbers not sent yet
+            // never will be (one, or more when the uplink had reordered it).
+            while self.holes.front().is_some_and(|&h| h < ext) {
+                self.holes.pop_front();
+                self.cut_gaps += 1;
             }
         }
-        if self
-            .last_seq
-            .is_none_or(|l| (seq.wrapping_sub(l) as i16) > 0)
-        {
-            self.last_seq = Some(seq);
+        if step <= 0 {
+            return;
         }
-        if self.last_ts != Some(ts) {
+        while self
+            .holes
+            .front()
+            .is_some_and(|&h| h < ext - REORDER_WINDOW)
+        {
+            self.holes.pop_front();
+            self.unexplained_gaps += 1;
+        }
+        if ts != high_ts {
             self.frames += 1;
-            if self
-                .last_ts
-                .is_some_and(|l| (ts.wrapping_sub(l) as i32) <= 0)
-            {
+            if (ts.wrapping_sub(high_ts) as i32) <= 0 {
                 self.timestamp_regressions += 1;
             }
-            self.last_ts = Some(ts);
         }
+        self.highest = Some((ext, ts));
     }
 
     pub fn passes(&self) -> bool {
