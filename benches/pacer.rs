@@ -37,12 +37,24 @@ struct Push {
     packet: Bytes,
 }
 
+/// An RTP packet of `len` bytes numbered `seq` (the pacer keeps each
+/// stream's video in sequence order, so the trace's video is real RTP).
+fn rtp(seq: u16, len: usize) -> Bytes {
+    let mut b = vec![0x5a; len];
+    b[0] = 0x80;
+    b[1] = 96;
+    b[2..4].copy_from_slice(&seq.to_be_bytes());
+    Bytes::from(b)
+}
+
 /// 20 s of egress: per 33 ms frame and video, 1–3 packets (a 12-packet
-/// keyframe every 2 s), audio every 20 ms, 1 % of video retransmitted.
+/// keyframe every 2 s, whose second and third packets arrive swapped, as
+/// a jittery uplink delivers a burst), audio every 20 ms, 1 % of video
+/// retransmitted.
 fn trace(seed: u64) -> Vec<Push> {
     let mut rng = Rng::new(seed);
-    let video = Bytes::from(vec![0x5a; 1100]);
     let audio = Bytes::from(vec![0x11; 90]);
+    let mut seqs = [0u16; 3];
     let mut out = Vec::new();
     for ms in 0..20_000u64 {
         let at = ms * 1000;
@@ -65,8 +77,16 @@ fn trace(seed: u64) -> Vec<Push> {
             } else {
                 1 + rng.below(3) as usize
             };
+            let first = seqs[v as usize];
+            seqs[v as usize] = first.wrapping_add(n as u16);
             for i in 0..n {
                 let class = PacketClass::Video;
+                let k = match (keyframe, i) {
+                    (true, 1) => 2,
+                    (true, 2) => 1,
+                    _ => i,
+                };
+                let video = rtp(first.wrapping_add(k as u16), 1100);
                 out.push(Push {
                     at,
                     ssrc: v + 1,
