@@ -380,19 +380,19 @@ impl Pacer {
     /// burst) stay; without a sequence number, everything queued goes.
     fn supersede(&mut self, index: usize, seq: Option<u16>) {
         let stream = &mut self.streams[index];
-        let before = stream.queue.len();
-        let bytes_before: usize = stream.queue.iter().map(|q| q.packet.len()).sum();
-        match seq {
-            Some(first) => stream
-                .queue
-                .retain(|q| !rtp_seq(&q.packet).is_some_and(|s| seq_before(s, first))),
-            None => stream.queue.clear(),
-        }
-        let bytes_after: usize = stream.queue.iter().map(|q| q.packet.len()).sum();
-        let dropped = before - stream.queue.len();
-        self.stats.superseded += dropped as u64;
-        self.queued -= dropped;
-        self.queued_bytes -= bytes_before - bytes_after;
+        let (mut packets, mut bytes) = (0, 0);
+        stream.queue.retain(|q| {
+            let keep =
+                seq.is_some_and(|first| !rtp_seq(&q.packet).is_some_and(|s| seq_before(s, first)));
+            if !keep {
+                packets += 1;
+                bytes += q.packet.len();
+            }
+            keep
+        });
+        self.stats.superseded += packets as u64;
+        self.queued -= packets;
+        self.queued_bytes -= bytes;
         if stream.queue.is_empty() {
             self.unschedule(index);
         }
